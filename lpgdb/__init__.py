@@ -1,0 +1,14 @@
+"""lpgdb: an embedded labeled-property-graph database with native PG-Schema enforcement."""
+from .errors import (CorruptionError, DatabaseError, DataError, Error, IntegrityError, InterfaceError,
+                     InternalError, NotFoundError, NotSupportedError, OperationalError, ProgrammingError,
+                     QuerySyntaxError, SchemaSyntaxError, SchemaViolationError, SemanticError, Violation)
+from .values import Edge, Node, Path, Relationship
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Error", "InterfaceError", "DatabaseError", "ProgrammingError", "QuerySyntaxError",
+    "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
+    "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
+    "Violation", "Node", "Edge", "Relationship", "Path",
+]
