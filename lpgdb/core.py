@@ -6,6 +6,8 @@ InterfaceError instead of handing NULL to C.
 """
 from __future__ import annotations
 
+import threading
+
 from . import errors
 
 try:
@@ -15,7 +17,7 @@ except ImportError as e:  # pragma: no cover - only on a broken install
         "lpgdb's native core (lpgdb._native) is not built; install with `pip install -e .` "
         f"(needs a C compiler and the Python headers): {e}") from e
 
-__all__ = ["crc32c", "check"]
+__all__ = ["crc32c", "check", "LSN_INF", "Adjacency"]
 
 _STATUS = {
     lib.LPG_EINVAL: errors.InterfaceError,
@@ -42,3 +44,366 @@ def crc32c(data, crc: int = 0) -> int:
     """CRC32C of a bytes-like object, continuing from ``crc``. O(len(data))."""
     buf = ffi.from_buffer(data)
     return lib.lpg_crc32c(crc, buf, len(buf))
+
+
+# ---- multi-version indexes --------------------------------------------------------------------
+
+LSN_INF = 2**64 - 1
+"""The ``end`` LSN of a live entry; a snapshot at LSN ``snap`` sees ``begin <= snap < end``."""
+
+_DIRECTIONS = {"out": 0, "in": 1, "both": 2}
+_NO_TYPES = (ffi.NULL, 0)
+_TYPES_CACHE_MAX = 512
+_types_cache: dict = {}
+
+
+def _bad_arg(what: str, e: Exception) -> errors.InterfaceError:
+    return errors.InterfaceError(f"{what}: bad argument ({e})")
+
+
+def _direction(direction) -> int:
+    try:
+        return _DIRECTIONS[direction]
+    except (KeyError, TypeError):
+        raise errors.InterfaceError(
+            f"direction must be 'out', 'in' or 'both', not {direction!r}") from None
+
+
+def _types(types):
+    """(uint32_t* or NULL, count) for a type filter; None means any type. Cached per tuple."""
+    if types is None:
+        return _NO_TYPES
+    key = types if type(types) is tuple else tuple(types)
+    hit = _types_cache.get(key)
+    if hit is None:
+        try:
+            hit = (ffi.new("uint32_t[]", key), len(key))
+        except (TypeError, OverflowError) as e:
+            raise errors.InterfaceError(f"types must be ints in 0..2**32-1: {e}") from e
+        if len(_types_cache) >= _TYPES_CACHE_MAX:
+            _types_cache.clear()
+        _types_cache[key] = hit
+    return hit
+
+
+def _u64_array(seq, what: str):
+    """A uint64_t[] view of seq: zero-copy for array('Q'), else a fresh C array."""
+    try:
+        if getattr(seq, "typecode", None) == "Q":
+            return ffi.from_buffer("uint64_t[]", seq), len(seq)
+        return ffi.new("uint64_t[]", seq), len(seq)
+    except (TypeError, OverflowError) as e:
+        raise errors.InterfaceError(f"{what} must be ints in 0..2**64-1: {e}") from e
+
+
+def _u32_array(seq, what: str):
+    try:
+        if getattr(seq, "typecode", None) == "I" and ffi.sizeof("unsigned int") == 4:
+            return ffi.from_buffer("uint32_t[]", seq), len(seq)
+        return ffi.new("uint32_t[]", seq), len(seq)
+    except (TypeError, OverflowError) as e:
+        raise errors.InterfaceError(f"{what} must be ints in 0..2**32-1: {e}") from e
+
+
+class _Scratch(threading.local):
+    """Per-thread output buffers of one handle: calls may come from several threads at once."""
+
+    def __init__(self):
+        self.node = ffi.new("uint64_t[1]")
+        self.u64 = ffi.new("uint64_t[1]")
+        self.size = ffi.new("size_t[1]")
+        self.u32 = ffi.new("uint32_t[1]")
+        self.src = ffi.new("uint64_t[1]")
+        self.dst = ffi.new("uint64_t[1]")
+        self.cap = 0
+        self.nbr = self.eid = self.frm = None
+
+    def ensure(self, cap: int) -> None:
+        """Grow the expansion buffers (nbr, eid, from) to at least cap entries."""
+        if cap > self.cap:
+            cap = max(cap, 2 * self.cap, 256)
+            self.nbr = ffi.new("uint64_t[]", cap)
+            self.eid = ffi.new("uint64_t[]", cap)
+            self.frm = ffi.new("uint32_t[]", cap)
+            self.cap = cap
+
+
+class _Native:
+    """Owns one C handle: ffi.gc frees it as a safety net, close() frees it at once."""
+
+    _kind = "native handle"
+
+    def __init__(self, new, free):
+        out = ffi.new(self._ptr_type)
+        check(new(out), f"{self._kind}: new")
+        self._h = ffi.gc(out[0], free)
+        self._s = _Scratch()
+
+    def _closed(self):
+        return errors.InterfaceError(f"{self._kind} is closed")
+
+    def close(self) -> None:
+        """Free the C structure now. Later calls raise InterfaceError. Idempotent."""
+        h, self._h = self._h, None
+        if h is not None:
+            ffi.release(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Adjacency(_Native):
+    """Edges and their adjacency (CSR + delta per direction), multi-versioned; see native/adj.c.
+
+    Writes come from one writer at a time; reads may run concurrently in other threads (the C
+    side holds a rwlock and the GIL is released during calls). Ids are ints in 0..2**40-1.
+    """
+
+    _kind = "Adjacency"
+    _ptr_type = "lpg_adj **"
+
+    def __init__(self):
+        super().__init__(lib.lpg_adj_new, lib.lpg_adj_free)
+
+    def add(self, eid, type_id, src, dst, lsn) -> None:
+        """Add edge ``eid`` (type_id, src -> dst) visible from ``lsn``. IntegrityError if held."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        try:
+            rc = lib.lpg_adj_add(h, eid, type_id, src, dst, lsn)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency.add", e) from e
+        if rc:
+            check(rc, f"Adjacency.add(eid={eid})")
+
+    def add_many(self, eids, types, srcs, dsts, lsn) -> None:
+        """Add many edges at once (all or nothing); the bulk path builds CSR directly."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        e, n = _u64_array(eids, "eids")
+        t, nt = _u32_array(types, "types")
+        s, ns = _u64_array(srcs, "srcs")
+        d, nd = _u64_array(dsts, "dsts")
+        if not n == nt == ns == nd:
+            raise errors.InterfaceError("add_many: eids, types, srcs and dsts differ in length")
+        try:
+            rc = lib.lpg_adj_add_many(h, e, t, s, d, n, lsn)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency.add_many", e) from e
+        if rc:
+            check(rc, "Adjacency.add_many")
+
+    def remove(self, eid, lsn) -> None:
+        """End the live edge ``eid`` at ``lsn``. NotFoundError if it is not live."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        try:
+            rc = lib.lpg_adj_remove(h, eid, lsn)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency.remove", e) from e
+        if rc:
+            check(rc, f"Adjacency.remove(eid={eid})")
+
+    def get(self, eid, snap):
+        """(type, src, dst) of ``eid`` if visible at ``snap``, else None. O(1)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
+        try:
+            rc = lib.lpg_adj_get(h, eid, snap, s.u32, s.src, s.dst)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency.get", e) from e
+        if rc == 0:
+            return s.u32[0], s.src[0], s.dst[0]
+        if rc == lib.LPG_ENOTFOUND:
+            return None
+        check(rc, "Adjacency.get")
+
+    def _expand(self, nodes_ptr, n, direction, types, snap):
+        """Run lpg_adj_expand into the per-thread buffers; returns (scratch, count)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        d = _direction(direction)
+        tp, nt = _types(types)
+        s = self._s
+        if s.cap == 0:
+            s.ensure(256)
+        while True:
+            try:
+                rc = lib.lpg_adj_expand(h, nodes_ptr, n, d, tp, nt, snap, s.nbr, s.eid, s.frm,
+                                        s.cap, s.size)
+            except (TypeError, OverflowError) as e:
+                raise _bad_arg("Adjacency.expand", e) from e
+            if rc == 0:
+                return s, s.size[0]
+            if rc != lib.LPG_ETOOSMALL:
+                check(rc, "Adjacency.expand")
+            s.ensure(s.size[0])
+
+    def expand(self, nodes, direction, types, snap):
+        """1-hop expansion of a frontier: (nbrs, eids, from_index), from_index into ``nodes``.
+
+        Complexity: O(sum of degrees of nodes).
+        """
+        if types is not None and len(types) == 0:
+            return [], [], []
+        arr, n = _u64_array(nodes, "nodes")
+        s, k = self._expand(arr, n, direction, types, snap)
+        return ffi.unpack(s.nbr, k), ffi.unpack(s.eid, k), ffi.unpack(s.frm, k)
+
+    def _one(self, node):
+        node_buf = self._s.node
+        try:
+            node_buf[0] = node
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency", e) from e
+        return node_buf
+
+    def neighbors(self, node, direction, types, snap) -> list:
+        """Neighbour ids of ``node`` (one per edge, so repeated for parallel edges)."""
+        if types is not None and len(types) == 0:
+            return []
+        s, k = self._expand(self._one(node), 1, direction, types, snap)
+        return ffi.unpack(s.nbr, k)
+
+    def edges(self, node, direction, types, snap) -> list:
+        """(eid, neighbour) pairs of ``node``."""
+        if types is not None and len(types) == 0:
+            return []
+        s, k = self._expand(self._one(node), 1, direction, types, snap)
+        return list(zip(ffi.unpack(s.eid, k), ffi.unpack(s.nbr, k)))
+
+    def degree(self, node, direction, types, snap) -> int:
+        """Number of visible edges of ``node`` (a self-loop counts once for "both")."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        if types is not None and len(types) == 0:
+            return 0
+        s = self._s
+        try:
+            s.node[0] = node
+            tp, nt = _types(types)
+            rc = lib.lpg_adj_degree_many(h, s.node, 1, _DIRECTIONS[direction], tp, nt, snap, s.u64)
+        except (TypeError, OverflowError, KeyError) as e:
+            _direction(direction)
+            raise _bad_arg("Adjacency.degree", e) from e
+        if rc:
+            check(rc, "Adjacency.degree")
+        return s.u64[0]
+
+    def degree_many(self, nodes, direction, types, snap) -> list:
+        """Degrees of many nodes in one call. O(sum of degrees)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        arr, n = _u64_array(nodes, "nodes")
+        if types is not None and len(types) == 0:
+            return [0] * n
+        d = _direction(direction)
+        tp, nt = _types(types)
+        out = ffi.new("uint64_t[]", n)
+        try:
+            rc = lib.lpg_adj_degree_many(h, arr, n, d, tp, nt, snap, out)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency.degree_many", e) from e
+        if rc:
+            check(rc, "Adjacency.degree_many")
+        return ffi.unpack(out, n)
+
+    def count_reach(self, seed, hops, direction, types, snap, exclude_seed=True) -> int:
+        """Distinct nodes at the end of walks of exactly ``hops`` edges from ``seed``."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        d = _direction(direction)
+        if types is not None and len(types) == 0:
+            return 1 if hops == 0 and not exclude_seed else 0
+        tp, nt = _types(types)
+        s = self._s
+        try:
+            rc = lib.lpg_adj_count_reach(h, seed, hops, d, tp, nt, snap, bool(exclude_seed), s.u64)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency.count_reach", e) from e
+        if rc:
+            check(rc, "Adjacency.count_reach")
+        return s.u64[0]
+
+    def scan(self, types, snap) -> list:
+        """Ids of all visible edges of the given types, ascending. O(edges held)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        if types is not None and len(types) == 0:
+            return []
+        tp, nt = _types(types)
+        s = self._s
+        cap = 1024
+        while True:
+            out = ffi.new("uint64_t[]", cap)
+            try:
+                rc = lib.lpg_adj_scan(h, tp, nt, snap, out, cap, s.size)
+            except (TypeError, OverflowError) as e:
+                raise _bad_arg("Adjacency.scan", e) from e
+            if rc == 0:
+                return ffi.unpack(out, s.size[0])
+            if rc != lib.LPG_ETOOSMALL:
+                check(rc, "Adjacency.scan")
+            cap = s.size[0]
+
+    def count(self, types, snap) -> int:
+        """Number of visible edges of the given types. O(edges held)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        if types is not None and len(types) == 0:
+            return 0
+        tp, nt = _types(types)
+        s = self._s
+        try:
+            rc = lib.lpg_adj_count(h, tp, nt, snap, s.u64)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency.count", e) from e
+        if rc:
+            check(rc, "Adjacency.count")
+        return s.u64[0]
+
+    def gc(self, min_snap) -> None:
+        """Drop edges with end <= min_snap (no reader may use an older snapshot)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        try:
+            rc = lib.lpg_adj_gc(h, min_snap)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency.gc", e) from e
+        check(rc, "Adjacency.gc")
+
+    def compact(self) -> None:
+        """Fold the per-node deltas into the CSR bases. O(edges + nodes)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        check(lib.lpg_adj_compact(h), "Adjacency.compact")
+
+    def check(self) -> None:
+        """Verify every invariant of the C structure; InternalError if one fails."""
+        _invariants(self, lib.lpg_adj_check)
+
+
+def _invariants(obj, fn) -> None:
+    h = obj._h
+    if h is None:
+        raise obj._closed()
+    rc = fn(h)
+    if rc == lib.LPG_ECORRUPT:
+        raise errors.InternalError(f"{obj._kind}: invariant check failed")
+    check(rc, f"{obj._kind}.check")

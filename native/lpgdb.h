@@ -35,6 +35,76 @@ const char *lpg_strerror(int code);
  * [in] crc: running value (0 to start); [in] buf/len: bytes (buf may be NULL iff len == 0).
  * Uses SSE4.2 when the CPU has it, else a slicing-by-8 table.  O(len).  Thread-safe. */
 uint32_t lpg_crc32c(uint32_t crc, const uint8_t *buf, size_t len);
+/* ---------------------------------------------------------------------------------------------
+ * Multi-version indexes (adj.c, keyidx.c, labelidx.c).
+ *
+ * Every entry carries LSNs `begin` and `end`; it is visible to a reader at snapshot `snap` iff
+ * begin <= snap < end.  A live entry has end == UINT64_MAX.  `lsn` arguments of writes must be
+ * < UINT64_MAX (else LPG_EINVAL).  Node and edge ids must be < 2^40 (else LPG_EBOUNDS); memory
+ * is O(largest id), as ids are dense.
+ * Thread safety: each structure holds a writer-preferring pthread rwlock.  Functions marked
+ * "read" take it shared and may run concurrently from any number of threads; "write" functions
+ * take it exclusively.  new/free are not synchronised: free only when no call is in flight.
+ * Output buffers: (out, cap, *count); when cap is too small the call returns LPG_ETOOSMALL and
+ * sets *count to the size needed (nothing else is guaranteed about the buffer's content).
+ * ------------------------------------------------------------------------------------------- */
+
+/* lpg_adj: edges (immutable type/src/dst + begin/end) and adjacency per direction, each a CSR
+ * base plus a per-node delta.  dir: 0 = out, 1 = in, 2 = both (a self-loop is reported once).
+ * types/ntypes: edge type filter, ntypes == 0 means any type (types may then be NULL);
+ * ntypes <= 2^20.  E = edges held (live or not yet collected), N = largest node id + 1. */
+typedef struct lpg_adj lpg_adj;
+
+/* [out] *out: a new empty structure, owned by the caller until lpg_adj_free.  LPG_ENOMEM. */
+int lpg_adj_new(lpg_adj **out);
+/* Frees a (NULL is fine).  No call may be in flight on it. */
+void lpg_adj_free(lpg_adj *a);
+/* Write.  Adds edge eid (type, src -> dst) visible from lsn.  LPG_EEXIST if eid is held (live
+ * or not yet collected), LPG_EBOUNDS for ids >= 2^40, LPG_EINVAL for lsn == UINT64_MAX,
+ * LPG_ENOMEM.  Amortised O(1) (appends to the delta). */
+int lpg_adj_add(lpg_adj *a, uint64_t eid, uint32_t type, uint64_t src, uint64_t dst, uint64_t lsn);
+/* Write.  Adds n edges at once, all or nothing (same errors as lpg_adj_add, also for a
+ * duplicate eid inside the batch).  When n is large against the edges held, the CSR base is
+ * rebuilt directly with the new edges folded in (counting sort, O(E + N + n)); otherwise the
+ * edges go to the delta, O(n). */
+int lpg_adj_add_many(lpg_adj *a, const uint64_t *eids, const uint32_t *types, const uint64_t *srcs,
+                     const uint64_t *dsts, size_t n, uint64_t lsn);
+/* Write.  Ends the live edge eid at lsn (stamps `end`; entries stay until lpg_adj_gc).
+ * LPG_ENOTFOUND if eid is not live, LPG_EINVAL if lsn < its begin.  O(1). */
+int lpg_adj_remove(lpg_adj *a, uint64_t eid, uint64_t lsn);
+/* Read.  [out] type/src/dst of eid if visible at snap, else LPG_ENOTFOUND.  O(1). */
+int lpg_adj_get(lpg_adj *a, uint64_t eid, uint64_t snap, uint32_t *type, uint64_t *src, uint64_t *dst);
+/* Read.  1-hop expansion of the frontier nodes[0..n): for every visible edge of a wanted type
+ * incident to nodes[i] in direction dir, writes the neighbour, the edge id and i (n < 2^32).
+ * Per node: CSR base entries, then delta entries (for dir 2: out then in).  Unknown node ids
+ * (< 2^40) have no edges.  [out] *count: entries written, or needed on LPG_ETOOSMALL.
+ * O(sum of degrees of the frontier). */
+int lpg_adj_expand(lpg_adj *a, const uint64_t *nodes, size_t n, int dir, const uint32_t *types,
+                   size_t ntypes, uint64_t snap, uint64_t *out_nbr, uint64_t *out_eid,
+                   uint32_t *out_from, size_t cap, size_t *count);
+/* Read.  out[i] = number of visible edges of nodes[i] (as lpg_adj_expand would list them).
+ * O(sum of degrees). */
+int lpg_adj_degree_many(lpg_adj *a, const uint64_t *nodes, size_t n, int dir, const uint32_t *types,
+                        size_t ntypes, uint64_t snap, uint64_t *out);
+/* Read.  [out] *count = number of distinct nodes at the end of walks of exactly `hops` edges
+ * from seed (hops <= 2^20; hops == 0 gives {seed}), without the seed if exclude_seed.
+ * Walks may reuse an edge; for hops == 2 with exclude_seed this equals the distinct-endpoint
+ * count of edge-distinct (Cypher) paths.  Uses a per-thread visited array of N stamps.
+ * O(sum of degrees of the nodes visited). */
+int lpg_adj_count_reach(lpg_adj *a, uint64_t seed, uint32_t hops, int dir, const uint32_t *types,
+                        size_t ntypes, uint64_t snap, int exclude_seed, uint64_t *count);
+/* Read.  Ids of all visible edges of the wanted types, ascending.  O(E). */
+int lpg_adj_scan(lpg_adj *a, const uint32_t *types, size_t ntypes, uint64_t snap,
+                 uint64_t *out_eid, size_t cap, size_t *count);
+/* Read.  [out] *n = number of visible edges of the wanted types.  O(E). */
+int lpg_adj_count(lpg_adj *a, const uint32_t *types, size_t ntypes, uint64_t snap, uint64_t *n);
+/* Write.  Physically drops every edge with end <= min_snap (its id may then be added again).
+ * O(E + N) when something is dropped, O(E) otherwise. */
+int lpg_adj_gc(lpg_adj *a, uint64_t min_snap);
+/* Write.  Folds every delta into the CSR bases.  Readers wait on the lock.  O(E + N). */
+int lpg_adj_compact(lpg_adj *a);
+/* Read.  Verifies every invariant (see adj.c); LPG_OK or LPG_ECORRUPT.  O(E + N). */
+int lpg_adj_check(lpg_adj *a);
 /* cffi:end */
 
 #endif /* LPGDB_H */
