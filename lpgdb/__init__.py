@@ -3,6 +3,8 @@ from .errors import (CorruptionError, DatabaseError, DataError, Error, Integrity
                      InternalError, NotFoundError, NotSupportedError, OperationalError, ProgrammingError,
                      QuerySyntaxError, SchemaSyntaxError, SchemaViolationError, SemanticError, Violation)
 from .values import Edge, Node, Path, Relationship
+from .database import Database, connect
+from .transaction import Snapshot, Transaction
 
 __version__ = "0.1.0"
 
@@ -10,5 +12,5 @@ __all__ = [
     "Error", "InterfaceError", "DatabaseError", "ProgrammingError", "QuerySyntaxError",
     "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
     "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
-    "Violation", "Node", "Edge", "Relationship", "Path",
+    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "Database", "Transaction", "Snapshot",
 ]

@@ -1,0 +1,260 @@
+"""The public entry point: ``lpgdb.connect`` and ``Database`` (API.md).
+
+A Database owns one storage Engine (one directory, or memory), hands out snapshots and write
+transactions, and owns the schema operations (set, drop, check, infer) and user indexes.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from typing import Any, Mapping, Optional
+
+from .errors import InterfaceError, OperationalError, SchemaViolationError
+from .storage import engine as _engine
+from .storage import records
+from .transaction import Snapshot, Transaction
+
+__all__ = ["connect", "Database"]
+
+
+@functools.lru_cache(maxsize=16)
+def _load_schema(ddl: str, name: Optional[str]):
+    from .schema import parse_schema
+    return parse_schema(ddl, name)
+
+
+def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "full",
+            **options) -> "Database":
+    """Open (or create) the database stored in directory ``path``.
+
+    Args:
+        path: a directory; ``":memory:"`` (or None) for a database that lives only in memory.
+        readonly: open as a follower beside a writer process; ``refresh()`` catches up.
+        create: create the directory if there is no database there (else OperationalError).
+        sync: ``"full"`` (fdatasync before commit returns; default), ``"normal"`` (fdatasync at
+            most every 100 ms: a crash of the machine may lose the last commits, never
+            consistency), ``"off"`` (the OS decides; for throwaway imports and tests).
+        options: ``wal_segment_size`` (bytes, default 64 MiB), ``checkpoint_wal_bytes``
+            (checkpoint once this much WAL accumulated, default 64 MiB).
+
+    >>> db = connect(":memory:")
+    >>> with db.transaction() as tx:
+    ...     a = tx.create_node("Person", {"name": "Ada"})
+    >>> db.snapshot().node(a)["name"]
+    'Ada'
+    """
+    return Database(path, readonly=readonly, create=create, sync=sync, **options)
+
+
+class Database:
+    """An open lpgdb database. Thread-safe; a context manager (``close()`` on exit)."""
+
+    def __init__(self, path, *, readonly=False, create=True, sync="full", **options):
+        if sync not in _engine.SYNC_MODES:
+            raise InterfaceError(f"sync must be one of {', '.join(_engine.SYNC_MODES)}, not {sync!r}")
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise InterfaceError(f"path must be a str or os.PathLike, not {type(path).__name__}")
+        memory = path is None or path == ":memory:"
+        if memory and readonly:
+            raise InterfaceError("an in-memory database cannot be opened read-only")
+        unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes"}
+        if unknown:
+            raise InterfaceError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        self.path = None if memory else os.fspath(path)
+        self.readonly = readonly
+        self._closed = True
+        self._tx_lock = threading.Lock()
+        self._tx_owner: Optional[int] = None
+        self._engine = _engine.Engine(self.path, readonly=readonly, create=create, sync=sync,
+                                      schema_loader=_load_schema, **options)
+        self._closed = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError("the database is closed")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the database (idempotent). Checkpoints first, so the next open is fast."""
+        if self._closed:
+            return
+        acquired = self._tx_lock.acquire(timeout=30)
+        try:
+            self._closed = True
+            self._engine.close()
+        finally:
+            if acquired:
+                self._tx_lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.path or ":memory:"
+        return f"<lpgdb.Database {where!r}{' readonly' if self.readonly else ''}{' closed' if self._closed else ''}>"
+
+    # -- transactions -------------------------------------------------------------------------------
+    def transaction(self, *, timeout: Optional[float] = None) -> Transaction:
+        """Start a write transaction (one at a time; others wait up to ``timeout`` seconds).
+
+        Use it as a context manager: it commits on exit and rolls back on an exception.
+        """
+        self._check_open()
+        if self.readonly:
+            raise OperationalError("the database is open read-only")
+        me = threading.get_ident()
+        if self._tx_owner == me:
+            raise InterfaceError("this thread already has an open write transaction; "
+                                 "commit or roll it back first")
+        if not self._tx_lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise OperationalError(f"timed out after {timeout}s waiting for the write transaction "
+                                   "of another thread")
+        try:
+            self._check_open()
+            self._tx_owner = me
+            return Transaction(self, self._engine)
+        except BaseException:
+            self._tx_owner = None
+            self._tx_lock.release()
+            raise
+
+    def _end_transaction(self, tx: Transaction) -> None:
+        self._tx_owner = None
+        self._tx_lock.release()
+
+    def snapshot(self) -> Snapshot:
+        """A consistent read-only view of everything committed (and durable) so far."""
+        self._check_open()
+        eng = self._engine
+        return Snapshot(self, eng.state, eng.visible_lsn)
+
+    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
+        """Run an openCypher-style query in its own transaction (a snapshot if it only reads)."""
+        self._check_open()
+        from . import query as _query
+        is_read_only = getattr(_query, "is_read_only", None)
+        if self.readonly or (is_read_only is not None and is_read_only(query)):
+            with self.snapshot() as s:
+                return s.execute(query, params, **options)
+        with self.transaction() as tx:
+            return tx.execute(query, params, **options)
+
+    # -- schema -------------------------------------------------------------------------------------
+    @property
+    def schema(self):
+        """The enforced GraphType, or None."""
+        self._check_open()
+        return self._engine.state.graph_type
+
+    def set_schema(self, ddl: str, graph_type: Optional[str] = None):
+        """Enforce a PG-Schema graph type from now on (validating all stored data first).
+
+        Raises SchemaSyntaxError / SemanticError for a bad schema and SchemaViolationError (with
+        every violation) if the stored data does not conform; then the old schema stays.
+        """
+        self._check_open()
+        if not isinstance(ddl, str):
+            raise InterfaceError(f"the schema must be a str of PG-Schema DDL, not {type(ddl).__name__}")
+        from .schema import parse_schema, validate
+        gt = parse_schema(ddl, graph_type)   # raises the syntax/semantic errors
+        with self.transaction() as tx:
+            violations = validate.validate_all(gt, _PendingSchemaView(tx, gt))
+            if violations:
+                raise SchemaViolationError(violations)
+            tx._add_op([records.SCHEMA, ddl, graph_type])
+        return self._engine.state.graph_type
+
+    def drop_schema(self) -> None:
+        """Stop enforcing a schema."""
+        with self.transaction() as tx:
+            tx._add_op([records.SCHEMA, None, None])
+
+    def check(self) -> list:
+        """Validate all stored data against the schema now; [] means it conforms."""
+        self._check_open()
+        gt = self._engine.state.graph_type
+        if gt is None:
+            return []
+        from .schema import validate
+        with self.snapshot() as s:
+            return validate.validate_all(gt, s)
+
+    def infer_schema(self):
+        """A LOOSE graph type describing the stored data (which the data passes)."""
+        self._check_open()
+        from .schema import infer
+        with self.snapshot() as s:
+            return infer.infer_schema(s)
+
+    # -- indexes ------------------------------------------------------------------------------------
+    def create_index(self, label: str, *properties: str) -> None:
+        """Create a hash index on (label, properties...); used by find_nodes and queries."""
+        self._check_index_args(label, properties)
+        with self.transaction() as tx:
+            tx._add_op([records.INDEX, label, list(properties), True])
+
+    def drop_index(self, label: str, *properties: str) -> None:
+        self._check_index_args(label, properties)
+        with self.transaction() as tx:
+            tx._add_op([records.INDEX, label, list(properties), False])
+
+    @staticmethod
+    def _check_index_args(label, properties) -> None:
+        if not isinstance(label, str) or not properties or not all(isinstance(p, str) for p in properties):
+            raise InterfaceError("create_index(label, prop, ...) needs a label and at least one property name")
+
+    def indexes(self) -> list:
+        """``[(label, (props...)), ...]`` of the user indexes."""
+        self._check_open()
+        return sorted(self._engine.state.user_indexes)
+
+    # -- maintenance --------------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Materialize the log into partition files now and retire the WAL they cover."""
+        self._check_open()
+        with self._tx_lock:
+            self._engine.checkpoint()
+
+    def refresh(self) -> None:
+        """Read-only databases: catch up with the writer's durable commits."""
+        self._check_open()
+        self._engine.refresh()
+
+    def verify(self) -> None:
+        """Run the native structures' invariant checks (InternalError on failure)."""
+        self._check_open()
+        self._engine.state.check()
+
+
+class _PendingSchemaView:
+    """A transaction's view plus key probes for a schema not yet installed (full validation)."""
+
+    def __init__(self, tx: Transaction, gt):
+        self._tx = tx
+        self._specs = {s.name: s for s in gt.index_specs()}
+        self._keys: dict = {}
+
+    def __getattr__(self, name):
+        return getattr(self._tx, name)
+
+    def key_nodes(self, spec_name: str, key: tuple) -> list:
+        spec = self._specs.get(spec_name)
+        if spec is None:
+            return self._tx.key_nodes(spec_name, key)
+        table = self._keys.get(spec_name)
+        if table is None:  # O(nodes), once per spec
+            table = {}
+            for n in self._tx.nodes():
+                k = spec.key_of(n.labels, n.properties)
+                if k is not None:
+                    table.setdefault(records.key_bytes(k), []).append(n.id)
+            self._keys[spec_name] = table
+        return table.get(records.key_bytes(key), [])

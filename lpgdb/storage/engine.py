@@ -1,0 +1,280 @@
+"""One open database directory: process lock, recovery, commit path, checkpoints, followers.
+
+Knows records and bytes, never schema rules or Cypher (those sit above, in lpgdb.database).
+
+Directory (see checkpoint.py and wal.py for each file's format)::
+
+    LOCK  META  SHM  manifest/  wal/  data/  tmp/
+
+Open (recovery)
+    1. take the writer lock (flock on LOCK; a read-only follower takes none);
+    2. read META (two slots), load the manifest and partition files it names (CRC-checked);
+    3. replay the WAL from the checkpoint LSN; a torn tail is cut (zeroed), damage to
+       acknowledged data raises CorruptionError (wal.py invariant 4);
+    4. remove orphans of interrupted checkpoints; publish the durable LSN in SHM.
+
+Commit
+    ``commit(ops)`` (caller holds the writer lock): encode one record, append it to the WAL,
+    apply it to the in-memory state stamped with its end LSN.  ``make_durable(lsn)`` (called
+    after the writer lock is released, so other writers proceed: early lock release) waits for
+    the group fdatasync in sync="full"; new snapshots see a commit once it is durable.
+
+Followers (readonly=True)
+    Replay only up to the durable LSN the writer publishes in SHM, and ``refresh()`` to follow.
+    If the writer checkpointed past their position (segments gone), they reload from META.
+
+In-memory databases (path None / ":memory:") have no files: commits apply directly.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import threading
+import time
+import uuid as _uuid
+from typing import Callable, Optional
+
+from .. import core
+from ..errors import CorruptionError, OperationalError
+from . import checkpoint, records, wal
+from .graph import GraphState
+
+_SHM = struct.Struct("<16sQ")
+SYNC_MODES = ("full", "normal", "off")
+
+
+class Engine:
+    def __init__(self, path: Optional[str], *, readonly: bool = False, create: bool = True,
+                 sync: str = "full", schema_loader: Callable = None,
+                 wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 64 << 20):
+        if sync not in SYNC_MODES:
+            raise ValueError(f"sync must be one of {SYNC_MODES}, not {sync!r}")
+        self.path = path
+        self.readonly = readonly
+        self.sync = sync
+        self.schema_loader = schema_loader
+        self.seg_size = wal_segment_size
+        self.checkpoint_wal_bytes = checkpoint_wal_bytes
+        self.write_lock = threading.RLock()  # serializes write transactions (one writer)
+        self.wal: Optional[wal.WalWriter] = None
+        self._lock_fd: Optional[int] = None
+        self._shm_fd: Optional[int] = None
+        self.meta: Optional[checkpoint.Meta] = None
+        self.manifest: Optional[dict] = None
+        self.commit_seq = 0
+        self.state = self._new_state()
+        self.visible_lsn = 0
+        if path is not None:
+            try:
+                self._open_dir(create)
+            except BaseException:
+                self.close()
+                raise
+
+    def _new_state(self) -> GraphState:
+        st = GraphState()
+        st.schema_loader = self.schema_loader
+        return st
+
+    # -- open / recovery ------------------------------------------------------------------------
+    def _p(self, *parts) -> str:
+        return os.path.join(self.path, *parts)
+
+    def _open_dir(self, create: bool) -> None:
+        if not os.path.exists(self._p("META")):
+            if self.readonly or not create:
+                raise OperationalError(f"no lpgdb database at {self.path!r}"
+                                       + ("" if self.readonly else " (connect with create=True to make one)"))
+            if os.path.exists(self.path) and os.listdir(self.path):
+                raise OperationalError(f"{self.path!r} exists and is not an lpgdb database directory")
+            self._create_dir()
+        if not self.readonly:
+            self._lock_fd = os.open(self._p("LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OperationalError(f"database {self.path!r} is locked by another writer "
+                                       f"(open it with readonly=True to read beside it)") from None
+        self._load()
+        if not self.readonly:
+            checkpoint.remove_orphans(self.path, self.meta, self.manifest)
+            self._shm_fd = os.open(self._p("SHM"), os.O_RDWR | os.O_CREAT, 0o644)
+            self._publish(self.wal.durable_lsn)
+
+    def _create_dir(self) -> None:
+        os.makedirs(self.path, exist_ok=True)
+        for sub in ("wal", "data", "manifest", "tmp"):
+            os.makedirs(self._p(sub), exist_ok=True)
+        meta = checkpoint.initial_meta(_uuid.uuid4().bytes, self.seg_size)
+        checkpoint.write_meta(self._p("META"), meta)
+        wal.fsync_dir(self.path)
+
+    def _load(self) -> None:
+        """Build the state from META + files + WAL (recovery). Used at open and by followers."""
+        self.meta = checkpoint.read_meta(self._p("META"))
+        self.seg_size = self.meta.seg_size
+        state = self._new_state()
+        self.manifest = checkpoint.load(self.path, state, self.meta)
+        self.commit_seq = self.manifest["commit_seq"] if self.manifest else 0
+        upto = self._shm_durable() if self.readonly and self._writer_alive() else None
+        end, torn = self._replay(state, self.meta.checkpoint_lsn, upto)
+        if not self.readonly:
+            if torn is not None:
+                wal.zero_tail(self._p("wal"), self.seg_size, torn)
+            self.wal = wal.WalWriter(self._p("wal"), self.meta.uuid, seg_size=self.seg_size,
+                                     end_lsn=end, durable_lsn=end, sync=self.sync,
+                                     on_durable=self._publish)
+            self.wal.commit_seq = self.commit_seq
+        if self.state is not None:
+            old = self.state
+            self.state = state
+            del old  # snapshots still holding the old state keep it alive; GC frees its native parts
+        else:
+            self.state = state
+        self.replayed_to = end
+        self.visible_lsn = state.applied_lsn
+
+    def _replay(self, state: GraphState, start: int, upto: Optional[int]):
+        gen = wal.scan(self._p("wal"), self.meta.uuid, self.seg_size, start, upto=upto,
+                       commit_seq=self.commit_seq)
+        while True:
+            try:
+                end, seq, payload = next(gen)
+            except StopIteration as stop:
+                res = stop.value
+                self.commit_seq = res.commit_seq
+                return res.end_lsn, res.torn_from
+            _ns, ops = records.decode_commit(payload, path=self._p("wal"), offset=end)
+            try:
+                state.apply(ops, end)
+            except CorruptionError:
+                raise
+            except Exception as e:  # a record that decodes but cannot apply is damage too
+                raise CorruptionError(f"commit record ending at LSN {end} cannot be applied: {e!r}",
+                                      path=self._p("wal"), offset=end) from e
+
+    # -- SHM: the durable LSN published for followers ---------------------------------------------
+    def _publish(self, durable: int) -> None:
+        if self._shm_fd is not None:
+            body = _SHM.pack(self.meta.uuid, durable)
+            os.pwrite(self._shm_fd, body + struct.pack("<I", core.crc32c(body)), 0)
+
+    def _shm_durable(self) -> Optional[int]:
+        try:
+            with open(self._p("SHM"), "rb") as f:
+                data = f.read(_SHM.size + 4)
+        except FileNotFoundError:
+            return None
+        if len(data) < _SHM.size + 4:
+            return None
+        (crc,) = struct.unpack_from("<I", data, _SHM.size)
+        uuid, lsn = _SHM.unpack_from(data)
+        if crc != core.crc32c(data[:_SHM.size]) or uuid != self.meta.uuid:
+            return None
+        return lsn
+
+    def _writer_alive(self) -> bool:
+        try:
+            fd = os.open(self._p("LOCK"), os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    # -- commit -----------------------------------------------------------------------------------
+    def commit(self, ops: list) -> int:
+        """Log and apply one transaction; return its LSN. Caller holds ``write_lock``."""
+        if self.readonly:
+            raise OperationalError("the database is open read-only")
+        st = self.state
+        if self.wal is None:  # in memory
+            lsn = st.applied_lsn + 1
+            st.apply(ops, lsn)
+            self.visible_lsn = lsn
+            return lsn
+        payload = records.encode_commit(time.time_ns(), ops)
+        lsn = self.wal.append(payload)
+        self.commit_seq = self.wal.commit_seq
+        try:
+            st.apply(ops, lsn)
+        except Exception as e:
+            # The record is in the log but not in memory: memory and log disagree.  Poison the
+            # handle; reopening replays the log (which then raises if the record is bad).
+            self.wal._fail(e)
+            raise
+        if self.sync != "full":
+            self.visible_lsn = lsn
+        return lsn
+
+    def make_durable(self, lsn: int) -> None:
+        """Wait until the commit at ``lsn`` is durable per the sync mode; publish it."""
+        if self.wal is None:
+            return
+        self.wal.commit_durability(lsn)
+        if self.sync == "full":
+            d = self.wal.durable_lsn
+            if d > self.visible_lsn:
+                self.visible_lsn = min(d, self.state.applied_lsn)
+
+    def maybe_checkpoint(self) -> None:
+        """Checkpoint when the WAL since the last one exceeds the threshold. Holds write_lock."""
+        if self.wal is not None and self.wal.end_lsn - self.meta.checkpoint_lsn > self.checkpoint_wal_bytes:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Materialize dirty partitions and retire the WAL below them (design §4.7)."""
+        if self.wal is None or self.readonly:
+            return
+        with self.write_lock:
+            st = self.state
+            if not st.dirty and st.applied_lsn == self.meta.checkpoint_lsn:
+                return
+            self.wal.sync_to(self.wal.end_lsn)
+            self.visible_lsn = max(self.visible_lsn, st.applied_lsn)
+            self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
+                                                        self.commit_seq)
+            self.wal.drop_segments_below(self.meta.checkpoint_lsn)
+            st.adj.compact()
+            st.collect_garbage()
+
+    # -- followers --------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Follow the writer: apply commits that became durable since the last call."""
+        if self.path is None or not self.readonly:
+            return
+        meta = checkpoint.read_meta(self._p("META"))
+        if meta.slot_seq != self.meta.slot_seq and meta.checkpoint_lsn > self.replayed_to:
+            self._load()  # the segments we would need may be gone: start from the new checkpoint
+            return
+        upto = self._shm_durable() if self._writer_alive() else None
+        try:
+            end, _torn = self._replay(self.state, self.replayed_to, upto)
+        except FileNotFoundError:
+            self._load()
+            return
+        self.replayed_to = end
+        self.visible_lsn = self.state.applied_lsn
+
+    # -- close -------------------------------------------------------------------------------------
+    def close(self, *, checkpoint_on_close: bool = True) -> None:
+        try:
+            if self.wal is not None:
+                if checkpoint_on_close:
+                    try:
+                        self.checkpoint()
+                    except OperationalError:
+                        pass  # a failed WAL leaves the log as the truth; recovery replays it
+                self.wal.close()
+                self.wal = None
+        finally:
+            for fd in (self._shm_fd, self._lock_fd):
+                if fd is not None:
+                    os.close(fd)  # closing the LOCK fd releases the flock
+            self._shm_fd = self._lock_fd = None

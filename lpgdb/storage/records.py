@@ -1,0 +1,153 @@
+"""Byte encodings of everything lpgdb stores. msgpack is imported here and nowhere else.
+
+Property values
+    msgpack natives for bool / int (int64 or uint64) / float64 / str / bytes / lists, plus ext types:
+
+    ======  ===================  ==========================================================
+    ext id  Python type          payload (msgpack)
+    ======  ===================  ==========================================================
+    1       datetime.date        proleptic ordinal (int)
+    2       datetime.time        [hour, minute, second, microsecond, utcoffset_s | nil]
+    3       datetime.datetime    [ordinal, seconds_of_day, microsecond, utcoffset_s | nil]
+    4       datetime.timedelta   [days, seconds, microseconds]
+    ======  ===================  ==========================================================
+
+    A property map is stored as the msgpack map ``{name: value}``; the empty map is ``b""``.
+
+Commit records (the payload of a WAL transaction, see wal.py)
+    msgpack array ``[FORMAT, commit_unix_ns, [op, ...]]``; each op is an array whose first
+    element is its code.  Ops are logical, idempotent after-images (design/storage.md §4.3):
+
+    ==========  ===========================================  =================================
+    code        fields                                       meaning
+    ==========  ===========================================  =================================
+    NODE_PUT    id, [labels], props                          create or replace a node
+    NODE_DEL    id                                           delete a node (edges deleted first)
+    EDGE_PUT    id, [labels], src, dst, props                create an edge, or replace its props
+    EDGE_DEL    id                                           delete an edge
+    SCHEMA      ddl | nil, graph_type_name | nil             set (or drop, nil) the graph type
+    INDEX       label, [props], create(bool)                 create / drop a user hash index
+    ==========  ===========================================  =================================
+
+Key bytes
+    ``key_bytes(tuple)`` is the canonical encoding used by the native KEY hash index: equal keys
+    (by lpgdb's key equality: 1 == 1.0, dates by value) give equal bytes; NaN is refused.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from typing import Any
+
+import msgpack
+
+from ..errors import CorruptionError, DataError
+
+FORMAT = 1
+NODE_PUT, NODE_DEL, EDGE_PUT, EDGE_DEL, SCHEMA, INDEX = 1, 2, 3, 4, 5, 6
+
+_EXT_DATE, _EXT_TIME, _EXT_DATETIME, _EXT_DURATION = 1, 2, 3, 4
+
+
+def _offset_s(value) -> Any:
+    off = value.utcoffset()
+    return None if off is None else off.days * 86400 + off.seconds
+
+
+def _tz(seconds):
+    return None if seconds is None else _dt.timezone(_dt.timedelta(seconds=seconds))
+
+
+def _default(obj):
+    if isinstance(obj, _dt.datetime):
+        secs = obj.hour * 3600 + obj.minute * 60 + obj.second
+        return msgpack.ExtType(_EXT_DATETIME, msgpack.packb(
+            [obj.toordinal(), secs, obj.microsecond, _offset_s(obj)]))
+    if isinstance(obj, _dt.date):
+        return msgpack.ExtType(_EXT_DATE, msgpack.packb(obj.toordinal()))
+    if isinstance(obj, _dt.time):
+        return msgpack.ExtType(_EXT_TIME, msgpack.packb(
+            [obj.hour, obj.minute, obj.second, obj.microsecond, _offset_s(obj)]))
+    if isinstance(obj, _dt.timedelta):
+        return msgpack.ExtType(_EXT_DURATION, msgpack.packb([obj.days, obj.seconds, obj.microseconds]))
+    raise DataError(f"cannot store a value of type {type(obj).__name__}")
+
+
+def _ext_hook(code, data):
+    v = msgpack.unpackb(data)
+    if code == _EXT_DATE:
+        return _dt.date.fromordinal(v)
+    if code == _EXT_TIME:
+        h, m, s, us, off = v
+        return _dt.time(h, m, s, us, tzinfo=_tz(off))
+    if code == _EXT_DATETIME:
+        ordinal, secs, us, off = v
+        d = _dt.date.fromordinal(ordinal)
+        return _dt.datetime(d.year, d.month, d.day, secs // 3600, secs // 60 % 60, secs % 60, us,
+                            tzinfo=_tz(off))
+    if code == _EXT_DURATION:
+        days, secs, us = v
+        return _dt.timedelta(days=days, seconds=secs, microseconds=us)
+    raise ValueError(f"unknown msgpack ext type {code}")
+
+
+_packer = msgpack.Packer(default=_default, use_bin_type=True)
+
+
+def pack(obj) -> bytes:
+    """msgpack-encode ``obj`` (with lpgdb's ext types)."""
+    try:
+        return msgpack.packb(obj, default=_default, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise DataError(f"cannot encode value: {e}") from e
+
+
+def unpack(data: bytes, *, what: str = "record", path: str | None = None, offset: int | None = None):
+    """Decode bytes written by :func:`pack`; undecodable input is a CorruptionError."""
+    try:
+        return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    except Exception as e:  # msgpack raises several unrelated types on garbage
+        raise CorruptionError(f"undecodable {what}: {e}", path=path, offset=offset) from e
+
+
+def pack_props(props: dict) -> bytes:
+    """Encode a property map; the empty map is b""."""
+    return pack(props) if props else b""
+
+
+def unpack_props(data: bytes) -> dict:
+    """Decode a property map written by :func:`pack_props`. O(size)."""
+    if not data:
+        return {}
+    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+
+
+def _key_value(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, float):
+        if math.isnan(v):
+            raise DataError("NaN cannot be part of a key")
+        if v.is_integer() and -(2 ** 63) <= v < 2 ** 64:
+            return int(v)  # 1.0 and 1 are the same key (numeric equality)
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_key_value(x) for x in v]
+    return v
+
+
+def key_bytes(key: tuple) -> bytes:
+    """Canonical bytes of a key tuple for the native hash index."""
+    return pack([_key_value(v) for v in key])
+
+
+def encode_commit(commit_ns: int, ops: list) -> bytes:
+    return pack([FORMAT, commit_ns, ops])
+
+
+def decode_commit(payload: bytes, *, path: str | None = None, offset: int | None = None):
+    """Return ``(commit_ns, ops)``; anything malformed is a CorruptionError."""
+    rec = unpack(payload, what="commit record", path=path, offset=offset)
+    if not (isinstance(rec, list) and len(rec) == 3 and rec[0] == FORMAT and isinstance(rec[2], list)):
+        raise CorruptionError("malformed commit record", path=path, offset=offset)
+    return rec[1], rec[2]

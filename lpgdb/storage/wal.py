@@ -1,0 +1,445 @@
+"""The write-ahead log: the database's source of truth ("the log is the database").
+
+Layout
+    ``wal/<seg_no:016x>.wal`` segments of ``seg_size`` bytes (default 64 MiB, preallocated).  The
+    LSN of a byte is its position in the logical log stream: ``lsn = seg_no * seg_size + offset``.
+    A segment starts with a 4 KiB header; frames start 8-byte aligned at offset >= 4096 and never
+    span segments.
+
+Segment header (little-endian)
+    magic[8] "LPGWAL\\0\\1" | version u32 | db_uuid[16] | seg_no u64 | seg_size u64 | created_ns u64
+    | header_crc u32 (CRC32C of the preceding bytes)
+
+Frame (32-byte header + payload + zero padding to 8 bytes)
+
+    ===  ====  ===============  ==========================================================
+    off  size  field            meaning
+    ===  ====  ===============  ==========================================================
+    0    4     crc              masked CRC32C of bytes [4, 32 + len)
+    4    4     len              payload bytes
+    8    8     lsn              must equal the frame's own position (rejects stale bytes)
+    16   8     commit_seq       transaction number, equal for all fragments of one commit
+    24   1     kind             COMMIT=1 (whole), FIRST=2, MIDDLE=3, LAST=4 (LAST commits)
+    25   1     flags            reserved (0)
+    26   2     payload_version  records.FORMAT
+    28   4     unsynced_delta   lsn - durable_lsn when the frame was written: everything below
+                                ``lsn - unsynced_delta`` had been fdatasynced by then
+    ===  ====  ===============  ==========================================================
+
+When is a frame valid?  Its crc matches, ``lsn`` equals its position, ``len`` fits in the segment
+and ``kind`` is known.  Zeroed (preallocated) space never validates: its lsn field is 0 and no
+frame sits at position 0.  A segment position with fewer than 64 bytes left holds no frame: the
+writer moves on to the next segment, and so does the reader.
+
+Invariants
+    (1) A transaction's frames are contiguous in the log; it commits when its COMMIT or LAST frame
+        is valid.  Transactions enter the log in commit order (one writer).
+    (2) ``durable_lsn`` only grows; a commit is acknowledged only once ``durable_lsn`` >= its end
+        (sync="full").
+    (3) Unsynced bytes never exceed ``inflight_max`` (back-pressure), in full and normal modes.
+    (4) End-of-log decision at recovery (Aurora's backlinks): let L be the first invalid position.
+        If some later valid frame F proves ``F.lsn - F.unsynced_delta > L``, the bytes at L had been
+        fdatasynced and are damaged: CorruptionError.  Otherwise L is a torn, never-acknowledged
+        tail: it is zeroed (writer) or ignored (reader) and the log ends there.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+from .. import core
+from ..errors import CorruptionError, OperationalError
+from . import faults
+
+SEG_HEADER = 4096
+DEFAULT_SEG_SIZE = 64 << 20
+DEFAULT_INFLIGHT_MAX = 8 << 20
+MIN_TAIL = 64
+COMMIT, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+_KINDS = (COMMIT, FIRST, MIDDLE, LAST)
+
+_SEG_MAGIC = b"LPGWAL\x00\x01"
+_SEG = struct.Struct("<8sI16sQQQ")
+_FRAME = struct.Struct("<IIQQBBHI")
+assert _FRAME.size == 32
+
+
+def _mask(crc: int) -> int:
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _align8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def segment_name(seg_no: int) -> str:
+    return f"{seg_no:016x}.wal"
+
+
+def list_segments(wal_dir: str) -> list[int]:
+    """Segment numbers present in ``wal_dir``, ascending."""
+    out = []
+    for name in os.listdir(wal_dir):
+        if name.endswith(".wal") and len(name) == 20:
+            try:
+                out.append(int(name[:16], 16))
+            except ValueError:
+                continue
+    return sorted(out)
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _segment_header(uuid: bytes, seg_no: int, seg_size: int) -> bytes:
+    body = _SEG.pack(_SEG_MAGIC, 1, uuid, seg_no, seg_size, time.time_ns())
+    return body + struct.pack("<I", core.crc32c(body))
+
+
+def encode_frame(lsn: int, commit_seq: int, kind: int, payload: bytes, unsynced_delta: int,
+                 payload_version: int = 1) -> bytes:
+    """One frame, padded to 8 bytes. The C CRC runs over header[4:] + payload."""
+    hdr = _FRAME.pack(0, len(payload), lsn, commit_seq, kind, 0, payload_version,
+                      min(unsynced_delta, 0xFFFFFFFF))
+    crc = core.crc32c(payload, core.crc32c(hdr[4:]))
+    pad = _align8(len(payload)) - len(payload)
+    return struct.pack("<I", _mask(crc)) + hdr[4:] + payload + b"\0" * pad
+
+
+@dataclass
+class Frame:
+    lsn: int
+    end: int          # position just after this frame (aligned)
+    commit_seq: int
+    kind: int
+    unsynced_delta: int
+    payload: bytes
+
+
+def decode_frame(buf, off: int, lsn: int, seg_end_off: int) -> Optional[Frame]:
+    """The valid frame at ``buf[off:]`` whose position is ``lsn``, or None. Never raises."""
+    if seg_end_off - off < MIN_TAIL or off + 32 > len(buf):
+        return None
+    crc, length, flsn, seq, kind, _flags, _pv, delta = _FRAME.unpack_from(buf, off)
+    if flsn != lsn or kind not in _KINDS or off + 32 + length > min(len(buf), seg_end_off):
+        return None
+    body = memoryview(buf)[off + 4: off + 32 + length]
+    if _mask(core.crc32c(body)) != crc:
+        return None
+    return Frame(lsn, lsn + 32 + _align8(length), seq, kind, delta,
+                 bytes(buf[off + 32: off + 32 + length]))
+
+
+class WalWriter:
+    """Appends commit records and makes them durable (group commit).
+
+    Thread model: ``append`` is called under the database's writer lock (one at a time);
+    ``sync_to`` may be called by many committing threads at once: the first becomes the leader
+    and fdatasyncs everything written so far, the others wait for it (group commit).
+    """
+
+    def __init__(self, wal_dir: str, uuid: bytes, *, seg_size: int, end_lsn: int, durable_lsn: int,
+                 sync: str, inflight_max: int = DEFAULT_INFLIGHT_MAX,
+                 on_durable: Optional[Callable[[int], None]] = None):
+        self.dir = wal_dir
+        self.uuid = uuid
+        self.seg_size = seg_size
+        self.sync_mode = sync
+        self.inflight_max = inflight_max
+        self.end_lsn = end_lsn            # next write position
+        self.durable_lsn = durable_lsn    # everything below is on stable storage
+        self._on_durable = on_durable
+        self._fds: dict[int, int] = {}    # seg_no -> fd, for segments written since last sync
+        self._cv = threading.Condition()
+        self._flushing = False
+        self._failed: Optional[BaseException] = None
+        self._last_sync = time.monotonic()
+        self.commit_seq = 0
+
+    # -- segments -------------------------------------------------------------------------------
+    def _fd(self, seg_no: int) -> int:
+        fd = self._fds.get(seg_no)
+        if fd is None:
+            path = os.path.join(self.dir, segment_name(seg_no))
+            if not os.path.exists(path):
+                self._create_segment(seg_no)
+            fd = os.open(path, os.O_RDWR)
+            self._fds[seg_no] = fd
+        return fd
+
+    def _create_segment(self, seg_no: int) -> None:
+        tmp = os.path.join(self.dir, segment_name(seg_no) + ".tmp")
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            try:
+                os.posix_fallocate(fd, 0, self.seg_size)
+            except OSError as e:
+                raise OperationalError(f"cannot preallocate a WAL segment (disk full?): {e}") from e
+            os.pwrite(fd, _segment_header(self.uuid, seg_no, self.seg_size), 0)
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, os.path.join(self.dir, segment_name(seg_no)))
+        fsync_dir(self.dir)
+
+    # -- append ---------------------------------------------------------------------------------
+    def append(self, payload: bytes) -> int:
+        """Write one transaction (fragmented as needed); return its end LSN. Not yet durable."""
+        self._check_failed()
+        if self.sync_mode != "off" and self.end_lsn - self.durable_lsn > self.inflight_max:
+            self.sync_to(self.end_lsn)  # invariant (3): back-pressure
+        self.commit_seq += 1
+        pos, left, first = self.end_lsn, memoryview(payload), True
+        writes = []
+        while True:
+            seg_no, off = divmod(pos, self.seg_size)
+            if off < SEG_HEADER:
+                off = SEG_HEADER
+                pos = seg_no * self.seg_size + off
+            room = self.seg_size - off
+            if room < MIN_TAIL:
+                pos = (seg_no + 1) * self.seg_size + SEG_HEADER
+                continue
+            n = min(len(left), (room - 32) & ~7)
+            last = n == len(left)
+            kind = COMMIT if first and last else FIRST if first else LAST if last else MIDDLE
+            frame = encode_frame(pos, self.commit_seq, kind, bytes(left[:n]), pos - self.durable_lsn)
+            writes.append((seg_no, off, frame))
+            pos += len(frame)
+            left = left[n:]
+            first = False
+            if last:
+                break
+        try:
+            for seg_no, off, frame in writes:
+                faults.point("wal_before_write")
+                if faults.TORN_WRITE and faults.hit("wal_torn_write"):
+                    os.pwrite(self._fd(seg_no), frame[: len(frame) // 2], off)
+                    faults.die()
+                os.pwrite(self._fd(seg_no), frame, off)
+        except OSError as e:
+            self._fail(e)
+            raise OperationalError(f"WAL write failed; the database must be reopened: {e}") from e
+        self.end_lsn = pos
+        faults.point("wal_after_write")
+        return pos
+
+    # -- durability ----------------------------------------------------------------------------
+    def sync_to(self, lsn: int) -> None:
+        """Block until everything below ``lsn`` is durable (group commit leader/follower)."""
+        with self._cv:
+            while True:
+                self._check_failed()
+                if self.durable_lsn >= lsn:
+                    return
+                if not self._flushing:
+                    break
+                self._cv.wait()
+            self._flushing = True
+            target = self.end_lsn
+            fds = list(self._fds.items())
+        err = None
+        try:
+            for _seg, fd in fds:
+                os.fdatasync(fd)
+        except OSError as e:
+            err = e
+        with self._cv:
+            self._flushing = False
+            if err is not None:
+                self._fail(err)
+                self._cv.notify_all()
+                raise OperationalError(f"WAL fdatasync failed; the database must be reopened: {err}") \
+                    from err
+            self.durable_lsn = max(self.durable_lsn, target)
+            self._last_sync = time.monotonic()
+            cur = target // self.seg_size
+            for seg, fd in list(self._fds.items()):  # sealed segments are fully synced: close them
+                if seg < cur:
+                    os.close(fd)
+                    del self._fds[seg]
+            self._cv.notify_all()
+        faults.point("wal_after_sync")
+        if self._on_durable is not None:
+            self._on_durable(self.durable_lsn)
+
+    def commit_durability(self, lsn: int) -> None:
+        """Apply the sync mode to a commit ending at ``lsn`` (called without the writer lock)."""
+        if self.sync_mode == "full":
+            self.sync_to(lsn)
+        elif self.sync_mode == "normal" and time.monotonic() - self._last_sync > 0.1:
+            self.sync_to(lsn)
+
+    def _fail(self, err: BaseException) -> None:
+        self._failed = err
+
+    def _check_failed(self) -> None:
+        if self._failed is not None:
+            raise OperationalError(f"an earlier WAL write or sync failed ({self._failed}); "
+                                   "reopen the database")
+
+    def drop_segments_below(self, lsn: int) -> None:
+        """Delete whole segments that end at or below ``lsn`` (they are checkpointed)."""
+        limit = lsn // self.seg_size
+        for seg in list_segments(self.dir):
+            if seg < limit:
+                fd = self._fds.pop(seg, None)
+                if fd is not None:
+                    os.close(fd)
+                os.unlink(os.path.join(self.dir, segment_name(seg)))
+
+    def close(self) -> None:
+        with self._cv:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+
+
+@dataclass
+class ScanResult:
+    end_lsn: int                 # where the valid log ends (the next write position)
+    torn_from: Optional[int]     # first invalid position if a torn tail was found, else None
+    commit_seq: int              # last commit sequence number seen
+
+
+def _read_segment(wal_dir: str, seg_no: int, uuid: bytes, seg_size: int) -> bytes:
+    path = os.path.join(wal_dir, segment_name(seg_no))
+    with open(path, "rb") as f:
+        data = f.read()
+    hdr = data[:_SEG.size + 4]
+    ok = len(hdr) == _SEG.size + 4
+    if ok:
+        magic, _ver, fuuid, fseg, fsize, _ = _SEG.unpack_from(hdr)
+        (crc,) = struct.unpack_from("<I", hdr, _SEG.size)
+        ok = (magic == _SEG_MAGIC and crc == core.crc32c(hdr[:_SEG.size]) and fseg == seg_no
+              and fsize == seg_size and fuuid == uuid)
+    if not ok:
+        raise CorruptionError("bad WAL segment header", path=path, offset=0)
+    return data
+
+
+def scan(wal_dir: str, uuid: bytes, seg_size: int, start_lsn: int, *,
+         upto: Optional[int] = None, commit_seq: int = 0) -> Iterator:
+    """Yield ``(end_lsn, commit_seq, payload)`` for each complete transaction from ``start_lsn``.
+
+    Stops at ``upto`` (a transaction ending beyond it is not yielded) or at the end of the valid
+    log.  The generator's return value (``StopIteration.value``) is a ScanResult.  Damage to
+    acknowledged data raises CorruptionError (invariant 4).
+    """
+    segs = [s for s in list_segments(wal_dir) if (s + 1) * seg_size > start_lsn]
+    pos = start_lsn
+    txn_start, parts = None, []
+    cache: dict[int, bytes] = {}
+
+    def seg_data(seg_no):
+        if seg_no not in cache:
+            cache.clear()
+            cache[seg_no] = _read_segment(wal_dir, seg_no, uuid, seg_size)
+        return cache[seg_no]
+
+    while True:
+        seg_no, off = divmod(pos, seg_size)
+        if off < SEG_HEADER:
+            off = SEG_HEADER
+            pos = seg_no * seg_size + off
+        if seg_size - off < MIN_TAIL:
+            pos = (seg_no + 1) * seg_size + SEG_HEADER
+            continue
+        if upto is not None and pos >= upto and not parts:
+            return ScanResult(pos, None, commit_seq)
+        if seg_no not in segs:
+            frame = None
+        else:
+            frame = decode_frame(seg_data(seg_no), off, pos, seg_size)
+        bad = frame is None
+        if not bad:
+            if frame.kind in (COMMIT, FIRST) and parts:
+                bad = True
+            elif frame.kind in (MIDDLE, LAST) and (not parts or frame.commit_seq != parts[0].commit_seq):
+                bad = True
+        if bad:
+            cut = txn_start if parts else pos
+            _end_of_log_decision(wal_dir, uuid, seg_size, segs, cut, seg_data)
+            return ScanResult(cut, cut if _has_bytes_after(segs, seg_data, seg_size, cut) else None,
+                              commit_seq)
+        if frame.kind in (COMMIT, FIRST):
+            txn_start = pos
+        parts.append(frame)
+        pos = frame.end
+        if frame.kind in (COMMIT, LAST):
+            if upto is not None and frame.end > upto:
+                return ScanResult(txn_start, None, commit_seq)
+            payload = parts[0].payload if len(parts) == 1 else b"".join(p.payload for p in parts)
+            commit_seq = frame.commit_seq
+            parts = []
+            yield frame.end, commit_seq, payload
+
+
+def _has_bytes_after(segs, seg_data, seg_size, lsn) -> bool:
+    seg_no, off = divmod(lsn, seg_size)
+    for s in segs:
+        if s < seg_no:
+            continue
+        data = seg_data(s)
+        start = off if s == seg_no else SEG_HEADER
+        if data[start:].rstrip(b"\0"):
+            return True
+    return False
+
+
+def _end_of_log_decision(wal_dir, uuid, seg_size, segs, cut, seg_data) -> None:
+    """Raise CorruptionError if a later valid frame proves the bytes at ``cut`` were durable."""
+    cut_seg = cut // seg_size
+    for s in segs:
+        if s < cut_seg:
+            continue
+        data = seg_data(s)
+        start = (cut % seg_size) if s == cut_seg else SEG_HEADER
+        start = max(SEG_HEADER, _align8(start) + (8 if s == cut_seg else 0))
+        stop = len(data.rstrip(b"\0"))  # the torn region is small: only look where bytes were written
+        base = s * seg_size
+        for off in range(start, min(stop, seg_size - MIN_TAIL + 1), 8):
+            (flsn,) = struct.unpack_from("<Q", data, off + 8)
+            if flsn != base + off:
+                continue
+            f = decode_frame(data, off, base + off, seg_size)
+            if f is not None and f.lsn - f.unsynced_delta > cut:
+                raise CorruptionError(
+                    f"WAL damaged at LSN {cut}: a later valid frame (LSN {f.lsn}) shows it had been "
+                    f"synced; acknowledged commits would be lost. Restore from a backup, or open with "
+                    f"recover='truncate' to accept the loss",
+                    path=os.path.join(wal_dir, segment_name(cut_seg)), offset=cut % seg_size)
+
+
+def zero_tail(wal_dir: str, seg_size: int, lsn: int) -> None:
+    """Erase everything from ``lsn`` on (a torn, unacknowledged tail) and make that durable."""
+    seg_no, off = divmod(lsn, seg_size)
+    for s in list_segments(wal_dir):
+        path = os.path.join(wal_dir, segment_name(s))
+        if s > seg_no:
+            os.unlink(path)
+        elif s == seg_no:
+            start = max(off, SEG_HEADER)
+            fd = os.open(path, os.O_RDWR)
+            try:
+                with open(path, "rb") as f:
+                    end = len(f.read().rstrip(b"\0"))  # preallocated zeros need no erasing
+                chunk = b"\0" * (1 << 20)
+                p = start
+                while p < end:
+                    n = min(len(chunk), end - p)
+                    os.pwrite(fd, chunk[:n], p)
+                    p += n
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(wal_dir)

@@ -1,0 +1,579 @@
+"""Snapshots and write transactions: the read API (API.md) and the buffered write path.
+
+A ``Snapshot`` reads the committed graph as of one LSN.  A ``Transaction`` reads the committed
+graph as of its start plus its own buffered writes (read-your-writes), and at commit hands one
+list of logical ops to the storage engine, after the schema check.
+
+Transaction states::
+
+        ACTIVE ──commit()──> COMMITTED
+          │  └───commit() fails (schema violation, I/O error)──> FAILED
+          └──rollback() / exception in `with`──> ROLLED_BACK
+
+    Any call on a transaction that is not ACTIVE raises InterfaceError.  Nothing of a FAILED or
+    ROLLED_BACK transaction reaches the log or the in-memory graph.
+
+Invariants
+    (1) A write transaction holds the database's writer lock from start to end, so transactions
+        are serializable; it releases the lock before waiting for its fsync (group commit).
+    (2) Buffered after-images: ``_nodes[id]`` is ``(labels, props)`` or None (deleted);
+        ``_edges[id]`` is ``(labels, src, dst, props)`` or None (deleted).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable, Iterator, Mapping, Optional
+
+from .errors import (DataError, IntegrityError, InterfaceError, NotFoundError, SchemaViolationError)
+from .storage import records
+from .storage.graph import ALL
+from .values import Edge, Node, check_properties, label_set
+
+_DIRECTIONS = ("out", "in", "both")
+
+
+def _check_id(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, (Node, Edge)):
+            return value.id
+        raise InterfaceError(f"{what} id must be an int, not {type(value).__name__}")
+    return value
+
+
+def _check_direction(direction: str) -> str:
+    if direction not in _DIRECTIONS:
+        raise InterfaceError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+    return direction
+
+
+def _check_label(label) -> Optional[str]:
+    if label is not None and not isinstance(label, str):
+        raise InterfaceError(f"label must be a str or None, not {type(label).__name__}")
+    return label
+
+
+class _Reader:
+    """The read API of API.md over primitives the subclasses provide."""
+
+    _db = None
+    _state = None
+    _snap = 0
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        raise NotImplementedError
+
+    # -- primitives (overridden by Transaction to merge its buffer) --------------------------------
+    def _node_raw(self, nid: int):
+        """``(labels, props)`` of a visible node, or None."""
+        v = self._state.node_version(nid, self._snap)
+        if v is None:
+            return None
+        return v.labels, records.unpack_props(v.props)
+
+    def _edge_raw(self, eid: int):
+        """``(labels, src, dst, props)`` of a visible edge, or None."""
+        t = self._state.edge_at(eid, self._snap)
+        if t is None:
+            return None
+        labels, src, dst, props = t
+        return labels, src, dst, records.unpack_props(props)
+
+    def _node_exists(self, nid: int) -> bool:
+        return self._state.node_version(nid, self._snap) is not None
+
+    def _node_ids(self, label: Optional[str]) -> list:
+        st = self._state
+        lid = ALL if label is None else st.label_ids.get(label)
+        if lid is None:
+            return []
+        return st.label_index.scan(lid, self._snap)
+
+    def _edge_ids(self, label: Optional[str]) -> list:
+        types = self._state.types_for(label)
+        if types == []:
+            return []
+        return self._state.adj.scan(types, self._snap)
+
+    def _incident(self, nid: int, direction: str, label: Optional[str]) -> list:
+        """``[(eid, nbr)]`` of the visible edges at ``nid``. O(deg(nid))."""
+        types = self._state.types_for(label)
+        if types == []:
+            return []
+        return self._state.adj.edges(nid, direction, types, self._snap)
+
+    # -- public reads -----------------------------------------------------------------------------
+    def node(self, id: int) -> Node:
+        """The node with this id. Raises NotFoundError (a KeyError) if there is none."""
+        self._check_open()
+        nid = _check_id(id, "node")
+        raw = self._node_raw(nid)
+        if raw is None:
+            raise NotFoundError(f"no node with id {nid}")
+        return Node(nid, raw[0], raw[1])
+
+    def edge(self, id: int) -> Edge:
+        """The edge with this id. Raises NotFoundError (a KeyError) if there is none."""
+        self._check_open()
+        eid = _check_id(id, "edge")
+        raw = self._edge_raw(eid)
+        if raw is None:
+            raise NotFoundError(f"no edge with id {eid}")
+        return Edge(eid, raw[1], raw[2], raw[0], raw[3])
+
+    def has_node(self, id: int) -> bool:
+        self._check_open()
+        return self._node_exists(_check_id(id, "node"))
+
+    def nodes(self, label: Optional[str] = None) -> Iterator[Node]:
+        """All nodes (with ``label``), in id order."""
+        self._check_open()
+        for nid in self._node_ids(_check_label(label)):
+            raw = self._node_raw(nid)
+            if raw is not None:
+                yield Node(nid, raw[0], raw[1])
+
+    def edges(self, label: Optional[str] = None) -> Iterator[Edge]:
+        """All edges (carrying ``label``), in id order."""
+        self._check_open()
+        for eid in self._edge_ids(_check_label(label)):
+            raw = self._edge_raw(eid)
+            if raw is not None:
+                yield Edge(eid, raw[1], raw[2], raw[0], raw[3])
+
+    def _require_node(self, id) -> int:
+        self._check_open()
+        nid = _check_id(id, "node")
+        if not self._node_exists(nid):
+            raise NotFoundError(f"no node with id {nid}")
+        return nid
+
+    def neighbors(self, id: int, direction: str = "out", label: Optional[str] = None) -> list:
+        """Ids of the nodes at the other end of ``id``'s edges (one entry per edge). O(deg)."""
+        nid = self._require_node(id)
+        return [nbr for _eid, nbr in self._incident(nid, _check_direction(direction), _check_label(label))]
+
+    def edges_of(self, id: int, direction: str = "out", label: Optional[str] = None) -> Iterator[Edge]:
+        """The edges at node ``id`` (a self-loop once, also for "both"). O(deg)."""
+        nid = self._require_node(id)
+        for eid, _nbr in self._incident(nid, _check_direction(direction), _check_label(label)):
+            raw = self._edge_raw(eid)
+            yield Edge(eid, raw[1], raw[2], raw[0], raw[3])
+
+    def degree(self, id: int, direction: str = "out", label: Optional[str] = None) -> int:
+        """Number of edges at node ``id``. O(deg) (native)."""
+        nid = self._require_node(id)
+        return len(self._incident(nid, _check_direction(direction), _check_label(label)))
+
+    def node_count(self, label: Optional[str] = None) -> int:
+        self._check_open()
+        return len(self._node_ids(_check_label(label)))
+
+    def edge_count(self, label: Optional[str] = None) -> int:
+        self._check_open()
+        return len(self._edge_ids(_check_label(label)))
+
+    def find_nodes(self, label: Optional[str] = None, **props) -> Iterator[Node]:
+        """Nodes with ``label`` whose properties equal ``props``; uses a hash index when one
+        covers (label, some of the props), else scans the label."""
+        self._check_open()
+        _check_label(label)
+        want = check_properties(props, allow_none=False)
+        ids = None
+        if label is not None and want:
+            ids = self._index_probe(label, want)
+        if ids is None:
+            ids = self._node_ids(label)
+        for nid in ids:
+            raw = self._node_raw(nid)
+            if raw is None:
+                continue
+            labels, p = raw
+            if (label is None or label in labels) and all(_equal(p.get(k), v) for k, v in want.items()):
+                yield Node(nid, labels, p)
+
+    def _index_probe(self, label: str, want: Mapping) -> Optional[list]:
+        """Candidate ids from a user index on (label, props ⊆ want), or None if none applies."""
+        for (lab, props), spec in self._state.user_indexes.items():
+            if lab == label and all(p in want for p in props):
+                return self.key_nodes(spec.name, tuple(want[p] for p in props))
+        return None
+
+    # -- internal fast paths (query engine, validator) -----------------------------------------------
+    def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
+        """Ids of nodes with ``label`` and ``prop == value`` through an index, or None if no
+        single-property index on (label, prop) exists."""
+        self._check_open()
+        spec = self._state.user_indexes.get((label, (prop,)))
+        if spec is None:
+            return None
+        try:
+            return self.key_nodes(spec.name, (value,))
+        except DataError:
+            return []
+
+    def key_nodes(self, spec_name: str, key: tuple) -> list:
+        """Ids of the visible nodes whose key under index ``spec_name`` equals ``key``."""
+        spec = self._state.spec_by_name(spec_name)
+        if spec is None:
+            raise InterfaceError(f"no index named {spec_name!r}")
+        return self._state.key_index.get(spec.index_id, records.key_bytes(key), self._snap)
+
+    def expand(self, node_ids, direction: str = "out", label: Optional[str] = None):
+        """Batched 1-hop: ``(nbrs, eids, from_index)`` for all edges of ``node_ids``."""
+        self._check_open()
+        types = self._state.types_for(label)
+        if types == []:
+            return [], [], []
+        return self._state.adj.expand(node_ids, _check_direction(direction), types, self._snap)
+
+    def count_reach(self, id: int, hops: int, direction: str = "out", label: Optional[str] = None) -> int:
+        """Distinct nodes reachable from ``id`` by walks of exactly ``hops`` edges, excluding ``id``."""
+        nid = self._require_node(id)
+        types = self._state.types_for(label)
+        if types == []:
+            return 0
+        return self._state.adj.count_reach(nid, hops, _check_direction(direction), types, self._snap)
+
+    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
+        """Run an openCypher-style query inside this snapshot/transaction."""
+        self._check_open()
+        from . import query as _query
+        return _query.execute(query, params or {}, self, self._readonly_queries, **options)
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b
+
+
+class Snapshot(_Reader):
+    """A consistent, read-only view of the committed graph as of one moment."""
+
+    _readonly_queries = True
+
+    def __init__(self, db, state, snap: int):
+        self._db = db
+        self._state = state
+        self._snap = snap
+        self._open = True
+        state.pin(snap)
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise InterfaceError("the snapshot is closed")
+        self._db._check_open()
+
+    @property
+    def lsn(self) -> int:
+        return self._snap
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._state.unpin(self._snap)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class _WriteSet:
+    """What a transaction changed, for the incremental schema check."""
+
+    def __init__(self, nodes_written, nodes_deleted, edges_written, edges_deleted):
+        self.nodes_written = nodes_written
+        self.nodes_deleted = nodes_deleted
+        self.edges_written = edges_written
+        self.edges_deleted = edges_deleted
+
+
+ACTIVE, COMMITTED, ROLLED_BACK, FAILED = "active", "committed", "rolled back", "failed"
+
+
+class Transaction(_Reader):
+    """A write transaction: buffered, read-your-writes, schema-checked and logged at commit."""
+
+    _readonly_queries = False
+
+    def __init__(self, db, engine):
+        self._db = db
+        self._engine = engine
+        self._state = engine.state
+        self._snap = self._state.applied_lsn
+        self._status = ACTIVE
+        self._owner = threading.get_ident()
+        self._nodes: dict = {}
+        self._edges: dict = {}
+        self._base_deleted_edges: dict = {}         # base edge id -> (src, dst, labels)
+        self._new_out: dict = {}                     # node id -> [eid] created in this tx
+        self._new_in: dict = {}
+        self._next_node = self._state.next_node_id
+        self._next_edge = self._state.next_edge_id
+        self._extra_ops: list = []                   # SCHEMA / INDEX ops
+        self._key_cache: Optional[dict] = None
+
+    # -- state machine ----------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._status != ACTIVE:
+            raise InterfaceError(f"the transaction is {self._status}; start a new one")
+        self._db._check_open()
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def _finish(self, status: str) -> None:
+        self._status = status
+        self._nodes = self._edges = {}
+        self._db._end_transaction(self)
+
+    def rollback(self) -> None:
+        """Discard every change of this transaction."""
+        if self._status != ACTIVE:
+            raise InterfaceError(f"the transaction is {self._status}; nothing to roll back")
+        self._finish(ROLLED_BACK)
+
+    def commit(self) -> None:
+        """Validate, log and apply. On SchemaViolationError (or any error) nothing is written."""
+        self._check_open()
+        try:
+            gt = self._state.graph_type
+            if gt is not None and (self._nodes or self._edges):
+                from .schema import validate
+                violations = validate.validate_commit(gt, self, self._write_set())
+                if violations:
+                    raise SchemaViolationError(violations)
+            ops = self._ops()
+            lsn = self._engine.commit(ops) if ops else None
+            if lsn is not None:
+                self._engine.maybe_checkpoint()
+        except BaseException:
+            self._finish(FAILED)
+            raise
+        self._finish(COMMITTED)          # releases the writer lock (invariant 1) ...
+        if lsn is not None:
+            self._engine.make_durable(lsn)   # ... before waiting for the group fsync
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._status != ACTIVE:
+            return False
+        if exc_type is None:
+            self.commit()
+        else:
+            self._finish(ROLLED_BACK)
+        return False
+
+    # -- building the log record ---------------------------------------------------------------
+    def _ops(self) -> list:
+        puts, edge_puts, edge_dels, dels = [], [], [], []
+        for nid, img in self._nodes.items():
+            if img is None:
+                if nid < self._state.next_node_id:
+                    dels.append([records.NODE_DEL, nid])
+            else:
+                puts.append([records.NODE_PUT, nid, sorted(img[0]), records.pack_props(img[1])])
+        for eid, img in self._edges.items():
+            if img is None:
+                if eid in self._base_deleted_edges:
+                    edge_dels.append([records.EDGE_DEL, eid])
+            else:
+                edge_puts.append([records.EDGE_PUT, eid, sorted(img[0]), img[1], img[2],
+                                  records.pack_props(img[3])])
+        return self._extra_ops + puts + edge_dels + edge_puts + dels
+
+    def _write_set(self) -> _WriteSet:
+        nw = {n for n, img in self._nodes.items() if img is not None}
+        nd = {n for n, img in self._nodes.items() if img is None and n < self._state.next_node_id}
+        ew = {e for e, img in self._edges.items() if img is not None}
+        return _WriteSet(nw, nd, ew, dict(self._base_deleted_edges))
+
+    # -- reads merged with the buffer ------------------------------------------------------------
+    def _node_raw(self, nid):
+        if nid in self._nodes:
+            img = self._nodes[nid]
+            return None if img is None else (img[0], dict(img[1]))
+        return _Reader._node_raw(self, nid)
+
+    def _node_exists(self, nid):
+        if nid in self._nodes:
+            return self._nodes[nid] is not None
+        return _Reader._node_exists(self, nid)
+
+    def _edge_raw(self, eid):
+        if eid in self._edges:
+            img = self._edges[eid]
+            return None if img is None else (img[0], img[1], img[2], dict(img[3]))
+        return _Reader._edge_raw(self, eid)
+
+    def _node_ids(self, label):
+        base = _Reader._node_ids(self, label)
+        if not self._nodes:
+            return base
+        out = [n for n in base if n not in self._nodes]
+        out.extend(n for n, img in self._nodes.items()
+                   if img is not None and (label is None or label in img[0]))
+        out.sort()
+        return out
+
+    def _edge_ids(self, label):
+        base = _Reader._edge_ids(self, label)
+        if not self._edges:
+            return base
+        out = [e for e in base if e not in self._edges]
+        out.extend(e for e, img in self._edges.items()
+                   if img is not None and (label is None or label in img[0]))
+        out.sort()
+        return out
+
+    def _incident(self, nid, direction, label):
+        base = _Reader._incident(self, nid, direction, label) if nid < self._state.next_node_id else []
+        if not self._edges:
+            return base
+        out = [(e, n) for e, n in base if e not in self._base_deleted_edges]
+        seen = set()
+        for table, want in ((self._new_out, direction in ("out", "both")),
+                            (self._new_in, direction in ("in", "both"))):
+            if not want:
+                continue
+            for eid in table.get(nid, ()):
+                img = self._edges.get(eid)
+                if img is None or eid in seen or (label is not None and label not in img[0]):
+                    continue
+                seen.add(eid)
+                out.append((eid, img[2] if img[1] == nid else img[1]))
+        return out
+
+    def key_nodes(self, spec_name, key):
+        spec = self._state.spec_by_name(spec_name)
+        if spec is None:
+            raise InterfaceError(f"no index named {spec_name!r}")
+        kb = records.key_bytes(key)
+        base = self._state.key_index.get(spec.index_id, kb, self._snap)
+        if not self._nodes:
+            return base
+        if self._key_cache is None:
+            self._key_cache = {}
+        tx_keys = self._key_cache.get(spec_name)
+        if tx_keys is None:
+            tx_keys = {}
+            for nid, img in self._nodes.items():
+                if img is not None:
+                    k = spec.key_of(img[0], img[1])
+                    if k is not None:
+                        tx_keys.setdefault(records.key_bytes(k), []).append(nid)
+            self._key_cache[spec_name] = tx_keys
+        return sorted([n for n in base if n not in self._nodes] + tx_keys.get(kb, []))
+
+    # -- writes -----------------------------------------------------------------------------------
+    def _touch(self):
+        self._key_cache = None
+
+    def create_node(self, labels=(), properties: Optional[Mapping[str, Any]] = None) -> int:
+        """Create a node; return its id. ``labels`` is a str or an iterable of str."""
+        self._check_open()
+        labs = label_set(labels)
+        props = check_properties(properties, allow_none=False)
+        nid = self._next_node
+        self._next_node += 1
+        self._nodes[nid] = (labs, props)
+        self._touch()
+        return nid
+
+    def create_edge(self, src: int, label, dst: int, properties: Optional[Mapping[str, Any]] = None) -> int:
+        """Create an edge src -[label]-> dst; ``label`` is a str or a (possibly empty) set of str."""
+        self._check_open()
+        s, d = _check_id(src, "node"), _check_id(dst, "node")
+        labs = label_set(label)
+        props = check_properties(properties, allow_none=False)
+        for n in (s, d):
+            if not self._node_exists(n):
+                raise NotFoundError(f"no node with id {n} (edge endpoint)")
+        eid = self._next_edge
+        self._next_edge += 1
+        self._edges[eid] = (labs, s, d, props)
+        self._new_out.setdefault(s, []).append(eid)
+        self._new_in.setdefault(d, []).append(eid)
+        return eid
+
+    def update_node(self, id: int, set: Optional[Mapping[str, Any]] = None, remove: Iterable[str] = (),
+                    add_labels: Iterable[str] = (), remove_labels: Iterable[str] = ()) -> None:
+        """Set/remove properties (a value of None removes) and add/remove labels of a node."""
+        self._check_open()
+        nid = _check_id(id, "node")
+        raw = self._node_raw(nid)
+        if raw is None:
+            raise NotFoundError(f"no node with id {nid}")
+        labels, props = raw
+        changes = check_properties(set, allow_none=True)
+        rem = label_set(remove, "property name") if remove else frozenset()
+        for k in rem:
+            props.pop(k, None)
+        for k, v in changes.items():
+            if v is None:
+                props.pop(k, None)
+            else:
+                props[k] = v
+        labels = (labels | label_set(add_labels)) - label_set(remove_labels)
+        self._nodes[nid] = (labels, props)
+        self._touch()
+
+    def update_edge(self, id: int, set: Optional[Mapping[str, Any]] = None, remove: Iterable[str] = ()) -> None:
+        """Set/remove properties of an edge (a value of None removes)."""
+        self._check_open()
+        eid = _check_id(id, "edge")
+        raw = self._edge_raw(eid)
+        if raw is None:
+            raise NotFoundError(f"no edge with id {eid}")
+        labels, src, dst, props = raw
+        changes = check_properties(set, allow_none=True)
+        for k in (label_set(remove, "property name") if remove else ()):
+            props.pop(k, None)
+        for k, v in changes.items():
+            if v is None:
+                props.pop(k, None)
+            else:
+                props[k] = v
+        self._edges[eid] = (labels, src, dst, props)
+
+    def delete_edge(self, id: int) -> None:
+        """Delete an edge."""
+        self._check_open()
+        eid = _check_id(id, "edge")
+        raw = self._edge_raw(eid)
+        if raw is None:
+            raise NotFoundError(f"no edge with id {eid}")
+        if eid < self._state.next_edge_id and eid not in self._base_deleted_edges:
+            self._base_deleted_edges[eid] = (raw[1], raw[2], raw[0])
+        self._edges[eid] = None
+
+    def delete_node(self, id: int, detach: bool = False) -> None:
+        """Delete a node; with ``detach=True`` its edges too, else IntegrityError if it has any."""
+        self._check_open()
+        nid = _check_id(id, "node")
+        if not self._node_exists(nid):
+            raise NotFoundError(f"no node with id {nid}")
+        incident = self._incident(nid, "both", None)
+        if incident and not detach:
+            raise IntegrityError(f"node {nid} still has {len(incident)} edge(s); delete them first "
+                                 f"or use delete_node(id, detach=True)")
+        for eid, _nbr in incident:
+            self.delete_edge(eid)
+        self._nodes[nid] = None
+        self._touch()
+
+    # -- schema / index ops (used by Database) -------------------------------------------------------
+    def _add_op(self, op: list) -> None:
+        self._extra_ops.append(op)
