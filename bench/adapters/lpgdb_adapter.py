@@ -155,21 +155,21 @@ class LpgdbAdapter(Adapter):
     # ---- reads ----------------------------------------------------------------------------
     def _finder(self, view):
         """view -> function(person id) -> node id (raises LookupError when absent)."""
-        if self._key_lookup and hasattr(view, "key_lookup"):
-            kl = view.key_lookup
+        kl = getattr(view, "key_lookup", None)
 
-            def find(pid):
-                ids = kl("Person", "id", pid)
-                if not ids:
-                    raise LookupError(f"no Person with id {pid}")
-                return ids[0]
-            return find
+        def find(pid):
+            ids = kl("Person", "id", pid)
+            if ids is None:          # no index on Person.id in this database
+                return find_scan(pid)
+            if not ids:
+                raise LookupError(f"no Person with id {pid}")
+            return ids[0]
 
         def find_scan(pid):
             for node in view.find_nodes("Person", id=pid):
                 return node.id
             raise LookupError(f"no Person with id {pid}")
-        return find_scan
+        return find if self._key_lookup and kl is not None else find_scan
 
     def noop(self):
         if self._cypher:
@@ -182,7 +182,8 @@ class LpgdbAdapter(Adapter):
         with self.db.snapshot() as s:
             if self._key_lookup:
                 ids = s.key_lookup("Person", "id", pid)
-                return s.node(ids[0])["name"] if ids else None
+                if ids is not None:
+                    return s.node(ids[0])["name"] if ids else None
             for node in s.find_nodes("Person", id=pid):
                 return node["name"]
             return None
