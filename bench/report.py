@@ -79,6 +79,8 @@ def metrics(res: dict, meta: dict) -> dict:
         out["w1_elems"] = (n + m) / out["w1_s"]
         d = reps[0].get("w11", {}).get("bytes")
         out["w11"] = None if d is None else d / 2**20
+        wal = reps[0].get("w11", {}).get("wal_bytes")
+        out["w11_wal"] = None if d is None or wal is None else wal / 2**20
         out["flush_s"] = _med([r.get("w11", {}).get("flush_s") for r in reps])
         out["reopen_s"] = _med([r.get("reopen_s") for r in reps])
     w2 = [r["w2"] for r in reps if "w2" in r]
@@ -249,12 +251,14 @@ def _details(L, results, M):
              "validating the whole graph); W9 = one-node durable commits against the raw limit, "
              "256-byte write + fdatasync (best of appending and preallocated) measured just "
              "before in the same directory; W10 = open + count "
-             "after a writer committed ~N MB of 1 KB persons and was SIGKILLed.")
+             "after a writer committed ~N MB of 1 KB persons and was SIGKILLed (WAL MB = size of the "
+             "log files then, preallocated space included); W11 of which WAL = log files "
+             "(size, preallocated space included) in the W11 disk figure.")
     L.append("")
     L.append("| system | W2 node ins/s | W2 edge ins/s | W2 in COMMIT | W3 p99 µs | W3u lookups/s "
              "| W8 ops/s (set_schema s) | W9 commits/s / fdatasync/s | W10 MB written / WAL MB "
-             "| clean reopen s | W1 flush s | reps |")
-    L.append("|" + "---|" * 12)
+             "| W11 of which WAL MB | clean reopen s | W1 flush s | reps |")
+    L.append("|" + "---|" * 13)
     for res in results:
         name = res["system"]
         if name not in M:
@@ -269,7 +273,7 @@ def _details(L, results, M):
         L.append("| " + " | ".join([
             name, rate(s.get("w2_nodes")), rate(s.get("w2_edges")),
             "—" if share is None else f"{share * 100:.0f} %", num(s.get("w3_p99")),
-            rate(s.get("w3u")), w8, w9, w10, num(s.get("reopen_s"), 3),
+            rate(s.get("w3u")), w8, w9, w10, num(s.get("w11_wal")), num(s.get("reopen_s"), 3),
             num(s.get("flush_s"), 2),
             f"{len(_reps(res))}/{len(res.get('reads', {}).get('w3', {}).get('times', []))}"
         ]) + " |")

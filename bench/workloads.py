@@ -135,7 +135,8 @@ def disk_after_load(a, ctx: Context) -> dict:
             for fn in names:
                 path = os.path.join(d, fn)
                 files[os.path.relpath(path, a.dbdir)] = os.path.getsize(path)
-    return {"flush_s": flush_s, "bytes": a.disk_bytes(), "files": files}
+    return {"flush_s": flush_s, "bytes": a.disk_bytes(), "wal_bytes": a.wal_bytes(),
+            "files": files}
 
 
 # ---- read phase --------------------------------------------------------------------------

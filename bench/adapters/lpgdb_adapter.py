@@ -92,7 +92,10 @@ class LpgdbAdapter(Adapter):
     def set_schema(self):
         if not hasattr(self.db, "set_schema"):
             raise NotImplementedError("this lpgdb build has no Database.set_schema")
-        self.db.set_schema(SOCIAL_SCHEMA)
+        try:
+            self.db.set_schema(SOCIAL_SCHEMA)
+        except ImportError as e:    # the schema package is not complete in this build
+            raise NotImplementedError(f"lpgdb's schema package is incomplete: {e}") from e
 
     def flush(self):
         if hasattr(self.db, "checkpoint"):
