@@ -5,6 +5,7 @@ from .errors import (CorruptionError, DatabaseError, DataError, Error, Integrity
 from .values import Edge, Node, Path, Relationship
 from .database import Database, connect
 from .transaction import Snapshot, Transaction
+from .schema import parse_schema
 
 __version__ = "0.1.0"
 
@@ -13,4 +14,5 @@ __all__ = [
     "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
     "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
     "Violation", "Node", "Edge", "Relationship", "Path", "connect", "Database", "Transaction", "Snapshot",
+    "parse_schema",
 ]

@@ -1,0 +1,886 @@
+"""Resolved graph types: the semantic pass over a parsed schema, and the answers validation needs.
+
+Owns: name resolution (type reference or label), inheritance, IMPORTS, membership, value types,
+the normal form of label-property specs (a finite union of *shapes*, SPEC.md §4.2), constraint
+compilation, the static checks of SPEC.md §4.6 (raised as ``SemanticError`` with ``.kind``), the
+canonical DDL of a graph type, and the ``IndexSpec``s the engine keeps hash indexes for.
+
+Invariants:
+- A ``GraphType`` is immutable once built. ``str(gt)`` is self-contained DDL (referenced non-member
+  types first, then one CREATE GRAPH TYPE with every member inlined, imports flattened);
+  ``parse_schema(str(gt)) == gt``. Equality and hashing are those of that canonical text.
+- Semantics are exact (SPEC.md open question 2): a type name means "conforms to that type's spec",
+  never "or one of its subtypes". An element conforms to a type iff it matches one of its shapes.
+- Value equality for keys is GQL's (``canonical_value``): 1 == 1.0, True != 1, "1" != 1.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ..errors import SemanticError
+from . import ast
+
+__all__ = ["ValueType", "VALUE_TYPES", "Shape", "NodeType", "EdgeType", "CompiledConstraint",
+           "IndexSpec", "GraphType", "resolve_schema", "canonical_value", "MAX_SHAPES"]
+
+MAX_SHAPES = 4096
+
+
+# ---- value types ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ValueType:
+    """A property value type: a kind and, for integers, an inclusive range."""
+    name: str
+    kind: str                   # str bool int float date datetime time duration bytes any
+    lo: Optional[int] = None
+    hi: Optional[int] = None
+
+    def accepts(self, v: Any) -> bool:
+        k = self.kind
+        if v is None:
+            return False
+        if k == "any":
+            return True
+        if k == "bool":
+            return type(v) is bool
+        if k == "int":
+            return isinstance(v, int) and not isinstance(v, bool) and self.lo <= v <= self.hi
+        if k == "float":
+            return isinstance(v, float)
+        if k == "str":
+            return isinstance(v, str)
+        if k == "date":
+            return isinstance(v, _dt.date) and not isinstance(v, _dt.datetime)
+        if k == "datetime":
+            return isinstance(v, _dt.datetime)
+        if k == "time":
+            return isinstance(v, _dt.time)
+        if k == "duration":
+            return isinstance(v, _dt.timedelta)
+        if k == "bytes":
+            return isinstance(v, (bytes, bytearray))
+        return False
+
+    def intersect(self, other: "ValueType") -> Optional["ValueType"]:
+        """The values both accept, or None when there are none (SPEC.md §4.2 consequence 6)."""
+        if self.kind == "any":
+            return other
+        if other.kind == "any" or self == other:
+            return self
+        if self.kind != other.kind:
+            return None
+        if self.kind != "int":
+            return self
+        lo, hi = max(self.lo, other.lo), min(self.hi, other.hi)
+        if lo > hi:
+            return None
+        for t in (self, other):
+            if (t.lo, t.hi) == (lo, hi):
+                return t
+        return ValueType(f"{self.name}&{other.name}", "int", lo, hi)
+
+    def describe(self) -> str:
+        return self.name
+
+
+def _int_type(name, bits, signed=True):
+    if signed:
+        return ValueType(name, "int", -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    return ValueType(name, "int", 0, 2 ** bits - 1)
+
+
+VALUE_TYPES: Dict[str, ValueType] = {}
+for _names, _vt in [
+    (("STRING", "VARCHAR"), ValueType("STRING", "str")),
+    (("BOOL", "BOOLEAN"), ValueType("BOOL", "bool")),
+    (("INT", "INTEGER", "INT64", "BIGINT"), _int_type("INT", 64)),
+    (("INT8",), _int_type("INT8", 8)),
+    (("INT16", "SMALLINT"), _int_type("INT16", 16)),
+    (("INT32",), _int_type("INT32", 32)),
+    (("UINT8",), _int_type("UINT8", 8, False)),
+    (("UINT16",), _int_type("UINT16", 16, False)),
+    (("UINT32",), _int_type("UINT32", 32, False)),
+    (("UINT64", "UINT"), _int_type("UINT64", 64, False)),
+    (("FLOAT", "FLOAT32", "FLOAT64", "DOUBLE", "REAL"), ValueType("DOUBLE", "float")),
+    (("DATE",), ValueType("DATE", "date")),
+    (("DATETIME", "TIMESTAMP"), ValueType("DATETIME", "datetime")),
+    (("TIME",), ValueType("TIME", "time")),
+    (("DURATION",), ValueType("DURATION", "duration")),
+    (("BYTES",), ValueType("BYTES", "bytes")),
+    (("ANY",), ValueType("ANY", "any")),
+]:
+    for _n in _names:
+        VALUE_TYPES[_n] = _vt
+
+
+def canonical_value(v: Any):
+    """A hashable form of a property value under GQL equality: numbers compare numerically across
+    int and float, values of different kinds never compare equal (``True`` is not ``1``)."""
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, int):
+        return ("num", v)
+    if isinstance(v, float):
+        if v.is_integer():
+            return ("num", int(v))
+        return ("num", v)
+    if isinstance(v, str):
+        return ("str", v)
+    if isinstance(v, _dt.datetime):
+        return ("datetime", v)
+    if isinstance(v, _dt.date):
+        return ("date", v)
+    if isinstance(v, (list, tuple)):
+        return ("list", tuple(canonical_value(i) for i in v))
+    return (type(v).__name__, v)
+
+
+# ---- shapes -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PropertyRule:
+    key: str
+    type: ValueType
+    required: bool
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One alternative of a label-property spec: labels (exact, or at least these if ``labels_open``)
+    and a record (declared keys with types and required-ness; others only if ``props_open``)."""
+    labels: FrozenSet[str]
+    labels_open: bool
+    props: Tuple[PropertyRule, ...]
+    props_open: bool
+
+    def rule(self, key: str) -> Optional[PropertyRule]:
+        for r in self.props:
+            if r.key == key:
+                return r
+        return None
+
+    def label_ok(self, labels: FrozenSet[str]) -> bool:
+        return labels == self.labels or (self.labels_open and self.labels <= labels)
+
+    def record_failures(self, props: Mapping[str, Any]) -> List[Tuple[str, str]]:
+        """[(kind, key)] of what keeps ``props`` from matching this shape's record (empty = matches)."""
+        out = []
+        declared = set()
+        for r in self.props:
+            declared.add(r.key)
+            v = props.get(r.key)
+            if v is None:
+                if r.required:
+                    out.append(("missing_property", r.key))
+            elif not r.type.accepts(v):
+                out.append(("property_type", r.key))
+        if not self.props_open:
+            for k, v in props.items():
+                if k not in declared and v is not None:
+                    out.append(("closed_extra_property", k))
+        return out
+
+    def matches(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> bool:
+        return self.label_ok(labels) and not self.record_failures(props)
+
+
+_EMPTY_SHAPE = Shape(frozenset(), False, (), False)
+
+
+def _combine(a: Shape, b: Shape, where) -> Shape:
+    rules = {r.key: r for r in a.props}
+    for r in b.props:
+        if r.key in rules:
+            old = rules[r.key]
+            t = old.type.intersect(r.type)
+            if t is None:
+                raise SemanticError(
+                    f"property {r.key!r} is declared as {old.type.name} and as {r.type.name}; "
+                    f"no value can be both", kind="incompatible_property_redeclaration", **where)
+            rules[r.key] = PropertyRule(r.key, t, old.required or r.required)
+        else:
+            rules[r.key] = r
+    return Shape(a.labels | b.labels, a.labels_open or b.labels_open,
+                 tuple(sorted(rules.values(), key=lambda r: r.key)), a.props_open or b.props_open)
+
+
+def _cross(xs: Sequence[Shape], ys: Sequence[Shape], where) -> List[Shape]:
+    if len(xs) * len(ys) > MAX_SHAPES:
+        raise SemanticError(f"this label spec expands to more than {MAX_SHAPES} alternatives; "
+                            f"simplify the combination of '&' and '|'", kind="schema_too_complex",
+                            **where)
+    return _dedupe([_combine(x, y, where) for x in xs for y in ys])
+
+
+def _dedupe(shapes: Iterable[Shape]) -> List[Shape]:
+    seen, out = set(), []
+    for s in shapes:
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
+
+
+def _where(obj) -> dict:
+    return {"line": getattr(obj, "line", None), "column": getattr(obj, "column", None)}
+
+
+# ---- element types ----------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class NodeType:
+    name: str
+    abstract: bool
+    definition: ast.NodeTypeDef
+    shapes: Tuple[Shape, ...] = ()
+
+    def conforms(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> bool:
+        return any(s.matches(labels, props) for s in self.shapes)
+
+    def __repr__(self) -> str:
+        return f"<NodeType {self.name}>"
+
+
+@dataclass(eq=False)
+class EdgeType:
+    name: str
+    abstract: bool
+    definition: ast.EdgeTypeDef
+    shapes: Tuple[Shape, ...] = ()            # the middle spec: the edge's own labels and properties
+    source: Tuple[Shape, ...] = ()
+    target: Tuple[Shape, ...] = ()
+
+    def middle_conforms(self, labels, props) -> bool:
+        return any(s.matches(labels, props) for s in self.shapes)
+
+    def conforms(self, labels, props, src_labels, src_props, dst_labels, dst_props) -> bool:
+        return (self.middle_conforms(labels, props)
+                and any(s.matches(src_labels, src_props) for s in self.source)
+                and any(s.matches(dst_labels, dst_props) for s in self.target))
+
+    def __repr__(self) -> str:
+        return f"<EdgeType {self.name}>"
+
+
+# ---- constraints ------------------------------------------------------------------------------
+# A resolved label expression is a tuple: ("label", name) | ("type", NodeType|EdgeType) |
+# ("and", items) | ("or", items) | ("not", item) | ("any",).
+
+def eval_node_labels(lx, labels: FrozenSet[str], props: Mapping[str, Any]) -> bool:
+    """A resolved label expression over a node (type names mean conformance)."""
+    op = lx[0]
+    if op == "label":
+        return lx[1] in labels
+    if op == "type":
+        return lx[1].conforms(labels, props)
+    if op == "and":
+        return all(eval_node_labels(i, labels, props) for i in lx[1])
+    if op == "or":
+        return any(eval_node_labels(i, labels, props) for i in lx[1])
+    if op == "not":
+        return not eval_node_labels(lx[1], labels, props)
+    return True
+
+
+def required_label(lx) -> Optional[str]:
+    """A label every element matching ``lx`` carries, if one is evident (used to narrow scans)."""
+    if lx[0] == "label":
+        return lx[1]
+    if lx[0] == "and":
+        for i in lx[1]:
+            r = required_label(i)
+            if r:
+                return r
+    if lx[0] == "type":
+        common = None
+        for s in lx[1].shapes:
+            common = set(s.labels) if common is None else common & s.labels
+        if common:
+            return min(common)
+    if lx[0] == "or":
+        found = {required_label(i) for i in lx[1]}
+        if len(found) == 1 and None not in found:
+            return found.pop()
+    return None
+
+
+@dataclass(frozen=True)
+class PatternStep:
+    """A node position of a constraint pattern, or an edge position (``edge`` with a direction)."""
+    var: Optional[str]
+    labels: tuple
+    direction: Optional[str] = None     # None for node positions; "out" | "in" | "any" for edges
+
+
+@dataclass(eq=False)
+class CompiledConstraint:
+    """A constraint ready for validation. ``D(x)`` as in SPEC.md §4.5; bounds from the qualifiers."""
+    name: str                   # canonical DDL of the constraint: stable across round-trips
+    definition: ast.Constraint
+    edge_scope: bool
+    var: str
+    scope: tuple                # resolved label expression
+    where: Optional[ast.Expr]
+    min: int
+    max: Optional[int]
+    exclusive: bool
+    items: Tuple[ast.Expr, ...]
+    boolean: bool               # a single boolean descriptor: a filter contributing one tuple
+    nodes: Tuple[PatternStep, ...] = ()     # pattern node positions (WITHIN / COUNT ... OF)
+    edges: Tuple[PatternStep, ...] = ()     # pattern edge positions, between consecutive nodes
+    pattern_where: Optional[ast.Expr] = None
+    count_vars: Tuple[str, ...] = ()        # COUNT ... OF pattern: the variables counted
+    index: Optional["IndexSpec"] = None
+
+    @property
+    def has_pattern(self) -> bool:
+        return bool(self.nodes)
+
+    @property
+    def min_kind(self) -> str:
+        if self.has_pattern or self.count_vars:
+            return "participation_min"
+        return "check_failed" if self.boolean else "key_missing"
+
+    @property
+    def line(self) -> Optional[int]:
+        return self.definition.line
+
+    def pattern_length(self) -> int:
+        return len(self.edges)
+
+    def binds_scope_var(self) -> bool:
+        return any(s.var == self.var for s in self.nodes + self.edges)
+
+    def __repr__(self) -> str:
+        return f"<Constraint {self.name}>"
+
+
+@dataclass(frozen=True, eq=False)
+class IndexSpec:
+    """A hash index the engine maintains for an EXCLUSIVE constraint over node properties.
+
+    ``key_of(labels, props)`` is the key tuple of a node in the constraint's scope that has every key
+    property, else None. The tuple holds canonical values (``canonical_value``), so equal tuples are
+    exactly GQL-equal keys (1 and 1.0 give the same tuple; True and 1 do not).
+    """
+    name: str
+    constraint: "CompiledConstraint" = field(repr=False, compare=False, hash=False)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, IndexSpec) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def key_of(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> Optional[tuple]:
+        c = self.constraint
+        labels = frozenset(labels)
+        if not eval_node_labels(c.scope, labels, props):
+            return None
+        if c.where is not None and eval_expr(c.where, {c.var: ("node", props)}) is not True:
+            return None
+        key = []
+        for item in c.items:
+            v = props.get(item.key)
+            if v is None:
+                return None
+            key.append(canonical_value(v))
+        return tuple(key)
+
+
+# ---- expressions (three-valued, SPEC.md §4.5) ---------------------------------------------------
+
+def _cmp_values(op: str, a, b):
+    if a is None or b is None:
+        return None
+    ka, kb = canonical_value(a), canonical_value(b)
+    if op in ("=", "<>"):
+        eq = ka == kb
+        return eq if op == "=" else not eq
+    if ka[0] != kb[0] or ka[0] in ("bool", "list"):
+        return None
+    x, y = ka[1], kb[1]
+    try:
+        return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
+    except TypeError:       # e.g. naive vs aware datetimes
+        return None
+
+
+def eval_expr(e, env: Mapping[str, tuple]):
+    """Evaluate an expression. ``env`` maps a variable to ("node"|"edge", props, id?)."""
+    if isinstance(e, ast.Literal):
+        return e.value
+    if isinstance(e, ast.Prop):
+        b = env.get(e.var)
+        return None if b is None else b[1].get(e.key)
+    if isinstance(e, ast.Var):
+        b = env.get(e.var)
+        return None if b is None or len(b) < 3 else ("@" + b[0], b[2])
+    if isinstance(e, ast.Comparison):
+        l, r = eval_expr(e.left, env), eval_expr(e.right, env)
+        if isinstance(l, tuple) or isinstance(r, tuple):   # element identity
+            if l is None or r is None:
+                return None
+            eq = l == r
+            return eq if e.op == "=" else (not eq if e.op == "<>" else None)
+        return _cmp_values(e.op, l, r)
+    if isinstance(e, ast.IsNull):
+        v = eval_expr(e.expr, env)
+        return (v is not None) if e.negated else (v is None)
+    if isinstance(e, ast.Not):
+        v = _truth(eval_expr(e.item, env))
+        return None if v is None else not v
+    if isinstance(e, ast.And):
+        vals = [_truth(eval_expr(i, env)) for i in e.items]
+        if False in vals:
+            return False
+        return None if None in vals else True
+    if isinstance(e, ast.Or):
+        vals = [_truth(eval_expr(i, env)) for i in e.items]
+        if True in vals:
+            return True
+        return None if None in vals else False
+    return None
+
+
+def _truth(v):
+    return v if isinstance(v, bool) or v is None else None
+
+
+def _expr_vars(e) -> List[Tuple[str, Any]]:
+    if isinstance(e, (ast.Var, ast.Prop)):
+        return [(e.var if isinstance(e, ast.Prop) else e.name, e)]
+    if isinstance(e, ast.Comparison):
+        return _expr_vars(e.left) + _expr_vars(e.right)
+    if isinstance(e, ast.IsNull):
+        return _expr_vars(e.expr)
+    if isinstance(e, ast.Not):
+        return _expr_vars(e.item)
+    if isinstance(e, (ast.And, ast.Or)):
+        return [v for i in e.items for v in _expr_vars(i)]
+    return []
+
+
+# ---- the graph type -----------------------------------------------------------------------------
+
+class GraphType:
+    """A resolved PG-Schema graph type: members, modes, constraints, and its canonical DDL."""
+
+    def __init__(self, name: str, strict: bool, node_types: List[NodeType], edge_types: List[EdgeType],
+                 constraints: List[CompiledConstraint], top_level: List[Any]):
+        self.name = name
+        self.strict = strict
+        self.node_types: Dict[str, NodeType] = {t.name: t for t in node_types}
+        self.edge_types: Dict[str, EdgeType] = {t.name: t for t in edge_types}
+        self.constraints: Tuple[CompiledConstraint, ...] = tuple(constraints)
+        self._top_level = top_level             # top-level types used: printed as statements
+        self._text = self._canonical()
+        self._index_specs = [c.index for c in self.constraints if c.index is not None]
+        self._by_exact: Dict[FrozenSet[str], List[Tuple[NodeType, Shape]]] = {}
+        self._open_shapes: List[Tuple[NodeType, Shape]] = []
+        for t in self.node_types.values():
+            for s in t.shapes:
+                if s.labels_open:
+                    self._open_shapes.append((t, s))
+                else:
+                    self._by_exact.setdefault(s.labels, []).append((t, s))
+        self._edge_by_exact: Dict[FrozenSet[str], List[Tuple[EdgeType, Shape]]] = {}
+        self._edge_open: List[Tuple[EdgeType, Shape]] = []
+        for t in self.edge_types.values():
+            for s in t.shapes:
+                if s.labels_open:
+                    self._edge_open.append((t, s))
+                else:
+                    self._edge_by_exact.setdefault(s.labels, []).append((t, s))
+
+    @property
+    def mode(self) -> str:
+        return "STRICT" if self.strict else "LOOSE"
+
+    def index_specs(self) -> List[IndexSpec]:
+        """One IndexSpec per EXCLUSIVE constraint over node properties (keys, IDENTIFIER, uniqueness)."""
+        return list(self._index_specs)
+
+    def node_candidates(self, labels: FrozenSet[str]) -> List[Tuple[NodeType, Shape]]:
+        """(member node type, shape) pairs whose label part accepts ``labels``."""
+        out = list(self._by_exact.get(labels, ()))
+        out += [(t, s) for t, s in self._open_shapes if s.labels <= labels]
+        return out
+
+    def edge_candidates(self, labels: FrozenSet[str]) -> List[Tuple[EdgeType, Shape]]:
+        out = list(self._edge_by_exact.get(labels, ()))
+        out += [(t, s) for t, s in self._edge_open if s.labels <= labels]
+        return out
+
+    def node_types_of(self, labels, props) -> List[NodeType]:
+        """The member node types a node conforms to (its typing)."""
+        out = []
+        for t, s in self.node_candidates(frozenset(labels)):
+            if t not in out and not s.record_failures(props):
+                out.append(t)
+        return out
+
+    # canonical text, equality
+    def _canonical(self) -> str:
+        out = []
+        top_names = set()
+        for t in self._top_level:
+            kw = "NODE" if isinstance(t, NodeType) else "EDGE"
+            out.append(f"CREATE {kw} TYPE {t.definition};")
+            top_names.add(t.name)
+        members = sorted(self.node_types.values(), key=lambda t: t.name)
+        members += sorted(self.edge_types.values(), key=lambda t: t.name)
+        body = [ast.quote_name(t.name) for t in members if t.name in top_names]
+        body += [str(t.definition) for t in members if t.name not in top_names]
+        body += [c.name for c in self.constraints]
+        gt = ast.GraphTypeDef(self.name, self.strict, (), ())
+        head = str(gt)[:-3]
+        out.append(head + (" {\n" + ",\n".join(f"  {b}" for b in body) + "\n}" if body else " {}"))
+        return "\n".join(out) + "\n"
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"<GraphType {self.name} {self.mode}: {len(self.node_types)} node types, " \
+               f"{len(self.edge_types)} edge types, {len(self.constraints)} constraints>"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, GraphType) and other._text == self._text
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+
+# ---- the semantic pass ----------------------------------------------------------------------------
+
+class _Resolver:
+    def __init__(self, schema: ast.Schema):
+        self.schema = schema
+        self.defs: Dict[str, Any] = {}          # type name -> definition
+        self.owner: Dict[str, Optional[str]] = {}   # type name -> graph name (None = top level)
+        self.graphs: Dict[str, ast.GraphTypeDef] = {}
+        self.resolved: Dict[str, Any] = {}
+        self.visiting: List[str] = []
+        self._collect()
+
+    def _collect(self):
+        def add(d, owner):
+            if d.name in self.defs:
+                raise SemanticError(f"type {d.name!r} is declared twice", kind="duplicate_type_name",
+                                    **_where(d))
+            self.defs[d.name] = d
+            self.owner[d.name] = owner
+            for spec in _specs_of(d):
+                _check_properties(spec)
+
+        for st in self.schema.statements:
+            if isinstance(st, ast.GraphTypeDef):
+                if st.name in self.graphs:
+                    raise SemanticError(f"graph type {st.name!r} is declared twice",
+                                        kind="duplicate_type_name", **_where(st))
+                self.graphs[st.name] = st
+                for el in st.elements:
+                    if isinstance(el, (ast.NodeTypeDef, ast.EdgeTypeDef)):
+                        add(el, st.name)
+            else:
+                add(st, None)
+        for g in self.graphs.values():
+            for imp, pos in zip(g.imports, g.import_positions or [(None, None)] * len(g.imports)):
+                if imp not in self.graphs:
+                    raise SemanticError(f"graph type {g.name!r} imports {imp!r}, which is not declared",
+                                        kind="unknown_type_reference", line=pos[0], column=pos[1])
+        for g in self.graphs.values():
+            self._import_closure(g.name, [])
+
+    def _import_closure(self, name: str, path: List[str]) -> List[str]:
+        """Graph names ``name`` imports, transitively, in a stable order."""
+        if name in path:
+            cycle = " -> ".join(path[path.index(name):] + [name])
+            raise SemanticError(f"graph types import each other in a cycle: {cycle}",
+                                kind="cyclic_type_reference", **_where(self.graphs[name]))
+        out = []
+        for imp in self.graphs[name].imports:
+            for n in self._import_closure(imp, path + [name]) + [imp]:
+                if n not in out:
+                    out.append(n)
+        return out
+
+    def visible(self, owner: Optional[str]) -> set:
+        graphs = set() if owner is None else {owner, *self._import_closure(owner, [])}
+        return {n for n, o in self.owner.items() if o is None or o in graphs}
+
+    # -- element types --
+    def type_named(self, name: str):
+        if name in self.resolved:
+            return self.resolved[name]
+        d = self.defs[name]
+        if name in self.visiting:
+            cycle = " -> ".join(self.visiting[self.visiting.index(name):] + [name])
+            raise SemanticError(f"type references form a cycle: {cycle}", kind="cyclic_type_reference",
+                                **_where(d))
+        self.visiting.append(name)
+        try:
+            vis = self.visible(self.owner[name])
+            if isinstance(d, ast.NodeTypeDef):
+                t = NodeType(d.name, d.abstract, d)
+                t.shapes = tuple(self.spec_shapes(d.spec, vis, "node", d))
+            else:
+                t = EdgeType(d.name, d.abstract, d)
+                t.shapes = tuple(self.spec_shapes(d.spec, vis, "edge", d))
+                t.source = tuple(self.spec_shapes(d.source, vis, "node", d))
+                t.target = tuple(self.spec_shapes(d.target, vis, "node", d))
+        finally:
+            self.visiting.pop()
+        self.resolved[name] = t
+        return t
+
+    def spec_shapes(self, spec: ast.LabelPropertySpec, vis, kind, owner_def) -> List[Shape]:
+        shapes = [_EMPTY_SHAPE] if spec.labels is None else self.label_shapes(spec.labels, vis, kind)
+        if spec.open_labels:
+            shapes = _dedupe(Shape(s.labels, True, s.props, s.props_open) for s in shapes)
+        rec = Shape(frozenset(), False, (), False)
+        if spec.properties is not None:
+            rules = []
+            for p in spec.properties.properties:
+                vt = VALUE_TYPES.get(p.type_name.upper())
+                if vt is None:
+                    raise SemanticError(f"unknown value type {p.type_name!r} for property {p.key!r} "
+                                        f"(known: STRING, INT, INT32, DOUBLE, BOOL, DATE, DATETIME, ...)",
+                                        kind="unknown_value_type", line=p.line, column=p.column)
+                rules.append(PropertyRule(p.key, vt, not p.optional))
+            rec = Shape(frozenset(), False, tuple(sorted(rules, key=lambda r: r.key)),
+                        spec.properties.open)
+        return _cross(shapes, [rec], _where(owner_def))
+
+    def label_shapes(self, lx, vis, kind) -> List[Shape]:
+        if isinstance(lx, ast.LabelName):
+            if lx.name in vis:
+                d = self.defs[lx.name]
+                want = ast.NodeTypeDef if kind == "node" else ast.EdgeTypeDef
+                if not isinstance(d, want):
+                    what = "an edge type" if kind == "node" else "a node type"
+                    where = "a node type or endpoint" if kind == "node" else "an edge type's label spec"
+                    raise SemanticError(f"{lx.name!r} is {what}; it cannot be used in {where}",
+                                        kind="wrong_type_kind", **_where(lx))
+                return list(self.type_named(lx.name).shapes)
+            return [Shape(frozenset([lx.name]), False, (), False)]
+        if isinstance(lx, ast.LabelOr):
+            return _dedupe(s for i in lx.items for s in self.label_shapes(i, vis, kind))
+        if isinstance(lx, ast.LabelAnd):
+            shapes = self.label_shapes(lx.items[0], vis, kind)
+            for i in lx.items[1:]:
+                shapes = _cross(shapes, self.label_shapes(i, vis, kind), _where(_first_name(i)))
+            return shapes
+        if isinstance(lx, ast.LabelOptional):
+            return _dedupe(self.label_shapes(lx.item, vis, kind) + [_EMPTY_SHAPE])
+        raise SemanticError("'!' is only allowed in constraint label expressions",
+                            kind="parse_error", **_where(_first_name(lx)))
+
+    # -- graph types --
+    def graph(self, name: str) -> GraphType:
+        g = self.graphs[name]
+        vis = self.visible(name)
+        members: List[str] = []
+        constraints: List[ast.Constraint] = []
+        sources = [self.graphs[n] for n in self._import_closure(name, [])] + [g]
+        for src in sources:
+            svis = self.visible(src.name)
+            for el in src.elements:
+                if isinstance(el, ast.TypeRef):
+                    if el.name not in svis:
+                        raise SemanticError(f"graph type {src.name!r} includes {el.name!r}, which is not "
+                                            f"a declared type", kind="unknown_type_reference",
+                                            **_where(el))
+                    members.append(el.name)
+                elif isinstance(el, (ast.NodeTypeDef, ast.EdgeTypeDef)):
+                    members.append(el.name)
+                else:
+                    constraints.append((el, svis))
+        members = list(dict.fromkeys(members))
+        types = [self.type_named(m) for m in members]
+        compiled, seen = [], set()
+        for c, cvis in constraints:
+            cc = self.constraint(c, cvis)
+            if cc.name not in seen:
+                seen.add(cc.name)
+                compiled.append(cc)
+        top = self._top_level(members, constraints)
+        return GraphType(g.name, g.strict, [t for t in types if isinstance(t, NodeType)],
+                         [t for t in types if isinstance(t, EdgeType)], compiled, top)
+
+    def _top_level(self, members: List[str], constraints) -> List[Any]:
+        """Top-level types the graph type uses (members, or built on by members or constraints),
+        dependencies first. They print as standalone statements before the graph type."""
+        order: List[str] = []
+        done = set()
+
+        def visit(name):
+            if name in done:
+                return
+            done.add(name)
+            vis = self.visible(self.owner[name])
+            for dep in _names_in_def(self.defs[name]):
+                if dep in vis and dep != name:
+                    visit(dep)
+            if self.owner[name] is None:
+                order.append(name)
+
+        for m in members:
+            visit(m)
+        for c, cvis in constraints:
+            for n in _names_in_constraint(c):
+                if n in cvis:
+                    visit(n)
+        return [self.resolved[n] for n in order]
+
+    def constraint(self, c: ast.Constraint, vis) -> CompiledConstraint:
+        where = _where(c)
+        scope_kind = "edge" if c.scope.edge else "node"
+        scope = self.label_expr(c.scope.labels, vis, scope_kind)
+        lo, hi, exclusive = 0, None, False
+        q = set(c.qualifiers)
+        if "IDENTIFIER" in q:
+            q |= {"EXCLUSIVE", "MANDATORY", "SINGLETON"}
+        if "MANDATORY" in q:
+            lo = 1
+        if "SINGLETON" in q:
+            hi = 1
+        exclusive = "EXCLUSIVE" in q
+        if c.count is not None:
+            clo, chi = c.count
+            lo = max(lo, clo)
+            hi = chi if hi is None else (hi if chi is None else min(hi, chi))
+            if hi is not None and lo > hi:
+                raise SemanticError(f"the qualifiers ask for at least {lo} and at most {hi}",
+                                    kind="invalid_count_range", **where)
+        nodes, edges = [], []
+        if c.within is not None:
+            for n in c.within.nodes:
+                nodes.append(PatternStep(n.var, self.label_expr(n.labels, vis, "node")))
+            for e in c.within.edges:
+                edges.append(PatternStep(e.var, self.label_expr(e.labels, vis, "edge"), e.direction))
+            kinds = {}
+            for s in nodes:
+                if s.var:
+                    kinds.setdefault(s.var, set()).add("node")
+            for s in edges:
+                if s.var:
+                    kinds.setdefault(s.var, set()).add("edge")
+            kinds.setdefault(c.scope.var, set()).add(scope_kind)
+            for v, ks in kinds.items():
+                if len(ks) > 1:
+                    raise SemanticError(f"variable {v!r} is used both as a node and as an edge",
+                                        kind="semantic_error", **where)
+        bound = {c.scope.var} | {s.var for s in nodes + edges if s.var}
+        for v, e in _expr_vars(c.where) if c.where is not None else []:
+            if v != c.scope.var:
+                raise SemanticError(f"the scope's WHERE may only use {c.scope.var!r}, not {v!r}",
+                                    kind="unbound_variable", **_where(e))
+        for expr in list(c.items) + ([c.within_where] if c.within_where is not None else []):
+            for v, e in _expr_vars(expr):
+                if v not in bound:
+                    raise SemanticError(f"variable {v!r} is not bound by the scope or the pattern",
+                                        kind="unbound_variable", **_where(e))
+        boolean = len(c.items) == 1 and isinstance(c.items[0], ast.BOOLEAN_EXPRS)
+        count_vars = ()
+        if not c.items:
+            count_vars = tuple(v for v in c.within.variables() if v != c.scope.var)
+        cc = CompiledConstraint(str(c), c, c.scope.edge, c.scope.var, scope, c.where, lo, hi, exclusive,
+                                tuple(c.items), boolean, tuple(nodes), tuple(edges), c.within_where,
+                                count_vars)
+        if (exclusive and not c.scope.edge and c.within is None and c.items
+                and all(isinstance(i, ast.Prop) and i.var == c.scope.var for i in c.items)):
+            cc.index = IndexSpec(cc.name, cc)
+        return cc
+
+    def label_expr(self, lx, vis, kind) -> tuple:
+        if lx is None:
+            return ("any",)
+        if isinstance(lx, ast.LabelName):
+            if lx.name in vis:
+                d = self.defs[lx.name]
+                want = ast.NodeTypeDef if kind == "node" else ast.EdgeTypeDef
+                if not isinstance(d, want):
+                    raise SemanticError(f"{lx.name!r} is {'an edge' if kind == 'node' else 'a node'} type; "
+                                        f"it cannot be used for {'a node' if kind == 'node' else 'an edge'}",
+                                        kind="wrong_type_kind", **_where(lx))
+                return ("type", self.type_named(lx.name))
+            return ("label", lx.name)
+        if isinstance(lx, ast.LabelAnd):
+            return ("and", tuple(self.label_expr(i, vis, kind) for i in lx.items))
+        if isinstance(lx, ast.LabelOr):
+            return ("or", tuple(self.label_expr(i, vis, kind) for i in lx.items))
+        if isinstance(lx, ast.LabelNot):
+            return ("not", self.label_expr(lx.item, vis, kind))
+        raise SemanticError("'?' is not allowed in a constraint's label expression",
+                            kind="parse_error", **_where(_first_name(lx)))
+
+
+def _first_name(lx):
+    while not isinstance(lx, ast.LabelName):
+        lx = lx.items[0] if hasattr(lx, "items") else lx.item
+    return lx
+
+
+def _specs_of(d):
+    return [d.spec] if isinstance(d, ast.NodeTypeDef) else [d.source, d.spec, d.target]
+
+
+def _check_properties(spec: ast.LabelPropertySpec):
+    if spec.properties is None:
+        return
+    seen = set()
+    for p in spec.properties.properties:
+        if p.key in seen:
+            raise SemanticError(f"property {p.key!r} is declared twice in one property spec",
+                                kind="duplicate_property", line=p.line, column=p.column)
+        seen.add(p.key)
+        if p.type_name.upper() not in VALUE_TYPES:
+            raise SemanticError(f"unknown value type {p.type_name!r} for property {p.key!r} "
+                                f"(known: STRING, INT, INT32, DOUBLE, BOOL, DATE, DATETIME, ...)",
+                                kind="unknown_value_type", line=p.line, column=p.column)
+
+
+def _label_names(lx) -> List[str]:
+    if lx is None:
+        return []
+    if isinstance(lx, ast.LabelName):
+        return [lx.name]
+    if hasattr(lx, "items"):
+        return [n for i in lx.items for n in _label_names(i)]
+    return _label_names(lx.item)
+
+
+def _names_in_def(d) -> List[str]:
+    return [n for spec in _specs_of(d) for n in _label_names(spec.labels)]
+
+
+def _names_in_constraint(c: ast.Constraint) -> List[str]:
+    out = _label_names(c.scope.labels)
+    if c.within is not None:
+        for n in c.within.nodes + c.within.edges:
+            out += _label_names(n.labels)
+    return out
+
+
+def resolve_schema(schema: ast.Schema, graph_type: Optional[str] = None) -> GraphType:
+    """Check the whole schema and return the graph type named (else the last one declared)."""
+    r = _Resolver(schema)
+    for name in r.defs:                     # every type resolves, members or not
+        r.type_named(name)
+    if not r.graphs:
+        raise SemanticError("the DDL declares no graph type (add CREATE GRAPH TYPE name STRICT { ... })",
+                            kind="unknown_type_reference")
+    built = {name: r.graph(name) for name in r.graphs}
+    if graph_type is None:
+        graph_type = [s for s in schema.statements if isinstance(s, ast.GraphTypeDef)][-1].name
+    if graph_type not in built:
+        raise SemanticError(f"no graph type named {graph_type!r} (declared: {', '.join(built)})",
+                            kind="unknown_type_reference")
+    return built[graph_type]
