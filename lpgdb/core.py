@@ -7,6 +7,8 @@ InterfaceError instead of handing NULL to C.
 from __future__ import annotations
 
 import threading
+from array import array
+from itertools import accumulate
 
 from . import errors
 
@@ -17,7 +19,7 @@ except ImportError as e:  # pragma: no cover - only on a broken install
         "lpgdb's native core (lpgdb._native) is not built; install with `pip install -e .` "
         f"(needs a C compiler and the Python headers): {e}") from e
 
-__all__ = ["crc32c", "check", "LSN_INF", "Adjacency"]
+__all__ = ["crc32c", "check", "LSN_INF", "Adjacency", "KeyIndex", "LabelIndex"]
 
 _STATUS = {
     lib.LPG_EINVAL: errors.InterfaceError,
@@ -115,6 +117,7 @@ class _Scratch(threading.local):
         self.u32 = ffi.new("uint32_t[1]")
         self.src = ffi.new("uint64_t[1]")
         self.dst = ffi.new("uint64_t[1]")
+        self.flag = ffi.new("int[1]")
         self.cap = 0
         self.nbr = self.eid = self.frm = None
 
@@ -407,3 +410,225 @@ def _invariants(obj, fn) -> None:
     if rc == lib.LPG_ECORRUPT:
         raise errors.InternalError(f"{obj._kind}: invariant check failed")
     check(rc, f"{obj._kind}.check")
+
+
+def _key_bytes(key, what: str):
+    try:
+        return ffi.from_buffer(key)
+    except TypeError as e:
+        raise errors.InterfaceError(f"{what}: key must be bytes-like, not {type(key).__name__}") from e
+
+
+class KeyIndex(_Native):
+    """Versioned hash index (index id, key bytes) -> node ids; see native/keyidx.c.
+
+    Keys are opaque bytes (at most 65536); several nodes may share a key.
+    """
+
+    _kind = "KeyIndex"
+    _ptr_type = "lpg_keyidx **"
+
+    def __init__(self):
+        super().__init__(lib.lpg_keyidx_new, lib.lpg_keyidx_free)
+
+    def put(self, index, key, node, lsn) -> None:
+        """Add ``node`` under (index, key) from ``lsn``. IntegrityError if already live there."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        kb = _key_bytes(key, "KeyIndex.put")
+        try:
+            rc = lib.lpg_keyidx_put(h, index, kb, len(kb), node, lsn)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("KeyIndex.put", e) from e
+        if rc:
+            check(rc, "KeyIndex.put")
+
+    def delete(self, index, key, node, lsn) -> None:
+        """End the live version of ``node`` under (index, key). NotFoundError if none."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        kb = _key_bytes(key, "KeyIndex.delete")
+        try:
+            rc = lib.lpg_keyidx_del(h, index, kb, len(kb), node, lsn)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("KeyIndex.delete", e) from e
+        if rc:
+            check(rc, "KeyIndex.delete")
+
+    def get(self, index, key, snap) -> list:
+        """Nodes under (index, key) visible at ``snap``, in insertion order. O(1 + len(key))."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        kb = _key_bytes(key, "KeyIndex.get")
+        s = self._s
+        if s.cap == 0:
+            s.ensure(256)
+        while True:
+            try:
+                rc = lib.lpg_keyidx_get(h, index, kb, len(kb), snap, s.nbr, s.cap, s.size)
+            except (TypeError, OverflowError) as e:
+                raise _bad_arg("KeyIndex.get", e) from e
+            if rc == 0:
+                return ffi.unpack(s.nbr, s.size[0])
+            if rc != lib.LPG_ETOOSMALL:
+                check(rc, "KeyIndex.get")
+            s.ensure(s.size[0])
+
+    def get_first_many(self, index, keys, snap) -> list:
+        """For each key, the first node visible at ``snap`` under (index, key), or -1.
+
+        Complexity: O(len(keys) + total key bytes), one C call.
+        """
+        h = self._h
+        if h is None:
+            raise self._closed()
+        try:
+            blob = b"".join(keys)
+            offsets = array("Q", [0])
+            offsets.extend(accumulate(map(len, keys)))
+        except TypeError as e:
+            raise errors.InterfaceError(
+                f"KeyIndex.get_first_many: keys must be a sequence of bytes: {e}") from e
+        n = len(offsets) - 1
+        out = ffi.new("int64_t[]", n)
+        try:
+            rc = lib.lpg_keyidx_get_first_many(h, index, blob, len(blob),
+                                               ffi.from_buffer("uint64_t[]", offsets), n, snap, out)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("KeyIndex.get_first_many", e) from e
+        if rc:
+            check(rc, "KeyIndex.get_first_many")
+        return ffi.unpack(out, n)
+
+    def drop(self, index) -> None:
+        """Physically remove every key of ``index`` (all versions). O(table size)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        try:
+            rc = lib.lpg_keyidx_drop(h, index)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("KeyIndex.drop", e) from e
+        check(rc, "KeyIndex.drop")
+
+    def gc(self, min_snap) -> None:
+        """Drop versions with end <= min_snap, and keys left empty."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        try:
+            rc = lib.lpg_keyidx_gc(h, min_snap)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("KeyIndex.gc", e) from e
+        check(rc, "KeyIndex.gc")
+
+    def __len__(self) -> int:
+        """Number of (index, key) pairs held, with any version."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        check(lib.lpg_keyidx_size(h, self._s.u64), "KeyIndex.size")
+        return self._s.u64[0]
+
+    def check(self) -> None:
+        """Verify every invariant of the C structure; InternalError if one fails."""
+        _invariants(self, lib.lpg_keyidx_check)
+
+
+class LabelIndex(_Native):
+    """Versioned label id -> set of node ids; see native/labelidx.c."""
+
+    _kind = "LabelIndex"
+    _ptr_type = "lpg_labels **"
+
+    def __init__(self):
+        super().__init__(lib.lpg_labels_new, lib.lpg_labels_free)
+
+    def add(self, label, node, lsn) -> None:
+        """Put ``node`` in ``label`` from ``lsn``. IntegrityError if it is already live there."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        try:
+            rc = lib.lpg_labels_add(h, label, node, lsn)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("LabelIndex.add", e) from e
+        if rc:
+            check(rc, "LabelIndex.add")
+
+    def remove(self, label, node, lsn) -> None:
+        """End ``node``'s live membership of ``label`` at ``lsn``. NotFoundError if none."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        try:
+            rc = lib.lpg_labels_remove(h, label, node, lsn)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("LabelIndex.remove", e) from e
+        if rc:
+            check(rc, "LabelIndex.remove")
+
+    def scan(self, label, snap) -> list:
+        """Nodes of ``label`` visible at ``snap``, ascending. O(versions of the label)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
+        if s.cap == 0:
+            s.ensure(256)
+        while True:
+            try:
+                rc = lib.lpg_labels_scan(h, label, snap, s.nbr, s.cap, s.size)
+            except (TypeError, OverflowError) as e:
+                raise _bad_arg("LabelIndex.scan", e) from e
+            if rc == 0:
+                return ffi.unpack(s.nbr, s.size[0])
+            if rc != lib.LPG_ETOOSMALL:
+                check(rc, "LabelIndex.scan")
+            s.ensure(s.size[0])
+
+    def count(self, label, snap) -> int:
+        """Number of nodes of ``label`` visible at ``snap``."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
+        try:
+            rc = lib.lpg_labels_count(h, label, snap, s.u64)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("LabelIndex.count", e) from e
+        if rc:
+            check(rc, "LabelIndex.count")
+        return s.u64[0]
+
+    def has(self, label, node, snap) -> bool:
+        """Whether ``node`` is in ``label`` at ``snap``. O(log 1024)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        out = self._s.flag
+        try:
+            rc = lib.lpg_labels_has(h, label, node, snap, out)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("LabelIndex.has", e) from e
+        if rc:
+            check(rc, "LabelIndex.has")
+        return out[0] == 1
+
+    def gc(self, min_snap) -> None:
+        """Drop versions with end <= min_snap."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        try:
+            rc = lib.lpg_labels_gc(h, min_snap)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("LabelIndex.gc", e) from e
+        check(rc, "LabelIndex.gc")
+
+    def check(self) -> None:
+        """Verify every invariant of the C structure; InternalError if one fails."""
+        _invariants(self, lib.lpg_labels_check)

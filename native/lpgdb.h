@@ -105,6 +105,77 @@ int lpg_adj_gc(lpg_adj *a, uint64_t min_snap);
 int lpg_adj_compact(lpg_adj *a);
 /* Read.  Verifies every invariant (see adj.c); LPG_OK or LPG_ECORRUPT.  O(E + N). */
 int lpg_adj_check(lpg_adj *a);
+/* lpg_keyidx: hash index (index id u32, key bytes) -> node ids, versioned.  Keys are opaque byte
+ * strings (Python's canonical msgpack) of at most LPG_KEY_MAX bytes (else LPG_EBOUNDS); key may
+ * be NULL iff klen == 0.  Several nodes may share a key; per (key, node) at most one live
+ * version.  Open addressing with linear probing, load factor <= 1/2, so a probe costs O(1 + klen)
+ * expected.  K = distinct (index, key) pairs held, S = table slots (<= 4K after growth). */
+#define LPG_KEY_MAX 65536
+typedef struct lpg_keyidx lpg_keyidx;
+
+/* [out] *out: a new empty index, owned by the caller until lpg_keyidx_free.  LPG_ENOMEM. */
+int lpg_keyidx_new(lpg_keyidx **out);
+/* Frees k (NULL is fine).  No call may be in flight on it. */
+void lpg_keyidx_free(lpg_keyidx *k);
+/* Write.  Adds node under (index, key) visible from lsn.  LPG_EEXIST if that node already has a
+ * live version under the key; LPG_EINVAL if lsn == UINT64_MAX or lsn is before the end of the
+ * node's previous version; LPG_EBOUNDS for node >= 2^40 or klen > LPG_KEY_MAX.  O(1 + klen +
+ * versions of the key) expected, amortised. */
+int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
+                   uint64_t lsn);
+/* Write.  Ends the live version of node under (index, key) at lsn.  LPG_ENOTFOUND if none;
+ * LPG_EINVAL if lsn is before its begin.  Same cost as put. */
+int lpg_keyidx_del(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
+                   uint64_t lsn);
+/* Read.  Nodes visible at snap under (index, key), in insertion order.  [out] *count (needed
+ * size on LPG_ETOOSMALL); 0 when the key is absent.  O(1 + klen + versions) expected. */
+int lpg_keyidx_get(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
+                   uint64_t *out, size_t cap, size_t *count);
+/* Read.  Batched probe: key i is keys[offsets[i] .. offsets[i+1]) (offsets non-decreasing,
+ * offsets[n] <= keys_len, else LPG_EBOUNDS and out is unspecified); out[i] = the first node
+ * visible at snap under (index, key i), or -1.  O(n + total key bytes) expected. */
+int lpg_keyidx_get_first_many(lpg_keyidx *k, uint32_t index, const uint8_t *keys, size_t keys_len,
+                              const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out);
+/* Write.  Physically removes every key of `index` (all versions).  O(S). */
+int lpg_keyidx_drop(lpg_keyidx *k, uint32_t index);
+/* Write.  Physically drops versions with end <= min_snap, and keys left without versions.
+ * O(S + versions). */
+int lpg_keyidx_gc(lpg_keyidx *k, uint64_t min_snap);
+/* Read.  [out] *n = number of (index, key) pairs held (with any version).  O(1). */
+int lpg_keyidx_size(lpg_keyidx *k, uint64_t *n);
+/* Read.  Verifies every invariant (see keyidx.c); LPG_OK or LPG_ECORRUPT.  O(S + versions). */
+int lpg_keyidx_check(lpg_keyidx *k);
+/* lpg_labels: label id -> set of node ids, versioned.  Label ids must be < LPG_LABEL_CAP and
+ * node ids < 2^40 (else LPG_EBOUNDS).  Per label, nodes live in pages of 1024 consecutive ids;
+ * each page is an array of versions sorted by (node, begin).  A node has at most one live
+ * version per label.  M = versions held for the label, P = 1024 (page span). */
+#define LPG_LABEL_CAP 16777216
+typedef struct lpg_labels lpg_labels;
+
+/* [out] *out: a new empty label index, owned by the caller until lpg_labels_free.  LPG_ENOMEM. */
+int lpg_labels_new(lpg_labels **out);
+/* Frees l (NULL is fine).  No call may be in flight on it. */
+void lpg_labels_free(lpg_labels *l);
+/* Write.  Puts node in label from lsn.  LPG_EEXIST if it has a live version; LPG_EINVAL if
+ * lsn == UINT64_MAX or lsn is before the end of the node's previous version.  O(log P + page
+ * size) (one memmove inside a page). */
+int lpg_labels_add(lpg_labels *l, uint32_t label, uint64_t node, uint64_t lsn);
+/* Write.  Ends the live version of node in label at lsn.  LPG_ENOTFOUND if none; LPG_EINVAL if
+ * lsn is before its begin.  O(log P). */
+int lpg_labels_remove(lpg_labels *l, uint32_t label, uint64_t node, uint64_t lsn);
+/* Read.  Nodes of label visible at snap, ascending.  [out] *count (needed size on
+ * LPG_ETOOSMALL).  An unknown label is empty.  O(M + pages). */
+int lpg_labels_scan(lpg_labels *l, uint32_t label, uint64_t snap, uint64_t *out, size_t cap,
+                    size_t *count);
+/* Read.  [out] *n = number of nodes of label visible at snap.  O(1) when snap is at or after
+ * every change of the label and nothing was removed since the last gc, else O(M + pages). */
+int lpg_labels_count(lpg_labels *l, uint32_t label, uint64_t snap, uint64_t *n);
+/* Read.  [out] *out = 1 if node is in label at snap, else 0.  O(log P). */
+int lpg_labels_has(lpg_labels *l, uint32_t label, uint64_t node, uint64_t snap, int *out);
+/* Write.  Physically drops versions with end <= min_snap.  O(all versions + pages). */
+int lpg_labels_gc(lpg_labels *l, uint64_t min_snap);
+/* Read.  Verifies every invariant (see labelidx.c); LPG_OK or LPG_ECORRUPT. */
+int lpg_labels_check(lpg_labels *l);
 /* cffi:end */
 
 #endif /* LPGDB_H */

@@ -360,5 +360,5 @@ class AdjacencyModel(RuleBasedStateMachine):
         self.a.check()
 
 
-AdjacencyModel.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+AdjacencyModel.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
 test_adjacency_model = AdjacencyModel.TestCase

@@ -1,0 +1,466 @@
+/*
+ * keyidx.c -- lpg_keyidx: versioned hash index (index id, key bytes) -> node ids.
+ *
+ * Data layout
+ *
+ *   slot[0..cap)   {hash, rec}; rec == NULL marks an empty slot; cap is a power of two (>= 16)
+ *   keyrec         one per distinct (index, key): its hash, index, klen, the versions
+ *                  v[0..n) {node, begin, end} in insertion order, and the key bytes inline;
+ *                  v points at the inline `one` while cap == 1, else at a malloc'd array
+ *
+ * Probing is linear from the home slot hash & (cap - 1).  Removal (drop, gc) rebuilds the table,
+ * so there are no tombstones.
+ *
+ * Invariants (checked by lpg_keyidx_check):
+ *   (1) count == number of non-empty slots, and count * 2 <= cap (load factor <= 1/2);
+ *   (2) slot.hash == rec->hash == hash(rec->index, rec->key); every rec is reached by probing
+ *       from its home slot without crossing an empty slot; no two recs share (index, key);
+ *   (3) every rec has 1 <= n <= cap versions; begin <= end for each; a node has at most one
+ *       live version (end == INF) per key, and its versions do not overlap.
+ * Locking: the rwlock `lock`; see lpgdb.h for which functions are read or write.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lpgdb.h"
+#include "vec.h"
+
+typedef struct {
+    uint64_t node;          /* node id */
+    uint64_t begin, end;    /* visibility interval */
+} kver;
+
+typedef struct {
+    uint64_t hash;          /* hash(index, key) */
+    uint32_t index;         /* index id */
+    uint32_t klen;          /* key length, <= LPG_KEY_MAX */
+    uint32_t n, cap;        /* versions held / allocated */
+    kver *v;                /* versions: &one while cap == 1, else malloc'd */
+    kver one;               /* inline storage of the first version */
+    uint8_t key[];          /* klen key bytes */
+} keyrec;
+
+typedef struct {
+    uint64_t hash;          /* copy of rec->hash, so most mismatches skip the key compare */
+    keyrec *rec;            /* NULL = empty */
+} slot;
+
+struct lpg_keyidx {
+    pthread_rwlock_t lock;  /* readers shared, the writer exclusive */
+    slot *t;                /* cap slots */
+    size_t cap;             /* power of two */
+    size_t count;           /* non-empty slots */
+};
+
+static inline uint64_t rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t fmix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* A 64-bit hash of (index, key), eight bytes per step (murmur3-style mixing). */
+static uint64_t hash_key(uint32_t index, const uint8_t *k, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)index << 32) ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, k, 8);
+        h ^= rotl(w * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
+        h = rotl(h, 27) * 5 + 0x52dce729;
+        k += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, k, n);
+        h ^= rotl(w * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
+    }
+    return fmix(h);
+}
+
+static inline int rec_is(const keyrec *r, uint64_t h, uint32_t index, const uint8_t *key, size_t klen)
+{
+    return r->hash == h && r->index == index && r->klen == klen
+           && (klen == 0 || memcmp(r->key, key, klen) == 0);
+}
+
+/* Slot of (index, key), or of the empty slot where it would go. */
+static size_t find_slot(const lpg_keyidx *k, uint64_t h, uint32_t index, const uint8_t *key,
+                        size_t klen)
+{
+    size_t mask = k->cap - 1, i = (size_t)h & mask;
+    for (;;) {
+        const slot *s = &k->t[i];
+        if (!s->rec || (s->hash == h && rec_is(s->rec, h, index, key, klen)))
+            return i;
+        i = (i + 1) & mask;
+    }
+}
+
+static void rec_free(keyrec *r)
+{
+    if (r->v != &r->one)
+        free(r->v);
+    free(r);
+}
+
+/* Move every rec into the zeroed table nt of ncap slots (a power of two), freeing recs with
+ * n == 0 and, when drop is set, recs of index drop_index.  Cannot fail. */
+static void rebuild_into(lpg_keyidx *k, slot *nt, size_t ncap, int drop, uint32_t drop_index)
+{
+    size_t mask = ncap - 1, count = 0;
+    for (size_t i = 0; i < k->cap; i++) {
+        keyrec *r = k->t[i].rec;
+        if (!r)
+            continue;
+        if (r->n == 0 || (drop && r->index == drop_index)) {
+            rec_free(r);
+            continue;
+        }
+        size_t j = (size_t)r->hash & mask;
+        while (nt[j].rec)
+            j = (j + 1) & mask;
+        nt[j].hash = r->hash;
+        nt[j].rec = r;
+        count++;
+    }
+    free(k->t);
+    k->t = nt;
+    k->cap = ncap;
+    k->count = count;
+}
+
+/* rebuild_into a fresh table of ncap slots; LPG_ENOMEM leaves everything unchanged. */
+static int rebuild(lpg_keyidx *k, size_t ncap, int drop, uint32_t drop_index)
+{
+    slot *nt = calloc(ncap, sizeof(slot));
+    if (!nt)
+        return LPG_ENOMEM;
+    rebuild_into(k, nt, ncap, drop, drop_index);
+    return LPG_OK;
+}
+
+static int key_args(const lpg_keyidx *k, const uint8_t *key, size_t klen)
+{
+    if (!k || (klen && !key))
+        return LPG_EINVAL;
+    if (klen > LPG_KEY_MAX)
+        return LPG_EBOUNDS;
+    return LPG_OK;
+}
+
+int lpg_keyidx_new(lpg_keyidx **out)
+{
+    if (!out)
+        return LPG_EINVAL;
+    *out = NULL;
+    lpg_keyidx *k = calloc(1, sizeof(*k));
+    if (!k)
+        return LPG_ENOMEM;
+    k->cap = 16;
+    k->t = calloc(k->cap, sizeof(slot));
+    if (!k->t || rwlock_init(&k->lock)) {
+        free(k->t);
+        free(k);
+        return LPG_ENOMEM;
+    }
+    *out = k;
+    return LPG_OK;
+}
+
+void lpg_keyidx_free(lpg_keyidx *k)
+{
+    if (!k)
+        return;
+    for (size_t i = 0; i < k->cap; i++)
+        if (k->t[i].rec)
+            rec_free(k->t[i].rec);
+    free(k->t);
+    pthread_rwlock_destroy(&k->lock);
+    free(k);
+}
+
+int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
+                   uint64_t lsn)
+{
+    int rc = key_args(k, key, klen);
+    if (rc != LPG_OK)
+        return rc;
+    if (node >= LPG_ID_CAP)
+        return LPG_EBOUNDS;
+    if (lsn == LPG_LSN_INF)
+        return LPG_EINVAL;
+    uint64_t h = hash_key(index, key, klen);
+    pthread_rwlock_wrlock(&k->lock);
+    if ((k->count + 1) * 2 > k->cap) {
+        if (k->cap > SIZE_MAX / 2 / sizeof(slot) || rebuild(k, k->cap * 2, 0, 0) != LPG_OK) {
+            rc = LPG_ENOMEM;
+            goto out;
+        }
+    }
+    size_t i = find_slot(k, h, index, key, klen);
+    keyrec *r = k->t[i].rec;
+    if (r) {
+        for (uint32_t j = 0; j < r->n; j++) {
+            if (r->v[j].node != node)
+                continue;
+            if (r->v[j].end == LPG_LSN_INF) {
+                rc = LPG_EEXIST;
+                goto out;
+            }
+            if (lsn < r->v[j].end) {
+                rc = LPG_EINVAL;
+                goto out;
+            }
+        }
+        if (r->n == r->cap) {
+            if (r->cap >= UINT32_MAX / 2) {
+                rc = LPG_ENOMEM;
+                goto out;
+            }
+            uint32_t ncap = r->cap * 2;
+            kver *nv = malloc((size_t)ncap * sizeof(kver));
+            if (!nv) {
+                rc = LPG_ENOMEM;
+                goto out;
+            }
+            memcpy(nv, r->v, r->n * sizeof(kver));
+            if (r->v != &r->one)
+                free(r->v);
+            r->v = nv;
+            r->cap = ncap;
+        }
+    } else {
+        r = malloc(sizeof(keyrec) + klen);
+        if (!r) {
+            rc = LPG_ENOMEM;
+            goto out;
+        }
+        r->hash = h;
+        r->index = index;
+        r->klen = (uint32_t)klen;
+        r->n = 0;
+        r->cap = 1;
+        r->v = &r->one;
+        if (klen)
+            memcpy(r->key, key, klen);
+        k->t[i].hash = h;
+        k->t[i].rec = r;
+        k->count++;
+    }
+    kver nv = {node, lsn, LPG_LSN_INF};
+    r->v[r->n++] = nv;
+out:
+    pthread_rwlock_unlock(&k->lock);
+    return rc;
+}
+
+int lpg_keyidx_del(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
+                   uint64_t lsn)
+{
+    int rc = key_args(k, key, klen);
+    if (rc != LPG_OK)
+        return rc;
+    if (node >= LPG_ID_CAP)
+        return LPG_EBOUNDS;
+    if (lsn == LPG_LSN_INF)
+        return LPG_EINVAL;
+    uint64_t h = hash_key(index, key, klen);
+    rc = LPG_ENOTFOUND;
+    pthread_rwlock_wrlock(&k->lock);
+    keyrec *r = k->t[find_slot(k, h, index, key, klen)].rec;
+    for (uint32_t j = 0; r && j < r->n; j++) {
+        kver *v = &r->v[j];
+        if (v->node == node && v->end == LPG_LSN_INF) {
+            if (lsn < v->begin) {
+                rc = LPG_EINVAL;
+            } else {
+                v->end = lsn;
+                rc = LPG_OK;
+            }
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&k->lock);
+    return rc;
+}
+
+int lpg_keyidx_get(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
+                   uint64_t *out, size_t cap, size_t *count)
+{
+    if (!count || (cap && !out))
+        return LPG_EINVAL;
+    *count = 0;
+    int rc = key_args(k, key, klen);
+    if (rc != LPG_OK)
+        return rc;
+    uint64_t h = hash_key(index, key, klen);
+    size_t c = 0;
+    pthread_rwlock_rdlock(&k->lock);
+    const keyrec *r = k->t[find_slot(k, h, index, key, klen)].rec;
+    for (uint32_t j = 0; r && j < r->n; j++) {
+        const kver *v = &r->v[j];
+        if (v->begin <= snap && snap < v->end) {
+            if (c < cap)
+                out[c] = v->node;
+            c++;
+        }
+    }
+    pthread_rwlock_unlock(&k->lock);
+    *count = c;
+    return c > cap ? LPG_ETOOSMALL : LPG_OK;
+}
+
+int lpg_keyidx_get_first_many(lpg_keyidx *k, uint32_t index, const uint8_t *keys, size_t keys_len,
+                              const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out)
+{
+    if (!k || (n && (!offsets || !out)) || (keys_len && !keys))
+        return LPG_EINVAL;
+    if (n == 0)
+        return LPG_OK;
+    for (size_t i = 0; i < n; i++)
+        if (offsets[i] > offsets[i + 1] || offsets[i + 1] - offsets[i] > LPG_KEY_MAX)
+            return LPG_EBOUNDS;
+    if (offsets[n] > keys_len)
+        return LPG_EBOUNDS;
+    /* hashes first, in chunks, so the slot loads of a chunk can be prefetched together */
+    enum { CHUNK = 16 };
+    uint64_t hs[CHUNK];
+    pthread_rwlock_rdlock(&k->lock);
+    size_t mask = k->cap - 1;
+    for (size_t base = 0; base < n; base += CHUNK) {
+        size_t m = n - base < CHUNK ? n - base : CHUNK;
+        for (size_t j = 0; j < m; j++) {
+            size_t i = base + j;
+            hs[j] = hash_key(index, keys + offsets[i], (size_t)(offsets[i + 1] - offsets[i]));
+            __builtin_prefetch(&k->t[(size_t)hs[j] & mask]);
+        }
+        for (size_t j = 0; j < m; j++) {
+            size_t i = base + j;
+            const uint8_t *key = keys + offsets[i];
+            size_t klen = (size_t)(offsets[i + 1] - offsets[i]);
+            const keyrec *r = k->t[find_slot(k, hs[j], index, key, klen)].rec;
+            int64_t first = -1;
+            for (uint32_t q = 0; r && q < r->n; q++) {
+                if (r->v[q].begin <= snap && snap < r->v[q].end) {
+                    first = (int64_t)r->v[q].node;
+                    break;
+                }
+            }
+            out[i] = first;
+        }
+    }
+    pthread_rwlock_unlock(&k->lock);
+    return LPG_OK;
+}
+
+int lpg_keyidx_drop(lpg_keyidx *k, uint32_t index)
+{
+    if (!k)
+        return LPG_EINVAL;
+    pthread_rwlock_wrlock(&k->lock);
+    int rc = rebuild(k, k->cap, 1, index);
+    pthread_rwlock_unlock(&k->lock);
+    return rc;
+}
+
+int lpg_keyidx_gc(lpg_keyidx *k, uint64_t min_snap)
+{
+    if (!k)
+        return LPG_EINVAL;
+    pthread_rwlock_wrlock(&k->lock);
+    int rc = LPG_OK;
+    size_t emptied = 0;
+    for (size_t i = 0; i < k->cap; i++) {
+        const keyrec *r = k->t[i].rec;
+        uint32_t left = 0;
+        for (uint32_t j = 0; r && j < r->n; j++)
+            left += r->v[j].end > min_snap;
+        emptied += r && left == 0;
+    }
+    /* the new table is allocated before anything is dropped, so ENOMEM changes nothing */
+    slot *nt = NULL;
+    size_t ncap = k->cap;
+    if (emptied) {
+        while (ncap > 16 && (k->count - emptied) * 8 < ncap)
+            ncap /= 2;
+        nt = calloc(ncap, sizeof(slot));
+        if (!nt) {
+            rc = LPG_ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < k->cap; i++) {
+        keyrec *r = k->t[i].rec;
+        if (!r)
+            continue;
+        uint32_t w = 0;
+        for (uint32_t j = 0; j < r->n; j++)
+            if (r->v[j].end > min_snap)
+                r->v[w++] = r->v[j];
+        r->n = w;
+    }
+    if (nt)
+        rebuild_into(k, nt, ncap, 0, 0);
+out:
+    pthread_rwlock_unlock(&k->lock);
+    return rc;
+}
+
+int lpg_keyidx_size(lpg_keyidx *k, uint64_t *n)
+{
+    if (!k || !n)
+        return LPG_EINVAL;
+    pthread_rwlock_rdlock(&k->lock);
+    *n = k->count;
+    pthread_rwlock_unlock(&k->lock);
+    return LPG_OK;
+}
+
+int lpg_keyidx_check(lpg_keyidx *k)
+{
+    if (!k)
+        return LPG_EINVAL;
+    int rc = LPG_OK;
+    pthread_rwlock_rdlock(&k->lock);
+    size_t count = 0, mask = k->cap - 1;
+    if (k->cap < 16 || (k->cap & mask) || k->count * 2 > k->cap)
+        rc = LPG_ECORRUPT;
+    for (size_t i = 0; rc == LPG_OK && i < k->cap; i++) {
+        const keyrec *r = k->t[i].rec;
+        if (!r)
+            continue;
+        count++;
+        if (r->klen > LPG_KEY_MAX || k->t[i].hash != r->hash
+            || r->hash != hash_key(r->index, r->key, r->klen)
+            || find_slot(k, r->hash, r->index, r->key, r->klen) != i
+            || r->n == 0 || r->n > r->cap || (r->cap == 1) != (r->v == &r->one)) {
+            rc = LPG_ECORRUPT;
+            break;
+        }
+        for (uint32_t a = 0; rc == LPG_OK && a < r->n; a++) {
+            const kver *x = &r->v[a];
+            if (x->begin > x->end || x->begin == LPG_LSN_INF || x->node >= LPG_ID_CAP)
+                rc = LPG_ECORRUPT;
+            for (uint32_t b = a + 1; rc == LPG_OK && b < r->n; b++) {
+                const kver *y = &r->v[b];
+                /* same node: intervals [begin, end) must be disjoint */
+                if (y->node == x->node && x->begin < y->end && y->begin < x->end)
+                    rc = LPG_ECORRUPT;
+            }
+        }
+    }
+    if (rc == LPG_OK && count != k->count)
+        rc = LPG_ECORRUPT;
+    pthread_rwlock_unlock(&k->lock);
+    return rc;
+}
