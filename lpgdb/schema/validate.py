@@ -1,0 +1,478 @@
+"""Validation of graph data against a resolved GraphType: a whole graph, or one transaction's delta.
+
+Owns: STRICT typing and its diagnosis (SPEC.md §4.7), constraint evaluation (scopes, WHERE,
+descriptor sets D(x) over pattern matches, bounds, EXCLUSIVE), the choice of which elements a
+write set can have affected, and the wording of every ``Violation``.
+
+The engine calls ``validate_commit(gt, view, ws)`` at commit and ``validate_all(gt, view)`` for
+``set_schema`` / ``check``. ``view`` is read-only (node, edge, nodes, edges, edges_of, key_nodes);
+nothing here writes or imports the engine.
+
+Invariant (tested by a property test): if the graph conformed before a transaction, then
+``validate_commit`` returns no violation exactly when ``validate_all`` on the post-commit graph
+returns none. Cost of ``validate_commit``: proportional to the write set and the neighbourhoods
+its constraints' patterns reach, except for constraints whose pattern does not bind the scope
+variable (foreign keys) and EXCLUSIVE constraints no hash index backs (edge keys, WITHIN
+descriptors): those re-check their whole scope.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+
+from ..errors import NotFoundError, Violation
+from . import ast
+from .graphtype import (CompiledConstraint, EdgeType, GraphType, canonical_value, eval_expr,
+                        eval_node_labels, required_label)
+
+__all__ = ["validate_all", "validate_commit"]
+
+
+def validate_all(graph_type: GraphType, view) -> List[Violation]:
+    """Every violation of ``graph_type`` in the graph ``view`` shows."""
+    v = _Validator(graph_type, view)
+    if graph_type.strict:
+        for n in view.nodes():
+            v.type_node(n)
+        for e in view.edges():
+            v.type_edge(e)
+    for c in graph_type.constraints:
+        v.check_constraint(c, None)
+    return v.out
+
+
+def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
+    """The violations a transaction's writes ``ws`` introduce; ``view`` is the post-commit state."""
+    v = _Validator(graph_type, view)
+    touched = set(ws.nodes_written)
+    for eid in ws.edges_written:
+        e = v.edge(eid)
+        if e is not None:
+            touched.update((e.src, e.dst))
+    for src, dst, _labels in ws.edges_deleted.values():
+        touched.update(n for n in (src, dst) if v.node(n) is not None)
+    if graph_type.strict:
+        for nid in ws.nodes_written:
+            n = v.node(nid)
+            if n is not None:
+                v.type_node(n)
+        edges = set(ws.edges_written) | v.incident_edges(ws.nodes_written)
+        for eid in sorted(edges):
+            e = v.edge(eid)
+            if e is not None:
+                v.type_edge(e)
+    for c in graph_type.constraints:
+        if c.has_pattern and not c.binds_scope_var():
+            v.check_constraint(c, None)             # x is correlated only through WHERE: full check
+            continue
+        radius = c.pattern_length() if c.has_pattern else 0
+        if c.edge_scope:
+            near = v.within(touched, radius) if radius else set(ws.nodes_written)
+            affected = set(ws.edges_written) | v.incident_edges(near)
+        else:
+            affected = v.within(touched, radius) if radius else set(ws.nodes_written)
+        v.check_constraint(c, affected)
+    return v.out
+
+
+class _Validator:
+    def __init__(self, gt: GraphType, view):
+        self.gt = gt
+        self.view = view
+        self.out: List[Violation] = []
+        self._nodes: Dict[int, Any] = {}
+        self._edges: Dict[int, Any] = {}
+        self._reported: Set[Tuple] = set()
+
+    # ---- access ----
+    def node(self, nid: int):
+        if nid not in self._nodes:
+            try:
+                self._nodes[nid] = self.view.node(nid)
+            except (NotFoundError, KeyError):
+                self._nodes[nid] = None
+        return self._nodes[nid]
+
+    def edge(self, eid: int):
+        if eid not in self._edges:
+            try:
+                self._edges[eid] = self.view.edge(eid)
+            except (NotFoundError, KeyError):
+                self._edges[eid] = None
+        return self._edges[eid]
+
+    def incident(self, nid: int, direction: str, label: Optional[str] = None) -> List[Any]:
+        if self.node(nid) is None:
+            return []
+        out = []
+        for e in self.view.edges_of(nid, direction, label):
+            self._edges.setdefault(e.id, e)
+            out.append(e)
+        return out
+
+    def incident_edges(self, nids: Iterable[int]) -> Set[int]:
+        return {e.id for n in nids for e in self.incident(n, "both")}
+
+    def within(self, start: Iterable[int], radius: int) -> Set[int]:
+        """Existing nodes at most ``radius`` edges (either direction) from ``start``."""
+        seen = {n for n in start if self.node(n) is not None}
+        frontier = set(seen)
+        for _ in range(radius):
+            nxt = set()
+            for n in frontier:
+                for e in self.incident(n, "both"):
+                    for m in (e.src, e.dst):
+                        if m not in seen:
+                            nxt.add(m)
+            seen |= nxt
+            frontier = nxt
+            if not frontier:
+                break
+        return seen
+
+    def report(self, kind: str, element: str, eid: Optional[int], type_name: Optional[str], msg: str):
+        key = (kind, element, eid, type_name, msg)
+        if key not in self._reported:
+            self._reported.add(key)
+            self.out.append(Violation(kind, element, eid, type_name, msg))
+
+    # ---- STRICT typing ----
+    def type_node(self, n) -> None:
+        labels, props = n.labels, n.properties
+        cands = [(t, s) for t, s in self.gt.node_candidates(labels) if not t.abstract]
+        if not cands:
+            abstract = [t for t, s in self.gt.node_candidates(labels)
+                        if t.abstract and s.matches(labels, props)]
+            if abstract:
+                self.report("abstract_only", "node", n.id, abstract[0].name,
+                            f"{_desc_node(n)}: conforms only to abstract type "
+                            f"{', '.join(sorted(t.name for t in abstract))}; a STRICT graph needs a "
+                            f"concrete node type")
+            else:
+                self.report("unknown_label", "node", n.id, None,
+                            f"{_desc_node(n)}: no node type of graph type {self.gt.name} has the "
+                            f"labels {_labels_text(labels)}")
+            return
+        if any(not s.record_failures(props) for _t, s in cands):
+            return
+        self._record_failures("node", n, cands)
+
+    def type_edge(self, e) -> None:
+        labels, props = e.labels, e.properties
+        cands = [(t, s) for t, s in self.gt.edge_candidates(labels) if not t.abstract]
+        if not cands:
+            self.report("unknown_label", "edge", e.id, None,
+                        f"{_desc_edge(e)}: no edge type of graph type {self.gt.name} has the labels "
+                        f"{_labels_text(labels)}")
+            return
+        middle_ok = [t for t, s in cands if not s.record_failures(props)]
+        if not middle_ok:
+            self._record_failures("edge", e, cands)
+            return
+        src, dst = self.node(e.src), self.node(e.dst)
+        for t in dict.fromkeys(middle_ok):
+            if self._endpoints_ok(t, src, dst):
+                return
+        names = ", ".join(sorted({t.name for t in middle_ok}))
+        self.report("bad_endpoint", "edge", e.id, middle_ok[0].name,
+                    f"{_desc_edge(e)}: matches {names} but its endpoints ({_desc_node(src)} -> "
+                    f"{_desc_node(dst)}) are not of the endpoint types {names} allows")
+
+    @staticmethod
+    def _endpoints_ok(t: EdgeType, src, dst) -> bool:
+        return (src is not None and dst is not None
+                and any(s.matches(src.labels, src.properties) for s in t.source)
+                and any(s.matches(dst.labels, dst.properties) for s in t.target))
+
+    def _record_failures(self, element: str, x, cands) -> None:
+        desc = _desc_node(x) if element == "node" else _desc_edge(x)
+        seen = set()
+        for t, s in cands:
+            for kind, key in s.record_failures(x.properties):
+                if (kind, key) in seen:
+                    continue
+                seen.add((kind, key))
+                if kind == "missing_property":
+                    msg = f"{desc}: missing required property {key!r} of {t.name}"
+                elif kind == "property_type":
+                    rule = s.rule(key)
+                    msg = (f"{desc}: property {key!r} = {x.properties[key]!r} is not a "
+                           f"{rule.type.describe()} (as {t.name} requires)")
+                else:
+                    msg = f"{desc}: property {key!r} is not allowed by {t.name} (closed property set)"
+                self.report(kind, element, x.id, t.name, msg)
+
+    # ---- constraints ----
+    def elements(self, c: CompiledConstraint) -> Iterator[Any]:
+        label = required_label(c.scope)
+        return self.view.edges(label) if c.edge_scope else self.view.nodes(label)
+
+    def in_scope(self, c: CompiledConstraint, x) -> bool:
+        if c.edge_scope:
+            if not self.edge_labels_ok(c.scope, x):
+                return False
+        elif not eval_node_labels(c.scope, x.labels, x.properties):
+            return False
+        if c.where is not None:
+            return eval_expr(c.where, {c.var: self._binding(c.edge_scope, x)}) is True
+        return True
+
+    @staticmethod
+    def _binding(is_edge: bool, x) -> tuple:
+        return ("edge" if is_edge else "node", x.properties, x.id)
+
+    def edge_labels_ok(self, lx, e) -> bool:
+        op = lx[0]
+        if op == "label":
+            return lx[1] in e.labels
+        if op == "type":
+            t = lx[1]
+            return t.middle_conforms(e.labels, e.properties) and self._endpoints_ok(
+                t, self.node(e.src), self.node(e.dst))
+        if op == "and":
+            return all(self.edge_labels_ok(i, e) for i in lx[1])
+        if op == "or":
+            return any(self.edge_labels_ok(i, e) for i in lx[1])
+        if op == "not":
+            return not self.edge_labels_ok(lx[1], e)
+        return True
+
+    def descriptor(self, c: CompiledConstraint, x) -> Set[tuple]:
+        """D(x): the distinct descriptor tuples (missing components drop a tuple)."""
+        start = {c.var: self._binding(c.edge_scope, x)}
+        envs = self.matches(c, x, start) if c.has_pattern else [start]
+        out = set()
+        for env in envs:
+            if c.pattern_where is not None and eval_expr(c.pattern_where, env) is not True:
+                continue
+            if c.count_vars:
+                out.add(tuple((env[v][0], env[v][2]) for v in c.count_vars))
+            elif c.boolean:
+                if eval_expr(c.items[0], env) is True:
+                    out.add(())
+            else:
+                t = []
+                for item in c.items:
+                    if isinstance(item, ast.Var):
+                        b = env.get(item.name)
+                        val = None if b is None else ("@", b[0], b[2])
+                    else:
+                        v = eval_expr(item, env)
+                        val = None if v is None else canonical_value(v)
+                    if val is None:
+                        break
+                    t.append(val)
+                else:
+                    out.add(tuple(t))
+        return out
+
+    def check_constraint(self, c: CompiledConstraint, affected: Optional[Set[int]]) -> None:
+        """Check ``c`` for the scope elements in ``affected`` (ids), or for all when None."""
+        if affected is None:
+            xs = [x for x in self.elements(c) if self.in_scope(c, x)]
+        else:
+            get = self.edge if c.edge_scope else self.node
+            xs = [x for x in (get(i) for i in sorted(affected)) if x is not None and self.in_scope(c, x)]
+        element = "edge" if c.edge_scope else "node"
+        ds = {}
+        for x in xs:
+            d = self.descriptor(c, x)
+            ds[x.id] = d
+            n = len(d)
+            if n < c.min:
+                self.report(c.min_kind, element, x.id, c.name, self._bound_message(c, x, n, "least"))
+            if c.max is not None and n > c.max:
+                self.report("participation_max", element, x.id, c.name,
+                            self._bound_message(c, x, n, "most"))
+        if c.exclusive:
+            self._exclusive(c, xs, ds, full=affected is None)
+
+    def _exclusive(self, c: CompiledConstraint, xs, ds, full: bool) -> None:
+        holders: Dict[tuple, int] = {}
+        if full or c.index is None:
+            # build the whole scope's tuples (the index, when there is one, only helps the delta case)
+            if not full:
+                for y in self.elements(c):
+                    if y.id not in ds and self.in_scope(c, y):
+                        ds[y.id] = self.descriptor(c, y)
+            changed = {x.id for x in xs}
+            for yid in sorted(ds):
+                for t in ds[yid]:
+                    if t in holders:
+                        culprit = yid if (full or yid in changed) else holders[t]
+                        other = holders[t] if culprit == yid else yid
+                        self._duplicate(c, culprit, other, t)
+                    else:
+                        holders[t] = yid
+            return
+        for x in xs:
+            for t in ds[x.id]:
+                for oid in self.view.key_nodes(c.name, t):
+                    if oid == x.id:
+                        continue
+                    o = self.node(oid)
+                    if o is not None and self.in_scope(c, o) and t in self.descriptor(c, o):
+                        self._duplicate(c, x.id, oid, t)
+                        break
+
+    def _duplicate(self, c: CompiledConstraint, xid: int, other: int, t: tuple) -> None:
+        element = "edge" if c.edge_scope else "node"
+        get = self.edge if c.edge_scope else self.node
+        x, o = get(xid), get(other)
+        desc = _desc_edge(x) if c.edge_scope else _desc_node(x)
+        odesc = _desc_edge(o) if c.edge_scope else _desc_node(o)
+        vals = ", ".join(_show(v) for v in t)
+        what = ", ".join(map(str, c.items)) if c.items else "the pattern"
+        self.report("key_duplicate", element, xid, c.name,
+                    f"{desc}: {what} = {vals} is also held by {odesc}, but must be unique"
+                    f"{_at(c)}")
+
+    def _bound_message(self, c: CompiledConstraint, x, n: int, which: str) -> str:
+        desc = _desc_edge(x) if c.edge_scope else _desc_node(x)
+        bound = c.min if which == "least" else c.max
+        if c.min_kind == "key_missing" and which == "least":
+            what = ", ".join(map(str, c.items))
+            return f"{desc}: needs {what} (all of them present){_at(c)}"
+        if c.min_kind == "check_failed" and which == "least":
+            return f"{desc}: fails the check {c.items[0]}{_at(c)}"
+        if c.count_vars:
+            what = f"match of {_pattern_text(c)}"
+        else:
+            what = ", ".join(map(str, c.items))
+            if c.has_pattern:
+                what += f" within {_pattern_text(c)}"
+        return f"{desc}: needs at {which} {bound} distinct {what}, has {n}{_at(c)}"
+
+    # ---- pattern matching (distinct edges within a match) ----
+    def matches(self, c: CompiledConstraint, x, env: dict) -> Iterator[dict]:
+        nodes, edges = c.nodes, c.edges
+        if c.edge_scope:
+            pos = [j for j, s in enumerate(edges) if s.var == c.var]
+            if not pos:
+                yield from self._free(c, env)
+                return
+            j = pos[0]
+            for a, b in _orientations(x, edges[j].direction):
+                e2 = dict(env)
+                if not self._bind_node(nodes[j], a, e2) or not self._bind_node(nodes[j + 1], b, e2):
+                    continue
+                for r_env, r_used in self._right(c, j + 1, b, e2, {x.id}):
+                    yield from (le for le, _u in self._left(c, j, a, r_env, r_used))
+            return
+        pos = [i for i, s in enumerate(nodes) if s.var == c.var]
+        if not pos:
+            yield from self._free(c, env)
+            return
+        i = pos[0]
+        e2 = dict(env)
+        if not self._bind_node(nodes[i], x.id, e2):
+            return
+        for r_env, r_used in self._right(c, i, x.id, e2, set()):
+            yield from (le for le, _u in self._left(c, i, x.id, r_env, r_used))
+
+    def _free(self, c: CompiledConstraint, env: dict) -> Iterator[dict]:
+        """Matches of a pattern that does not mention the scope variable: start anywhere."""
+        for n in self.view.nodes(required_label(c.nodes[0].labels)):
+            self._nodes.setdefault(n.id, n)
+            e2 = dict(env)
+            if self._bind_node(c.nodes[0], n.id, e2):
+                yield from (r for r, _u in self._right(c, 0, n.id, e2, set()))
+
+    def _bind_node(self, step, nid: int, env: dict) -> bool:
+        n = self.node(nid)
+        if n is None or not eval_node_labels(step.labels, n.labels, n.properties):
+            return False
+        return _bind(step.var, ("node", n.properties, nid), env)
+
+    def _bind_edge(self, step, e, env: dict) -> bool:
+        if not self.edge_labels_ok(step.labels, e):
+            return False
+        return _bind(step.var, ("edge", e.properties, e.id), env)
+
+    def _right(self, c, i: int, nid: int, env: dict, used: set):
+        if i == len(c.nodes) - 1:
+            yield env, used
+            return
+        step = c.edges[i]
+        for e, nxt in self._steps(nid, step, forward=True):
+            if e.id in used:
+                continue
+            e2 = dict(env)
+            if self._bind_edge(step, e, e2) and self._bind_node(c.nodes[i + 1], nxt, e2):
+                yield from self._right(c, i + 1, nxt, e2, used | {e.id})
+
+    def _left(self, c, i: int, nid: int, env: dict, used: set):
+        if i == 0:
+            yield env, used
+            return
+        step = c.edges[i - 1]
+        for e, prev in self._steps(nid, step, forward=False):
+            if e.id in used:
+                continue
+            e2 = dict(env)
+            if self._bind_edge(step, e, e2) and self._bind_node(c.nodes[i - 1], prev, e2):
+                yield from self._left(c, i - 1, prev, e2, used | {e.id})
+
+    def _steps(self, nid: int, step, forward: bool):
+        """(edge, other node) pairs leaving ``nid`` along ``step`` (walked forward or backward)."""
+        label = required_label(step.labels)
+        d = step.direction
+        if d == "any":
+            for e in self.incident(nid, "both", label):
+                yield e, (e.dst if e.src == nid else e.src)
+            return
+        outgoing = (d == "out") == forward
+        for e in self.incident(nid, "out" if outgoing else "in", label):
+            yield e, (e.dst if outgoing else e.src)
+
+
+def _bind(var: Optional[str], value: tuple, env: dict) -> bool:
+    if var is None:
+        return True
+    old = env.get(var)
+    if old is not None:
+        return old[0] == value[0] and old[2] == value[2]
+    env[var] = value
+    return True
+
+
+def _orientations(e, direction: str):
+    if direction == "out":
+        return [(e.src, e.dst)]
+    if direction == "in":
+        return [(e.dst, e.src)]
+    return [(e.src, e.dst)] if e.src == e.dst else [(e.src, e.dst), (e.dst, e.src)]
+
+
+# ---- wording ----------------------------------------------------------------------------------------
+
+def _labels_text(labels) -> str:
+    return "{" + ", ".join(sorted(labels)) + "}" if labels else "{} (none)"
+
+
+def _desc_node(n) -> str:
+    if n is None:
+        return "a deleted node"
+    return (":".join(sorted(n.labels)) if n.labels else "node") + f" {n.id}"
+
+
+def _desc_edge(e) -> str:
+    if e is None:
+        return "a deleted edge"
+    lab = ":".join(sorted(e.labels)) if e.labels else "unlabeled"
+    return f"edge {e.id} ({lab}, {e.src}->{e.dst})"
+
+
+def _show(v) -> str:
+    if isinstance(v, tuple) and v and v[0] == "@":
+        return f"{v[1]} {v[2]}"
+    if isinstance(v, tuple) and len(v) == 2:
+        return repr(v[1])
+    return repr(v)
+
+
+def _pattern_text(c: CompiledConstraint) -> str:
+    return str(c.definition.within)
+
+
+def _at(c: CompiledConstraint) -> str:
+    return f" (constraint at line {c.line}: {c.name})" if c.line else f" (constraint {c.name})"
