@@ -48,8 +48,7 @@ class LpgdbAdapter(Adapter):
         return os.path.join(self.dbdir, "graph.lpg")
 
     def version(self):
-        lp = self.lpgdb
-        return f"lpgdb {getattr(lp, '__version__', '?')} (git tree of this run)"
+        return f"lpgdb {getattr(self.lpgdb, '__version__', '?')} ({_git_describe()})"
 
     def describe(self):
         return {"sync": self.sync, "reads": "one snapshot per call",
@@ -238,6 +237,20 @@ class LpgdbAdapter(Adapter):
             return True, f"{type(e).__name__}: {e}"
         return False, ("accepted: a second Person with the same id was created "
                        "(no PG-Schema set, so no KEY constraint)")
+
+
+def _git_describe() -> str:
+    """The commit of the lpgdb tree that ran, with '+dirty' when lpgdb/ or native/ differ."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lpgdb", "native"],
+                               cwd=root, text=True, capture_output=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"git {head}{'+dirty' if dirty else ''}"
 
 
 def _key_map(result, persons_csv) -> dict[int, int]:
