@@ -3,6 +3,25 @@
 Wraps the C core in small Python classes, converts status codes into lpgdb errors through one
 table, and keeps C handles safe: a freed handle is replaced by None so later use raises
 InterfaceError instead of handing NULL to C.
+
+Classes over the multi-version in-memory indexes of native/ (lpgdb.h documents each C call):
+
+    Adjacency    edges (type, src, dst) + out/in adjacency as CSR base + per-node delta (adj.c)
+    KeyIndex     (index id, key bytes) -> node ids, open-addressing hash (keyidx.c)
+    LabelIndex   label id -> ascending node ids, paged sorted arrays (labelidx.c)
+
+Every entry carries LSNs ``begin``/``end`` and is visible to a reader at ``snap`` iff
+``begin <= snap < end`` (``end == LSN_INF`` while live).  Invariants owned here:
+  (1) one writer at a time (the engine serialises writes); reads may come from any thread at
+      the same time: the C side takes a per-structure rwlock with the GIL released, and the
+      output buffers reused between calls are per thread (``_Scratch``);
+  (2) every failure is a typed lpgdb error: bad ids, lengths and argument types raise
+      InterfaceError, a missing entry NotFoundError, a duplicate IntegrityError, a failed
+      ``check()`` InternalError, use after ``close()`` InterfaceError; cffi's TypeError and
+      OverflowError never escape;
+  (3) ``types`` filters are None (any type) or a sequence of ints; an empty sequence matches
+      nothing.  Sequences in are lists, tuples or ``array('Q')``/``array('I')`` (zero copy).
+  (4) gc(min_snap) is only safe when no reader uses a snapshot older than min_snap.
 """
 from __future__ import annotations
 
@@ -54,6 +73,14 @@ LSN_INF = 2**64 - 1
 """The ``end`` LSN of a live entry; a snapshot at LSN ``snap`` sees ``begin <= snap < end``."""
 
 _DIRECTIONS = {"out": 0, "in": 1, "both": 2}
+# hot C entry points and codes, bound once (attribute lookups on lib cost per call)
+_adj_expand = lib.lpg_adj_expand
+_adj_degree_many = lib.lpg_adj_degree_many
+_adj_get = lib.lpg_adj_get
+_keyidx_get = lib.lpg_keyidx_get
+_labels_has = lib.lpg_labels_has
+_ETOOSMALL = lib.LPG_ETOOSMALL
+_ENOTFOUND = lib.LPG_ENOTFOUND
 _NO_TYPES = (ffi.NULL, 0)
 _TYPES_CACHE_MAX = 512
 _types_cache: dict = {}
@@ -93,6 +120,8 @@ def _u64_array(seq, what: str):
     try:
         if getattr(seq, "typecode", None) == "Q":
             return ffi.from_buffer("uint64_t[]", seq), len(seq)
+        if type(seq) is not list and type(seq) is not tuple:
+            seq = list(seq)
         return ffi.new("uint64_t[]", seq), len(seq)
     except (TypeError, OverflowError) as e:
         raise errors.InterfaceError(f"{what} must be ints in 0..2**64-1: {e}") from e
@@ -100,8 +129,10 @@ def _u64_array(seq, what: str):
 
 def _u32_array(seq, what: str):
     try:
-        if getattr(seq, "typecode", None) == "I" and ffi.sizeof("unsigned int") == 4:
+        if getattr(seq, "typecode", None) == "I" and seq.itemsize == 4:
             return ffi.from_buffer("uint32_t[]", seq), len(seq)
+        if type(seq) is not list and type(seq) is not tuple:
+            seq = list(seq)
         return ffi.new("uint32_t[]", seq), len(seq)
     except (TypeError, OverflowError) as e:
         raise errors.InterfaceError(f"{what} must be ints in 0..2**32-1: {e}") from e
@@ -119,7 +150,7 @@ class _Scratch(threading.local):
         self.dst = ffi.new("uint64_t[1]")
         self.flag = ffi.new("int[1]")
         self.cap = 0
-        self.nbr = self.eid = self.frm = None
+        self.ensure(256)
 
     def ensure(self, cap: int) -> None:
         """Grow the expansion buffers (nbr, eid, from) to at least cap entries."""
@@ -220,12 +251,12 @@ class Adjacency(_Native):
             raise self._closed()
         s = self._s
         try:
-            rc = lib.lpg_adj_get(h, eid, snap, s.u32, s.src, s.dst)
+            rc = _adj_get(h, eid, snap, s.u32, s.src, s.dst)
         except (TypeError, OverflowError) as e:
             raise _bad_arg("Adjacency.get", e) from e
         if rc == 0:
             return s.u32[0], s.src[0], s.dst[0]
-        if rc == lib.LPG_ENOTFOUND:
+        if rc == _ENOTFOUND:
             return None
         check(rc, "Adjacency.get")
 
@@ -237,8 +268,6 @@ class Adjacency(_Native):
         d = _direction(direction)
         tp, nt = _types(types)
         s = self._s
-        if s.cap == 0:
-            s.ensure(256)
         while True:
             try:
                 rc = lib.lpg_adj_expand(h, nodes_ptr, n, d, tp, nt, snap, s.nbr, s.eid, s.frm,
@@ -262,26 +291,44 @@ class Adjacency(_Native):
         s, k = self._expand(arr, n, direction, types, snap)
         return ffi.unpack(s.nbr, k), ffi.unpack(s.eid, k), ffi.unpack(s.frm, k)
 
-    def _one(self, node):
-        node_buf = self._s.node
+    def _expand_one(self, node, direction, types, snap):
+        """lpg_adj_expand of the single node into the per-thread buffers: (scratch, count).
+
+        The hot path of neighbors()/edges(): one C call, no allocation.
+        """
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
         try:
-            node_buf[0] = node
-        except (TypeError, OverflowError) as e:
+            s.node[0] = node
+            tp, nt = _NO_TYPES if types is None else _types(types)
+            rc = _adj_expand(h, s.node, 1, _DIRECTIONS[direction], tp, nt, snap,
+                             s.nbr, s.eid, s.frm, s.cap, s.size)
+        except (TypeError, OverflowError, KeyError) as e:
+            _direction(direction)
             raise _bad_arg("Adjacency", e) from e
-        return node_buf
+        if rc:
+            if rc != _ETOOSMALL:
+                check(rc, "Adjacency.expand")
+            return self._expand(s.node, 1, direction, types, snap)
+        return s, s.size[0]
 
     def neighbors(self, node, direction, types, snap) -> list:
-        """Neighbour ids of ``node`` (one per edge, so repeated for parallel edges)."""
-        if types is not None and len(types) == 0:
+        """Neighbour ids of ``node`` (one per edge, so repeated for parallel edges).
+
+        Complexity: O(deg(node)).
+        """
+        if types is not None and not types:
             return []
-        s, k = self._expand(self._one(node), 1, direction, types, snap)
+        s, k = self._expand_one(node, direction, types, snap)
         return ffi.unpack(s.nbr, k)
 
     def edges(self, node, direction, types, snap) -> list:
-        """(eid, neighbour) pairs of ``node``."""
-        if types is not None and len(types) == 0:
+        """(eid, neighbour) pairs of ``node``. Complexity: O(deg(node))."""
+        if types is not None and not types:
             return []
-        s, k = self._expand(self._one(node), 1, direction, types, snap)
+        s, k = self._expand_one(node, direction, types, snap)
         return list(zip(ffi.unpack(s.eid, k), ffi.unpack(s.nbr, k)))
 
     def degree(self, node, direction, types, snap) -> int:
@@ -294,8 +341,8 @@ class Adjacency(_Native):
         s = self._s
         try:
             s.node[0] = node
-            tp, nt = _types(types)
-            rc = lib.lpg_adj_degree_many(h, s.node, 1, _DIRECTIONS[direction], tp, nt, snap, s.u64)
+            tp, nt = _NO_TYPES if types is None else _types(types)
+            rc = _adj_degree_many(h, s.node, 1, _DIRECTIONS[direction], tp, nt, snap, s.u64)
         except (TypeError, OverflowError, KeyError) as e:
             _direction(direction)
             raise _bad_arg("Adjacency.degree", e) from e
@@ -413,6 +460,8 @@ def _invariants(obj, fn) -> None:
 
 
 def _key_bytes(key, what: str):
+    if type(key) is bytes:
+        return key  # cffi passes bytes to a const uint8_t * parameter without a copy
     try:
         return ffi.from_buffer(key)
     except TypeError as e:
@@ -464,11 +513,9 @@ class KeyIndex(_Native):
             raise self._closed()
         kb = _key_bytes(key, "KeyIndex.get")
         s = self._s
-        if s.cap == 0:
-            s.ensure(256)
         while True:
             try:
-                rc = lib.lpg_keyidx_get(h, index, kb, len(kb), snap, s.nbr, s.cap, s.size)
+                rc = _keyidx_get(h, index, kb, len(kb), snap, s.nbr, s.cap, s.size)
             except (TypeError, OverflowError) as e:
                 raise _bad_arg("KeyIndex.get", e) from e
             if rc == 0:
@@ -577,8 +624,6 @@ class LabelIndex(_Native):
         if h is None:
             raise self._closed()
         s = self._s
-        if s.cap == 0:
-            s.ensure(256)
         while True:
             try:
                 rc = lib.lpg_labels_scan(h, label, snap, s.nbr, s.cap, s.size)
@@ -611,7 +656,7 @@ class LabelIndex(_Native):
             raise self._closed()
         out = self._s.flag
         try:
-            rc = lib.lpg_labels_has(h, label, node, snap, out)
+            rc = _labels_has(h, label, node, snap, out)
         except (TypeError, OverflowError) as e:
             raise _bad_arg("LabelIndex.has", e) from e
         if rc:

@@ -84,6 +84,13 @@ def test_expand_grows_buffer_for_hub(adj):
     adj.check()
 
 
+def test_accepts_ranges_tuples_and_arrays(adj):
+    adj.add_many(range(3), (0, 1, 0), array("q", [0, 1, 2]), [1, 2, 0], 1)
+    assert adj.degree_many(range(3), "out", None, 1) == [1, 1, 1]
+    assert sorted(adj.expand(array("L", [0, 1]), "out", range(2), 1)[0]) == [1, 2]
+    adj.check()
+
+
 def test_count_reach_two_hops(adj):
     # 0 -> {1, 2}, 1 -> {3, 0}, 2 -> {3, 4}
     edges = [(0, 1), (0, 2), (1, 3), (1, 0), (2, 3), (2, 4)]

@@ -200,3 +200,38 @@ class KeyIndexModel(RuleBasedStateMachine):
 
 KeyIndexModel.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
 test_keyindex_model = KeyIndexModel.TestCase
+
+
+def test_concurrent_readers_during_writes():
+    import threading
+    k = KeyIndex()
+    base = [i.to_bytes(3, "big") for i in range(500)]
+    for i, key in enumerate(base):
+        k.put(0, key, i, 1)
+    stop = threading.Event()
+    failures = []
+
+    def reader():
+        while not stop.is_set():
+            if k.get_first_many(0, base, 1) != list(range(500)) or k.get(0, base[7], 1) != [7]:
+                failures.append("wrong answer at snapshot 1")
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for i in range(500, 6000):  # forces several table growths under the readers
+        k.put(i % 2, i.to_bytes(3, "big"), i, 2 + i)
+        if i % 1000 == 0:
+            k.gc(i)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert failures == []
+    k.check()
+    k.close()
+
+
+def test_accepts_bytes_like_keys(ki):
+    ki.put(0, memoryview(b"mv"), 1, 1)
+    assert ki.get(0, bytearray(b"mv"), 1) == [1]
+    assert ki.get_first_many(0, [bytearray(b"mv"), memoryview(b"mv")], 1) == [1, 1]

@@ -165,3 +165,33 @@ class LabelIndexModel(RuleBasedStateMachine):
 
 LabelIndexModel.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
 test_labelindex_model = LabelIndexModel.TestCase
+
+
+def test_concurrent_readers_during_writes():
+    import threading
+    x = LabelIndex()
+    for n in range(0, 3000, 2):
+        x.add(0, n, 1)
+    stop = threading.Event()
+    failures = []
+
+    def reader():
+        while not stop.is_set():
+            if x.count(0, 1) != 1500 or not x.has(0, 2, 1) or len(x.scan(0, 1)) != 1500:
+                failures.append("wrong answer at snapshot 1")
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for n in range(1, 3000, 2):
+        x.add(0, n, 2 + n)
+        if n % 5 == 0:
+            x.remove(0, n - 1, 3 + n)
+        if n % 999 == 0:
+            x.gc(1)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert failures == []
+    x.check()
+    x.close()
