@@ -6,6 +6,7 @@
  *   edge table   e[eid], eid < ecap           {src, dst, begin, end, type}; a free slot has
  *                                             begin == end == FREE (UINT64_MAX)
  *   ended        bitmap over eid              bit set iff the slot is held and end != INF
+ *   recent       bitmap over eid              bit set iff the slot is held and begin > wmark
  *   per direction d (0 = out, 1 = in), adj_dir:
  *     CSR base   off[0..nbase], ent[off[v]..off[v+1])   entries of node v < nbase
  *     delta      delta[v].v[0..n), v < ndelta           entries appended since the last rebuild
@@ -16,13 +17,18 @@
  *   (2) every held edge appears exactly once in the out lists (at node src, nbr dst) and exactly
  *       once in the in lists (at node dst, nbr src), base or delta, with its type; no entry
  *       refers to a free slot;
- *   (3) begin <= end for a held edge; the ended bit is set iff end != INF;
+ *   (3) begin <= end for a held edge; the ended bit is set iff end != INF; the recent bit is
+ *       set iff begin > wmark (wmark <= max_begin unless nothing is held);
  *   (4) max_begin >= begin of every held edge; src, dst < nnodes; nbase, ndelta <= nnodes;
  *   (5) nheld == number of held slots; ndelta_ent == sum of delta lengths.
  *
- * Visibility of an entry at snap: begin <= snap < end of its edge.  Fast path: when
- * snap >= max_begin every begin is visible, so only the ended bitmap is consulted and the edge
- * table is read just for ended edges.  remove() stamps end only; gc() drops the entries.
+ * Visibility of an entry at snap: begin <= snap < end of its edge.  The edge table (a cache
+ * miss per entry) is read only when the bitmaps cannot decide:
+ *   snap >= max_begin          every begin is visible: table only for ended edges;
+ *   wmark <= snap < max_begin  table only for ended or recent edges (recent = begin > wmark);
+ *   snap < wmark               (readers older than the last gc horizon: not expected) table.
+ * wmark only advances in gc(min_snap), to min_snap, since no reader is older than that.
+ * remove() stamps end only; gc() drops the entries.
  * Locking: the rwlock `lock`; see lpgdb.h for which functions are read or write.
  */
 #include <pthread.h>
@@ -64,6 +70,8 @@ struct lpg_adj {
     edge *e;                /* edge table, ecap slots */
     size_t ecap;            /* allocated slots (multiple of 64) */
     uint64_t *ended;        /* bitmap: ecap / 64 words */
+    uint64_t *recent;       /* bitmap: ecap / 64 words */
+    uint64_t wmark;         /* begin <= wmark for every held edge whose recent bit is clear */
     uint64_t nheld;         /* held (non-free) slots */
     uint64_t max_begin;     /* upper bound on begin of every held edge */
     uint64_t nnodes;        /* 1 + largest node id referenced by a held or past edge */
@@ -77,9 +85,20 @@ static inline int ended_bit(const lpg_adj *a, uint64_t eid)
     return (int)((a->ended[eid >> 6] >> (eid & 63)) & 1);
 }
 
-static inline int edge_visible(const lpg_adj *a, uint64_t eid, uint64_t snap, int fast)
+/* Visibility modes of a read, fixed per call under the read lock. */
+enum { VIS_TABLE = 0, VIS_WMARK = 1, VIS_ALL_BEGUN = 2 };
+
+static inline int vis_mode(const lpg_adj *a, uint64_t snap)
 {
-    if (fast && !ended_bit(a, eid))
+    return snap >= a->max_begin ? VIS_ALL_BEGUN : snap >= a->wmark ? VIS_WMARK : VIS_TABLE;
+}
+
+static inline int edge_visible(const lpg_adj *a, uint64_t eid, uint64_t snap, int mode)
+{
+    uint64_t bit = 1ULL << (eid & 63);
+    if (mode == VIS_ALL_BEGUN && !(a->ended[eid >> 6] & bit))
+        return 1;
+    if (mode == VIS_WMARK && !((a->ended[eid >> 6] | a->recent[eid >> 6]) & bit))
         return 1;
     const edge *x = &a->e[eid];
     return x->begin != FREE && x->begin <= snap && snap < x->end;
@@ -101,11 +120,17 @@ static int ensure_edges(lpg_adj *a, uint64_t eid)
         e[i].src = e[i].dst = 0;
         e[i].type = 0;
     }
+    /* e grew but ecap does not on failure below: harmless, retried next time */
     uint64_t *b = realloc(a->ended, ncap / 64 * sizeof(uint64_t));
     if (!b)
-        return LPG_ENOMEM;   /* e grew but ecap did not: harmless, retried next time */
+        return LPG_ENOMEM;
     memset(b + a->ecap / 64, 0, (ncap - a->ecap) / 64 * sizeof(uint64_t));
     a->ended = b;
+    b = realloc(a->recent, ncap / 64 * sizeof(uint64_t));
+    if (!b)
+        return LPG_ENOMEM;
+    memset(b + a->ecap / 64, 0, (ncap - a->ecap) / 64 * sizeof(uint64_t));
+    a->recent = b;
     a->ecap = ncap;
     return LPG_OK;
 }
@@ -247,6 +272,7 @@ void lpg_adj_free(lpg_adj *a)
     dir_free(&a->d[1]);
     free(a->e);
     free(a->ended);
+    free(a->recent);
     pthread_rwlock_destroy(&a->lock);
     free(a);
 }
@@ -294,6 +320,8 @@ int lpg_adj_add(lpg_adj *a, uint64_t eid, uint32_t type, uint64_t src, uint64_t 
         a->nheld++;
         if (lsn > a->max_begin)
             a->max_begin = lsn;
+        if (lsn > a->wmark)
+            a->recent[eid >> 6] |= 1ULL << (eid & 63);
         note_nodes(a, src, dst);
     }
     pthread_rwlock_unlock(&a->lock);
@@ -395,6 +423,9 @@ int lpg_adj_add_many(lpg_adj *a, const uint64_t *eids, const uint32_t *types, co
     a->nheld += n;
     if (lsn > a->max_begin)
         a->max_begin = lsn;
+    if (lsn > a->wmark)
+        for (size_t i = 0; i < n; i++)
+            a->recent[eids[i] >> 6] |= 1ULL << (eids[i] & 63);
     pthread_rwlock_unlock(&a->lock);
     return LPG_OK;
 }
@@ -505,7 +536,7 @@ int lpg_adj_expand(lpg_adj *a, const uint64_t *nodes, size_t n, int dir, const u
         return rc;
     size_t k = 0;
     pthread_rwlock_rdlock(&a->lock);
-    int fast = snap >= a->max_begin;
+    int fast = vis_mode(a, snap);
     for (size_t i = 0; i < n; i++) {
         uint64_t v = nodes[i];
         FOR_EACH_VISIBLE(a, v, dir, &ts, snap, fast, {
@@ -536,7 +567,7 @@ int lpg_adj_degree_many(lpg_adj *a, const uint64_t *nodes, size_t n, int dir, co
     if (rc != LPG_OK)
         return rc;
     pthread_rwlock_rdlock(&a->lock);
-    int fast = snap >= a->max_begin;
+    int fast = vis_mode(a, snap);
     for (size_t i = 0; i < n; i++) {
         uint64_t v = nodes[i], c = 0;
         FOR_EACH_VISIBLE(a, v, dir, &ts, snap, fast, { (void)x; c++; });
@@ -622,7 +653,7 @@ int lpg_adj_count_reach(lpg_adj *a, uint64_t seed, uint32_t hops, int dir, const
         return LPG_OK;
     }
     pthread_rwlock_rdlock(&a->lock);
-    int fast = snap >= a->max_begin;
+    int fast = vis_mode(a, snap);
     reach_scratch *s = get_scratch(a->nnodes);
     if (!s) {
         rc = LPG_ENOMEM;
@@ -734,6 +765,19 @@ int lpg_adj_gc(lpg_adj *a, uint64_t min_snap)
                 a->ended[w] &= ~(1ULL << (i & 63));
                 dropped++;
             }
+        }
+    }
+    /* no reader is older than min_snap: advance the watermark and clear the recent bits of
+     * edges begun at or before it (and of the dropped slots) */
+    if (min_snap > a->wmark)
+        a->wmark = min_snap;
+    for (size_t w = 0; w < a->ecap / 64; w++) {
+        uint64_t bits = a->recent[w];
+        while (bits) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            if (a->e[i].begin == FREE || a->e[i].begin <= a->wmark)
+                a->recent[w] &= ~(1ULL << (i & 63));
         }
     }
     if (dropped) {
@@ -853,15 +897,18 @@ int lpg_adj_check(lpg_adj *a)
         const edge *x = &a->e[i];
         int is_held = x->begin != FREE;
         if (!is_held) {
-            if (seen[i] || ended_bit(a, i) || x->end != FREE) {
+            if (seen[i] || ended_bit(a, i) || ((a->recent[i >> 6] >> (i & 63)) & 1)
+                || x->end != FREE) {
                 rc = LPG_ECORRUPT;
                 goto out;
             }
             continue;
         }
         held++;
+        int recent = (int)((a->recent[i >> 6] >> (i & 63)) & 1);
         if (seen[i] != 0x11 || x->begin > x->end || x->begin > a->max_begin
-            || ended_bit(a, i) != (x->end != LPG_LSN_INF) || x->src >= a->nnodes
+            || ended_bit(a, i) != (x->end != LPG_LSN_INF) || recent != (x->begin > a->wmark)
+            || x->src >= a->nnodes
             || x->dst >= a->nnodes) {
             rc = LPG_ECORRUPT;
             goto out;
