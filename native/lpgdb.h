@@ -98,8 +98,11 @@ int lpg_adj_scan(lpg_adj *a, const uint32_t *types, size_t ntypes, uint64_t snap
                  uint64_t *out_eid, size_t cap, size_t *count);
 /* Read.  [out] *n = number of visible edges of the wanted types.  O(E). */
 int lpg_adj_count(lpg_adj *a, const uint32_t *types, size_t ntypes, uint64_t snap, uint64_t *n);
-/* Write.  Physically drops every edge with end <= min_snap (its id may then be added again).
- * O(E + N) when something is dropped, O(E) otherwise. */
+/* Write.  Physically drops every edge with end <= min_snap (its id may then be added again),
+ * and advances the visibility watermark to min_snap, so later reads at snap >= min_snap decide
+ * visibility of edges begun by then from bitmaps alone.  Call only when no reader uses a
+ * snapshot older than min_snap.  O(E + N) when something is dropped, O(E / 64 + recent edges)
+ * otherwise. */
 int lpg_adj_gc(lpg_adj *a, uint64_t min_snap);
 /* Write.  Folds every delta into the CSR bases.  Readers wait on the lock.  O(E + N). */
 int lpg_adj_compact(lpg_adj *a);
