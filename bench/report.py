@@ -204,6 +204,12 @@ def render(size: str, meta: dict, results: list[dict], problems: dict, skipped: 
                 f"({r['w8_unavailable'][:200]})")
     add("")
     add("Versions: " + "; ".join(f"{r['system']}: {r.get('version', '?')}" for r in results))
+    for r in results:
+        paths = (r.get("describe") or {}).get("paths")
+        if paths:
+            add("")
+            add(f"{r['system']} API paths used: "
+                + "; ".join(f"{k}: {v}" for k, v in paths.items()) + ".")
     return "\n".join(L)
 
 
@@ -253,12 +259,14 @@ def _details(L, results, M):
              "before in the same directory; W10 = open + count "
              "after a writer committed ~N MB of 1 KB persons and was SIGKILLed (WAL MB = size of the "
              "log files then, preallocated space included); W11 of which WAL = log files "
-             "(size, preallocated space included) in the W11 disk figure.")
+             "(size, preallocated space included) in the W11 disk figure; load avg = the machine's "
+             "1-minute load average when the system's run started and ended (2 CPUs: above "
+             "~1.5 other processes competed for them).")
     L.append("")
     L.append("| system | W2 node ins/s | W2 edge ins/s | W2 in COMMIT | W3 p99 µs | W3u lookups/s "
              "| W8 ops/s (set_schema s) | W9 commits/s / fdatasync/s | W10 MB written / WAL MB "
-             "| W11 of which WAL MB | clean reopen s | W1 flush s | reps |")
-    L.append("|" + "---|" * 13)
+             "| W11 of which WAL MB | clean reopen s | W1 flush s | reps | load avg |")
+    L.append("|" + "---|" * 14)
     for res in results:
         name = res["system"]
         if name not in M:
@@ -275,7 +283,8 @@ def _details(L, results, M):
             "—" if share is None else f"{share * 100:.0f} %", num(s.get("w3_p99")),
             rate(s.get("w3u")), w8, w9, w10, num(s.get("w11_wal")), num(s.get("reopen_s"), 3),
             num(s.get("flush_s"), 2),
-            f"{len(_reps(res))}/{len(res.get('reads', {}).get('w3', {}).get('times', []))}"
+            f"{len(_reps(res))}/{len(res.get('reads', {}).get('w3', {}).get('times', []))}",
+            f"{num(res.get('loadavg_start'))} → {num(res.get('loadavg_end'))}",
         ]) + " |")
     L.append("")
 

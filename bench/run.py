@@ -62,7 +62,8 @@ def worker(args) -> dict:
                   knows_csv=os.path.join(args.datadir, "knows.csv"),
                   read_reps=args.read_reps, budget_s=args.budget,
                   adapter_spec=args.worker, options=options)
-    out: dict = {"system": args.worker, "ok": False, "errors": [], "reps": []}
+    out: dict = {"system": args.worker, "ok": False, "errors": [], "reps": [],
+                 "loadavg_start": os.getloadavg()[0]}
     base = os.path.join(args.dbroot, args.worker)
     plan = []
     for rep in range(args.load_reps):
@@ -83,8 +84,6 @@ def worker(args) -> dict:
         try:
             a = cls(dbdir, options)
             a.create()
-            if rep == 0 and not schema:
-                out["describe"] = a.describe()
             for w in phase("load"):
                 try:
                     res = w.fn(a, ctx)
@@ -105,6 +104,7 @@ def worker(args) -> dict:
                 out["version"] = a.version()
                 out["reads"] = {w.key: res for w in phase("read")
                                 if (res := w.fn(a, ctx)) is not None}
+                out["describe"] = a.describe()
             for w in phase("write"):
                 r[w.key] = w.fn(a, ctx)
             r["count_after_w2"] = [a.count_persons(), a.count_knows()]
@@ -136,6 +136,7 @@ def worker(args) -> dict:
             break
     if cls.supports_schema and schema_off:
         out["w8_unavailable"] = schema_off
+    out["loadavg_end"] = os.getloadavg()[0]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["ok"] = not out["errors"]
     return out
