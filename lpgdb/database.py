@@ -66,6 +66,7 @@ class Database:
         self._closed = True
         self._tx_lock = threading.Lock()
         self._tx_owner: Optional[int] = None
+        self._active_tx: Optional[Transaction] = None
         self._engine = _engine.Engine(self.path, readonly=readonly, create=create, sync=sync,
                                       schema_loader=_load_schema, **options)
         self._closed = False
@@ -80,9 +81,16 @@ class Database:
         return self._closed
 
     def close(self) -> None:
-        """Close the database (idempotent). Checkpoints first, so the next open is fast."""
+        """Close the database (idempotent). Checkpoints first, so the next open is fast.
+
+        A write transaction still open in the calling thread is rolled back; one in another
+        thread is waited for (up to 30 s).
+        """
         if self._closed:
             return
+        tx = self._active_tx
+        if tx is not None and self._tx_owner == threading.get_ident():
+            tx._abandon()
         acquired = self._tx_lock.acquire(timeout=30)
         try:
             self._closed = True
@@ -120,7 +128,8 @@ class Database:
         try:
             self._check_open()
             self._tx_owner = me
-            return Transaction(self, self._engine)
+            self._active_tx = Transaction(self, self._engine)
+            return self._active_tx
         except BaseException:
             self._tx_owner = None
             self._tx_lock.release()
@@ -128,6 +137,7 @@ class Database:
 
     def _end_transaction(self, tx: Transaction) -> None:
         self._tx_owner = None
+        self._active_tx = None
         self._tx_lock.release()
 
     def snapshot(self) -> Snapshot:

@@ -343,6 +343,11 @@ class Transaction(_Reader):
             raise InterfaceError(f"the transaction is {self._status}; nothing to roll back")
         self._finish(ROLLED_BACK)
 
+    def _abandon(self) -> None:
+        """Roll back because the database is closing."""
+        if self._status == ACTIVE:
+            self._finish(ROLLED_BACK)
+
     def commit(self) -> None:
         """Validate, log and apply. On SchemaViolationError (or any error) nothing is written."""
         self._check_open()

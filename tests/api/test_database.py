@@ -1,0 +1,134 @@
+"""Opening, locking, modes and persistence through the public API."""
+import multiprocessing as mp
+import os
+
+import pytest
+
+import lpgdb
+
+
+def test_create_false_on_missing_is_operational_error(tmp_path):
+    with pytest.raises(lpgdb.OperationalError):
+        lpgdb.connect(str(tmp_path / "nope"), create=False)
+    with pytest.raises(lpgdb.OperationalError):
+        lpgdb.connect(str(tmp_path / "nope"), readonly=True)
+
+
+def test_refuses_a_non_database_directory(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "file.txt").write_text("hi")
+    with pytest.raises(lpgdb.OperationalError):
+        lpgdb.connect(str(tmp_path / "x"))
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(lpgdb.InterfaceError):
+        lpgdb.connect(str(tmp_path / "a"), sync="sometimes")
+    with pytest.raises(lpgdb.InterfaceError):
+        lpgdb.connect(123)
+
+
+def _try_open(path, q):
+    try:
+        lpgdb.connect(path).close()
+        q.put("opened")
+    except lpgdb.OperationalError as e:
+        q.put("locked: " + str(e))
+
+
+def test_second_writer_process_is_refused(db_path):
+    with lpgdb.connect(db_path):
+        q = mp.get_context("fork").Queue()
+        p = mp.get_context("fork").Process(target=_try_open, args=(db_path, q))
+        p.start()
+        p.join(30)
+        assert q.get(timeout=5).startswith("locked")
+    # after close another process may open it
+    q = mp.get_context("fork").Queue()
+    p = mp.get_context("fork").Process(target=_try_open, args=(db_path, q))
+    p.start()
+    p.join(30)
+    assert q.get(timeout=5) == "opened"
+
+
+def test_second_writer_in_same_process_is_refused(db_path):
+    with lpgdb.connect(db_path):
+        with pytest.raises(lpgdb.OperationalError):
+            lpgdb.connect(db_path)
+
+
+@pytest.mark.parametrize("sync", ["full", "normal", "off"])
+def test_persists_across_reopen(db_path, sync):
+    with lpgdb.connect(db_path, sync=sync) as db:
+        with db.transaction() as tx:
+            a = tx.create_node("A", {"x": 1})
+            tx.create_edge(a, "R", tx.create_node("B"))
+    with lpgdb.connect(db_path, sync=sync) as db, db.snapshot() as s:
+        assert s.node(a)["x"] == 1 and s.neighbors(a) == [a + 1]
+
+
+def test_reader_follows_writer(db_path):
+    w = lpgdb.connect(db_path)
+    with w.transaction() as tx:
+        a = tx.create_node("A", {"v": 1})
+    r = lpgdb.connect(db_path, readonly=True)
+    assert r.snapshot().node(a)["v"] == 1
+    with pytest.raises(lpgdb.OperationalError):
+        r.transaction()
+    with w.transaction() as tx:
+        tx.update_node(a, set={"v": 2})
+        b = tx.create_node("B")
+    assert r.snapshot().node(a)["v"] == 1   # not yet refreshed
+    r.refresh()
+    assert r.snapshot().node(a)["v"] == 2 and r.snapshot().node_count() == 2
+    w.checkpoint()                          # retires the WAL the reader has already applied
+    with w.transaction() as tx:
+        tx.delete_node(b)
+    r.refresh()
+    assert r.snapshot().node_count() == 1
+    w.close()
+    r.refresh()
+    assert r.snapshot().node(a)["v"] == 2
+    r.close()
+
+
+def test_in_memory_database():
+    db = lpgdb.connect(":memory:")
+    with db.transaction() as tx:
+        a = tx.create_node("A")
+    assert db.snapshot().node(a).labels == {"A"}
+    db.close()
+
+
+def test_wal_segments_and_fragmented_commits(db_path):
+    big = "x" * 20000
+    with lpgdb.connect(db_path, wal_segment_size=64 * 1024) as db:
+        for i in range(20):
+            with db.transaction() as tx:
+                for j in range(5):
+                    tx.create_node("N", {"i": i, "j": j, "pad": big})  # 100 KB commit > segment
+        assert len(os.listdir(os.path.join(db_path, "wal"))) > 10
+        engine = db._engine
+        engine.close(checkpoint_on_close=False)   # crash-like: no checkpoint
+        db._closed = True
+    with lpgdb.connect(db_path) as db, db.snapshot() as s:
+        assert s.node_count() == 100
+        assert sorted((n["i"], n["j"]) for n in s.nodes("N")) == [(i, j) for i in range(20) for j in range(5)]
+
+
+def test_checkpoint_then_replay(db_path):
+    db = lpgdb.connect(db_path)
+    with db.transaction() as tx:
+        ids = [tx.create_node("N", {"i": i}) for i in range(10)]
+        for a, b in zip(ids, ids[1:]):
+            tx.create_edge(a, "NEXT", b, {"w": a})
+    db.checkpoint()
+    with db.transaction() as tx:
+        tx.delete_node(ids[0], detach=True)
+        tx.update_node(ids[1], set={"i": 100})
+    db._engine.close(checkpoint_on_close=False)
+    db._closed = True
+    with lpgdb.connect(db_path) as db2, db2.snapshot() as s:
+        assert s.node_count() == 9 and s.edge_count() == 8
+        assert s.node(ids[1])["i"] == 100 and s.edge(1)["w"] == ids[1]
+        db2.verify()

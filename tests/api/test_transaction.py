@@ -1,0 +1,197 @@
+"""Transactions and snapshots through the public API (API.md)."""
+import datetime as dt
+
+import pytest
+
+import lpgdb
+
+
+def _fraud(db):
+    with db.transaction() as tx:
+        a = tx.create_node(["Person", "Customer"], {"name": "Jane", "customerId": 1})
+        b = tx.create_node("Account", {"iban": "DE01"})
+        e = tx.create_edge(a, "Owns", b, {"since": dt.date(2021, 3, 5)})
+    return a, b, e
+
+
+def test_create_and_read_back(db):
+    a, b, e = _fraud(db)
+    with db.snapshot() as s:
+        n = s.node(a)
+        assert n.labels == frozenset({"Person", "Customer"})
+        assert n["name"] == "Jane" and n.properties["customerId"] == 1
+        ed = s.edge(e)
+        assert (ed.src, ed.dst, ed.label, ed["since"]) == (a, b, "Owns", dt.date(2021, 3, 5))
+        assert s.neighbors(a) == [b] and s.neighbors(b, "in") == [a] and s.neighbors(b) == []
+        assert s.neighbors(a, "both") == [b]
+        assert s.degree(a) == 1 and s.degree(a, "in") == 0 and s.degree(b, "both") == 1
+        assert s.degree(a, "out", "Nope") == 0
+        assert [x.id for x in s.edges_of(b, "in", "Owns")] == [e]
+        assert s.node_count() == 2 and s.node_count("Person") == 1 and s.node_count("Nope") == 0
+        assert s.edge_count() == 1 and s.edge_count("Owns") == 1
+        assert [x.id for x in s.nodes("Account")] == [b]
+        assert [x.id for x in s.find_nodes("Person", name="Jane")] == [a]
+        assert list(s.find_nodes("Person", name="Bob")) == []
+
+
+def test_read_your_writes_and_rollback(db):
+    a, b, e = _fraud(db)
+    tx = db.transaction()
+    c = tx.create_node("Account", {"iban": "DE02"})
+    e2 = tx.create_edge(a, "Owns", c)
+    tx.delete_edge(e)
+    tx.update_node(a, set={"name": "Jane Doe", "customerId": None}, add_labels=["VIP"])
+    assert sorted(tx.neighbors(a)) == [c]
+    assert tx.node(a)["name"] == "Jane Doe" and "customerId" not in tx.node(a).properties
+    assert "VIP" in tx.node(a).labels
+    assert tx.node_count("Account") == 2 and tx.edge_count() == 1
+    assert [x.id for x in tx.nodes("VIP")] == [a]
+    tx.rollback()
+    with pytest.raises(lpgdb.InterfaceError):
+        tx.node(a)
+    with db.snapshot() as s:
+        assert s.node(a)["name"] == "Jane" and s.node_count() == 2
+        assert s.neighbors(a) == [b]
+        with pytest.raises(lpgdb.NotFoundError):
+            s.edge(e2)
+
+
+def test_exception_in_with_rolls_back(db):
+    with pytest.raises(RuntimeError):
+        with db.transaction() as tx:
+            tx.create_node("A")
+            raise RuntimeError("boom")
+    assert db.snapshot().node_count() == 0
+
+
+def test_snapshot_is_isolated_from_later_commits(db):
+    a, b, e = _fraud(db)
+    s = db.snapshot()
+    with db.transaction() as tx:
+        tx.update_node(a, set={"name": "New"})
+        tx.delete_node(b, detach=True)
+        tx.create_node("Late")
+    assert s.node(a)["name"] == "Jane" and s.node(b)["iban"] == "DE01"
+    assert s.edge_count() == 1 and s.node_count() == 2 and s.neighbors(a) == [b]
+    s.close()
+    with db.snapshot() as s2:
+        assert s2.node(a)["name"] == "New" and s2.node_count() == 2 and s2.edge_count() == 0
+
+
+def test_delete_node_with_edges_needs_detach(db):
+    a, b, e = _fraud(db)
+    with db.transaction() as tx:
+        with pytest.raises(lpgdb.IntegrityError):
+            tx.delete_node(a)
+        tx.delete_node(a, detach=True)
+        assert tx.edge_count() == 0
+    with db.snapshot() as s:
+        with pytest.raises(lpgdb.NotFoundError):
+            s.node(a)
+        assert s.edge_count() == 0 and s.degree(b, "in") == 0
+
+
+def test_errors_are_typed_and_change_nothing(db):
+    a, b, e = _fraud(db)
+    with db.transaction() as tx:
+        with pytest.raises(lpgdb.NotFoundError):
+            tx.create_edge(a, "Owns", 999)
+        with pytest.raises(KeyError):
+            tx.node(12345)
+        with pytest.raises(lpgdb.InterfaceError):
+            tx.node("x")
+        with pytest.raises(lpgdb.DataError):
+            tx.create_node("A", {"x": object()})
+        with pytest.raises(lpgdb.DataError):
+            tx.create_node("A", {"x": 2 ** 70})
+        with pytest.raises(lpgdb.InterfaceError):
+            tx.create_node(5)
+        with pytest.raises(lpgdb.InterfaceError):
+            tx.neighbors(a, "sideways")
+        with pytest.raises(lpgdb.NotFoundError):
+            tx.update_edge(999, set={"x": 1})
+    with db.snapshot() as s:
+        assert s.node_count() == 2 and s.edge_count() == 1
+
+
+def test_finished_transaction_refuses_calls(db):
+    tx = db.transaction()
+    tx.create_node("A")
+    tx.commit()
+    for call in (tx.commit, tx.rollback, lambda: tx.create_node("B"), lambda: tx.node(0)):
+        with pytest.raises(lpgdb.InterfaceError):
+            call()
+    assert db.snapshot().node_count() == 1
+
+
+def test_one_write_transaction_per_thread(db):
+    tx = db.transaction()
+    with pytest.raises(lpgdb.InterfaceError):
+        db.transaction()
+    tx.rollback()
+    db.transaction().rollback()
+
+
+def test_edge_label_sets(db):
+    with db.transaction() as tx:
+        a, b = tx.create_node("N"), tx.create_node("N")
+        e0 = tx.create_edge(a, set(), b)
+        e2 = tx.create_edge(a, {"X", "Y"}, b)
+    with db.snapshot() as s:
+        assert s.edge(e0).labels == frozenset() and s.edge(e0).label is None
+        assert s.edge(e2).labels == frozenset({"X", "Y"}) and s.edge(e2).label is None
+        assert s.neighbors(a, "out", "X") == [b] and s.degree(a) == 2 and s.edge_count("Y") == 1
+
+
+def test_self_loop_counted_once_for_both(db):
+    with db.transaction() as tx:
+        a = tx.create_node("N")
+        e = tx.create_edge(a, "L", a)
+        assert [x.id for x in tx.edges_of(a, "both")] == [e]
+    with db.snapshot() as s:
+        assert s.degree(a, "both") == 1 and s.degree(a, "out") == 1 and s.degree(a, "in") == 1
+
+
+VALUES = [True, False, 0, -1, 2 ** 63 - 1, -(2 ** 63), 2 ** 64 - 1, 1.5, float("inf"), "", "héllo ✓",
+          b"\x00\xff", dt.date(1999, 12, 31), dt.time(13, 14, 15, 16), dt.datetime(2020, 1, 2, 3, 4, 5, 6),
+          dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+          dt.time(1, 2, tzinfo=dt.timezone.utc), dt.timedelta(days=-3, seconds=5), [1, 2, 3], ["a"], []]
+
+
+def test_all_value_types_round_trip_through_disk(db_path):
+    with lpgdb.connect(db_path) as db:
+        with db.transaction() as tx:
+            ids = [tx.create_node("V", {"v": v}) for v in VALUES]
+    with lpgdb.connect(db_path) as db, db.snapshot() as s:
+        for i, v in zip(ids, VALUES):
+            got = s.node(i)["v"]
+            assert got == v and type(got) is type(v)
+
+
+def test_closed_database(db_path):
+    db = lpgdb.connect(db_path)
+    s = db.snapshot()
+    db.close()
+    db.close()  # idempotent
+    with pytest.raises(lpgdb.InterfaceError):
+        db.transaction()
+    with pytest.raises(lpgdb.InterfaceError):
+        s.node_count()
+
+
+def test_user_index_used_by_find_nodes(db):
+    with db.transaction() as tx:
+        ids = [tx.create_node("Person", {"id": i, "name": f"p{i}"}) for i in range(50)]
+    db.create_index("Person", "id")
+    with db.snapshot() as s:
+        assert s.key_lookup("Person", "id", 7) == [ids[7]]
+        assert s.key_lookup("Person", "id", 7.0) == [ids[7]]  # numeric key equality
+        assert s.key_lookup("Person", "name", "p7") is None
+        assert [n.id for n in s.find_nodes("Person", id=7)] == [ids[7]]
+    with db.transaction() as tx:
+        tx.update_node(ids[7], set={"id": 1000})
+        assert [n.id for n in tx.find_nodes("Person", id=1000)] == [ids[7]]
+        assert list(tx.find_nodes("Person", id=7)) == []
+    with db.snapshot() as s:
+        assert s.key_lookup("Person", "id", 1000) == [ids[7]] and s.key_lookup("Person", "id", 7) == []
+    assert db.indexes() == [("Person", ("id",))]
