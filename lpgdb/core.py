@@ -444,6 +444,16 @@ class Adjacency(_Native):
             raise self._closed()
         check(lib.lpg_adj_compact(h), "Adjacency.compact")
 
+    def stats(self) -> dict:
+        """{"held", "delta", "nodes", "bytes"}: edges held (live or awaiting gc), delta entries
+        of both directions (what compact() folds), 1 + largest node id, heap bytes. O(nodes)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        out = ffi.new("uint64_t[4]")
+        check(lib.lpg_adj_stats(h, out, out + 1, out + 2, out + 3), "Adjacency.stats")
+        return dict(zip(("held", "delta", "nodes", "bytes"), out))
+
     def check(self) -> None:
         """Verify every invariant of the C structure; InternalError if one fails."""
         _invariants(self, lib.lpg_adj_check)

@@ -832,6 +832,32 @@ int lpg_adj_compact(lpg_adj *a)
     return rc;
 }
 
+int lpg_adj_stats(lpg_adj *a, uint64_t *held, uint64_t *delta, uint64_t *nodes, uint64_t *bytes)
+{
+    if (!a)
+        return LPG_EINVAL;
+    pthread_rwlock_rdlock(&a->lock);
+    uint64_t b = sizeof(*a) + a->ecap * sizeof(edge) + a->ecap / 64 * 2 * sizeof(uint64_t);
+    for (int di = 0; di < 2; di++) {
+        const adj_dir *d = &a->d[di];
+        if (d->off)
+            b += (d->nbase + 1) * sizeof(uint64_t) + base_len(d) * sizeof(ent);
+        b += d->ndelta * sizeof(dvec);
+        for (size_t v = 0; v < d->ndelta; v++)
+            b += (uint64_t)d->delta[v].cap * sizeof(ent);
+    }
+    if (held)
+        *held = a->nheld;
+    if (delta)
+        *delta = a->d[0].ndelta_ent + a->d[1].ndelta_ent;
+    if (nodes)
+        *nodes = a->nnodes;
+    if (bytes)
+        *bytes = b;
+    pthread_rwlock_unlock(&a->lock);
+    return LPG_OK;
+}
+
 /* Checks the entries [p, q) listed at node v of direction di against the edge table (2) and
  * counts them in seen[eid]: out entries in the low nibble, in entries in the high one. */
 static int check_entries(const lpg_adj *a, int di, uint64_t v, const ent *p, const ent *q,

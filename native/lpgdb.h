@@ -106,6 +106,10 @@ int lpg_adj_count(lpg_adj *a, const uint32_t *types, size_t ntypes, uint64_t sna
 int lpg_adj_gc(lpg_adj *a, uint64_t min_snap);
 /* Write.  Folds every delta into the CSR bases.  Readers wait on the lock.  O(E + N). */
 int lpg_adj_compact(lpg_adj *a);
+/* Read.  [out] held: edges held (live or awaiting gc); delta: entries in the per-node deltas
+ * of both directions (what lpg_adj_compact would fold); nodes: N; bytes: heap bytes owned
+ * (approximate: excludes allocator overhead).  Any out pointer may be NULL.  O(N). */
+int lpg_adj_stats(lpg_adj *a, uint64_t *held, uint64_t *delta, uint64_t *nodes, uint64_t *bytes);
 /* Read.  Verifies every invariant (see adj.c); LPG_OK or LPG_ECORRUPT.  O(E + N). */
 int lpg_adj_check(lpg_adj *a);
 /* lpg_keyidx: hash index (index id u32, key bytes) -> node ids, versioned.  Keys are opaque byte

@@ -115,8 +115,11 @@ def test_add_many_bulk_then_delta_then_compact(adj):
     out_deg = Counter(srcs)
     assert adj.degree(5, "out", None, 2) == out_deg[5] + 1
     assert adj.degree(500, "both", None, 2) == 2
+    assert adj.stats()["delta"] == 4 and adj.stats()["held"] == n + 2
     adj.compact()
     adj.check()
+    st_ = adj.stats()
+    assert st_["delta"] == 0 and st_["nodes"] == 501 and st_["bytes"] >= (n + 2) * 48
     assert adj.degree(5, "out", None, 2) == out_deg[5] + 1
     assert adj.count(None, 2) == n + 2
     assert adj.count(None, 1) == n
@@ -215,7 +218,8 @@ def test_closed_handle_raises_interface_error():
                  lambda: a.gc(1), lambda: a.scan(None, 1), lambda: a.count(None, 1),
                  lambda: a.count_reach(0, 2, "out", None, 1), lambda: a.remove(0, 2),
                  lambda: a.expand([0], "out", None, 1), lambda: a.degree_many([0], "out", None, 1),
-                 lambda: a.add_many([1], [0], [0], [1], 1), lambda: a.edges(0, "out", None, 1)):
+                 lambda: a.add_many([1], [0], [0], [1], 1), lambda: a.edges(0, "out", None, 1),
+                 lambda: a.stats()):
         with pytest.raises(errors.InterfaceError):
             call()
 
