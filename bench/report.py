@@ -4,7 +4,8 @@ Owns: turning the workers' raw results into text.  Pure functions of their argum
 measuring and no checking (a system's correctness comes in as its list of problems).
 
 Every rate is a median over repetitions.  Ratios are always "lpgdb is N x as fast / as small"
-(> 1 = lpgdb better), whatever the unit of the underlying column.
+(> 1 = lpgdb better), whatever the unit of the underlying column.  A system whose answers
+failed the check (a non-empty problem list) gets no numbers in any table.
 """
 from __future__ import annotations
 
@@ -142,7 +143,10 @@ def _fmt_ratio(r) -> str:
 
 def render(size: str, meta: dict, results: list[dict], problems: dict, skipped: dict,
            env: dict, settings: dict) -> str:
-    M = {r["system"]: metrics(r, meta) for r in results if _reps(r)}
+    # A system whose answers failed the check gets no numbers in any table (invariant of the
+    # harness: nothing is reported for a system that computed something else).
+    M = {r["system"]: metrics(r, meta) for r in results
+         if _reps(r) and not problems.get(r["system"])}
     L: list[str] = []
     add = L.append
     add(f"### {size}: N={meta['nodes']:,} persons, M={meta['edges']:,} KNOWS edges "
@@ -159,11 +163,15 @@ def render(size: str, meta: dict, results: list[dict], problems: dict, skipped: 
     add("|" + "---|" * 16)
     for res in results:
         name = res["system"]
+        if problems.get(name):
+            add(f"| {name} | **wrong answers**: numbers withheld, see the problems below |"
+                + " |" * 14)
+            continue
         if name not in M:
             add(f"| {name} | failed: {_oneline(res.get('errors', []))} |" + " |" * 14)
             continue
         s = M[name]
-        ok = ("**NO**" if problems.get(name) else "yes" if res.get("ok") else "partial")
+        ok = "yes" if res.get("ok") else "partial"
         add("| " + " | ".join([
             name, num(s.get("w1_s"), 2), rate(s.get("w1_nodes")),
             rate(s.get("w1_edges")) if "w1_edges" in s else f"({rate(s.get('w1_elems'))} elem/s)",

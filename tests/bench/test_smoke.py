@@ -59,3 +59,10 @@ def test_harness_runs_lpgdb_sqlite_networkx_and_answers_agree(tmp_path):
     assert rc == 0
     md = (tmp_path / "results" / "smoke.md").read_text()
     assert "| lpgdb |" in md and "Ratios lpgdb / peer" in md
+    # A system with a wrong answer gets no numbers anywhere in the report.
+    from bench import report
+    md = report.render("smoke", out["meta"], out["results"],
+                       {**out["problems"], "sqlite": ["W4 differs on 1 of 100 queries"]}, {},
+                       out["env"], out["settings"])
+    assert "| sqlite | **wrong answers**: numbers withheld" in md
+    assert "| metric | networkx |" in md          # sqlite left out of the ratio table
