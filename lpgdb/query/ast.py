@@ -1,0 +1,305 @@
+"""The query AST: plain data, no behaviour.
+
+Owns: the node classes the parser builds and every later stage reads.
+Must not: import lark, evaluate anything, or know about the graph.
+Invariants:
+  (1) every expression node has ``pos``: the 0-based source offset where it starts (or -1);
+  (2) a projection item's ``name`` is the alias, or else the exact source text of its
+      expression (the column name the TCK expects for unaliased items);
+  (3) a pattern part holds ``len(nodes) == len(rels) + 1``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+# ---------------------------------------------------------------- expressions
+@dataclass
+class Expr:
+    pos: int = field(default=-1, kw_only=True, compare=False, repr=False)
+
+
+@dataclass
+class Literal(Expr):
+    value: Any
+
+
+@dataclass
+class Param(Expr):
+    name: str
+
+
+@dataclass
+class Var(Expr):
+    name: str
+
+
+@dataclass
+class Prop(Expr):
+    subject: Expr
+    key: str
+
+
+@dataclass
+class Index(Expr):
+    subject: Expr
+    index: Expr
+
+
+@dataclass
+class Slice(Expr):
+    subject: Expr
+    lo: Optional[Expr]
+    hi: Optional[Expr]
+
+
+@dataclass
+class HasLabels(Expr):
+    subject: Expr
+    labels: list
+
+
+@dataclass
+class BinOp(Expr):
+    """Arithmetic (+ - * / % ^), boolean (AND OR XOR) and string/list predicates
+    (STARTS WITH, ENDS WITH, CONTAINS, IN, =~)."""
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass
+class Not(Expr):
+    operand: Expr
+
+
+@dataclass
+class Neg(Expr):
+    operand: Expr
+
+
+@dataclass
+class Compare(Expr):
+    """A chain ``a < b <= c``: ``operands`` has one more element than ``ops``."""
+    operands: list
+    ops: list
+
+
+@dataclass
+class IsNull(Expr):
+    operand: Expr
+    negated: bool
+
+
+@dataclass
+class ListLit(Expr):
+    items: list
+
+
+@dataclass
+class MapLit(Expr):
+    items: list  # [(key, Expr)]
+
+
+@dataclass
+class FuncCall(Expr):
+    name: str          # lower-cased
+    args: list
+    distinct: bool = False
+
+
+@dataclass
+class CountStar(Expr):
+    pass
+
+
+@dataclass
+class Case(Expr):
+    subject: Optional[Expr]
+    alternatives: list  # [(when, then)]
+    default: Optional[Expr]
+
+
+@dataclass
+class ListComp(Expr):
+    var: str
+    source: Expr
+    where: Optional[Expr]
+    projection: Optional[Expr]
+
+
+@dataclass
+class Quantifier(Expr):
+    kind: str  # all any none single
+    var: str
+    source: Expr
+    where: Expr
+
+
+@dataclass
+class MapProjection(Expr):
+    var: str
+    items: list  # ('prop', key) | ('lit', key, Expr) | ('var', name) | ('all',)
+
+
+@dataclass
+class PatternExpr(Expr):
+    """A pattern used as an expression: a predicate in WHERE, a list of paths elsewhere."""
+    part: "PatternPart"
+
+
+@dataclass
+class PatternComp(Expr):
+    part: "PatternPart"
+    where: Optional[Expr]
+    projection: Expr
+
+
+# ---------------------------------------------------------------- patterns
+@dataclass
+class NodePattern:
+    var: Optional[str]
+    labels: list
+    props: Optional[Expr]  # MapLit or Param
+    pos: int = -1
+
+
+@dataclass
+class RelPattern:
+    var: Optional[str]
+    types: list
+    direction: str  # 'out' | 'in' | 'both'
+    length: Optional[tuple]  # None = one hop; (min, max) with None meaning unbounded
+    props: Optional[Expr]
+    pos: int = -1
+
+
+@dataclass
+class PatternPart:
+    path_var: Optional[str]
+    nodes: list
+    rels: list
+
+
+# ---------------------------------------------------------------- clauses
+@dataclass
+class ProjItem:
+    expr: Expr
+    name: str
+    aliased: bool
+
+
+@dataclass
+class Projection:
+    distinct: bool
+    star: bool
+    items: list
+    order: list  # [(Expr, descending: bool)]
+    skip: Optional[Expr]
+    limit: Optional[Expr]
+
+
+@dataclass
+class Match:
+    optional: bool
+    parts: list
+    where: Optional[Expr]
+
+
+@dataclass
+class Unwind:
+    expr: Expr
+    var: str
+
+
+@dataclass
+class With:
+    projection: Projection
+    where: Optional[Expr]
+
+
+@dataclass
+class Return:
+    projection: Projection
+
+
+@dataclass
+class Create:
+    parts: list
+
+
+@dataclass
+class SetProperty:
+    target: Prop
+    value: Expr
+
+
+@dataclass
+class SetAll:
+    var: str
+    value: Expr
+
+
+@dataclass
+class SetMerge:
+    var: str
+    value: Expr
+
+
+@dataclass
+class SetLabels:
+    var: str
+    labels: list
+
+
+@dataclass
+class RemoveLabels:
+    var: str
+    labels: list
+
+
+@dataclass
+class RemoveProperty:
+    target: Prop
+
+
+@dataclass
+class SetClause:
+    items: list
+
+
+@dataclass
+class Remove:
+    items: list
+
+
+@dataclass
+class Merge:
+    part: PatternPart
+    on_match: list   # [set item]
+    on_create: list
+
+
+@dataclass
+class Delete:
+    detach: bool
+    exprs: list
+
+
+@dataclass
+class Call:
+    name: str
+    args: Optional[list]  # None: no parentheses (arguments implicit from parameters)
+    yields: Any           # None, '*', or [(field, alias)]
+    where: Optional[Expr]
+
+
+@dataclass
+class Query:
+    """One or more single queries joined by UNION (``union_all[i]`` joins part i and i+1)."""
+    parts: list  # [list of clauses]
+    union_all: list
+
+
+WRITE_CLAUSES = (Create, Merge, SetClause, Remove, Delete)
