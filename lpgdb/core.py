@@ -260,6 +260,22 @@ class Adjacency(_Native):
             return None
         check(rc, "Adjacency.get")
 
+    def get_many(self, eids, snap):
+        """Batched get: (types, srcs, dsts) lists aligned with ``eids``; type -1 (and src/dst 0)
+        where the edge is not visible at ``snap``. O(len(eids)), one C call."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        arr, n = _u64_array(eids, "eids")
+        t, s_, d = ffi.new("int64_t[]", n), ffi.new("uint64_t[]", n), ffi.new("uint64_t[]", n)
+        try:
+            rc = lib.lpg_adj_get_many(h, arr, n, snap, t, s_, d)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Adjacency.get_many", e) from e
+        if rc:
+            check(rc, "Adjacency.get_many")
+        return ffi.unpack(t, n), ffi.unpack(s_, n), ffi.unpack(d, n)
+
     def _expand(self, nodes_ptr, n, direction, types, snap):
         """Run lpg_adj_expand into the per-thread buffers; returns (scratch, count)."""
         h = self._h
@@ -615,6 +631,20 @@ class LabelIndex(_Native):
             raise _bad_arg("LabelIndex.add", e) from e
         if rc:
             check(rc, "LabelIndex.add")
+
+    def add_many(self, label, nodes, lsn) -> None:
+        """Put every node of ``nodes`` in ``label`` from ``lsn``, all or nothing (IntegrityError
+        if one is already live there or repeats). Ascending ids append at page ends."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        arr, n = _u64_array(nodes, "nodes")
+        try:
+            rc = lib.lpg_labels_add_many(h, label, arr, n, lsn)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("LabelIndex.add_many", e) from e
+        if rc:
+            check(rc, "LabelIndex.add_many")
 
     def remove(self, label, node, lsn) -> None:
         """End ``node``'s live membership of ``label`` at ``lsn``. NotFoundError if none."""

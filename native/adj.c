@@ -475,8 +475,35 @@ int lpg_adj_get(lpg_adj *a, uint64_t eid, uint64_t snap, uint32_t *type, uint64_
     return rc;
 }
 
-/* Calls emit(ctx, entry) for every visible entry of node v in direction dir, matching ts.
- * For dir 2, in-entries of self-loops (nbr == v) are skipped: the out-entry reports them. */
+int lpg_adj_get_many(lpg_adj *a, const uint64_t *eids, size_t n, uint64_t snap, int64_t *out_type,
+                     uint64_t *out_src, uint64_t *out_dst)
+{
+    if (!a || (n && (!eids || !out_type || !out_src || !out_dst)))
+        return LPG_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (eids[i] >= LPG_ID_CAP)
+            return LPG_EBOUNDS;
+    pthread_rwlock_rdlock(&a->lock);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t eid = eids[i];
+        const edge *x = eid < a->ecap ? &a->e[eid] : NULL;
+        if (x && x->begin != FREE && x->begin <= snap && snap < x->end) {
+            out_type[i] = x->type;
+            out_src[i] = x->src;
+            out_dst[i] = x->dst;
+        } else {
+            out_type[i] = -1;
+            out_src[i] = out_dst[i] = 0;
+        }
+    }
+    pthread_rwlock_unlock(&a->lock);
+    return LPG_OK;
+}
+
+/* Runs BODY, with `const ent *x` bound, for every entry of node v in direction dir whose type is
+ * in ts and whose edge is visible at snap (mode from vis_mode).  For dir 2, in-entries of
+ * self-loops (nbr == v) are skipped: the out-entry reports them.  BODY may `break` only out of
+ * the current list. */
 #define FOR_EACH_VISIBLE(a, v, dir, ts, snap, fast, BODY)                                       \
     do {                                                                                        \
         for (int di_ = 0; di_ < 2; di_++) {                                                     \

@@ -83,6 +83,12 @@ void lpg_labels_free(lpg_labels *l)
     free(l);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* Index of the first entry of pg with node >= node (pg->n if none).  O(log n). */
 static uint32_t lower_bound(const lpage *pg, uint64_t node)
 {
@@ -173,6 +179,130 @@ int lpg_labels_add(lpg_labels *l, uint32_t label, uint64_t node, uint64_t lsn)
         s->max_begin = lsn;
 out:
     pthread_rwlock_unlock(&l->lock);
+    return rc;
+}
+
+/* Checks node (in page pg, possibly NULL) could take a new live version at lsn. */
+static int can_add(const lpage *pg, uint64_t node, uint64_t lsn)
+{
+    for (uint32_t i = pg ? lower_bound(pg, node) : 0; pg && i < pg->n && pg->e[i].node == node; i++) {
+        if (pg->e[i].end == LPG_LSN_INF)
+            return LPG_EEXIST;
+        if (lsn < pg->e[i].end)
+            return LPG_EINVAL;
+    }
+    return LPG_OK;
+}
+
+int lpg_labels_add_many(lpg_labels *l, uint32_t label, const uint64_t *nodes, size_t n, uint64_t lsn)
+{
+    if (!l || (n && !nodes))
+        return LPG_EINVAL;
+    if (label >= LPG_LABEL_CAP)
+        return LPG_EBOUNDS;
+    if (lsn == LPG_LSN_INF)
+        return LPG_EINVAL;
+    if (n == 0)
+        return LPG_OK;
+    int sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i] >= LPG_ID_CAP)
+            return LPG_EBOUNDS;
+        if (i && nodes[i] <= nodes[i - 1])
+            sorted = 0;
+    }
+    uint64_t *copy = NULL;
+    const uint64_t *v = nodes;
+    if (!sorted) {
+        copy = malloc(n * sizeof(uint64_t));
+        if (!copy)
+            return LPG_ENOMEM;
+        memcpy(copy, nodes, n * sizeof(uint64_t));
+        qsort(copy, n, sizeof(uint64_t), cmp_u64);
+        for (size_t i = 1; i < n; i++)
+            if (copy[i] == copy[i - 1]) {
+                free(copy);
+                return LPG_EEXIST;
+            }
+        v = copy;
+    }
+    int rc = LPG_OK;
+    pthread_rwlock_wrlock(&l->lock);
+    /* growing the directories changes no content, so it may happen before a failure */
+    if (grow((void **)&l->sets, &l->nsets, (size_t)label + 1, sizeof(lset))) {
+        rc = LPG_ENOMEM;
+        goto out;
+    }
+    lset *s = &l->sets[label];
+    if (grow((void **)&s->pages, &s->npages, (size_t)(v[n - 1] >> PAGE_SHIFT) + 1, sizeof(lpage *))) {
+        rc = LPG_ENOMEM;
+        goto out;
+    }
+    /* pass 1: every node may be added; reserve room page by page (groups of equal page) */
+    for (size_t i = 0; i < n && rc == LPG_OK; i++)
+        rc = can_add(s->pages[v[i] >> PAGE_SHIFT], v[i], lsn);
+    for (size_t i = 0, j; rc == LPG_OK && i < n; i = j) {
+        size_t p = (size_t)(v[i] >> PAGE_SHIFT);
+        for (j = i; j < n && (v[j] >> PAGE_SHIFT) == p; j++)
+            ;
+        lpage *pg = s->pages[p];
+        uint64_t need = (pg ? pg->n : 0) + (j - i);
+        if (pg && need <= pg->cap)
+            continue;
+        if (need >= (1u << 30)) {
+            rc = LPG_ENOMEM;
+            break;
+        }
+        uint32_t ncap = pg ? pg->cap : 4;
+        while (ncap < need)
+            ncap *= 2;
+        lpage *np = realloc(pg, sizeof(lpage) + (size_t)ncap * sizeof(lentry));
+        if (!np) {
+            rc = LPG_ENOMEM;
+            break;
+        }
+        if (!pg)
+            np->n = 0;
+        np->cap = ncap;
+        s->pages[p] = np;
+    }
+    if (rc != LPG_OK) {
+        /* drop pages created empty by the reservation: invariant (1) wants n >= 1 */
+        for (size_t i = 0; i < n; i++) {
+            size_t p = (size_t)(v[i] >> PAGE_SHIFT);
+            if (s->pages[p] && s->pages[p]->n == 0) {
+                free(s->pages[p]);
+                s->pages[p] = NULL;
+            }
+        }
+    }
+    /* pass 2: merge each group into its page from the back; a new version goes after the
+     * existing (ended) versions of its node */
+    for (size_t i = 0, j; rc == LPG_OK && i < n; i = j) {
+        size_t p = (size_t)(v[i] >> PAGE_SHIFT);
+        for (j = i; j < n && (v[j] >> PAGE_SHIFT) == p; j++)
+            ;
+        lpage *pg = s->pages[p];
+        int64_t a = (int64_t)pg->n - 1, b = (int64_t)j - 1, w = (int64_t)(pg->n + (j - i)) - 1;
+        while (b >= (int64_t)i) {
+            if (a >= 0 && pg->e[a].node > v[b]) {
+                pg->e[w--] = pg->e[a--];
+            } else {
+                lentry x = {v[b], lsn, LPG_LSN_INF};
+                pg->e[w--] = x;
+                b--;
+            }
+        }
+        pg->n += (uint32_t)(j - i);
+    }
+    if (rc == LPG_OK) {
+        s->nver += n;
+        if (lsn > s->max_begin)
+            s->max_begin = lsn;
+    }
+out:
+    pthread_rwlock_unlock(&l->lock);
+    free(copy);
     return rc;
 }
 

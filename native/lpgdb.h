@@ -74,6 +74,11 @@ int lpg_adj_add_many(lpg_adj *a, const uint64_t *eids, const uint32_t *types, co
 int lpg_adj_remove(lpg_adj *a, uint64_t eid, uint64_t lsn);
 /* Read.  [out] type/src/dst of eid if visible at snap, else LPG_ENOTFOUND.  O(1). */
 int lpg_adj_get(lpg_adj *a, uint64_t eid, uint64_t snap, uint32_t *type, uint64_t *src, uint64_t *dst);
+/* Read.  Batched lpg_adj_get: for each eids[i] visible at snap, out_type[i] = its type and
+ * out_src/out_dst[i] its endpoints; else out_type[i] = -1 (and src/dst 0).  Any id >= 2^40 gives
+ * LPG_EBOUNDS before anything is written.  O(n). */
+int lpg_adj_get_many(lpg_adj *a, const uint64_t *eids, size_t n, uint64_t snap, int64_t *out_type,
+                     uint64_t *out_src, uint64_t *out_dst);
 /* Read.  1-hop expansion of the frontier nodes[0..n): for every visible edge of a wanted type
  * incident to nodes[i] in direction dir, writes the neighbour, the edge id and i (n < 2^32).
  * Per node: CSR base entries, then delta entries (for dir 2: out then in).  Unknown node ids
@@ -167,6 +172,11 @@ void lpg_labels_free(lpg_labels *l);
  * lsn == UINT64_MAX or lsn is before the end of the node's previous version.  O(log P + page
  * size) (one memmove inside a page). */
 int lpg_labels_add(lpg_labels *l, uint32_t label, uint64_t node, uint64_t lsn);
+/* Write.  lpg_labels_add for nodes[0..n), all or nothing: LPG_EEXIST (or LPG_EINVAL) if any
+ * node could not be added alone, or appears twice in the batch; space is reserved before the
+ * first insert, so LPG_ENOMEM changes nothing either.  O(n log n + pages touched * page size);
+ * ascending fresh nodes append at page ends. */
+int lpg_labels_add_many(lpg_labels *l, uint32_t label, const uint64_t *nodes, size_t n, uint64_t lsn);
 /* Write.  Ends the live version of node in label at lsn.  LPG_ENOTFOUND if none; LPG_EINVAL if
  * lsn is before its begin.  O(log P). */
 int lpg_labels_remove(lpg_labels *l, uint32_t label, uint64_t node, uint64_t lsn);

@@ -38,6 +38,16 @@ def test_get_respects_begin_and_end(adj):
     adj.check()
 
 
+def test_get_many(adj):
+    _triangle(adj)
+    adj.remove(11, 8)
+    assert adj.get_many([10, 11, 12, 99], 7) == ([1, 2, 1, -1], [0, 1, 2, 0], [1, 2, 0, 0])
+    assert adj.get_many(array("Q", [11, 13]), 8) == ([-1, 3], [0, 1], [0, 1])
+    assert adj.get_many([], 8) == ([], [], [])
+    with pytest.raises(errors.InterfaceError):
+        adj.get_many([1, ID_CAP], 8)
+
+
 def test_expand_directions_and_self_loop_once(adj):
     _triangle(adj)
     nbrs, eids, frm = adj.expand([1], "out", None, 10)
@@ -219,7 +229,7 @@ def test_closed_handle_raises_interface_error():
                  lambda: a.count_reach(0, 2, "out", None, 1), lambda: a.remove(0, 2),
                  lambda: a.expand([0], "out", None, 1), lambda: a.degree_many([0], "out", None, 1),
                  lambda: a.add_many([1], [0], [0], [1], 1), lambda: a.edges(0, "out", None, 1),
-                 lambda: a.stats()):
+                 lambda: a.stats(), lambda: a.get_many([0], 1)):
         with pytest.raises(errors.InterfaceError):
             call()
 
@@ -349,10 +359,15 @@ class AdjacencyModel(RuleBasedStateMachine):
             len(self._model_edges(vis, node, direction)) for node in nodes]
         assert self.a.scan(types, snap) == sorted(vis)
         assert self.a.count(types, snap) == len(vis)
-        for e in data.draw(st.lists(st.integers(0, self.next_eid + 2), max_size=5)):
+        probe = data.draw(st.lists(st.integers(0, self.next_eid + 2), max_size=5))
+        want_many = ([], [], [])
+        for e in probe:
             v = self.m.get(e)
             want_get = tuple(v[:3]) if v and v[3] <= snap < v[4] else None
             assert self.a.get(e, snap) == want_get
+            for col, x in zip(want_many, want_get or (-1, 0, 0)):
+                col.append(x)
+        assert self.a.get_many(probe, snap) == want_many
 
     @rule(data=st.data(), seed=NODES, hops=st.integers(0, 3), direction=DIRS, types=FILTERS,
           exclude=st.booleans())

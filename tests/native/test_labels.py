@@ -51,6 +51,36 @@ def test_large_label_scan_and_gc(li):
     assert li.count(0, 2) == len(li.scan(0, 2))
 
 
+def test_add_many_merges_into_pages(li):
+    li.add(0, 5, 1)
+    li.add(0, 2000, 1)
+    li.remove(0, 5, 2)
+    li.add_many(0, [3000, 7, 5, 1999, 0, 4096], 2)
+    li.check()
+    assert li.scan(0, 2) == [0, 5, 7, 1999, 2000, 3000, 4096]
+    assert li.scan(0, 1) == [5, 2000]
+    li.add_many(1, range(0, 5000, 2), 3)  # ascending: appends
+    assert li.count(1, 3) == 2500 and li.has(1, 4998, 3) and not li.has(1, 4999, 3)
+    li.check()
+
+
+def test_add_many_is_all_or_nothing(li):
+    li.add(0, 10, 1)
+    with pytest.raises(errors.IntegrityError):
+        li.add_many(0, [1, 2, 10, 5000], 2)  # 10 is live; 5000 would need a new page
+    with pytest.raises(errors.IntegrityError):
+        li.add_many(0, [3, 4, 3], 2)
+    with pytest.raises(errors.InterfaceError):
+        li.add_many(0, [1, 2**40], 2)
+    li.remove(0, 10, 3)
+    with pytest.raises(errors.InterfaceError):
+        li.add_many(0, [11, 10], 2)  # 10's previous version ends at 3
+    li.check()
+    assert li.scan(0, 5) == [] and li.scan(0, 2) == [10]
+    li.add_many(0, [], 4)
+    li.check()
+
+
 def test_errors(li):
     li.add(0, 1, 5)
     with pytest.raises(errors.IntegrityError):
@@ -93,7 +123,8 @@ def test_closed_handle_raises_interface_error():
     x = LabelIndex()
     x.close()
     for call in (lambda: x.add(0, 1, 1), lambda: x.remove(0, 1, 1), lambda: x.scan(0, 1),
-                 lambda: x.count(0, 1), lambda: x.has(0, 1, 1), lambda: x.gc(1), lambda: x.check()):
+                 lambda: x.count(0, 1), lambda: x.has(0, 1, 1), lambda: x.gc(1), lambda: x.check(),
+                 lambda: x.add_many(0, [1], 1)):
         with pytest.raises(errors.InterfaceError):
             call()
 
@@ -126,6 +157,16 @@ class LabelIndexModel(RuleBasedStateMachine):
             return
         self.x.add(label, node, self.lsn)
         self.m.append([label, node, self.lsn, LSN_INF])
+
+    @rule(label=st.integers(0, 3), nodes=st.lists(NODES, max_size=8))
+    def add_many(self, label, nodes):
+        self.lsn += 1
+        if len(set(nodes)) != len(nodes) or any(self._live(label, n) for n in nodes):
+            with pytest.raises(errors.IntegrityError):
+                self.x.add_many(label, nodes, self.lsn)
+            return
+        self.x.add_many(label, nodes, self.lsn)
+        self.m.extend([label, n, self.lsn, LSN_INF] for n in nodes)
 
     @precondition(lambda self: any(v[3] == LSN_INF for v in self.m))
     @rule(data=st.data(), same_lsn=st.booleans())
