@@ -39,7 +39,10 @@ class ValueType:
     lo: Optional[int] = None
     hi: Optional[int] = None
 
-    def accepts(self, v: Any) -> bool:
+    def __post_init__(self):
+        object.__setattr__(self, "accepts", _ACCEPTS[self.kind](self))
+
+    def _accepts_slow(self, v: Any) -> bool:
         k = self.kind
         if v is None:
             return False
@@ -85,6 +88,31 @@ class ValueType:
 
     def describe(self) -> str:
         return self.name
+
+
+def _int_accepts(t):
+    lo, hi = t.lo, t.hi
+    return lambda v: type(v) is int and lo <= v <= hi or (
+        isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi)
+
+
+def _exact(*types):
+    return lambda t: (lambda v: type(v) in types or (
+        v is not None and not isinstance(v, bool) and t._accepts_slow(v)))
+
+
+_ACCEPTS = {
+    "any": lambda t: (lambda v: v is not None),
+    "bool": lambda t: (lambda v: type(v) is bool),
+    "int": _int_accepts,
+    "float": _exact(float),
+    "str": _exact(str),
+    "date": lambda t: t._accepts_slow,
+    "datetime": _exact(_dt.datetime),
+    "time": _exact(_dt.time),
+    "duration": _exact(_dt.timedelta),
+    "bytes": _exact(bytes),
+}
 
 
 def _int_type(name, bits, signed=True):
@@ -157,11 +185,12 @@ class Shape:
     props: Tuple[PropertyRule, ...]
     props_open: bool
 
+    def __post_init__(self):
+        object.__setattr__(self, "_rules", {r.key: r for r in self.props})
+        object.__setattr__(self, "_required", tuple(r.key for r in self.props if r.required))
+
     def rule(self, key: str) -> Optional[PropertyRule]:
-        for r in self.props:
-            if r.key == key:
-                return r
-        return None
+        return self._rules.get(key)
 
     def label_ok(self, labels: FrozenSet[str]) -> bool:
         return labels == self.labels or (self.labels_open and self.labels <= labels)
@@ -185,7 +214,24 @@ class Shape:
         return out
 
     def matches(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> bool:
-        return self.label_ok(labels) and not self.record_failures(props)
+        if not (labels == self.labels or (self.labels_open and self.labels <= labels)):
+            return False
+        return self.record_ok(props)
+
+    def record_ok(self, props: Mapping[str, Any]) -> bool:
+        """``not self.record_failures(props)``, fast."""
+        for k in self._required:
+            if props.get(k) is None:
+                return False
+        rules, is_open = self._rules, self.props_open
+        for k, v in props.items():
+            r = rules.get(k)
+            if r is None:
+                if not is_open and v is not None:
+                    return False
+            elif v is not None and not r.type.accepts(v):
+                return False
+        return True
 
 
 _EMPTY_SHAPE = Shape(frozenset(), False, (), False)

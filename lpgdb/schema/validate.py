@@ -43,13 +43,13 @@ def validate_all(graph_type: GraphType, view) -> List[Violation]:
 def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
     """The violations a transaction's writes ``ws`` introduce; ``view`` is the post-commit state."""
     v = _Validator(graph_type, view)
-    touched = set(ws.nodes_written)
+    ends = set()                # existing endpoints of written or deleted edges
     for eid in ws.edges_written:
         e = v.edge(eid)
         if e is not None:
-            touched.update((e.src, e.dst))
+            ends.update((e.src, e.dst))
     for src, dst, _labels in ws.edges_deleted.values():
-        touched.update(n for n in (src, dst) if v.node(n) is not None)
+        ends.update(n for n in (src, dst) if v.node(n) is not None)
     if graph_type.strict:
         for nid in ws.nodes_written:
             n = v.node(nid)
@@ -64,12 +64,17 @@ def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
         if c.has_pattern and not c.binds_scope_var():
             v.check_constraint(c, None)             # x is correlated only through WHERE: full check
             continue
-        radius = c.pattern_length() if c.has_pattern else 0
+        # A match is a path of k edges through x. Walking it from x to the first changed element
+        # crosses only unchanged edges: a changed edge is at most k-1 edges away (so x is within
+        # k-1 of one of its endpoints), a written node at most k.
+        k = c.pattern_length() if c.has_pattern else 0
+        near = v.within(ws.nodes_written, k)
+        if k:
+            near |= v.within(ends, k - 1)
         if c.edge_scope:
-            near = v.within(touched, radius) if radius else set(ws.nodes_written)
             affected = set(ws.edges_written) | v.incident_edges(near)
         else:
-            affected = v.within(touched, radius) if radius else set(ws.nodes_written)
+            affected = near
         v.check_constraint(c, affected)
     return v.out
 
@@ -82,6 +87,8 @@ class _Validator:
         self._nodes: Dict[int, Any] = {}
         self._edges: Dict[int, Any] = {}
         self._reported: Set[Tuple] = set()
+        self._incident: Dict[Tuple, List[Any]] = {}
+        self._lx: Dict[Tuple, bool] = {}
 
     # ---- access ----
     def node(self, nid: int):
@@ -101,13 +108,28 @@ class _Validator:
         return self._edges[eid]
 
     def incident(self, nid: int, direction: str, label: Optional[str] = None) -> List[Any]:
-        if self.node(nid) is None:
-            return []
-        out = []
-        for e in self.view.edges_of(nid, direction, label):
-            self._edges.setdefault(e.id, e)
-            out.append(e)
+        key = (nid, direction, label)
+        out = self._incident.get(key)
+        if out is None:
+            out = []
+            if self.node(nid) is not None:
+                for e in self.view.edges_of(nid, direction, label):
+                    self._edges.setdefault(e.id, e)
+                    out.append(e)
+            self._incident[key] = out
         return out
+
+    def node_lx(self, lx, n) -> bool:
+        """A resolved label expression on node ``n``, memoised per validation."""
+        if lx[0] == "any":
+            return True
+        if lx[0] == "label":
+            return lx[1] in n.labels
+        key = (id(lx), n.id)
+        r = self._lx.get(key)
+        if r is None:
+            r = self._lx[key] = eval_node_labels(lx, n.labels, n.properties)
+        return r
 
     def incident_edges(self, nids: Iterable[int]) -> Set[int]:
         return {e.id for n in nids for e in self.incident(n, "both")}
@@ -152,7 +174,7 @@ class _Validator:
                             f"{_desc_node(n)}: no node type of graph type {self.gt.name} has the "
                             f"labels {_labels_text(labels)}")
             return
-        if any(not s.record_failures(props) for _t, s in cands):
+        if any(s.record_ok(props) for _t, s in cands):
             return
         self._record_failures("node", n, cands)
 
@@ -164,7 +186,7 @@ class _Validator:
                         f"{_desc_edge(e)}: no edge type of graph type {self.gt.name} has the labels "
                         f"{_labels_text(labels)}")
             return
-        middle_ok = [t for t, s in cands if not s.record_failures(props)]
+        middle_ok = [t for t, s in cands if s.record_ok(props)]
         if not middle_ok:
             self._record_failures("edge", e, cands)
             return
@@ -177,11 +199,18 @@ class _Validator:
                     f"{_desc_edge(e)}: matches {names} but its endpoints ({_desc_node(src)} -> "
                     f"{_desc_node(dst)}) are not of the endpoint types {names} allows")
 
-    @staticmethod
-    def _endpoints_ok(t: EdgeType, src, dst) -> bool:
+    def _endpoints_ok(self, t: EdgeType, src, dst) -> bool:
         return (src is not None and dst is not None
-                and any(s.matches(src.labels, src.properties) for s in t.source)
-                and any(s.matches(dst.labels, dst.properties) for s in t.target))
+                and self.shapes_ok(t.source, src) and self.shapes_ok(t.target, dst))
+
+    def shapes_ok(self, shapes, n) -> bool:
+        """``n`` matches one of ``shapes`` (an endpoint spec), memoised per validation."""
+        key = (id(shapes), n.id)
+        r = self._lx.get(key)
+        if r is None:
+            labels, props = n.labels, n.properties
+            r = self._lx[key] = any(s.matches(labels, props) for s in shapes)
+        return r
 
     def _record_failures(self, element: str, x, cands) -> None:
         desc = _desc_node(x) if element == "node" else _desc_edge(x)
@@ -210,7 +239,7 @@ class _Validator:
         if c.edge_scope:
             if not self.edge_labels_ok(c.scope, x):
                 return False
-        elif not eval_node_labels(c.scope, x.labels, x.properties):
+        elif not self.node_lx(c.scope, x):
             return False
         if c.where is not None:
             return eval_expr(c.where, {c.var: self._binding(c.edge_scope, x)}) is True
@@ -379,7 +408,7 @@ class _Validator:
 
     def _bind_node(self, step, nid: int, env: dict) -> bool:
         n = self.node(nid)
-        if n is None or not eval_node_labels(step.labels, n.labels, n.properties):
+        if n is None or not self.node_lx(step.labels, n):
             return False
         return _bind(step.var, ("node", n.properties, nid), env)
 
