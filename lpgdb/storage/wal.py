@@ -44,6 +44,7 @@ Invariants
 """
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 import threading
@@ -311,10 +312,12 @@ class ScanResult:
     commit_seq: int              # last commit sequence number seen
 
 
-def _read_segment(wal_dir: str, seg_no: int, uuid: bytes, seg_size: int) -> bytes:
+def _read_segment(wal_dir: str, seg_no: int, uuid: bytes, seg_size: int):
+    """The segment mapped read-only (only touched pages are read), header checked."""
     path = os.path.join(wal_dir, segment_name(seg_no))
     with open(path, "rb") as f:
-        data = f.read()
+        size = os.fstat(f.fileno()).st_size
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
     hdr = data[:_SEG.size + 4]
     ok = len(hdr) == _SEG.size + 4
     if ok:
@@ -325,6 +328,24 @@ def _read_segment(wal_dir: str, seg_no: int, uuid: bytes, seg_size: int) -> byte
     if not ok:
         raise CorruptionError("bad WAL segment header", path=path, offset=0)
     return data
+
+
+_ZEROS = bytes(1 << 16)
+
+
+def written_end(buf, start: int = 0) -> int:
+    """Offset just past the last non-zero byte of ``buf`` at or after ``start`` (``start`` if none).
+
+    Scans backwards in 64 KiB blocks, so a mostly preallocated segment costs a few compares.
+    """
+    end = len(buf)
+    while end > start:
+        lo = max(start, end - len(_ZEROS))
+        block = buf[lo:end]
+        if block != _ZEROS[:end - lo]:
+            return lo + len(block.rstrip(b"\0"))
+        end = lo
+    return start
 
 
 def scan(wal_dir: str, uuid: bytes, seg_size: int, start_lsn: int, *,
@@ -389,9 +410,8 @@ def _has_bytes_after(segs, seg_data, seg_size, lsn) -> bool:
     for s in segs:
         if s < seg_no:
             continue
-        data = seg_data(s)
         start = off if s == seg_no else SEG_HEADER
-        if data[start:].rstrip(b"\0"):
+        if written_end(seg_data(s), start) > start:
             return True
     return False
 
@@ -405,7 +425,7 @@ def _end_of_log_decision(wal_dir, uuid, seg_size, segs, cut, seg_data) -> None:
         data = seg_data(s)
         start = (cut % seg_size) if s == cut_seg else SEG_HEADER
         start = max(SEG_HEADER, _align8(start) + (8 if s == cut_seg else 0))
-        stop = len(data.rstrip(b"\0"))  # the torn region is small: only look where bytes were written
+        stop = written_end(data, start)  # the torn region is small: only look where bytes were written
         base = s * seg_size
         for off in range(start, min(stop, seg_size - MIN_TAIL + 1), 8):
             (flsn,) = struct.unpack_from("<Q", data, off + 8)
@@ -432,7 +452,9 @@ def zero_tail(wal_dir: str, seg_size: int, lsn: int) -> None:
             fd = os.open(path, os.O_RDWR)
             try:
                 with open(path, "rb") as f:
-                    end = len(f.read().rstrip(b"\0"))  # preallocated zeros need no erasing
+                    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    end = written_end(mm, start)  # preallocated zeros need no erasing
+                    mm.close()
                 chunk = b"\0" * (1 << 20)
                 p = start
                 while p < end:
