@@ -533,7 +533,7 @@ class KeyIndex(_Native):
             check(rc, "KeyIndex.delete")
 
     def get(self, index, key, snap) -> list:
-        """Nodes under (index, key) visible at ``snap``, in insertion order. O(1 + len(key))."""
+        """Nodes under (index, key) visible at ``snap``, ascending. O(1 + len(key) + matches)."""
         h = self._h
         if h is None:
             raise self._closed()
@@ -551,7 +551,7 @@ class KeyIndex(_Native):
             s.ensure(s.size[0])
 
     def get_first_many(self, index, keys, snap) -> list:
-        """For each key, the first node visible at ``snap`` under (index, key), or -1.
+        """For each key, the smallest node visible at ``snap`` under (index, key), or -1.
 
         Complexity: O(len(keys) + total key bytes), one C call.
         """

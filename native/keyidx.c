@@ -5,7 +5,7 @@
  *
  *   slot[0..cap)   {hash, rec}; rec == NULL marks an empty slot; cap is a power of two (>= 16)
  *   keyrec         one per distinct (index, key): its hash, index, klen, the versions
- *                  v[0..n) {node, begin, end} in insertion order, and the key bytes inline;
+ *                  v[0..n) {node, begin, end} sorted by (node, begin), and the key bytes inline;
  *                  v points at the inline `one` while cap == 1, else at a malloc'd array
  *
  * Probing is linear from the home slot hash & (cap - 1).  Removal (drop, gc) rebuilds the table,
@@ -15,8 +15,11 @@
  *   (1) count == number of non-empty slots, and count * 2 <= cap (load factor <= 1/2);
  *   (2) slot.hash == rec->hash == hash(rec->index, rec->key); every rec is reached by probing
  *       from its home slot without crossing an empty slot; no two recs share (index, key);
- *   (3) every rec has 1 <= n <= cap versions; begin <= end for each; a node has at most one
- *       live version (end == INF) per key, and its versions do not overlap.
+ *   (3) every rec has 1 <= n <= cap versions, sorted by (node, begin); begin <= end for each;
+ *       versions of one node do not overlap (prev.end <= next.begin), so a node has at most one
+ *       live version (end == INF) per key and at most one visible at any snap.
+ * Sorting the versions keeps put/del O(log n) for a key shared by many nodes (a low-cardinality
+ * property index) as long as node ids arrive ascending, and makes get() ascending.
  * Locking: the rwlock `lock`; see lpgdb.h for which functions are read or write.
  */
 #include <pthread.h>
@@ -104,6 +107,20 @@ static size_t find_slot(const lpg_keyidx *k, uint64_t h, uint32_t index, const u
             return i;
         i = (i + 1) & mask;
     }
+}
+
+/* Index of the first version of r with node >= node (r->n if none).  O(log n). */
+static uint32_t lower_bound(const keyrec *r, uint64_t node)
+{
+    uint32_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->v[mid].node < node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static void rec_free(keyrec *r)
@@ -209,15 +226,15 @@ int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t kle
     }
     size_t i = find_slot(k, h, index, key, klen);
     keyrec *r = k->t[i].rec;
+    uint32_t at = 0;
     if (r) {
-        for (uint32_t j = 0; j < r->n; j++) {
-            if (r->v[j].node != node)
-                continue;
-            if (r->v[j].end == LPG_LSN_INF) {
+        /* the new version goes after the node's earlier (ended) versions, keeping (3) */
+        for (at = lower_bound(r, node); at < r->n && r->v[at].node == node; at++) {
+            if (r->v[at].end == LPG_LSN_INF) {
                 rc = LPG_EEXIST;
                 goto out;
             }
-            if (lsn < r->v[j].end) {
+            if (lsn < r->v[at].end) {
                 rc = LPG_EINVAL;
                 goto out;
             }
@@ -258,7 +275,9 @@ int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t kle
         k->count++;
     }
     kver nv = {node, lsn, LPG_LSN_INF};
-    r->v[r->n++] = nv;
+    memmove(&r->v[at + 1], &r->v[at], (r->n - at) * sizeof(kver));
+    r->v[at] = nv;
+    r->n++;
 out:
     pthread_rwlock_unlock(&k->lock);
     return rc;
@@ -278,9 +297,9 @@ int lpg_keyidx_del(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t kle
     rc = LPG_ENOTFOUND;
     pthread_rwlock_wrlock(&k->lock);
     keyrec *r = k->t[find_slot(k, h, index, key, klen)].rec;
-    for (uint32_t j = 0; r && j < r->n; j++) {
+    for (uint32_t j = r ? lower_bound(r, node) : 0; r && j < r->n && r->v[j].node == node; j++) {
         kver *v = &r->v[j];
-        if (v->node == node && v->end == LPG_LSN_INF) {
+        if (v->end == LPG_LSN_INF) {
             if (lsn < v->begin) {
                 rc = LPG_EINVAL;
             } else {
@@ -447,15 +466,18 @@ int lpg_keyidx_check(lpg_keyidx *k)
             rc = LPG_ECORRUPT;
             break;
         }
-        for (uint32_t a = 0; rc == LPG_OK && a < r->n; a++) {
+        for (uint32_t a = 0; a < r->n; a++) {
             const kver *x = &r->v[a];
-            if (x->begin > x->end || x->begin == LPG_LSN_INF || x->node >= LPG_ID_CAP)
+            if (x->begin > x->end || x->begin == LPG_LSN_INF || x->node >= LPG_ID_CAP) {
                 rc = LPG_ECORRUPT;
-            for (uint32_t b = a + 1; rc == LPG_OK && b < r->n; b++) {
-                const kver *y = &r->v[b];
-                /* same node: intervals [begin, end) must be disjoint */
-                if (y->node == x->node && x->begin < y->end && y->begin < x->end)
+                break;
+            }
+            if (a > 0) {
+                const kver *y = &r->v[a - 1];
+                if (y->node > x->node || (y->node == x->node && y->end > x->begin)) {
                     rc = LPG_ECORRUPT;
+                    break;
+                }
             }
         }
     }

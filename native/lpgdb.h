@@ -132,19 +132,20 @@ void lpg_keyidx_free(lpg_keyidx *k);
 /* Write.  Adds node under (index, key) visible from lsn.  LPG_EEXIST if that node already has a
  * live version under the key; LPG_EINVAL if lsn == UINT64_MAX or lsn is before the end of the
  * node's previous version; LPG_EBOUNDS for node >= 2^40 or klen > LPG_KEY_MAX.  O(1 + klen +
- * versions of the key) expected, amortised. */
+ * log(versions of the key)) expected, amortised, plus a memmove of the versions of larger
+ * node ids when node is not the largest under the key. */
 int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
                    uint64_t lsn);
 /* Write.  Ends the live version of node under (index, key) at lsn.  LPG_ENOTFOUND if none;
- * LPG_EINVAL if lsn is before its begin.  Same cost as put. */
+ * LPG_EINVAL if lsn is before its begin.  O(1 + klen + log(versions)) expected. */
 int lpg_keyidx_del(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
                    uint64_t lsn);
-/* Read.  Nodes visible at snap under (index, key), in insertion order.  [out] *count (needed
+/* Read.  Nodes visible at snap under (index, key), ascending.  [out] *count (needed
  * size on LPG_ETOOSMALL); 0 when the key is absent.  O(1 + klen + versions) expected. */
 int lpg_keyidx_get(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
                    uint64_t *out, size_t cap, size_t *count);
 /* Read.  Batched probe: key i is keys[offsets[i] .. offsets[i+1]) (offsets non-decreasing,
- * offsets[n] <= keys_len, else LPG_EBOUNDS and out is unspecified); out[i] = the first node
+ * offsets[n] <= keys_len, else LPG_EBOUNDS and out is unspecified); out[i] = the smallest node
  * visible at snap under (index, key i), or -1.  O(n + total key bytes) expected. */
 int lpg_keyidx_get_first_many(lpg_keyidx *k, uint32_t index, const uint8_t *keys, size_t keys_len,
                               const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out);
