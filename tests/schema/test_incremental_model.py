@@ -91,18 +91,18 @@ def _op(draw, tx, nodes, edges):
             pass
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graph_types(), st.data())
 def test_incremental_verdict_equals_full_revalidation(ddl, data):
     with lpgdb.connect(":memory:") as db:
         gt = db.set_schema(ddl)
         accepted = 0
-        for _ in range(10):
+        for _ in range(12):
             with db.snapshot() as s:
                 nodes = [n.id for n in s.nodes()]
                 edges = [e.id for e in s.edges()]
             tx = db.transaction()
-            for _ in range(data.draw(st.integers(1, 4))):
+            for _ in range(data.draw(st.integers(1, 6))):
                 _op(data.draw, tx, nodes, edges)
             full = validate.validate_all(gt, tx)
             try:
