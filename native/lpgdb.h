@@ -93,8 +93,9 @@ int lpg_adj_degree_many(lpg_adj *a, const uint64_t *nodes, size_t n, int dir, co
                         size_t ntypes, uint64_t snap, uint64_t *out);
 /* Read.  [out] *count = number of distinct nodes at the end of walks of exactly `hops` edges
  * from seed (hops <= 2^20; hops == 0 gives {seed}), without the seed if exclude_seed.
- * Walks may reuse an edge; for hops == 2 with exclude_seed this equals the distinct-endpoint
- * count of edge-distinct (Cypher) paths.  Uses a per-thread visited array of N stamps.
+ * Walks may reuse an edge, but for hops == 2 a reused edge can only lead back to the seed, so
+ * with exclude_seed this is the number of distinct endpoints, other than the seed, of
+ * edge-distinct (Cypher) 2-edge paths.  Uses a per-thread visited array of N stamps.
  * O(sum of degrees of the nodes visited). */
 int lpg_adj_count_reach(lpg_adj *a, uint64_t seed, uint32_t hops, int dir, const uint32_t *types,
                         size_t ntypes, uint64_t snap, int exclude_seed, uint64_t *count);
@@ -117,6 +118,7 @@ int lpg_adj_compact(lpg_adj *a);
 int lpg_adj_stats(lpg_adj *a, uint64_t *held, uint64_t *delta, uint64_t *nodes, uint64_t *bytes);
 /* Read.  Verifies every invariant (see adj.c); LPG_OK or LPG_ECORRUPT.  O(E + N). */
 int lpg_adj_check(lpg_adj *a);
+
 /* lpg_keyidx: hash index (index id u32, key bytes) -> node ids, versioned.  Keys are opaque byte
  * strings (Python's canonical msgpack) of at most LPG_KEY_MAX bytes (else LPG_EBOUNDS); key may
  * be NULL iff klen == 0.  Several nodes may share a key; per (key, node) at most one live
@@ -158,6 +160,7 @@ int lpg_keyidx_gc(lpg_keyidx *k, uint64_t min_snap);
 int lpg_keyidx_size(lpg_keyidx *k, uint64_t *n);
 /* Read.  Verifies every invariant (see keyidx.c); LPG_OK or LPG_ECORRUPT.  O(S + versions). */
 int lpg_keyidx_check(lpg_keyidx *k);
+
 /* lpg_labels: label id -> set of node ids, versioned.  Label ids must be < LPG_LABEL_CAP and
  * node ids < 2^40 (else LPG_EBOUNDS).  Per label, nodes live in pages of 1024 consecutive ids;
  * each page is an array of versions sorted by (node, begin).  A node has at most one live
