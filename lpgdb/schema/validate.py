@@ -317,6 +317,8 @@ class _Validator:
 
     def _exclusive(self, c: CompiledConstraint, xs, ds, full: bool) -> None:
         holders: Dict[tuple, int] = {}
+        if not full and not xs:
+            return
         if full or c.index is None:
             # build the whole scope's tuples (the index, when there is one, only helps the delta case)
             if not full:
