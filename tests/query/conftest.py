@@ -32,6 +32,8 @@ def pytest_runtest_logreport(report):
             if report.skipped:  # xfail that failed as expected
                 _RESULTS[sid] = "failed"
                 _REASONS[sid] = _reason(report)
+        elif report.failed and "XPASS(strict)" in str(report.longrepr):
+            _RESULTS[sid] = "xpassed"
         else:
             _RESULTS[sid] = "passed" if report.passed else "failed"
             if report.failed:
@@ -69,6 +71,11 @@ def pytest_terminal_summary(terminalreporter):
         for sub in sorted(s for s in subs if s.startswith(top + "/")):
             line("  " + sub + "/", subs[sub])
     line("all", total)
+    report = os.environ.get("LPGDB_TCK_REPORT")
+    if report:  # id<TAB>result<TAB>reason, for comparing two runs
+        with open(report, "w", encoding="utf-8") as f:
+            for sid in sorted(_RESULTS):
+                f.write(f"{sid}\t{_RESULTS[sid]}\t{_REASONS.get(sid, '')}\n")
     if os.environ.get("LPGDB_TCK_WRITE_FAILURES") == "1":
         path = Path(__file__).with_name("tck_expected_failures.txt")
         failing = sorted(sid for sid, res in _RESULTS.items() if res == "failed")
