@@ -187,7 +187,9 @@ class Shape:
 
     def __post_init__(self):
         object.__setattr__(self, "_rules", {r.key: r for r in self.props})
-        object.__setattr__(self, "_required", tuple(r.key for r in self.props if r.required))
+        object.__setattr__(self, "_checks", {r.key: (r.type.accepts, 1 if r.required else 0)
+                                             for r in self.props})
+        object.__setattr__(self, "_n_required", sum(1 for r in self.props if r.required))
 
     def rule(self, key: str) -> Optional[PropertyRule]:
         return self._rules.get(key)
@@ -219,19 +221,19 @@ class Shape:
         return self.record_ok(props)
 
     def record_ok(self, props: Mapping[str, Any]) -> bool:
-        """``not self.record_failures(props)``, fast."""
-        for k in self._required:
-            if props.get(k) is None:
-                return False
-        rules, is_open = self._rules, self.props_open
+        """``not self.record_failures(props)``, in one pass over ``props``."""
+        checks = self._checks
+        seen_required = 0
         for k, v in props.items():
-            r = rules.get(k)
-            if r is None:
-                if not is_open and v is not None:
+            c = checks.get(k)
+            if c is None:
+                if not self.props_open and v is not None:
                     return False
-            elif v is not None and not r.type.accepts(v):
-                return False
-        return True
+            elif v is not None:
+                if not c[0](v):
+                    return False
+                seen_required += c[1]
+        return seen_required == self._n_required
 
 
 _EMPTY_SHAPE = Shape(frozenset(), False, (), False)
@@ -411,8 +413,9 @@ class IndexSpec:
     """A hash index the engine maintains for an EXCLUSIVE constraint over node properties.
 
     ``key_of(labels, props)`` is the key tuple of a node in the constraint's scope that has every key
-    property, else None. The tuple holds canonical values (``canonical_value``), so equal tuples are
-    exactly GQL-equal keys (1 and 1.0 give the same tuple; True and 1 do not).
+    property, else None. It holds the property values, with integral floats as ints, so that GQL-equal
+    numbers give equal tuples (1 and 1.0); the engine's encoding keeps kinds apart (True is not 1,
+    "1" is not 1). The validator re-checks every index hit with ``canonical_value`` equality.
     """
     name: str
     constraint: "CompiledConstraint" = field(repr=False, compare=False, hash=False)
@@ -435,7 +438,9 @@ class IndexSpec:
             v = props.get(item.key)
             if v is None:
                 return None
-            key.append(canonical_value(v))
+            if type(v) is float and v.is_integer() and -2 ** 63 <= v < 2 ** 64:
+                v = int(v)
+            key.append(v)
         return tuple(key)
 
 

@@ -337,7 +337,8 @@ class _Validator:
             return
         for x in xs:
             for t in ds[x.id]:
-                for oid in self.view.key_nodes(c.name, t):
+                probe = _probe(t) or c.index.key_of(x.labels, x.properties)
+                for oid in self.view.key_nodes(c.name, probe):
                     if oid == x.id:
                         continue
                     o = self.node(oid)
@@ -454,6 +455,13 @@ class _Validator:
         outgoing = (d == "out") == forward
         for e in self.incident(nid, "out" if outgoing else "in", label):
             yield e, (e.dst if outgoing else e.src)
+
+
+def _probe(t: tuple) -> Optional[tuple]:
+    """The IndexSpec.key_of form of a descriptor tuple of scalars (None if it holds a list)."""
+    if all(kind in ("num", "str", "bool", "date", "datetime") for kind, _v in t):
+        return tuple(v for _kind, v in t)
+    return None
 
 
 def _bind(var: Optional[str], value: tuple, env: dict) -> bool:
