@@ -19,13 +19,22 @@ _EMPTY = MappingProxyType({})
 _SCALARS = (bool, int, float, str, bytes, _dt.date, _dt.time, _dt.timedelta)  # datetime is a date
 
 
+_FAST = {str, float, bytes, bool}
+
+
 def check_value(key: str, value: Any) -> None:
     """Raise DataError unless ``value`` is a storable property value (None excluded)."""
+    t = type(value)
+    if t in _FAST:
+        return
+    if t is int:
+        if not -(2 ** 63) <= value < 2 ** 64:
+            raise DataError(f"property {key!r}: integer {value} does not fit in 64 bits")
+        return
     if isinstance(value, bool):
         return
     if isinstance(value, int):
-        if not -(2 ** 63) <= value < 2 ** 64:
-            raise DataError(f"property {key!r}: integer {value} does not fit in 64 bits")
+        check_value(key, int(value))
         return
     if isinstance(value, _SCALARS):
         return
@@ -42,22 +51,22 @@ def check_value(key: str, value: Any) -> None:
 
 
 def check_properties(props: Optional[Mapping[str, Any]], *, allow_none: bool) -> dict:
-    """Validate a property map; return a plain dict (lists as lists). Keys must be str."""
+    """Validate a property map; return a new plain dict (tuples become lists). Keys must be str.
+    None values are kept when ``allow_none`` (meaning "remove"), else dropped. O(len(props))."""
     if props is None:
         return {}
-    if not isinstance(props, Mapping):
+    if type(props) is not dict and not isinstance(props, Mapping):
         raise InterfaceError(f"properties must be a mapping, not {type(props).__name__}")
     out = {}
     for k, v in props.items():
-        if not isinstance(k, str):
+        if type(k) is not str:
             raise InterfaceError(f"property names must be str, not {type(k).__name__}")
         if v is None:
-            if not allow_none:
-                continue
-            out[k] = None
+            if allow_none:
+                out[k] = None
             continue
         check_value(k, v)
-        out[k] = list(v) if isinstance(v, tuple) else v
+        out[k] = list(v) if type(v) is tuple else v
     return out
 
 

@@ -151,19 +151,18 @@ def _encode_partition(state: GraphState, p: int, snap: int) -> bytes:
         node_ids.append(nid)
         node_lset.append(lsets.setdefault(v.labels, len(lsets)))
         node_props.append(v.props)
-    eids, srcs, dsts = array("Q"), array("Q"), array("Q")
     etypes: dict[int, int] = {}
-    edge_type = array("I")
-    edge_props = []
     if node_ids:
         nbrs, ids, frm = state.adj.expand(node_ids, "out", None, snap)
-        for nbr, eid, i in zip(nbrs, ids, frm):
-            tid = state.adj.get(eid, snap)[0]
-            eids.append(eid)
-            srcs.append(node_ids[i])
-            dsts.append(nbr)
-            edge_type.append(etypes.setdefault(tid, len(etypes)))
-            edge_props.append(state.edge_props_at(eid, snap))
+        types = state.adj.get_many(ids, snap)[0]
+    else:
+        nbrs = ids = frm = types = []
+    eids, dsts = array("Q", ids), array("Q", nbrs)
+    srcs = array("Q", [node_ids[i] for i in frm])
+    edge_type = array("I", [etypes.setdefault(t, len(etypes)) for t in types])
+    props_of, chained = state.edge_props.get, state.edge_props_at
+    edge_props = [p if type(p) is bytes else b"" if p is None else chained(e, snap)
+                  for e, p in zip(ids, map(props_of, ids))]
     body = records.pack({
         "nodes": [node_ids.tobytes(), [sorted(s) for s in lsets], node_lset.tobytes(), node_props],
         "edges": [eids.tobytes(), srcs.tobytes(), dsts.tobytes(),
@@ -190,17 +189,17 @@ def _load_partition(state: GraphState, path: str, data: bytes, p: int) -> None:
             raise ValueError("column lengths differ")
         lsets = [frozenset(s) for s in lsets]
         tids = [state.type_id(frozenset(t)) for t in etypes]
+        state.nodes.update(zip(node_ids, [_NodeVersion(0, lsets[ls], props, None)
+                                          for ls, props in zip(node_lset, nprops)]))
         li = state.label_index
-        for nid, ls, props in zip(node_ids, node_lset, nprops):
-            labels = lsets[ls]
-            state.nodes[nid] = _NodeVersion(0, labels, props, None)
-            li.add(ALL, nid, 0)
+        li.add_many(ALL, node_ids, 0)
+        for i, labels in enumerate(lsets):
+            members = node_ids if len(lsets) == 1 else array("Q", [n for n, x in zip(node_ids, node_lset) if x == i])
             for lab in labels:
-                li.add(state.label_id(lab), nid, 0)
-        state.adj.add_many(eids, array("I", (tids[t] for t in etype)), srcs, dsts, 0)
-        for eid, props in zip(eids, eprops):
-            if props:
-                state.edge_props[eid] = props
+                li.add_many(state.label_id(lab), members, 0)
+        types = etype if tids == list(range(len(tids))) else array("I", [tids[t] for t in etype])
+        state.adj.add_many(eids, types, srcs, dsts, 0)
+        state.edge_props.update((e, p) for e, p in zip(eids, eprops) if p)
     except (ValueError, TypeError, IndexError, KeyError) as e:
         raise CorruptionError(f"malformed partition file: {e}", path=path) from e
 

@@ -27,6 +27,9 @@ Commit records (the payload of a WAL transaction, see wal.py)
     EDGE_DEL    id                                           delete an edge
     SCHEMA      ddl | nil, graph_type_name | nil             set (or drop, nil) the graph type
     INDEX       label, [props], create(bool)                 create / drop a user hash index
+    NODES_BULK  first_id, [[labels]...], idx u32[], [props]  create consecutive nodes (columns)
+    EDGES_BULK  first_id, [[labels]...], idx u32[],          create consecutive edges (columns;
+                src u64[], dst u64[], [props]                arrays as little-endian bytes)
     ==========  ===========================================  =================================
 
 Key bytes
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import threading
 from typing import Any
 
 import msgpack
@@ -44,7 +48,7 @@ import msgpack
 from ..errors import CorruptionError, DataError
 
 FORMAT = 1
-NODE_PUT, NODE_DEL, EDGE_PUT, EDGE_DEL, SCHEMA, INDEX = 1, 2, 3, 4, 5, 6
+NODE_PUT, NODE_DEL, EDGE_PUT, EDGE_DEL, SCHEMA, INDEX, NODES_BULK, EDGES_BULK = 1, 2, 3, 4, 5, 6, 7, 8
 
 _EXT_DATE, _EXT_TIME, _EXT_DATETIME, _EXT_DURATION = 1, 2, 3, 4
 
@@ -91,14 +95,20 @@ def _ext_hook(code, data):
     raise ValueError(f"unknown msgpack ext type {code}")
 
 
-_packer = msgpack.Packer(default=_default, use_bin_type=True)
+class _Packers(threading.local):
+    def __init__(self):
+        self.packer = msgpack.Packer(default=_default, use_bin_type=True)
+
+
+_packers = _Packers()   # a Packer per thread: creating one per call costs more than packing
 
 
 def pack(obj) -> bytes:
     """msgpack-encode ``obj`` (with lpgdb's ext types)."""
     try:
-        return msgpack.packb(obj, default=_default, use_bin_type=True)
+        return _packers.packer.pack(obj)
     except (TypeError, ValueError, OverflowError) as e:
+        _packers.packer.reset()
         raise DataError(f"cannot encode value: {e}") from e
 
 
