@@ -366,6 +366,8 @@ class _Validator:
             return f"{desc}: needs {what} (all of them present){_at(c)}"
         if c.min_kind == "check_failed" and which == "least":
             return f"{desc}: fails the check {c.items[0]}{_at(c)}"
+        if c.count_vars and which == "most" and bound == 0:
+            return f"{desc}: must not match {_pattern_text(c)}, but matches {n} time(s){_at(c)}"
         if c.count_vars:
             what = f"match of {_pattern_text(c)}"
         else:

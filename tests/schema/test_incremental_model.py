@@ -115,3 +115,47 @@ def test_incremental_verdict_equals_full_revalidation(ddl, data):
                 ddl, [v.message for v in full], [v.message for v in refused])
             accepted += not refused
             assert db.check() == []
+
+
+# ---- the same property over arbitrary generated schemas (the round-trip generator's) -----------
+
+from tests.schema.test_roundtrip import LABELS as GEN_LABELS  # noqa: E402
+from tests.schema.test_roundtrip import schemas  # noqa: E402
+
+GEN_PROPS = st.dictionaries(st.sampled_from(["p0_0", "p1_0", "p1_1", "p2_0", "q0_0", "id", "name",
+                                             "age", "k", "b", "c", "count"]),
+                            st.one_of(st.integers(-2, 2), st.sampled_from(["a", 1.5, True])),
+                            max_size=3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schemas(), st.data())
+def test_incremental_equals_full_on_generated_schemas(ddl, data):
+    gt = lpgdb.parse_schema(ddl)
+    with lpgdb.connect(":memory:") as db:
+        db.set_schema(str(gt))
+        for _ in range(6):
+            with db.snapshot() as s:
+                nodes = [n.id for n in s.nodes()]
+            tx = db.transaction()
+            for _ in range(data.draw(st.integers(1, 4))):
+                if nodes and data.draw(st.booleans()):
+                    a, b = data.draw(st.sampled_from(nodes)), data.draw(st.sampled_from(nodes))
+                    tx.create_edge(a, data.draw(st.sets(st.sampled_from(["R", "S"]), max_size=2)), b,
+                                   data.draw(GEN_PROPS))
+                elif nodes and data.draw(st.booleans()):
+                    tx.delete_node(data.draw(st.sampled_from(nodes)), detach=True)
+                    nodes = [n.id for n in tx.nodes()]
+                else:
+                    nodes.append(tx.create_node(sorted(data.draw(st.sets(st.sampled_from(GEN_LABELS),
+                                                                         max_size=2))),
+                                                data.draw(GEN_PROPS)))
+            full = validate.validate_all(gt, tx)
+            try:
+                tx.commit()
+                refused = []
+            except SchemaViolationError as e:
+                refused = e.violations
+            assert {v.kind for v in refused} == {v.kind for v in full}, (
+                ddl, [v.message for v in full], [v.message for v in refused])
+            assert db.check() == []
