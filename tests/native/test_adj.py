@@ -388,3 +388,11 @@ class AdjacencyModel(RuleBasedStateMachine):
 
 AdjacencyModel.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
 test_adjacency_model = AdjacencyModel.TestCase
+
+
+class AdjacencyModelSoak(AdjacencyModel):
+    """The same machine with many more and longer runs (opt-in: -m slow)."""
+
+
+AdjacencyModelSoak.TestCase.settings = settings(max_examples=2000, stateful_step_count=60, deadline=None)
+test_adjacency_model_soak = pytest.mark.slow(AdjacencyModelSoak.TestCase)

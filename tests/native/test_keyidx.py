@@ -242,3 +242,11 @@ def test_accepts_bytes_like_keys(ki):
     ki.put(0, memoryview(b"mv"), 1, 1)
     assert ki.get(0, bytearray(b"mv"), 1) == [1]
     assert ki.get_first_many(0, [bytearray(b"mv"), memoryview(b"mv")], 1) == [1, 1]
+
+
+class KeyIndexModelSoak(KeyIndexModel):
+    """The same machine with many more and longer runs (opt-in: -m slow)."""
+
+
+KeyIndexModelSoak.TestCase.settings = settings(max_examples=2000, stateful_step_count=60, deadline=None)
+test_keyindex_model_soak = pytest.mark.slow(KeyIndexModelSoak.TestCase)

@@ -236,3 +236,11 @@ def test_concurrent_readers_during_writes():
     assert failures == []
     x.check()
     x.close()
+
+
+class LabelIndexModelSoak(LabelIndexModel):
+    """The same machine with many more and longer runs (opt-in: -m slow)."""
+
+
+LabelIndexModelSoak.TestCase.settings = settings(max_examples=2000, stateful_step_count=60, deadline=None)
+test_labelindex_model_soak = pytest.mark.slow(LabelIndexModelSoak.TestCase)
