@@ -34,6 +34,11 @@ def semantic(message: str, code: str, phase: str = "compile") -> SemanticError:
     return _tag(SemanticError(message, kind=code), code, "SyntaxError", phase)
 
 
+def runtime_semantic(message: str, code: str) -> SemanticError:
+    """A TCK SemanticError raised while running (e.g. MERGE on a null property value)."""
+    return _tag(SemanticError(message, kind=code), code, "SemanticError", "runtime")
+
+
 def type_error(message: str, code: str = "InvalidArgumentType", phase: str = "runtime") -> DataError:
     """An operation applied to a value of the wrong type (TCK TypeError)."""
     return _tag(DataError(message), code, "TypeError", phase)

@@ -20,7 +20,7 @@ import time
 
 from ..errors import IntegrityError, NotFoundError, OperationalError
 from . import ast as A
-from .diagnostics import entity_not_found, semantic, type_error
+from .diagnostics import entity_not_found, runtime_semantic, semantic, type_error
 from .expressions import CompileEnv, compile_expr, compile_predicate, is_aggregate, walk
 from .functions import AGGREGATES, CountStar as CountStarAgg
 from .plan import compile_pattern_matcher, pattern_vars
@@ -280,7 +280,7 @@ def _projection_op(p: A.Projection, bound, where, is_return):
     order_fns = [(compile_expr(e, order_env), desc) for e, desc in p.order]
     skip_fn = compile_expr(p.skip, CompileEnv()) if p.skip is not None else None
     limit_fn = compile_expr(p.limit, CompileEnv()) if p.limit is not None else None
-    where_fn = compile_predicate(where, CompileEnv(names)) if where is not None else None
+    where_fn = compile_predicate(where, order_env) if where is not None else None
 
     agg_specs = []
     for a in all_aggs:
@@ -342,14 +342,13 @@ def _projection_op(p: A.Projection, bound, where, is_return):
             pairs = list(pairs)
             for f, desc in reversed(order_fns):
                 pairs.sort(key=lambda pr, f=f: sort_key(f(pr[1], ctx)), reverse=desc)
-        out = (pr[0] for pr in pairs)
         skip = _count_arg(skip_fn, ctx, "SKIP") if skip_fn else 0
         limit = _count_arg(limit_fn, ctx, "LIMIT") if limit_fn else None
         if skip or limit is not None:
-            out = itertools.islice(out, skip, None if limit is None else skip + limit)
+            pairs = itertools.islice(pairs, skip, None if limit is None else skip + limit)
         if where_fn is not None:
-            out = (r for r in out if where_fn(r, ctx) is True)
-        return out
+            pairs = (pr for pr in pairs if where_fn(pr[1], ctx) is True)
+        return (pr[0] for pr in pairs)
     return op, names
 
 
@@ -479,8 +478,8 @@ def _merge_op(cl: A.Merge, bound):
             ctx.tick()
             for k, f in null_checks:
                 if f(row, ctx) is None:
-                    raise semantic(f"cannot MERGE with a null value for property '{k}'", "MergeReadOwnWrites",
-                                   phase="runtime")
+                    raise runtime_semantic(f"cannot MERGE with a null value for property '{k}'",
+                                           "MergeReadOwnWrites")
             matched = [r for r, _ in matcher(row, ctx)]
             if matched:
                 for r in matched:

@@ -312,7 +312,7 @@ def f_range(ctx, a):
         if x is None:
             return None
         if type(x) is not int:
-            raise _bad("range", x, "integer arguments")
+            raise argument_error(f"range() expects integer arguments, got {type_name(x)}", "InvalidArgumentType")
     if step == 0:
         raise argument_error("range() step must not be zero", "NumberOutOfRange")
     if step > 0:

@@ -193,6 +193,8 @@ def _assemble(nodes, edges, mids):
     ns, es = [nodes[0]], []
     for j, e in enumerate(edges):
         if isinstance(e, list):
+            if not e:
+                continue  # a zero-length hop: the next node is this node
             es.extend(e)
             ns.extend(mids[j])
         else:

@@ -68,16 +68,14 @@ class _Checker:
             if isinstance(cl, A.Match):
                 self.pattern(cl.parts, scope, "match")
                 if cl.where is not None:
-                    self.expr(cl.where, scope, agg=False, where="WHERE")
+                    self.expr(cl.where, scope, agg=False, where="WHERE", pred=True)
             elif isinstance(cl, A.Unwind):
                 t = self.expr(cl.expr, scope, agg=False)
                 if cl.var in scope:
                     raise semantic(f"variable '{cl.var}' is already defined", "VariableAlreadyBound")
                 scope[cl.var] = self._elem_type(cl.expr, t, scope)
             elif isinstance(cl, A.With):
-                scope = self.projection(cl.projection, scope, is_with=True)
-                if cl.where is not None:
-                    self.expr(cl.where, scope, agg=False, where="WHERE")
+                scope = self.projection(cl.projection, scope, is_with=True, where=cl.where)
             elif isinstance(cl, A.Return):
                 new = self.projection(cl.projection, scope, is_with=False)
                 cols = list(new)
@@ -129,7 +127,7 @@ class _Checker:
         elif scope[var] not in ("node", "any"):
             raise semantic(f"labels can only be set on nodes, '{var}' is a {scope[var]}", "InvalidArgumentType")
 
-    def projection(self, p: A.Projection, scope, is_with):
+    def projection(self, p: A.Projection, scope, is_with, where=None):
         new = {}
         items = list(p.items)
         if p.star:
@@ -169,6 +167,11 @@ class _Checker:
             if (aggregating or p.distinct):
                 self._check_order_projected(e, items, new, scope, aggregating)
             self.expr(e, order_scope if not (aggregating or p.distinct) else {**scope, **new}, agg=aggregating)
+        if where is not None:
+            if aggregating or p.distinct:
+                self._check_order_projected(where, items, new, scope, aggregating)
+            self.expr(where, order_scope if not (aggregating or p.distinct) else {**scope, **new}, agg=False,
+                      where="WHERE", pred=True)
         for what, e in (("SKIP", p.skip), ("LIMIT", p.limit)):
             if e is None:
                 continue
@@ -190,7 +193,7 @@ class _Checker:
             if any(x == pe for pe in projected):
                 return True
             if is_aggregate(x):
-                return aggregating
+                return aggregating and all(ok(c) for c in children(x))
             if isinstance(x, A.Var):
                 return x.name in new
             if isinstance(x, (A.ListComp, A.Quantifier)):
@@ -205,7 +208,7 @@ class _Checker:
         """AmbiguousAggregationExpression: outside aggregates, only grouping keys may be used."""
         if is_aggregate(e):
             return
-        if any(e == k for k in keys):
+        if isinstance(e, (A.Var, A.Prop)) and any(e == k for k in keys):
             return
         if isinstance(e, A.Var):
             if e.name not in key_vars:
@@ -246,7 +249,7 @@ class _Checker:
                 if mode in ("create", "merge") and (np.labels or np.props is not None):
                     raise semantic(f"variable '{v}' is already bound; a bound node cannot get new labels or "
                                    f"properties in {mode.upper()}", "VariableAlreadyBound")
-                if mode == "merge" and len(part.nodes) == 1 and v in scope:
+                if mode in ("merge", "create") and len(part.nodes) == 1 and v in scope:
                     raise semantic(f"variable '{v}' is already bound; MERGE needs a new pattern",
                                    "VariableAlreadyBound")
             for rp in part.rels:
@@ -295,9 +298,16 @@ class _Checker:
                 return ts.pop()
         return "any"
 
-    def expr(self, e, scope, agg, where=None, in_agg=False) -> str:
-        """Check ``e`` in ``scope``; return its static type."""
+    def expr(self, e, scope, agg, where=None, in_agg=False, pred=False) -> str:
+        """Check ``e`` in ``scope``; return its static type.  ``pred``: a boolean position,
+        where a pattern is a predicate (WHERE, AND/OR/XOR/NOT operands, exists())."""
         ex = lambda x, s=scope, a=agg: self.expr(x, s, a, where, in_agg)  # noqa: E731
+        px = lambda x, s=scope, a=agg: self.expr(x, s, a, where, in_agg, True)  # noqa: E731
+        if pred and not isinstance(e, (A.BinOp, A.Not, A.PatternExpr)):
+            t = ex(e)
+            if t in ("int", "float", "str", "map", "list") + _GRAPH:
+                raise semantic(f"expected a boolean predicate, got {t}", "InvalidArgumentType")
+            return t
         if isinstance(e, A.Literal):
             return _static_of_value(e.value) if not isinstance(e.value, int) or isinstance(e.value, bool) \
                 or -(2 ** 63) <= e.value < 2 ** 63 else self._overflow(e)
@@ -316,7 +326,10 @@ class _Checker:
                 raise type_error(f"cannot read property '{e.key}' of a {t}", "InvalidArgumentType", phase="compile")
             return "any"
         if isinstance(e, A.BinOp):
-            lt, rt = ex(e.left), ex(e.right)
+            if e.op in ("AND", "OR", "XOR"):
+                lt, rt = px(e.left), px(e.right)
+            else:
+                lt, rt = ex(e.left), ex(e.right)
             if e.op in ("AND", "OR", "XOR"):
                 for t in (lt, rt):
                     if t not in ("bool", "null", "any"):
@@ -347,7 +360,7 @@ class _Checker:
                 return "any"
             return "bool"
         if isinstance(e, A.Not):
-            t = ex(e.operand)
+            t = px(e.operand)
             if t not in ("bool", "null", "any"):
                 raise semantic(f"NOT expects a boolean, got {t}", "InvalidArgumentType")
             return "bool"
@@ -400,6 +413,10 @@ class _Checker:
                     raise semantic(f"variable '{it[1]}' is not defined", "UndefinedVariable")
             return "map"
         if isinstance(e, A.PatternExpr):
+            if not pred:
+                raise semantic("a pattern can only be used as a predicate here (in WHERE, or inside "
+                               "exists()); use a pattern comprehension [(a)-->(b) | b] for a list",
+                               "UnexpectedSyntax")
             inner = dict(scope)
             for v in [n.var for n in e.part.nodes] + [r.var for r in e.part.rels]:
                 if v and v not in scope:
@@ -439,6 +456,8 @@ class _Checker:
                 raise semantic(f"{name}() takes {lo} argument(s), got {len(e.args)}", "InvalidNumberOfArguments")
             for a in e.args:
                 self.expr(a, scope, False, where, True)
+                if any(isinstance(x, A.FuncCall) and x.name == "rand" for x in walk(a)):
+                    raise semantic(f"{name}() of a non-deterministic expression", "NonConstantExpression")
             return {"count": "int", "collect": "list", "avg": "float"}.get(name, "any")
         if name not in SCALARS:
             raise semantic(f"unknown function '{name}'", "UnknownFunction")
@@ -451,7 +470,7 @@ class _Checker:
         if name == "size" and e.args and isinstance(e.args[0], A.PatternExpr):
             raise semantic("size() of a pattern is not allowed; use a pattern comprehension or COUNT",
                            "UnexpectedSyntax")
-        ts = [self.expr(a, scope, agg, where, in_agg) for a in e.args]
+        ts = [self.expr(a, scope, agg, where, in_agg, name == "exists") for a in e.args]
         allowed = _ARG_TYPES.get(name)
         if allowed and ts and ts[0] not in allowed + ("any", "null"):
             raise semantic(f"{name}() cannot take a {ts[0]}", "InvalidArgumentType")
