@@ -36,7 +36,7 @@ def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "f
         sync: ``"full"`` (fdatasync before commit returns; default), ``"normal"`` (fdatasync at
             most every 100 ms: a crash of the machine may lose the last commits, never
             consistency), ``"off"`` (the OS decides; for throwaway imports and tests).
-        options: ``wal_segment_size`` (bytes, default 64 MiB), ``checkpoint_wal_bytes``
+        options: ``wal_segment_size`` (bytes, default 16 MiB), ``checkpoint_wal_bytes``
             (checkpoint once this much WAL accumulated, default 64 MiB).
 
     >>> db = connect(":memory:")

@@ -99,6 +99,7 @@ class Engine:
         self._load()
         if not self.readonly:
             checkpoint.remove_orphans(self.path, self.meta, self.manifest)
+            self.wal.drop_segments_below(self.meta.checkpoint_lsn)
             self._shm_fd = os.open(self._p("SHM"), os.O_RDWR | os.O_CREAT, 0o644)
             self._publish(self.wal.durable_lsn)
 
@@ -237,7 +238,10 @@ class Engine:
             if not st.dirty and st.applied_lsn == self.meta.checkpoint_lsn:
                 return
             self.wal.sync_to(self.wal.end_lsn)
-            self.visible_lsn = max(self.visible_lsn, st.applied_lsn)
+            # The state at the end of the log is also the state at the start of the next
+            # segment: checkpoint there, so that every existing segment can be retired.
+            st.applied_lsn = self.wal.skip_to_next_segment()
+            self.visible_lsn = st.applied_lsn
             self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
                                                         self.commit_seq)
             self.wal.drop_segments_below(self.meta.checkpoint_lsn)

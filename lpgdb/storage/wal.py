@@ -1,7 +1,8 @@
 """The write-ahead log: the database's source of truth ("the log is the database").
 
 Layout
-    ``wal/<seg_no:016x>.wal`` segments of ``seg_size`` bytes (default 64 MiB, preallocated).  The
+    ``wal/<seg_no:016x>.wal`` segments of ``seg_size`` bytes (default 16 MiB, zero-filled when
+    created, so a commit's fdatasync never has to update file size or extent metadata).  The
     LSN of a byte is its position in the logical log stream: ``lsn = seg_no * seg_size + offset``.
     A segment starts with a 4 KiB header; frames start 8-byte aligned at offset >= 4096 and never
     span segments.
@@ -57,7 +58,7 @@ from ..errors import CorruptionError, OperationalError
 from . import faults
 
 SEG_HEADER = 4096
-DEFAULT_SEG_SIZE = 64 << 20
+DEFAULT_SEG_SIZE = 16 << 20
 DEFAULT_INFLIGHT_MAX = 8 << 20
 MIN_TAIL = 64
 COMMIT, FIRST, MIDDLE, LAST = 1, 2, 3, 4
@@ -182,7 +183,9 @@ class WalWriter:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             try:
-                os.posix_fallocate(fd, 0, self.seg_size)
+                zeros = bytes(1 << 20)
+                for pos in range(0, self.seg_size, len(zeros)):
+                    os.pwrite(fd, zeros[:min(len(zeros), self.seg_size - pos)], pos)
             except OSError as e:
                 raise OperationalError(f"cannot preallocate a WAL segment (disk full?): {e}") from e
             os.pwrite(fd, _segment_header(self.uuid, seg_no, self.seg_size), 0)
@@ -287,6 +290,15 @@ class WalWriter:
         if self._failed is not None:
             raise OperationalError(f"an earlier WAL write or sync failed ({self._failed}); "
                                    "reopen the database")
+
+    def skip_to_next_segment(self) -> int:
+        """After a checkpoint: continue the log at the start of a fresh segment, so every older
+        segment can be deleted.  The caller has synced everything.  Returns the new end LSN."""
+        assert self.durable_lsn == self.end_lsn, "skip_to_next_segment needs a synced log"
+        seg, off = divmod(self.end_lsn, self.seg_size)
+        if off > SEG_HEADER:
+            self.end_lsn = self.durable_lsn = (seg + 1) * self.seg_size + SEG_HEADER
+        return self.end_lsn
 
     def drop_segments_below(self, lsn: int) -> None:
         """Delete whole segments that end at or below ``lsn`` (they are checkpointed)."""
