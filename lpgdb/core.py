@@ -537,7 +537,7 @@ class KeyIndex(_Native):
         h = self._h
         if h is None:
             raise self._closed()
-        kb = _key_bytes(key, "KeyIndex.get")
+        kb = key if type(key) is bytes else _key_bytes(key, "KeyIndex.get")
         s = self._s
         while True:
             try:
