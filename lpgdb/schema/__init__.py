@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..errors import SemanticError
 from .graphtype import GraphType, IndexSpec, resolve_schema
 from .parser import parse_ddl
 
@@ -19,4 +20,9 @@ def parse_schema(text: str, graph_type: Optional[str] = None) -> GraphType:
     Raises ``SchemaSyntaxError`` (does not parse) or ``SemanticError`` (parses but is wrong; ``.kind``
     says how, e.g. ``unknown_type_reference``, ``cyclic_type_reference``).
     """
-    return resolve_schema(parse_ddl(text), graph_type)
+    schema = parse_ddl(text)
+    try:
+        return resolve_schema(schema, graph_type)
+    except RecursionError:
+        raise SemanticError("the schema is nested too deeply to resolve; simplify it",
+                            kind="schema_too_complex") from None

@@ -53,16 +53,24 @@ def parse_ddl(text: str) -> ast.Schema:
                                 "or CREATE EDGE TYPE", line=1, column=1, expected=["CREATE"])
     try:
         tree = _get_parser().parse(text)
+        return _ToAst().transform(tree)
     except UnexpectedInput as e:
         raise _syntax_error(text, e) from None
-    except LarkError as e:  # any other lark failure: still never a raw lark exception
-        raise SchemaSyntaxError(f"the schema does not parse ({type(e).__name__})") from None
-    try:
-        return _ToAst().transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, (SchemaSyntaxError, SemanticError)):
             raise e.orig_exc from None
+        if isinstance(e.orig_exc, RecursionError):
+            raise _too_deep() from None
         raise
+    except LarkError as e:  # any other lark failure: still never a raw lark exception
+        raise SchemaSyntaxError(f"the schema does not parse ({type(e).__name__})") from None
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def _too_deep() -> SchemaSyntaxError:
+    return SchemaSyntaxError("the schema is nested too deeply (parentheses or NOT chains); "
+                             "simplify it")
 
 
 def _describe(expected) -> List[str]:

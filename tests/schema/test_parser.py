@@ -148,3 +148,14 @@ def test_narrowing_redeclaration_is_allowed():
 def test_bare_pattern_descriptor_needs_count():
     with pytest.raises(SemanticError):
         parse_schema("CREATE GRAPH TYPE g LOOSE { FOR (x:A) MANDATORY (x)-[:R]->(y) }")
+
+
+def test_absurd_nesting_is_a_schema_error_not_a_recursion_error():
+    deep = "CREATE GRAPH TYPE g STRICT { (a: " + "(" * 3000 + "A" + ")" * 3000 + ") }"
+    with pytest.raises(SchemaSyntaxError, match="nested too deeply"):
+        parse_schema(deep)
+    nots = "CREATE GRAPH TYPE g STRICT { (a: A), FOR (x:a) MANDATORY " + "NOT " * 3000 + "x.k }"
+    with pytest.raises((SchemaSyntaxError, SemanticError)):
+        parse_schema(nots)
+    fine = "CREATE GRAPH TYPE g STRICT { (a: " + "(" * 50 + "A" + ")" * 50 + ") }"
+    assert parse_schema(fine).node_types["a"].conforms(frozenset({"A"}), {})
