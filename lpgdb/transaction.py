@@ -265,6 +265,43 @@ class Snapshot(_Reader):
             raise InterfaceError("the snapshot is closed")
         self._db._check_open()
 
+    # Hot read paths, specialised for snapshots (no transaction buffer to merge).  They keep the
+    # checks of the generic versions above; each is one or two native calls.
+    def node(self, id: int) -> Node:
+        if not self._open or self._db._closed:
+            self._check_open()
+        if type(id) is not int:
+            id = _check_id(id, "node")
+        v = self._state.node_version(id, self._snap)
+        if v is None:
+            raise NotFoundError(f"no node with id {id}")
+        return Node(id, v.labels, records.unpack_props(v.props))
+
+    def degree(self, id: int, direction: str = "out", label: Optional[str] = None) -> int:
+        if not self._open or self._db._closed:
+            self._check_open()
+        st = self._state
+        if type(id) is not int or direction not in _DIRECTIONS or (label is not None and type(label) is not str):
+            return _Reader.degree(self, id, direction, label)
+        if st.node_version(id, self._snap) is None:
+            raise NotFoundError(f"no node with id {id}")
+        types = None if label is None else st.types_by_label.get(label)
+        if types is None and label is not None:
+            return 0
+        return st.adj.degree(id, direction, types, self._snap)
+
+    def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
+        if not self._open or self._db._closed:
+            self._check_open()
+        spec = self._state.user_indexes.get((label, (prop,)))
+        if spec is None:
+            return None
+        try:
+            kb = records.key_bytes((value,))
+        except DataError:
+            return []
+        return self._state.key_index.get(spec.index_id, kb, self._snap)
+
     @property
     def lsn(self) -> int:
         return self._snap

@@ -122,15 +122,17 @@ class GraphState:
     # -- readers ---------------------------------------------------------------------------------
     def pin(self, snap: int) -> None:
         with self._readers_lock:
-            self._readers[snap] = self._readers.get(snap, 0) + 1
+            r = self._readers
+            r[snap] = r.get(snap, 0) + 1
 
     def unpin(self, snap: int) -> None:
         with self._readers_lock:
-            n = self._readers.get(snap, 0) - 1
-            if n <= 0:
-                self._readers.pop(snap, None)
+            r = self._readers
+            n = r[snap] - 1
+            if n:
+                r[snap] = n
             else:
-                self._readers[snap] = n
+                del r[snap]
 
     def min_reader(self, default: int) -> int:
         """The oldest snapshot any open reader holds, or ``default`` when there is none."""

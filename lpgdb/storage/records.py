@@ -148,6 +148,8 @@ def _key_value(v):
 
 def key_bytes(key: tuple) -> bytes:
     """Canonical bytes of a key tuple for the native hash index."""
+    if len(key) == 1 and type(key[0]) in (int, str):   # the common case, already canonical
+        return _packers.packer.pack(key)
     return pack([_key_value(v) for v in key])
 
 
