@@ -7,7 +7,7 @@ FULL and Kùzu's WAL commit; variants ``lpgdb@normal`` and ``lpgdb@off`` measure
 Calls used, and the fallbacks when an engine build lacks an optional call (each fallback is a
 slower but correct use of the base API, and ``describe()`` records which path ran):
 
-    W1   db.bulk_load(nodes=..., edges=...)     else 10,000 create_node/create_edge per tx
+    W1   db.bulk_load(nodes=...) then (edges=...)   else 10,000 create_node/edge per tx
     W3   snapshot.key_lookup(label, prop, v)    else snapshot.find_nodes(label, id=v)
     W5   snapshot.count_reach(id, 2, ...)       else neighbors() of each neighbour, in a set
     W7   snapshot.nodes("Person") + degree()
@@ -108,7 +108,7 @@ class LpgdbAdapter(Adapter):
     # ---- W1 -------------------------------------------------------------------------------
     def bulk_load(self, persons_csv, knows_csv):
         if hasattr(self.db, "bulk_load"):
-            self.paths["W1"] = "db.bulk_load"
+            self.paths["W1"] = "db.bulk_load(nodes=...), then db.bulk_load(edges=...)"
             return self._bulk_load_native(persons_csv, knows_csv)
         self.paths["W1"] = f"transactions of {_LOAD_TX:,} create_node / create_edge"
         t0 = time.perf_counter()
@@ -128,12 +128,12 @@ class LpgdbAdapter(Adapter):
 
     def _bulk_load_native(self, persons_csv, knows_csv):
         t0 = time.perf_counter()
-        key = self.db.bulk_load(
-            nodes=(("Person", {"id": i, "name": n, "age": a})
-                   for i, n, a in read_csv_rows(persons_csv, (int, str, int))))
+        rows = list(read_csv_rows(persons_csv, (int, str, int)))
+        node_ids, _ = self.db.bulk_load(
+            nodes=(("Person", {"id": i, "name": n, "age": a}) for i, n, a in rows))
+        key = dict(zip((r[0] for r in rows), node_ids))   # bulk_load returns ids in input order
         t1 = time.perf_counter()
-        ids = _key_map(key, persons_csv)
-        self.db.bulk_load(edges=((ids[s], "KNOWS", ids[d], {"since": t})
+        self.db.bulk_load(edges=((key[s], "KNOWS", key[d], {"since": t})
                                  for s, d, t in read_csv_rows(knows_csv, (int, int, int))))
         return {"nodes": t1 - t0, "edges": time.perf_counter() - t1}
 
@@ -251,16 +251,6 @@ def _git_describe() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "not a git checkout"
     return f"git {head}{'+dirty' if dirty else ''}"
-
-
-def _key_map(result, persons_csv) -> dict[int, int]:
-    """Person id -> node id after the node phase of the native bulk load: the call returns
-    the new node ids in input order."""
-    ids = list(result)
-    keys = [row[0] for row in read_csv_rows(persons_csv, (int,))]
-    if len(ids) != len(keys):
-        raise RuntimeError(f"bulk_load returned {len(ids)} ids for {len(keys)} persons")
-    return dict(zip(keys, ids))
 
 
 ADAPTER = LpgdbAdapter
