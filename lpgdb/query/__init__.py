@@ -20,11 +20,13 @@ from ..result import Result
 from . import ast as A
 from .diagnostics import parameter_missing, semantic
 from .execute import Context, compile_query
+from . import procedures
 from .parser import parse
+from .procedures import register_procedure, unregister_procedure
 from .runtime import from_user, to_user
 from .semantic import check
 
-__all__ = ["execute", "prepare", "is_read_only", "PreparedQuery"]
+__all__ = ["execute", "prepare", "is_read_only", "PreparedQuery", "register_procedure", "unregister_procedure"]
 
 
 class PreparedQuery:
@@ -54,7 +56,7 @@ class PreparedQuery:
         return Result(columns, [tuple(to_user(v, tx) for v in r) for r in rows])
 
 
-_CACHE: "OrderedDict[str, PreparedQuery]" = OrderedDict()
+_CACHE: "OrderedDict[tuple, PreparedQuery]" = OrderedDict()
 _CACHE_SIZE = 256
 
 
@@ -62,14 +64,15 @@ def prepare(source: str) -> PreparedQuery:
     """Parse, check and compile ``source`` (cached by text)."""
     if not isinstance(source, str):
         raise InterfaceError(f"a query must be a str, not {type(source).__name__}")
-    pq = _CACHE.get(source)
+    key = (source, procedures.version)
+    pq = _CACHE.get(key)
     if pq is None:
         pq = PreparedQuery(source)
-        _CACHE[source] = pq
+        _CACHE[key] = pq
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     else:
-        _CACHE.move_to_end(source)
+        _CACHE.move_to_end(key)
     return pq
 
 

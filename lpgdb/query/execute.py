@@ -195,8 +195,12 @@ def _compile_single(clauses):
         elif isinstance(cl, A.Delete):
             pipeline.append(_delete_op(cl, bound))
         elif isinstance(cl, A.Call):
-            from .diagnostics import not_supported
-            raise not_supported("CALL (procedures)")
+            standalone = len(clauses) == 1
+            op, names = _call_op(cl, bound, standalone)
+            pipeline.append(op)
+            bound = bound + [n for n in names if n not in bound]
+            if standalone:
+                cols = names
         else:
             raise TypeError(cl)
     return pipeline, cols, writes
@@ -377,6 +381,49 @@ def _count_arg(fn, ctx, what):
         raise semantic(f"{what} expects a non-negative integer, got {v}", "NegativeIntegerArgument",
                        phase="runtime")
     return v
+
+
+def _call_op(cl: A.Call, bound, standalone):
+    from .procedures import coerce, get_procedure
+    proc = get_procedure(cl.name)
+    env = CompileEnv(bound)
+    if cl.args is None:
+        arg_fns = [compile_expr(A.Param(name), env) for name, _ in proc.inputs]
+    else:
+        arg_fns = [compile_expr(a, env) for a in cl.args]
+    out_names = [n for n, _ in proc.outputs]
+    if cl.yields is None:
+        yields = [(n, n) for n in out_names] if standalone else []
+    elif cl.yields == "*":
+        yields = [(n, n) for n in out_names]
+    else:
+        yields = list(cl.yields)
+    names = [alias for _, alias in yields]
+    where_fn = compile_predicate(cl.where, CompileEnv(set(bound) | set(names))) if cl.where is not None else None
+    void = not proc.outputs
+
+    def op(rows, ctx):
+        for row in rows:
+            ctx.tick()
+            args = coerce(proc, [f(row, ctx) for f in arg_fns])
+            results = proc.fn(*args)
+            if void:
+                for _ in results or ():
+                    pass
+                if not standalone:
+                    yield row
+                continue
+            for rec in results:
+                if isinstance(rec, dict):
+                    vals = {n: from_user(rec.get(n)) for n in out_names}
+                else:
+                    vals = {n: from_user(v) for n, v in zip(out_names, rec)}
+                r = dict(row)
+                for field, alias in yields:
+                    r[alias] = vals[field]
+                if where_fn is None or where_fn(r, ctx) is True:
+                    yield r
+    return op, names
 
 
 # ---------------------------------------------------------------- writing clauses

@@ -14,7 +14,8 @@ Invariant: ``check`` either raises or returns the set of parameter names the que
 from __future__ import annotations
 
 from . import ast as A
-from .diagnostics import semantic, type_error
+from .diagnostics import procedure_error, semantic, type_error
+from .procedures import accepts, get_procedure
 from .expressions import children, is_aggregate, walk
 from .functions import AGG_ARITY, AGGREGATES, ARITY, SCALARS
 
@@ -101,8 +102,7 @@ class _Checker:
                         raise semantic(f"DELETE expects a node, relationship or path, not {t}",
                                        "InvalidArgumentType")
             elif isinstance(cl, A.Call):
-                for a in cl.args or []:
-                    self.expr(a, scope, agg=False)
+                self.call(cl, scope, standalone=(n == 1))
         last = clauses[-1]
         if not isinstance(last, (A.Return,) + A.WRITE_CLAUSES + (A.Call,)):
             raise semantic("a query must end with RETURN, an update clause or CALL",
@@ -110,6 +110,43 @@ class _Checker:
         if union and cols is None:
             raise semantic("each part of a UNION must end with RETURN", "InvalidClauseComposition")
         return cols
+
+    def call(self, cl: A.Call, scope, standalone):
+        proc = get_procedure(cl.name)
+        if proc is None:
+            raise procedure_error(f"there is no procedure named '{cl.name}'; register it with "
+                                  "lpgdb.query.register_procedure()")
+        if cl.args is None:
+            if proc.inputs and not standalone:
+                raise semantic(f"{cl.name}: arguments can be passed implicitly (from parameters) only in a "
+                               "standalone CALL; write them in parentheses", "InvalidArgumentPassingMode")
+            self.params.update(name for name, _ in proc.inputs)
+        else:
+            if len(cl.args) != len(proc.inputs):
+                raise semantic(f"{cl.name} takes {len(proc.inputs)} argument(s), got {len(cl.args)}",
+                               "InvalidNumberOfArguments")
+            for a, (name, typ) in zip(cl.args, proc.inputs):
+                t = self.expr(a, scope, agg=False, where="procedure arguments")
+                if not accepts(typ, t):
+                    raise semantic(f"{cl.name}: argument '{name}' expects {typ}, got {t}", "InvalidArgumentType")
+        outputs = dict(proc.outputs)
+        if cl.yields == "*":
+            if not standalone:
+                raise semantic("YIELD * is only allowed in a standalone CALL", "UnexpectedSyntax")
+            items = [(n, n) for n in outputs]
+        else:
+            items = list(cl.yields or [])
+        seen = set()
+        for field, alias in items:
+            if field not in outputs:
+                raise semantic(f"{cl.name} has no output '{field}'", "UndefinedVariable")
+            if alias in scope or alias in seen:
+                raise semantic(f"variable '{alias}' is already bound", "VariableAlreadyBound")
+            seen.add(alias)
+        for alias in seen:
+            scope[alias] = "any"
+        if cl.where is not None:
+            self.expr(cl.where, scope, agg=False, where="WHERE", pred=True)
 
     def set_item(self, it, scope):
         if isinstance(it, (A.SetProperty, A.RemoveProperty)):

@@ -149,6 +149,31 @@ def _compare(outcome, step):
             f"rows differ (any order):\n got  {got}\n want {want}"
 
 
+_PROC = re.compile(r"there exists a procedure ([\w.]+)\((.*?)\) :: \((.*?)\)\s*:$")
+
+
+def _signature(text):
+    out = []
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        name, _, typ = item.partition("::")
+        out.append((name.strip(), typ.strip()))
+    return out
+
+
+def _register_procedure(text, table):
+    """A test procedure: each table row maps input values to one output record."""
+    name, ins, outs = _PROC.match(text).groups()
+    inputs, outputs = _signature(ins), _signature(outs)
+    rows = [[tck.parse_value(c) for c in row] for row in table[1:]] if table and table[0] else []
+    n_in = len(inputs)
+
+    def proc(*args):
+        want = [tck.canon(a) for a in args]
+        return [tuple(_to_python(c) for c in row[n_in:]) for row in rows if list(row[:n_in]) == want]
+    lq.register_procedure(name, inputs, outputs, proc)
+    return name
+
+
 _ERROR = re.compile(r"an? (\w+) should be raised at (compile time|runtime|any time): (\S+)")
 
 
@@ -173,13 +198,14 @@ def test_tck(scenario):
     params = {}
     outcome = None
     before = None
+    registered = []
     try:
         for step in scenario.steps:
             t = step.text
             if t in ("an empty graph", "any graph"):
                 db = lpgdb.connect(":memory:")
             elif t.startswith("there exists a procedure"):
-                pytest.fail("test procedures (CALL) are not supported by lpgdb yet")
+                registered.append(_register_procedure(t, step.table))
             elif t == "having executed:":
                 db.execute(step.doc)
             elif t == "parameters are:":
@@ -205,5 +231,7 @@ def test_tck(scenario):
             else:
                 raise AssertionError(f"unknown step: {t}")
     finally:
+        for name in registered:
+            lq.unregister_procedure(name)
         if db is not None:
             db.close()
