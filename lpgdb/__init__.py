@@ -3,7 +3,7 @@ from .errors import (CorruptionError, DatabaseError, DataError, Error, Integrity
                      InternalError, NotFoundError, NotSupportedError, OperationalError, ProgrammingError,
                      QuerySyntaxError, SchemaSyntaxError, SchemaViolationError, SemanticError, Violation)
 from .values import Edge, Node, Path, Relationship
-from .database import Database, connect
+from .database import Database, connect, restore
 from .transaction import Snapshot, Transaction
 from .schema import parse_schema
 
@@ -13,6 +13,6 @@ __all__ = [
     "Error", "InterfaceError", "DatabaseError", "ProgrammingError", "QuerySyntaxError",
     "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
     "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
-    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "Database", "Transaction", "Snapshot",
+    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "restore", "Database", "Transaction", "Snapshot",
     "parse_schema",
 ]

@@ -16,7 +16,7 @@ from .storage import engine as _engine
 from .storage import records
 from .transaction import Snapshot, Transaction
 
-__all__ = ["connect", "Database"]
+__all__ = ["connect", "restore", "Database"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -46,6 +46,19 @@ def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "f
     'Ada'
     """
     return Database(path, readonly=readonly, create=create, sync=sync, **options)
+
+
+def restore(backup: str, dest: str) -> None:
+    """Check a backup (every checksum, every invariant) and copy it to the new directory ``dest``."""
+    import shutil
+    backup, dest = os.fspath(backup), os.fspath(dest)
+    if os.path.exists(dest):
+        raise OperationalError(f"restore destination {dest!r} already exists")
+    with connect(backup, readonly=True) as db:
+        db.verify()
+    shutil.copytree(backup, dest)
+    with connect(dest) as db:   # the writer open re-checks and takes ownership
+        db.verify()
 
 
 class Database:
@@ -292,6 +305,15 @@ class Database:
         self._check_open()
         with self._tx_lock:
             self._engine.checkpoint()
+
+    def backup(self, dest: str) -> None:
+        """Write a consistent, self-contained copy of the database into the new directory
+        ``dest`` (online: snapshots keep reading; writers wait for the copy)."""
+        self._check_open()
+        if self.readonly:
+            raise OperationalError("back up from the writer (this handle is read-only)")
+        with self._tx_lock:
+            self._engine.backup(os.fspath(dest))
 
     def refresh(self) -> None:
         """Read-only databases: catch up with the writer's durable commits."""
