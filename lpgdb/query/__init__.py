@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 from ..errors import InterfaceError
 from ..result import Result
 from . import ast as A
-from .diagnostics import parameter_missing, semantic
+from .diagnostics import parameter_missing, semantic as _semantic_error
 from .execute import Context, compile_query
 from . import procedures
 from .parser import parse
@@ -49,7 +49,7 @@ class PreparedQuery:
             if name not in params:
                 raise parameter_missing(name)
         if readonly and not self.readonly:
-            raise semantic("this query writes to the graph, but it runs on a read-only snapshot; "
+            raise _semantic_error("this query writes to the graph, but it runs on a read-only snapshot; "
                            "use db.execute() or a transaction", "ReadOnly", phase="compile")
         ctx = Context(tx, {k: from_user(v) for k, v in params.items()}, timeout)
         columns, rows = self.compiled.run(ctx)

@@ -1,0 +1,118 @@
+"""Executing queries through the public API: reads, writes, results, errors, timeout."""
+import pytest
+
+import lpgdb
+from lpgdb import query as lq
+
+
+@pytest.fixture
+def db():
+    d = lpgdb.connect(":memory:")
+    d.execute("CREATE (a:Person {name: 'Ada', age: 36})-[:KNOWS {since: 2020}]->(b:Person {name: 'Bob', age: 25}),"
+              " (b)-[:KNOWS {since: 2021}]->(c:Person {name: 'Cy', age: 41}), (a)-[:LIKES]->(c)")
+    yield d
+    d.close()
+
+
+def test_match_return_with_parameters_and_row_access(db):
+    res = db.execute("MATCH (a:Person {name: $n})-[k:KNOWS]->(b) RETURN b.name AS name, k.since", {"n": "Ada"})
+    assert res.columns == ["name", "k.since"]
+    row = res.fetchone()
+    assert row == ("Bob", 2020) and row["name"] == "Bob" and row[1] == 2020
+    assert res.fetchone() is None
+
+
+def test_nodes_edges_and_paths_come_back_as_graph_values(db):
+    row = db.execute("MATCH p = (a {name: 'Ada'})-[r:KNOWS]->(b) RETURN a, r, p").fetchone()
+    a, r, p = row
+    assert isinstance(a, lpgdb.Node) and a["name"] == "Ada" and a.labels == {"Person"}
+    assert isinstance(r, lpgdb.Edge) and r.label == "KNOWS" and r.src == a.id
+    assert isinstance(p, lpgdb.Path) and len(p) == 1 and p.start == a
+
+
+def test_aggregation_order_skip_limit(db):
+    res = db.execute("MATCH (p:Person) RETURN count(*) AS n, avg(p.age) AS avg, collect(p.name) AS names")
+    n, avg, names = res.fetchone()
+    assert n == 3 and avg == pytest.approx(34.0) and sorted(names) == ["Ada", "Bob", "Cy"]
+    res = db.execute("MATCH (p:Person) RETURN p.name ORDER BY p.age DESC SKIP 1 LIMIT 1")
+    assert res.fetchall() == [("Ada",)]
+
+
+def test_optional_match_var_length_and_distinct(db):
+    res = db.execute("MATCH (a:Person) OPTIONAL MATCH (a)-[:KNOWS*1..2]->(x) "
+                     "RETURN a.name, count(DISTINCT x) AS reach ORDER BY a.name")
+    assert res.fetchall() == [("Ada", 2), ("Bob", 1), ("Cy", 0)]
+
+
+def test_unwind_list_comprehension_quantifiers_case():
+    with lpgdb.connect(":memory:") as d:
+        res = d.execute("UNWIND [1, 2, 3, null] AS x RETURN [y IN range(1, x) WHERE y % 2 = 1 | y * 10] AS l, "
+                        "all(y IN [x] WHERE y > 0) AS pos, CASE WHEN x IS NULL THEN 'none' ELSE 'some' END AS c")
+        assert res.to_dicts()[0] == {"l": [10], "pos": True, "c": "some"}
+        assert res.to_dicts()[3] == {"l": None, "pos": None, "c": "none"}
+
+
+def test_writes_set_remove_merge_delete(db):
+    db.execute("MATCH (p:Person {name: 'Bob'}) SET p.age = 26, p:Admin REMOVE p.nothing")
+    assert db.execute("MATCH (p:Admin) RETURN p.age").fetchall() == [(26,)]
+    db.execute("MERGE (p:Person {name: 'Dee'}) ON CREATE SET p.new = true")
+    db.execute("MERGE (p:Person {name: 'Dee'}) ON MATCH SET p.seen = true")
+    assert db.execute("MATCH (p {name: 'Dee'}) RETURN p.new, p.seen").fetchall() == [(True, True)]
+    db.execute("MATCH (p:Person {name: 'Cy'}) DETACH DELETE p")
+    assert db.execute("MATCH (p:Person) RETURN count(*)").fetchone()[0] == 3
+
+
+def test_delete_connected_node_without_detach_fails_and_changes_nothing(db):
+    with pytest.raises(lpgdb.IntegrityError):
+        db.execute("MATCH (p:Person {name: 'Ada'}) DELETE p")
+    assert db.execute("MATCH (p) RETURN count(*)").fetchone()[0] == 3
+
+
+def test_union_and_union_all():
+    with lpgdb.connect(":memory:") as d:
+        assert d.execute("RETURN 1 AS x UNION RETURN 1 AS x").fetchall() == [(1,)]
+        assert d.execute("RETURN 1 AS x UNION ALL RETURN 1 AS x").fetchall() == [(1,), (1,)]
+
+
+def test_runtime_type_error_is_a_data_error_with_code():
+    with lpgdb.connect(":memory:") as d:
+        with pytest.raises(lpgdb.DataError) as ei:
+            d.execute("WITH [1] AS l RETURN l['a']")
+        assert ei.value.tck_type == "TypeError" and ei.value.phase == "runtime"
+
+
+def test_missing_parameter_is_reported():
+    with lpgdb.connect(":memory:") as d:
+        with pytest.raises(lpgdb.SemanticError, match=r"\$who"):
+            d.execute("RETURN $who")
+
+
+def test_write_on_a_snapshot_is_refused(db):
+    with db.snapshot() as s:
+        with pytest.raises(lpgdb.ProgrammingError, match="read-only"):
+            lq.execute("CREATE ()", {}, s, readonly=True)
+
+
+def test_timeout_stops_a_long_query():
+    with lpgdb.connect(":memory:") as d:
+        with d.transaction() as tx:
+            with pytest.raises(lpgdb.OperationalError, match="timed out"):
+                lq.execute("UNWIND range(1, 100000000) AS x RETURN count(*)", {}, tx, timeout=0.0)
+            tx.rollback()
+
+
+def test_temporal_functions_are_not_supported_yet():
+    with lpgdb.connect(":memory:") as d:
+        with pytest.raises(lpgdb.NotSupportedError, match="date"):
+            d.execute("RETURN date('2020-01-01')")
+
+
+def test_registered_procedure_can_be_called():
+    lq.register_procedure("test.squares", [("n", "INTEGER")], [("x", "INTEGER")],
+                          lambda n: [(i * i,) for i in range(n)])
+    try:
+        with lpgdb.connect(":memory:") as d:
+            assert d.execute("CALL test.squares(3) YIELD x RETURN sum(x)").fetchall() == [(5,)]
+            assert d.execute("CALL test.squares($n)", {"n": 2}).fetchall() == [(0,), (1,)]
+    finally:
+        lq.unregister_procedure("test.squares")

@@ -1,0 +1,79 @@
+"""The planner anchors on indexed equality and expands from there instead of scanning."""
+import random
+
+import pytest
+
+import lpgdb
+from lpgdb import query as lq
+
+
+class _CountingView:
+    """Delegates to a snapshot and counts the read calls the query engine makes."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.calls = {}
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def wrapper(*a, **k):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return attr(*a, **k)
+        return wrapper
+
+
+@pytest.fixture(scope="module")
+def social():
+    rng = random.Random(7)
+    db = lpgdb.connect(":memory:")
+    db.create_index("Person", "id")
+    ids = rng.sample(range(1, 2 ** 31), 2000)
+    with db.transaction() as tx:
+        nodes = [tx.create_node("Person", {"id": pid, "name": f"p{pid}"}) for pid in ids]
+        edges = set()
+        while len(edges) < 8000:
+            a, b = rng.sample(nodes, 2)
+            if (a, b) not in edges:
+                edges.add((a, b))
+                tx.create_edge(a, "KNOWS", b)
+    yield db, ids, nodes, edges
+    db.close()
+
+
+def test_two_hop_count_uses_the_key_index_and_matches_a_direct_computation(social):
+    db, ids, nodes, edges = social
+    out = {}
+    for a, b in edges:
+        out.setdefault(a, []).append(b)
+    pid = ids[5]
+    start = nodes[5]
+    want = len({c for b in out.get(start, []) for c in out.get(b, [])})
+    with db.snapshot() as s:
+        view = _CountingView(s)
+        res = lq.execute("MATCH (a:Person {id: $id})-[:KNOWS]->()-[:KNOWS]->(c) RETURN count(DISTINCT c)",
+                         {"id": pid}, view)
+    assert res.fetchall() == [(want,)]
+    assert view.calls.get("key_lookup") == 1
+    assert "nodes" not in view.calls                      # no label scan, no full scan
+    assert view.calls.get("edges_of", 0) <= 1 + len(out.get(start, []))
+
+
+def test_where_equality_is_also_used_as_an_anchor(social):
+    db, ids, nodes, edges = social
+    with db.snapshot() as s:
+        view = _CountingView(s)
+        res = lq.execute("MATCH (a:Person) WHERE a.id = $id RETURN a.name", {"id": ids[9]}, view)
+    assert res.fetchall() == [(f"p{ids[9]}",)]
+    assert "nodes" not in view.calls
+
+
+def test_without_an_index_the_label_scan_still_answers(social):
+    db, ids, nodes, edges = social
+    with db.snapshot() as s:
+        view = _CountingView(s)
+        res = lq.execute("MATCH (a:Person {name: $n}) RETURN a.id", {"n": f"p{ids[3]}"}, view)
+    assert res.fetchall() == [(ids[3],)]
+    assert view.calls.get("nodes") == 1
