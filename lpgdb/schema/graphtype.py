@@ -16,9 +16,8 @@ Invariants:
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import SemanticError
 from . import ast
@@ -736,7 +735,6 @@ class _Resolver:
     # -- graph types --
     def graph(self, name: str) -> GraphType:
         g = self.graphs[name]
-        vis = self.visible(name)
         members: List[str] = []
         constraints: List[ast.Constraint] = []
         sources = [self.graphs[n] for n in self._import_closure(name, [])] + [g]
