@@ -33,8 +33,16 @@ def _grammar_path() -> Path:
     raise FileNotFoundError("grammar/cypher.lark not found next to the lpgdb package")
 
 
-_PARSER = Lark(_grammar_path().read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
-               propagate_positions=True, maybe_placeholders=False)
+def _load():
+    text = _grammar_path().read_text(encoding="utf-8")
+    opts = dict(parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    try:
+        return Lark(text, cache=True, **opts)  # cached parse tables (keyed by grammar + options)
+    except OSError:  # no writable temp dir
+        return Lark(text, **opts)
+
+
+_PARSER = _load()
 
 
 class _Labels(list):

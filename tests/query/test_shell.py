@@ -1,0 +1,58 @@
+"""The query shell and one-shot query command (lpgdb/shell.py)."""
+import io
+import json
+
+import lpgdb
+from lpgdb.shell import format_table, format_value, run_query, run_shell
+
+
+def _db():
+    db = lpgdb.connect(":memory:")
+    db.execute("CREATE (:Person {name: 'Ada'})-[:KNOWS {since: 2020}]->(:Person {name: 'Bob'})")
+    return db
+
+
+def test_run_query_prints_an_aligned_table_and_row_count():
+    out = io.StringIO()
+    with _db() as db:
+        assert run_query(db, "MATCH (p:Person) RETURN p.name AS name ORDER BY name", out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[:4] == ["| name |", "|------|", "| Ada  |", "| Bob  |"]
+    assert lines[4].startswith("(2 rows")
+
+
+def test_run_query_json_lines_and_parameters():
+    out = io.StringIO()
+    with _db() as db:
+        run_query(db, "MATCH (p:Person {name: $n}) RETURN p", {"n": "Ada"}, as_json=True, out=out)
+    row = json.loads(out.getvalue())
+    assert row["p"]["labels"] == ["Person"] and row["p"]["properties"] == {"name": "Ada"}
+
+
+def test_run_query_reports_errors_with_status_1():
+    out, err = io.StringIO(), io.StringIO()
+    with _db() as db:
+        assert run_query(db, "MATCH (n) RETRUN n", out=out, err=err) == 1
+    assert "QuerySyntaxError" in err.getvalue() and "RETRUN" in err.getvalue()
+
+
+def test_shell_reads_multiline_statements_commands_and_parameters():
+    script = io.StringIO(":param who \"Bob\"\nMATCH (p:Person)\nWHERE p.name = $who\nRETURN p.name;\n"
+                         ":params\nRETURN 'a;b' AS s; RETURN 2 AS x\n:quit\nRETURN 3;\n")
+    out, err = io.StringIO(), io.StringIO()
+    with _db() as db:
+        assert run_shell(db, stdin=script, out=out, err=err) == 0
+    text = out.getvalue()
+    assert "| Bob    |" in text and '$who = \'Bob\'' in text and "| a;b |" in text
+    assert "| 2 |" in text      # the unterminated statement still runs on :quit
+    assert "| 3 |" not in text  # after :quit
+    assert err.getvalue() == ""
+
+
+def test_graph_values_are_printed_in_pattern_notation():
+    with _db() as db:
+        row = db.execute("MATCH p = (a)-[r]->(b) RETURN a, r, p").fetchone()
+    assert format_value(row[0]) == "(:Person {name: 'Ada'})"
+    assert format_value(row[1]) == "[:KNOWS {since: 2020}]"
+    assert format_value(row[2]) == "(:Person {name: 'Ada'})-[:KNOWS {since: 2020}]->(:Person {name: 'Bob'})"
+    assert format_table(["x"], [([1, "a", None],)]).splitlines()[2] == "| [1, 'a', null] |"
