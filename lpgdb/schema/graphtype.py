@@ -286,7 +286,10 @@ class NodeType:
     shapes: Tuple[Shape, ...] = ()
 
     def conforms(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> bool:
-        return any(s.matches(labels, props) for s in self.shapes)
+        for s in self.shapes:
+            if s.matches(labels, props):
+                return True
+        return False
 
     def __repr__(self) -> str:
         return f"<NodeType {self.name}>"

@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 from ..errors import NotFoundError, Violation
 from . import ast
 from .graphtype import (CompiledConstraint, EdgeType, GraphType, canonical_value, eval_expr,
-                        eval_node_labels, required_label)
+                        required_label)
 
 __all__ = ["validate_all", "validate_commit"]
 
@@ -89,6 +89,7 @@ class _Validator:
         self._reported: Set[Tuple] = set()
         self._incident: Dict[Tuple, List[Any]] = {}
         self._lx: Dict[Tuple, bool] = {}
+        self._conf: Dict[Tuple, bool] = {}
 
     # ---- access ----
     def node(self, nid: int):
@@ -125,10 +126,21 @@ class _Validator:
             return True
         if lx[0] == "label":
             return lx[1] in n.labels
-        key = (id(lx), n.id)
-        r = self._lx.get(key)
+        op = lx[0]
+        if op == "type":
+            return self.node_conforms(lx[1], n)
+        if op == "and":
+            return all(self.node_lx(i, n) for i in lx[1])
+        if op == "or":
+            return any(self.node_lx(i, n) for i in lx[1])
+        return not self.node_lx(lx[1], n)          # "not"
+
+    def node_conforms(self, t, n) -> bool:
+        """``n`` conforms to node type ``t``, memoised per validation."""
+        key = (id(t), n.id)
+        r = self._conf.get(key)
         if r is None:
-            r = self._lx[key] = eval_node_labels(lx, n.labels, n.properties)
+            r = self._conf[key] = t.conforms(n.labels, n.properties)
         return r
 
     def incident_edges(self, nids: Iterable[int]) -> Set[int]:
@@ -174,8 +186,10 @@ class _Validator:
                             f"{_desc_node(n)}: no node type of graph type {self.gt.name} has the "
                             f"labels {_labels_text(labels)}")
             return
-        if any(s.record_ok(props) for _t, s in cands):
-            return
+        for t, s in cands:
+            if s.record_ok(props):
+                self._conf[(id(t), n.id)] = True
+                return
         self._record_failures("node", n, cands)
 
     def type_edge(self, e) -> None:
