@@ -475,9 +475,15 @@ class _Validator:
 
 def _probe(t: tuple) -> Optional[tuple]:
     """The IndexSpec.key_of form of a descriptor tuple of scalars (None if it holds a list)."""
-    if all(kind in ("num", "str", "bool", "date", "datetime") for kind, _v in t):
-        return tuple(v for _kind, v in t)
-    return None
+    out = []
+    for kind, v in t:
+        if kind not in _SCALAR_KINDS:
+            return None
+        out.append(v)
+    return tuple(out)
+
+
+_SCALAR_KINDS = frozenset(("num", "str", "bool", "date", "datetime"))
 
 
 def _bind(var: Optional[str], value: tuple, env: dict) -> bool:
