@@ -532,6 +532,7 @@ class GraphType:
         self.edge_types: Dict[str, EdgeType] = {t.name: t for t in edge_types}
         self.constraints: Tuple[CompiledConstraint, ...] = tuple(constraints)
         self._top_level = top_level             # top-level types used: printed as statements
+        self.warnings: Tuple[str, ...] = ()     # lint (not part of equality): see _Resolver._lint
         self._text = self._canonical()
         self._index_specs = [c.index for c in self.constraints if c.index is not None]
         self._by_exact: Dict[FrozenSet[str], List[Tuple[NodeType, Shape]]] = {}
@@ -763,8 +764,54 @@ class _Resolver:
                 seen.add(cc.name)
                 compiled.append(cc)
         top = self._top_level(members, constraints)
-        return GraphType(g.name, g.strict, [t for t in types if isinstance(t, NodeType)],
-                         [t for t in types if isinstance(t, EdgeType)], compiled, top)
+        gt = GraphType(g.name, g.strict, [t for t in types if isinstance(t, NodeType)],
+                       [t for t in types if isinstance(t, EdgeType)], compiled, top)
+        gt.warnings = tuple(self._lint(members, constraints))
+        return gt
+
+    def _lint(self, members: List[str], constraints) -> List[str]:
+        """SPEC.md's suggested warnings: closed base types named where subtypes may be meant
+        (open question 2), and constraint scopes that name a type which is not a member."""
+        subtypes: Dict[str, List[str]] = {}
+        for m in members:
+            d = self.defs[m]
+            vis = self.visible(self.owner[m])
+            for n in _label_names(d.spec.labels):
+                if n in vis and n != m:
+                    subtypes.setdefault(n, []).append(m)
+
+        def closed_base(n) -> bool:
+            t = self.resolved.get(n)
+            return (n in subtypes and t is not None
+                    and not any(sh.labels_open and sh.props_open for sh in t.shapes))
+
+        out = []
+        for m in members:
+            d = self.defs[m]
+            if isinstance(d, ast.EdgeTypeDef):
+                vis = self.visible(self.owner[m])
+                for end in (d.source, d.target):
+                    names = _label_names(end.labels)
+                    for n in names:
+                        missing = sorted(set(subtypes.get(n, ())) - set(names))
+                        if n in vis and closed_base(n) and missing:
+                            out.append(f"edge type {m!r}: endpoint {n!r} is a closed type, so nodes of "
+                                       f"its subtypes {', '.join(missing)} do not match it; "
+                                       f"write ({n} | {' | '.join(missing)}), make {n} OPEN, or use a "
+                                       f"label")
+        member_set = set(members)
+        for c, cvis in constraints:
+            names = _label_names(c.scope.labels)
+            for n in _names_in_constraint(c):
+                if n not in cvis:
+                    continue
+                missing = sorted(set(subtypes.get(n, ())) - set(names))
+                if n not in member_set:
+                    out.append(f"constraint {c}: {n!r} is not a member of the graph type")
+                elif n in names and closed_base(n) and missing:
+                    out.append(f"constraint {c}: {n!r} is a closed type, so its subtypes "
+                               f"{', '.join(missing)} are not in scope; use a label to cover them")
+        return list(dict.fromkeys(out))
 
     def _top_level(self, members: List[str], constraints) -> List[Any]:
         """Top-level types the graph type uses (members, or built on by members or constraints),

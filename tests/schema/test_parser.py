@@ -159,3 +159,19 @@ def test_absurd_nesting_is_a_schema_error_not_a_recursion_error():
         parse_schema(nots)
     fine = "CREATE GRAPH TYPE g STRICT { (a: " + "(" * 50 + "A" + ")" * 50 + ") }"
     assert parse_schema(fine).node_types["a"].conforms(frozenset({"A"}), {})
+
+
+def test_lint_warnings_for_closed_bases_and_non_member_scopes():
+    gt = parse_schema("""CREATE NODE TYPE (other: O);
+        CREATE GRAPH TYPE g STRICT {
+          (personType: Person {name STRING}), (customerType: personType & Customer),
+          (:personType)-[k: knows]->(:personType | customerType),
+          FOR (x:personType) EXCLUSIVE x.name, FOR (x:other) MANDATORY x.k }""")
+    text = "\n".join(gt.warnings)
+    assert len(gt.warnings) == 3, text
+    assert "endpoint 'personType' is a closed type" in text and "customerType" in text
+    assert "not in scope; use a label" in text
+    assert "'other' is not a member" in text
+    assert parse_schema(str(gt)).warnings == gt.warnings   # warnings survive the round trip
+    ok = parse_schema("CREATE GRAPH TYPE g STRICT { (p: P OPEN {OPEN}), (c: p & C), (:p)-[k: K]->(:p) }")
+    assert ok.warnings == ()
