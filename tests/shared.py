@@ -13,5 +13,5 @@ def shared_path(*parts: str) -> Path:
     p = SHARED.joinpath(*parts)
     if not p.exists():
         pytest.skip(f"{p} not found: these tests need the project's shared/ folder "
-                    f"(set LPGDB_SHARED to its path)")
+                    f"(set LPGDB_SHARED to its path)", allow_module_level=True)
     return p

@@ -213,6 +213,8 @@ class Engine:
             raise
         if self.sync != "full":
             self.visible_lsn = lsn
+            if self.sync == "off":
+                self._publish(lsn)   # followers of an unsynced log follow what was written
         return lsn
 
     def make_durable(self, lsn: int) -> None:

@@ -61,6 +61,7 @@ SEG_HEADER = 4096
 DEFAULT_SEG_SIZE = 16 << 20
 DEFAULT_INFLIGHT_MAX = 8 << 20
 MIN_TAIL = 64
+SYNC_INTERVAL = 0.1          # seconds between background fdatasyncs in sync="normal"
 COMMIT, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 _KINDS = (COMMIT, FIRST, MIDDLE, LAST)
 
@@ -166,6 +167,8 @@ class WalWriter:
         self._failed: Optional[BaseException] = None
         self._last_sync = time.monotonic()
         self.commit_seq = 0
+        self._flusher: Optional[threading.Thread] = None
+        self._stop = threading.Event()
 
     # -- segments -------------------------------------------------------------------------------
     def _fd(self, seg_no: int) -> int:
@@ -277,11 +280,24 @@ class WalWriter:
             self._on_durable(self.durable_lsn)
 
     def commit_durability(self, lsn: int) -> None:
-        """Apply the sync mode to a commit ending at ``lsn`` (called without the writer lock)."""
+        """Apply the sync mode to a commit ending at ``lsn`` (called without the writer lock).
+
+        full: wait for the group fdatasync.  normal: return at once; a background thread
+        fdatasyncs whatever is unsynced every SYNC_INTERVAL.  off: the OS decides.
+        """
         if self.sync_mode == "full":
             self.sync_to(lsn)
-        elif self.sync_mode == "normal" and time.monotonic() - self._last_sync > 0.1:
-            self.sync_to(lsn)
+        elif self.sync_mode == "normal" and self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_loop, name="lpgdb-wal-flush", daemon=True)
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(SYNC_INTERVAL):
+            if self.durable_lsn < self.end_lsn and self._failed is None:
+                try:
+                    self.sync_to(self.end_lsn)
+                except (OperationalError, OSError):
+                    return   # the failure is recorded; the next commit reports it
 
     def _fail(self, err: BaseException) -> None:
         self._failed = err
@@ -311,6 +327,9 @@ class WalWriter:
                 os.unlink(os.path.join(self.dir, segment_name(seg)))
 
     def close(self) -> None:
+        self._stop.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join()
         with self._cv:
             for fd in self._fds.values():
                 os.close(fd)

@@ -132,3 +132,15 @@ def test_checkpoint_then_replay(db_path):
         assert s.node_count() == 9 and s.edge_count() == 8
         assert s.node(ids[1])["i"] == 100 and s.edge(1)["w"] == ids[1]
         db2.verify()
+
+
+def test_sync_normal_flushes_in_the_background(db_path):
+    import time
+    with lpgdb.connect(db_path, sync="normal") as db:
+        with db.transaction() as tx:
+            tx.create_node("A")
+        wal = db._engine.wal
+        deadline = time.monotonic() + 5
+        while wal.durable_lsn < wal.end_lsn and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert wal.durable_lsn == wal.end_lsn   # synced without another commit or a close
