@@ -144,3 +144,32 @@ def test_sync_normal_flushes_in_the_background(db_path):
         while wal.durable_lsn < wal.end_lsn and time.monotonic() < deadline:
             time.sleep(0.02)
         assert wal.durable_lsn == wal.end_lsn   # synced without another commit or a close
+
+
+def test_group_commit_from_many_threads(db_path, monkeypatch):
+    import threading
+    syncs = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (syncs.append(fd), real(fd))[1])
+    with lpgdb.connect(db_path) as db:
+        errors = []
+
+        def worker(t):
+            try:
+                for i in range(40):
+                    with db.transaction() as tx:
+                        tx.create_node("T", {"t": t, "i": i})
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors
+        with db.snapshot() as s:
+            got = sorted((n["t"], n["i"]) for n in s.nodes("T"))
+        assert got == [(t, i) for t in range(8) for i in range(40)]
+        assert db._engine.wal.durable_lsn == db._engine.wal.end_lsn
+    # commits that overlapped another thread's fdatasync shared the next one
+    assert len(syncs) < 320
