@@ -360,7 +360,7 @@ def required_label(lx) -> Optional[str]:
 
 @dataclass(frozen=True)
 class PatternStep:
-    """A node position of a constraint pattern, or an edge position (``edge`` with a direction)."""
+    """A position of a constraint pattern: a node (no direction) or an edge (with its direction)."""
     var: Optional[str]
     labels: tuple
     direction: Optional[str] = None     # None for node positions; "out" | "in" | "any" for edges
