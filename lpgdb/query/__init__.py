@@ -51,7 +51,7 @@ class PreparedQuery:
         if readonly and not self.readonly:
             raise _semantic_error("this query writes to the graph, but it runs on a read-only snapshot; "
                            "use db.execute() or a transaction", "ReadOnly", phase="compile")
-        ctx = Context(tx, {k: from_user(v) for k, v in params.items()}, timeout)
+        ctx = Context(tx, {k: from_user(v) for k, v in params.items()}, timeout, readonly)
         columns, rows = self.compiled.run(ctx)
         return Result(columns, [tuple(to_user(v, tx) for v in r) for r in rows])
 

@@ -32,7 +32,7 @@ __all__ = ["Context", "compile_query", "CompiledQuery"]
 class Context:
     """Execution state of one query run (graph access, parameters, timeout)."""
 
-    def __init__(self, tx, params, timeout=None):
+    def __init__(self, tx, params, timeout=None, readonly=False):
         self.tx = tx
         self.params = params
         self.deadline = None if timeout is None else time.monotonic() + timeout
@@ -41,6 +41,9 @@ class Context:
         self._nodes = {}
         self._edges = {}
         self.key_lookup = getattr(tx, "key_lookup", None)
+        # batched (nbrs, eids, from_index) expansion, used on snapshots only: a transaction's
+        # expand() does not see its own pending edges, edges_of() does
+        self.expand = getattr(tx, "expand", None) if readonly else None
         self.deleted_nodes = set()
         self.deleted_edges = set()
 

@@ -245,8 +245,11 @@ def _props_checker(props, env):
 
 
 def _node_checker(np, env):
+    """check(node, row, ctx) -> bool, or None when the pattern puts no condition on the node."""
     labels = list(np.labels)
     props = _props_checker(np.props, env)
+    if not labels and props is None:
+        return None
 
     def check(node, row, ctx):
         if labels:
@@ -267,8 +270,8 @@ def _bind_node(np, node_check, row, ctx, node_id):
         cur = row[var]
         if not isinstance(cur, NodeRef) or cur.id != node_id:
             return None
-        return row if node_check(ctx.node(node_id), row, ctx) else None
-    if not node_check(ctx.node(node_id), row, ctx):
+        return row if node_check is None or node_check(ctx.node(node_id), row, ctx) else None
+    if node_check is not None and not node_check(ctx.node(node_id), row, ctx):
         return None
     if var is None:
         return row
@@ -353,29 +356,38 @@ def _expand(rel, j, np, forward, env):
             return e.src
         return e.dst if e.src == nid else e.src
 
+    fast = rel_props is None and len(types) <= 1
+
+    def hops(ctx, nid, row):
+        """(edge id, other node id) for every edge of ``nid`` this relationship pattern allows."""
+        if fast and ctx.expand is not None:
+            nbrs, eids, _ = ctx.expand([nid], direction, label)
+            return list(zip(eids, nbrs))
+        return [(e.id, other(e, nid)) for e in ctx.edges_of(nid, direction, label) if edge_ok(e, row, ctx)]
+
     def run(row, ctx, nodes_arr, edges_arr, mids_arr, used):
-        # position bookkeeping: the known node and the one to bind
         src_pos, dst_pos = (j, j + 1) if forward else (j + 1, j)
         nid = nodes_arr[src_pos]
         if rel.length is None:
-            bound_rel = row.get(rvar) if rvar is not None else None
-            for e in ctx.edges_of(nid, direction, label):
-                if e.id in used or not edge_ok(e, row, ctx):
+            has_bound = rvar is not None and rvar in row
+            bound_rel = row.get(rvar) if has_bound else None
+            for eid, nxt in hops(ctx, nid, row):
+                if eid in used:
                     continue
-                if bound_rel is not None or (rvar is not None and rvar in row):
-                    if not isinstance(bound_rel, EdgeRef) or bound_rel.id != e.id:
+                if has_bound:
+                    if not isinstance(bound_rel, EdgeRef) or bound_rel.id != eid:
                         continue
                     r1 = row
                 elif rvar is not None:
                     r1 = dict(row)
-                    r1[rvar] = EdgeRef(e.id)
+                    r1[rvar] = EdgeRef(eid)
                 else:
                     r1 = row
-                r2 = _bind_node(np, node_check, r1, ctx, other(e, nid))
+                r2 = _bind_node(np, node_check, r1, ctx, nxt)
                 if r2 is None:
                     continue
-                nodes_arr[dst_pos] = other(e, nid)
-                edges_arr[j] = e.id
+                nodes_arr[dst_pos] = nxt
+                edges_arr[j] = eid
                 yield r2
             return
         lo, hi = rel.length
@@ -389,11 +401,10 @@ def _expand(rel, j, np, forward, env):
                 yield cur
             if hi is not None and depth >= hi:
                 return
-            for e in ctx.edges_of(cur, direction, label):
-                if e.id in used or e.id in stack_edges or not edge_ok(e, row, ctx):
+            for eid, nxt in hops(ctx, cur, row):
+                if eid in used or eid in stack_edges:
                     continue
-                nxt = other(e, cur)
-                stack_edges.append(e.id)
+                stack_edges.append(eid)
                 stack_nodes.append(nxt)
                 yield from walk(nxt, depth + 1)
                 stack_edges.pop()
@@ -405,14 +416,13 @@ def _expand(rel, j, np, forward, env):
             if not forward:
                 eids.reverse()
                 mids.reverse()
-            refs = [EdgeRef(x) for x in eids]
             if bound_list is not None:
                 if not isinstance(bound_list, list) or [getattr(x, "id", None) for x in bound_list] != eids:
                     continue
                 r1 = row
             elif rvar is not None:
                 r1 = dict(row)
-                r1[rvar] = refs
+                r1[rvar] = [EdgeRef(x) for x in eids]
             else:
                 r1 = row
             r2 = _bind_node(np, node_check, r1, ctx, end)
