@@ -498,6 +498,34 @@ class Transaction(_Reader):
                 out.append((eid, img[2] if img[1] == nid else img[1]))
         return out
 
+    def expand(self, node_ids, direction: str = "out", label: Optional[str] = None):
+        """Batched 1-hop over the committed graph plus this transaction's writes."""
+        if not self._edges and not self._nodes:
+            return _Reader.expand(self, node_ids, direction, label)
+        self._check_open()
+        _check_direction(direction)
+        _check_label(label)
+        nbrs, eids, frm = [], [], []
+        for i, nid in enumerate(node_ids):
+            if not self._node_exists(nid):
+                continue
+            for eid, nbr in self._incident(nid, direction, label):
+                nbrs.append(nbr)
+                eids.append(eid)
+                frm.append(i)
+        return nbrs, eids, frm
+
+    def count_reach(self, id: int, hops: int, direction: str = "out", label: Optional[str] = None) -> int:
+        if not self._edges and not self._nodes:
+            return _Reader.count_reach(self, id, hops, direction, label)
+        nid = self._require_node(id)
+        frontier = {nid}
+        for _ in range(hops):
+            nbrs = self.expand(sorted(frontier), direction, label)[0]
+            frontier = set(nbrs)
+        frontier.discard(nid)
+        return len(frontier)
+
     def key_nodes(self, spec_name, key):
         spec = self._state.spec_by_name(spec_name)
         if spec is None:

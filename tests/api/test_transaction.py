@@ -195,3 +195,17 @@ def test_user_index_used_by_find_nodes(db):
     with db.snapshot() as s:
         assert s.key_lookup("Person", "id", 1000) == [ids[7]] and s.key_lookup("Person", "id", 7) == []
     assert db.indexes() == [("Person", ("id",))]
+
+
+def test_fast_paths_see_the_transactions_own_writes(db):
+    a, b, e = _fraud(db)
+    with db.transaction() as tx:
+        c = tx.create_node("Account", {"iban": "DE09"})
+        m = tx.create_edge(b, "Moves", c)
+        tx.delete_edge(e)
+        d = tx.create_edge(a, "Owns", c)
+        assert sorted(zip(*tx.expand([a, b], "out"))) == sorted([(c, d, 0), (c, m, 1)])
+        assert tx.expand([c], "in", "Owns")[0] == [a]
+        assert tx.count_reach(a, 1) == 1 and tx.count_reach(b, 1, "both") == 1
+    with db.snapshot() as s:
+        assert s.expand([a], "out")[0] == [c] and s.count_reach(a, 1) == 1
