@@ -198,9 +198,11 @@ class Database:
             pack = records.pack_props
             first_node = tx._next_node
             lsets, lset_of, idx, props = [], {}, array("I"), []
+            last_lab, last_li = None, 0
             for lab, p in (nodes or ()):
-                li = _intern_labels(lab, lset_of, lsets)
-                idx.append(li)
+                if lab is not last_lab:
+                    last_lab, last_li = lab, _intern_labels(lab, lset_of, lsets)
+                idx.append(last_li)
                 props.append(pack(check_properties(p, allow_none=False)) if p else b"")
             n_nodes = len(idx)
             if n_nodes:
@@ -210,9 +212,12 @@ class Database:
             new_end = first_node + n_nodes
             first_edge = tx._next_edge
             etypes, etype_of, eidx, srcs, dsts, eprops = [], {}, array("I"), array("Q"), array("Q"), []
+            last_lab, last_ti = None, 0
             try:
                 for s, lab, d, p in (edges or ()):
-                    eidx.append(_intern_labels(lab, etype_of, etypes))
+                    if lab is not last_lab:   # rows usually repeat one label object
+                        last_lab, last_ti = lab, _intern_labels(lab, etype_of, etypes)
+                    eidx.append(last_ti)
                     srcs.append(s)
                     dsts.append(d)
                     eprops.append(pack(check_properties(p, allow_none=False)) if p else b"")
