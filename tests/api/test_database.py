@@ -173,3 +173,53 @@ def test_group_commit_from_many_threads(db_path, monkeypatch):
         assert db._engine.wal.durable_lsn == db._engine.wal.end_lsn
     # commits that overlapped another thread's fdatasync shared the next one
     assert len(syncs) < 320
+
+
+def _child_writer(path, n, opened, go, done):
+    db = lpgdb.connect(path)
+    opened.set()
+    go.wait(30)
+    for i in range(n):
+        with db.transaction() as tx:
+            tx.create_node("W", {"i": i})
+    done.set()
+    go.clear()
+    import time
+    while not go.is_set():      # keep the writer (and its lock) alive until told to stop
+        time.sleep(0.01)
+    db.close()
+
+
+def test_readonly_process_follows_a_writer_process(db_path):
+    import time
+    ctx = mp.get_context("fork")
+    lpgdb.connect(db_path).close()
+    opened, go, done = ctx.Event(), ctx.Event(), ctx.Event()
+    p = ctx.Process(target=_child_writer, args=(db_path, 50, opened, go, done))
+    p.start()
+    try:
+        assert opened.wait(30)
+        r = lpgdb.connect(db_path, readonly=True)
+        with pytest.raises(lpgdb.OperationalError):
+            lpgdb.connect(db_path)          # the child holds the writer lock
+        go.set()
+        seen = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            r.refresh()
+            with r.snapshot() as s:
+                got = sorted(n["i"] for n in s.nodes("W"))
+            assert got == list(range(len(got)))   # always a prefix of the writer's commits
+            seen.append(len(got))
+            if done.is_set() and len(got) == 50:
+                break
+            time.sleep(0.005)
+        assert seen[-1] == 50
+        go.set()
+        p.join(30)
+        r.refresh()
+        assert r.snapshot().node_count("W") == 50
+        r.close()
+    finally:
+        go.set()
+        p.join(30)
