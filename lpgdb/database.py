@@ -130,8 +130,7 @@ class Database:
         Use it as a context manager: it commits on exit and rolls back on an exception.
         """
         self._check_open()
-        if self.readonly:
-            raise OperationalError("the database is open read-only")
+        self._engine.check_writable()
         me = threading.get_ident()
         if self._tx_owner == me:
             raise InterfaceError("this thread already has an open write transaction; "

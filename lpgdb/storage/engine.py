@@ -191,10 +191,17 @@ class Engine:
             os.close(fd)
 
     # -- commit -----------------------------------------------------------------------------------
-    def commit(self, ops: list) -> int:
-        """Log and apply one transaction; return its LSN. Caller holds ``write_lock``."""
+    def check_writable(self) -> None:
+        """OperationalError if this handle cannot take writes (read-only, or poisoned by a
+        failed WAL write/sync: the in-memory state may then hold unacknowledged commits)."""
         if self.readonly:
             raise OperationalError("the database is open read-only")
+        if self.wal is not None:
+            self.wal._check_failed()
+
+    def commit(self, ops: list) -> int:
+        """Log and apply one transaction; return its LSN. Caller holds ``write_lock``."""
+        self.check_writable()
         st = self.state
         if self.wal is None:  # in memory
             lsn = st.applied_lsn + 1

@@ -264,9 +264,10 @@ class WalWriter:
             self._flushing = False
             if err is not None:
                 self._fail(err)
+                self._erase_unsynced()
                 self._cv.notify_all()
-                raise OperationalError(f"WAL fdatasync failed; the database must be reopened: {err}") \
-                    from err
+                raise OperationalError(f"WAL fdatasync failed; the database must be reopened "
+                                       f"(commits not yet durable were not acknowledged): {err}") from err
             self.durable_lsn = max(self.durable_lsn, target)
             self._last_sync = time.monotonic()
             cur = target // self.seg_size
@@ -301,6 +302,23 @@ class WalWriter:
 
     def _fail(self, err: BaseException) -> None:
         self._failed = err
+
+    def _erase_unsynced(self) -> None:
+        """After a failed fdatasync: zero the log from ``durable_lsn`` on (best effort), so
+        commits that were never acknowledged cannot reappear at recovery.  Never retries the
+        failed fsync on the same data (the kernel may have dropped the dirty pages)."""
+        try:
+            pos = self.durable_lsn
+            while pos < self.end_lsn:
+                seg, off = divmod(pos, self.seg_size)
+                n = min(self.end_lsn, (seg + 1) * self.seg_size) - pos
+                fd = self._fds.get(seg)
+                if fd is not None:
+                    os.pwrite(fd, bytes(n), off)
+                    os.fdatasync(fd)
+                pos += n
+        except OSError:
+            pass  # documented: if erasing fails too, a failed commit may reappear after recovery
 
     def _check_failed(self) -> None:
         if self._failed is not None:

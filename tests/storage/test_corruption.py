@@ -167,3 +167,31 @@ def test_wal_garbage_after_tail_is_cut(pristine, tmp_path):
         assert not fh.read()[(end + 7) & ~7:].strip(b"\0")
     db.close()
     _assert_prefix(*_state(path), at_least=N_COMMITS)
+
+
+def test_failed_fdatasync_poisons_the_handle_and_loses_only_unacknowledged(tmp_path, monkeypatch):
+    import errno
+    path = str(tmp_path / "db")
+    db = lpgdb.connect(path)
+    with db.transaction() as tx:
+        tx.create_node("C", {"i": 0})
+    real = os.fdatasync
+    calls = {"n": 0}
+
+    def failing(fd):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(errno.EIO, "injected EIO")
+        return real(fd)
+    monkeypatch.setattr(os, "fdatasync", failing)
+    with pytest.raises(lpgdb.OperationalError, match="fdatasync failed"):
+        with db.transaction() as tx:
+            tx.create_node("C", {"i": 1})
+    with pytest.raises(lpgdb.OperationalError, match="reopen"):
+        db.transaction()
+    assert db.snapshot().node_count("C") == 1     # the failed commit was never visible
+    monkeypatch.setattr(os, "fdatasync", real)
+    db._engine.close(checkpoint_on_close=False)
+    db._closed = True
+    got, _edges = _state(path)
+    assert got == [0]                              # ... and does not reappear after recovery
