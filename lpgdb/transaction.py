@@ -404,7 +404,11 @@ class Transaction(_Reader):
             raise
         self._finish(COMMITTED)          # releases the writer lock (invariant 1) ...
         if lsn is not None:
-            self._engine.make_durable(lsn)   # ... before waiting for the group fsync
+            try:
+                self._engine.make_durable(lsn)   # ... before waiting for the group fsync
+            except BaseException:
+                self._status = FAILED            # not acknowledged: the handle is poisoned
+                raise
 
     def __enter__(self):
         return self

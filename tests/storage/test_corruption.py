@@ -190,6 +190,7 @@ def test_failed_fdatasync_poisons_the_handle_and_loses_only_unacknowledged(tmp_p
     with pytest.raises(lpgdb.OperationalError, match="reopen"):
         db.transaction()
     assert db.snapshot().node_count("C") == 1     # the failed commit was never visible
+    assert tx.status == "failed"
     monkeypatch.setattr(os, "fdatasync", real)
     db._engine.close(checkpoint_on_close=False)
     db._closed = True
