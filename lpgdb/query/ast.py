@@ -156,6 +156,14 @@ class PatternComp(Expr):
     projection: Expr
 
 
+@dataclass
+class ExistsSubquery(Expr):
+    """``EXISTS { pattern [WHERE ...] }`` (``query`` is None) or ``EXISTS { full query }``."""
+    query: Optional["Query"]
+    parts: Optional[list]
+    where: Optional[Expr]
+
+
 # ---------------------------------------------------------------- patterns
 @dataclass
 class NodePattern:

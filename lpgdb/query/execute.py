@@ -157,8 +157,21 @@ def compile_query(q: A.Query) -> CompiledQuery:
     return CompiledQuery(parts, q.union_all, columns, writes)
 
 
-def _compile_single(clauses):
-    bound = []  # ordered names in scope
+def compile_subquery(q: A.Query, bound):
+    """``run(row, ctx) -> iterator of rows`` for a read-only subquery seeing ``row``'s variables."""
+    pipelines = [_compile_single(clauses, list(bound))[0] for clauses in q.parts]
+
+    def run(row, ctx):
+        for pipeline in pipelines:
+            rows = [row]
+            for op in pipeline:
+                rows = op(rows, ctx)
+            yield from rows
+    return run
+
+
+def _compile_single(clauses, bound=None):
+    bound = list(bound or [])  # ordered names in scope
     pipeline = []
     writes = False
     cols = None

@@ -69,6 +69,9 @@ def children(e):
         return [x for x in (e.where, e.projection) if x is not None] + _pattern_exprs(e.part)
     if isinstance(e, A.PatternExpr):
         return _pattern_exprs(e.part)
+    if isinstance(e, A.ExistsSubquery) and e.query is None:
+        out = [x for p in e.parts for x in _pattern_exprs(p)]
+        return out + ([e.where] if e.where is not None else [])
     return []
 
 
@@ -113,6 +116,10 @@ def _free(e, local, out):
             if x is not None:
                 _free(x, inner, out)
         return
+    if isinstance(e, A.ExistsSubquery):
+        # over-approximation (callers intersect with the names in scope): every name inside
+        out.update(_names_inside(e) - local)
+        return
     if isinstance(e, (A.PatternExpr, A.PatternComp)):
         part = e.part
         names = [n.var for n in part.nodes if n.var] + [r.var for r in part.rels if r.var]
@@ -124,6 +131,24 @@ def _free(e, local, out):
         return
     for c in children(e):
         _free(c, local, out)
+
+
+def _names_inside(obj) -> set:
+    """Every variable name mentioned anywhere inside an AST object (subqueries included)."""
+    out = set()
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, A.Var):
+            out.add(x.name)
+        elif isinstance(x, (A.NodePattern, A.RelPattern)):
+            if x.var:
+                out.add(x.var)
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif hasattr(x, "__dataclass_fields__"):
+            stack.extend(getattr(x, f) for f in x.__dataclass_fields__)
+    return out
 
 
 # ---------------------------------------------------------------- value operations
@@ -668,13 +693,33 @@ def _c_patterncomp(e, env):
     return f
 
 
+def _c_exists(e, env):
+    if e.query is None:
+        from .plan import compile_pattern_matcher
+        matcher = compile_pattern_matcher(e.parts, env.bound, e.where)
+
+        def f(row, ctx):
+            for _ in matcher(row, ctx, want_paths=False):
+                return True
+            return False
+        return f
+    from .execute import compile_subquery
+    run = compile_subquery(e.query, env.bound)
+
+    def g(row, ctx):
+        for _ in run(row, ctx):
+            return True
+        return False
+    return g
+
+
 _COMPILERS = {
     A.Literal: _c_literal, A.Param: _c_param, A.Var: _c_var, A.Prop: _c_prop, A.Index: _c_index,
     A.Slice: _c_slice, A.HasLabels: _c_haslabels, A.BinOp: _c_binop, A.Not: _c_not, A.Neg: _c_neg,
     A.Compare: _c_compare, A.IsNull: _c_isnull, A.ListLit: _c_list, A.MapLit: _c_map,
     A.FuncCall: _c_func, A.CountStar: _c_countstar, A.Case: _c_case, A.ListComp: _c_listcomp,
     A.Quantifier: _c_quantifier, A.MapProjection: _c_mapproj, A.PatternExpr: _c_pattern,
-    A.PatternComp: _c_patterncomp,
+    A.PatternComp: _c_patterncomp, A.ExistsSubquery: _c_exists,
 }
 
 

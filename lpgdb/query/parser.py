@@ -18,7 +18,6 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import Error, QuerySyntaxError
 from . import ast as A
-from .diagnostics import not_supported
 
 __all__ = ["parse"]
 
@@ -458,7 +457,11 @@ class _ToAst(Transformer):
         return _e(A.Quantifier(kind, var, src, ch[2]), meta)
 
     def exists_subquery(self, meta, ch):
-        raise _NotSupported("EXISTS { ... } subqueries")
+        body = ch[1:]
+        if isinstance(body[0], A.Query):
+            return _e(A.ExistsSubquery(body[0], None, None), meta)
+        where = body[1][1] if len(body) > 1 else None
+        return _e(A.ExistsSubquery(None, body[0], where), meta)
 
     def case_expr(self, meta, ch):
         alts = [c for c in ch if isinstance(c, tuple)]
@@ -575,10 +578,6 @@ class _ToAst(Transformer):
         return _name(ch[0])
 
 
-class _NotSupported(Exception):
-    pass
-
-
 def _describe(name: str) -> str:
     try:
         term = _PARSER.get_terminal(name)
@@ -616,8 +615,6 @@ def parse(text: str) -> A.Query:
         orig = e.orig_exc
         if isinstance(orig, _SyntaxProblem):
             raise _syntax(str(orig), text, orig.pos, orig.code) from None
-        if isinstance(orig, _NotSupported):
-            raise not_supported(str(orig)) from None
         if isinstance(orig, Error):
             raise orig from None
         raise

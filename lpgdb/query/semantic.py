@@ -59,13 +59,16 @@ class _Checker:
         self.params = params
 
     # ------------------------------------------------------------ clauses
-    def single(self, clauses, union=False):
-        scope: dict = {}
+    def single(self, clauses, union=False, scope=None, subquery=False):
+        scope = dict(scope or {})
         cols = None
         n = len(clauses)
         for i, cl in enumerate(clauses):
             if cols is not None:
                 raise semantic("RETURN must be the last clause of a query", "InvalidClauseComposition")
+            if subquery and isinstance(cl, A.WRITE_CLAUSES + (A.Call,)):
+                raise semantic("an EXISTS subquery cannot update the graph or call procedures",
+                               "InvalidClauseComposition")
             if isinstance(cl, A.Match):
                 self.pattern(cl.parts, scope, "match")
                 if cl.where is not None:
@@ -104,7 +107,7 @@ class _Checker:
             elif isinstance(cl, A.Call):
                 self.call(cl, scope, standalone=(n == 1))
         last = clauses[-1]
-        if not isinstance(last, (A.Return,) + A.WRITE_CLAUSES + (A.Call,)):
+        if not subquery and not isinstance(last, (A.Return,) + A.WRITE_CLAUSES + (A.Call,)):
             raise semantic("a query must end with RETURN, an update clause or CALL",
                            "InvalidClauseComposition")
         if union and cols is None:
@@ -340,7 +343,7 @@ class _Checker:
         where a pattern is a predicate (WHERE, AND/OR/XOR/NOT operands, exists())."""
         ex = lambda x, s=scope, a=agg: self.expr(x, s, a, where, in_agg)  # noqa: E731
         px = lambda x, s=scope, a=agg: self.expr(x, s, a, where, in_agg, True)  # noqa: E731
-        if pred and not isinstance(e, (A.BinOp, A.Not, A.PatternExpr)):
+        if pred and not isinstance(e, (A.BinOp, A.Not, A.PatternExpr, A.ExistsSubquery)):
             t = ex(e)
             if t in ("int", "float", "str", "map", "list") + _GRAPH:
                 raise semantic(f"expected a boolean predicate, got {t}", "InvalidArgumentType")
@@ -461,6 +464,16 @@ class _Checker:
                                    "new variables)", "UndefinedVariable")
             self.pattern([e.part], inner, "expr")
             return "any"  # a list of paths, or a predicate in boolean context
+        if isinstance(e, A.ExistsSubquery):
+            if e.query is None:
+                inner = dict(scope)
+                self.pattern(e.parts, inner, "match")
+                if e.where is not None:
+                    self.expr(e.where, inner, False, "WHERE", False, True)
+            else:
+                for clauses in e.query.parts:
+                    self.single(clauses, scope=scope, subquery=True)
+            return "bool"
         if isinstance(e, A.PatternComp):
             inner = dict(scope)
             self.pattern([e.part], inner, "expr")

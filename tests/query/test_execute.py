@@ -68,6 +68,14 @@ def test_delete_connected_node_without_detach_fails_and_changes_nothing(db):
     assert db.execute("MATCH (p) RETURN count(*)").fetchone()[0] == 3
 
 
+def test_exists_subqueries_see_outer_variables(db):
+    res = db.execute("MATCH (p:Person) WHERE exists { (p)-[:KNOWS]->(q) WHERE q.age > 30 } RETURN p.name")
+    assert res.fetchall() == [("Bob",)]
+    res = db.execute("MATCH (p:Person) WHERE exists { MATCH (p)-->(q) WITH p, count(q) AS n WHERE n = 2 "
+                     "RETURN true } RETURN p.name")
+    assert res.fetchall() == [("Ada",)]
+
+
 def test_union_and_union_all():
     with lpgdb.connect(":memory:") as d:
         assert d.execute("RETURN 1 AS x UNION RETURN 1 AS x").fetchall() == [(1,)]

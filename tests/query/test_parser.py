@@ -78,9 +78,17 @@ def test_semantic_errors_carry_the_tck_code(query, code):
     assert ei.value.phase == "compile"
 
 
-def test_exists_subquery_is_not_supported_and_says_so():
-    with pytest.raises(lpgdb.NotSupportedError, match="EXISTS"):
-        prepare("MATCH (n) WHERE EXISTS { MATCH (n)-->() } RETURN n")
+def test_exists_subquery_parses_in_both_forms():
+    q = parse("MATCH (n) WHERE EXISTS { (n)-->(m) WHERE m.x = 1 } AND exists { MATCH (n)--() RETURN true } RETURN n")
+    where = q.parts[0][0].where
+    assert where.left.query is None and len(where.left.parts) == 1 and where.left.where is not None
+    assert where.right.query is not None
+
+
+def test_updates_inside_exists_are_rejected():
+    with pytest.raises(lpgdb.SemanticError) as ei:
+        prepare("MATCH (n) WHERE exists { MATCH (n)-->(m) SET m.x = 1 } RETURN n")
+    assert ei.value.code == "InvalidClauseComposition"
 
 
 def test_query_text_must_be_a_string():
