@@ -324,6 +324,17 @@ class Snapshot(_Reader):
             pass
 
 
+def _overlay_ids(base: list, buffer: dict, label: Optional[str]) -> list:
+    """Committed ids overlaid with a buffer of after-images (labels first; None = deleted),
+    in ascending order. O(len(base) + len(buffer))."""
+    if not buffer:
+        return base
+    out = [i for i in base if i not in buffer]
+    out.extend(i for i, img in buffer.items() if img is not None and (label is None or label in img[0]))
+    out.sort()
+    return out
+
+
 class _WriteSet:
     """What a transaction changed, for the incremental schema check."""
 
@@ -465,24 +476,10 @@ class Transaction(_Reader):
         return _Reader._edge_raw(self, eid)
 
     def _node_ids(self, label):
-        base = _Reader._node_ids(self, label)
-        if not self._nodes:
-            return base
-        out = [n for n in base if n not in self._nodes]
-        out.extend(n for n, img in self._nodes.items()
-                   if img is not None and (label is None or label in img[0]))
-        out.sort()
-        return out
+        return _overlay_ids(_Reader._node_ids(self, label), self._nodes, label)
 
     def _edge_ids(self, label):
-        base = _Reader._edge_ids(self, label)
-        if not self._edges:
-            return base
-        out = [e for e in base if e not in self._edges]
-        out.extend(e for e, img in self._edges.items()
-                   if img is not None and (label is None or label in img[0]))
-        out.sort()
-        return out
+        return _overlay_ids(_Reader._edge_ids(self, label), self._edges, label)
 
     def _incident(self, nid, direction, label):
         base = _Reader._incident(self, nid, direction, label) if nid < self._state.next_node_id else []
