@@ -157,7 +157,7 @@ class Database:
         """A consistent read-only view of everything committed (and durable) so far."""
         self._check_open()
         eng = self._engine
-        return Snapshot(self, eng.state, eng.visible_lsn)
+        return Snapshot(self, eng.state)
 
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
         """Run an openCypher-style query in its own transaction (a snapshot if it only reads)."""

@@ -253,12 +253,11 @@ class Snapshot(_Reader):
 
     _readonly_queries = True
 
-    def __init__(self, db, state, snap: int):
+    def __init__(self, db, state):
         self._db = db
         self._state = state
-        self._snap = snap
+        self._snap = state.pin_visible()
         self._open = True
-        state.pin(snap)
 
     def _check_open(self) -> None:
         if not self._open:

@@ -65,7 +65,6 @@ class Engine:
         self.manifest: Optional[dict] = None
         self.commit_seq = 0
         self.state = self._new_state()
-        self.visible_lsn = 0
         if path is not None:
             try:
                 self._open_dir(create)
@@ -135,7 +134,7 @@ class Engine:
         else:
             self.state = state
         self.replayed_to = end
-        self.visible_lsn = state.applied_lsn
+        state.publish(state.applied_lsn)
 
     def _replay(self, state: GraphState, start: int, upto: Optional[int]):
         gen = wal.scan(self._p("wal"), self.meta.uuid, self.seg_size, start, upto=upto,
@@ -206,7 +205,7 @@ class Engine:
         if self.wal is None:  # in memory
             lsn = st.applied_lsn + 1
             st.apply(ops, lsn)
-            self.visible_lsn = lsn
+            st.publish(lsn)
             return lsn
         payload = records.encode_commit(time.time_ns(), ops)
         lsn = self.wal.append(payload)
@@ -219,7 +218,7 @@ class Engine:
             self.wal._fail(e)
             raise
         if self.sync != "full":
-            self.visible_lsn = lsn
+            st.publish(lsn)
             if self.sync == "off":
                 self._publish(lsn)   # followers of an unsynced log follow what was written
         return lsn
@@ -230,9 +229,7 @@ class Engine:
             return
         self.wal.commit_durability(lsn)
         if self.sync == "full":
-            d = self.wal.durable_lsn
-            if d > self.visible_lsn:
-                self.visible_lsn = min(d, self.state.applied_lsn)
+            self.state.publish(self.wal.durable_lsn)
 
     def maybe_checkpoint(self) -> None:
         """Checkpoint when the WAL since the last one exceeds the threshold. Holds write_lock."""
@@ -251,7 +248,7 @@ class Engine:
             # The state at the end of the log is also the state at the start of the next
             # segment: checkpoint there, so that every existing segment can be retired.
             st.applied_lsn = self.wal.skip_to_next_segment()
-            self.visible_lsn = st.applied_lsn
+            st.publish(st.applied_lsn)
             self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
                                                         self.commit_seq)
             self.wal.drop_segments_below(self.meta.checkpoint_lsn)
@@ -312,7 +309,7 @@ class Engine:
             self._load()
             return
         self.replayed_to = end
-        self.visible_lsn = self.state.applied_lsn
+        self.state.publish(self.state.applied_lsn)
 
     # -- close -------------------------------------------------------------------------------------
     def close(self, *, checkpoint_on_close: bool = True) -> None:

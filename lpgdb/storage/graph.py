@@ -104,6 +104,7 @@ class GraphState:
         self.next_node_id = 0
         self.next_edge_id = 0
         self.applied_lsn = 0
+        self.visible_lsn = 0                                # newest LSN new snapshots read at
         self.schema: Optional[tuple] = None                 # (ddl, graph_type_name) or None
         self.graph_type = None                              # resolved GraphType or None
         self.schema_specs: list[KeySpec] = []
@@ -120,10 +121,18 @@ class GraphState:
         self.key_index.close()
 
     # -- readers ---------------------------------------------------------------------------------
-    def pin(self, snap: int) -> None:
+    # A new snapshot reads at ``visible_lsn`` (the last commit it may see: durable, in
+    # sync="full").  Pinning reads visible_lsn and registers the reader under one lock, and the
+    # trim floor is computed under the same lock and never exceeds visible_lsn, so a version a
+    # new or open snapshot may still read is never cut (invariant 2), even while commits
+    # wait for their fsync.
+    def pin_visible(self) -> int:
+        """Register a reader at the current visible LSN; return that LSN."""
         with self._readers_lock:
+            snap = self.visible_lsn
             r = self._readers
             r[snap] = r.get(snap, 0) + 1
+            return snap
 
     def unpin(self, snap: int) -> None:
         with self._readers_lock:
@@ -134,10 +143,16 @@ class GraphState:
             else:
                 del r[snap]
 
-    def min_reader(self, default: int) -> int:
-        """The oldest snapshot any open reader holds, or ``default`` when there is none."""
+    def trim_floor(self) -> int:
+        """The oldest snapshot any reader holds or may still take (min of readers, visible LSN)."""
         with self._readers_lock:
-            return min(self._readers) if self._readers else default
+            return min(self._readers, default=self.visible_lsn) if self._readers else self.visible_lsn
+
+    def publish(self, lsn: int) -> None:
+        """Make commits up to ``lsn`` visible to new snapshots (never moves backwards)."""
+        with self._readers_lock:
+            if lsn > self.visible_lsn:
+                self.visible_lsn = min(lsn, self.applied_lsn)
 
     # -- dictionaries ----------------------------------------------------------------------------
     def label_id(self, name: str) -> int:
@@ -245,7 +260,7 @@ class GraphState:
         """Apply one committed transaction's ops, stamped ``lsn`` (its end LSN). Keeps (1)-(3)."""
         if lsn < self.applied_lsn:
             raise CorruptionError(f"commit at LSN {lsn} is older than the applied state ({self.applied_lsn})")
-        floor = self.min_reader(lsn)   # invariant (2): versions older than this are unreachable
+        floor = min(self.trim_floor(), lsn)   # invariant (2): older versions are unreachable
         for op in ops:
             code = op[0]
             if code == NODE_PUT:
@@ -374,7 +389,7 @@ class GraphState:
 
     def collect_garbage(self) -> None:
         """Drop native entries no reader can see any more (called at checkpoint)."""
-        m = self.min_reader(self.applied_lsn)
+        m = self.trim_floor()
         self.adj.gc(m)
         self.label_index.gc(m)
         self.key_index.gc(m)
