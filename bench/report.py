@@ -9,6 +9,7 @@ failed the check (a non-empty problem list) gets no numbers in any table.
 """
 from __future__ import annotations
 
+import os
 import statistics
 
 LPGDB = "lpgdb"
@@ -153,7 +154,7 @@ def render(size: str, meta: dict, results: list[dict], problems: dict, skipped: 
         f"(max out-degree {meta['max_out_degree']:,}, max in-degree {meta['max_in_degree']:,})")
     add("")
     add(f"Run {env['date']} on {env['cpus']} CPUs, {env['mem_gb']:.0f} GiB RAM, Python "
-        f"{env['python']}, {env['platform']}; databases under {env['dbroot']}. "
+        f"{env['python']}, {env['platform']}; databases in {os.path.dirname(env['dbroot'])}. "
         f"{settings['load_reps']} fresh databases per system (W1, W2, W8, W11), read workloads "
         f"repeated up to {settings['read_reps']}× within {settings['budget_s']:.0f} s; medians.")
     add("")

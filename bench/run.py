@@ -223,10 +223,12 @@ def main(argv=None) -> int:
                    help=f"comma list of NAME or NAME@VARIANT; adapters: {', '.join(available())}")
     p.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "lpgdb-bench-data"),
                    help="where data sets are generated (reused when the parameters match)")
-    p.add_argument("--dbroot", default=os.path.join(tempfile.gettempdir(), "lpgdb-bench-db"),
-                   help="where databases are created")
-    p.add_argument("--results", default=os.path.join(ROOT, "bench", "results"),
-                   help="where <size>.md and <size>.json are written")
+    p.add_argument("--dbroot", help="where databases are created (default: a fresh temporary "
+                   "directory, removed at the end unless --keep)")
+    p.add_argument("--results", help="where <size>.md and <size>.json are written (default: "
+                   "bench/results for a full run of the default systems, else "
+                   f"{os.path.join(tempfile.gettempdir(), 'lpgdb-bench-results')}, so partial "
+                   "runs never overwrite the committed results)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--load-reps", type=int, default=3, help="fresh databases per system")
     p.add_argument("--read-reps", type=int, default=5, help="repetitions of a read workload")
@@ -258,11 +260,18 @@ def main(argv=None) -> int:
     with open(os.path.join(datadir, "workload.json")) as f:
         wl = json.load(f)
     exp = expected.expected_answers(datadir, wl)
-    dbroot = os.path.join(args.dbroot, args.size)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    if args.results is None:
+        full = systems == DEFAULT_SYSTEMS and not args.quick and args.load_reps >= 3
+        args.results = (os.path.join(ROOT, "bench", "results") if full else
+                        os.path.join(tempfile.gettempdir(), "lpgdb-bench-results"))
+    own_dbroot = args.dbroot is None
+    dbroot = (tempfile.mkdtemp(prefix="lpgdb-bench-db-") if own_dbroot else
+              os.path.join(args.dbroot, args.size))
     os.makedirs(dbroot, exist_ok=True)
 
     results, problems, skipped = [], {}, {}
-    for system in [s.strip() for s in args.systems.split(",") if s.strip()]:
+    for system in systems:
         why = probe_missing(system)
         if why:
             print(f"== {system}: SKIPPED, {why}", file=sys.stderr, flush=True)
@@ -278,6 +287,8 @@ def main(argv=None) -> int:
 
     env = machine()
     env["dbroot"] = dbroot
+    if own_dbroot and not args.keep:
+        shutil.rmtree(dbroot, ignore_errors=True)
     md = report.render(args.size, meta, results, problems, skipped, env,
                        {"load_reps": args.load_reps, "read_reps": args.read_reps,
                         "budget_s": args.budget})
@@ -286,6 +297,7 @@ def main(argv=None) -> int:
     stem = args.size + (f"-{args.tag}" if args.tag else "")
     with open(os.path.join(args.results, stem + ".md"), "w") as f:
         f.write(md + "\n")
+    print(f"results: {os.path.join(args.results, stem)}.md / .json", file=sys.stderr)
     with open(os.path.join(args.results, stem + ".json"), "w") as f:
         json.dump({"size": args.size, "meta": meta, "env": env,
                    "expected": {k: v for k, v in exp.items() if k not in ("w4", "w5")},
