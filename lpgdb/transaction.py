@@ -194,7 +194,7 @@ class _Reader:
 
     def _index_probe(self, label: str, want: Mapping) -> Optional[list]:
         """Candidate ids from a user index on (label, props ⊆ want), or None if none applies."""
-        for (lab, props), spec in self._state.user_indexes.items():
+        for (lab, props), spec in list(self._state.user_indexes.items()):  # a writer may add one
             if lab == label and all(p in want for p in props):
                 return self.key_nodes(spec.name, tuple(want[p] for p in props))
         return None
