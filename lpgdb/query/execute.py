@@ -24,6 +24,7 @@ from .diagnostics import entity_not_found, runtime_semantic, semantic, type_erro
 from .expressions import CompileEnv, compile_expr, compile_predicate, is_aggregate, walk
 from .functions import AGGREGATES, CountStar as CountStarAgg
 from .plan import compile_pattern_matcher, pattern_vars
+from .temporal import Temporal, to_python
 from .runtime import EdgeRef, NodeRef, PathVal, from_user, group_key, sort_key, to_user, type_name
 
 __all__ = ["Context", "compile_query", "CompiledQuery"]
@@ -444,12 +445,15 @@ def _call_op(cl: A.Call, bound, standalone):
 
 # ---------------------------------------------------------------- writing clauses
 def _storable(v, key):
+    if isinstance(v, Temporal):
+        return to_python(v)
     if isinstance(v, (NodeRef, EdgeRef, PathVal, dict)):
         raise type_error(f"property '{key}' cannot hold a {type_name(v)}", "InvalidPropertyType")
     if isinstance(v, list):
         for x in v:
             if isinstance(x, (NodeRef, EdgeRef, PathVal, dict, list)):
                 raise type_error(f"property '{key}' cannot hold a list of {type_name(x)}", "InvalidPropertyType")
+        return [to_python(x) for x in v]
     return v
 
 

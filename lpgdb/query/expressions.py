@@ -15,7 +15,13 @@ import re
 from . import ast as A
 from .diagnostics import argument_error, entity_not_found, parameter_missing, type_error
 from .functions import AGGREGATES, SCALARS
-from .runtime import EdgeRef, NodeRef, PathVal, cy_compare, cy_eq, is_number, type_name
+import datetime as _dt
+
+from .runtime import EdgeRef, NodeRef, PathVal, cy_compare, cy_eq, from_user, is_number, type_name
+from .temporal import Duration, Temporal, add as t_add, scale as t_scale
+
+# stored values that need converting into query values (temporal types; lists may hold them)
+_STORED_CONVERT = {_dt.date, _dt.datetime, _dt.time, _dt.timedelta, list}
 
 __all__ = ["compile_expr", "free_vars", "contains_aggregate", "is_aggregate"]
 
@@ -172,6 +178,10 @@ def op_add(a, b):
         return a + [b]
     if tb is list:
         return [a] + b
+    if tb is Duration and isinstance(a, Temporal):
+        return t_add(a, b)
+    if ta is Duration and isinstance(b, Temporal) and tb is not Duration:
+        return t_add(b, a)
     if ta is str and (tb is int or tb is float):
         from .functions import f_to_string
         return a + f_to_string(None, [b])
@@ -225,9 +235,31 @@ def _pow(a, b):
         return float("inf")
 
 
-op_sub = _arith("-", lambda a, b: _check_int(a - b))
-op_mul = _arith("*", lambda a, b: _check_int(a * b))
-op_div = _arith("/", _div)
+_op_sub = _arith("-", lambda a, b: _check_int(a - b))
+_op_mul = _arith("*", lambda a, b: _check_int(a * b))
+_op_div = _arith("/", _div)
+
+
+def op_sub(a, b):
+    if type(b) is Duration and isinstance(a, Temporal):
+        return t_add(a, b, -1)
+    return _op_sub(a, b)
+
+
+def op_mul(a, b):
+    if type(a) is Duration and is_number(b):
+        return t_scale(a, b)
+    if type(b) is Duration and is_number(a):
+        return t_scale(b, a)
+    return _op_mul(a, b)
+
+
+def op_div(a, b):
+    if type(a) is Duration and is_number(b):
+        if b == 0:
+            raise argument_error("division by zero", "DivisionByZero")
+        return t_scale(a, 1 / b)
+    return _op_div(a, b)
 op_mod = _arith("%", _mod)
 op_pow = _arith("^", _pow)
 
@@ -282,11 +314,15 @@ def get_property(ctx, v, key):
         return None
     t = type(v)
     if t is NodeRef:
-        return ctx.node(v.id).properties.get(key)
+        x = ctx.node(v.id).properties.get(key)
+        return from_user(x) if type(x) in _STORED_CONVERT else x
     if t is EdgeRef:
-        return ctx.edge(v.id).properties.get(key)
+        x = ctx.edge(v.id).properties.get(key)
+        return from_user(x) if type(x) in _STORED_CONVERT else x
     if t is dict:
         return v.get(key)
+    if isinstance(v, Temporal):
+        return v.prop(key)
     raise type_error(f"cannot read property '{key}' of a {type_name(v)}", "InvalidArgumentType")
 
 

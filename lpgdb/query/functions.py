@@ -4,8 +4,8 @@ Owns: each function's argument checking, null handling and result.  A scalar is
 ``f(ctx, args) -> value``; ``ctx`` gives read access to the graph (``ctx.node(id)``,
 ``ctx.edge(id)``).  An aggregate is a class with ``add(value)`` and ``result()``.
 Must not: write to the graph or know about clauses.
-Temporal functions (date, datetime, time, localtime, localdatetime, duration) raise
-NotSupportedError naming the feature.
+Temporal constructors (date, time, localtime, datetime, localdatetime, duration) live in
+temporal.py; timestamp() raises NotSupportedError naming the feature.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import random
 import re
 
 from .diagnostics import argument_error, not_supported, type_error
+from .temporal import CONSTRUCTORS, Temporal
 from .runtime import EdgeRef, NodeRef, PathVal, cy_lt, group_key, is_number, sort_key, type_name
 
 __all__ = ["SCALARS", "AGGREGATES", "ARITY", "call_scalar"]
@@ -266,7 +267,9 @@ def f_to_string(ctx, a):
         return str(v)
     if type(v) is float:
         return format_float(v)
-    raise _bad("toString", v, "a string, number or boolean")
+    if isinstance(v, Temporal):
+        return str(v)
+    raise _bad("toString", v, "a string, number, boolean or temporal value")
 
 
 def _math1(name, fn):
@@ -450,9 +453,8 @@ SCALARS = {
     "trim": _str1("trim", lambda s: s.strip(" \t\n\r")), "ltrim": _str1("lTrim", lambda s: s.lstrip(" \t\n\r")),
     "rtrim": _str1("rTrim", lambda s: s.rstrip(" \t\n\r")), "replace": f_replace, "exists": f_exists,
     "isempty": f_is_empty,
-    "date": _temporal("date"), "datetime": _temporal("datetime"), "time": _temporal("time"),
-    "localtime": _temporal("localtime"), "localdatetime": _temporal("localdatetime"),
-    "duration": _temporal("duration"), "timestamp": _temporal("timestamp"),
+    "timestamp": _temporal("timestamp"),
+    **CONSTRUCTORS,
 }
 
 # (min, max) number of arguments

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from ..values import Path
+from .temporal import Duration, Temporal, from_python
 
 __all__ = ["NodeRef", "EdgeRef", "PathVal", "cy_eq", "cy_lt", "sort_key", "group_key", "type_name",
            "is_number", "to_user"]
@@ -98,6 +99,8 @@ def type_name(v) -> str:
         return "Relationship"
     if isinstance(v, PathVal):
         return "Path"
+    if isinstance(v, Temporal):
+        return v.kind
     return type(v).__name__
 
 
@@ -159,6 +162,8 @@ def cy_lt(a, b):
                 return None
             return cy_lt(x, y)
         return len(a) < len(b)
+    if ta is tb and isinstance(a, Temporal):
+        return None if ta is Duration else a < b
     if ta is tb and ta not in (dict, NodeRef, EdgeRef, PathVal) and ta is not bool:
         try:
             return a < b
@@ -196,6 +201,9 @@ def cy_compare(op: str, a, b):
 _RANK = {dict: 0, NodeRef: 1, EdgeRef: 2, list: 3, PathVal: 4, str: 5, bool: 6, int: 7, float: 7}
 
 
+_TEMPORAL_RANK = {"DateTime": 0, "LocalDateTime": 1, "Date": 2, "Time": 3, "LocalTime": 4, "Duration": 5}
+
+
 def sort_key(v):
     """A key that orders any two values by Cypher's global sort order (nulls last)."""
     if v is None:
@@ -203,6 +211,8 @@ def sort_key(v):
     t = type(v)
     rank = _RANK.get(t)
     if rank is None:
+        if isinstance(v, Temporal):
+            return (4.5, _TEMPORAL_RANK.get(v.kind, 9), v._order())
         return (8.5, type(v).__name__, str(v))
     if t is float and math.isnan(v):
         return (8,)
@@ -261,4 +271,4 @@ def from_user(v: Any):
         return [from_user(x) for x in v]
     if isinstance(v, dict):
         return {k: from_user(x) for k, x in v.items()}
-    return v
+    return from_python(v)

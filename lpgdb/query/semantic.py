@@ -14,7 +14,7 @@ Invariant: ``check`` either raises or returns the set of parameter names the que
 from __future__ import annotations
 
 from . import ast as A
-from .diagnostics import procedure_error, semantic, type_error
+from .diagnostics import not_supported, procedure_error, semantic, type_error
 from .procedures import accepts, get_procedure
 from .expressions import children, is_aggregate, walk
 from .functions import AGG_ARITY, AGGREGATES, ARITY, SCALARS
@@ -510,6 +510,8 @@ class _Checker:
                     raise semantic(f"{name}() of a non-deterministic expression", "NonConstantExpression")
             return {"count": "int", "collect": "list", "avg": "float"}.get(name, "any")
         if name not in SCALARS:
+            if name.split(".")[0] in ("date", "time", "localtime", "datetime", "localdatetime", "duration"):
+                raise not_supported(f"temporal function {name}()")
             raise semantic(f"unknown function '{name}'", "UnknownFunction")
         lo, hi = ARITY[name]
         if len(e.args) < lo or (hi is not None and len(e.args) > hi):

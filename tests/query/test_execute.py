@@ -109,10 +109,24 @@ def test_timeout_stops_a_long_query():
             tx.rollback()
 
 
-def test_temporal_functions_are_not_supported_yet():
+def test_temporal_values_construct_compare_and_round_trip_through_storage():
     with lpgdb.connect(":memory:") as d:
-        with pytest.raises(lpgdb.NotSupportedError, match="date"):
-            d.execute("RETURN date('2020-01-01')")
+        row = d.execute("RETURN date({year: 1984, week: 10, dayOfWeek: 3}) AS d, duration({months: 0.75}) AS x, "
+                        "time('12:31:14.645876123+01:00') AS t, date('2015-07-21') < date('2015-07-22') AS lt, "
+                        "date('1984-10-31') + duration('P1M') AS plus").fetchone()
+        assert [str(v) for v in row] == ["1984-03-07", "P22DT19H51M49.5S", "12:31:14.645876123+01:00", "True",
+                                         "1984-11-30"]
+        d.execute("CREATE (:E {on: date('2020-02-29'), at: localdatetime('2020-02-29T10:00:00.5')})")
+        assert d.execute("MATCH (e:E) RETURN toString(e.on), e.at.second, e.at.millisecond").fetchone() == \
+            ("2020-02-29", 0, 500)
+        with pytest.raises(lpgdb.DataError, match="nanoseconds"):
+            d.execute("CREATE (:E {t: localtime('12:00:00.000000001')})")
+
+
+def test_unimplemented_temporal_functions_say_so():
+    with lpgdb.connect(":memory:") as d:
+        with pytest.raises(lpgdb.NotSupportedError, match="date.truncate"):
+            d.execute("RETURN date.truncate('year', date('2020-05-05'))")
 
 
 def test_registered_procedure_can_be_called():

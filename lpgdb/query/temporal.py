@@ -1,0 +1,741 @@
+"""Temporal values of the query language: Date, LocalTime, Time, LocalDateTime, DateTime, Duration.
+
+Owns: the six temporal types (nanosecond precision), their construction from strings (ISO 8601
+forms), maps and other temporal values, their ``toString`` form, component accessors
+(``d.year``, ``t.nanosecond``, ...), comparison, and arithmetic with durations.
+Must not: know about clauses or the graph.  Conversion to and from Python's ``datetime`` types
+(what lpgdb stores) is exact or raises ``DataError``.
+
+Invariants:
+  (1) a time of day is held as nanoseconds since midnight, 0 <= ns < 86_400 * 10**9;
+  (2) a time zone is a fixed offset in seconds, plus an IANA name for DateTime values built
+      with a named zone (the offset is then the zone's offset at that local time);
+  (3) a Duration is (months, days, nanoseconds), each with its own sign, as in openCypher.
+Not supported (NotSupportedError): ``date.truncate`` and friends, ``duration.between``, the
+current time (``date()`` with no argument), years outside 1..9999.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from typing import Optional
+
+from .diagnostics import argument_error, not_supported, type_error
+
+__all__ = ["Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "CONSTRUCTORS",
+           "from_python", "to_python"]
+
+_NS = 10 ** 9
+_DAY_NS = 86_400 * _NS
+_MONTH_SECONDS = 2_629_746  # average Gregorian month (30.436875 days)
+
+
+def _bad(msg):
+    return argument_error(msg, "InvalidArgumentValue")
+
+
+def _frac(ns: int) -> str:
+    """'.645876123' style fraction, trailing zeros removed ('' when zero)."""
+    if not ns:
+        return ""
+    return "." + f"{ns:09d}".rstrip("0")
+
+
+def _time_str(ns: int) -> str:
+    h, rem = divmod(ns, 3600 * _NS)
+    m, rem = divmod(rem, 60 * _NS)
+    s, frac = divmod(rem, _NS)
+    if s == 0 and frac == 0:
+        return f"{h:02d}:{m:02d}"
+    return f"{h:02d}:{m:02d}:{s:02d}{_frac(frac)}"
+
+
+def _offset_str(off: int) -> str:
+    if off == 0:
+        return "Z"
+    sign = "+" if off >= 0 else "-"
+    off = abs(off)
+    h, rem = divmod(off, 3600)
+    m, s = divmod(rem, 60)
+    return f"{sign}{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
+
+
+class Temporal:
+    __slots__ = ()
+    kind = "Temporal"
+
+    def __eq__(self, other):
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash((type(self).__name__, self._key()))
+
+    def __lt__(self, other):
+        return self._order() < other._order()
+
+    def _order(self):
+        return self._key()
+
+    def __repr__(self):
+        return f"{type(self).__name__}('{self}')"
+
+
+class Date(Temporal):
+    __slots__ = ("d",)
+    kind = "Date"
+
+    def __init__(self, d: _dt.date):
+        self.d = d
+
+    def _key(self):
+        return self.d.toordinal()
+
+    def __str__(self):
+        return self.d.isoformat()
+
+    def prop(self, key):
+        return _date_prop(self.d, key)
+
+
+class LocalTime(Temporal):
+    __slots__ = ("ns",)
+    kind = "LocalTime"
+
+    def __init__(self, ns: int):
+        self.ns = ns % _DAY_NS
+
+    def _key(self):
+        return self.ns
+
+    def __str__(self):
+        return _time_str(self.ns)
+
+    def prop(self, key):
+        return _time_prop(self.ns, key)
+
+
+class Time(Temporal):
+    __slots__ = ("ns", "offset")
+    kind = "Time"
+
+    def __init__(self, ns: int, offset: int):
+        self.ns = ns % _DAY_NS
+        self.offset = offset
+
+    def _key(self):
+        return (self.ns, self.offset)
+
+    def _order(self):
+        return (self.ns - self.offset * _NS, self.offset)
+
+    def __str__(self):
+        return _time_str(self.ns) + _offset_str(self.offset)
+
+    def prop(self, key):
+        v = _zone_prop(self.offset, None, key)
+        return v if v is not _MISSING else _time_prop(self.ns, key)
+
+
+class LocalDateTime(Temporal):
+    __slots__ = ("d", "ns")
+    kind = "LocalDateTime"
+
+    def __init__(self, d: _dt.date, ns: int):
+        self.d, self.ns = d, ns
+
+    def _key(self):
+        return (self.d.toordinal(), self.ns)
+
+    def __str__(self):
+        return f"{self.d.isoformat()}T{_time_str(self.ns)}"
+
+    def prop(self, key):
+        v = _date_prop(self.d, key, missing=True)
+        return v if v is not _MISSING else _time_prop(self.ns, key)
+
+
+class DateTime(Temporal):
+    __slots__ = ("d", "ns", "offset", "zone")
+    kind = "DateTime"
+
+    def __init__(self, d: _dt.date, ns: int, offset: int, zone: Optional[str] = None):
+        self.d, self.ns, self.offset, self.zone = d, ns, offset, zone
+
+    def epoch_ns(self) -> int:
+        return ((self.d.toordinal() - _EPOCH) * 86_400 - self.offset) * _NS + self.ns
+
+    def _key(self):
+        return (self.epoch_ns(), self.offset, self.zone)
+
+    def _order(self):
+        return self.epoch_ns()
+
+    def __str__(self):
+        s = f"{self.d.isoformat()}T{_time_str(self.ns)}{_offset_str(self.offset)}"
+        return s + (f"[{self.zone}]" if self.zone else "")
+
+    def prop(self, key):
+        if key == "epochSeconds":
+            return self.epoch_ns() // _NS
+        if key == "epochMillis":
+            return self.epoch_ns() // 1_000_000
+        v = _zone_prop(self.offset, self.zone, key)
+        if v is not _MISSING:
+            return v
+        v = _date_prop(self.d, key, missing=True)
+        return v if v is not _MISSING else _time_prop(self.ns, key)
+
+
+class Duration(Temporal):
+    __slots__ = ("months", "days", "ns")
+    kind = "Duration"
+
+    def __init__(self, months: int, days: int, ns: int):
+        self.months, self.days, self.ns = months, days, ns
+
+    def _key(self):
+        return (self.months, self.days, self.ns)
+
+    def __str__(self):
+        if not (self.months or self.days or self.ns):
+            return "PT0S"
+        out = ["P"]
+        y, mo = int(self.months / 12), self.months - 12 * int(self.months / 12)
+        if y:
+            out.append(f"{y}Y")
+        if mo:
+            out.append(f"{mo}M")
+        if self.days:
+            out.append(f"{self.days}D")
+        if self.ns:
+            out.append("T")
+            neg = self.ns < 0
+            n = abs(self.ns)
+            h, rem = divmod(n, 3600 * _NS)
+            m, rem = divmod(rem, 60 * _NS)
+            s, frac = divmod(rem, _NS)
+            sign = "-" if neg else ""
+            if h:
+                out.append(f"{sign}{h}H")
+            if m:
+                out.append(f"{sign}{m}M")
+            if s or frac:
+                out.append(f"{sign}{s}{_frac(frac)}S")
+        return "".join(out)
+
+    def prop(self, key):
+        total_s = int(self.ns / _NS)
+        sub = self.ns - total_s * _NS
+        table = {
+            "years": int(self.months / 12), "quarters": int(self.months / 3), "months": self.months,
+            "weeks": int(self.days / 7), "days": self.days,
+            "hours": int(self.ns / (3600 * _NS)), "minutes": int(self.ns / (60 * _NS)), "seconds": total_s,
+            "milliseconds": int(self.ns / 1_000_000), "microseconds": int(self.ns / 1000), "nanoseconds": self.ns,
+            "quartersOfYear": int((self.months - 12 * int(self.months / 12)) / 3),
+            "monthsOfQuarter": self.months - 3 * int(self.months / 3),
+            "monthsOfYear": self.months - 12 * int(self.months / 12),
+            "daysOfWeek": self.days - 7 * int(self.days / 7),
+            "minutesOfHour": int(self.ns / (60 * _NS)) - 60 * int(self.ns / (3600 * _NS)),
+            "secondsOfMinute": total_s - 60 * int(self.ns / (60 * _NS)),
+            "millisecondsOfSecond": int(sub / 1_000_000), "microsecondsOfSecond": int(sub / 1000),
+            "nanosecondsOfSecond": sub,
+        }
+        return table.get(key)
+
+
+_EPOCH = _dt.date(1970, 1, 1).toordinal()
+_MISSING = object()
+
+
+def _date_prop(d: _dt.date, key, missing=False):
+    iso = d.isocalendar()
+    table = {
+        "year": d.year, "month": d.month, "day": d.day, "quarter": (d.month - 1) // 3 + 1,
+        "week": iso[1], "weekYear": iso[0], "dayOfWeek": iso[2], "weekDay": iso[2],
+        "ordinalDay": d.timetuple().tm_yday,
+        "dayOfQuarter": (d - _dt.date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)).days + 1,
+    }
+    if key in table:
+        return table[key]
+    return _MISSING if missing else None
+
+
+def _time_prop(ns, key):
+    table = {"hour": ns // (3600 * _NS), "minute": ns // (60 * _NS) % 60, "second": ns // _NS % 60,
+             "millisecond": ns % _NS // 1_000_000, "microsecond": ns % _NS // 1000, "nanosecond": ns % _NS}
+    return table.get(key)
+
+
+def _zone_prop(offset, zone, key):
+    if key == "timezone":
+        return zone or _offset_str(offset)
+    if key == "offset":
+        return _offset_str(offset)
+    if key == "offsetMinutes":
+        return offset // 60
+    if key == "offsetSeconds":
+        return offset
+    return _MISSING
+
+
+# ---------------------------------------------------------------- parsing strings
+_DATE_RES = [
+    (re.compile(r"(\d{4})-(\d{2})-(\d{2})"), "ymd"), (re.compile(r"(\d{4})(\d{2})(\d{2})"), "ymd"),
+    (re.compile(r"(\d{4})-W(\d{2})-(\d)"), "wd"), (re.compile(r"(\d{4})W(\d{2})(\d)"), "wd"),
+    (re.compile(r"(\d{4})-W(\d{2})"), "w"), (re.compile(r"(\d{4})W(\d{2})"), "w"),
+    (re.compile(r"(\d{4})-Q(\d)-(\d{2})"), "qd"), (re.compile(r"(\d{4})Q(\d)(\d{2})"), "qd"),
+    (re.compile(r"(\d{4})-(\d{3})"), "o"), (re.compile(r"(\d{4})(\d{3})"), "o"),
+    (re.compile(r"(\d{4})-(\d{2})"), "ym"), (re.compile(r"(\d{4})(\d{2})"), "ym"),
+    (re.compile(r"(\d{4})"), "y"),
+]
+_TIME_RE = re.compile(r"(\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d{1,9}))?)?)?")
+_ZONE_RE = re.compile(r"(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?(?:\[([^\]]+)\])?$")
+
+
+def _week_date(year, week, dow=1):
+    try:
+        return _dt.date.fromisocalendar(year, week, dow)
+    except ValueError:
+        raise _bad(f"invalid week date {year}-W{week}-{dow}") from None
+
+
+def _parse_date(s: str) -> _dt.date:
+    for rx, kind in _DATE_RES:
+        m = rx.fullmatch(s)
+        if not m:
+            continue
+        g = [int(x) for x in m.groups()]
+        try:
+            if kind == "ymd":
+                return _dt.date(*g)
+            if kind == "ym":
+                return _dt.date(g[0], g[1], 1)
+            if kind == "y":
+                return _dt.date(g[0], 1, 1)
+            if kind == "wd":
+                return _week_date(*g)
+            if kind == "w":
+                return _week_date(g[0], g[1])
+            if kind == "qd":
+                return _dt.date(g[0], 3 * (g[1] - 1) + 1, 1) + _dt.timedelta(days=g[2] - 1)
+            if kind == "o":
+                return _dt.date(g[0], 1, 1) + _dt.timedelta(days=g[1] - 1)
+        except ValueError:
+            raise _bad(f"invalid date '{s}'") from None
+    raise _bad(f"cannot parse '{s}' as a date")
+
+
+def _parse_time(s: str):
+    """-> (ns, offset or None, zone or None)"""
+    m = _TIME_RE.match(s)
+    if not m:
+        raise _bad(f"cannot parse '{s}' as a time")
+    h, mi, se, frac = m.groups()
+    ns = (int(h) * 3600 + int(mi or 0) * 60 + int(se or 0)) * _NS + (int((frac or "0").ljust(9, "0")))
+    rest = s[m.end():]
+    zm = _ZONE_RE.fullmatch(rest)
+    if not zm:
+        raise _bad(f"cannot parse '{s}' as a time")
+    off, zone = zm.groups()
+    return ns, (_parse_offset(off) if off else None), zone
+
+
+def _parse_offset(s: str) -> int:
+    if s == "Z":
+        return 0
+    sign = -1 if s[0] == "-" else 1
+    digits = s[1:].replace(":", "")
+    h, m, sec = int(digits[:2]), int(digits[2:4] or 0), int(digits[4:6] or 0)
+    return sign * (h * 3600 + m * 60 + sec)
+
+
+def _zone_offset(zone: str, d: _dt.date, ns: int) -> int:
+    try:
+        from zoneinfo import ZoneInfo
+        tz = ZoneInfo(zone)
+    except Exception:
+        raise _bad(f"unknown time zone '{zone}'") from None
+    local = _dt.datetime.combine(d, _dt.time()) + _dt.timedelta(microseconds=ns // 1000)
+    return int(tz.utcoffset(local).total_seconds())
+
+
+def _parse_tz(value) -> tuple:
+    """A timezone argument ('+01:00', 'Z', 'Europe/Stockholm') -> (offset or None, zone name or None)."""
+    if not isinstance(value, str):
+        raise type_error("timezone must be a string")
+    if re.fullmatch(r"Z|[+-]\d{2}(:?\d{2}(:?\d{2})?)?", value):
+        return _parse_offset(value), None
+    return None, value
+
+
+def _split_dt(s: str):
+    if "T" not in s:
+        return s, None
+    d, t = s.split("T", 1)
+    return d, t
+
+
+def _parse_duration(s: str) -> Duration:
+    m = re.fullmatch(r"([-+]?)P(?:([-+]?[\d.]+)Y)?(?:([-+]?[\d.]+)M)?(?:([-+]?[\d.]+)W)?(?:([-+]?[\d.]+)D)?"
+                     r"(?:T(?:([-+]?[\d.]+)H)?(?:([-+]?[\d.]+)M)?(?:([-+]?[\d.,]+)S)?)?", s)
+    if m and s not in ("P", "PT") and not s.endswith("T"):
+        sign, y, mo, w, d, h, mi, se = m.groups()
+        parts = {"years": y, "months": mo, "weeks": w, "days": d, "hours": h, "minutes": mi, "seconds": se}
+        vals = {k: _num(v.replace(",", ".")) for k, v in parts.items() if v is not None}
+        dur = _duration_from_map(vals)
+        return _neg(dur) if sign == "-" else dur
+    m = re.fullmatch(r"P(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)", s)
+    if m:
+        y, mo, d, h, mi, se = m.groups()
+        return _duration_from_map({"years": int(y), "months": int(mo), "days": int(d), "hours": int(h),
+                                   "minutes": int(mi), "seconds": _num(se)})
+    raise _bad(f"cannot parse '{s}' as a duration")
+
+
+def _num(s: str):
+    return float(s) if "." in s else int(s)
+
+
+def _neg(d: Duration) -> Duration:
+    return Duration(-d.months, -d.days, -d.ns)
+
+
+# ---------------------------------------------------------------- construction from maps
+_TIME_KEYS = ("hour", "minute", "second", "millisecond", "microsecond", "nanosecond")
+
+
+def _time_from_map(m, base_ns=None) -> int:
+    if base_ns is not None and not any(k in m for k in _TIME_KEYS):
+        return base_ns
+    if base_ns is not None:
+        bh, bmi, bs = base_ns // (3600 * _NS), base_ns // (60 * _NS) % 60, base_ns // _NS % 60
+        bfrac = base_ns % _NS
+    else:
+        bh = bmi = bs = bfrac = 0
+    h = _int_arg(m, "hour", bh)
+    mi = _int_arg(m, "minute", bmi if "hour" not in m or base_ns is None else 0)
+    se = _int_arg(m, "second", bs if "minute" not in m and "hour" not in m else 0)
+    if any(k in m for k in ("millisecond", "microsecond", "nanosecond")):
+        frac = (_int_arg(m, "millisecond", 0) * 1_000_000 + _int_arg(m, "microsecond", 0) * 1000
+                + _int_arg(m, "nanosecond", 0))
+    elif base_ns is not None and not any(k in m for k in ("hour", "minute", "second")):
+        frac = bfrac
+    else:
+        frac = 0
+    if not (0 <= h < 24 and 0 <= mi < 60 and 0 <= se < 60 and 0 <= frac < _NS):
+        raise _bad(f"invalid time {m}")
+    return ((h * 60 + mi) * 60 + se) * _NS + frac
+
+
+def _int_arg(m, key, default):
+    v = m.get(key)
+    if v is None:
+        return default
+    if type(v) is not int:
+        raise type_error(f"temporal component '{key}' must be an integer")
+    return v
+
+
+def _date_from_map(m, base: Optional[_dt.date] = None) -> _dt.date:
+    if base is not None and not any(k in m for k in ("year", "month", "day", "week", "dayOfWeek", "ordinalDay",
+                                                       "quarter", "dayOfQuarter")):
+        return base
+    try:
+        if base is not None:
+            if "week" in m or "dayOfWeek" in m:
+                iso = base.isocalendar()
+                return _week_date(_int_arg(m, "year", iso[0]), _int_arg(m, "week", iso[1]),
+                                  _int_arg(m, "dayOfWeek", iso[2]))
+            if "ordinalDay" in m:
+                return _dt.date(_int_arg(m, "year", base.year), 1, 1) + _dt.timedelta(days=m["ordinalDay"] - 1)
+            if "quarter" in m or "dayOfQuarter" in m:
+                q0 = (base.month - 1) // 3 + 1
+                doq = (base - _dt.date(base.year, 3 * (q0 - 1) + 1, 1)).days + 1
+                q = _int_arg(m, "quarter", q0)
+                return _dt.date(_int_arg(m, "year", base.year), 3 * (q - 1) + 1, 1) + \
+                    _dt.timedelta(days=_int_arg(m, "dayOfQuarter", doq) - 1)
+            return _dt.date(_int_arg(m, "year", base.year), _int_arg(m, "month", base.month),
+                            _int_arg(m, "day", base.day))
+        if "year" not in m:
+            raise _bad("a date needs at least a year")
+        y = _int_arg(m, "year", 1)
+        if "week" in m:
+            return _week_date(y, _int_arg(m, "week", 1), _int_arg(m, "dayOfWeek", 1))
+        if "ordinalDay" in m:
+            return _dt.date(y, 1, 1) + _dt.timedelta(days=_int_arg(m, "ordinalDay", 1) - 1)
+        if "quarter" in m:
+            return _dt.date(y, 3 * (_int_arg(m, "quarter", 1) - 1) + 1, 1) + \
+                _dt.timedelta(days=_int_arg(m, "dayOfQuarter", 1) - 1)
+        return _dt.date(y, _int_arg(m, "month", 1), _int_arg(m, "day", 1))
+    except ValueError:
+        raise _bad(f"invalid date {m}") from None
+
+
+def _duration_from_map(m) -> Duration:
+    """Fractions cascade down: years -> months -> days (months of 30.436875 days) -> seconds."""
+    for k, v in m.items():
+        if v is not None and (type(v) not in (int, float)):
+            raise type_error(f"duration component '{k}' must be a number")
+    months = m.get("years", 0) * 12 + m.get("months", 0)
+    days = m.get("weeks", 0) * 7 + m.get("days", 0)
+    secs = (m.get("hours", 0) * 3600 + m.get("minutes", 0) * 60 + m.get("seconds", 0))
+    ns = round(m.get("milliseconds", 0) * 1_000_000 + m.get("microseconds", 0) * 1000 + m.get("nanoseconds", 0))
+    whole_months = int(months)
+    rest_secs = (months - whole_months) * _MONTH_SECONDS
+    whole_days = int(days)
+    rest_secs += (days - whole_days) * 86_400
+    whole_ns = round((secs + rest_secs) * _NS) if isinstance(secs + rest_secs, float) else (secs + rest_secs) * _NS
+    # fractional day/month parts that spill into whole days
+    total_ns = whole_ns + ns
+    if rest_secs:
+        extra_days = int(total_ns / _DAY_NS) if abs(rest_secs) >= 86_400 else 0
+        whole_days += extra_days
+        total_ns -= extra_days * _DAY_NS
+    return Duration(whole_months, whole_days, int(total_ns))
+
+
+def _select(m, *keys):
+    for k in keys:
+        if k in m and m[k] is not None:
+            return m[k]
+    return None
+
+
+def _tz_of(m, d=None, ns=0):
+    if "timezone" not in m:
+        return None, None
+    off, zone = _parse_tz(m["timezone"])
+    if zone is not None:
+        off = _zone_offset(zone, d or _dt.date(2000, 1, 1), ns)
+    return off, zone
+
+
+def make_date(arg):
+    if isinstance(arg, str):
+        return Date(_parse_date(arg))
+    if isinstance(arg, (Date, LocalDateTime, DateTime)):
+        return Date(arg.d)
+    if isinstance(arg, dict):
+        src = _select(arg, "date", "datetime")
+        base = src.d if src is not None else None
+        return Date(_date_from_map(arg, base))
+    raise type_error("date() expects a string, a map or a temporal value")
+
+
+def make_localtime(arg):
+    if isinstance(arg, str):
+        ns, _, _ = _parse_time(arg)
+        return LocalTime(ns)
+    if isinstance(arg, (LocalTime, Time, LocalDateTime, DateTime)):
+        return LocalTime(arg.ns)
+    if isinstance(arg, dict):
+        src = _select(arg, "time", "datetime", "localtime")
+        return LocalTime(_time_from_map(arg, src.ns if src is not None else None))
+    raise type_error("localtime() expects a string, a map or a temporal value")
+
+
+def make_time(arg):
+    if isinstance(arg, str):
+        ns, off, zone = _parse_time(arg)
+        if zone is not None and off is None:
+            off = _zone_offset(zone, _dt.date.today(), ns)
+        return Time(ns, off or 0)
+    if isinstance(arg, (Time, DateTime)):
+        return Time(arg.ns, arg.offset)
+    if isinstance(arg, (LocalTime, LocalDateTime)):
+        return Time(arg.ns, 0)
+    if isinstance(arg, dict):
+        src = _select(arg, "time", "datetime", "localtime")
+        ns = _time_from_map(arg, src.ns if src is not None else None)
+        src_off = getattr(src, "offset", None)
+        off, _ = _tz_of(arg, getattr(src, "d", None), ns)
+        if off is None:
+            off = src_off or 0
+        elif src_off is not None and src is not None and not any(k in arg for k in _TIME_KEYS):
+            ns = (src.ns - src_off * _NS + off * _NS) % _DAY_NS
+        return Time(ns, off)
+    raise type_error("time() expects a string, a map or a temporal value")
+
+
+def make_localdatetime(arg):
+    if isinstance(arg, str):
+        ds, ts = _split_dt(arg)
+        return LocalDateTime(_parse_date(ds), _parse_time(ts)[0] if ts else 0)
+    if isinstance(arg, (LocalDateTime, DateTime)):
+        return LocalDateTime(arg.d, arg.ns)
+    if isinstance(arg, Date):
+        return LocalDateTime(arg.d, 0)
+    if isinstance(arg, dict):
+        dsrc = _select(arg, "date", "datetime")
+        tsrc = _select(arg, "time", "datetime")
+        d = _date_from_map(arg, dsrc.d if dsrc is not None else None)
+        ns = _time_from_map(arg, tsrc.ns if tsrc is not None and hasattr(tsrc, "ns") else None)
+        return LocalDateTime(d, ns)
+    raise type_error("localdatetime() expects a string, a map or a temporal value")
+
+
+def make_datetime(arg):
+    if isinstance(arg, str):
+        ds, ts = _split_dt(arg)
+        d = _parse_date(ds)
+        if ts is None:
+            return DateTime(d, 0, 0)
+        ns, off, zone = _parse_time(ts)
+        if zone is not None:
+            zoff = _zone_offset(zone, d, ns)
+            off = zoff if off is None else off
+        return DateTime(d, ns, off or 0, zone)
+    if isinstance(arg, DateTime):
+        return arg
+    if isinstance(arg, LocalDateTime):
+        return DateTime(arg.d, arg.ns, 0)
+    if isinstance(arg, Date):
+        return DateTime(arg.d, 0, 0)
+    if isinstance(arg, dict):
+        if "epochSeconds" in arg or "epochMillis" in arg:
+            total = _int_arg(arg, "epochSeconds", 0) * _NS + _int_arg(arg, "epochMillis", 0) * 1_000_000 \
+                + _int_arg(arg, "nanosecond", 0)
+            days, ns = divmod(total, _DAY_NS)
+            return DateTime(_dt.date.fromordinal(_EPOCH + days), ns, 0)
+        dsrc = _select(arg, "date", "datetime")
+        tsrc = _select(arg, "time", "datetime")
+        d = _date_from_map(arg, dsrc.d if dsrc is not None else None)
+        ns = _time_from_map(arg, tsrc.ns if tsrc is not None and hasattr(tsrc, "ns") else None)
+        src_off = getattr(tsrc, "offset", None)
+        src_zone = getattr(tsrc, "zone", None)
+        if "timezone" in arg:
+            off, zone = _parse_tz(arg["timezone"])
+            if zone is not None:
+                off = _zone_offset(zone, d, ns)
+            if src_off is not None and not any(k in arg for k in _TIME_KEYS):
+                # convert the source instant into the new zone
+                inst = DateTime(d, ns, src_off).epoch_ns() + off * _NS
+                days, ns = divmod(inst, _DAY_NS)
+                d = _dt.date.fromordinal(_EPOCH + days)
+                if zone is not None:
+                    off = _zone_offset(zone, d, ns)
+            return DateTime(d, ns, off, zone)
+        if src_off is not None:
+            if src_zone is not None:
+                return DateTime(d, ns, _zone_offset(src_zone, d, ns), src_zone)
+            return DateTime(d, ns, src_off)
+        return DateTime(d, ns, 0)
+    raise type_error("datetime() expects a string, a map or a temporal value")
+
+
+def make_duration(arg):
+    if isinstance(arg, str):
+        return _parse_duration(arg)
+    if isinstance(arg, Duration):
+        return arg
+    if isinstance(arg, dict):
+        return _duration_from_map({k: v for k, v in arg.items() if v is not None})
+    raise type_error("duration() expects a string or a map")
+
+
+def _wrap(name, fn):
+    def f(ctx, args):
+        if not args:
+            raise not_supported(f"{name}() without arguments (the current time)")
+        v = args[0]
+        if v is None:
+            return None
+        return fn(v)
+    return f
+
+
+CONSTRUCTORS = {"date": _wrap("date", make_date), "localtime": _wrap("localtime", make_localtime),
+                "time": _wrap("time", make_time), "localdatetime": _wrap("localdatetime", make_localdatetime),
+                "datetime": _wrap("datetime", make_datetime), "duration": _wrap("duration", make_duration)}
+
+
+# ---------------------------------------------------------------- arithmetic
+def _add_months(d: _dt.date, months: int) -> _dt.date:
+    y, m = divmod(d.month - 1 + months, 12)
+    y += d.year
+    import calendar
+    last = calendar.monthrange(y, m + 1)[1]
+    return _dt.date(y, m + 1, min(d.day, last))
+
+
+def add(t, dur: Duration, sign=1):
+    """temporal + sign * duration"""
+    months, days, ns = sign * dur.months, sign * dur.days, sign * dur.ns
+    if isinstance(t, Duration):
+        return Duration(t.months + months, t.days + days, t.ns + ns)
+    try:
+        if isinstance(t, Date):
+            d = _add_months(t.d, months) + _dt.timedelta(days=days + int(ns / _DAY_NS))
+            return Date(d)
+        if isinstance(t, (LocalTime, Time)):
+            new = (t.ns + ns) % _DAY_NS
+            return LocalTime(new) if isinstance(t, LocalTime) else Time(new, t.offset)
+        d = _add_months(t.d, months) + _dt.timedelta(days=days)
+        total = t.ns + ns
+        extra, rest = divmod(total, _DAY_NS)
+        d = d + _dt.timedelta(days=extra)
+        if isinstance(t, LocalDateTime):
+            return LocalDateTime(d, rest)
+        off = _zone_offset(t.zone, d, rest) if t.zone else t.offset
+        return DateTime(d, rest, off, t.zone)
+    except (OverflowError, ValueError):
+        raise argument_error("temporal arithmetic out of range", "NumberOutOfRange") from None
+
+
+def scale(dur: Duration, k) -> Duration:
+    if isinstance(k, int):
+        return Duration(dur.months * k, dur.days * k, dur.ns * k)
+    return _duration_from_map({"months": dur.months * k, "days": dur.days * k, "nanoseconds": dur.ns * k})
+
+
+# ---------------------------------------------------------------- storage (Python datetime types)
+def to_python(v):
+    """A temporal value as the Python type lpgdb stores; DataError when it would lose precision."""
+    from ..errors import DataError
+    if isinstance(v, Date):
+        return v.d
+    if isinstance(v, (LocalTime, Time, LocalDateTime, DateTime)):
+        if v.ns % 1000:
+            raise DataError(f"{v.kind} {v} has nanoseconds; lpgdb stores times with microsecond precision")
+        us = v.ns // 1000
+        t = (_dt.datetime.min + _dt.timedelta(microseconds=us)).time()
+        if isinstance(v, LocalTime):
+            return t
+        if isinstance(v, Time):
+            return t.replace(tzinfo=_dt.timezone(_dt.timedelta(seconds=v.offset)))
+        dt = _dt.datetime.combine(v.d, t)
+        if isinstance(v, LocalDateTime):
+            return dt
+        if v.zone:
+            from zoneinfo import ZoneInfo
+            return dt.replace(tzinfo=ZoneInfo(v.zone))
+        return dt.replace(tzinfo=_dt.timezone(_dt.timedelta(seconds=v.offset)))
+    if isinstance(v, Duration):
+        if v.months:
+            raise DataError(f"duration {v} has months; lpgdb stores durations as timedelta (days and seconds)")
+        if v.ns % 1000:
+            raise DataError(f"duration {v} has nanoseconds; lpgdb stores durations with microsecond precision")
+        return _dt.timedelta(days=v.days, microseconds=v.ns // 1000)
+    return v
+
+
+def from_python(v):
+    """A stored Python datetime value as a query temporal value (other values unchanged)."""
+    t = type(v)
+    if t is _dt.date:
+        return Date(v)
+    if t is _dt.datetime:
+        ns = ((v.hour * 60 + v.minute) * 60 + v.second) * _NS + v.microsecond * 1000
+        if v.tzinfo is None:
+            return LocalDateTime(v.date(), ns)
+        zone = getattr(v.tzinfo, "key", None)
+        return DateTime(v.date(), ns, int(v.utcoffset().total_seconds()), zone)
+    if t is _dt.time:
+        ns = ((v.hour * 60 + v.minute) * 60 + v.second) * _NS + v.microsecond * 1000
+        if v.tzinfo is None:
+            return LocalTime(ns)
+        return Time(ns, int(v.utcoffset().total_seconds()))
+    if t is _dt.timedelta:
+        return Duration(0, v.days, (v.seconds * 1_000_000 + v.microseconds) * 1000)
+    return v
