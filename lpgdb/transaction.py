@@ -266,6 +266,10 @@ class Snapshot(_Reader):
 
     # Hot read paths, specialised for snapshots (no transaction buffer to merge).  They keep the
     # checks of the generic versions above; each is one or two native calls.
+    def _node_raw(self, nid: int):
+        v = self._state.node_version(nid, self._snap)
+        return None if v is None else (v.labels, v.props_view())
+
     def node(self, id: int) -> Node:
         if not self._open or self._db._closed:
             self._check_open()
@@ -274,7 +278,7 @@ class Snapshot(_Reader):
         v = self._state.node_version(id, self._snap)
         if v is None:
             raise NotFoundError(f"no node with id {id}")
-        return Node(id, v.labels, records.unpack_props(v.props))
+        return Node(id, v.labels, v.props_view())
 
     def degree(self, id: int, direction: str = "out", label: Optional[str] = None) -> int:
         if not self._open or self._db._closed:

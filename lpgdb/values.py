@@ -100,9 +100,10 @@ class Node:
     __slots__ = ("id", "labels", "properties")
 
     def __init__(self, id: int, labels: frozenset, properties: Mapping[str, Any]):
-        object.__setattr__(self, "id", id)
-        object.__setattr__(self, "labels", labels)
-        object.__setattr__(self, "properties", MappingProxyType(properties) if properties else _EMPTY)
+        _node_id(self, id)
+        _node_labels(self, labels)
+        _node_props(self, properties if type(properties) is MappingProxyType
+                    else MappingProxyType(properties) if properties else _EMPTY)
 
     def __setattr__(self, name, value):
         raise AttributeError("Node is immutable")
@@ -125,17 +126,22 @@ class Node:
         return f"Node({self.id}{':' + labels if labels else ''} {dict(self.properties)!r})"
 
 
+# Slot setters, bound once: Node is immutable, so __init__ cannot use plain assignment.
+_node_id, _node_labels, _node_props = (Node.__dict__[n].__set__ for n in Node.__slots__)
+
+
 class Edge:
     """An edge as seen by one snapshot: immutable. ``.label`` is the label when there is exactly one."""
 
     __slots__ = ("id", "src", "dst", "labels", "properties")
 
     def __init__(self, id: int, src: int, dst: int, labels: frozenset, properties: Mapping[str, Any]):
-        object.__setattr__(self, "id", id)
-        object.__setattr__(self, "src", src)
-        object.__setattr__(self, "dst", dst)
-        object.__setattr__(self, "labels", labels)
-        object.__setattr__(self, "properties", MappingProxyType(properties) if properties else _EMPTY)
+        _edge_id(self, id)
+        _edge_src(self, src)
+        _edge_dst(self, dst)
+        _edge_labels(self, labels)
+        _edge_props(self, properties if type(properties) is MappingProxyType
+                    else MappingProxyType(properties) if properties else _EMPTY)
 
     def __setattr__(self, name, value):
         raise AttributeError("Edge is immutable")
@@ -177,6 +183,8 @@ class Edge:
         labels = ":".join(sorted(self.labels))
         return f"Edge({self.id}: {self.src}-[{labels}]->{self.dst} {dict(self.properties)!r})"
 
+
+_edge_id, _edge_src, _edge_dst, _edge_labels, _edge_props = (Edge.__dict__[n].__set__ for n in Edge.__slots__)
 
 Relationship = Edge
 

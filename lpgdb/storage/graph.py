@@ -27,6 +27,7 @@ Invariants
 from __future__ import annotations
 
 import threading
+from types import MappingProxyType
 from typing import Iterable, Optional
 
 from .. import core
@@ -41,13 +42,22 @@ PARTITION_SHIFT = 17
 
 
 class _NodeVersion:
-    __slots__ = ("begin", "labels", "props", "prev")
+    __slots__ = ("begin", "labels", "props", "prev", "view")
 
     def __init__(self, begin, labels, props, prev):
         self.begin = begin
         self.labels = labels   # frozenset[str], or None for a deletion
         self.props = props     # msgpack bytes
         self.prev = prev
+        self.view = None       # decoded props as a read-only mapping, made on first snapshot read
+
+    def props_view(self) -> MappingProxyType:
+        """The decoded properties, read-only and shared by every Node built from this version
+        (versions are immutable, so decoding once is enough). O(size) the first time."""
+        v = self.view
+        if v is None:
+            v = self.view = MappingProxyType(records.unpack_props(self.props))
+        return v
 
 
 class _EdgeVersion:
