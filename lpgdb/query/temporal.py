@@ -11,8 +11,9 @@ Invariants:
   (2) a time zone is a fixed offset in seconds, plus an IANA name for DateTime values built
       with a named zone (the offset is then the zone's offset at that local time);
   (3) a Duration is (months, days, nanoseconds), each with its own sign, as in openCypher.
-Not supported (NotSupportedError): ``date.truncate`` and friends, ``duration.between``, the
-current time (``date()`` with no argument), years outside 1..9999.
+Truncation: ``date.truncate(unit, value [, map])`` and the same for the other types.
+Not supported (NotSupportedError): ``duration.between`` / ``inMonths`` / ``inDays`` /
+``inSeconds``, the current time (``date()`` with no argument), years outside 1..9999.
 """
 from __future__ import annotations
 
@@ -648,6 +649,75 @@ def _wrap(name, fn):
 CONSTRUCTORS = {"date": _wrap("date", make_date), "localtime": _wrap("localtime", make_localtime),
                 "time": _wrap("time", make_time), "localdatetime": _wrap("localdatetime", make_localdatetime),
                 "datetime": _wrap("datetime", make_datetime), "duration": _wrap("duration", make_duration)}
+
+
+# ---------------------------------------------------------------- truncation
+_DATE_UNITS = ("millennium", "century", "decade", "year", "weekyear", "quarter", "month", "week", "day")
+_TIME_UNITS = {"hour": 3600 * _NS, "minute": 60 * _NS, "second": _NS, "millisecond": 1_000_000,
+               "microsecond": 1000}
+
+
+def _truncate_parts(unit: str, t):
+    """(date or None, ns) of ``t`` truncated to ``unit``."""
+    u = unit.lower() if isinstance(unit, str) else None
+    d = getattr(t, "d", None)
+    ns = getattr(t, "ns", 0)
+    if u in _DATE_UNITS:
+        if d is None:
+            raise _bad(f"cannot truncate a {t.kind} to unit '{unit}'")
+        if u == "millennium":
+            d = _dt.date(d.year // 1000 * 1000, 1, 1)
+        elif u == "century":
+            d = _dt.date(d.year // 100 * 100, 1, 1)
+        elif u == "decade":
+            d = _dt.date(d.year // 10 * 10, 1, 1)
+        elif u == "year":
+            d = _dt.date(d.year, 1, 1)
+        elif u == "weekyear":
+            d = _week_date(d.isocalendar()[0], 1, 1)
+        elif u == "quarter":
+            d = _dt.date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+        elif u == "month":
+            d = _dt.date(d.year, d.month, 1)
+        elif u == "week":
+            d = d - _dt.timedelta(days=d.isoweekday() - 1)
+        return d, 0
+    if u in _TIME_UNITS:
+        step = _TIME_UNITS[u]
+        return d, ns - ns % step
+    raise _bad(f"unknown truncation unit '{unit}'")
+
+
+def _truncate(kind):
+    def f(ctx, args):
+        unit, t = args[0], args[1]
+        m = args[2] if len(args) > 2 and args[2] is not None else {}
+        if t is None:
+            return None
+        if not isinstance(t, Temporal) or isinstance(t, Duration):
+            raise type_error(f"{kind}.truncate() expects a temporal value, got {type(t).__name__}")
+        d, ns = _truncate_parts(unit, t)
+        if kind in ("date", "localdatetime", "datetime"):
+            d = _date_from_map(m, d)
+        ns = _time_from_map(m, ns)
+        if kind == "date":
+            return Date(d)
+        if kind == "localtime":
+            return LocalTime(ns)
+        if kind == "localdatetime":
+            return LocalDateTime(d, ns)
+        off, zone = getattr(t, "offset", 0), getattr(t, "zone", None)
+        if "timezone" in m:
+            off, zone = _parse_tz(m["timezone"])
+        if zone is not None:
+            off = _zone_offset(zone, d or _dt.date(1970, 1, 1), ns)
+        if kind == "time":
+            return Time(ns, off)
+        return DateTime(d, ns, off, zone)
+    return f
+
+
+TRUNCATE = {f"{k}.truncate": _truncate(k) for k in ("date", "localtime", "time", "localdatetime", "datetime")}
 
 
 # ---------------------------------------------------------------- arithmetic

@@ -125,8 +125,10 @@ def test_temporal_values_construct_compare_and_round_trip_through_storage():
 
 def test_unimplemented_temporal_functions_say_so():
     with lpgdb.connect(":memory:") as d:
-        with pytest.raises(lpgdb.NotSupportedError, match="date.truncate"):
-            d.execute("RETURN date.truncate('year', date('2020-05-05'))")
+        with pytest.raises(lpgdb.NotSupportedError, match="duration.between"):
+            d.execute("RETURN duration.between(date('2020-05-05'), date('2021-05-05'))")
+        assert str(d.execute("RETURN date.truncate('quarter', date('2020-05-05'), {day: 2})").fetchone()[0]) \
+            == "2020-04-02"
 
 
 def test_registered_procedure_can_be_called():
