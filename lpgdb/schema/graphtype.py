@@ -12,6 +12,8 @@ Invariants:
 - Semantics are exact (SPEC.md open question 2): a type name means "conforms to that type's spec",
   never "or one of its subtypes". An element conforms to a type iff it matches one of its shapes.
 - Value equality for keys is GQL's (``canonical_value``): 1 == 1.0, True != 1, "1" != 1.
+- The per-label-set caches (``_LabelCache``) hold answers that depend only on the immutable types, so
+  they never go stale; they are bounded and only make validation cheaper.
 """
 from __future__ import annotations
 
@@ -235,6 +237,49 @@ class Shape:
         return seen_required == self._n_required
 
 
+    def record_within(self, other: "Shape") -> bool:
+        """Every record this shape accepts, ``other`` accepts too. Exact for records built from
+        value types (equal kinds accept equal sets, integer ranges nest)."""
+        mine, theirs = self._rules, other._rules
+        if self.props_open and not other.props_open:
+            return False
+        for k, r in mine.items():
+            o = theirs.get(k)
+            if o is None:
+                if not other.props_open:
+                    return False
+            elif (o.required and not r.required) or not _type_within(r.type, o.type):
+                return False
+        for k, o in theirs.items():
+            if k not in mine and (o.required or (self.props_open and o.type.kind != "any")):
+                return False
+        return True
+
+
+def _type_within(a: ValueType, b: ValueType) -> bool:
+    if b.kind == "any":
+        return True
+    if a.kind != b.kind:
+        return False
+    return a.kind != "int" or (b.lo <= a.lo and a.hi <= b.hi)
+
+
+class _LabelCache(dict):
+    """A bounded memo keyed by label set (or a tuple containing one): cleared when full, so a
+    graph with very many distinct label sets costs recomputation, never unbounded memory."""
+    LIMIT = 4096
+
+    def put(self, key, value):
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[key] = value
+        return value
+
+
+def _frozen(labels) -> FrozenSet[str]:
+    return labels if type(labels) is frozenset else frozenset(labels)
+
+
 _EMPTY_SHAPE = Shape(frozenset(), False, (), False)
 
 
@@ -284,10 +329,19 @@ class NodeType:
     abstract: bool
     definition: ast.NodeTypeDef
     shapes: Tuple[Shape, ...] = ()
+    _by_labels: _LabelCache = field(default_factory=_LabelCache, init=False, repr=False)
+
+    def shapes_for(self, labels) -> Tuple[Shape, ...]:
+        """The shapes whose label part accepts ``labels`` (memoised per label set)."""
+        labels = _frozen(labels)
+        r = self._by_labels.get(labels)
+        if r is None:
+            r = self._by_labels.put(labels, tuple(s for s in self.shapes if s.label_ok(labels)))
+        return r
 
     def conforms(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> bool:
-        for s in self.shapes:
-            if s.matches(labels, props):
+        for s in self.shapes_for(labels):
+            if s.record_ok(props):
                 return True
         return False
 
@@ -303,9 +357,21 @@ class EdgeType:
     shapes: Tuple[Shape, ...] = ()            # the middle spec: the edge's own labels and properties
     source: Tuple[Shape, ...] = ()
     target: Tuple[Shape, ...] = ()
+    _by_labels: _LabelCache = field(default_factory=_LabelCache, init=False, repr=False)
+
+    def shapes_for(self, labels) -> Tuple[Shape, ...]:
+        """The middle-spec shapes whose label part accepts ``labels`` (memoised per label set)."""
+        labels = _frozen(labels)
+        r = self._by_labels.get(labels)
+        if r is None:
+            r = self._by_labels.put(labels, tuple(s for s in self.shapes if s.label_ok(labels)))
+        return r
 
     def middle_conforms(self, labels, props) -> bool:
-        return any(s.matches(labels, props) for s in self.shapes)
+        for s in self.shapes_for(labels):
+            if s.record_ok(props):
+                return True
+        return False
 
     def conforms(self, labels, props, src_labels, src_props, dst_labels, dst_props) -> bool:
         return (self.middle_conforms(labels, props)
@@ -385,6 +451,14 @@ class CompiledConstraint:
     pattern_where: Optional[ast.Expr] = None
     count_vars: Tuple[str, ...] = ()        # COUNT ... OF pattern: the variables counted
     index: Optional["IndexSpec"] = None
+    # The descriptor's property keys when it is a tuple of x's own properties and there is no
+    # pattern: D(x) is then that one tuple (or empty when one is missing), computed without eval.
+    prop_keys: Optional[Tuple[str, ...]] = field(default=None, init=False)
+
+    def __post_init__(self):
+        if (not self.nodes and self.pattern_where is None and self.items
+                and all(isinstance(i, ast.Prop) and i.var == self.var for i in self.items)):
+            self.prop_keys = tuple(i.key for i in self.items)
 
     @property
     def has_pattern(self) -> bool:
@@ -551,6 +625,9 @@ class GraphType:
                     self._edge_open.append((t, s))
                 else:
                     self._edge_by_exact.setdefault(s.labels, []).append((t, s))
+        self._node_cands = _LabelCache()        # labels -> (all candidates, concrete ones)
+        self._edge_cands = _LabelCache()
+        self._implied = _LabelCache()           # (id(shapes), labels) -> (shapes, bool)
 
     @property
     def mode(self) -> str:
@@ -562,20 +639,49 @@ class GraphType:
 
     def node_candidates(self, labels: FrozenSet[str]) -> List[Tuple[NodeType, Shape]]:
         """(member node type, shape) pairs whose label part accepts ``labels``."""
-        out = list(self._by_exact.get(labels, ()))
-        out += [(t, s) for t, s in self._open_shapes if s.labels <= labels]
-        return out
+        return list(self._cands(self._node_cands, self._by_exact, self._open_shapes, labels)[0])
 
     def edge_candidates(self, labels: FrozenSet[str]) -> List[Tuple[EdgeType, Shape]]:
-        out = list(self._edge_by_exact.get(labels, ()))
-        out += [(t, s) for t, s in self._edge_open if s.labels <= labels]
-        return out
+        return list(self._cands(self._edge_cands, self._edge_by_exact, self._edge_open, labels)[0])
+
+    def concrete_node_candidates(self, labels) -> Tuple[Tuple[NodeType, Shape], ...]:
+        """``node_candidates`` of the non-abstract types (memoised; do not mutate)."""
+        return self._cands(self._node_cands, self._by_exact, self._open_shapes, labels)[1]
+
+    def concrete_edge_candidates(self, labels) -> Tuple[Tuple[EdgeType, Shape], ...]:
+        return self._cands(self._edge_cands, self._edge_by_exact, self._edge_open, labels)[1]
+
+    @staticmethod
+    def _cands(cache, by_exact, open_shapes, labels):
+        labels = _frozen(labels)
+        r = cache.get(labels)
+        if r is None:
+            out = list(by_exact.get(labels, ()))
+            out += [(t, s) for t, s in open_shapes if s.labels <= labels]
+            r = cache.put(labels, (tuple(out), tuple((t, s) for t, s in out if not t.abstract)))
+        return r
+
+    def strict_implies(self, shapes: Tuple[Shape, ...], labels) -> bool:
+        """Under STRICT, a node with ``labels`` that conforms to some concrete member node type
+        necessarily matches one of ``shapes`` (an endpoint spec): every concrete candidate shape's
+        records lie within a shape of ``shapes`` that accepts ``labels``. A sufficient test (False
+        means "look at the properties"), memoised per (spec, label set)."""
+        labels = _frozen(labels)
+        key = (id(shapes), labels)
+        hit = self._implied.get(key)
+        if hit is not None and hit[0] is shapes:
+            return hit[1]
+        cands = self.concrete_node_candidates(labels)
+        ends = [e for e in shapes if e.label_ok(labels)]
+        r = bool(cands) and all(any(s.record_within(e) for e in ends) for _t, s in cands)
+        self._implied.put(key, (shapes, r))
+        return r
 
     def node_types_of(self, labels, props) -> List[NodeType]:
         """The member node types a node conforms to (its typing)."""
         out = []
-        for t, s in self.node_candidates(frozenset(labels)):
-            if t not in out and not s.record_failures(props):
+        for t, s in self.node_candidates(labels):
+            if t not in out and s.record_ok(props):
                 out.append(t)
         return out
 

@@ -41,13 +41,20 @@ def validate_all(graph_type: GraphType, view) -> List[Violation]:
 
 
 def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
-    """The violations a transaction's writes ``ws`` introduce; ``view`` is the post-commit state."""
-    v = _Validator(graph_type, view)
+    """The violations a transaction's writes ``ws`` introduce; ``view`` is the post-commit state.
+
+    ``ws`` has ``nodes_written``, ``nodes_deleted``, ``edges_written`` (id sets) and
+    ``edges_deleted`` (id -> (src, dst, labels)); optionally ``node_images`` / ``edge_images``
+    (the after-images: id -> (labels, props) / (labels, src, dst, props), or None when deleted),
+    read instead of fetching, and ``first_new_node`` (ids from it on were created by the
+    transaction, so their edges are all in ``edges_written``)."""
+    v = _Validator(graph_type, view, ws)
     ends = set()                # existing endpoints of written or deleted edges
     for eid in ws.edges_written:
         e = v.edge(eid)
         if e is not None:
-            ends.update((e.src, e.dst))
+            ends.add(e.src)
+            ends.add(e.dst)
     for src, dst, _labels in ws.edges_deleted.values():
         ends.update(n for n in (src, dst) if v.node(n) is not None)
     if graph_type.strict:
@@ -55,7 +62,11 @@ def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
             n = v.node(nid)
             if n is not None:
                 v.type_node(n)
-        edges = set(ws.edges_written) | v.incident_edges(ws.nodes_written)
+        first_new = getattr(ws, "first_new_node", None)
+        old = ws.nodes_written if first_new is None else [n for n in ws.nodes_written if n < first_new]
+        edges = set(ws.edges_written)
+        if old:
+            edges |= v.incident_edges(old)
         for eid in sorted(edges):
             e = v.edge(eid)
             if e is not None:
@@ -79,8 +90,26 @@ def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
     return v.out
 
 
+class _Node:
+    """A node of the write set, read from its after-image (the view's Node without the copy)."""
+    __slots__ = ("id", "labels", "properties")
+
+    def __init__(self, id: int, labels, properties):
+        self.id, self.labels, self.properties = id, labels, properties
+
+
+class _Edge:
+    __slots__ = ("id", "src", "dst", "labels", "properties")
+
+    def __init__(self, id: int, labels, src: int, dst: int, properties):
+        self.id, self.labels, self.src, self.dst, self.properties = id, labels, src, dst, properties
+
+
+_ABSENT = object()
+
+
 class _Validator:
-    def __init__(self, gt: GraphType, view):
+    def __init__(self, gt: GraphType, view, ws=None):
         self.gt = gt
         self.view = view
         self.out: List[Violation] = []
@@ -90,23 +119,42 @@ class _Validator:
         self._incident: Dict[Tuple, List[Any]] = {}
         self._lx: Dict[Tuple, bool] = {}
         self._conf: Dict[Tuple, bool] = {}
+        self._node_images = getattr(ws, "node_images", None) or {}
+        self._edge_images = getattr(ws, "edge_images", None) or {}
+        # STRICT and a commit: every node the transaction did not touch conformed before it, so
+        # its typing can stand in for its properties (GraphType.strict_implies).
+        self._unchanged_typed = ws is not None and gt.strict
+        self._ws = ws
+        self._labels_of = getattr(view, "node_labels", None)
 
     # ---- access ----
     def node(self, nid: int):
-        if nid not in self._nodes:
-            try:
-                self._nodes[nid] = self.view.node(nid)
-            except (NotFoundError, KeyError):
-                self._nodes[nid] = None
-        return self._nodes[nid]
+        n = self._nodes.get(nid, _ABSENT)
+        if n is _ABSENT:
+            img = self._node_images.get(nid, _ABSENT)
+            if img is not _ABSENT:
+                n = None if img is None else _Node(nid, img[0], img[1])
+            else:
+                try:
+                    n = self.view.node(nid)
+                except (NotFoundError, KeyError):
+                    n = None
+            self._nodes[nid] = n
+        return n
 
     def edge(self, eid: int):
-        if eid not in self._edges:
-            try:
-                self._edges[eid] = self.view.edge(eid)
-            except (NotFoundError, KeyError):
-                self._edges[eid] = None
-        return self._edges[eid]
+        e = self._edges.get(eid, _ABSENT)
+        if e is _ABSENT:
+            img = self._edge_images.get(eid, _ABSENT)
+            if img is not _ABSENT:
+                e = None if img is None else _Edge(eid, img[0], img[1], img[2], img[3])
+            else:
+                try:
+                    e = self.view.edge(eid)
+                except (NotFoundError, KeyError):
+                    e = None
+            self._edges[eid] = e
+        return e
 
     def incident(self, nid: int, direction: str, label: Optional[str] = None) -> List[Any]:
         key = (nid, direction, label)
@@ -172,7 +220,7 @@ class _Validator:
     # ---- STRICT typing ----
     def type_node(self, n) -> None:
         labels, props = n.labels, n.properties
-        cands = [(t, s) for t, s in self.gt.node_candidates(labels) if not t.abstract]
+        cands = self.gt.concrete_node_candidates(labels)
         if not cands:
             abstract = [t for t, s in self.gt.node_candidates(labels)
                         if t.abstract and s.matches(labels, props)]
@@ -194,7 +242,7 @@ class _Validator:
 
     def type_edge(self, e) -> None:
         labels, props = e.labels, e.properties
-        cands = [(t, s) for t, s in self.gt.edge_candidates(labels) if not t.abstract]
+        cands = self.gt.concrete_edge_candidates(labels)
         if not cands:
             self.report("unknown_label", "edge", e.id, None,
                         f"{_desc_edge(e)}: no edge type of graph type {self.gt.name} has the labels "
@@ -204,27 +252,43 @@ class _Validator:
         if not middle_ok:
             self._record_failures("edge", e, cands)
             return
-        src, dst = self.node(e.src), self.node(e.dst)
         for t in dict.fromkeys(middle_ok):
-            if self._endpoints_ok(t, src, dst):
+            if self._endpoints_ok(t, e):
                 return
+        src, dst = self.node(e.src), self.node(e.dst)
         names = ", ".join(sorted({t.name for t in middle_ok}))
         self.report("bad_endpoint", "edge", e.id, middle_ok[0].name,
                     f"{_desc_edge(e)}: matches {names} but its endpoints ({_desc_node(src)} -> "
                     f"{_desc_node(dst)}) are not of the endpoint types {names} allows")
 
-    def _endpoints_ok(self, t: EdgeType, src, dst) -> bool:
-        return (src is not None and dst is not None
-                and self.shapes_ok(t.source, src) and self.shapes_ok(t.target, dst))
+    def _endpoints_ok(self, t: EdgeType, e) -> bool:
+        return self.shapes_ok(t.source, e.src) and self.shapes_ok(t.target, e.dst)
 
-    def shapes_ok(self, shapes, n) -> bool:
-        """``n`` matches one of ``shapes`` (an endpoint spec), memoised per validation."""
-        key = (id(shapes), n.id)
+    def shapes_ok(self, shapes, nid: int) -> bool:
+        """Node ``nid`` exists and matches one of ``shapes`` (an endpoint spec), memoised per
+        validation."""
+        key = (id(shapes), nid)
         r = self._lx.get(key)
         if r is None:
-            labels, props = n.labels, n.properties
-            r = self._lx[key] = any(s.matches(labels, props) for s in shapes)
+            r = self._lx[key] = self._shapes_ok(shapes, nid)
         return r
+
+    def _shapes_ok(self, shapes, nid: int) -> bool:
+        if (self._unchanged_typed and nid not in self._nodes and nid not in self._node_images
+                and nid not in self._ws.nodes_written and nid not in self._ws.nodes_deleted):
+            labels = self._labels_of(nid) if self._labels_of is not None else None
+            if labels is None:
+                n = self.node(nid)
+                if n is None:
+                    return False
+                labels = n.labels
+            if self.gt.strict_implies(shapes, labels):
+                return True
+        n = self.node(nid)
+        if n is None:
+            return False
+        labels, props = n.labels, n.properties
+        return any(s.matches(labels, props) for s in shapes)
 
     def _record_failures(self, element: str, x, cands) -> None:
         desc = _desc_node(x) if element == "node" else _desc_edge(x)
@@ -269,8 +333,7 @@ class _Validator:
             return lx[1] in e.labels
         if op == "type":
             t = lx[1]
-            return t.middle_conforms(e.labels, e.properties) and self._endpoints_ok(
-                t, self.node(e.src), self.node(e.dst))
+            return t.middle_conforms(e.labels, e.properties) and self._endpoints_ok(t, e)
         if op == "and":
             return all(self.edge_labels_ok(i, e) for i in lx[1])
         if op == "or":
@@ -281,6 +344,16 @@ class _Validator:
 
     def descriptor(self, c: CompiledConstraint, x) -> Set[tuple]:
         """D(x): the distinct descriptor tuples (missing components drop a tuple)."""
+        keys = c.prop_keys
+        if keys is not None:                    # x's own properties: one tuple at most
+            props = x.properties
+            t = []
+            for k in keys:
+                v = props.get(k)
+                if v is None:
+                    return set()
+                t.append(canonical_value(v))
+            return {tuple(t)}
         start = {c.var: self._binding(c.edge_scope, x)}
         envs = self.matches(c, x, start) if c.has_pattern else [start]
         out = set()
