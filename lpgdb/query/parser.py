@@ -59,7 +59,8 @@ class _Range(tuple):
 def _syntax(message: str, text: str, pos: int, code: str = "UnexpectedSyntax") -> QuerySyntaxError:
     line = text.count("\n", 0, max(pos, 0)) + 1
     col = pos - (text.rfind("\n", 0, max(pos, 0)) + 1) + 1
-    src_line = text.splitlines()[line - 1] if text.splitlines() else ""
+    lines = text.split("\n")
+    src_line = lines[line - 1] if line - 1 < len(lines) else ""
     err = QuerySyntaxError(message, line=line, column=col, snippet=f"{src_line}\n{' ' * (col - 1)}^")
     err.code, err.tck_type, err.phase = code, "SyntaxError", "compile"
     return err
