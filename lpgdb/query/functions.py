@@ -14,7 +14,7 @@ import random
 import re
 
 from .diagnostics import argument_error, not_supported, type_error
-from .temporal import CONSTRUCTORS, TRUNCATE, Temporal
+from .temporal import BETWEEN, CONSTRUCTORS, TRUNCATE, Temporal
 from .runtime import EdgeRef, NodeRef, PathVal, cy_lt, group_key, is_number, sort_key, type_name
 
 __all__ = ["SCALARS", "AGGREGATES", "ARITY", "call_scalar"]
@@ -454,7 +454,7 @@ SCALARS = {
     "rtrim": _str1("rTrim", lambda s: s.rstrip(" \t\n\r")), "replace": f_replace, "exists": f_exists,
     "isempty": f_is_empty,
     "timestamp": _temporal("timestamp"),
-    **CONSTRUCTORS, **TRUNCATE,
+    **CONSTRUCTORS, **TRUNCATE, **BETWEEN,
 }
 
 # (min, max) number of arguments
@@ -463,7 +463,7 @@ ARITY.update({"coalesce": (1, None), "pi": (0, 0), "e": (0, 0), "rand": (0, 0), 
               "split": (2, 2), "substring": (2, 3), "left": (2, 2), "right": (2, 2), "replace": (3, 3),
               "round": (1, 3), "atan2": (2, 2), "date": (0, 1), "datetime": (0, 1), "time": (0, 1),
               "localtime": (0, 1), "localdatetime": (0, 1), "duration": (1, 1), "timestamp": (0, 0),
-              **{name: (2, 3) for name in TRUNCATE}})
+              **{name: (2, 3) for name in TRUNCATE}, **{name: (2, 2) for name in BETWEEN}})
 
 
 def call_scalar(ctx, name, args):

@@ -12,8 +12,9 @@ Invariants:
       with a named zone (the offset is then the zone's offset at that local time);
   (3) a Duration is (months, days, nanoseconds), each with its own sign, as in openCypher.
 Truncation: ``date.truncate(unit, value [, map])`` and the same for the other types.
-Not supported (NotSupportedError): ``duration.between`` / ``inMonths`` / ``inDays`` /
-``inSeconds``, the current time (``date()`` with no argument), years outside 1..9999.
+Differences: ``duration.between``, ``duration.inMonths``, ``duration.inDays``, ``duration.inSeconds``.
+Not supported (NotSupportedError): the current time (``date()`` with no argument),
+``datetime.fromepoch`` and the other ``X.fromY`` helpers, years outside 1..9999.
 """
 from __future__ import annotations
 
@@ -718,6 +719,58 @@ def _truncate(kind):
 
 
 TRUNCATE = {f"{k}.truncate": _truncate(k) for k in ("date", "localtime", "time", "localdatetime", "datetime")}
+
+
+# ---------------------------------------------------------------- duration.between and friends
+def _between_parts(a, b):
+    """(months, total difference in ns, has_dates) from ``a`` to ``b``."""
+    ad, bd = getattr(a, "d", None), getattr(b, "d", None)
+    ans, bns = getattr(a, "ns", 0), getattr(b, "ns", 0)
+    aoff, boff = getattr(a, "offset", None), getattr(b, "offset", None)
+    if aoff is not None and boff is not None and aoff != boff:
+        # both are zoned: express b in a's offset
+        shift = (aoff - boff) * _NS
+        if bd is not None:
+            days, bns = divmod(bns + shift, _DAY_NS)
+            bd = bd + _dt.timedelta(days=days)
+        else:
+            bns = bns + shift
+    if ad is None or bd is None:
+        return 0, bns - ans, False
+    months = (bd.year - ad.year) * 12 + (bd.month - ad.month)
+    if months > 0 and (bd.day, bns) < (ad.day, ans):
+        months -= 1
+    elif months < 0 and (bd.day, bns) > (ad.day, ans):
+        months += 1
+    total = (bd.toordinal() - ad.toordinal()) * _DAY_NS + (bns - ans)
+    return months, total, True
+
+
+def _between(kind):
+    def f(ctx, args):
+        a, b = args
+        if a is None or b is None:
+            return None
+        for x in (a, b):
+            if not isinstance(x, Temporal) or isinstance(x, Duration):
+                raise type_error(f"duration.{kind}() expects two temporal values")
+        months, total, has_dates = _between_parts(a, b)
+        if kind == "inSeconds":
+            return Duration(0, 0, total)
+        if kind == "inDays":
+            return Duration(0, int(total / _DAY_NS), 0)
+        if kind == "inMonths":
+            return Duration(months, 0, 0)
+        if not has_dates:
+            return Duration(0, 0, total)
+        mid = _add_months(a.d, months)
+        rest = total - (mid.toordinal() - a.d.toordinal()) * _DAY_NS
+        days = int(rest / _DAY_NS)
+        return Duration(months, days, rest - days * _DAY_NS)
+    return f
+
+
+BETWEEN = {f"duration.{k.lower()}": _between(k) for k in ("between", "inMonths", "inDays", "inSeconds")}
 
 
 # ---------------------------------------------------------------- arithmetic
