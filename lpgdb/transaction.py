@@ -341,11 +341,15 @@ def _overlay_ids(base: list, buffer: dict, label: Optional[str]) -> list:
 class _WriteSet:
     """What a transaction changed, for the incremental schema check."""
 
-    def __init__(self, nodes_written, nodes_deleted, edges_written, edges_deleted):
+    def __init__(self, nodes_written, nodes_deleted, edges_written, edges_deleted,
+                 node_images=None, edge_images=None, first_new_node=None):
         self.nodes_written = nodes_written
         self.nodes_deleted = nodes_deleted
         self.edges_written = edges_written
         self.edges_deleted = edges_deleted
+        self.node_images = node_images          # the buffers (invariant 2), read, not copied
+        self.edge_images = edge_images
+        self.first_new_node = first_new_node    # ids from here on were created by the transaction
 
 
 ACTIVE, COMMITTED, ROLLED_BACK, FAILED = "active", "committed", "rolled back", "failed"
@@ -458,7 +462,8 @@ class Transaction(_Reader):
         nw = {n for n, img in self._nodes.items() if img is not None}
         nd = {n for n, img in self._nodes.items() if img is None and n < self._state.next_node_id}
         ew = {e for e, img in self._edges.items() if img is not None}
-        return _WriteSet(nw, nd, ew, dict(self._base_deleted_edges))
+        return _WriteSet(nw, nd, ew, dict(self._base_deleted_edges), self._nodes, self._edges,
+                         self._state.next_node_id)
 
     # -- reads merged with the buffer ------------------------------------------------------------
     def _node_raw(self, nid):
@@ -471,6 +476,15 @@ class Transaction(_Reader):
         if nid in self._nodes:
             return self._nodes[nid] is not None
         return _Reader._node_exists(self, nid)
+
+    def node_labels(self, nid: int):
+        """The labels of node ``nid``, or None if it is not visible (validator fast path: no
+        property decoding, no checks)."""
+        img = self._nodes.get(nid, False)
+        if img is not False:
+            return None if img is None else img[0]
+        v = self._state.node_version(nid, self._snap)
+        return None if v is None else v.labels
 
     def _edge_raw(self, eid):
         if eid in self._edges:
@@ -550,6 +564,20 @@ class Transaction(_Reader):
                         tx_keys.setdefault(records.key_bytes(k), []).append(nid)
             self._key_cache[spec_name] = tx_keys
         return sorted([n for n in base if n not in self._nodes] + tx_keys.get(kb, []))
+
+    def untouched_key_nodes(self, spec_name, keys) -> list:
+        """For each key, the ids of the committed nodes this transaction has not written or
+        deleted that hold it under index ``spec_name``: one native call for all keys (the
+        validator's batched key probe; it checks the transaction's own nodes itself)."""
+        spec = self._state.spec_by_name(spec_name)
+        if spec is None:
+            raise InterfaceError(f"no index named {spec_name!r}")
+        kbs = [records.key_bytes(k) for k in keys]
+        if not kbs:
+            return []
+        ki, snap, mine = self._state.key_index, self._snap, self._nodes
+        return [[] if first < 0 else [n for n in ki.get(spec.index_id, kb, snap) if n not in mine]
+                for kb, first in zip(kbs, ki.get_first_many(spec.index_id, kbs, snap))]
 
     # -- writes -----------------------------------------------------------------------------------
     def _touch(self):

@@ -122,9 +122,11 @@ class _Validator:
         self._node_images = getattr(ws, "node_images", None) or {}
         self._edge_images = getattr(ws, "edge_images", None) or {}
         # STRICT and a commit: every node the transaction did not touch conformed before it, so
-        # its typing can stand in for its properties (GraphType.strict_implies).
-        self._unchanged_typed = ws is not None and gt.strict
-        self._ws = ws
+        # its typing can stand in for its properties (GraphType.strict_implies). None otherwise.
+        self._touched = None
+        if ws is not None and gt.strict:
+            self._touched = (self._node_images if self._node_images
+                             else set(ws.nodes_written) | set(ws.nodes_deleted))
         self._labels_of = getattr(view, "node_labels", None)
 
     # ---- access ----
@@ -267,28 +269,28 @@ class _Validator:
     def shapes_ok(self, shapes, nid: int) -> bool:
         """Node ``nid`` exists and matches one of ``shapes`` (an endpoint spec), memoised per
         validation."""
+        if self._touched is not None and nid not in self._touched:
+            # STRICT commit, node untouched: it conformed before, so its labels may be enough
+            if self._labels_of is not None:
+                labels = self._labels_of(nid)
+            else:
+                n = self.node(nid)
+                labels = None if n is None else n.labels
+            if labels is None:
+                return False
+            if self.gt.strict_implies(shapes, labels):
+                return True
         key = (id(shapes), nid)
         r = self._lx.get(key)
         if r is None:
-            r = self._lx[key] = self._shapes_ok(shapes, nid)
+            n = self.node(nid)
+            if n is None:
+                r = False
+            else:
+                labels, props = n.labels, n.properties
+                r = any(s.matches(labels, props) for s in shapes)
+            self._lx[key] = r
         return r
-
-    def _shapes_ok(self, shapes, nid: int) -> bool:
-        if (self._unchanged_typed and nid not in self._nodes and nid not in self._node_images
-                and nid not in self._ws.nodes_written and nid not in self._ws.nodes_deleted):
-            labels = self._labels_of(nid) if self._labels_of is not None else None
-            if labels is None:
-                n = self.node(nid)
-                if n is None:
-                    return False
-                labels = n.labels
-            if self.gt.strict_implies(shapes, labels):
-                return True
-        n = self.node(nid)
-        if n is None:
-            return False
-        labels, props = n.labels, n.properties
-        return any(s.matches(labels, props) for s in shapes)
 
     def _record_failures(self, element: str, x, cands) -> None:
         desc = _desc_node(x) if element == "node" else _desc_edge(x)
@@ -422,16 +424,30 @@ class _Validator:
                     else:
                         holders[t] = yid
             return
-        for x in xs:
-            for t in ds[x.id]:
-                probe = _probe(t) or c.index.key_of(x.labels, x.properties)
-                for oid in self.view.key_nodes(c.name, probe):
-                    if oid == x.id:
-                        continue
-                    o = self.node(oid)
-                    if o is not None and self.in_scope(c, o) and t in self.descriptor(c, o):
-                        self._duplicate(c, x.id, oid, t)
-                        break
+        # The delta case with a hash index. Every written node in scope is in xs (affected holds
+        # all written nodes when there is no pattern, and only such constraints have an index),
+        # so the transaction's own holders of a tuple are found here; the index gives the others.
+        probes = [(x, t, _probe(t) or c.index.key_of(x.labels, x.properties))
+                  for x in xs for t in ds[x.id]]
+        mine: Dict[tuple, List[int]] = {}
+        for x, t, _p in probes:
+            mine.setdefault(t, []).append(x.id)
+        untouched = getattr(self.view, "untouched_key_nodes", None)
+        if untouched is not None:
+            found = untouched(c.name, [p for _x, _t, p in probes])
+        else:
+            found = [self.view.key_nodes(c.name, p) for _x, _t, p in probes]
+        for (x, t, _p), oids in zip(probes, found):
+            group = mine[t]
+            if not oids and len(group) == 1:
+                continue
+            for oid in sorted(set(oids).union(group)):
+                if oid == x.id:
+                    continue
+                o = self.node(oid)
+                if o is not None and self.in_scope(c, o) and t in self.descriptor(c, o):
+                    self._duplicate(c, x.id, oid, t)
+                    break
 
     def _duplicate(self, c: CompiledConstraint, xid: int, other: int, t: tuple) -> None:
         element = "edge" if c.edge_scope else "node"
