@@ -408,23 +408,17 @@ _TIME_KEYS = ("hour", "minute", "second", "millisecond", "microsecond", "nanosec
 
 
 def _time_from_map(m, base_ns=None) -> int:
-    if base_ns is not None and not any(k in m for k in _TIME_KEYS):
-        return base_ns
-    if base_ns is not None:
-        bh, bmi, bs = base_ns // (3600 * _NS), base_ns // (60 * _NS) % 60, base_ns // _NS % 60
-        bfrac = base_ns % _NS
+    """Time of day from map components; unspecified ones come from ``base_ns`` (or are 0)."""
+    b = base_ns or 0
+    bh, bmi, bs, bfrac = b // (3600 * _NS), b // (60 * _NS) % 60, b // _NS % 60, b % _NS
+    if base_ns is None:
+        h, mi, se = _int_arg(m, "hour", 0), _int_arg(m, "minute", 0), _int_arg(m, "second", 0)
     else:
-        bh = bmi = bs = bfrac = 0
-    h = _int_arg(m, "hour", bh)
-    mi = _int_arg(m, "minute", bmi if "hour" not in m or base_ns is None else 0)
-    se = _int_arg(m, "second", bs if "minute" not in m and "hour" not in m else 0)
-    if any(k in m for k in ("millisecond", "microsecond", "nanosecond")):
-        frac = (_int_arg(m, "millisecond", 0) * 1_000_000 + _int_arg(m, "microsecond", 0) * 1000
-                + _int_arg(m, "nanosecond", 0))
-    elif base_ns is not None and not any(k in m for k in ("hour", "minute", "second")):
-        frac = bfrac
-    else:
-        frac = 0
+        h, mi, se = _int_arg(m, "hour", bh), _int_arg(m, "minute", bmi), _int_arg(m, "second", bs)
+    # sub-second parts: each unspecified one comes from the base (milli, micro, nano digits)
+    bms, bus, bns = (bfrac // 1_000_000, bfrac // 1000 % 1000, bfrac % 1000) if base_ns is not None else (0, 0, 0)
+    frac = (_int_arg(m, "millisecond", bms) * 1_000_000 + _int_arg(m, "microsecond", bus) * 1000
+            + _int_arg(m, "nanosecond", bns))
     if not (0 <= h < 24 and 0 <= mi < 60 and 0 <= se < 60 and 0 <= frac < _NS):
         raise _bad(f"invalid time {m}")
     return ((h * 60 + mi) * 60 + se) * _NS + frac
@@ -549,13 +543,14 @@ def make_time(arg):
         return Time(arg.ns, 0)
     if isinstance(arg, dict):
         src = _select(arg, "time", "datetime", "localtime")
-        ns = _time_from_map(arg, src.ns if src is not None else None)
+        base = src.ns if src is not None else None
         src_off = getattr(src, "offset", None)
-        off, _ = _tz_of(arg, getattr(src, "d", None), ns)
+        off, _ = _tz_of(arg, getattr(src, "d", None), base or 0)
+        if off is not None and src_off is not None:
+            base = (base - src_off * _NS + off * _NS) % _DAY_NS  # the same instant in the new zone
+        ns = _time_from_map(arg, base)
         if off is None:
             off = src_off or 0
-        elif src_off is not None and src is not None and not any(k in arg for k in _TIME_KEYS):
-            ns = (src.ns - src_off * _NS + off * _NS) % _DAY_NS
         return Time(ns, off)
     raise type_error("time() expects a string, a map or a temporal value")
 
@@ -602,22 +597,29 @@ def make_datetime(arg):
             return DateTime(_dt.date.fromordinal(_EPOCH + days), ns, 0)
         dsrc = _select(arg, "date", "datetime")
         tsrc = _select(arg, "time", "datetime")
-        d = _date_from_map(arg, dsrc.d if dsrc is not None else None)
-        ns = _time_from_map(arg, tsrc.ns if tsrc is not None and hasattr(tsrc, "ns") else None)
         src_off = getattr(tsrc, "offset", None)
         src_zone = getattr(tsrc, "zone", None)
+        base_d = dsrc.d if dsrc is not None else None
+        base_ns = tsrc.ns if tsrc is not None and hasattr(tsrc, "ns") else None
         if "timezone" in arg:
             off, zone = _parse_tz(arg["timezone"])
+            if src_off is not None and base_ns is not None:
+                # the source instant, seen in the new zone, is the base for the overrides
+                if zone is not None:
+                    off = _zone_offset(zone, base_d or _dt.date(1970, 1, 1), base_ns)
+                shifted = base_ns - src_off * _NS + off * _NS
+                if tsrc is dsrc and base_d is not None:
+                    days, base_ns = divmod(shifted, _DAY_NS)
+                    base_d = base_d + _dt.timedelta(days=days)
+                else:
+                    base_ns = shifted % _DAY_NS
+            d = _date_from_map(arg, base_d)
+            ns = _time_from_map(arg, base_ns)
             if zone is not None:
                 off = _zone_offset(zone, d, ns)
-            if src_off is not None and not any(k in arg for k in _TIME_KEYS):
-                # convert the source instant into the new zone
-                inst = DateTime(d, ns, src_off).epoch_ns() + off * _NS
-                days, ns = divmod(inst, _DAY_NS)
-                d = _dt.date.fromordinal(_EPOCH + days)
-                if zone is not None:
-                    off = _zone_offset(zone, d, ns)
             return DateTime(d, ns, off, zone)
+        d = _date_from_map(arg, base_d)
+        ns = _time_from_map(arg, base_ns)
         if src_off is not None:
             if src_zone is not None:
                 return DateTime(d, ns, _zone_offset(src_zone, d, ns), src_zone)
