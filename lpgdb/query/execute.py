@@ -45,6 +45,7 @@ class Context:
         # batched (nbrs, eids, from_index) expansion, used on snapshots only: a transaction's
         # expand() does not see its own pending edges, edges_of() does
         self.expand = getattr(tx, "expand", None) if readonly else None
+        self.now = None  # the statement clock, set on first use (temporal.py)
         self.deleted_nodes = set()
         self.deleted_edges = set()
 

@@ -463,7 +463,9 @@ ARITY.update({"coalesce": (1, None), "pi": (0, 0), "e": (0, 0), "rand": (0, 0), 
               "split": (2, 2), "substring": (2, 3), "left": (2, 2), "right": (2, 2), "replace": (3, 3),
               "round": (1, 3), "atan2": (2, 2), "date": (0, 1), "datetime": (0, 1), "time": (0, 1),
               "localtime": (0, 1), "localdatetime": (0, 1), "duration": (1, 1), "timestamp": (0, 0),
-              **{name: (2, 3) for name in TRUNCATE}, **{name: (2, 2) for name in BETWEEN}})
+              **{name: (2, 3) for name in TRUNCATE}, **{name: (2, 2) for name in BETWEEN},
+              **{name: (0, 1) for name in CONSTRUCTORS if "." in name},
+              "datetime.fromepoch": (2, 2), "datetime.fromepochmillis": (1, 1)})
 
 
 def call_scalar(ctx, name, args):

@@ -13,8 +13,9 @@ Invariants:
   (3) a Duration is (months, days, nanoseconds), each with its own sign, as in openCypher.
 Truncation: ``date.truncate(unit, value [, map])`` and the same for the other types.
 Differences: ``duration.between``, ``duration.inMonths``, ``duration.inDays``, ``duration.inSeconds``.
-Not supported (NotSupportedError): the current time (``date()`` with no argument),
-``datetime.fromepoch`` and the other ``X.fromY`` helpers, years outside 1..9999.
+The current time: ``date()``, ``datetime.statement()``, ... (one fixed instant per query run, UTC
+unless a time zone is passed); ``datetime.fromepoch``, ``datetime.fromepochmillis``.
+Not supported: years outside 1..9999 (DataError).
 """
 from __future__ import annotations
 
@@ -638,10 +639,26 @@ def make_duration(arg):
     raise type_error("duration() expects a string or a map")
 
 
-def _wrap(name, fn):
+def _now(ctx, tz=None) -> DateTime:
+    """The statement's clock: one fixed instant per query run (UTC unless ``tz`` is given)."""
+    now = getattr(ctx, "now", None)
+    if now is None:
+        utc = _dt.datetime.now(_dt.timezone.utc)
+        now = DateTime(utc.date(), ((utc.hour * 60 + utc.minute) * 60 + utc.second) * _NS + utc.microsecond * 1000,
+                       0)
+        if ctx is not None:
+            ctx.now = now
+    if tz is not None:
+        return make_datetime({"datetime": now, "timezone": tz})
+    return now
+
+
+def _wrap(name, fn, current=True):
     def f(ctx, args):
         if not args:
-            raise not_supported(f"{name}() without arguments (the current time)")
+            if not current:
+                raise type_error(f"{name}() needs an argument")
+            return fn(_now(ctx))
         v = args[0]
         if v is None:
             return None
@@ -651,7 +668,40 @@ def _wrap(name, fn):
 
 CONSTRUCTORS = {"date": _wrap("date", make_date), "localtime": _wrap("localtime", make_localtime),
                 "time": _wrap("time", make_time), "localdatetime": _wrap("localdatetime", make_localdatetime),
-                "datetime": _wrap("datetime", make_datetime), "duration": _wrap("duration", make_duration)}
+                "datetime": _wrap("datetime", make_datetime),
+                "duration": _wrap("duration", make_duration, current=False)}
+
+
+def _clock(make):
+    """X.transaction(tz?), X.statement(tz?), X.realtime(tz?): the current time (fixed per query)."""
+    def f(ctx, args):
+        if args and args[0] is None:
+            return None
+        return make(_now(ctx, args[0] if args else None))
+    return f
+
+
+for _kind, _make in (("date", make_date), ("localtime", make_localtime), ("time", make_time),
+                     ("localdatetime", make_localdatetime), ("datetime", make_datetime)):
+    for _clk in ("transaction", "statement", "realtime"):
+        CONSTRUCTORS[f"{_kind}.{_clk}"] = _clock(_make)
+
+
+def _from_epoch(ctx, args):
+    secs, nanos = args
+    if secs is None or nanos is None:
+        return None
+    return make_datetime({"epochSeconds": secs, "nanosecond": nanos})
+
+
+def _from_epoch_millis(ctx, args):
+    if args[0] is None:
+        return None
+    return make_datetime({"epochMillis": args[0]})
+
+
+CONSTRUCTORS["datetime.fromepoch"] = _from_epoch
+CONSTRUCTORS["datetime.fromepochmillis"] = _from_epoch_millis
 
 
 # ---------------------------------------------------------------- truncation

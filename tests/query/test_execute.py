@@ -123,10 +123,9 @@ def test_temporal_values_construct_compare_and_round_trip_through_storage():
             d.execute("CREATE (:E {t: localtime('12:00:00.000000001')})")
 
 
-def test_unimplemented_temporal_functions_say_so():
+def test_temporal_clock_truncation_and_differences():
     with lpgdb.connect(":memory:") as d:
-        with pytest.raises(lpgdb.NotSupportedError, match="date()"):
-            d.execute("RETURN date()")
+        assert d.execute("RETURN duration.between(datetime(), datetime.statement()) AS z").fetchone()[0].ns == 0
         assert str(d.execute("RETURN duration.between(date('1984-10-11'), date('2015-06-24'))").fetchone()[0]) \
             == "P30Y8M13D"
         assert str(d.execute("RETURN date.truncate('quarter', date('2020-05-05'), {day: 2})").fetchone()[0]) \
