@@ -25,7 +25,7 @@ from .expressions import CompileEnv, compile_expr, compile_predicate, is_aggrega
 from .functions import AGGREGATES, CountStar as CountStarAgg
 from .plan import compile_pattern_matcher, pattern_vars
 from .temporal import Temporal, to_python
-from .runtime import EdgeRef, NodeRef, PathVal, from_user, group_key, sort_key, to_user, type_name
+from .runtime import EdgeRef, NodeRef, PathVal, from_user, group_key, sort_key, type_name
 
 __all__ = ["Context", "compile_query", "CompiledQuery"]
 
@@ -345,7 +345,6 @@ def _projection_op(p: A.Projection, bound, where, is_return):
             for (key, _, _, _), acc in zip(agg_specs, accs):
                 env_row[key] = acc.result()
             out = {}
-            ki = 0
             for i, (n, f) in enumerate(zip(names, item_fns)):
                 if i in key_idx:
                     out[n] = kvals[key_idx.index(i)]

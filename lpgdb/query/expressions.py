@@ -13,11 +13,11 @@ import math
 import re
 
 from . import ast as A
-from .diagnostics import argument_error, entity_not_found, parameter_missing, type_error
+from .diagnostics import argument_error, parameter_missing, type_error
 from .functions import AGGREGATES, SCALARS
 import datetime as _dt
 
-from .runtime import EdgeRef, NodeRef, PathVal, cy_compare, cy_eq, from_user, is_number, type_name
+from .runtime import EdgeRef, NodeRef, cy_compare, cy_eq, from_user, is_number, type_name
 from .temporal import Duration, Temporal, add as t_add, scale as t_scale
 
 # stored values that need converting into query values (temporal types; lists may hold them)
@@ -689,7 +689,6 @@ def _c_mapproj(e, env):
 def _c_pattern(e, env):
     from .plan import compile_pattern_matcher
     matcher = compile_pattern_matcher([e.part], env.bound, None)
-    path_needed = True
 
     def f(row, ctx):
         paths = []

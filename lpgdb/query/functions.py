@@ -4,16 +4,15 @@ Owns: each function's argument checking, null handling and result.  A scalar is
 ``f(ctx, args) -> value``; ``ctx`` gives read access to the graph (``ctx.node(id)``,
 ``ctx.edge(id)``).  An aggregate is a class with ``add(value)`` and ``result()``.
 Must not: write to the graph or know about clauses.
-Temporal constructors (date, time, localtime, datetime, localdatetime, duration) live in
-temporal.py; timestamp() raises NotSupportedError naming the feature.
+Temporal functions (date, time, localtime, datetime, localdatetime, duration and their
+namespaced helpers) live in temporal.py and are merged into ``SCALARS`` here.
 """
 from __future__ import annotations
 
 import math
 import random
-import re
 
-from .diagnostics import argument_error, not_supported, type_error
+from .diagnostics import argument_error, type_error
 from .temporal import BETWEEN, CONSTRUCTORS, TRUNCATE, Temporal
 from .runtime import EdgeRef, NodeRef, PathVal, cy_lt, group_key, is_number, sort_key, type_name
 
@@ -387,10 +386,9 @@ def f_rand(ctx, a):
     return random.random()
 
 
-def _temporal(name):
-    def f(ctx, a):
-        raise not_supported(f"temporal function {name}()")
-    return f
+def f_timestamp(ctx, a):
+    from .temporal import _now
+    return _now(ctx).epoch_ns() // 1_000_000
 
 
 def f_atan2(ctx, a):
@@ -453,7 +451,7 @@ SCALARS = {
     "trim": _str1("trim", lambda s: s.strip(" \t\n\r")), "ltrim": _str1("lTrim", lambda s: s.lstrip(" \t\n\r")),
     "rtrim": _str1("rTrim", lambda s: s.rstrip(" \t\n\r")), "replace": f_replace, "exists": f_exists,
     "isempty": f_is_empty,
-    "timestamp": _temporal("timestamp"),
+    "timestamp": f_timestamp,
     **CONSTRUCTORS, **TRUNCATE, **BETWEEN,
 }
 

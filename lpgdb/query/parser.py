@@ -12,7 +12,6 @@ import math
 import re
 from pathlib import Path
 
-import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 

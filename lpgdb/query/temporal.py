@@ -20,11 +20,10 @@ Not supported: years outside 1..9999 (DataError).
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import re
 from typing import Optional
 
-from .diagnostics import argument_error, not_supported, type_error
+from .diagnostics import argument_error, type_error
 
 __all__ = ["Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "CONSTRUCTORS",
            "from_python", "to_python"]
