@@ -22,7 +22,7 @@ _INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
 def _bad(fname, v, what):
-    return type_error(f"{fname}() expects {what}, got {type_name(v)}")
+    return type_error(f"{fname}() expects {what}, got {type_name(v)}", "InvalidArgumentValue")
 
 
 def _num(fname, v):

@@ -629,7 +629,8 @@ def _convert(e: UnexpectedInput, text: str) -> QuerySyntaxError:
                           text, len(text))
         else:
             exp = _expected(e.expected)
-            err = _syntax(f"unexpected '{tok}'; expected one of: {', '.join(exp)}", text, tok.start_pos)
+            code = "InvalidRelationshipPattern" if tok.type == "RANGE_DOTS" else "UnexpectedSyntax"
+            err = _syntax(f"unexpected '{tok}'; expected one of: {', '.join(exp)}", text, tok.start_pos, code)
         err.expected = _expected(e.expected)
         return err
     if isinstance(e, UnexpectedEOF):
@@ -645,7 +646,7 @@ def _convert(e: UnexpectedInput, text: str) -> QuerySyntaxError:
         msg = f"unexpected character {ch!r}"
         if exp:
             msg += "; expected one of: " + ", ".join(exp)
-        err = _syntax(msg, text, p)
+        err = _syntax(msg, text, p, "UnexpectedSyntax" if ch.isascii() else "InvalidUnicodeCharacter")
         err.expected = exp
         return err
     return _syntax(str(e).splitlines()[0], text, pos or 0)

@@ -293,6 +293,9 @@ class _Checker:
                     raise semantic(f"variable '{v}' is already bound; MERGE needs a new pattern",
                                    "VariableAlreadyBound")
             for rp in part.rels:
+                if mode in ("create", "merge") and rp.var and lookup(rp.var) is not None:
+                    raise semantic(f"variable '{rp.var}' is already bound; {mode.upper()} needs a new "
+                                   "relationship", "VariableAlreadyBound")
                 if rp.props is not None:
                     if isinstance(rp.props, A.Param) and mode != "create":
                         raise semantic("a parameter cannot be used as the property map of a pattern in "
