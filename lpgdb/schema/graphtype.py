@@ -191,6 +191,16 @@ class Shape:
         object.__setattr__(self, "_checks", {r.key: (r.type.accepts, 1 if r.required else 0)
                                              for r in self.props})
         object.__setattr__(self, "_n_required", sum(1 for r in self.props if r.required))
+        # Fast accept for the common record (every key required, of a type with one exact Python
+        # class): (key, class, lo, hi) per rule; None when the shape has no such form.
+        fast = []
+        for r in self.props:
+            cls = _EXACT_CLASS.get(r.type.kind)
+            if cls is None or not r.required:
+                fast = None
+                break
+            fast.append((r.key, cls, r.type.lo, r.type.hi) if cls is int else (r.key, cls, None, None))
+        object.__setattr__(self, "_fast", None if fast is None else tuple(fast))
 
     def rule(self, key: str) -> Optional[PropertyRule]:
         return self._rules.get(key)
@@ -223,6 +233,15 @@ class Shape:
 
     def record_ok(self, props: Mapping[str, Any]) -> bool:
         """``not self.record_failures(props)``, in one pass over ``props``."""
+        fast = self._fast
+        if fast is not None and len(props) == len(fast):
+            # exactly the declared keys, each of its exact class (and range): a match
+            for k, cls, lo, hi in fast:
+                v = props.get(k)
+                if type(v) is not cls or (lo is not None and not lo <= v <= hi):
+                    break
+            else:
+                return True
         checks = self._checks
         seen_required = 0
         for k, v in props.items():
@@ -279,6 +298,10 @@ class _LabelCache(dict):
 def _frozen(labels) -> FrozenSet[str]:
     return labels if type(labels) is frozenset else frozenset(labels)
 
+
+_EXACT_CLASS = {"int": int, "str": str, "float": float, "bool": bool, "bytes": bytes,
+                "date": _dt.date, "datetime": _dt.datetime, "time": _dt.time,
+                "duration": _dt.timedelta}
 
 _EMPTY_SHAPE = Shape(frozenset(), False, (), False)
 
@@ -340,7 +363,11 @@ class NodeType:
         return r
 
     def conforms(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> bool:
-        for s in self.shapes_for(labels):
+        try:
+            shapes = self._by_labels[labels]
+        except (KeyError, TypeError):           # not cached yet, or a set that is not frozen
+            shapes = self.shapes_for(labels)
+        for s in shapes:
             if s.record_ok(props):
                 return True
         return False
@@ -504,14 +531,21 @@ class IndexSpec:
 
     def key_of(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> Optional[tuple]:
         c = self.constraint
-        labels = frozenset(labels)
-        if not eval_node_labels(c.scope, labels, props):
+        scope = c.scope
+        if scope[0] == "type":                  # the usual KEY scope: conformance, memoised shapes
+            if not scope[1].conforms(labels, props):
+                return None
+        elif not eval_node_labels(scope, _frozen(labels), props):
             return None
         if c.where is not None and eval_expr(c.where, {c.var: ("node", props)}) is not True:
             return None
+        return self.key_values(props)
+
+    def key_values(self, props: Mapping[str, Any]) -> Optional[tuple]:
+        """``key_of`` for a node known to be in scope: the key tuple, or None if a part is missing."""
         key = []
-        for item in c.items:
-            v = props.get(item.key)
+        for k in self.constraint.prop_keys:
+            v = props.get(k)
             if v is None:
                 return None
             if type(v) is float and v.is_integer() and -2 ** 63 <= v < 2 ** 64:
@@ -646,10 +680,16 @@ class GraphType:
 
     def concrete_node_candidates(self, labels) -> Tuple[Tuple[NodeType, Shape], ...]:
         """``node_candidates`` of the non-abstract types (memoised; do not mutate)."""
-        return self._cands(self._node_cands, self._by_exact, self._open_shapes, labels)[1]
+        try:
+            return self._node_cands[labels][1]
+        except (KeyError, TypeError):
+            return self._cands(self._node_cands, self._by_exact, self._open_shapes, labels)[1]
 
     def concrete_edge_candidates(self, labels) -> Tuple[Tuple[EdgeType, Shape], ...]:
-        return self._cands(self._edge_cands, self._edge_by_exact, self._edge_open, labels)[1]
+        try:
+            return self._edge_cands[labels][1]
+        except (KeyError, TypeError):
+            return self._cands(self._edge_cands, self._edge_by_exact, self._edge_open, labels)[1]
 
     @staticmethod
     def _cands(cache, by_exact, open_shapes, labels):

@@ -79,6 +79,9 @@ def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
         # crosses only unchanged edges: a changed edge is at most k-1 edges away (so x is within
         # k-1 of one of its endpoints), a written node at most k.
         k = c.pattern_length() if c.has_pattern else 0
+        if not k and not c.edge_scope:
+            v.check_constraint(c, ws.nodes_written)     # (it skips the ids of deleted nodes)
+            continue
         near = v.within(ws.nodes_written, k)
         if k:
             near |= v.within(ends, k - 1)
@@ -119,6 +122,7 @@ class _Validator:
         self._incident: Dict[Tuple, List[Any]] = {}
         self._lx: Dict[Tuple, bool] = {}
         self._conf: Dict[Tuple, bool] = {}
+        self._implied: Dict[Tuple, bool] = {}
         self._node_images = getattr(ws, "node_images", None) or {}
         self._edge_images = getattr(ws, "edge_images", None) or {}
         # STRICT and a commit: every node the transaction did not touch conformed before it, so
@@ -245,6 +249,10 @@ class _Validator:
     def type_edge(self, e) -> None:
         labels, props = e.labels, e.properties
         cands = self.gt.concrete_edge_candidates(labels)
+        if len(cands) == 1:                     # the usual case, without the bookkeeping below
+            t, s = cands[0]
+            if s.record_ok(props) and self._endpoints_ok(t, e):
+                return
         if not cands:
             self.report("unknown_label", "edge", e.id, None,
                         f"{_desc_edge(e)}: no edge type of graph type {self.gt.name} has the labels "
@@ -278,7 +286,11 @@ class _Validator:
                 labels = None if n is None else n.labels
             if labels is None:
                 return False
-            if self.gt.strict_implies(shapes, labels):
+            key = (id(shapes), labels)
+            r = self._implied.get(key)
+            if r is None:
+                r = self._implied[key] = self.gt.strict_implies(shapes, labels)
+            if r:
                 return True
         key = (id(shapes), nid)
         r = self._lx.get(key)
@@ -427,8 +439,8 @@ class _Validator:
         # The delta case with a hash index. Every written node in scope is in xs (affected holds
         # all written nodes when there is no pattern, and only such constraints have an index),
         # so the transaction's own holders of a tuple are found here; the index gives the others.
-        probes = [(x, t, _probe(t) or c.index.key_of(x.labels, x.properties))
-                  for x in xs for t in ds[x.id]]
+        key_values = c.index.key_values
+        probes = [(x, t, key_values(x.properties)) for x in xs for t in ds[x.id]]
         mine: Dict[tuple, List[int]] = {}
         for x, t, _p in probes:
             mine.setdefault(t, []).append(x.id)
@@ -560,19 +572,6 @@ class _Validator:
         outgoing = (d == "out") == forward
         for e in self.incident(nid, "out" if outgoing else "in", label):
             yield e, (e.dst if outgoing else e.src)
-
-
-def _probe(t: tuple) -> Optional[tuple]:
-    """The IndexSpec.key_of form of a descriptor tuple of scalars (None if it holds a list)."""
-    out = []
-    for kind, v in t:
-        if kind not in _SCALAR_KINDS:
-            return None
-        out.append(v)
-    return tuple(out)
-
-
-_SCALAR_KINDS = frozenset(("num", "str", "bool", "date", "datetime"))
 
 
 def _bind(var: Optional[str], value: tuple, env: dict) -> bool:
