@@ -31,7 +31,6 @@ import fcntl
 import os
 import shutil
 import struct
-import threading
 import time
 import uuid as _uuid
 from typing import Callable, Optional
@@ -57,14 +56,13 @@ class Engine:
         self.schema_loader = schema_loader
         self.seg_size = wal_segment_size
         self.checkpoint_wal_bytes = checkpoint_wal_bytes
-        self.write_lock = threading.RLock()  # serializes write transactions (one writer)
         self.wal: Optional[wal.WalWriter] = None
         self._lock_fd: Optional[int] = None
         self._shm_fd: Optional[int] = None
         self.meta: Optional[checkpoint.Meta] = None
         self.manifest: Optional[dict] = None
         self.commit_seq = 0
-        self.state = self._new_state()
+        self.state = self._new_state() if path is None else None   # _load builds it from disk
         if path is not None:
             try:
                 self._open_dir(create)
@@ -127,12 +125,7 @@ class Engine:
                                      end_lsn=end, durable_lsn=end, sync=self.sync,
                                      on_durable=self._publish)
             self.wal.commit_seq = self.commit_seq
-        if self.state is not None:
-            old = self.state
-            self.state = state
-            del old  # snapshots still holding the old state keep it alive; GC frees its native parts
-        else:
-            self.state = state
+        self.state = state   # a follower's open snapshots keep the state they started on
         self.replayed_to = end
         state.publish(state.applied_lsn)
 
@@ -199,7 +192,7 @@ class Engine:
             self.wal._check_failed()
 
     def commit(self, ops: list) -> int:
-        """Log and apply one transaction; return its LSN. Caller holds ``write_lock``."""
+        """Log and apply one transaction; return its LSN. Caller holds the database's writer lock."""
         self.check_writable()
         st = self.state
         if self.wal is None:  # in memory
@@ -232,28 +225,28 @@ class Engine:
             self.state.publish(self.wal.durable_lsn)
 
     def maybe_checkpoint(self) -> None:
-        """Checkpoint when the WAL since the last one exceeds the threshold. Holds write_lock."""
+        """Checkpoint when the WAL since the last one exceeds the threshold. The caller holds the writer lock."""
         if self.wal is not None and self.wal.end_lsn - self.meta.checkpoint_lsn > self.checkpoint_wal_bytes:
             self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Materialize dirty partitions and retire the WAL below them (design §4.7)."""
+        """Materialize dirty partitions and retire the WAL below them (design §4.7).
+        The caller holds the database's writer lock."""
         if self.wal is None or self.readonly:
             return
-        with self.write_lock:
-            st = self.state
-            if not st.dirty and st.applied_lsn == self.meta.checkpoint_lsn:
-                return
-            self.wal.sync_to(self.wal.end_lsn)
-            # The state at the end of the log is also the state at the start of the next
-            # segment: checkpoint there, so that every existing segment can be retired.
-            st.applied_lsn = self.wal.skip_to_next_segment()
-            st.publish(st.applied_lsn)
-            self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
-                                                        self.commit_seq)
-            self.wal.drop_segments_below(self.meta.checkpoint_lsn)
-            st.adj.compact()
-            st.collect_garbage()
+        st = self.state
+        if not st.dirty and st.applied_lsn == self.meta.checkpoint_lsn:
+            return
+        self.wal.sync_to(self.wal.end_lsn)
+        # The state at the end of the log is also the state at the start of the next
+        # segment: checkpoint there, so that every existing segment can be retired.
+        st.applied_lsn = self.wal.skip_to_next_segment()
+        st.publish(st.applied_lsn)
+        self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
+                                                    self.commit_seq)
+        self.wal.drop_segments_below(self.meta.checkpoint_lsn)
+        st.adj.compact()
+        st.collect_garbage()
 
     # -- backup -----------------------------------------------------------------------------------
     def backup(self, dest: str) -> None:
