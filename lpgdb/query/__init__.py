@@ -12,6 +12,7 @@ Entry points:
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any, Mapping, Optional
 
@@ -58,6 +59,7 @@ class PreparedQuery:
 
 _CACHE: "OrderedDict[tuple, PreparedQuery]" = OrderedDict()
 _CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()  # prepared queries are immutable; only the cache needs the lock
 
 
 def prepare(source: str) -> PreparedQuery:
@@ -65,14 +67,16 @@ def prepare(source: str) -> PreparedQuery:
     if not isinstance(source, str):
         raise InterfaceError(f"a query must be a str, not {type(source).__name__}")
     key = (source, procedures.version)
-    pq = _CACHE.get(key)
-    if pq is None:
-        pq = PreparedQuery(source)
+    with _CACHE_LOCK:
+        pq = _CACHE.get(key)
+        if pq is not None:
+            _CACHE.move_to_end(key)
+            return pq
+    pq = PreparedQuery(source)  # outside the lock: parsing may raise, and takes time
+    with _CACHE_LOCK:
         _CACHE[key] = pq
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
-    else:
-        _CACHE.move_to_end(key)
     return pq
 
 
