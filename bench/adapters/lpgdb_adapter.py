@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import time
 
-from .base import SOCIAL_SCHEMA, Adapter, read_csv_rows
+from .base import SOCIAL_SCHEMA, Adapter, read_knows, read_persons
 
 _LOAD_TX = 10_000
 
@@ -113,13 +113,13 @@ class LpgdbAdapter(Adapter):
         self.paths["W1"] = f"transactions of {_LOAD_TX:,} create_node / create_edge"
         t0 = time.perf_counter()
         key: dict[int, int] = {}
-        rows = list(read_csv_rows(persons_csv, (int, str, int)))
+        rows = list(read_persons(persons_csv))
         for k in range(0, len(rows), _LOAD_TX):
             with self.db.transaction() as tx:
                 for i, n, a in rows[k:k + _LOAD_TX]:
                     key[i] = tx.create_node("Person", {"id": i, "name": n, "age": a})
         t1 = time.perf_counter()
-        rows = list(read_csv_rows(knows_csv, (int, int, int)))
+        rows = list(read_knows(knows_csv))
         for k in range(0, len(rows), _LOAD_TX):
             with self.db.transaction() as tx:
                 for s, d, t in rows[k:k + _LOAD_TX]:
@@ -128,13 +128,13 @@ class LpgdbAdapter(Adapter):
 
     def _bulk_load_native(self, persons_csv, knows_csv):
         t0 = time.perf_counter()
-        rows = list(read_csv_rows(persons_csv, (int, str, int)))
+        rows = list(read_persons(persons_csv))
         node_ids, _ = self.db.bulk_load(
             nodes=(("Person", {"id": i, "name": n, "age": a}) for i, n, a in rows))
         key = dict(zip((r[0] for r in rows), node_ids))   # bulk_load returns ids in input order
         t1 = time.perf_counter()
         self.db.bulk_load(edges=((key[s], "KNOWS", key[d], {"since": t})
-                                 for s, d, t in read_csv_rows(knows_csv, (int, int, int))))
+                                 for s, d, t in read_knows(knows_csv)))
         return {"nodes": t1 - t0, "edges": time.perf_counter() - t1}
 
     # ---- W2 -------------------------------------------------------------------------------

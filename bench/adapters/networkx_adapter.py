@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from .base import Adapter, read_csv_rows
+from .base import Adapter, read_knows, read_persons
 
 
 class NetworkxAdapter(Adapter):
@@ -43,10 +43,10 @@ class NetworkxAdapter(Adapter):
     def bulk_load(self, persons_csv, knows_csv):
         t0 = time.perf_counter()
         self.g.add_nodes_from((i, {"name": n, "age": a})
-                              for i, n, a in read_csv_rows(persons_csv, (int, str, int)))
+                              for i, n, a in read_persons(persons_csv))
         t1 = time.perf_counter()
         self.g.add_edges_from((s, d, {"since": t})
-                              for s, d, t in read_csv_rows(knows_csv, (int, int, int)))
+                              for s, d, t in read_knows(knows_csv))
         return {"nodes": t1 - t0, "edges": time.perf_counter() - t1}
 
     # ---- W2 -------------------------------------------------------------------------------

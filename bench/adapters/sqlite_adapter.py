@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 
-from .base import Adapter, read_csv_rows
+from .base import Adapter, read_knows, read_persons
 
 _STRICT = " STRICT" if sqlite3.sqlite_version_info >= (3, 37, 0) else ""
 SCHEMA = [
@@ -89,9 +89,9 @@ class SqliteAdapter(Adapter):
         c = self.conn
         t0 = time.perf_counter()
         c.execute("BEGIN")
-        c.executemany(Q["ins_person"], read_csv_rows(persons_csv, (int, str, int)))
+        c.executemany(Q["ins_person"], read_persons(persons_csv))
         t1 = time.perf_counter()
-        c.executemany(Q["ins_knows"], read_csv_rows(knows_csv, (int, int, int)))
+        c.executemany(Q["ins_knows"], read_knows(knows_csv))
         c.execute("CREATE INDEX knows_src ON knows(src)")
         c.execute("CREATE INDEX knows_dst ON knows(dst)")
         c.execute("COMMIT")
