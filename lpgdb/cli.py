@@ -6,7 +6,8 @@
     lpgdb schema set DB FILE [--graph-type NAME] | show DB | check DB | infer DB | draw DB
     lpgdb import DB --nodes F [F ...] --edges F [F ...]   bulk CSV import with progress
     lpgdb export DB DIR                   nodes.csv + edges.csv (the import format)
-    lpgdb backup DB DEST | restore BACKUP DEST | verify DB | checkpoint DB
+    lpgdb backup DB DEST | verify DB | checkpoint DB
+    lpgdb restore BACKUP_OR_ARCHIVE DEST [--until ISO-TIME | --lsn N]   (point in time from archives)
 
 Exit status: 0 success, 1 a database error (message on stderr), 2 bad usage.
 """
@@ -129,9 +130,19 @@ def cmd_backup(a) -> int:
 
 
 def cmd_restore(a) -> int:
+    import datetime as dt
     from . import restore
-    restore(a.backup, a.dest)
-    print(f"restored {a.backup} into {a.dest}")
+    until = None
+    if a.until:
+        try:
+            until = dt.datetime.fromisoformat(a.until)
+        except ValueError:
+            print(f"lpgdb restore: --until needs an ISO date-time, got {a.until!r}", file=sys.stderr)
+            return 2
+    elif a.lsn is not None:
+        until = a.lsn
+    restore(a.backup, a.dest, until=until)
+    print(f"restored {a.backup} into {a.dest}" + (f" (up to {a.until or a.lsn})" if until is not None else ""))
     return 0
 
 
@@ -191,9 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("db")
     s.add_argument("dest")
     s.set_defaults(func=cmd_backup)
-    s = sub.add_parser("restore", help="verify a backup and copy it into a new directory")
-    s.add_argument("backup")
+    s = sub.add_parser("restore", help="a new database from a backup, or from an archive up to a point in time")
+    s.add_argument("backup", help="a backup directory, or an archive (connect(..., archive=DIR))")
     s.add_argument("dest")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--until", help="archives: restore the last commit at or before this ISO date-time")
+    g.add_argument("--lsn", type=int, help="archives: restore up to this log position")
     s.set_defaults(func=cmd_restore)
     s = sub.add_parser("verify", help="check every checksum, invariant and the schema")
     s.add_argument("db")

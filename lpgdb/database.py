@@ -37,7 +37,10 @@ def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "f
             most every 100 ms: a crash of the machine may lose the last commits, never
             consistency), ``"off"`` (the OS decides; for throwaway imports and tests).
         options: ``wal_segment_size`` (bytes, default 16 MiB), ``checkpoint_wal_bytes``
-            (checkpoint once this much WAL accumulated, default 64 MiB).
+            (checkpoint once this much WAL accumulated, default 64 MiB), ``archive`` (a
+            directory: every checkpoint ships the retired WAL and, every ``archive_base_bytes``
+            of log (default 256 MiB), a base image there, for ``lpgdb.restore(archive, dest,
+            until=...)``: point-in-time restore).
 
     >>> db = connect(":memory:")
     >>> with db.transaction() as tx:
@@ -48,15 +51,40 @@ def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "f
     return Database(path, readonly=readonly, create=create, sync=sync, **options)
 
 
-def restore(backup: str, dest: str) -> None:
-    """Check a backup (every checksum, every invariant) and copy it to the new directory ``dest``."""
+def restore(source: str, dest: str, *, until=None) -> None:
+    """Create the database ``dest`` from a backup or from an archive.
+
+    Args:
+        source: a directory written by ``db.backup()`` (restored as it is, after every checksum
+            and invariant is checked), or an archive kept by ``connect(..., archive=DIR)``.
+        dest: a new directory.
+        until: archives only: a ``datetime`` (restore the last commit at or before it; naive
+            datetimes are local time) or an ``int`` LSN; None restores everything archived.
+            The restored database starts a new history (new database id).
+    """
+    import datetime as _dt
     import shutil
-    backup, dest = os.fspath(backup), os.fspath(dest)
+    from .storage import archive as _archive
+    source, dest = os.fspath(source), os.fspath(dest)
     if os.path.exists(dest):
         raise OperationalError(f"restore destination {dest!r} already exists")
-    with connect(backup, readonly=True) as db:
-        db.verify()
-    shutil.copytree(backup, dest)
+    if os.path.isdir(os.path.join(source, "base")):
+        kw = {}
+        if isinstance(until, _dt.datetime):
+            kw["until_time_ns"] = int(until.timestamp() * 1_000_000) * 1000 + 999
+        elif isinstance(until, int) and not isinstance(until, bool):
+            kw["until_lsn"] = until
+        elif until is not None:
+            raise InterfaceError("until must be a datetime or an int LSN")
+        _archive.restore(source, dest, open_engine=lambda path, target: _engine.Engine(
+            path, schema_loader=_load_schema, recover_until=target), **kw)
+    else:
+        if until is not None:
+            raise InterfaceError("until= needs an archive (connect(..., archive=DIR)); "
+                                 f"{source!r} is a backup, which restores to one point")
+        with connect(source, readonly=True) as db:
+            db.verify()
+        shutil.copytree(source, dest)
     with connect(dest) as db:   # the writer open re-checks and takes ownership
         db.verify()
 
@@ -72,7 +100,7 @@ class Database:
         memory = path is None or path == ":memory:"
         if memory and readonly:
             raise InterfaceError("an in-memory database cannot be opened read-only")
-        unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes"}
+        unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "archive", "archive_base_bytes"}
         if unknown:
             raise InterfaceError(f"unknown option(s): {', '.join(sorted(unknown))}")
         self.path = None if memory else os.fspath(path)

@@ -224,7 +224,8 @@ def load(root: str, state: GraphState, meta: Meta) -> dict:
     return man
 
 
-def write(root: str, state: GraphState, meta: Meta, manifest: dict, commit_seq: int) -> tuple:
+def write(root: str, state: GraphState, meta: Meta, manifest: dict, commit_seq: int,
+          last_commit_ns: int = 0) -> tuple:
     """Materialize dirty partitions at ``state.applied_lsn``; switch META. Returns (meta, manifest).
 
     The caller holds the writer lock and has synced the WAL up to ``state.applied_lsn``.
@@ -243,7 +244,7 @@ def write(root: str, state: GraphState, meta: Meta, manifest: dict, commit_seq: 
     new_man = {
         "format": 1, "checkpoint_lsn": snap, "partitions": parts,
         "next_node_id": state.next_node_id, "next_edge_id": state.next_edge_id,
-        "commit_seq": commit_seq,
+        "commit_seq": commit_seq, "last_commit_ns": last_commit_ns,
         "schema": list(state.schema) if state.schema else None,
         "user_indexes": [[lab, list(props)] for (lab, props) in state.user_indexes],
     }

@@ -37,7 +37,7 @@ from typing import Callable, Optional
 
 from .. import core
 from ..errors import CorruptionError, OperationalError
-from . import checkpoint, records, wal
+from . import archive, checkpoint, records, wal
 from .graph import GraphState
 
 _SHM = struct.Struct("<16sQ")
@@ -47,7 +47,9 @@ SYNC_MODES = ("full", "normal", "off")
 class Engine:
     def __init__(self, path: Optional[str], *, readonly: bool = False, create: bool = True,
                  sync: str = "full", schema_loader: Callable = None,
-                 wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 64 << 20):
+                 wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 64 << 20,
+                 archive: Optional[str] = None, archive_base_bytes: int = 256 << 20,
+                 recover_until: Optional[tuple] = None):
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {SYNC_MODES}, not {sync!r}")
         self.path = path
@@ -56,6 +58,10 @@ class Engine:
         self.schema_loader = schema_loader
         self.seg_size = wal_segment_size
         self.checkpoint_wal_bytes = checkpoint_wal_bytes
+        self.archive = archive                    # directory for continuous archiving, or None
+        self.archive_base_bytes = archive_base_bytes
+        self.recover_until = recover_until        # ("lsn", n) | ("time", unix_ns): restore only
+        self.last_commit_ns = 0
         self.wal: Optional[wal.WalWriter] = None
         self._lock_fd: Optional[int] = None
         self._shm_fd: Optional[int] = None
@@ -100,6 +106,9 @@ class Engine:
             self.wal.drop_segments_below(self.meta.checkpoint_lsn)
             self._shm_fd = os.open(self._p("SHM"), os.O_RDWR | os.O_CREAT, 0o644)
             self._publish(self.wal.durable_lsn)
+            if self.archive is not None and not archive.list_bases(self.archive):
+                self.state.dirty.add(0)   # archiving starts now: the first base is this state
+                self.checkpoint()
 
     def _create_dir(self) -> None:
         os.makedirs(self.path, exist_ok=True)
@@ -116,6 +125,7 @@ class Engine:
         state = self._new_state()
         self.manifest = checkpoint.load(self.path, state, self.meta)
         self.commit_seq = self.manifest["commit_seq"] if self.manifest else 0
+        self.last_commit_ns = self.manifest.get("last_commit_ns", 0) if self.manifest else 0
         upto = self._shm_durable() if self.readonly and self._writer_alive() else None
         end, torn = self._replay(state, self.meta.checkpoint_lsn, upto)
         if not self.readonly:
@@ -130,16 +140,32 @@ class Engine:
         state.publish(state.applied_lsn)
 
     def _replay(self, state: GraphState, start: int, upto: Optional[int]):
+        """Apply complete commits from ``start``; return (end LSN, first position to erase).
+
+        With ``recover_until`` (point-in-time restore) replay stops before the first commit past
+        the target, and everything from there on is to be erased."""
+        until = self.recover_until
+        if until is not None and until[0] == "lsn":
+            upto = until[1] if upto is None else min(upto, until[1])
         gen = wal.scan(self._p("wal"), self.meta.uuid, self.seg_size, start, upto=upto,
                        commit_seq=self.commit_seq)
+        prev_end = start
         while True:
             try:
                 end, seq, payload = next(gen)
             except StopIteration as stop:
                 res = stop.value
                 self.commit_seq = res.commit_seq
+                if until is not None:
+                    return res.end_lsn, res.end_lsn
                 return res.end_lsn, res.torn_from
-            _ns, ops = records.decode_commit(payload, path=self._p("wal"), offset=end)
+            ns, ops = records.decode_commit(payload, path=self._p("wal"), offset=end)
+            if until is not None and until[0] == "time" and ns > until[1]:
+                gen.close()
+                self.commit_seq = seq - 1
+                return prev_end, prev_end
+            prev_end = end
+            self.last_commit_ns = ns
             try:
                 state.apply(ops, end)
             except CorruptionError:
@@ -200,7 +226,8 @@ class Engine:
             st.apply(ops, lsn)
             st.publish(lsn)
             return lsn
-        payload = records.encode_commit(time.time_ns(), ops)
+        self.last_commit_ns = max(time.time_ns(), self.last_commit_ns + 1)   # monotone commit clock
+        payload = records.encode_commit(self.last_commit_ns, ops)
         lsn = self.wal.append(payload)
         self.commit_seq = self.wal.commit_seq
         try:
@@ -243,7 +270,9 @@ class Engine:
         st.applied_lsn = self.wal.skip_to_next_segment()
         st.publish(st.applied_lsn)
         self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
-                                                    self.commit_seq)
+                                                    self.commit_seq, self.last_commit_ns)
+        if self.archive is not None:
+            archive.ship(self.path, self.archive, self.meta, self.manifest, self.archive_base_bytes)
         self.wal.drop_segments_below(self.meta.checkpoint_lsn)
         st.adj.compact()
         st.collect_garbage()
