@@ -49,14 +49,7 @@ def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
     read instead of fetching, and ``first_new_node`` (ids from it on were created by the
     transaction, so their edges are all in ``edges_written``)."""
     v = _Validator(graph_type, view, ws)
-    ends = set()                # existing endpoints of written or deleted edges
-    for eid in ws.edges_written:
-        e = v.edge(eid)
-        if e is not None:
-            ends.add(e.src)
-            ends.add(e.dst)
-    for src, dst, _labels in ws.edges_deleted.values():
-        ends.update(n for n in (src, dst) if v.node(n) is not None)
+    ends = None                 # existing endpoints of written or deleted edges, when needed
     if graph_type.strict:
         for nid in ws.nodes_written:
             n = v.node(nid)
@@ -84,6 +77,8 @@ def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
             continue
         near = v.within(ws.nodes_written, k)
         if k:
+            if ends is None:
+                ends = _changed_ends(v, ws)
             near |= v.within(ends, k - 1)
         if c.edge_scope:
             affected = set(ws.edges_written) | v.incident_edges(near)
@@ -91,6 +86,19 @@ def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
             affected = near
         v.check_constraint(c, affected)
     return v.out
+
+
+def _changed_ends(v: "_Validator", ws) -> Set[int]:
+    """The existing endpoints of the written and the deleted edges."""
+    ends = set()
+    for eid in ws.edges_written:
+        e = v.edge(eid)
+        if e is not None:
+            ends.add(e.src)
+            ends.add(e.dst)
+    for src, dst, _labels in ws.edges_deleted.values():
+        ends.update(n for n in (src, dst) if v.node(n) is not None)
+    return ends
 
 
 class _Node:
