@@ -629,7 +629,9 @@ def _convert(e: UnexpectedInput, text: str) -> QuerySyntaxError:
                           text, len(text))
         else:
             exp = _expected(e.expected)
-            code = "InvalidRelationshipPattern" if tok.type == "RANGE_DOTS" else "UnexpectedSyntax"
+            in_rel = "CLOSE_DASH" in e.expected or "CLOSE_ARROW" in e.expected
+            in_range = tok.type == "RANGE_DOTS" or ("RANGE_DOTS" in e.expected and in_rel)
+            code = "InvalidRelationshipPattern" if in_range else "UnexpectedSyntax"
             err = _syntax(f"unexpected '{tok}'; expected one of: {', '.join(exp)}", text, tok.start_pos, code)
         err.expected = _expected(e.expected)
         return err

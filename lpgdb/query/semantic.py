@@ -206,6 +206,9 @@ class _Checker:
                                "InvalidAggregation")
             if (aggregating or p.distinct):
                 self._check_order_projected(e, items, new, scope, aggregating)
+            if aggregating and has_agg:
+                keys = [it.expr for it in items if it not in agg_items]
+                self._check_grouping(e, keys, {x.name for x in keys if isinstance(x, A.Var)} | set(new))
             self.expr(e, order_scope if not (aggregating or p.distinct) else {**scope, **new}, agg=aggregating)
         if where is not None:
             if aggregating or p.distinct:
@@ -443,7 +446,7 @@ class _Checker:
                 self.expr(e.where, inner, False, where, in_agg)
             if isinstance(e, A.ListComp):
                 if e.projection is not None:
-                    self.expr(e.projection, inner, agg, where, in_agg)
+                    self.expr(e.projection, inner, False, "a list comprehension", in_agg)
                 return "list"
             return "bool"
         if isinstance(e, A.MapProjection):
