@@ -121,7 +121,9 @@ def _jsonable(v: Any):
         return v.hex()
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
         return str(v)
-    return v
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    return str(v)  # query temporal values and anything else: their text form
 
 
 # ---------------------------------------------------------------- running

@@ -56,3 +56,10 @@ def test_graph_values_are_printed_in_pattern_notation():
     assert format_value(row[1]) == "[:KNOWS {since: 2020}]"
     assert format_value(row[2]) == "(:Person {name: 'Ada'})-[:KNOWS {since: 2020}]->(:Person {name: 'Bob'})"
     assert format_table(["x"], [([1, "a", None],)]).splitlines()[2] == "| [1, 'a', null] |"
+
+
+def test_json_output_writes_temporal_values_as_text():
+    out = io.StringIO()
+    with lpgdb.connect(":memory:") as db:
+        run_query(db, "RETURN date('2020-02-29') AS d, duration('PT1.5S') AS x", as_json=True, out=out)
+    assert json.loads(out.getvalue()) == {"d": "2020-02-29", "x": "PT1.5S"}
