@@ -10,8 +10,17 @@ nothing here writes or imports the engine.
 
 Invariant (tested by a property test): if the graph conformed before a transaction, then
 ``validate_commit`` returns no violation exactly when ``validate_all`` on the post-commit graph
-returns none. Cost of ``validate_commit``: proportional to the write set and the neighbourhoods
-its constraints' patterns reach, except for constraints whose pattern does not bind the scope
+returns none. ``validate_commit`` relies on that premise beyond the choice of affected elements:
+under STRICT, a node the transaction did not touch conformed to some concrete member type, so an
+endpoint check on it may be settled from its labels alone (``GraphType.strict_implies``).
+
+Fast paths (each with a test that it agrees with the general code): the write set's after-images
+are read in place of fetched copies; key probes for all written nodes go to the engine in one
+batch (``untouched_key_nodes``), and the transaction's own holders are compared here. The optional
+view methods (``node_labels``, ``untouched_key_nodes``) and write-set fields have fallbacks.
+
+Cost of ``validate_commit``: proportional to the write set and the neighbourhoods its
+constraints' patterns reach, except for constraints whose pattern does not bind the scope
 variable (foreign keys) and EXCLUSIVE constraints no hash index backs (edge keys, WITHIN
 descriptors): those re-check their whole scope.
 """
@@ -259,7 +268,8 @@ class _Validator:
         cands = self.gt.concrete_edge_candidates(labels)
         if len(cands) == 1:                     # the usual case, without the bookkeeping below
             t, s = cands[0]
-            if s.record_ok(props) and self._endpoints_ok(t, e):
+            if (s.record_ok(props) and self.shapes_ok(t.source, e.src)
+                    and self.shapes_ok(t.target, e.dst)):
                 return
         if not cands:
             self.report("unknown_label", "edge", e.id, None,
@@ -449,17 +459,18 @@ class _Validator:
         # so the transaction's own holders of a tuple are found here; the index gives the others.
         key_values = c.index.key_values
         probes = [(x, t, key_values(x.properties)) for x in xs for t in ds[x.id]]
-        mine: Dict[tuple, List[int]] = {}
-        for x, t, _p in probes:
-            mine.setdefault(t, []).append(x.id)
+        mine: Dict[tuple, List[int]] = {}      # tuple -> the transaction's holders, if shared
+        if len({t for _x, t, _p in probes}) < len(probes):
+            for x, t, _p in probes:
+                mine.setdefault(t, []).append(x.id)
         untouched = getattr(self.view, "untouched_key_nodes", None)
         if untouched is not None:
             found = untouched(c.name, [p for _x, _t, p in probes])
         else:
             found = [self.view.key_nodes(c.name, p) for _x, _t, p in probes]
         for (x, t, _p), oids in zip(probes, found):
-            group = mine[t]
-            if not oids and len(group) == 1:
+            group = mine.get(t, ())
+            if not oids and len(group) < 2:
                 continue
             for oid in sorted(set(oids).union(group)):
                 if oid == x.id:
