@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from ..values import Path
-from .temporal import Duration, Temporal, from_python
+from .temporal import Duration, Temporal, from_python, to_python_if_exact
 
 __all__ = ["NodeRef", "EdgeRef", "PathVal", "cy_eq", "cy_lt", "sort_key", "group_key", "type_name",
            "is_number", "to_user"]
@@ -260,6 +260,8 @@ def to_user(v, tx):
         return [to_user(x, tx) for x in v]
     if t is dict:
         return {k: to_user(x, tx) for k, x in v.items()}
+    if isinstance(v, Temporal):
+        return to_python_if_exact(v)
     return v
 
 

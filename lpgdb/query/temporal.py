@@ -26,7 +26,7 @@ from typing import Optional
 from .diagnostics import argument_error, type_error
 
 __all__ = ["Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "CONSTRUCTORS",
-           "from_python", "to_python"]
+           "from_python", "to_python", "to_python_if_exact"]
 
 _NS = 10 ** 9
 _DAY_NS = 86_400 * _NS
@@ -892,6 +892,19 @@ def to_python(v):
             raise DataError(f"duration {v} has nanoseconds; lpgdb stores durations with microsecond precision")
         return _dt.timedelta(days=v.days, microseconds=v.ns // 1000)
     return v
+
+
+def to_python_if_exact(v):
+    """The Python datetime value when it represents ``v`` exactly, else ``v`` itself.
+
+    Durations stay Durations: a timedelta would renormalise their signs (PT-6H vs P-1DT18H)."""
+    from ..errors import DataError
+    if isinstance(v, Duration):
+        return v
+    try:
+        return to_python(v)
+    except DataError:
+        return v
 
 
 def from_python(v):

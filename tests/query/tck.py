@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import datetime
+
 import lpgdb
+from lpgdb.query.temporal import from_python
 
 
 # ---------------------------------------------------------------- Gherkin
@@ -345,6 +348,8 @@ def canon(v):
         return ("node", frozenset(v.labels), _props(v.properties))
     if isinstance(v, lpgdb.Edge):
         return ("rel", v.label, _props(v.properties))
+    if isinstance(v, (datetime.date, datetime.time, datetime.timedelta)):
+        return ("str", str(from_python(v)))  # Cypher's toString() form (README: temporal values)
     if isinstance(v, lpgdb.Path):
         items = [canon(v.nodes[0])]
         for i, e in enumerate(v.edges):

@@ -123,6 +123,17 @@ def test_temporal_values_construct_compare_and_round_trip_through_storage():
             d.execute("CREATE (:E {t: localtime('12:00:00.000000001')})")
 
 
+def test_temporal_results_are_python_datetime_values_when_exact():
+    import datetime as dt
+    from lpgdb.query.temporal import LocalTime
+    with lpgdb.connect(":memory:") as d:
+        row = d.execute("RETURN date('2020-01-02'), datetime('2020-01-02T03:04:05.5+01:00'), "
+                        "localtime('12:00:00.000000001')").fetchone()
+        assert row[0] == dt.date(2020, 1, 2)
+        assert row[1] == dt.datetime(2020, 1, 2, 3, 4, 5, 500000, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+        assert isinstance(row[2], LocalTime) and str(row[2]) == "12:00:00.000000001"
+
+
 def test_temporal_clock_truncation_and_differences():
     with lpgdb.connect(":memory:") as d:
         assert d.execute("RETURN duration.between(datetime(), datetime.statement()) AS z").fetchone()[0].ns == 0
