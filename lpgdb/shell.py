@@ -79,7 +79,8 @@ def format_value(v: Any) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {_lit(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (_dt.date, _dt.time, _dt.timedelta)):
-        return str(v)
+        from .query.temporal import from_python
+        return str(from_python(v))  # the query language's text form, e.g. 12:31:14.5+01:00
     return str(v)
 
 
