@@ -415,20 +415,22 @@ class _Validator:
 
     def check_constraint(self, c: CompiledConstraint, affected: Optional[Set[int]]) -> None:
         """Check ``c`` for the scope elements in ``affected`` (ids), or for all when None."""
+        in_scope = self.in_scope
         if affected is None:
-            xs = [x for x in self.elements(c) if self.in_scope(c, x)]
+            xs = [x for x in self.elements(c) if in_scope(c, x)]
         else:
             get = self.edge if c.edge_scope else self.node
-            xs = [x for x in (get(i) for i in sorted(affected)) if x is not None and self.in_scope(c, x)]
+            xs = [x for x in map(get, sorted(affected)) if x is not None and in_scope(c, x)]
         element = "edge" if c.edge_scope else "node"
         ds = {}
+        descriptor, lo, hi = self.descriptor, c.min, c.max
         for x in xs:
-            d = self.descriptor(c, x)
+            d = descriptor(c, x)
             ds[x.id] = d
             n = len(d)
-            if n < c.min:
+            if n < lo:
                 self.report(c.min_kind, element, x.id, c.name, self._bound_message(c, x, n, "least"))
-            if c.max is not None and n > c.max:
+            if hi is not None and n > hi:
                 self.report("participation_max", element, x.id, c.name,
                             self._bound_message(c, x, n, "most"))
         if c.exclusive:
