@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..values import Path
+from ..values import Edge, Node, Path
 from .temporal import Duration, Temporal, from_python, to_python_if_exact
 
 __all__ = ["NodeRef", "EdgeRef", "PathVal", "cy_eq", "cy_lt", "sort_key", "group_key", "type_name",
@@ -266,7 +266,14 @@ def to_user(v, tx):
 
 
 def from_user(v: Any):
-    """Parameters and stored properties into runtime values (tuples become lists)."""
+    """Parameters and stored properties into runtime values (tuples become lists, Node/Edge
+    objects become references, Python datetime values become query temporal values)."""
+    if isinstance(v, Node):
+        return NodeRef(v.id)
+    if isinstance(v, Edge):
+        return EdgeRef(v.id)
+    if isinstance(v, Path):
+        return PathVal([n.id for n in v.nodes], [e.id for e in v.edges])
     if isinstance(v, tuple):
         return [from_user(x) for x in v]
     if isinstance(v, list):

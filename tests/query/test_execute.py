@@ -30,6 +30,12 @@ def test_nodes_edges_and_paths_come_back_as_graph_values(db):
     assert isinstance(p, lpgdb.Path) and len(p) == 1 and p.start == a
 
 
+def test_graph_values_can_be_passed_as_parameters(db):
+    ada = db.execute("MATCH (a {name: 'Ada'}) RETURN a").fetchone()[0]
+    res = db.execute("MATCH (a)-[:KNOWS]->(b) WHERE a = $who RETURN b.name", {"who": ada})
+    assert res.fetchall() == [("Bob",)]
+
+
 def test_aggregation_order_skip_limit(db):
     res = db.execute("MATCH (p:Person) RETURN count(*) AS n, avg(p.age) AS avg, collect(p.name) AS names")
     n, avg, names = res.fetchone()
