@@ -778,6 +778,13 @@ def _between_parts(a, b):
     ad, bd = getattr(a, "d", None), getattr(b, "d", None)
     ans, bns = getattr(a, "ns", 0), getattr(b, "ns", 0)
     aoff, boff = getattr(a, "offset", None), getattr(b, "offset", None)
+    # a local value is read in the other value's time zone (on its date, if it has none)
+    if aoff is None and boff is not None:
+        zone = getattr(b, "zone", None)
+        aoff = _zone_offset(zone, ad or bd or _dt.date(1970, 1, 1), ans) if zone else boff
+    elif boff is None and aoff is not None:
+        zone = getattr(a, "zone", None)
+        boff = _zone_offset(zone, bd or ad or _dt.date(1970, 1, 1), bns) if zone else aoff
     if aoff is not None and boff is not None and aoff != boff:
         # both are zoned: express b in a's offset
         shift = (aoff - boff) * _NS
