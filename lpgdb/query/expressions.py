@@ -15,13 +15,8 @@ import re
 from . import ast as A
 from .diagnostics import argument_error, parameter_missing, type_error
 from .functions import AGGREGATES, SCALARS
-import datetime as _dt
-
-from .runtime import EdgeRef, NodeRef, cy_compare, cy_eq, from_user, is_number, type_name
+from .runtime import EdgeRef, NodeRef, cy_compare, cy_eq, is_number, stored, stored_map, type_name
 from .temporal import Duration, Temporal, add as t_add, scale as t_scale
-
-# stored values that need converting into query values (temporal types; lists may hold them)
-_STORED_CONVERT = {_dt.date, _dt.datetime, _dt.time, _dt.timedelta, list}
 
 __all__ = ["compile_expr", "free_vars", "contains_aggregate", "is_aggregate"]
 
@@ -314,11 +309,9 @@ def get_property(ctx, v, key):
         return None
     t = type(v)
     if t is NodeRef:
-        x = ctx.node(v.id).properties.get(key)
-        return from_user(x) if type(x) in _STORED_CONVERT else x
+        return stored(ctx.node(v.id).properties.get(key))
     if t is EdgeRef:
-        x = ctx.edge(v.id).properties.get(key)
-        return from_user(x) if type(x) in _STORED_CONVERT else x
+        return stored(ctx.edge(v.id).properties.get(key))
     if t is dict:
         return v.get(key)
     if isinstance(v, Temporal):
@@ -664,9 +657,9 @@ def _c_mapproj(e, env):
         if v is None:
             return None
         if isinstance(v, NodeRef):
-            props = ctx.node(v.id).properties
+            props = stored_map(ctx.node(v.id).properties)
         elif isinstance(v, EdgeRef):
-            props = ctx.edge(v.id).properties
+            props = stored_map(ctx.edge(v.id).properties)
         elif isinstance(v, dict):
             props = v
         else:

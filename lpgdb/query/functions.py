@@ -14,7 +14,7 @@ import random
 
 from .diagnostics import argument_error, type_error
 from .temporal import BETWEEN, CONSTRUCTORS, TRUNCATE, Temporal
-from .runtime import EdgeRef, NodeRef, PathVal, cy_lt, group_key, is_number, sort_key, type_name
+from .runtime import EdgeRef, NodeRef, PathVal, cy_lt, group_key, is_number, sort_key, stored_map, type_name
 
 __all__ = ["SCALARS", "AGGREGATES", "ARITY", "call_scalar"]
 
@@ -45,9 +45,9 @@ def _int(fname, v):
 
 def _props(ctx, v, fname):
     if isinstance(v, NodeRef):
-        return ctx.node(v.id).properties
+        return stored_map(ctx.node(v.id).properties)
     if isinstance(v, EdgeRef):
-        return ctx.edge(v.id).properties
+        return stored_map(ctx.edge(v.id).properties)
     if isinstance(v, dict):
         return v
     raise _bad(fname, v, "a node, relationship or map")

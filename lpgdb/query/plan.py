@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from . import ast as A
 from .expressions import CompileEnv, compile_expr, compile_predicate, free_vars
-from .runtime import EdgeRef, NodeRef, PathVal, cy_eq
+from .runtime import EdgeRef, NodeRef, PathVal, cy_eq, stored
+from .temporal import Temporal, to_python_if_exact
 
 __all__ = ["compile_pattern_matcher", "pattern_vars", "split_and"]
 
@@ -227,7 +228,7 @@ def _props_checker(props, env):
 
         def check(pmap, row, ctx):
             for k, f in items:
-                if cy_eq(pmap.get(k), f(row, ctx)) is not True:
+                if cy_eq(stored(pmap.get(k)), f(row, ctx)) is not True:
                     return False
             return True
         return check
@@ -238,7 +239,7 @@ def _props_checker(props, env):
         if want is None:
             return False
         for k, v in want.items():
-            if cy_eq(pmap.get(k), v) is not True:
+            if cy_eq(stored(pmap.get(k)), v) is not True:
                 return False
         return True
     return check_param
@@ -318,6 +319,9 @@ def _candidates(ctx, labels, eqs, row):
                     v = f(row, ctx)
                     if v is None:
                         return []
+                    v = to_python_if_exact(v) if isinstance(v, Temporal) else v
+                    if isinstance(v, (Temporal, NodeRef, EdgeRef, PathVal, dict)):
+                        continue  # not a storable key value: nothing can match through an index
                     ids = lookup(lab, k, v)
                     if ids is not None:
                         return list(ids)

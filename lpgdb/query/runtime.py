@@ -14,6 +14,7 @@ Invariants:
 """
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from typing import Any
 
@@ -263,6 +264,19 @@ def to_user(v, tx):
     if isinstance(v, Temporal):
         return to_python_if_exact(v)
     return v
+
+
+_STORED_CONVERT = {_dt.date, _dt.datetime, _dt.time, _dt.timedelta, list, tuple}
+
+
+def stored(v):
+    """A property value as read from the graph, as a runtime value (Python datetime values
+    become query temporal values).  Complexity: O(1) for scalars."""
+    return from_user(v) if type(v) in _STORED_CONVERT else v
+
+
+def stored_map(m) -> dict:
+    return {k: stored(v) for k, v in m.items()}
 
 
 def from_user(v: Any):

@@ -140,6 +140,17 @@ def test_temporal_results_are_python_datetime_values_when_exact():
         assert isinstance(row[2], LocalTime) and str(row[2]) == "12:00:00.000000001"
 
 
+def test_stored_temporal_properties_match_query_values_with_and_without_an_index():
+    import datetime as dt
+    with lpgdb.connect(":memory:") as d:
+        d.execute("CREATE (:P {born: date('2000-01-01')}), (:P {born: date('2001-01-01')})")
+        for _ in range(2):
+            assert d.execute("MATCH (p:P {born: date('2000-01-01')}) RETURN count(*)").fetchone()[0] == 1
+            assert d.execute("MATCH (p:P {born: $d}) RETURN count(*)", {"d": dt.date(2001, 1, 1)}).fetchone()[0] == 1
+            assert d.execute("MATCH (p:P) WHERE p.born < date('2000-06-01') RETURN count(*)").fetchone()[0] == 1
+            d.create_index("P", "born")
+
+
 def test_temporal_clock_truncation_and_differences():
     with lpgdb.connect(":memory:") as d:
         assert d.execute("RETURN duration.between(datetime(), datetime.statement()) AS z").fetchone()[0].ns == 0
