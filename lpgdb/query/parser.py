@@ -588,11 +588,37 @@ def _describe(name: str) -> str:
         return pat.value.upper() if pat.value.isalpha() else f"'{pat.value}'"
     return {"NAME": "a name", "ESCAPED_NAME": "a `quoted name`", "NUMBER": "a number", "STRING": "a string",
             "PARAM": "a $parameter", "LARROW_OPEN": "'<-['", "DASH_OPEN": "'-['", "CLOSE_ARROW": "']->'",
-            "CLOSE_DASH": "']-'", "SORT_DIRECTION": "ASC/DESC", "EXISTS_BRACE": "EXISTS {"}.get(name, name)
+            "CLOSE_DASH": "']-'", "SORT_DIRECTION": "ASC/DESC", "EXISTS_BRACE": "EXISTS {",
+            "NS_FUNCTION_NAME": "a function name"}.get(name, name)
 
 
 def _expected(names) -> list:
-    return sorted({_describe(n) for n in names if not n.startswith("__")} | set())
+    out = set()
+    for n in names:
+        if n == "$END":
+            out.add("end of query")
+        elif n.startswith("__"):  # anonymous terminals: only literal ones are worth naming
+            try:
+                pat = _PARSER.get_terminal(n).pattern
+            except KeyError:
+                continue
+            if pat.type == "str":
+                out.add(f"'{pat.value}'")
+        else:
+            out.add(_describe(n))
+    return sorted(out)
+
+
+def _acceptable(e: UnexpectedToken) -> set:
+    """Terminals the parser would accept where it stopped (more precise than ``e.expected``,
+    which, after a contextual-lexer fallback, lists what the lexer allowed)."""
+    ip = getattr(e, "interactive_parser", None)
+    if ip is not None:
+        try:
+            return set(ip.accepts())
+        except Exception:  # accepts() replays the parser; fall back to lark's own list
+            pass
+    return set(e.expected)
 
 
 def parse(text: str) -> A.Query:
@@ -624,6 +650,7 @@ def _convert(e: UnexpectedInput, text: str) -> QuerySyntaxError:
     pos = getattr(e, "pos_in_stream", None)
     if isinstance(e, UnexpectedToken):
         tok = e.token
+        e.expected = _acceptable(e)
         if tok.type == "$END":
             err = _syntax("query ended unexpectedly; expected one of: " + ", ".join(_expected(e.expected)),
                           text, len(text))
