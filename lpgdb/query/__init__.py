@@ -1,8 +1,10 @@
 """lpgdb's openCypher-style query language (tested against the openCypher TCK).
 
-Pipeline: parser.py (text -> AST) -> semantic.py (scopes, variable kinds, TCK compile-time
-errors) -> execute.py (clause operators; plan.py matches patterns; expressions.py and
-functions.py evaluate) -> lpgdb.result.Result.
+Pipeline: parser.py (text -> AST, the only lark importer) -> semantic.py (scopes, variable
+kinds, TCK compile-time errors) -> execute.py (clause operators; plan.py matches patterns;
+expressions.py and functions.py evaluate, temporal.py holds date/time values, procedures.py
+the CALL registry) -> lpgdb.result.Result.  runtime.py defines the in-query values and their
+comparison rules; diagnostics.py builds every error (with ``.code``, ``.tck_type``, ``.phase``).
 
 Entry points:
     execute(source, params, tx, readonly, timeout=None) -> Result
