@@ -532,8 +532,16 @@ class IndexSpec:
     def key_of(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> Optional[tuple]:
         c = self.constraint
         scope = c.scope
-        if scope[0] == "type":                  # the usual KEY scope: conformance, memoised shapes
-            if not scope[1].conforms(labels, props):
+        if scope[0] == "type":                  # the usual KEY scope: NodeType.conforms, inlined
+            t = scope[1]
+            try:
+                shapes = t._by_labels[labels]
+            except (KeyError, TypeError):
+                shapes = t.shapes_for(labels)
+            for s in shapes:
+                if s.record_ok(props):
+                    break
+            else:
                 return None
         elif not eval_node_labels(scope, _frozen(labels), props):
             return None
@@ -543,8 +551,16 @@ class IndexSpec:
 
     def key_values(self, props: Mapping[str, Any]) -> Optional[tuple]:
         """``key_of`` for a node known to be in scope: the key tuple, or None if a part is missing."""
+        keys = self.constraint.prop_keys
+        if len(keys) == 1:
+            v = props.get(keys[0])
+            if v is None:
+                return None
+            if type(v) is float and v.is_integer() and -2 ** 63 <= v < 2 ** 64:
+                v = int(v)
+            return (v,)
         key = []
-        for k in self.constraint.prop_keys:
+        for k in keys:
             v = props.get(k)
             if v is None:
                 return None

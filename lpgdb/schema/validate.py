@@ -60,19 +60,21 @@ def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
     v = _Validator(graph_type, view, ws)
     ends = None                 # existing endpoints of written or deleted edges, when needed
     if graph_type.strict:
+        node, type_node = v.node, v.type_node
         for nid in ws.nodes_written:
-            n = v.node(nid)
+            n = node(nid)
             if n is not None:
-                v.type_node(n)
+                type_node(n)
         first_new = getattr(ws, "first_new_node", None)
         old = ws.nodes_written if first_new is None else [n for n in ws.nodes_written if n < first_new]
         edges = set(ws.edges_written)
         if old:
             edges |= v.incident_edges(old)
+        edge, type_edge = v.edge, v.type_edge
         for eid in sorted(edges):
-            e = v.edge(eid)
+            e = edge(eid)
             if e is not None:
-                v.type_edge(e)
+                type_edge(e)
     for c in graph_type.constraints:
         if c.has_pattern and not c.binds_scope_var():
             v.check_constraint(c, None)             # x is correlated only through WHERE: full check
@@ -348,6 +350,9 @@ class _Validator:
     def in_scope(self, c: CompiledConstraint, x) -> bool:
         if c.edge_scope:
             if not self.edge_labels_ok(c.scope, x):
+                return False
+        elif c.scope[0] == "type":              # the usual scope: memoised conformance
+            if not self.node_conforms(c.scope[1], x):
                 return False
         elif not self.node_lx(c.scope, x):
             return False
