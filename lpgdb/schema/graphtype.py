@@ -255,10 +255,9 @@ class Shape:
                 seen_required += c[1]
         return seen_required == self._n_required
 
-
     def record_within(self, other: "Shape") -> bool:
-        """Every record this shape accepts, ``other`` accepts too. Exact for records built from
-        value types (equal kinds accept equal sets, integer ranges nest)."""
+        """True only if every record this shape accepts, ``other`` accepts too (value types of
+        one kind accept the same values, integer ranges nest; ANY takes any value)."""
         mine, theirs = self._rules, other._rules
         if self.props_open and not other.props_open:
             return False
