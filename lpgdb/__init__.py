@@ -5,6 +5,7 @@ from .errors import (CorruptionError, DatabaseError, DataError, Error, Integrity
 from .values import Edge, Node, Path, Relationship
 from .database import Database, connect, restore
 from .transaction import Snapshot, Transaction
+from .result import Result, Row
 from .schema import parse_schema
 
 __version__ = "0.1.0"
@@ -13,6 +14,6 @@ __all__ = [
     "Error", "InterfaceError", "DatabaseError", "ProgrammingError", "QuerySyntaxError",
     "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
     "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
-    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "restore", "Database", "Transaction", "Snapshot",
+    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "restore", "Database", "Transaction", "Snapshot", "Result", "Row",
     "parse_schema",
 ]
