@@ -42,9 +42,8 @@ class Context:
         self._nodes = {}
         self._edges = {}
         self.key_lookup = getattr(tx, "key_lookup", None)
-        # batched (nbrs, eids, from_index) expansion, used on snapshots only: a transaction's
-        # expand() does not see its own pending edges, edges_of() does
-        self.expand = getattr(tx, "expand", None) if readonly else None
+        # batched (nbrs, eids, from_index) expansion; a transaction's includes its own writes
+        self.expand = getattr(tx, "expand", None)
         self.now = None  # the statement clock, set on first use (temporal.py)
         self.deleted_nodes = set()
         self.deleted_edges = set()
