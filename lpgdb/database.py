@@ -214,7 +214,7 @@ class Database:
         the regular transaction path instead, so the whole load is validated the usual way.
         Complexity: O(rows).
         """
-        from .values import check_properties, label_set
+        from .values import check_properties
         with self.transaction() as tx:
             st = self._engine.state
             if st.graph_type is not None:

@@ -32,18 +32,6 @@ from ..errors import OperationalError
 from . import checkpoint, wal
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-        fd = os.open(dst, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def ship(root: str, archive: str, meta: checkpoint.Meta, manifest: dict, base_bytes: int) -> None:
     """Copy the segments the new checkpoint retires and, per rule (2), a new base."""
     wal_dir, arch_wal, arch_base = os.path.join(root, "wal"), os.path.join(archive, "wal"), \
@@ -66,19 +54,7 @@ def ship(root: str, archive: str, meta: checkpoint.Meta, manifest: dict, base_by
     bases = sorted(int(n, 16) for n in os.listdir(arch_base) if not n.endswith(".tmp"))
     if bases and meta.checkpoint_lsn - bases[-1] < base_bytes:
         return
-    tmp = os.path.join(arch_base, f"{meta.checkpoint_lsn:016x}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for sub in ("manifest", "data", "wal", "tmp"):
-        os.makedirs(os.path.join(tmp, sub))
-    shutil.copyfile(os.path.join(root, "META"), os.path.join(tmp, "META"))
-    mname = os.path.join("manifest", checkpoint.manifest_name(meta.manifest_seq))
-    _link_or_copy(os.path.join(root, mname), os.path.join(tmp, mname))
-    for name, _crc, _size in manifest["partitions"].values():
-        _link_or_copy(os.path.join(root, "data", name), os.path.join(tmp, "data", name))
-    for sub in ("manifest", "data", ""):
-        wal.fsync_dir(os.path.join(tmp, sub))
-    os.rename(tmp, os.path.join(arch_base, f"{meta.checkpoint_lsn:016x}"))
-    wal.fsync_dir(arch_base)
+    checkpoint.copy_image(root, meta, manifest, os.path.join(arch_base, f"{meta.checkpoint_lsn:016x}"))
 
 
 def list_bases(archive: str) -> list[tuple[int, int]]:

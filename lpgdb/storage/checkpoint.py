@@ -29,6 +29,7 @@ Checkpoint protocol (crash-safe at every step; each step is a crash point in the
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import time
 from array import array
@@ -273,6 +274,45 @@ def remove_orphans(root: str, meta: Meta, manifest: Optional[dict]) -> None:
             os.unlink(os.path.join(root, "manifest", name))
     for name in os.listdir(os.path.join(root, "tmp")):
         os.unlink(os.path.join(root, "tmp", name))
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)   # immutable files: a hard link is a copy
+    except OSError:
+        shutil.copyfile(src, dst)
+        fd = os.open(dst, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def copy_image(root: str, meta: Meta, manifest: Optional[dict], dest: str) -> None:
+    """Write the checkpoint image META names (META, its manifest, its partition files) into
+    the new directory ``dest`` as a self-contained database with an empty log. Immutable files
+    are hard-linked where possible; META is always copied (checkpoints rewrite it in place).
+    Atomic: built under a temporary name, fsynced, then renamed."""
+    tmp = dest + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for sub in ("wal", "data", "manifest", "tmp"):
+        os.makedirs(os.path.join(tmp, sub))
+    shutil.copyfile(os.path.join(root, "META"), os.path.join(tmp, "META"))
+    files = []
+    if manifest is not None:
+        files.append(os.path.join("manifest", manifest_name(meta.manifest_seq)))
+        files += [os.path.join("data", v[0]) for v in manifest["partitions"].values()]
+    for rel in files:
+        _link_or_copy(os.path.join(root, rel), os.path.join(tmp, rel))
+    fd = os.open(os.path.join(tmp, "META"), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    for sub in ("data", "manifest", ""):
+        fsync_dir(os.path.join(tmp, sub))
+    os.rename(tmp, dest)
+    fsync_dir(os.path.dirname(os.path.abspath(dest)))
 
 
 def initial_meta(uuid: bytes, seg_size: int) -> Meta:

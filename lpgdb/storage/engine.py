@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import struct
 import time
 import uuid as _uuid
@@ -290,30 +289,7 @@ class Engine:
         self.checkpoint()
         if os.path.exists(dest):
             raise OperationalError(f"backup destination {dest!r} already exists")
-        files = ["META"]
-        if self.manifest is not None:
-            files.append(os.path.join("manifest", checkpoint.manifest_name(self.meta.manifest_seq)))
-            files += [os.path.join("data", v[0]) for v in self.manifest["partitions"].values()]
-        tmp = dest + ".tmp-backup"
-        for sub in ("wal", "data", "manifest", "tmp"):
-            os.makedirs(os.path.join(tmp, sub))
-        for rel in files:
-            src, dst = self._p(rel), os.path.join(tmp, rel)
-            try:
-                if rel == "META":
-                    raise OSError  # META is rewritten in place by checkpoints: always copy it
-                os.link(src, dst)
-            except OSError:
-                shutil.copyfile(src, dst)
-                fd = os.open(dst, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        for sub in ("data", "manifest", ""):
-            wal.fsync_dir(os.path.join(tmp, sub))
-        os.rename(tmp, dest)
-        wal.fsync_dir(os.path.dirname(os.path.abspath(dest)))
+        checkpoint.copy_image(self.path, self.meta, self.manifest, dest)
 
     # -- followers --------------------------------------------------------------------------------
     def refresh(self) -> None:
