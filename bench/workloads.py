@@ -1,4 +1,4 @@
-"""The workloads W0-W10: what each one runs against an adapter and what it records.
+"""The workloads W0-W11: what each one runs against an adapter and what it records.
 
 Owns: the operations and their timing.  It does not know which system runs them, does not
 compute expected answers (expected.py) and does not format anything (report.py).
