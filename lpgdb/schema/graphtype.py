@@ -345,6 +345,15 @@ def _where(obj) -> dict:
 
 # ---- element types ----------------------------------------------------------------------------
 
+def _shapes_for(t, labels) -> Tuple["Shape", ...]:
+    """A node or edge type's shapes whose label part accepts ``labels``, memoised on the type."""
+    labels = _frozen(labels)
+    r = t._by_labels.get(labels)
+    if r is None:
+        r = t._by_labels.put(labels, tuple(s for s in t.shapes if s.label_ok(labels)))
+    return r
+
+
 @dataclass(eq=False)
 class NodeType:
     name: str
@@ -355,11 +364,7 @@ class NodeType:
 
     def shapes_for(self, labels) -> Tuple[Shape, ...]:
         """The shapes whose label part accepts ``labels`` (memoised per label set)."""
-        labels = _frozen(labels)
-        r = self._by_labels.get(labels)
-        if r is None:
-            r = self._by_labels.put(labels, tuple(s for s in self.shapes if s.label_ok(labels)))
-        return r
+        return _shapes_for(self, labels)
 
     def conforms(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> bool:
         try:
@@ -387,11 +392,7 @@ class EdgeType:
 
     def shapes_for(self, labels) -> Tuple[Shape, ...]:
         """The middle-spec shapes whose label part accepts ``labels`` (memoised per label set)."""
-        labels = _frozen(labels)
-        r = self._by_labels.get(labels)
-        if r is None:
-            r = self._by_labels.put(labels, tuple(s for s in self.shapes if s.label_ok(labels)))
-        return r
+        return _shapes_for(self, labels)
 
     def middle_conforms(self, labels, props) -> bool:
         for s in self.shapes_for(labels):
