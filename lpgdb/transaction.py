@@ -22,6 +22,7 @@ Invariants
 from __future__ import annotations
 
 import threading
+from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from .errors import (DataError, IntegrityError, InterfaceError, NotFoundError, SchemaViolationError)
@@ -58,6 +59,7 @@ class _Reader:
     _db = None
     _state = None
     _snap = 0
+    _nodes = _edges = MappingProxyType({})   # a snapshot has no write buffer; transactions do
 
     # -- lifecycle --------------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -166,12 +168,23 @@ class _Reader:
         return len(self._incident(nid, _check_direction(direction), _check_label(label)))
 
     def node_count(self, label: Optional[str] = None) -> int:
+        """Number of nodes (with ``label``). Native count, no id list built."""
         self._check_open()
-        return len(self._node_ids(_check_label(label)))
+        label = _check_label(label)
+        if self._nodes:                       # a transaction with buffered node writes
+            return len(self._node_ids(label))
+        st = self._state
+        lid = ALL if label is None else st.label_ids.get(label)
+        return 0 if lid is None else st.label_index.count(lid, self._snap)
 
     def edge_count(self, label: Optional[str] = None) -> int:
+        """Number of edges (carrying ``label``). Native count, no id list built."""
         self._check_open()
-        return len(self._edge_ids(_check_label(label)))
+        label = _check_label(label)
+        if self._edges:                       # a transaction with buffered edge writes
+            return len(self._edge_ids(label))
+        types = self._state.types_for(label)
+        return 0 if types == [] else self._state.adj.count(types, self._snap)
 
     def find_nodes(self, label: Optional[str] = None, **props) -> Iterator[Node]:
         """Nodes with ``label`` whose properties equal ``props``; uses a hash index when one
