@@ -1,4 +1,4 @@
-"""python -m lpgdb: the lpgdb command."""
+"""python -m lpgdb: the lpgdb command (lpgdb/cli/)."""
 import sys
 
 from .cli import main

@@ -5,10 +5,10 @@ import pytest
 
 import lpgdb.query.procedures
 import lpgdb.result
-import lpgdb.shell
+import lpgdb.cli.shell
 
 
-@pytest.mark.parametrize("module", [lpgdb.result, lpgdb.shell, lpgdb.query.procedures])
+@pytest.mark.parametrize("module", [lpgdb.result, lpgdb.cli.shell, lpgdb.query.procedures])
 def test_doctests(module):
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failures == 0

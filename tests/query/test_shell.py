@@ -1,9 +1,9 @@
-"""The query shell and one-shot query command (lpgdb/shell.py)."""
+"""The query shell and one-shot query command (lpgdb/cli/shell.py)."""
 import io
 import json
 
 import lpgdb
-from lpgdb.shell import format_table, format_value, run_query, run_shell
+from lpgdb.cli.shell import format_table, format_value, run_query, run_shell
 
 
 def _db():
@@ -63,3 +63,18 @@ def test_json_output_writes_temporal_values_as_text():
     with lpgdb.connect(":memory:") as db:
         run_query(db, "RETURN date('2020-02-29') AS d, duration('PT1.5S') AS x", as_json=True, out=out)
     assert json.loads(out.getvalue()) == {"d": "2020-02-29", "x": "PT1.5S"}
+
+
+def test_temporal_values_print_as_the_query_language_writes_them():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    from lpgdb.cli.shell import temporal_text
+    values = [dt.date(2020, 2, 29), dt.time(12, 0), dt.time(12, 31, 14, 500000),
+              dt.time(1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=-5, minutes=-30))),
+              dt.datetime(2020, 1, 1, 10, 0), dt.datetime(2020, 1, 1, 10, 0, 1, 25, tzinfo=dt.timezone.utc),
+              dt.datetime(2020, 6, 1, 10, 0, tzinfo=ZoneInfo("Europe/Paris")),
+              dt.timedelta(0), dt.timedelta(days=1, seconds=2, microseconds=500000),
+              dt.timedelta(hours=25, minutes=3), dt.timedelta(microseconds=7)]
+    with lpgdb.connect(":memory:") as db:
+        for v in values:
+            assert temporal_text(v) == db.execute("RETURN toString($v) AS s", {"v": v}).fetchone()[0], v

@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Callable, Iterator, Optional
 
-from .errors import DataError, InterfaceError
+from .. import DataError, InterfaceError
 
 _PARSERS: dict[str, Callable[[str], object]] = {
     "string": str, "int": int, "long": int, "short": int, "byte": int,

@@ -23,10 +23,10 @@ import sys
 import time
 from typing import Any, Optional, TextIO
 
-from .errors import Error
-from .values import Edge, Node, Path
+from .. import Edge, Error, Node, Path
+from .common import open_db, param
 
-__all__ = ["run_shell", "run_query", "format_table", "format_value"]
+__all__ = ["run_shell", "run_query", "format_table", "format_value", "temporal_text"]
 
 _MAX_CELL = 80
 _HELP = """\
@@ -79,9 +79,54 @@ def format_value(v: Any) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {_lit(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (_dt.date, _dt.time, _dt.timedelta)):
-        from .query.temporal import from_python
-        return str(from_python(v))  # the query language's text form, e.g. 12:31:14.5+01:00
-    return str(v)
+        return temporal_text(v)
+    return str(v)  # query temporal values (nanosecond times, durations with months): their text form
+
+
+def _time_text(hour: int, minute: int, second: int, micro: int) -> str:
+    text = f"{hour:02d}:{minute:02d}"
+    if second or micro:
+        text += f":{second:02d}" + (f".{micro:06d}".rstrip("0") if micro else "")
+    return text
+
+
+def _offset_text(seconds: int) -> str:
+    if seconds == 0:
+        return "Z"
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("+", seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{sign}{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
+
+
+def temporal_text(v) -> str:
+    """A Python date/time/datetime/timedelta in the query language's text form
+    (``toString``): ``12:31:14.5+01:00``, ``2020-01-01T10:00Z[Europe/Paris]``, ``P1DT2.5S``."""
+    if isinstance(v, _dt.timedelta):
+        days, us = v.days, v.seconds * 1_000_000 + v.microseconds
+        if not days and not us:
+            return "PT0S"
+        out = "P" + (f"{days}D" if days else "")
+        if us:
+            h, rem = divmod(us, 3_600_000_000)
+            m, rem = divmod(rem, 60_000_000)
+            s, frac = divmod(rem, 1_000_000)
+            out += "T" + (f"{h}H" if h else "") + (f"{m}M" if m else "")
+            if s or frac:
+                out += f"{s}" + (f".{frac:06d}".rstrip("0") if frac else "") + "S"
+        return out
+    if isinstance(v, _dt.datetime):
+        text = v.date().isoformat() + "T" + _time_text(v.hour, v.minute, v.second, v.microsecond)
+    elif isinstance(v, _dt.date):
+        return v.isoformat()
+    else:
+        text = _time_text(v.hour, v.minute, v.second, v.microsecond)
+    off = v.utcoffset()
+    if off is None:
+        return text
+    text += _offset_text(int(off.total_seconds()))
+    zone = getattr(v.tzinfo, "key", None)
+    return text + (f"[{zone}]" if zone else "")
 
 
 def _cell(v: Any) -> str:
@@ -299,3 +344,28 @@ def run_shell(db, *, stdin: Optional[TextIO] = None, out: Optional[TextIO] = Non
         if save:
             save()
     return status
+
+
+# ---------------------------------------------------------------- commands
+def cmd_shell(a) -> int:
+    with open_db(a.db, readonly=a.readonly, create=not a.readonly) as db:
+        return run_shell(db) or 0
+
+
+def cmd_query(a) -> int:
+    with open_db(a.db, readonly=a.readonly) as db:
+        return run_query(db, a.query, dict(a.param or ()), as_json=a.json) or 0
+
+
+def register(sub) -> None:
+    s = sub.add_parser("shell", help="interactive query shell")
+    s.add_argument("db")
+    s.add_argument("--readonly", action="store_true", help="open beside a running writer")
+    s.set_defaults(func=cmd_shell)
+    s = sub.add_parser("query", help="run one query")
+    s.add_argument("db")
+    s.add_argument("query")
+    s.add_argument("-p", "--param", action="append", type=param, help="parameter key=value (JSON value)")
+    s.add_argument("--json", action="store_true", help="print rows as JSON lines")
+    s.add_argument("--readonly", action="store_true")
+    s.set_defaults(func=cmd_query)

@@ -5,6 +5,7 @@ schema refuses (with every violation), persists, closes, reopens and prints a fe
 """
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import tempfile
@@ -84,3 +85,14 @@ def run(path: str | None = None, out=print) -> None:
     finally:
         if owned:
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    run(a.db)
+    return 0
+
+
+def register(sub) -> None:
+    s = sub.add_parser("demo", help="build and query a small fraud graph")
+    s.add_argument("db", nargs="?", help="directory to create (default: a temporary one)")
+    s.set_defaults(func=cmd_demo)
