@@ -33,7 +33,8 @@ from . import checkpoint, wal
 
 
 def ship(root: str, archive: str, meta: checkpoint.Meta, manifest: dict, base_bytes: int) -> None:
-    """Copy the segments the new checkpoint retires and, per rule (2), a new base."""
+    """Copy the log up to the new checkpoint (the segments it retires, and the one holding
+    the checkpoint LSN as far as it is written) and, per rule (2), a new base."""
     wal_dir, arch_wal, arch_base = os.path.join(root, "wal"), os.path.join(archive, "wal"), \
         os.path.join(archive, "base")
     os.makedirs(arch_wal, exist_ok=True)
@@ -41,7 +42,9 @@ def ship(root: str, archive: str, meta: checkpoint.Meta, manifest: dict, base_by
     limit = meta.checkpoint_lsn // meta.seg_size
     for seg in wal.list_segments(wal_dir):
         name = wal.segment_name(seg)
-        if seg < limit and not os.path.exists(os.path.join(arch_wal, name)):
+        # every local segment up to the checkpoint's (local segments are those written since
+        # the last checkpoint; the one holding it was copied then, partly written)
+        if seg <= limit:
             tmp = os.path.join(arch_wal, name + ".tmp")
             shutil.copyfile(os.path.join(wal_dir, name), tmp)
             fd = os.open(tmp, os.O_RDONLY)

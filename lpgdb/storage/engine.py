@@ -263,11 +263,10 @@ class Engine:
         st = self.state
         if not st.dirty and st.applied_lsn == self.meta.checkpoint_lsn:
             return
+        # The files hold exactly the logged state: sync the log up to the checkpoint LSN.  The
+        # log goes on in the same segment (it never jumps: a hole would read as damage at
+        # replay, issue 9 B2/B3), so the segment holding the checkpoint LSN is kept.
         self.wal.sync_to(self.wal.end_lsn)
-        # The state at the end of the log is also the state at the start of the next
-        # segment: checkpoint there, so that every existing segment can be retired.
-        st.applied_lsn = self.wal.skip_to_next_segment()
-        st.publish(st.applied_lsn)
         self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
                                                     self.commit_seq, self.last_commit_ns)
         if self.archive is not None:

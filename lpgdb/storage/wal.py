@@ -325,17 +325,8 @@ class WalWriter:
             raise OperationalError(f"an earlier WAL write or sync failed ({self._failed}); "
                                    "reopen the database")
 
-    def skip_to_next_segment(self) -> int:
-        """After a checkpoint: continue the log at the start of a fresh segment, so every older
-        segment can be deleted.  The caller has synced everything.  Returns the new end LSN."""
-        assert self.durable_lsn == self.end_lsn, "skip_to_next_segment needs a synced log"
-        seg, off = divmod(self.end_lsn, self.seg_size)
-        if off > SEG_HEADER:
-            self.end_lsn = self.durable_lsn = (seg + 1) * self.seg_size + SEG_HEADER
-        return self.end_lsn
-
     def drop_segments_below(self, lsn: int) -> None:
-        """Delete whole segments that end at or below ``lsn`` (they are checkpointed)."""
+        """Delete the segments wholly below the one holding ``lsn`` (they are checkpointed)."""
         limit = lsn // self.seg_size
         for seg in list_segments(self.dir):
             if seg < limit:
