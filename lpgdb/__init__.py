@@ -6,6 +6,7 @@ from .values import Edge, Node, Path, Relationship
 from .database import Database, connect, restore
 from .transaction import Snapshot, Transaction
 from .result import Result, Row
+from .cursor import Cursor
 from .schema import parse_schema
 
 __version__ = "0.1.0"
@@ -14,6 +15,6 @@ __all__ = [
     "Error", "InterfaceError", "DatabaseError", "ProgrammingError", "QuerySyntaxError",
     "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
     "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
-    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "restore", "Database", "Transaction", "Snapshot", "Result", "Row",
+    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "restore", "Database", "Transaction", "Snapshot", "Result", "Row", "Cursor",
     "parse_schema",
 ]

@@ -198,6 +198,12 @@ class Database:
         with self.transaction() as tx:
             return tx.execute(query, params, **options)
 
+    def cursor(self) -> "Cursor":
+        """A PEP 249-style cursor: ``execute`` / ``executemany`` / ``fetch*`` (lpgdb/cursor.py)."""
+        self._check_open()
+        from .cursor import Cursor
+        return Cursor(self)
+
     def bulk_load(self, nodes: Optional[Iterable] = None, edges: Optional[Iterable] = None):
         """Load many nodes and edges in ONE transaction through a columnar fast path.
 

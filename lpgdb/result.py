@@ -1,28 +1,54 @@
 """Query results: ``Result`` (an iterable of ``Row``) and ``Row`` (tuple-like, also by column name).
 
-Owns: the shape users see after ``db.execute`` / ``tx.execute`` / ``snapshot.execute``.
+Owns: the shape users see after ``db.execute`` / ``tx.execute`` / ``snapshot.execute``, and its
+conversions: to dicts and JSON-friendly values, to pandas / pyarrow / polars frames and to a
+networkx graph.  pandas, pyarrow, polars and networkx are optional: each is imported only by
+the method that needs it, and a missing one raises ``InterfaceError`` naming the extra to
+install (``pip install "lpgdb[pandas]"``).
 Invariants: a Result is fully materialised when it is returned (it stays valid after the
-snapshot or transaction that produced it ends); every Row has exactly ``len(columns)`` values.
+snapshot or transaction that produced it ends, and it pickles); every Row has exactly
+``len(columns)`` values.  The fetch methods (``fetchone``, ``fetchmany``, ``fetchall``,
+iteration) consume rows; the conversions (``data``, ``df``, ``arrow``, ...) always cover every
+row, whatever was fetched before.
 
 >>> r = Result(["a", "b"], [(1, 2)])
 >>> row = r.fetchone()
 >>> row[0], row["b"], r.columns
 (1, 2, ['a', 'b'])
+>>> Result(["n"], [(1,), (2,)]).value()
+[1, 2]
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Optional, Sequence
+import base64
+import datetime as _dt
+import importlib
+import json
+import math
+import warnings
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-__all__ = ["Result", "Row"]
+from .errors import InterfaceError
+from .values import Edge, Node, Path, temporal_text
+
+__all__ = ["Result", "Row", "jsonable"]
 
 
 class Row(tuple):
-    """One result row: a tuple whose items can also be read by column name (like sqlite3.Row)."""
+    """One result row: a tuple whose items can also be read by column name (like sqlite3.Row).
 
-    def __new__(cls, columns: Sequence[str], values: Sequence[Any]):
+    >>> row = Row(["name", "age"], ("Ada", 36))
+    >>> row["age"], row.keys(), row.data()
+    (36, ['name', 'age'], {'name': 'Ada', 'age': 36})
+    """
+
+    def __new__(cls, columns: Sequence[str], values: Sequence[Any]) -> "Row":
         row = super().__new__(cls, values)
         row._columns = columns
         return row
+
+    def __reduce__(self):
+        return (Row, (list(self._columns), tuple(self)))
 
     def __getitem__(self, key):
         if isinstance(key, str):
@@ -33,24 +59,39 @@ class Row(tuple):
         return tuple.__getitem__(self, key)
 
     def keys(self) -> List[str]:
+        """The column names."""
         return list(self._columns)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> Dict[str, Any]:
+        """``{column: value}``."""
         return dict(zip(self._columns, self))
+
+    data = as_dict
+
+    def value(self, key: "int | str" = 0, default: Any = None) -> Any:
+        """The value of column ``key`` (a position or a name), or ``default`` if there is none."""
+        try:
+            return self[key]
+        except (IndexError, KeyError):
+            return default
 
 
 class Result:
-    """The rows of a query, with PEP 249-style accessors.
+    """The rows of a query, with PEP 249-style accessors and conversions.
 
     Attributes:
         columns: the column names, in order.
+        arraysize: how many rows ``fetchmany()`` returns by default (PEP 249; 1).
     """
+
+    arraysize = 1
 
     def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]):
         self.columns = list(columns)
         self._rows = [Row(self.columns, r) for r in rows]
         self._pos = 0
 
+    # -- PEP 249 -------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Row]:
         while self._pos < len(self._rows):
             row = self._rows[self._pos]
@@ -58,6 +99,19 @@ class Result:
             yield row
 
     def __len__(self) -> int:
+        return len(self._rows)
+
+    @property
+    def description(self) -> Optional[List[Tuple]]:
+        """PEP 249: one 7-tuple ``(name, None, None, None, None, None, None)`` per column (values
+        have no fixed type), or None when the query returns no columns."""
+        if not self.columns:
+            return None
+        return [(c, None, None, None, None, None, None) for c in self.columns]
+
+    @property
+    def rowcount(self) -> int:
+        """The number of rows of the result (all of them, fetched or not)."""
         return len(self._rows)
 
     def fetchone(self) -> Optional[Row]:
@@ -68,15 +122,211 @@ class Result:
         self._pos += 1
         return row
 
+    def fetchmany(self, size: Optional[int] = None) -> List[Row]:
+        """The next ``size`` rows (default ``arraysize``); fewer, or none, at the end."""
+        n = self.arraysize if size is None else size
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise InterfaceError(f"fetchmany size must be a non-negative int, not {size!r}")
+        rows = self._rows[self._pos:self._pos + n]
+        self._pos += len(rows)
+        return rows
+
     def fetchall(self) -> List[Row]:
         """All remaining rows."""
         rows = self._rows[self._pos:]
         self._pos = len(self._rows)
         return rows
 
-    def to_dicts(self) -> List[dict]:
+    # -- plain Python ----------------------------------------------------------------------------------
+    def to_dicts(self) -> List[Dict[str, Any]]:
         """All rows (from the start) as ``{column: value}`` dicts."""
         return [dict(zip(self.columns, r)) for r in self._rows]
 
+    def data(self) -> List[Dict[str, Any]]:
+        """All rows as ``{column: value}`` dicts (Neo4j's ``Result.data()``; same as ``to_dicts``)."""
+        return self.to_dicts()
+
+    def single(self, strict: bool = False) -> Optional[Row]:
+        """The one row of the result (Neo4j's ``Result.single()``).
+
+        With no rows, None; with several, the first and a warning.  ``strict=True`` raises
+        ``InterfaceError`` in both cases instead.
+        """
+        n = len(self._rows)
+        if n == 1:
+            return self._rows[0]
+        msg = f"expected exactly one row, the result has {n}"
+        if strict:
+            raise InterfaceError(msg)
+        warnings.warn(msg, stacklevel=2)
+        return self._rows[0] if n else None
+
+    def value(self, key: "int | str" = 0, default: Any = None) -> List[Any]:
+        """The values of one column (a position or a name) over all rows (Neo4j's ``Result.value()``).
+
+        ``default`` stands in for a column that does not exist.
+        """
+        return [r.value(key, default) for r in self._rows]
+
+    def values(self, *keys: "int | str") -> List[List[Any]]:
+        """Each row's values of ``keys`` (all columns when none are given), as lists."""
+        if not keys:
+            return [list(r) for r in self._rows]
+        return [[r.value(k) for k in keys] for r in self._rows]
+
+    def to_jsonable(self) -> Dict[str, Any]:
+        """``{"columns": [...], "rows": [[...], ...]}`` holding only JSON types (see ``jsonable``).
+
+        >>> Result(["d"], [(_dt.date(2020, 2, 29),)]).to_jsonable()
+        {'columns': ['d'], 'rows': [['2020-02-29']]}
+        """
+        return {"columns": list(self.columns), "rows": [[jsonable(v) for v in r] for r in self._rows]}
+
+    def to_json(self, **kwargs: Any) -> str:
+        """``json.dumps(self.to_jsonable(), **kwargs)``."""
+        return json.dumps(self.to_jsonable(), **kwargs)
+
+    # -- frames and graphs (optional libraries) ------------------------------------------------------
+    def get_as_df(self):
+        """A pandas DataFrame, one column per result column (Kùzu's name).  Graph values stay
+        ``Node`` / ``Edge`` / ``Path`` objects (Node and Edge are mappings).  Needs pandas."""
+        pd = _optional("pandas", "pandas")
+        return pd.DataFrame.from_records([tuple(r) for r in self._rows], columns=self.columns)
+
+    df = get_as_df
+
+    def get_as_arrow(self):
+        """A pyarrow Table, one column per result column (Kùzu's name).
+
+        Graph values become structs: a node ``{id, labels, properties}``, an edge ``{id, src,
+        dst, labels, properties}``, a path ``{nodes, edges}``; properties are a struct of every
+        key seen in the column.  A column whose values do not share one Arrow type raises
+        ``DataError``.  Needs pyarrow.
+        """
+        pa = _optional("pyarrow", "arrow")
+        from .errors import DataError
+        cols = {}
+        for i, name in enumerate(self.columns):
+            values = [_plain(r[i]) for r in self._rows]
+            try:
+                cols[name] = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as e:
+                raise DataError(f"column {name!r} cannot become one Arrow column: {e}") from e
+        if not cols:
+            return pa.table({})
+        return pa.table(cols)
+
+    arrow = get_as_arrow
+
+    def pl(self):
+        """A polars DataFrame (DuckDB's name); graph values as in ``get_as_arrow``.  Needs polars."""
+        pl = _optional("polars", "polars")
+        from .errors import DataError
+        try:
+            return pl.DataFrame({name: [_plain(r[i]) for r in self._rows] for i, name in enumerate(self.columns)},
+                                strict=False)
+        except Exception as e:  # polars raises several unrelated classes for values it cannot type
+            raise DataError(f"the result cannot become a polars DataFrame: {e}") from e
+
+    def get_as_networkx(self, directed: bool = True):
+        """A networkx ``MultiDiGraph`` (``MultiGraph`` when ``directed=False``) of every node and
+        edge in the result, also those inside lists and paths (Kùzu's name).  Nodes are keyed by
+        id, with their properties as attributes and ``_labels`` (a sorted list); edges are keyed
+        by id, the same way.  An edge whose endpoints are not in the result still adds them, bare.
+        Needs networkx."""
+        nx = _optional("networkx", "networkx")
+        g = nx.MultiDiGraph() if directed else nx.MultiGraph()
+        nodes: Dict[int, Node] = {}
+        edges: Dict[int, Edge] = {}
+        for r in self._rows:
+            for v in r:
+                _collect_graph(v, nodes, edges)
+        for n in nodes.values():
+            g.add_node(n.id, **dict(n.properties), _labels=sorted(n.labels))
+        for e in edges.values():
+            g.add_edge(e.src, e.dst, key=e.id, **dict(e.properties), _labels=sorted(e.labels))
+        return g
+
     def __repr__(self) -> str:
         return f"Result(columns={self.columns!r}, rows={len(self._rows)})"
+
+
+# ---- conversions ---------------------------------------------------------------------------------------
+
+def _optional(module: str, extra: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InterfaceError(f"this needs {module}, which is not installed: "
+                             f'pip install "lpgdb[{extra}]" (or pip install {module})') from None
+
+
+def _collect_graph(v: Any, nodes: dict, edges: dict) -> None:
+    if isinstance(v, Node):
+        nodes[v.id] = v
+    elif isinstance(v, Edge):
+        edges[v.id] = v
+    elif isinstance(v, Path):
+        for n in v.nodes:
+            nodes[n.id] = n
+        for e in v.edges:
+            edges[e.id] = e
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            _collect_graph(x, nodes, edges)
+    elif isinstance(v, dict):
+        for x in v.values():
+            _collect_graph(x, nodes, edges)
+
+
+def _plain(v: Any) -> Any:
+    """A value for Arrow / polars: graph values as dicts, query-only temporal values as text."""
+    if isinstance(v, Node):
+        return {"id": v.id, "labels": sorted(v.labels), "properties": {k: _plain(x) for k, x in v.items()}}
+    if isinstance(v, Edge):
+        return {"id": v.id, "src": v.src, "dst": v.dst, "labels": sorted(v.labels),
+                "properties": {k: _plain(x) for k, x in v.items()}}
+    if isinstance(v, Path):
+        return {"nodes": [_plain(n) for n in v.nodes], "edges": [_plain(e) for e in v.edges]}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if v is None or isinstance(v, (bool, int, float, str, bytes, _dt.date, _dt.time, _dt.timedelta)):
+        return v
+    return str(v)   # temporal values the query language has and Python does not (months, ns)
+
+
+def jsonable(v: Any) -> Any:
+    """A result value as JSON types only.
+
+    Nodes become ``{"id", "labels", "properties"}``, edges ``{"id", "src", "dst", "labels",
+    "properties"}``, paths ``{"nodes", "edges"}``; dates and times ISO 8601 text; durations
+    ISO 8601 duration text (``P1DT2.5S``); bytes base64 text; NaN and infinities the text
+    ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+
+    >>> jsonable([_dt.timedelta(days=1, seconds=2.5), b"hi", float("nan")])
+    ['P1DT2.5S', 'aGk=', 'NaN']
+    """
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        if math.isfinite(v):
+            return v
+        return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+    if isinstance(v, Node):
+        return {"id": v.id, "labels": sorted(v.labels), "properties": {k: jsonable(x) for k, x in v.items()}}
+    if isinstance(v, Edge):
+        return {"id": v.id, "src": v.src, "dst": v.dst, "labels": sorted(v.labels),
+                "properties": {k: jsonable(x) for k, x in v.items()}}
+    if isinstance(v, Path):
+        return {"nodes": [jsonable(n) for n in v.nodes], "edges": [jsonable(e) for e in v.edges]}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (bytes, bytearray)):
+        return base64.b64encode(v).decode("ascii")
+    if isinstance(v, (_dt.date, _dt.time, _dt.timedelta)):
+        return temporal_text(v)
+    return str(v)   # the query language's own temporal values: their toString form

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Iterator, Optional, Tuple
 
 from .errors import DataError, InterfaceError
 
-__all__ = ["Node", "Edge", "Relationship", "Path", "check_properties", "check_value", "label_set"]
+__all__ = ["Node", "Edge", "Relationship", "Path", "check_properties", "check_value", "label_set", "temporal_text"]
 
 _EMPTY = MappingProxyType({})
 _SCALARS = (bool, int, float, str, bytes, _dt.date, _dt.time, _dt.timedelta)  # datetime is a date
@@ -89,12 +90,47 @@ def _same_float(a, b) -> bool:
     return isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
 
 
-class Node:
-    """A node as seen by one snapshot: immutable.
+class _Element(Mapping):
+    """What Node and Edge share: a read-only mapping of the element's properties.
+
+    ``"k" in x``, ``x["k"]``, ``x.get("k")``, ``dict(x)``, ``list(x)`` (the keys), ``x.keys()``,
+    ``.values()``, ``.items()`` and ``len(x)`` (the number of properties) read the properties.
+    An element is always true, even without properties.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.properties[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.properties)
+
+    def __len__(self) -> int:
+        return len(self.properties)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.properties
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The property ``key``, or ``default`` when the element has none."""
+        return self.properties.get(key, default)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class Node(_Element):
+    """A node as seen by one snapshot: immutable; a read-only mapping of its properties.
 
     >>> n = Node(1, frozenset({"Person"}), {"name": "Ada"})
-    >>> n["name"], sorted(n.labels)
-    ('Ada', ['Person'])
+    >>> n["name"], sorted(n.labels), "name" in n, dict(n)
+    ('Ada', ['Person'], True, {'name': 'Ada'})
+
+    Attributes:
+        id: the node id (an int, stable for the node's life).
+        labels: frozenset of label names.
+        properties: read-only mapping of property names to values.
     """
 
     __slots__ = ("id", "labels", "properties")
@@ -108,11 +144,8 @@ class Node:
     def __setattr__(self, name, value):
         raise AttributeError("Node is immutable")
 
-    def __getitem__(self, key: str) -> Any:
-        return self.properties[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.properties.get(key, default)
+    def __reduce__(self):
+        return (Node, (self.id, self.labels, dict(self.properties)))
 
     def __eq__(self, other) -> bool:
         return (isinstance(other, Node) and self.id == other.id and self.labels == other.labels
@@ -130,8 +163,19 @@ class Node:
 _node_id, _node_labels, _node_props = (Node.__dict__[n].__set__ for n in Node.__slots__)
 
 
-class Edge:
-    """An edge as seen by one snapshot: immutable. ``.label`` is the label when there is exactly one."""
+class Edge(_Element):
+    """An edge as seen by one snapshot: immutable; a read-only mapping of its properties.
+
+    >>> e = Edge(7, 1, 2, frozenset({"KNOWS"}), {"since": 2021})
+    >>> e.label, e.src, e.dst, e["since"], dict(e)
+    ('KNOWS', 1, 2, 2021, {'since': 2021})
+
+    Attributes:
+        id: the edge id.
+        src, dst: the ids of its source and target nodes.
+        labels: frozenset of label names (possibly empty).
+        properties: read-only mapping of property names to values.
+    """
 
     __slots__ = ("id", "src", "dst", "labels", "properties")
 
@@ -146,8 +190,12 @@ class Edge:
     def __setattr__(self, name, value):
         raise AttributeError("Edge is immutable")
 
+    def __reduce__(self):
+        return (Edge, (self.id, self.src, self.dst, self.labels, dict(self.properties)))
+
     @property
     def label(self) -> Optional[str]:
+        """The edge's label when it has exactly one, else None."""
         if len(self.labels) == 1:
             return next(iter(self.labels))
         return None
@@ -155,21 +203,18 @@ class Edge:
     # Relationship-style aliases (openCypher / Neo4j driver vocabulary)
     @property
     def type(self) -> Optional[str]:
+        """Alias of ``label`` (the Neo4j driver's name)."""
         return self.label
 
     @property
     def start(self) -> int:
+        """Alias of ``src``."""
         return self.src
 
     @property
     def end(self) -> int:
+        """Alias of ``dst``."""
         return self.dst
-
-    def __getitem__(self, key: str) -> Any:
-        return self.properties[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.properties.get(key, default)
 
     def __eq__(self, other) -> bool:
         return (isinstance(other, Edge) and self.id == other.id and self.src == other.src
@@ -190,11 +235,14 @@ Relationship = Edge
 
 
 class Path:
-    """An alternating sequence node, edge, node, ..., node (as returned by queries)."""
+    """An alternating sequence node, edge, node, ..., node (as returned by queries); immutable.
+
+    ``len(path)`` is its number of edges; ``.start`` and ``.end`` are its first and last nodes.
+    """
 
     __slots__ = ("nodes", "edges")
 
-    def __init__(self, nodes, edges):
+    def __init__(self, nodes: Iterable[Node], edges: Iterable[Edge]):
         if len(nodes) != len(edges) + 1:
             raise ValueError("a path has exactly one more node than edges")
         object.__setattr__(self, "nodes", tuple(nodes))
@@ -203,12 +251,17 @@ class Path:
     def __setattr__(self, name, value):
         raise AttributeError("Path is immutable")
 
+    def __reduce__(self):
+        return (Path, (self.nodes, self.edges))
+
     @property
     def start(self) -> Node:
+        """The first node."""
         return self.nodes[0]
 
     @property
     def end(self) -> Node:
+        """The last node."""
         return self.nodes[-1]
 
     def __len__(self) -> int:
@@ -222,3 +275,53 @@ class Path:
 
     def __repr__(self) -> str:
         return f"Path({[n.id for n in self.nodes]}, {[e.id for e in self.edges]})"
+
+
+def _time_text(hour: int, minute: int, second: int, micro: int) -> str:
+    text = f"{hour:02d}:{minute:02d}"
+    if second or micro:
+        text += f":{second:02d}" + (f".{micro:06d}".rstrip("0") if micro else "")
+    return text
+
+
+def _offset_text(seconds: int) -> str:
+    if seconds == 0:
+        return "Z"
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("+", seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{sign}{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
+
+
+def temporal_text(v: "_dt.date | _dt.time | _dt.timedelta") -> str:
+    """A Python date, time, datetime or timedelta in the query language's text form (what
+    ``toString`` gives): ``12:31:14.5+01:00``, ``2020-06-01T10:00+02:00[Europe/Paris]``, ``P1DT2.5S``.
+
+    >>> temporal_text(_dt.time(12, 31, 14, 500000))
+    '12:31:14.5'
+    """
+    if isinstance(v, _dt.timedelta):
+        days, us = v.days, v.seconds * 1_000_000 + v.microseconds
+        if not days and not us:
+            return "PT0S"
+        out = "P" + (f"{days}D" if days else "")
+        if us:
+            h, rem = divmod(us, 3_600_000_000)
+            m, rem = divmod(rem, 60_000_000)
+            s, frac = divmod(rem, 1_000_000)
+            out += "T" + (f"{h}H" if h else "") + (f"{m}M" if m else "")
+            if s or frac:
+                out += f"{s}" + (f".{frac:06d}".rstrip("0") if frac else "") + "S"
+        return out
+    if isinstance(v, _dt.datetime):
+        text = v.date().isoformat() + "T" + _time_text(v.hour, v.minute, v.second, v.microsecond)
+    elif isinstance(v, _dt.date):
+        return v.isoformat()
+    else:
+        text = _time_text(v.hour, v.minute, v.second, v.microsecond)
+    off = v.utcoffset()
+    if off is None:
+        return text
+    text += _offset_text(int(off.total_seconds()))
+    zone = getattr(v.tzinfo, "key", None)
+    return text + (f"[{zone}]" if zone else "")

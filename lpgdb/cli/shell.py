@@ -24,9 +24,11 @@ import time
 from typing import Any, Optional, TextIO
 
 from .. import Edge, Error, Node, Path
+from ..result import jsonable
+from ..values import temporal_text
 from .common import open_db, param
 
-__all__ = ["run_shell", "run_query", "format_table", "format_value", "temporal_text"]
+__all__ = ["run_shell", "run_query", "format_table", "format_value"]
 
 _MAX_CELL = 80
 _HELP = """\
@@ -80,53 +82,7 @@ def format_value(v: Any) -> str:
         return "{" + ", ".join(f"{k}: {_lit(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (_dt.date, _dt.time, _dt.timedelta)):
         return temporal_text(v)
-    return str(v)  # query temporal values (nanosecond times, durations with months): their text form
-
-
-def _time_text(hour: int, minute: int, second: int, micro: int) -> str:
-    text = f"{hour:02d}:{minute:02d}"
-    if second or micro:
-        text += f":{second:02d}" + (f".{micro:06d}".rstrip("0") if micro else "")
-    return text
-
-
-def _offset_text(seconds: int) -> str:
-    if seconds == 0:
-        return "Z"
-    sign, seconds = ("-", -seconds) if seconds < 0 else ("+", seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{sign}{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
-
-
-def temporal_text(v) -> str:
-    """A Python date/time/datetime/timedelta in the query language's text form
-    (``toString``): ``12:31:14.5+01:00``, ``2020-01-01T10:00Z[Europe/Paris]``, ``P1DT2.5S``."""
-    if isinstance(v, _dt.timedelta):
-        days, us = v.days, v.seconds * 1_000_000 + v.microseconds
-        if not days and not us:
-            return "PT0S"
-        out = "P" + (f"{days}D" if days else "")
-        if us:
-            h, rem = divmod(us, 3_600_000_000)
-            m, rem = divmod(rem, 60_000_000)
-            s, frac = divmod(rem, 1_000_000)
-            out += "T" + (f"{h}H" if h else "") + (f"{m}M" if m else "")
-            if s or frac:
-                out += f"{s}" + (f".{frac:06d}".rstrip("0") if frac else "") + "S"
-        return out
-    if isinstance(v, _dt.datetime):
-        text = v.date().isoformat() + "T" + _time_text(v.hour, v.minute, v.second, v.microsecond)
-    elif isinstance(v, _dt.date):
-        return v.isoformat()
-    else:
-        text = _time_text(v.hour, v.minute, v.second, v.microsecond)
-    off = v.utcoffset()
-    if off is None:
-        return text
-    text += _offset_text(int(off.total_seconds()))
-    zone = getattr(v.tzinfo, "key", None)
-    return text + (f"[{zone}]" if zone else "")
+    return str(v)  # the query language's own temporal values (months, nanoseconds): their text form
 
 
 def _cell(v: Any) -> str:
@@ -147,37 +103,12 @@ def format_table(columns, rows) -> str:
     return "\n".join(out)
 
 
-def _jsonable(v: Any):
-    if isinstance(v, Node):
-        return {"id": v.id, "labels": sorted(v.labels), "properties": _jsonable(dict(v.properties))}
-    if isinstance(v, Edge):
-        return {"id": v.id, "src": v.src, "dst": v.dst, "labels": sorted(v.labels),
-                "properties": _jsonable(dict(v.properties))}
-    if isinstance(v, Path):
-        return {"nodes": [_jsonable(n) for n in v.nodes], "edges": [_jsonable(e) for e in v.edges]}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (_dt.date, _dt.time)):
-        return v.isoformat()
-    if isinstance(v, _dt.timedelta):
-        return v.total_seconds()
-    if isinstance(v, bytes):
-        return v.hex()
-    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-        return str(v)
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    return str(v)  # query temporal values and anything else: their text form
-
-
 # ---------------------------------------------------------------- running
 def _print_result(res, elapsed: float, out: TextIO, as_json: bool) -> None:
     rows = res.fetchall()
     if as_json:
         for r in rows:
-            out.write(json.dumps({c: _jsonable(v) for c, v in zip(res.columns, r)}, ensure_ascii=False) + "\n")
+            out.write(json.dumps({c: jsonable(v) for c, v in zip(res.columns, r)}, ensure_ascii=False) + "\n")
         return
     if res.columns:
         out.write(format_table(res.columns, rows) + "\n")

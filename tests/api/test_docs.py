@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import lpgdb.cursor
 import lpgdb.database
 import lpgdb.values
 
@@ -22,7 +23,7 @@ def test_readme_example_runs(tmp_path, capsys, monkeypatch):
     assert os.path.isdir(tmp_path / "data" / "social")
 
 
-@pytest.mark.parametrize("module", [lpgdb.database, lpgdb.values])
+@pytest.mark.parametrize("module", [lpgdb.database, lpgdb.values, lpgdb.cursor])
 def test_doctests(module):
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failures == 0

@@ -68,7 +68,7 @@ def test_json_output_writes_temporal_values_as_text():
 def test_temporal_values_print_as_the_query_language_writes_them():
     import datetime as dt
     from zoneinfo import ZoneInfo
-    from lpgdb.cli.shell import temporal_text
+    from lpgdb.values import temporal_text
     values = [dt.date(2020, 2, 29), dt.time(12, 0), dt.time(12, 31, 14, 500000),
               dt.time(1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=-5, minutes=-30))),
               dt.datetime(2020, 1, 1, 10, 0), dt.datetime(2020, 1, 1, 10, 0, 1, 25, tzinfo=dt.timezone.utc),
