@@ -26,7 +26,7 @@ def _load_schema(ddl: str, name: Optional[str]):
 
 
 def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "full",
-            **options) -> "Database":
+            timeout: Optional[float] = None, **options) -> "Database":
     """Open (or create) the database stored in directory ``path``.
 
     Args:
@@ -36,6 +36,9 @@ def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "f
         sync: ``"full"`` (fdatasync before commit returns; default), ``"normal"`` (fdatasync at
             most every 100 ms: a crash of the machine may lose the last commits, never
             consistency), ``"off"`` (the OS decides; for throwaway imports and tests).
+        timeout: seconds to wait for the writer lock when another process holds it (like
+            sqlite3's busy timeout); None or 0 fails at once with ``OperationalError``
+            (``.reason == "locked"``).  Read-only opens never wait: they take no lock.
         options: ``wal_segment_size`` (bytes, default 16 MiB), ``checkpoint_wal_bytes``
             (checkpoint once this much WAL accumulated, default 64 MiB), ``archive`` (a
             directory: every checkpoint ships the retired WAL and, every ``archive_base_bytes``
@@ -48,7 +51,7 @@ def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "f
     >>> db.snapshot().node(a)["name"]
     'Ada'
     """
-    return Database(path, readonly=readonly, create=create, sync=sync, **options)
+    return Database(path, readonly=readonly, create=create, sync=sync, timeout=timeout, **options)
 
 
 def restore(source: str, dest: str, *, until=None) -> None:
@@ -92,7 +95,7 @@ def restore(source: str, dest: str, *, until=None) -> None:
 class Database:
     """An open lpgdb database. Thread-safe; a context manager (``close()`` on exit)."""
 
-    def __init__(self, path, *, readonly=False, create=True, sync="full", **options):
+    def __init__(self, path, *, readonly=False, create=True, sync="full", timeout=None, **options):
         if sync not in _engine.SYNC_MODES:
             raise InterfaceError(f"sync must be one of {', '.join(_engine.SYNC_MODES)}, not {sync!r}")
         if path is not None and not isinstance(path, (str, os.PathLike)):
@@ -103,6 +106,9 @@ class Database:
         unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "archive", "archive_base_bytes"}
         if unknown:
             raise InterfaceError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not timeout >= 0):
+            raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
         self.path = None if memory else os.fspath(path)
         self.readonly = readonly
         self._closed = True
@@ -110,7 +116,7 @@ class Database:
         self._tx_owner: Optional[int] = None
         self._active_tx: Optional[Transaction] = None
         self._engine = _engine.Engine(self.path, readonly=readonly, create=create, sync=sync,
-                                      schema_loader=_load_schema, **options)
+                                      schema_loader=_load_schema, lock_timeout=timeout, **options)
         self._closed = False
 
     # -- lifecycle ----------------------------------------------------------------------------------

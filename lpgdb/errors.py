@@ -138,7 +138,16 @@ class DataError(DatabaseError):
 
 
 class OperationalError(DatabaseError):
-    """The database cannot do what was asked right now: locked, missing, read-only, disk full."""
+    """The database cannot do what was asked right now: locked, missing, read-only, disk full.
+
+    ``.reason`` names the cause when a caller may act on it, else None: ``"locked"`` (another
+    process holds the writer lock), ``"no_database"`` (there is no database at the path),
+    ``"read_only"`` (a write through a read-only handle).
+    """
+
+    def __init__(self, message: str = "", *, reason: Optional[str] = None):
+        super().__init__(message)
+        self.reason = reason
 
 
 class CorruptionError(DatabaseError):

@@ -48,7 +48,7 @@ class Engine:
                  sync: str = "full", schema_loader: Callable = None,
                  wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 64 << 20,
                  archive: Optional[str] = None, archive_base_bytes: int = 256 << 20,
-                 recover_until: Optional[tuple] = None):
+                 recover_until: Optional[tuple] = None, lock_timeout: Optional[float] = None):
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {SYNC_MODES}, not {sync!r}")
         self.path = path
@@ -60,6 +60,7 @@ class Engine:
         self.archive = archive                    # directory for continuous archiving, or None
         self.archive_base_bytes = archive_base_bytes
         self.recover_until = recover_until        # ("lsn", n) | ("time", unix_ns): restore only
+        self.lock_timeout = lock_timeout          # seconds to wait for the writer lock (None: don't)
         self.last_commit_ns = 0
         self.wal: Optional[wal.WalWriter] = None
         self._lock_fd: Optional[int] = None
@@ -88,17 +89,14 @@ class Engine:
         if not os.path.exists(self._p("META")):
             if self.readonly or not create:
                 raise OperationalError(f"no lpgdb database at {self.path!r}"
-                                       + ("" if self.readonly else " (connect with create=True to make one)"))
+                                       + ("" if self.readonly else " (connect with create=True to make one)"),
+                                       reason="no_database")
             if os.path.exists(self.path) and os.listdir(self.path):
                 raise OperationalError(f"{self.path!r} exists and is not an lpgdb database directory")
             self._create_dir()
         if not self.readonly:
             self._lock_fd = os.open(self._p("LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise OperationalError(f"database {self.path!r} is locked by another writer "
-                                       f"(open it with readonly=True to read beside it)") from None
+            self._take_writer_lock()
         self._load()
         if not self.readonly:
             checkpoint.remove_orphans(self.path, self.meta, self.manifest)
@@ -108,6 +106,26 @@ class Engine:
             if self.archive is not None and not archive.list_bases(self.archive):
                 self.state.dirty.add(0)   # archiving starts now: the first base is this state
                 self.checkpoint()
+
+    def _take_writer_lock(self) -> None:
+        """flock(LOCK_EX) on LOCK, polling until ``lock_timeout`` (like sqlite3's busy timeout:
+        back-off from 1 ms to 100 ms between tries)."""
+        deadline = None if not self.lock_timeout else time.monotonic() + self.lock_timeout
+        pause = 0.001
+        while True:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is None or left <= 0:
+                    waited = f" after waiting {self.lock_timeout:g}s" if self.lock_timeout else ""
+                    raise OperationalError(
+                        f"database {self.path!r} is locked by another writer{waited} (open it with "
+                        f"readonly=True to read beside it, or pass timeout=SECONDS to wait for the lock)",
+                        reason="locked") from None
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.1)
 
     def _create_dir(self) -> None:
         os.makedirs(self.path, exist_ok=True)
@@ -212,7 +230,8 @@ class Engine:
         """OperationalError if this handle cannot take writes (read-only, or poisoned by a
         failed WAL write/sync: the in-memory state may then hold unacknowledged commits)."""
         if self.readonly:
-            raise OperationalError("the database is open read-only")
+            raise OperationalError("the database is open read-only; open it without readonly=True to write",
+                                   reason="read_only")
         if self.wal is not None:
             self.wal._check_failed()
 
