@@ -40,10 +40,14 @@ def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "f
             sqlite3's busy timeout); None or 0 fails at once with ``OperationalError``
             (``.reason == "locked"``).  Read-only opens never wait: they take no lock.
         options: ``wal_segment_size`` (bytes, default 16 MiB), ``checkpoint_wal_bytes``
-            (checkpoint once this much WAL accumulated, default 64 MiB), ``archive`` (a
-            directory: every checkpoint ships the retired WAL and, every ``archive_base_bytes``
-            of log (default 256 MiB), a base image there, for ``lpgdb.restore(archive, dest,
-            until=...)``: point-in-time restore).
+            (checkpoint once this much WAL accumulated, default 64 MiB);
+            ``archive`` (``"s3://bucket/prefix"``, a directory, or a Store object): ship the
+            log there continuously (every ``archive_interval`` seconds, default 0.5) and a base
+            at every checkpoint, for ``lpgdb.restore`` and replicas; upload failures are
+            retried and show in ``archive_status()``, never in a commit;
+            ``follow`` (with ``readonly=True``; an archive as above): ``path`` becomes a replica
+            of the archived database, bootstrapped from its newest base and following it
+            (``follow_interval`` seconds between polls, default 0.25; see ``replica_lag``).
 
     >>> db = connect(":memory:")
     >>> with db.transaction() as tx:
@@ -54,36 +58,48 @@ def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "f
     return Database(path, readonly=readonly, create=create, sync=sync, timeout=timeout, **options)
 
 
-def restore(source: str, dest: str, *, until=None) -> None:
+def restore(source, dest, *, until=None, lsn: Optional[int] = None) -> None:
     """Create the database ``dest`` from a backup or from an archive.
 
     Args:
         source: a directory written by ``db.backup()`` (restored as it is, after every checksum
-            and invariant is checked), or an archive kept by ``connect(..., archive=DIR)``.
+            and invariant is checked), or an archive kept by ``connect(..., archive=...)``: a
+            directory, ``"s3://bucket/prefix"`` or a Store object.
         dest: a new directory.
-        until: archives only: a ``datetime`` (restore the last commit at or before it; naive
-            datetimes are local time) or an ``int`` LSN; None restores everything archived.
-            The restored database starts a new history (new database id).
+        until: archives only: a ``datetime``: restore the last commit at or before it (naive
+            datetimes are local time). An int is taken as ``lsn``.
+        lsn: archives only: restore the last commit ending at or before this log position.
+            With neither, everything archived is restored. The restored database starts a new
+            history (a new database id), so it cannot archive into the same archive.
     """
     import datetime as _dt
     import shutil
     from .storage import archive as _archive
-    source, dest = os.fspath(source), os.fspath(dest)
+    from .storage import store as _store
+    dest = os.fspath(dest)
+    if isinstance(until, int) and not isinstance(until, bool) and lsn is None:
+        until, lsn = None, until
+    if until is not None and not isinstance(until, _dt.datetime):
+        raise InterfaceError("until must be a datetime (or None)")
+    if lsn is not None and (not isinstance(lsn, int) or isinstance(lsn, bool) or lsn < 0):
+        raise InterfaceError("lsn must be a non-negative int")
+    if until is not None and lsn is not None:
+        raise InterfaceError("give until= or lsn=, not both")
     if os.path.exists(dest):
         raise OperationalError(f"restore destination {dest!r} already exists")
-    if os.path.isdir(os.path.join(source, "base")):
-        kw = {}
-        if isinstance(until, _dt.datetime):
+    is_backup = (isinstance(source, (str, os.PathLike)) and not os.fspath(source).startswith("s3://")
+                 and os.path.exists(os.path.join(os.fspath(source), "META")))
+    if not is_backup:
+        store = _store.open_store(source)
+        kw = {"until_lsn": lsn}
+        if until is not None:
             kw["until_time_ns"] = int(until.timestamp() * 1_000_000) * 1000 + 999
-        elif isinstance(until, int) and not isinstance(until, bool):
-            kw["until_lsn"] = until
-        elif until is not None:
-            raise InterfaceError("until must be a datetime or an int LSN")
-        _archive.restore(source, dest, open_engine=lambda path, target: _engine.Engine(
+        _archive.restore(store, dest, open_engine=lambda path, target: _engine.Engine(
             path, schema_loader=_load_schema, recover_until=target), **kw)
     else:
-        if until is not None:
-            raise InterfaceError("until= needs an archive (connect(..., archive=DIR)); "
+        source = os.fspath(source)
+        if until is not None or lsn is not None:
+            raise InterfaceError("until=/lsn= need an archive (connect(..., archive=...)); "
                                  f"{source!r} is a backup, which restores to one point")
         with connect(source, readonly=True) as db:
             db.verify()
@@ -103,7 +119,8 @@ class Database:
         memory = path is None or path == ":memory:"
         if memory and readonly:
             raise InterfaceError("an in-memory database cannot be opened read-only")
-        unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "archive", "archive_base_bytes"}
+        unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "archive",
+                                  "archive_interval", "follow", "follow_interval"}
         if unknown:
             raise InterfaceError(f"unknown option(s): {', '.join(sorted(unknown))}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
@@ -115,8 +132,24 @@ class Database:
         self._tx_lock = threading.Lock()
         self._tx_owner: Optional[int] = None
         self._active_tx: Optional[Transaction] = None
-        self._engine = _engine.Engine(self.path, readonly=readonly, create=create, sync=sync,
-                                      schema_loader=_load_schema, lock_timeout=timeout, **options)
+        self._replica = None
+        follow, follow_interval = options.pop("follow", None), options.pop("follow_interval", 0.25)
+        if options.get("archive") is not None:
+            if memory or readonly:
+                raise InterfaceError("archive= needs an on-disk database opened for writing")
+            from .storage.store import open_store
+            options["archive"] = open_store(options["archive"])
+        if follow is not None:
+            if memory or not readonly:
+                raise InterfaceError("follow= makes a replica: connect(DIR, readonly=True, follow=...)")
+            from .storage.replica import Replica
+            from .storage.store import open_store
+            self._replica = Replica(self.path, open_store(follow), schema_loader=_load_schema,
+                                    interval=follow_interval, **options)
+            self._engine = self._replica.engine
+        else:
+            self._engine = _engine.Engine(self.path, readonly=readonly, create=create, sync=sync,
+                                          schema_loader=_load_schema, lock_timeout=timeout, **options)
         self._closed = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -142,7 +175,10 @@ class Database:
         acquired = self._tx_lock.acquire(timeout=30)
         try:
             self._closed = True
-            self._engine.close()
+            if self._replica is not None:
+                self._replica.close()
+            else:
+                self._engine.close()
         finally:
             if acquired:
                 self._tx_lock.release()
@@ -348,7 +384,10 @@ class Database:
         """Materialize the log into partition files now and retire the WAL they cover."""
         self._check_open()
         with self._tx_lock:
-            self._engine.checkpoint()
+            if self._replica is not None:
+                self._replica.checkpoint()
+            else:
+                self._engine.checkpoint()
 
     def backup(self, dest: str) -> None:
         """Write a consistent, self-contained copy of the database into the new directory
@@ -360,9 +399,27 @@ class Database:
             self._engine.backup(os.fspath(dest))
 
     def refresh(self) -> None:
-        """Read-only databases: catch up with the writer's durable commits."""
+        """Read-only databases: catch up with the writer's durable commits (a replica: with
+        what its archive holds now)."""
         self._check_open()
-        self._engine.refresh()
+        if self._replica is not None:
+            self._replica.poll()
+        else:
+            self._engine.refresh()
+
+    def archive_status(self):
+        """How archiving goes (``connect(..., archive=...)``), or None when not archiving:
+        an ``ArchiveStatus`` with ``state`` ("ok", "retrying", "fenced", "refused"),
+        ``lag_bytes``/``lag_seconds`` (durable log not yet shipped), ``last_error`` and more."""
+        self._check_open()
+        return self._engine.archive_status()
+
+    @property
+    def replica_lag(self):
+        """Replicas (``follow=``): ``(seconds, lsn)`` behind the archive; None otherwise.
+        ``seconds`` is how long ago the replica last held everything its archive held."""
+        self._check_open()
+        return None if self._replica is None else self._replica.lag
 
     def verify(self) -> None:
         """Run the native structures' invariant checks (InternalError on failure)."""

@@ -1,4 +1,4 @@
-"""Maintenance commands: ``backup``, ``restore``, ``verify``, ``checkpoint``."""
+"""Maintenance commands: ``backup``, ``restore``, ``replica``, ``verify``, ``checkpoint``."""
 from __future__ import annotations
 
 import argparse
@@ -24,10 +24,26 @@ def cmd_restore(a: argparse.Namespace) -> int:
         except ValueError:
             print(f"lpgdb restore: --until needs an ISO date-time, got {a.until!r}", file=sys.stderr)
             return 2
-    elif a.lsn is not None:
-        until = a.lsn
-    restore(a.backup, a.dest, until=until)
-    print(f"restored {a.backup} into {a.dest}" + (f" (up to {a.until or a.lsn})" if until is not None else ""))
+    restore(a.source, a.dest, until=until, lsn=a.lsn)
+    point = a.until or a.lsn
+    print(f"restored {a.source} into {a.dest}" + (f" (up to {point})" if point is not None else ""))
+    return 0
+
+
+def cmd_replica(a: argparse.Namespace) -> int:
+    import time
+    from .. import connect
+    with connect(a.dir, readonly=True, follow=a.source, follow_interval=a.interval) as db:
+        print(f"{a.dir}: a replica of {a.source}; following (Ctrl-C stops). Open it beside this "
+              f"with connect({a.dir!r}, readonly=True).", flush=True)
+        try:
+            while True:
+                time.sleep(a.report)
+                lag = db.replica_lag
+                with db.snapshot() as s:
+                    print(f"lsn {s.lsn}  lag {lag.seconds:.1f} s / {lag.lsn} bytes", flush=True)
+        except KeyboardInterrupt:
+            pass
     return 0
 
 
@@ -55,12 +71,18 @@ def register(sub) -> None:
     s.add_argument("dest")
     s.set_defaults(func=cmd_backup)
     s = sub.add_parser("restore", help="a new database from a backup, or from an archive up to a point in time")
-    s.add_argument("backup", help="a backup directory, or an archive (connect(..., archive=DIR))")
-    s.add_argument("dest")
+    s.add_argument("source", help="a backup directory, or an archive: s3://bucket/prefix or a directory")
+    s.add_argument("dest", help="the new database directory")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--until", help="archives: restore the last commit at or before this ISO date-time")
     g.add_argument("--lsn", type=int, help="archives: restore up to this log position")
     s.set_defaults(func=cmd_restore)
+    s = sub.add_parser("replica", help="keep a local read-only copy of an archived database, following it")
+    s.add_argument("source", help="the archive: s3://bucket/prefix or a directory")
+    s.add_argument("dir", help="the replica's directory (bootstrapped from the archive if new)")
+    s.add_argument("--interval", type=float, default=0.25, help="seconds between polls of the archive")
+    s.add_argument("--report", type=float, default=10.0, help="seconds between progress lines")
+    s.set_defaults(func=cmd_replica)
     s = sub.add_parser("verify", help="check every checksum, invariant and the schema")
     s.add_argument("db")
     s.set_defaults(func=cmd_verify)

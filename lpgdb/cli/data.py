@@ -15,10 +15,12 @@ def cmd_import(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    from . import export
     from .csvio import export_csv
+    run = {"csv": export_csv, "neo4j": export.export_neo4j, "parquet": export.export_parquet}[a.format]
     with open_db(a.db, readonly=True) as db:
-        stats = export_csv(db, a.dir)
-    print(f"exported {stats['nodes']:,} nodes and {stats['edges']:,} edges to {a.dir}")
+        stats = run(db, a.dir)
+    print(f"exported {stats['nodes']:,} nodes and {stats['edges']:,} edges to {a.dir} ({a.format})")
     return 0
 
 
@@ -29,7 +31,13 @@ def register(sub) -> None:
     s.add_argument("--edges", nargs="+", metavar="CSV")
     s.add_argument("--progress", action="store_true", help="show progress even when not on a terminal")
     s.set_defaults(func=cmd_import)
-    s = sub.add_parser("export", help="write nodes.csv and edges.csv")
+    s = sub.add_parser("export", help="write the graph as CSV, Neo4j/Neptune import files or Parquet",
+                       description="csv: nodes.csv + edges.csv (what `lpgdb import` reads); neo4j: "
+                       "the same openCypher CSV plus constraints.cypher (keys as Neo4j constraints), "
+                       "for neo4j-admin import or Neptune's bulk loader; parquet: one table per "
+                       "label (id + properties) and per edge type (src, dst, id + properties), "
+                       "GraphFrames' column names (needs pyarrow: lpgdb[arrow])")
     s.add_argument("db")
     s.add_argument("dir")
+    s.add_argument("--format", choices=("csv", "neo4j", "parquet"), default="csv")
     s.set_defaults(func=cmd_export)

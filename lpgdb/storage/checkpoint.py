@@ -276,7 +276,15 @@ def remove_orphans(root: str, meta: Meta, manifest: Optional[dict]) -> None:
         os.unlink(os.path.join(root, "tmp", name))
 
 
-def _link_or_copy(src: str, dst: str) -> None:
+def manifest_files(manifest: Optional[dict]) -> list:
+    """``[(relative path, crc32c, size)]`` of the immutable files a manifest names (what a
+    backup copies and an archive ships, whatever their format)."""
+    if manifest is None:
+        return []
+    return [(os.path.join("data", v[0]), v[1], v[2]) for v in manifest["partitions"].values()]
+
+
+def link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)   # immutable files: a hard link is a copy
     except OSError:
@@ -301,9 +309,9 @@ def copy_image(root: str, meta: Meta, manifest: Optional[dict], dest: str) -> No
     files = []
     if manifest is not None:
         files.append(os.path.join("manifest", manifest_name(meta.manifest_seq)))
-        files += [os.path.join("data", v[0]) for v in manifest["partitions"].values()]
+        files += [rel for rel, _crc, _size in manifest_files(manifest)]
     for rel in files:
-        _link_or_copy(os.path.join(root, rel), os.path.join(tmp, rel))
+        link_or_copy(os.path.join(root, rel), os.path.join(tmp, rel))
     fd = os.open(os.path.join(tmp, "META"), os.O_RDONLY)
     try:
         os.fsync(fd)

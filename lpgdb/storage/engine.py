@@ -47,7 +47,7 @@ class Engine:
     def __init__(self, path: Optional[str], *, readonly: bool = False, create: bool = True,
                  sync: str = "full", schema_loader: Callable = None,
                  wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 64 << 20,
-                 archive: Optional[str] = None, archive_base_bytes: int = 256 << 20,
+                 archive=None, archive_interval: float = 0.5,
                  recover_until: Optional[tuple] = None, lock_timeout: Optional[float] = None):
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {SYNC_MODES}, not {sync!r}")
@@ -57,8 +57,10 @@ class Engine:
         self.schema_loader = schema_loader
         self.seg_size = wal_segment_size
         self.checkpoint_wal_bytes = checkpoint_wal_bytes
-        self.archive = archive                    # directory for continuous archiving, or None
-        self.archive_base_bytes = archive_base_bytes
+        self.archive = archive                    # a Store (store.py) to ship the log to, or None
+        self.archive_interval = archive_interval
+        self.archiver: Optional[archive.Archiver] = None
+        self.replica_of = None                    # set by replica.Replica: no user writes
         self.recover_until = recover_until        # ("lsn", n) | ("time", unix_ns): restore only
         self.lock_timeout = lock_timeout          # seconds to wait for the writer lock (None: don't)
         self.last_commit_ns = 0
@@ -100,12 +102,14 @@ class Engine:
         self._load()
         if not self.readonly:
             checkpoint.remove_orphans(self.path, self.meta, self.manifest)
-            self.wal.drop_segments_below(self.meta.checkpoint_lsn)
+            if self.archive is None:
+                self.wal.drop_segments_below(self.meta.checkpoint_lsn)
+            # else the archiver drops segments once they are shipped (issue 9 B4)
             self._shm_fd = os.open(self._p("SHM"), os.O_RDWR | os.O_CREAT, 0o644)
             self._publish(self.wal.durable_lsn)
-            if self.archive is not None and not archive.list_bases(self.archive):
-                self.state.dirty.add(0)   # archiving starts now: the first base is this state
-                self.checkpoint()
+            if self.archive is not None:
+                self.archiver = archive.Archiver(self, self.archive, interval=self.archive_interval)
+                self.archiver.start()
 
     def _take_writer_lock(self) -> None:
         """flock(LOCK_EX) on LOCK, polling until ``lock_timeout`` (like sqlite3's busy timeout:
@@ -232,6 +236,9 @@ class Engine:
         if self.readonly:
             raise OperationalError("the database is open read-only; open it without readonly=True to write",
                                    reason="read_only")
+        if self.replica_of is not None:
+            raise OperationalError(f"the database is a replica of {self.replica_of}; it is read-only "
+                                   "(write to the database it follows)", reason="read_only")
         if self.wal is not None:
             self.wal._check_failed()
 
@@ -288,11 +295,20 @@ class Engine:
         self.wal.sync_to(self.wal.end_lsn)
         self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
                                                     self.commit_seq, self.last_commit_ns)
-        if self.archive is not None:
-            archive.ship(self.path, self.archive, self.meta, self.manifest, self.archive_base_bytes)
-        self.wal.drop_segments_below(self.meta.checkpoint_lsn)
+        self.wal.drop_segments_below(self._droppable())
+        if self.archiver is not None:
+            self.archiver.checkpointed(self.meta, self.manifest)   # never raises
         st.adj.compact()
         st.collect_garbage()
+
+    def _droppable(self) -> int:
+        """WAL below this LSN may be deleted: checkpointed, and shipped when archiving."""
+        if self.archiver is None:
+            return self.meta.checkpoint_lsn
+        return min(self.meta.checkpoint_lsn, self.archiver.shipped_lsn)
+
+    def archive_status(self):
+        return None if self.archiver is None else self.archiver.status()
 
     # -- backup -----------------------------------------------------------------------------------
     def backup(self, dest: str) -> None:
@@ -327,6 +343,14 @@ class Engine:
         self.replayed_to = end
         self.state.publish(self.state.applied_lsn)
 
+    def apply_shipped(self, end: int) -> None:
+        """Replicas: apply the log that was placed in wal/ up to ``end`` (durable already)."""
+        done, _torn = self._replay(self.state, self.replayed_to, end)
+        self.replayed_to = done
+        self.wal.end_lsn = self.wal.durable_lsn = done
+        self.state.publish(self.state.applied_lsn)
+        self._publish(done)
+
     # -- close -------------------------------------------------------------------------------------
     def close(self, *, checkpoint_on_close: bool = True) -> None:
         try:
@@ -336,6 +360,12 @@ class Engine:
                         self.checkpoint()
                     except OperationalError:
                         pass  # a failed WAL leaves the log as the truth; recovery replays it
+                if self.archiver is not None:
+                    self.archiver.stop()           # ships what is left, within a time limit
+                    try:
+                        self.wal.drop_segments_below(self._droppable())
+                    except OSError:
+                        pass                       # dropped at the next checkpoint instead
                 self.wal.close()
                 self.wal = None
         finally:

@@ -59,6 +59,7 @@ from . import faults
 
 SEG_HEADER = 4096
 DEFAULT_SEG_SIZE = 16 << 20
+MIN_SEG_SIZE, MAX_SEG_SIZE = 64 << 10, 1 << 30
 DEFAULT_INFLIGHT_MAX = 8 << 20
 MIN_TAIL = 64
 SYNC_INTERVAL = 0.1          # seconds between background fdatasyncs in sync="normal"
@@ -343,6 +344,72 @@ class WalWriter:
             for fd in self._fds.values():
                 os.close(fd)
             self._fds.clear()
+
+
+def frame_pos(lsn: int, seg_size: int) -> int:
+    """The position where a frame at or after ``lsn`` can start (past a segment header, or in
+    the next segment when fewer than MIN_TAIL bytes are left): how writer and reader step."""
+    seg_no, off = divmod(lsn, seg_size)
+    if off < SEG_HEADER:
+        return seg_no * seg_size + SEG_HEADER
+    if seg_size - off < MIN_TAIL:
+        return (seg_no + 1) * seg_size + SEG_HEADER
+    return lsn
+
+
+def read_log(wal_dir: str, seg_size: int, lsn: int, end: int) -> bytes:
+    """The raw log bytes ``[lsn, end)``, which lie in one segment (log shipping).
+    FileNotFoundError if the segment is gone."""
+    seg_no, off = divmod(lsn, seg_size)
+    if not (SEG_HEADER <= off <= end - seg_no * seg_size <= seg_size):
+        raise ValueError(f"log range [{lsn}, {end}) is not inside one segment")
+    fd = os.open(os.path.join(wal_dir, segment_name(seg_no)), os.O_RDONLY)
+    try:
+        data = os.pread(fd, end - lsn, off)
+    finally:
+        os.close(fd)
+    if len(data) != end - lsn:
+        raise CorruptionError(f"WAL segment shorter than its log ({len(data)} of {end - lsn} bytes "
+                              f"at LSN {lsn})", path=os.path.join(wal_dir, segment_name(seg_no)),
+                              offset=off)
+    return data
+
+
+def write_log(wal_dir: str, uuid: bytes, seg_size: int, lsn: int, data: bytes) -> None:
+    """Place shipped log bytes at their position ``lsn`` (restore and replicas), creating the
+    segment (header, sparse zeros) if needed. The caller fsyncs (``sync_log``)."""
+    seg_no, off = divmod(lsn, seg_size)
+    if not (SEG_HEADER <= off and off + len(data) <= seg_size):
+        raise CorruptionError(f"archived log piece at LSN {lsn} ({len(data)} bytes) does not fit a "
+                              f"{seg_size}-byte segment")
+    path = os.path.join(wal_dir, segment_name(seg_no))
+    if not os.path.exists(path):
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.ftruncate(fd, seg_size)
+            os.pwrite(fd, _segment_header(uuid, seg_no, seg_size), 0)
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+        fsync_dir(wal_dir)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.pwrite(fd, data, off)
+    finally:
+        os.close(fd)
+
+
+def sync_log(wal_dir: str, first_seg: int) -> None:
+    """fdatasync the segments from ``first_seg`` on (after write_log)."""
+    for s in list_segments(wal_dir):
+        if s >= first_seg:
+            fd = os.open(os.path.join(wal_dir, segment_name(s)), os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
 
 
 @dataclass

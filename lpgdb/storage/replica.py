@@ -1,0 +1,173 @@
+"""Replicas on other machines: a local copy of an archived database that follows the archive.
+
+``connect(DIR, readonly=True, follow=SRC)`` (and ``lpgdb replica SRC DIR``):
+
+    1. bootstrap: if DIR holds no database, the newest base and the log after it are fetched
+       from the archive into DIR, keeping the database id (it is a copy, not a new history);
+    2. DIR is opened like a writer would (LOCK, recovery, SHM), but refuses transactions;
+    3. a thread polls the archive every ``interval`` seconds, appends the new pieces to DIR's
+       WAL, applies them and publishes them (new snapshots see them; local read-only
+       followers of DIR see them through SHM); it checkpoints DIR like a writer does;
+    4. when the archive no longer holds the log the replica needs next (a gap, or retention),
+       the replica loads the newest base after its position instead (Litestream's "new
+       generation"), like a local follower reloads after its segments were retired.
+
+Lag (``replica_lag``): ``lsn`` is the log the archive held at the last poll beyond what is
+applied; ``seconds`` is how long ago the replica last held everything the archive held (so it
+grows while the archive is unreachable). The writer's ship interval comes on top of both.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import threading
+import time
+from typing import NamedTuple, Optional
+
+from ..errors import CorruptionError, OperationalError
+from . import archive, checkpoint, wal
+from .engine import Engine
+
+log = logging.getLogger("lpgdb.replica")
+
+
+class ReplicaLag(NamedTuple):
+    seconds: float
+    lsn: int
+
+
+class Replica:
+    def __init__(self, path: str, store, *, schema_loader, interval: float = 0.25, **engine_options):
+        self.path = path
+        self.store = store
+        self.interval = interval
+        self.ident = archive.read_identity(store)
+        if not os.path.exists(os.path.join(path, "META")):
+            self._bootstrap()
+        self.engine = Engine(path, readonly=False, create=False, schema_loader=schema_loader,
+                             **engine_options)
+        self.engine.replica_of = store.url
+        self.archive_end = self.engine.replayed_to
+        self.last_error: Optional[str] = None
+        self._caught_up_at = time.time()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._idle = 0                # polls in a row that found nothing new
+        try:
+            if self.engine.meta.uuid != self.ident["db_uuid"]:
+                raise OperationalError(f"{path!r} holds another database than the archive "
+                                       f"{store.url!r}; follow into an empty directory")
+            self.poll()
+        except BaseException:
+            self.engine.close(checkpoint_on_close=False)
+            raise
+        self._thread = threading.Thread(target=self._run, name="lpgdb-replica", daemon=True)
+        self._thread.start()
+
+    # -- bootstrap / rebase ------------------------------------------------------------------------
+    def _bootstrap(self) -> None:
+        if os.path.exists(self.path) and os.listdir(self.path):
+            raise OperationalError(f"{self.path!r} exists and is not an lpgdb database; a replica "
+                                   "needs an empty or new directory")
+        desc = archive.choose_base(self.store, self.ident)
+        tmp = self.path + ".tmp-replica"
+        if os.path.exists(tmp):
+            raise OperationalError(f"{tmp!r} exists (an interrupted bootstrap?); remove it and retry")
+        try:
+            archive.fetch_base(self.store, desc, tmp)
+            archive.fetch_log(self.store, self.ident, os.path.join(tmp, "wal"), desc["meta"].checkpoint_lsn)
+            if os.path.isdir(self.path):
+                os.rmdir(self.path)
+            os.rename(tmp, self.path)
+            wal.fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _rebase(self, lsn: int) -> None:
+        """Replace DIR's state by the archived base at ``lsn`` (caller holds the lock)."""
+        eng = self.engine
+        desc = archive.read_base(self.store, lsn, self.ident)
+        stage = os.path.join(self.path, "tmp", "rebase")
+        shutil.rmtree(stage, ignore_errors=True)
+        archive.fetch_base(self.store, desc, stage)
+        for rel in [os.path.join("manifest", checkpoint.manifest_name(desc["meta"].manifest_seq))] * (
+                desc["manifest"] is not None) + [f[0] for f in desc["files"]]:
+            dst = os.path.join(self.path, rel)
+            if not os.path.exists(dst):
+                os.rename(os.path.join(stage, rel), dst)
+        for sub in ("data", "manifest"):
+            wal.fsync_dir(os.path.join(self.path, sub))
+        meta = dataclasses.replace(desc["meta"], slot_seq=eng.meta.slot_seq + 1)
+        eng.wal.close()
+        for seg in wal.list_segments(os.path.join(self.path, "wal")):
+            os.unlink(os.path.join(self.path, "wal", wal.segment_name(seg)))
+        checkpoint.write_meta(os.path.join(self.path, "META"), meta)
+        shutil.rmtree(stage, ignore_errors=True)
+        eng._load()
+        checkpoint.remove_orphans(self.path, eng.meta, eng.manifest)
+        log.info("replica %s: loaded the archived base at LSN %d", self.path, lsn)
+
+    # -- following ---------------------------------------------------------------------------------
+    def poll(self) -> None:
+        """Fetch and apply what the archive holds beyond this replica now.
+
+        Steady state costs one GET that finds nothing (the next piece's name is known); the
+        archive is listed only after a (re)start or when nothing arrived for 10 polls, to
+        notice a gap."""
+        t0 = time.time()
+        with self._lock:
+            eng = self.engine
+            wal_dir = os.path.join(self.path, "wal")
+            start = eng.replayed_to
+            end = archive.fetch_log(self.store, self.ident, wal_dir, start, listed=self._idle % 10 == 0)
+            if end == wal.frame_pos(start, eng.seg_size):
+                self._idle += 1
+                if self._idle % 10 == 1:
+                    pieces = archive.list_pieces(self.store)
+                    if pieces and pieces[-1] > start:
+                        # the archive goes on, but not from here: a gap, or retention passed us
+                        later = [b for b in archive.list_bases(self.store) if b > start]
+                        if not later:
+                            raise OperationalError(f"the archive {self.store.url!r} no longer "
+                                                   f"continues from LSN {start} and has no newer base")
+                        self._rebase(later[-1])
+                        end = archive.fetch_log(self.store, self.ident, wal_dir, eng.replayed_to)
+            else:
+                self._idle = 1
+            if end > eng.replayed_to:
+                eng.apply_shipped(end)
+            self.archive_end = max(end, eng.replayed_to)
+            if eng.wal.end_lsn - eng.meta.checkpoint_lsn > eng.checkpoint_wal_bytes:
+                eng.checkpoint()
+        self._caught_up_at = t0
+        self.last_error = None
+
+    def _run(self) -> None:
+        delay = self.interval
+        while not self._stop.wait(delay):
+            try:
+                self.poll()
+                delay = self.interval
+            except (OperationalError, CorruptionError, OSError) as e:
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.warning("replica %s: %s (will retry)", self.path, self.last_error)
+                delay = min(archive.MAX_BACKOFF, max(self.interval, delay * 2))
+
+    @property
+    def lag(self) -> ReplicaLag:
+        return ReplicaLag(round(max(0.0, time.time() - self._caught_up_at), 3),
+                          max(0, self.archive_end - self.engine.replayed_to))
+
+    def checkpoint(self) -> None:
+        with self._lock:
+            self.engine.checkpoint()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        with self._lock:
+            self.engine.close()
