@@ -59,6 +59,7 @@ _PIECE_MAGIC = b"LPGPIECE"
 _PIECE_NAME = re.compile(r"wal/([0-9a-f]{16})\.piece")
 _BASE_NAME = re.compile(r"base/([0-9a-f]{16})\.base")
 MAX_BACKOFF = 30.0
+_SAFE_FILE = re.compile(r"data/[A-Za-z0-9_.-]+")     # what a manifest may name (never "..")
 
 
 def piece_name(lsn: int) -> str:
@@ -125,7 +126,8 @@ def read_base(store, lsn: int, ident: dict) -> dict:
     desc = records.unpack(store.get(name), what="archived base")
     try:
         meta = checkpoint.Meta(**desc["meta"])
-        ok = (desc["format"] == FORMAT and meta.uuid == ident["db_uuid"] and meta.checkpoint_lsn == lsn
+        ok = (all(isinstance(v, int) and 0 <= v < 1 << 64 for k, v in desc["meta"].items() if k != "uuid")
+              and desc["format"] == FORMAT and meta.uuid == ident["db_uuid"] and meta.checkpoint_lsn == lsn
               and meta.seg_size == ident["seg_size"] and isinstance(desc["manifest"], (bytes, type(None)))
               and all(isinstance(f, list) and len(f) == 4 for f in desc["files"]))
     except (KeyError, TypeError, ValueError):
@@ -436,11 +438,17 @@ def fetch_base(store, desc: dict, root: str) -> None:
         mdata = desc["manifest"]
         if len(mdata) != meta.manifest_len or core.crc32c(mdata) != meta.manifest_crc:
             raise CorruptionError("archived manifest does not match its base")
+        if any(f[0] in ("data/.", "data/..") for f in desc["files"]):
+            raise CorruptionError("archived base names an invalid file")
         _write_new(os.path.join(root, "manifest", checkpoint.manifest_name(meta.manifest_seq)), mdata)
         man = records.unpack(mdata, what="archived manifest")
-        named = {tuple(x) for x in checkpoint.manifest_files(man)}
+        try:
+            named = {tuple(x) for x in checkpoint.manifest_files(man)}
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as e:
+            raise CorruptionError(f"archived manifest is malformed: {e!r}") from None
         for rel, crc, size, obj in desc["files"]:
-            if (rel, crc, size) not in named or obj != data_name(rel, crc, size):
+            if ((rel, crc, size) not in named or obj != data_name(rel, crc, size)
+                    or not _SAFE_FILE.fullmatch(rel)):
                 raise CorruptionError(f"archived base names a file its manifest does not: {rel!r}")
             data = store.get(obj)
             if len(data) != size or core.crc32c(data) != crc:

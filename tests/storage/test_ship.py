@@ -91,11 +91,11 @@ def test_writer_killed_mid_upload_then_restore(tmp_path, s3_url):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, path, s3_url], stdout=subprocess.PIPE,
                             env=env, text=True)
-    acked = -1
+    acked, store = -1, open_store(s3_url)
     for line in proc.stdout:
         acked = int(line)
-        if acked >= 60:
-            break
+        if acked >= 60 and acked % 10 == 0 and _archive.list_bases(store):
+            break                                 # the archive has started: kill mid-stream
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     lpgdb.restore(s3_url, str(tmp_path / "r1"))
