@@ -8,12 +8,11 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from array import array
 from typing import Any, Iterable, Mapping, Optional
 
 from .errors import InterfaceError, NotFoundError, OperationalError, SchemaViolationError
 from .storage import engine as _engine
-from .storage import records
+from .storage.view import canonical_key
 from .transaction import Snapshot, Transaction
 
 __all__ = ["connect", "restore", "Database"]
@@ -227,7 +226,7 @@ class Database:
         """A consistent read-only view of everything committed (and durable) so far."""
         self._check_open()
         eng = self._engine
-        return Snapshot(self, eng.state)
+        return Snapshot(self, eng.snapshot_view())
 
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
         """Run an openCypher-style query in its own transaction (a snapshot if it only reads)."""
@@ -264,58 +263,41 @@ class Database:
         """
         from .values import check_properties
         with self.transaction() as tx:
-            st = self._engine.state
-            if st.graph_type is not None:
+            if tx._view.graph_type is not None:
                 nids = [tx.create_node(lab, p) for lab, p in (nodes or ())]
                 eids = [tx.create_edge(s, lab, d, p) for s, lab, d, p in (edges or ())]
                 return (range(nids[0], nids[-1] + 1) if nids else range(0),
                         range(eids[0], eids[-1] + 1) if eids else range(0))
-            pack = records.pack_props
-            first_node = tx._next_node
-            lsets, lset_of, idx, props = [], {}, array("I"), []
+            cols = tx._bulk_columns()
+            lsets, lset_of = [], {}
             last_lab, last_li = None, 0
             for lab, p in (nodes or ()):
                 if lab is not last_lab:
                     last_lab, last_li = lab, _intern_labels(lab, lset_of, lsets)
-                idx.append(last_li)
-                props.append(pack(check_properties(p, allow_none=False)) if p else b"")
-            n_nodes = len(idx)
-            if n_nodes:
-                tx._add_op([records.NODES_BULK, first_node, [sorted(ls) for ls in lsets],
-                            idx.tobytes(), props])
-                tx._next_node += n_nodes
-            new_end = first_node + n_nodes
-            first_edge = tx._next_edge
-            etypes, etype_of, eidx, srcs, dsts, eprops = [], {}, array("I"), array("Q"), array("Q"), []
+                cols.add_node(last_li, check_properties(p, allow_none=False) if p else {})
+            node_ids = tx._log_bulk_nodes(cols, lsets)
+            ecols = tx._bulk_columns()
+            etypes, etype_of = [], {}
             last_lab, last_ti = None, 0
             try:
                 for s, lab, d, p in (edges or ()):
                     if lab is not last_lab:   # rows usually repeat one label object
                         last_lab, last_ti = lab, _intern_labels(lab, etype_of, etypes)
-                    eidx.append(last_ti)
-                    srcs.append(s)
-                    dsts.append(d)
-                    eprops.append(pack(check_properties(p, allow_none=False)) if p else b"")
+                    ecols.add_edge(last_ti, s, d, check_properties(p, allow_none=False) if p else {})
             except (TypeError, OverflowError) as e:
                 raise InterfaceError(f"bulk_load: edge endpoints must be node ids (int): {e}") from e
-            live = st.nodes.get
-            for n in set(srcs).union(dsts):   # each distinct endpoint once
-                if not first_node <= n < new_end:
-                    v = live(n)
-                    if v is None or v.labels is None:
-                        raise NotFoundError(f"bulk_load: no node with id {n} (edge endpoint)")
-            if eidx:
-                tx._add_op([records.EDGES_BULK, first_edge, [sorted(ls) for ls in etypes],
-                            eidx.tobytes(), srcs.tobytes(), dsts.tobytes(), eprops])
-                tx._next_edge += len(eidx)
-            return range(first_node, new_end), range(first_edge, first_edge + len(eidx))
+            has_node = tx._view.has_node
+            for n in set(ecols.srcs).union(ecols.dsts):   # each distinct endpoint once
+                if n not in node_ids and not has_node(n):
+                    raise NotFoundError(f"bulk_load: no node with id {n} (edge endpoint)")
+            return node_ids, tx._log_bulk_edges(ecols, etypes)
 
     # -- schema -------------------------------------------------------------------------------------
     @property
     def schema(self):
         """The enforced GraphType, or None."""
         self._check_open()
-        return self._engine.state.graph_type
+        return self._engine.graph_type
 
     def set_schema(self, ddl: str, graph_type: Optional[str] = None):
         """Enforce a PG-Schema graph type from now on (validating all stored data first).
@@ -332,18 +314,18 @@ class Database:
             violations = validate.validate_all(gt, _PendingSchemaView(tx, gt))
             if violations:
                 raise SchemaViolationError(violations)
-            tx._add_op([records.SCHEMA, ddl, graph_type])
-        return self._engine.state.graph_type
+            tx._log_schema(ddl, graph_type)
+        return self._engine.graph_type
 
     def drop_schema(self) -> None:
         """Stop enforcing a schema."""
         with self.transaction() as tx:
-            tx._add_op([records.SCHEMA, None, None])
+            tx._log_schema(None, None)
 
     def check(self) -> list:
         """Validate all stored data against the schema now; [] means it conforms."""
         self._check_open()
-        gt = self._engine.state.graph_type
+        gt = self._engine.graph_type
         if gt is None:
             return []
         from .schema import validate
@@ -362,12 +344,12 @@ class Database:
         """Create a hash index on (label, properties...); used by find_nodes and queries."""
         self._check_index_args(label, properties)
         with self.transaction() as tx:
-            tx._add_op([records.INDEX, label, list(properties), True])
+            tx._log_index(label, properties, True)
 
     def drop_index(self, label: str, *properties: str) -> None:
         self._check_index_args(label, properties)
         with self.transaction() as tx:
-            tx._add_op([records.INDEX, label, list(properties), False])
+            tx._log_index(label, properties, False)
 
     @staticmethod
     def _check_index_args(label, properties) -> None:
@@ -377,7 +359,8 @@ class Database:
     def indexes(self) -> list:
         """``[(label, (props...)), ...]`` of the user indexes."""
         self._check_open()
-        return sorted(self._engine.state.user_indexes)
+        with self._engine.snapshot_view() as view:
+            return view.user_indexes()
 
     # -- maintenance --------------------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -424,7 +407,7 @@ class Database:
     def verify(self) -> None:
         """Run the native structures' invariant checks (InternalError on failure)."""
         self._check_open()
-        self._engine.state.check()
+        self._engine.verify()
 
 
 def _intern_labels(labels, index: dict, table: list) -> int:
@@ -463,6 +446,6 @@ class _PendingSchemaView:
             for n in self._tx.nodes():
                 k = spec.key_of(n.labels, n.properties)
                 if k is not None:
-                    table.setdefault(records.key_bytes(k), []).append(n.id)
+                    table.setdefault(canonical_key(k), []).append(n.id)
             self._keys[spec_name] = table
-        return table.get(records.key_bytes(key), [])
+        return table.get(canonical_key(key), [])

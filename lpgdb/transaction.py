@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from .errors import (DataError, IntegrityError, InterfaceError, NotFoundError, SchemaViolationError)
 from .storage import records
-from .storage.graph import ALL
+from .storage.view import canonical_key
 from .values import Edge, Node, check_properties, label_set
 
 _DIRECTIONS = ("out", "in", "both")
@@ -57,7 +57,7 @@ class _Reader:
     """The read API of API.md over primitives the subclasses provide."""
 
     _db = None
-    _state = None
+    _view = None       # storage.view.GraphView: the one read boundary
     _snap = 0
     _nodes = _edges = MappingProxyType({})   # a snapshot has no write buffer; transactions do
 
@@ -67,42 +67,25 @@ class _Reader:
 
     # -- primitives (overridden by Transaction to merge its buffer) --------------------------------
     def _node_raw(self, nid: int):
-        """``(labels, props)`` of a visible node, or None."""
-        v = self._state.node_version(nid, self._snap)
-        if v is None:
-            return None
-        return v.labels, records.unpack_props(v.props)
+        """``(labels, props)`` of a visible node, or None (props read-only)."""
+        return self._view.node(nid)
 
     def _edge_raw(self, eid: int):
-        """``(labels, src, dst, props)`` of a visible edge, or None."""
-        t = self._state.edge_at(eid, self._snap)
-        if t is None:
-            return None
-        labels, src, dst, props = t
-        return labels, src, dst, records.unpack_props(props)
+        """``(labels, src, dst, props)`` of a visible edge, or None (props read-only)."""
+        return self._view.edge(eid)
 
     def _node_exists(self, nid: int) -> bool:
-        return self._state.node_version(nid, self._snap) is not None
+        return self._view.has_node(nid)
 
     def _node_ids(self, label: Optional[str]) -> list:
-        st = self._state
-        lid = ALL if label is None else st.label_ids.get(label)
-        if lid is None:
-            return []
-        return st.label_index.scan(lid, self._snap)
+        return self._view.node_ids(label)
 
     def _edge_ids(self, label: Optional[str]) -> list:
-        types = self._state.types_for(label)
-        if types == []:
-            return []
-        return self._state.adj.scan(types, self._snap)
+        return self._view.edge_ids(label)
 
     def _incident(self, nid: int, direction: str, label: Optional[str]) -> list:
         """``[(eid, nbr)]`` of the visible edges at ``nid``. O(deg(nid))."""
-        types = self._state.types_for(label)
-        if types == []:
-            return []
-        return self._state.adj.edges(nid, direction, types, self._snap)
+        return self._view.incident(nid, direction, label)
 
     # -- public reads -----------------------------------------------------------------------------
     def node(self, id: int) -> Node:
@@ -173,9 +156,7 @@ class _Reader:
         label = _check_label(label)
         if self._nodes:                       # a transaction with buffered node writes
             return len(self._node_ids(label))
-        st = self._state
-        lid = ALL if label is None else st.label_ids.get(label)
-        return 0 if lid is None else st.label_index.count(lid, self._snap)
+        return self._view.node_count(label)
 
     def edge_count(self, label: Optional[str] = None) -> int:
         """Number of edges (carrying ``label``). Native count, no id list built."""
@@ -183,8 +164,7 @@ class _Reader:
         label = _check_label(label)
         if self._edges:                       # a transaction with buffered edge writes
             return len(self._edge_ids(label))
-        types = self._state.types_for(label)
-        return 0 if types == [] else self._state.adj.count(types, self._snap)
+        return self._view.edge_count(label)
 
     def find_nodes(self, label: Optional[str] = None, **props) -> Iterator[Node]:
         """Nodes with ``label`` whose properties equal ``props``; uses a hash index when one
@@ -207,9 +187,10 @@ class _Reader:
 
     def _index_probe(self, label: str, want: Mapping) -> Optional[list]:
         """Candidate ids from a user index on (label, props ⊆ want), or None if none applies."""
-        for (lab, props), spec in list(self._state.user_indexes.items()):  # a writer may add one
+        view = self._view
+        for lab, props in view.user_indexes():
             if lab == label and all(p in want for p in props):
-                return self.key_nodes(spec.name, tuple(want[p] for p in props))
+                return self.key_nodes(view.user_index_name(lab, props), tuple(want[p] for p in props))
         return None
 
     # -- internal fast paths (query engine, validator) -----------------------------------------------
@@ -217,36 +198,42 @@ class _Reader:
         """Ids of nodes with ``label`` and ``prop == value`` through an index, or None if no
         single-property index on (label, prop) exists."""
         self._check_open()
-        spec = self._state.user_indexes.get((label, (prop,)))
-        if spec is None:
+        name = self._view.user_index_name(label, (prop,))
+        if name is None:
             return None
         try:
-            return self.key_nodes(spec.name, (value,))
+            return self.key_nodes(name, (value,))
         except DataError:
             return []
 
     def key_nodes(self, spec_name: str, key: tuple) -> list:
         """Ids of the visible nodes whose key under index ``spec_name`` equals ``key``."""
-        spec = self._state.spec_by_name(spec_name)
-        if spec is None:
-            raise InterfaceError(f"no index named {spec_name!r}")
-        return self._state.key_index.get(spec.index_id, records.key_bytes(key), self._snap)
+        try:
+            return self._view.key_nodes(spec_name, key)
+        except KeyError:
+            raise InterfaceError(f"no index named {spec_name!r}") from None
 
     def expand(self, node_ids, direction: str = "out", label: Optional[str] = None):
         """Batched 1-hop: ``(nbrs, eids, from_index)`` for all edges of ``node_ids``."""
         self._check_open()
-        types = self._state.types_for(label)
-        if types == []:
-            return [], [], []
-        return self._state.adj.expand(node_ids, _check_direction(direction), types, self._snap)
+        return self._view.expand(node_ids, _check_direction(direction), _check_label(label))
+
+    def degree_many(self, node_ids, direction: str = "out", label: Optional[str] = None) -> list:
+        """Degrees of many nodes in one native call (0 for ids that are not nodes). O(sum of
+        degrees)."""
+        self._check_open()
+        return self._view.degree_many(node_ids, _check_direction(direction), _check_label(label))
 
     def count_reach(self, id: int, hops: int, direction: str = "out", label: Optional[str] = None) -> int:
         """Distinct nodes reachable from ``id`` by walks of exactly ``hops`` edges, excluding ``id``."""
         nid = self._require_node(id)
-        types = self._state.types_for(label)
-        if types == []:
-            return 0
-        return self._state.adj.count_reach(nid, hops, _check_direction(direction), types, self._snap)
+        return self._view.count_reach(nid, hops, _check_direction(direction), _check_label(label))
+
+    def statistics(self):
+        """Counts for planning (storage.view.Statistics): nodes per label, edges per label, of
+        the committed graph (a transaction's own uncommitted writes are not counted)."""
+        self._check_open()
+        return self._view.statistics()
 
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
         """Run an openCypher-style query inside this snapshot/transaction."""
@@ -266,10 +253,10 @@ class Snapshot(_Reader):
 
     _readonly_queries = True
 
-    def __init__(self, db, state):
+    def __init__(self, db, view):
         self._db = db
-        self._state = state
-        self._snap = state.pin_visible()
+        self._view = view          # pinned by the engine; released by close()
+        self._snap = view.lsn
         self._open = True
 
     def _check_open(self) -> None:
@@ -278,45 +265,31 @@ class Snapshot(_Reader):
         self._db._check_open()
 
     # Hot read paths, specialised for snapshots (no transaction buffer to merge).  They keep the
-    # checks of the generic versions above; each is one or two native calls.
-    def _node_raw(self, nid: int):
-        v = self._state.node_version(nid, self._snap)
-        return None if v is None else (v.labels, v.props_view())
-
+    # checks of the generic versions above; each is one view call.
     def node(self, id: int) -> Node:
         if not self._open or self._db._closed:
             self._check_open()
         if type(id) is not int:
             id = _check_id(id, "node")
-        v = self._state.node_version(id, self._snap)
-        if v is None:
+        raw = self._view.node(id)
+        if raw is None:
             raise NotFoundError(f"no node with id {id}")
-        return Node(id, v.labels, v.props_view())
+        return Node(id, raw[0], raw[1])
 
     def degree(self, id: int, direction: str = "out", label: Optional[str] = None) -> int:
         if not self._open or self._db._closed:
             self._check_open()
-        st = self._state
         if type(id) is not int or direction not in _DIRECTIONS or (label is not None and type(label) is not str):
             return _Reader.degree(self, id, direction, label)
-        if st.node_version(id, self._snap) is None:
+        view = self._view
+        if not view.has_node(id):
             raise NotFoundError(f"no node with id {id}")
-        types = None if label is None else st.types_by_label.get(label)
-        if types is None and label is not None:
-            return 0
-        return st.adj.degree(id, direction, types, self._snap)
+        return view.degree(id, direction, label)
 
     def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
         if not self._open or self._db._closed:
             self._check_open()
-        spec = self._state.user_indexes.get((label, (prop,)))
-        if spec is None:
-            return None
-        try:
-            kb = records.key_bytes((value,))
-        except DataError:
-            return []
-        return self._state.key_index.get(spec.index_id, kb, self._snap)
+        return self._view.key_lookup(label, prop, value)
 
     @property
     def lsn(self) -> int:
@@ -325,7 +298,7 @@ class Snapshot(_Reader):
     def close(self) -> None:
         if self._open:
             self._open = False
-            self._state.unpin(self._snap)
+            self._view.close()
 
     def __enter__(self):
         return self
@@ -376,8 +349,10 @@ class Transaction(_Reader):
     def __init__(self, db, engine):
         self._db = db
         self._engine = engine
-        self._state = engine.state
-        self._snap = self._state.applied_lsn
+        self._view = engine.writer_view()      # reads at the applied LSN; the writer lock is held
+        self._snap = self._view.lsn
+        self._base_nodes = self._view.next_node_id   # ids below: committed before this transaction
+        self._base_edges = self._view.next_edge_id
         self._status = ACTIVE
         self._owner = threading.get_ident()
         self._nodes: dict = {}
@@ -385,9 +360,9 @@ class Transaction(_Reader):
         self._base_deleted_edges: dict = {}         # base edge id -> (src, dst, labels)
         self._new_out: dict = {}                     # node id -> [eid] created in this tx
         self._new_in: dict = {}
-        self._next_node = self._state.next_node_id
-        self._next_edge = self._state.next_edge_id
-        self._extra_ops: list = []                   # SCHEMA / INDEX ops
+        self._next_node = self._base_nodes
+        self._next_edge = self._base_edges
+        self._extra_ops: list = []                   # SCHEMA / INDEX / bulk ops (records.op_*)
         self._key_cache: Optional[dict] = None
 
     # -- state machine ----------------------------------------------------------------------------
@@ -420,7 +395,7 @@ class Transaction(_Reader):
         """Validate, log and apply. On SchemaViolationError (or any error) nothing is written."""
         self._check_open()
         try:
-            gt = self._state.graph_type
+            gt = self._view.graph_type
             if gt is not None and (self._nodes or self._edges):
                 from .schema import validate
                 violations = validate.validate_commit(gt, self, self._write_set())
@@ -456,33 +431,33 @@ class Transaction(_Reader):
     # -- building the log record ---------------------------------------------------------------
     def _ops(self) -> list:
         puts, edge_puts, edge_dels, dels = [], [], [], []
+        base_nodes = self._base_nodes
         for nid, img in self._nodes.items():
             if img is None:
-                if nid < self._state.next_node_id:
-                    dels.append([records.NODE_DEL, nid])
+                if nid < base_nodes:
+                    dels.append(records.op_node_del(nid))
             else:
-                puts.append([records.NODE_PUT, nid, sorted(img[0]), records.pack_props(img[1])])
+                puts.append(records.op_node_put(nid, img[0], img[1]))
         for eid, img in self._edges.items():
             if img is None:
                 if eid in self._base_deleted_edges:
-                    edge_dels.append([records.EDGE_DEL, eid])
+                    edge_dels.append(records.op_edge_del(eid))
             else:
-                edge_puts.append([records.EDGE_PUT, eid, sorted(img[0]), img[1], img[2],
-                                  records.pack_props(img[3])])
+                edge_puts.append(records.op_edge_put(eid, img[0], img[1], img[2], img[3]))
         return self._extra_ops + puts + edge_dels + edge_puts + dels
 
     def _write_set(self) -> _WriteSet:
         nw = {n for n, img in self._nodes.items() if img is not None}
-        nd = {n for n, img in self._nodes.items() if img is None and n < self._state.next_node_id}
+        nd = {n for n, img in self._nodes.items() if img is None and n < self._base_nodes}
         ew = {e for e, img in self._edges.items() if img is not None}
         return _WriteSet(nw, nd, ew, dict(self._base_deleted_edges), self._nodes, self._edges,
-                         self._state.next_node_id)
+                         self._base_nodes)
 
     # -- reads merged with the buffer ------------------------------------------------------------
     def _node_raw(self, nid):
         if nid in self._nodes:
             img = self._nodes[nid]
-            return None if img is None else (img[0], dict(img[1]))
+            return None if img is None else (img[0], img[1])
         return _Reader._node_raw(self, nid)
 
     def _node_exists(self, nid):
@@ -496,13 +471,12 @@ class Transaction(_Reader):
         img = self._nodes.get(nid, False)
         if img is not False:
             return None if img is None else img[0]
-        v = self._state.node_version(nid, self._snap)
-        return None if v is None else v.labels
+        return self._view.node_labels(nid)
 
     def _edge_raw(self, eid):
         if eid in self._edges:
             img = self._edges[eid]
-            return None if img is None else (img[0], img[1], img[2], dict(img[3]))
+            return None if img is None else (img[0], img[1], img[2], img[3])
         return _Reader._edge_raw(self, eid)
 
     def _node_ids(self, label):
@@ -512,7 +486,7 @@ class Transaction(_Reader):
         return _overlay_ids(_Reader._edge_ids(self, label), self._edges, label)
 
     def _incident(self, nid, direction, label):
-        base = _Reader._incident(self, nid, direction, label) if nid < self._state.next_node_id else []
+        base = _Reader._incident(self, nid, direction, label) if nid < self._base_nodes else []
         if not self._edges:
             return base
         out = [(e, n) for e, n in base if e not in self._base_deleted_edges]
@@ -546,6 +520,15 @@ class Transaction(_Reader):
                 frm.append(i)
         return nbrs, eids, frm
 
+    def degree_many(self, node_ids, direction: str = "out", label: Optional[str] = None) -> list:
+        if not self._edges and not self._nodes:
+            return _Reader.degree_many(self, node_ids, direction, label)
+        self._check_open()
+        _check_direction(direction)
+        _check_label(label)
+        return [len(self._incident(n, direction, label)) if self._node_exists(n) else 0
+                for n in node_ids]
+
     def count_reach(self, id: int, hops: int, direction: str = "out", label: Optional[str] = None) -> int:
         if not self._edges and not self._nodes:
             return _Reader.count_reach(self, id, hops, direction, label)
@@ -558,13 +541,13 @@ class Transaction(_Reader):
         return len(frontier)
 
     def key_nodes(self, spec_name, key):
-        spec = self._state.spec_by_name(spec_name)
+        spec = self._view.index_spec(spec_name)
         if spec is None:
             raise InterfaceError(f"no index named {spec_name!r}")
-        kb = records.key_bytes(key)
-        base = self._state.key_index.get(spec.index_id, kb, self._snap)
+        base = self._view.key_nodes(spec_name, key)
         if not self._nodes:
             return base
+        kb = canonical_key(key)
         if self._key_cache is None:
             self._key_cache = {}
         tx_keys = self._key_cache.get(spec_name)
@@ -574,7 +557,7 @@ class Transaction(_Reader):
                 if img is not None:
                     k = spec.key_of(img[0], img[1])
                     if k is not None:
-                        tx_keys.setdefault(records.key_bytes(k), []).append(nid)
+                        tx_keys.setdefault(canonical_key(k), []).append(nid)
             self._key_cache[spec_name] = tx_keys
         return sorted([n for n in base if n not in self._nodes] + tx_keys.get(kb, []))
 
@@ -582,15 +565,15 @@ class Transaction(_Reader):
         """For each key, the ids of the committed nodes this transaction has not written or
         deleted that hold it under index ``spec_name``: one native call for all keys (the
         validator's batched key probe; it checks the transaction's own nodes itself)."""
-        spec = self._state.spec_by_name(spec_name)
-        if spec is None:
+        view = self._view
+        if view.index_spec(spec_name) is None:
             raise InterfaceError(f"no index named {spec_name!r}")
-        kbs = [records.key_bytes(k) for k in keys]
-        if not kbs:
+        keys = list(keys)
+        if not keys:
             return []
-        ki, snap, mine = self._state.key_index, self._snap, self._nodes
-        return [[] if first < 0 else [n for n in ki.get(spec.index_id, kb, snap) if n not in mine]
-                for kb, first in zip(kbs, ki.get_first_many(spec.index_id, kbs, snap))]
+        mine = self._nodes
+        return [[] if first < 0 else [n for n in view.key_nodes(spec_name, k) if n not in mine]
+                for k, first in zip(keys, view.key_first_many(spec_name, keys))]
 
     # -- writes -----------------------------------------------------------------------------------
     def _touch(self):
@@ -631,7 +614,7 @@ class Transaction(_Reader):
         raw = self._node_raw(nid)
         if raw is None:
             raise NotFoundError(f"no node with id {nid}")
-        labels, props = raw
+        labels, props = raw[0], dict(raw[1])
         changes = check_properties(set, allow_none=True)
         rem = label_set(remove, "property name") if remove else frozenset()
         for k in rem:
@@ -652,7 +635,7 @@ class Transaction(_Reader):
         raw = self._edge_raw(eid)
         if raw is None:
             raise NotFoundError(f"no edge with id {eid}")
-        labels, src, dst, props = raw
+        labels, src, dst, props = raw[0], raw[1], raw[2], dict(raw[3])
         changes = check_properties(set, allow_none=True)
         for k in (label_set(remove, "property name") if remove else ()):
             props.pop(k, None)
@@ -670,7 +653,7 @@ class Transaction(_Reader):
         raw = self._edge_raw(eid)
         if raw is None:
             raise NotFoundError(f"no edge with id {eid}")
-        if eid < self._state.next_edge_id and eid not in self._base_deleted_edges:
+        if eid < self._base_edges and eid not in self._base_deleted_edges:
             self._base_deleted_edges[eid] = (raw[1], raw[2], raw[0])
         self._edges[eid] = None
 
@@ -689,6 +672,29 @@ class Transaction(_Reader):
         self._nodes[nid] = None
         self._touch()
 
-    # -- schema / index ops (used by Database) -------------------------------------------------------
-    def _add_op(self, op: list) -> None:
-        self._extra_ops.append(op)
+    # -- schema / index / bulk ops (used by Database; the records are built in storage) -------------
+    def _log_schema(self, ddl, graph_type_name) -> None:
+        self._extra_ops.append(records.op_schema(ddl, graph_type_name))
+
+    def _log_index(self, label: str, props, create: bool) -> None:
+        self._extra_ops.append(records.op_index(label, props, create))
+
+    def _bulk_columns(self):
+        """A fresh column builder for :meth:`_log_bulk_nodes` / :meth:`_log_bulk_edges`."""
+        return records.BulkColumns()
+
+    def _log_bulk_nodes(self, cols, labelsets: list) -> range:
+        """Create ``len(cols)`` nodes from the columns; returns their ids."""
+        first = self._next_node
+        if len(cols):
+            self._extra_ops.append(cols.nodes_op(first, labelsets))
+            self._next_node += len(cols)
+        return range(first, self._next_node)
+
+    def _log_bulk_edges(self, cols, labelsets: list) -> range:
+        """Create ``len(cols)`` edges from the columns (endpoints already checked)."""
+        first = self._next_edge
+        if len(cols):
+            self._extra_ops.append(cols.edges_op(first, labelsets))
+            self._next_edge += len(cols)
+        return range(first, self._next_edge)

@@ -38,6 +38,7 @@ from .. import core
 from ..errors import CorruptionError, OperationalError
 from . import archive, checkpoint, records, wal
 from .graph import GraphState
+from .view import GraphView
 
 _SHM = struct.Struct("<16sQ")
 SYNC_MODES = ("full", "normal", "off")
@@ -194,6 +195,26 @@ class Engine:
             except Exception as e:  # a record that decodes but cannot apply is damage too
                 raise CorruptionError(f"commit record ending at LSN {end} cannot be applied: {e!r}",
                                       path=self._p("wal"), offset=end) from e
+
+    # -- the read boundary --------------------------------------------------------------------------
+    def snapshot_view(self) -> GraphView:
+        """A view pinned at the visible LSN (close() it to release)."""
+        st = self.state
+        return GraphView(st, st.pin_visible(), True)
+
+    def writer_view(self) -> GraphView:
+        """The writer's view at the applied LSN; valid while the writer lock is held."""
+        st = self.state
+        return GraphView(st, st.applied_lsn, False)
+
+    @property
+    def graph_type(self):
+        """The enforced GraphType (as of the last applied commit), or None."""
+        return self.state.graph_type
+
+    def verify(self) -> None:
+        """Check every invariant of the in-memory structures (InternalError on failure)."""
+        self.state.check()
 
     # -- SHM: the durable LSN published for followers ---------------------------------------------
     def _publish(self, durable: int) -> None:

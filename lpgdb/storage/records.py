@@ -153,6 +153,75 @@ def key_bytes(key: tuple) -> bytes:
     return pack([_key_value(v) for v in key])
 
 
+# -- op builders: every log record is built by these functions and nowhere else -----------------
+def op_node_put(nid: int, labels, props: dict) -> list:
+    """Create or replace node ``nid`` (full after-image)."""
+    return [NODE_PUT, nid, sorted(labels), pack_props(props)]
+
+
+def op_node_del(nid: int) -> list:
+    return [NODE_DEL, nid]
+
+
+def op_edge_put(eid: int, labels, src: int, dst: int, props: dict) -> list:
+    """Create edge ``eid`` or replace its properties (full after-image)."""
+    return [EDGE_PUT, eid, sorted(labels), src, dst, pack_props(props)]
+
+
+def op_edge_del(eid: int) -> list:
+    return [EDGE_DEL, eid]
+
+
+def op_schema(ddl, name) -> list:
+    """Set the graph type (ddl None drops it)."""
+    return [SCHEMA, ddl, name]
+
+
+def op_index(label: str, props, create: bool) -> list:
+    """Create (or drop) the user hash index on (label, props...)."""
+    return [INDEX, label, list(props), bool(create)]
+
+
+class BulkColumns:
+    """The columns of one NODES_BULK / EDGES_BULK op, filled row by row (properties are packed
+    as they come, so no row's dict outlives its call).  ``idx`` holds each row's label-set
+    index into the ``labelsets`` later given to :meth:`nodes_op` / :meth:`edges_op`."""
+
+    def __init__(self):
+        from array import array
+        self.idx = array("I")
+        self.srcs = array("Q")
+        self.dsts = array("Q")
+        self.props: list = []
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def add_node(self, labelset: int, props: dict) -> None:
+        self.idx.append(labelset)
+        self.props.append(pack_props(props))
+
+    def add_edge(self, labelset: int, src: int, dst: int, props: dict) -> None:
+        """TypeError/OverflowError for endpoints that are not ids (nothing is added then)."""
+        self.srcs.append(src)
+        try:
+            self.dsts.append(dst)
+        except BaseException:
+            self.srcs.pop()
+            raise
+        self.idx.append(labelset)
+        self.props.append(pack_props(props))
+
+    def nodes_op(self, first: int, labelsets: list) -> list:
+        """Create nodes first, first+1, ... with these columns."""
+        return [NODES_BULK, first, [sorted(ls) for ls in labelsets], self.idx.tobytes(), self.props]
+
+    def edges_op(self, first: int, labelsets: list) -> list:
+        """Create edges first, first+1, ... with these columns."""
+        return [EDGES_BULK, first, [sorted(ls) for ls in labelsets], self.idx.tobytes(),
+                self.srcs.tobytes(), self.dsts.tobytes(), self.props]
+
+
 def encode_commit(commit_ns: int, ops: list) -> bytes:
     return pack([FORMAT, commit_ns, ops])
 

@@ -1,0 +1,265 @@
+"""THE read boundary: everything above ``lpgdb/storage`` reads the graph through a ``GraphView``.
+
+A view is the committed graph as of one snapshot LSN.  transaction.py (Snapshot, Transaction),
+database.py, and through them query/ and schema/, read only these methods; nothing above
+storage names the adjacency, key-index, label-index or file structures behind them, so the
+storage engine can change underneath (issue 10: memory-mapped partition files + an overlay).
+
+Kinds of view
+    ``engine.snapshot_view()``  pinned at the visible (durable) LSN; ``close()`` unpins.  Versions
+                                and files a pinned view may read are kept until it is closed.
+    ``engine.writer_view()``    the writer's view at the applied LSN (all commits written, durable
+                                or not); valid while the caller holds the writer lock.
+
+What a view returns
+    node(id)        ``(labels: frozenset[str], props: Mapping)`` or None.  ``props`` is read-only
+                    and may be shared between calls: copy it (``dict(props)``) before changing it.
+    edge(id)        ``(labels, src, dst, props)`` or None.
+    directions      "out", "in" or "both" (validated by the caller); ``label`` None = any.
+    ids             ascending lists of ints.
+    key lookups     ``key_nodes(index_name, key_tuple)``: ids under a hash index (schema KEY
+                    indexes and user indexes alike); ``key_lookup(label, prop, value)``: the ids
+                    through a single-property user index on (label, prop), or None if none.
+    statistics()    counts per label and per edge label, degree summaries (for the planner).
+
+Invariants
+    (1) A view never changes: every method answers as of ``lsn``.
+    (2) Complexities are stated per method; nothing here is O(graph) unless it says so.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from . import records
+from .graph import ALL
+
+__all__ = ["GraphView", "Statistics", "canonical_key"]
+
+
+def canonical_key(key: tuple) -> bytes:
+    """The bytes a hash index stores for a key tuple: equal keys (1 == 1.0, ...) give equal
+    bytes.  DataError for a key that cannot be stored (NaN)."""
+    return records.key_bytes(key)
+
+
+class Statistics:
+    """Counts for the query planner, as of one view.
+
+    ``nodes``: total live nodes; ``edges``: total live edges; ``labels``: {label: node count};
+    ``edge_labels``: {edge label: edge count}; ``avg_out_degree`` / ``avg_in_degree``:
+    {edge label: edges / nodes with at least one such edge (out / in)} where known, else the
+    plain average edges / nodes.
+    """
+
+    __slots__ = ("nodes", "edges", "labels", "edge_labels", "max_out_degree", "max_in_degree")
+
+    def __init__(self, nodes, edges, labels, edge_labels, max_out_degree=None, max_in_degree=None):
+        self.nodes = nodes
+        self.edges = edges
+        self.labels = labels
+        self.edge_labels = edge_labels
+        self.max_out_degree = max_out_degree or {}
+        self.max_in_degree = max_in_degree or {}
+
+    def __repr__(self) -> str:
+        return (f"Statistics(nodes={self.nodes}, edges={self.edges}, labels={self.labels}, "
+                f"edge_labels={self.edge_labels})")
+
+
+class GraphView:
+    """The committed graph as of snapshot LSN ``lsn`` (see the module docstring)."""
+
+    __slots__ = ("_st", "lsn", "_pinned")
+
+    def __init__(self, state, lsn: int, pinned: bool):
+        self._st = state
+        self.lsn = lsn
+        self._pinned = pinned
+
+    def close(self) -> None:
+        """Release the snapshot (idempotent)."""
+        if self._pinned:
+            self._pinned = False
+            self._st.unpin(self.lsn)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- metadata ---------------------------------------------------------------------------------
+    @property
+    def graph_type(self):
+        """The enforced GraphType, or None (the current one: schema changes are rare and take
+        the writer lock)."""
+        return self._st.graph_type
+
+    @property
+    def next_node_id(self) -> int:
+        return self._st.next_node_id
+
+    @property
+    def next_edge_id(self) -> int:
+        return self._st.next_edge_id
+
+    def user_indexes(self) -> list:
+        """``[(label, (props...))]`` of the user hash indexes, sorted."""
+        return sorted(self._st.user_indexes)
+
+    def index_spec(self, name: str):
+        """The hash index called ``name`` (``.name``, ``.key_of(labels, props)``), or None."""
+        return self._st.spec_by_name(name)
+
+    # -- nodes --------------------------------------------------------------------------------------
+    def node(self, nid: int):
+        """``(labels, props)`` of node ``nid``, or None.  O(versions of the node)."""
+        v = self._st.node_version(nid, self.lsn)
+        return None if v is None else (v.labels, v.props_view())
+
+    def node_labels(self, nid: int):
+        """The labels of node ``nid``, or None (no property decoding).  O(versions)."""
+        v = self._st.node_version(nid, self.lsn)
+        return None if v is None else v.labels
+
+    def has_node(self, nid: int) -> bool:
+        return self._st.node_version(nid, self.lsn) is not None
+
+    def node_ids(self, label: Optional[str] = None) -> list:
+        """Ids of the nodes (with ``label``), ascending.  O(nodes of the label)."""
+        st = self._st
+        lid = ALL if label is None else st.label_ids.get(label)
+        return [] if lid is None else st.label_index.scan(lid, self.lsn)
+
+    def node_count(self, label: Optional[str] = None) -> int:
+        st = self._st
+        lid = ALL if label is None else st.label_ids.get(label)
+        return 0 if lid is None else st.label_index.count(lid, self.lsn)
+
+    # -- edges --------------------------------------------------------------------------------------
+    def edge(self, eid: int):
+        """``(labels, src, dst, props)`` of edge ``eid``, or None.  O(1)."""
+        st = self._st
+        t = st.adj.get(eid, self.lsn)
+        if t is None:
+            return None
+        tid, src, dst = t
+        return st.type_labels[tid], src, dst, _props_view(st.edge_props_at(eid, self.lsn))
+
+    def _types(self, label):
+        return self._st.types_for(label)
+
+    def edge_ids(self, label: Optional[str] = None) -> list:
+        """Ids of the edges (carrying ``label``), ascending.  O(edges)."""
+        types = self._types(label)
+        return [] if types == [] else self._st.adj.scan(types, self.lsn)
+
+    def edge_count(self, label: Optional[str] = None) -> int:
+        types = self._types(label)
+        return 0 if types == [] else self._st.adj.count(types, self.lsn)
+
+    def incident(self, nid: int, direction: str, label: Optional[str] = None) -> list:
+        """``[(eid, nbr)]`` of the edges at ``nid`` (a self-loop once for "both").  O(deg)."""
+        types = self._types(label)
+        return [] if types == [] else self._st.adj.edges(nid, direction, types, self.lsn)
+
+    def neighbors(self, nid: int, direction: str, label: Optional[str] = None) -> list:
+        """Neighbour ids of ``nid``, one per edge.  O(deg)."""
+        types = self._types(label)
+        return [] if types == [] else self._st.adj.neighbors(nid, direction, types, self.lsn)
+
+    def expand(self, nids, direction: str, label: Optional[str] = None):
+        """Batched 1-hop: ``(nbrs, eids, from_index)`` over every edge of every node in ``nids``
+        (``from_index`` indexes ``nids``).  One native call; O(sum of degrees)."""
+        types = self._types(label)
+        if types == []:
+            return [], [], []
+        return self._st.adj.expand(nids, direction, types, self.lsn)
+
+    def degree(self, nid: int, direction: str, label: Optional[str] = None) -> int:
+        """Number of edges at ``nid``.  O(deg) native, no list built."""
+        types = self._types(label)
+        return 0 if types == [] else self._st.adj.degree(nid, direction, types, self.lsn)
+
+    def degree_many(self, nids, direction: str, label: Optional[str] = None) -> list:
+        """Degrees of many nodes in one native call.  O(sum of degrees)."""
+        types = self._types(label)
+        if types == []:
+            return [0] * len(nids)
+        return self._st.adj.degree_many(nids, direction, types, self.lsn)
+
+    def count_reach(self, nid: int, hops: int, direction: str, label: Optional[str] = None) -> int:
+        """Distinct nodes at the end of walks of exactly ``hops`` edges from ``nid``, other than
+        ``nid``.  O(sum of degrees of the nodes visited)."""
+        types = self._types(label)
+        if types == []:
+            return 0
+        return self._st.adj.count_reach(nid, hops, direction, types, self.lsn)
+
+    # -- hash indexes ---------------------------------------------------------------------------------
+    def key_nodes(self, name: str, key: tuple) -> list:
+        """Ids of the nodes whose key under hash index ``name`` equals ``key``, ascending.
+        KeyError if there is no such index.  DataError for a key that cannot be stored (NaN).
+        O(1 + key size + matches) expected."""
+        spec = self._st.spec_by_name(name)
+        if spec is None:
+            raise KeyError(name)
+        return self._st.key_index.get(spec.index_id, records.key_bytes(key), self.lsn)
+
+    def key_first_many(self, name: str, keys: Iterable[tuple]) -> list:
+        """For each key, the smallest node id holding it under index ``name``, or -1.  One
+        native call.  KeyError if there is no such index."""
+        spec = self._st.spec_by_name(name)
+        if spec is None:
+            raise KeyError(name)
+        kbs = [records.key_bytes(k) for k in keys]
+        return self._st.key_index.get_first_many(spec.index_id, kbs, self.lsn) if kbs else []
+
+    def user_index_name(self, label: str, props: tuple) -> Optional[str]:
+        """The name of the user index on exactly (label, props), or None."""
+        spec = self._st.user_indexes.get((label, tuple(props)))
+        return None if spec is None else spec.name
+
+    def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
+        """Ids of nodes with ``label`` and ``prop == value`` through a user index on exactly
+        (label, prop), or None when there is no such index.  A value that cannot be a key
+        (NaN) matches nothing."""
+        spec = self._st.user_indexes.get((label, (prop,)))
+        if spec is None:
+            return None
+        try:
+            kb = records.key_bytes((value,))
+        except Exception:   # DataError: NaN is never a stored key
+            return []
+        return self._st.key_index.get(spec.index_id, kb, self.lsn)
+
+    # -- statistics -------------------------------------------------------------------------------
+    def statistics(self) -> Statistics:
+        """Node counts per label and edge counts per edge label as of this view.
+        O(labels + edge labels) native counts."""
+        st = self._st
+        labels = {name: self.node_count(name) for name in st.label_names[1:] if name is not None}
+        edge_labels = {}
+        for lab in st.types_by_label:
+            edge_labels[lab] = self.edge_count(lab)
+        return Statistics(self.node_count(), self.edge_count(),
+                          {k: v for k, v in labels.items() if v},
+                          {k: v for k, v in edge_labels.items() if v})
+
+    # -- maintenance ----------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Run every invariant check of the structures behind the view (InternalError)."""
+        self._st.check()
+
+
+_EMPTY_VIEW = None
+
+
+def _props_view(data: bytes):
+    from types import MappingProxyType
+    global _EMPTY_VIEW
+    if not data:
+        if _EMPTY_VIEW is None:
+            _EMPTY_VIEW = MappingProxyType({})
+        return _EMPTY_VIEW
+    return MappingProxyType(records.unpack_props(data))

@@ -1,0 +1,60 @@
+"""The read boundary (storage/view.py): what the layers above storage may use, and its answers."""
+import ast
+import os
+
+import lpgdb
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# storage modules the layers above may import: the engine (open/commit), the view, and records
+# (value encodings; commit records are built only there)
+_ALLOWED = {"engine", "view", "records", "archive"}
+
+
+def _storage_imports(path):
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            mod = node.module
+            parts = mod.split(".")
+            if "storage" in parts:
+                rest = parts[parts.index("storage") + 1:]
+                if rest:
+                    yield rest[0]
+                else:
+                    yield from (a.name for a in node.names)
+            if parts[-1] == "core" or mod.endswith("_native"):
+                yield "core"
+
+
+def test_nothing_above_storage_reaches_into_its_internals():
+    bad = []
+    for d, _dirs, files in os.walk(os.path.join(ROOT, "lpgdb")):
+        if os.path.join("lpgdb", "storage") in d:
+            continue
+        for f in files:
+            if f.endswith(".py") and f != "core.py":
+                path = os.path.join(d, f)
+                for mod in _storage_imports(path):
+                    if mod not in _ALLOWED:
+                        bad.append((os.path.relpath(path, ROOT), mod))
+    assert not bad, f"modules above storage import storage internals: {bad}"
+
+
+def test_statistics_and_batched_degrees(tmp_path):
+    with lpgdb.connect(str(tmp_path / "g")) as db:
+        with db.transaction() as tx:
+            a = tx.create_node("A")
+            b = tx.create_node(["A", "B"])
+            c = tx.create_node("C")
+            tx.create_edge(a, "R", b)
+            tx.create_edge(a, "R", c)
+            tx.create_edge(b, "S", c)
+            assert tx.degree_many([a, b, c], "out") == [2, 1, 0]
+            assert tx.statistics().labels == {}    # the committed graph only
+        with db.snapshot() as s:
+            st = s.statistics()
+            assert (st.nodes, st.edges) == (3, 3)
+            assert st.labels == {"A": 2, "B": 1, "C": 1}
+            assert st.edge_labels == {"R": 2, "S": 1}
+            assert s.degree_many([a, b, c], "in") == [0, 1, 2]
+            assert s.degree_many([a, b, c], "both", "R") == [2, 1, 1]
