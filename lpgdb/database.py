@@ -118,6 +118,7 @@ class Database:
         memory = path is None or path == ":memory:"
         if memory and readonly:
             raise InterfaceError("an in-memory database cannot be opened read-only")
+        self.query_defaults = _query_defaults(options)
         unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "archive",
                                   "archive_interval", "follow", "follow_interval"}
         if unknown:
@@ -232,10 +233,14 @@ class Database:
         """Run an openCypher-style query in its own transaction (a snapshot if it only reads)."""
         self._check_open()
         from . import query as _query
-        is_read_only = getattr(_query, "is_read_only", None)
-        if self.readonly or (is_read_only is not None and is_read_only(query)):
+        pq = _query.prepare(query)
+        if pq.schema_command is not None:
+            return self._schema_command(pq.schema_command)
+        if self.readonly or pq.readonly:
             with self.snapshot() as s:
                 return s.execute(query, params, **options)
+        if pq.batched:
+            return self._execute_batched(query, params, options)
         with self.transaction() as tx:
             return tx.execute(query, params, **options)
 
@@ -244,6 +249,77 @@ class Database:
         self._check_open()
         from .cursor import Cursor
         return Cursor(self)
+
+    def prepare(self, query: str) -> "PreparedStatement":
+        """Parse and check ``query`` once; ``.execute(params)`` runs it like ``db.execute``.
+
+        The statement keeps its plan (replanned when the schema, the indexes or the graph's size
+        change), so a repeated call skips parsing, checking and planning."""
+        self._check_open()
+        from . import query as _query
+        return PreparedStatement(self, _query.prepare(query))
+
+    def _execute_batched(self, query, params, options):
+        """CALL { } IN TRANSACTIONS: every batch commits (and is schema-checked) on its own."""
+        holder = [self.transaction()]
+
+        def commit_batch(ctx):
+            holder[0].commit()
+            holder[0] = self.transaction()
+            ctx.switch_tx(holder[0])
+        try:
+            res = holder[0].execute(query, params, commit_batch=commit_batch, **options)
+            holder[0].commit()
+            return res
+        except BaseException:
+            if holder[0].status == "active":
+                holder[0].rollback()
+            raise
+
+    def _schema_command(self, cmd):
+        """CREATE/DROP INDEX and CREATE CONSTRAINT, mapped onto user indexes and the graph type."""
+        from .errors import NotSupportedError
+        from .result import Result
+        if cmd.is_edge:
+            raise NotSupportedError("relationship indexes and constraints are not supported yet; index node "
+                                    "properties: CREATE INDEX FOR (n:Label) ON (n.prop)")
+        st = self._engine.state
+        if cmd.kind == "create_index":
+            if (cmd.label, tuple(cmd.props)) in st.user_indexes:
+                if cmd.if_exists:
+                    return Result([], [])
+                raise OperationalError(f"an index on :{cmd.label}({', '.join(cmd.props)}) already exists "
+                                       "(use CREATE INDEX IF NOT EXISTS ...)")
+            self.create_index(cmd.label, *cmd.props)
+        elif cmd.kind == "drop_index":
+            found = [k for k in st.user_indexes if index_name(*k) == cmd.name]
+            if not found:
+                if cmd.if_exists:
+                    return Result([], [])
+                names = ", ".join(index_name(*k) for k in sorted(st.user_indexes)) or "none"
+                raise OperationalError(f"no index named {cmd.name!r} (indexes: {names}); names are "
+                                       "Label_prop[_prop...]")
+            self.drop_index(found[0][0], *found[0][1])
+        elif cmd.kind == "create_constraint":
+            if st.schema is None or st.schema[0] is None:
+                raise NotSupportedError(
+                    "constraints are part of the PG-Schema graph type, and this database has none: set one "
+                    "with db.set_schema(ddl) (CREATE CONSTRAINT adds to an existing graph type)")
+            words = {"unique": "EXCLUSIVE", "key": "EXCLUSIVE MANDATORY SINGLETON", "not_null": "MANDATORY"}
+            props = ", ".join(f"x.{p}" for p in cmd.props)
+            text = f"FOR (x:{cmd.label}) {words[cmd.constraint]} ({props})"
+            ddl, name = st.schema
+            cut = ddl.rstrip().rstrip(";").rstrip()
+            if not cut.endswith("}"):
+                raise NotSupportedError("CREATE CONSTRAINT needs the graph type written as "
+                                        "CREATE GRAPH TYPE ... { ... }")
+            body = cut[:-1].rstrip()
+            sep = "" if body.endswith("{") else ","
+            self.set_schema(f"{body}{sep}\n  {text}\n}}", name)
+        else:
+            raise NotSupportedError("DROP CONSTRAINT is not supported: PG-Schema constraints have no names; "
+                                    "edit the graph type's DDL and call db.set_schema(ddl)")
+        return Result([], [])
 
     def bulk_load(self, nodes: Optional[Iterable] = None, edges: Optional[Iterable] = None):
         """Load many nodes and edges in ONE transaction through a columnar fast path.
@@ -408,6 +484,68 @@ class Database:
         """Run the native structures' invariant checks (InternalError on failure)."""
         self._check_open()
         self._engine.verify()
+
+
+def index_name(label: str, props) -> str:
+    """The name CREATE INDEX gives an index, and DROP INDEX takes: ``Label_prop[_prop...]``."""
+    return "_".join([label, *props])
+
+
+class PreparedStatement:
+    """A query parsed, checked and planned once (``db.prepare(text)``); ``.execute(params)``
+    runs it like ``db.execute(text, params)``."""
+
+    __slots__ = ("_db", "_pq", "source")
+
+    def __init__(self, db, pq):
+        self._db, self._pq, self.source = db, pq, pq.source
+
+    def execute(self, params: Optional[Mapping[str, Any]] = None, **options):
+        db = self._db
+        if db._closed:
+            db._check_open()
+        pq = self._pq
+        if pq.readonly and pq.schema_command is None and not pq.batched:
+            s = Snapshot(db, db._engine.state)
+            try:
+                opts = {**db.query_defaults, **options} if options else db.query_defaults
+                return pq.run(s, params, True, **opts)
+            finally:
+                s.close()
+        return db.execute(pq.source, params, **options)
+
+    @property
+    def readonly(self) -> bool:
+        return self._pq.readonly
+
+    def explain(self):
+        """The plan (``lpgdb.query.Plan``) this statement would run now."""
+        with self._db.snapshot() as s:
+            return self._pq.explain(s)
+
+    def __repr__(self) -> str:
+        return f"<lpgdb.PreparedStatement {self.source!r}>"
+
+
+_QUERY_DEFAULTS = {"query_timeout": 60.0, "query_memory": 1 << 30, "max_rows": None, "import_dir": None}
+
+
+def _query_defaults(options: dict) -> dict:
+    """Pop the query options of ``connect`` and return them as execute() defaults."""
+    out = {}
+    for k, default in _QUERY_DEFAULTS.items():
+        v = options.pop(k, default)
+        if k == "import_dir":
+            if v is not None:
+                if not isinstance(v, (str, os.PathLike)) or not os.path.isdir(v):
+                    raise InterfaceError(f"import_dir must be an existing directory, not {v!r}")
+                out[k] = os.path.realpath(os.fspath(v))
+            continue
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
+            raise InterfaceError(f"{k} must be a positive number or None, not {v!r}")
+        if v is not None:
+            out[{"query_timeout": "timeout", "query_memory": "memory"}.get(k, k)] = v
+    return out
 
 
 def _intern_labels(labels, index: dict, table: list) -> int:

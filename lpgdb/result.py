@@ -82,14 +82,23 @@ class Result:
     Attributes:
         columns: the column names, in order.
         arraysize: how many rows ``fetchmany()`` returns by default (PEP 249; 1).
+        plan: the query's plan (``lpgdb.query.Plan``: ``str(plan)`` draws it; under PROFILE it
+            has the rows and time of each operator), or None.
+        notifications: warnings about the query, shaped like Neo4j's notifications: dicts with
+            ``code``, ``title``, ``description``, ``severity``, ``category`` and ``position``
+            (``offset``, ``line``, ``column``), e.g. a label that no type of the enforced graph
+            type carries.
     """
 
     arraysize = 1
 
-    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]):
+    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, plan=None,
+                 notifications: Optional[list] = None):
         self.columns = list(columns)
         self._rows = [Row(self.columns, r) for r in rows]
         self._pos = 0
+        self.plan = plan
+        self.notifications = notifications if notifications is not None else []
 
     # -- PEP 249 -------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Row]:

@@ -235,11 +235,35 @@ class _Reader:
         self._check_open()
         return self._view.statistics()
 
+    def node_ids(self, label: Optional[str] = None) -> list:
+        """Ids of the visible nodes (with ``label``), ascending (query engine scans)."""
+        self._check_open()
+        return self._node_ids(_check_label(label))
+
+    def index_for(self, label: str, prop: str) -> Optional[str]:
+        """What ``key_lookup(label, prop, v)`` probes, described, or None when it has no index
+        for (label, prop) (the query planner's index choice)."""
+        spec = self._state.user_indexes.get((label, (prop,)))
+        return None if spec is None else f"index :{label}({prop})"
+
+    def catalog_version(self):
+        """A value that changes whenever the schema or the set of indexes changes (plan cache)."""
+        st = self._state
+        return (id(st.graph_type), tuple(st.user_indexes))
+
+    @property
+    def graph_type(self):
+        """The enforced graph type as of this view, or None."""
+        return self._state.graph_type
+
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
         """Run an openCypher-style query inside this snapshot/transaction."""
         self._check_open()
         from . import query as _query
-        return _query.execute(query, params or {}, self, self._readonly_queries, **options)
+        defaults = self._db.query_defaults if self._db is not None else {}
+        if defaults:
+            options = {**defaults, **options}
+        return _query.execute(query, params, self, self._readonly_queries, **options)
 
 
 def _equal(a, b) -> bool:

@@ -1,16 +1,24 @@
 """lpgdb's openCypher-style query language (tested against the openCypher TCK).
 
 Pipeline: parser.py (text -> AST, the only lark importer) -> semantic.py (scopes, variable
-kinds, TCK compile-time errors) -> execute.py (clause operators; plan.py matches patterns;
-expressions.py and functions.py evaluate, temporal.py holds date/time values, procedures.py
-the CALL registry) -> lpgdb.result.Result.  runtime.py defines the in-query values and their
-comparison rules; diagnostics.py builds every error (with ``.code``, ``.tck_type``, ``.phase``).
+kinds, TCK compile-time errors) -> planner.py (AST -> logical plan of logical.py, using the
+read view's statistics and the enforced graph type) -> operators.py (the plan's physical,
+batched operators) -> lpgdb.result.Result.  execute.py wires planner, operators and
+expressions.py (which, with functions.py and temporal.py, evaluates expressions) together;
+context.py holds a run's state and its limits (time, memory, rows); runtime.py the in-query
+values and their comparison rules; diagnostics.py builds every error; procedures.py is the
+CALL registry.
 
 Entry points:
-    execute(source, params, tx, readonly, timeout=None) -> Result
+    execute(source, params, tx, readonly, **options) -> Result
         what ``db.execute``, ``tx.execute`` and ``snapshot.execute`` call.
-    prepare(source) -> PreparedQuery     parse + check once; ``.run(tx, params, ...)``.
+    prepare(source) -> PreparedQuery     parse + check once (cached by text); ``.run(tx, ...)``
+        plans on first use and keeps the plan while the catalog and the graph's size allow.
     is_read_only(source) -> bool         True when the query has no write clause.
+
+Options (per call; the database passes its defaults): ``timeout`` (seconds), ``memory``
+(bytes, estimated), ``max_rows``, and the database's hooks ``import_dir``,
+``commit_batch`` (CALL { } IN TRANSACTIONS) and ``schema_command`` (CREATE/DROP INDEX ...).
 """
 from __future__ import annotations
 
@@ -18,62 +26,152 @@ import threading
 from collections import OrderedDict
 from typing import Any, Mapping, Optional
 
-from ..errors import InterfaceError
+from ..errors import InterfaceError, OperationalError
 from ..result import Result
 from . import ast as A
-from .diagnostics import parameter_missing, semantic as _semantic_error
-from .execute import Context, compile_query
 from . import procedures
+from .context import Context
+from .diagnostics import parameter_missing, semantic as _semantic_error
+from .execute import Plan, compile_query
 from .parser import parse
 from .procedures import register_procedure, unregister_procedure
 from .runtime import from_user, to_user
 from .semantic import check
 
-__all__ = ["execute", "prepare", "is_read_only", "PreparedQuery", "register_procedure", "unregister_procedure"]
+__all__ = ["execute", "prepare", "is_read_only", "PreparedQuery", "Plan", "register_procedure",
+           "unregister_procedure"]
+
+_OPTIONS = {"timeout", "memory", "max_rows", "import_dir", "commit_batch", "schema_command"}
+
+
+def _writes(clauses) -> bool:
+    for c in clauses:
+        if isinstance(c, A.WRITE_CLAUSES):
+            return True
+        if isinstance(c, A.CallSubquery) and any(_writes(p) for p in c.query.parts):
+            return True
+    return False
 
 
 class PreparedQuery:
-    """A parsed, checked and compiled query; run it any number of times."""
+    """A parsed and checked query, with its plans; run it any number of times.
+
+    Plans are made on first use against the view's statistics and catalog (schema, indexes)
+    and kept per catalog; a plan that used statistics is remade when the graph's node count
+    moves by more than a factor of 4 from when it was planned."""
+
+    __slots__ = ("source", "ast", "params", "readonly", "mode", "_plans", "_lock", "schema_command", "batched")
 
     def __init__(self, source: str):
         self.source = source
         self.ast = parse(source)
-        self.params = check(self.ast)
-        self.readonly = not any(isinstance(c, A.WRITE_CLAUSES) for part in self.ast.parts for c in part)
-        self.compiled = compile_query(self.ast)
+        self.params = check(self.ast, source)
+        self.readonly = not any(_writes(part) for part in self.ast.parts)
+        self.mode = self.ast.mode
+        self._plans: dict = {}
+        self._lock = threading.Lock()
+        first = self.ast.parts[0]
+        self.schema_command = first[0] if len(first) == 1 and isinstance(first[0], A.SchemaCommand) else None
+        self.batched = any(isinstance(c, A.CallSubquery) and c.in_transactions for part in self.ast.parts
+                           for c in part)
+
+    def plan_for(self, view):
+        """The compiled plan for ``view`` (cached per catalog, replanned on big size changes)."""
+        cat = getattr(view, "catalog_version", None)
+        key = cat() if cat is not None else None
+        entry = self._plans.get(key)
+        if entry is not None:
+            cq, size = entry
+            if not cq.used_stats:
+                return cq
+            now = _size(view)
+            if size // 4 <= now <= size * 4 + 64:
+                return cq
+        try:
+            cq = compile_query(self.ast, view, self.source)
+        except RecursionError:
+            raise _semantic_error("the query is too long or too deeply nested to plan; split it into several "
+                                  "queries", "QueryTooComplex") from None
+        with self._lock:
+            if len(self._plans) > 8:
+                self._plans.clear()
+            self._plans[key] = (cq, _size(view) if cq.used_stats else 0)
+        return cq
+
+    def explain(self, view) -> Plan:
+        return Plan(self.plan_for(view).root)
 
     def run(self, tx, params: Optional[Mapping[str, Any]] = None, readonly: bool = False,
-            timeout: Optional[float] = None) -> Result:
-        params = dict(params or {})
-        for name in params:
-            if not isinstance(name, str):
-                raise InterfaceError(f"parameter names must be str, not {type(name).__name__}")
-        for name in self.params:
-            if name not in params:
-                raise parameter_missing(name)
+            timeout: Optional[float] = None, **options) -> Result:
+        if params:
+            for name in params:
+                if type(name) is not str:
+                    raise InterfaceError(f"parameter names must be str, not {type(name).__name__}")
+        if self.params:
+            for name in self.params:
+                if not params or name not in params:
+                    raise parameter_missing(name)
         if readonly and not self.readonly:
             raise _semantic_error("this query writes to the graph, but it runs on a read-only snapshot; "
-                           "use db.execute() or a transaction", "ReadOnly", phase="compile")
-        ctx = Context(tx, {k: from_user(v) for k, v in params.items()}, timeout, readonly)
-        columns, rows = self.compiled.run(ctx)
-        return Result(columns, [tuple(to_user(v, tx) for v in r) for r in rows])
+                                  "use db.execute() or a transaction", "ReadOnly", phase="compile")
+        for k in options:
+            if k not in _OPTIONS:
+                raise InterfaceError(f"unknown query option {k!r} (known: {', '.join(sorted(_OPTIONS | {'timeout'}))})")
+        cq = self.plan_for(tx)
+        if self.mode == "EXPLAIN":
+            return Result(cq.columns, [], plan=Plan(cq.root), notifications=list(cq.notifications))
+        ctx = Context(tx, {k: from_user(v) for k, v in params.items()} if params else {}, timeout, readonly,
+                      options.get("memory"), options.get("max_rows"), options)
+        if self.mode == "PROFILE":
+            ctx.profile = {}
+        try:
+            columns, rows = cq.run(ctx)
+        except RecursionError:
+            raise OperationalError("the query nests too deeply to run (too many clauses or nested "
+                                   "subqueries); split it into several queries") from None
+        plan = Plan(cq.root, {k: tuple(v) for k, v in ctx.profile.items()} if ctx.profile is not None else None)
+        if rows and not _plain(rows):
+            view = ctx.tx
+            rows = [tuple(to_user(v, view) for v in r) for r in rows]
+        return Result(columns, rows, plan=plan, notifications=list(cq.notifications))
+
+    def execute(self, *args, **kwargs):
+        raise InterfaceError("a PreparedQuery from lpgdb.query.prepare() runs with .run(tx, params); "
+                             "db.prepare(text).execute(params) runs one in its own transaction")
+
+
+_SCALAR = (int, float, str, bool, type(None), bytes)
+
+
+def _plain(rows) -> bool:
+    """True if every value is a plain scalar (no conversion needed for the user)."""
+    for r in rows:
+        for v in r:
+            if type(v) not in _SCALAR:
+                return False
+    return True
+
+
+def _size(view) -> int:
+    try:
+        return view.node_count()
+    except Exception:
+        return 0
 
 
 _CACHE: "OrderedDict[tuple, PreparedQuery]" = OrderedDict()
-_CACHE_SIZE = 256
+_CACHE_SIZE = 512
 _CACHE_LOCK = threading.Lock()  # prepared queries are immutable; only the cache needs the lock
 
 
 def prepare(source: str) -> PreparedQuery:
-    """Parse, check and compile ``source`` (cached by text)."""
-    if not isinstance(source, str):
+    """Parse and check ``source`` (cached by text and procedure registry version)."""
+    if type(source) is not str:
         raise InterfaceError(f"a query must be a str, not {type(source).__name__}")
     key = (source, procedures.version)
-    with _CACHE_LOCK:
-        pq = _CACHE.get(key)
-        if pq is not None:
-            _CACHE.move_to_end(key)
-            return pq
+    pq = _CACHE.get(key)
+    if pq is not None:
+        return pq
     pq = PreparedQuery(source)  # outside the lock: parsing may raise, and takes time
     with _CACHE_LOCK:
         _CACHE[key] = pq
@@ -83,16 +181,16 @@ def prepare(source: str) -> PreparedQuery:
 
 
 def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool = False, *,
-            timeout: Optional[float] = None) -> Result:
+            timeout: Optional[float] = None, **options) -> Result:
     """Run a query on ``tx`` (a Transaction or a Snapshot) and return its Result.
 
     Raises:
         QuerySyntaxError / SemanticError: the query is invalid (``.code`` names the TCK detail).
         DataError: a runtime type or argument error.
         NotSupportedError: a feature lpgdb's query language does not implement.
-        OperationalError: the query ran longer than ``timeout`` seconds.
+        OperationalError: the query passed its time, memory or row limit.
     """
-    return prepare(source).run(tx, params, readonly, timeout)
+    return prepare(source).run(tx, params, readonly, timeout, **options)
 
 
 def is_read_only(source: str) -> bool:

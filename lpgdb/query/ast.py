@@ -157,6 +157,20 @@ class PatternComp(Expr):
 
 
 @dataclass
+class CountSubquery(Expr):
+    """``COUNT { pattern [WHERE ...] }`` (``query`` is None) or ``COUNT { full query }``."""
+    query: Optional["Query"]
+    parts: Optional[list]
+    where: Optional[Expr]
+
+
+@dataclass
+class CollectSubquery(Expr):
+    """``COLLECT { query RETURN one column }``."""
+    query: "Query"
+
+
+@dataclass
 class ExistsSubquery(Expr):
     """``EXISTS { pattern [WHERE ...] }`` (``query`` is None) or ``EXISTS { full query }``."""
     query: Optional["Query"]
@@ -188,6 +202,7 @@ class PatternPart:
     path_var: Optional[str]
     nodes: list
     rels: list
+    shortest: Optional[str] = None   # None | 'one' (shortestPath) | 'all' (allShortestPaths)
 
 
 # ---------------------------------------------------------------- clauses
@@ -304,10 +319,101 @@ class Call:
 
 
 @dataclass
+class Foreach:
+    var: str
+    expr: Expr
+    clauses: list     # update clauses
+
+
+@dataclass
+class CallSubquery:
+    """``CALL { query }`` [``IN TRANSACTIONS [OF n ROWS]``]."""
+    query: "Query"
+    in_transactions: bool = False
+    batch: Optional[Expr] = None
+
+
+@dataclass
+class LoadCsv:
+    url: Expr
+    var: str
+    headers: bool
+    fieldterminator: Optional[str] = None
+
+
+@dataclass
+class SchemaCommand:
+    """CREATE/DROP INDEX and CREATE/DROP CONSTRAINT.  ``kind``: 'create_index', 'drop_index',
+    'create_constraint', 'drop_constraint'; ``constraint``: 'unique', 'key', 'not_null' or None."""
+    kind: str
+    name: Optional[str] = None
+    label: Optional[str] = None
+    props: list = field(default_factory=list)
+    constraint: Optional[str] = None
+    if_exists: bool = False
+    is_edge: bool = False
+    pos: int = -1
+
+    def describe(self) -> str:
+        target = f"{self.label}({', '.join(self.props)})" if self.label else (self.name or "")
+        return f"{self.kind.replace('_', ' ').upper()} {self.constraint or ''} {target}".replace("  ", " ")
+
+
+@dataclass
 class Query:
-    """One or more single queries joined by UNION (``union_all[i]`` joins part i and i+1)."""
+    """One or more single queries joined by UNION (``union_all[i]`` joins part i and i+1).
+    ``mode``: None, 'EXPLAIN' or 'PROFILE'."""
     parts: list  # [list of clauses]
     union_all: list
+    mode: Optional[str] = None
 
 
-WRITE_CLAUSES = (Create, Merge, SetClause, Remove, Delete)
+WRITE_CLAUSES = (Create, Merge, SetClause, Remove, Delete, Foreach, SchemaCommand)
+
+
+# ---------------------------------------------------------------- text form (EXPLAIN)
+def expr_text(e) -> str:
+    """Cypher-like text of an expression (for plans and notifications; not re-parsed)."""
+    if e is None:
+        return ""
+    if isinstance(e, Literal):
+        v = e.value
+        if v is None:
+            return "null"
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return repr(v)
+    if isinstance(e, Param):
+        return "$" + e.name
+    if isinstance(e, Var):
+        return e.name if not e.name.startswith(" ") else "anon"
+    if isinstance(e, Prop):
+        return f"{expr_text(e.subject)}.{e.key}"
+    if isinstance(e, Index):
+        return f"{expr_text(e.subject)}[{expr_text(e.index)}]"
+    if isinstance(e, HasLabels):
+        return expr_text(e.subject) + "".join(":" + l for l in e.labels)
+    if isinstance(e, BinOp):
+        return f"{expr_text(e.left)} {e.op} {expr_text(e.right)}"
+    if isinstance(e, Not):
+        return f"NOT {expr_text(e.operand)}"
+    if isinstance(e, Neg):
+        return f"-{expr_text(e.operand)}"
+    if isinstance(e, Compare):
+        out = expr_text(e.operands[0])
+        for op, x in zip(e.ops, e.operands[1:]):
+            out += f" {op} {expr_text(x)}"
+        return out
+    if isinstance(e, IsNull):
+        return f"{expr_text(e.operand)} IS {'NOT ' if e.negated else ''}NULL"
+    if isinstance(e, ListLit):
+        return "[" + ", ".join(expr_text(x) for x in e.items) + "]"
+    if isinstance(e, MapLit):
+        return "{" + ", ".join(f"{k}: {expr_text(v)}" for k, v in e.items) + "}"
+    if isinstance(e, FuncCall):
+        return f"{e.name}({'DISTINCT ' if e.distinct else ''}{', '.join(expr_text(a) for a in e.args)})"
+    if isinstance(e, CountStar):
+        return "count(*)"
+    return type(e).__name__

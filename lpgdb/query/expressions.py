@@ -70,7 +70,7 @@ def children(e):
         return [x for x in (e.where, e.projection) if x is not None] + _pattern_exprs(e.part)
     if isinstance(e, A.PatternExpr):
         return _pattern_exprs(e.part)
-    if isinstance(e, A.ExistsSubquery) and e.query is None:
+    if isinstance(e, (A.ExistsSubquery, A.CountSubquery)) and e.query is None:
         out = [x for p in e.parts for x in _pattern_exprs(p)]
         return out + ([e.where] if e.where is not None else [])
     return []
@@ -117,7 +117,7 @@ def _free(e, local, out):
             if x is not None:
                 _free(x, inner, out)
         return
-    if isinstance(e, A.ExistsSubquery):
+    if isinstance(e, (A.ExistsSubquery, A.CountSubquery, A.CollectSubquery)):
         # over-approximation (callers intersect with the names in scope): every name inside
         out.update(_names_inside(e) - local)
         return
@@ -353,15 +353,18 @@ def _labels_of(ctx, v, labels):
 
 # ---------------------------------------------------------------- compiler
 class CompileEnv:
-    """Compile-time information: aggregate placeholders and names bound in the row."""
+    """Compile-time information: aggregate placeholders, names bound in the row, and the hooks
+    that compile pattern predicates and subqueries (``hooks.match(parts, bound, where)`` and
+    ``hooks.subquery(query, bound)``, each returning ``run(row, ctx) -> iterator of rows``; handed
+    in by the caller, so this module imports no planner)."""
 
-    def __init__(self, bound=(), aggs=None):
+    def __init__(self, bound=(), aggs=None, hooks=None):
         self.bound = set(bound)
         self.aggs = aggs or {}
+        self.hooks = hooks
 
     def child(self, extra):
-        env = CompileEnv(self.bound | set(extra), self.aggs)
-        return env
+        return CompileEnv(self.bound | set(extra), self.aggs, self.hooks)
 
 
 def compile_expr(e, env: CompileEnv):
@@ -595,7 +598,9 @@ def _c_listcomp(e, env):
             return None
         out = []
         local = dict(row)
+        ctx.charge_items(len(items))
         for x in items:
+            ctx.tick()
             local[var] = x
             if where is not None and where(local, ctx) is not True:
                 continue
@@ -616,6 +621,7 @@ def _c_quantifier(e, env):
         local = dict(row)
         trues = unknown = 0
         for x in items:
+            ctx.tick()
             local[var] = x
             r = pred(local, ctx)
             if r is True:
@@ -680,65 +686,88 @@ def _c_mapproj(e, env):
 
 
 def _c_pattern(e, env):
-    from .plan import compile_pattern_matcher
-    matcher = compile_pattern_matcher([e.part], env.bound, None)
+    part = e.part
+    if not part.path_var:
+        part = A.PatternPart(" path", part.nodes, part.rels, part.shortest)
+    run = env.hooks.match([part], env.bound, None)
+    pv = part.path_var
 
     def f(row, ctx):
-        paths = []
-        for _, path_list in matcher(row, ctx, want_paths=True):
-            paths.append(path_list[0])
-        return paths
-    return _PatternFn(f, matcher)
+        return [r[pv] for r in run(row, ctx)]
+
+    def exists(row, ctx):
+        for _ in run(row, ctx):
+            return True
+        return False
+    return _PatternFn(f, exists)
 
 
 class _PatternFn:
     """A pattern expression: a list of paths; as a predicate, true iff one match exists."""
 
-    def __init__(self, f, matcher):
-        self.f, self.matcher = f, matcher
+    def __init__(self, f, exists):
+        self.f, self.exists = f, exists
 
     def __call__(self, row, ctx):
         return self.f(row, ctx)
 
-    def exists(self, row, ctx):
-        for _ in self.matcher(row, ctx, want_paths=False):
-            return True
-        return False
-
 
 def _c_patterncomp(e, env):
-    from .plan import compile_pattern_matcher
     names = [n.var for n in e.part.nodes if n.var] + [r.var for r in e.part.rels if r.var]
     if e.part.path_var:
         names.append(e.part.path_var)
     inner = env.child(names)
-    where = compile_expr(e.where, inner) if e.where is not None else None
-    matcher = compile_pattern_matcher([e.part], env.bound, where)
+    run = env.hooks.match([e.part], env.bound, e.where)
     proj = compile_expr(e.projection, inner)
 
     def f(row, ctx):
-        return [proj(r, ctx) for r, _ in matcher(row, ctx, want_paths=False)]
+        out = []
+        for r in run(row, ctx):
+            out.append(proj(r, ctx))
+            ctx.charge(40)
+        return out
     return f
 
 
-def _c_exists(e, env):
+def _subquery_rows(e, env):
     if e.query is None:
-        from .plan import compile_pattern_matcher
-        matcher = compile_pattern_matcher(e.parts, env.bound, e.where)
+        return env.hooks.match(e.parts, env.bound, e.where)
+    return env.hooks.subquery(e.query, env.bound)
 
-        def f(row, ctx):
-            for _ in matcher(row, ctx, want_paths=False):
-                return True
-            return False
-        return f
-    from .execute import compile_subquery
-    run = compile_subquery(e.query, env.bound)
 
-    def g(row, ctx):
+def _c_exists(e, env):
+    run = _subquery_rows(e, env)
+
+    def f(row, ctx):
         for _ in run(row, ctx):
             return True
         return False
-    return g
+    return f
+
+
+def _c_count(e, env):
+    run = _subquery_rows(e, env)
+
+    def f(row, ctx):
+        n = 0
+        for _ in run(row, ctx):
+            n += 1
+            ctx.tick()
+        return n
+    return f
+
+
+def _c_collect(e, env):
+    run = env.hooks.subquery(e.query, env.bound)
+    col = env.hooks.columns(e.query)
+
+    def f(row, ctx):
+        out = []
+        for r in run(row, ctx):
+            out.append(r[col])
+            ctx.charge(40)
+        return out
+    return f
 
 
 _COMPILERS = {
@@ -747,7 +776,8 @@ _COMPILERS = {
     A.Compare: _c_compare, A.IsNull: _c_isnull, A.ListLit: _c_list, A.MapLit: _c_map,
     A.FuncCall: _c_func, A.CountStar: _c_countstar, A.Case: _c_case, A.ListComp: _c_listcomp,
     A.Quantifier: _c_quantifier, A.MapProjection: _c_mapproj, A.PatternExpr: _c_pattern,
-    A.PatternComp: _c_patterncomp, A.ExistsSubquery: _c_exists,
+    A.PatternComp: _c_patterncomp, A.ExistsSubquery: _c_exists, A.CountSubquery: _c_count,
+    A.CollectSubquery: _c_collect,
 }
 
 

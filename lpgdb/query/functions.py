@@ -76,7 +76,7 @@ def f_type(ctx, a):
     if v is None:
         return None
     if isinstance(v, EdgeRef):
-        labels = ctx.edge(v.id).labels
+        labels = ctx.edge_meta(v.id).labels
         return next(iter(labels)) if len(labels) == 1 else ":".join(sorted(labels))
     raise _bad("type", v, "a relationship")
 
@@ -181,7 +181,7 @@ def f_start_node(ctx, a):
     if v is None:
         return None
     if isinstance(v, EdgeRef):
-        return NodeRef(ctx.edge(v.id).src)
+        return NodeRef(ctx.edge_meta(v.id).src)
     raise _bad("startNode", v, "a relationship")
 
 
@@ -190,7 +190,7 @@ def f_end_node(ctx, a):
     if v is None:
         return None
     if isinstance(v, EdgeRef):
-        return NodeRef(ctx.edge(v.id).dst)
+        return NodeRef(ctx.edge_meta(v.id).dst)
     raise _bad("endNode", v, "a relationship")
 
 
@@ -317,9 +317,17 @@ def f_range(ctx, a):
             raise argument_error(f"range() expects integer arguments, got {type_name(x)}", "InvalidArgumentType")
     if step == 0:
         raise argument_error("range() step must not be zero", "NumberOutOfRange")
-    if step > 0:
-        return list(range(start, end + 1, step))
-    return list(range(start, end - 1, step))
+    r = range(start, end + 1, step) if step > 0 else range(start, end - 1, step)
+    n = len(r)
+    ctx.charge_items(n)                  # refuse at once what cannot fit in the memory limit
+    ctx.charge(n * 40)
+    if n <= 4096:
+        return list(r)
+    out = []
+    for i in range(0, n, 65536):         # in chunks, so the time limit is checked as it grows
+        out.extend(r[i:i + 65536])
+        ctx.check_time()
+    return out
 
 
 def f_split(ctx, a):
@@ -327,8 +335,11 @@ def f_split(ctx, a):
     if s is None or d is None:
         return None
     if d == "":
-        return list(s)
-    return s.split(d)
+        out = list(s)
+    else:
+        out = s.split(d)
+    ctx.charge(len(out) * 40)
+    return out
 
 
 def f_substring(ctx, a):
@@ -361,7 +372,7 @@ def f_right(ctx, a):
         raise argument_error("right() length must not be null", "InvalidArgumentValue")
     if n < 0:
         raise argument_error("right() length must not be negative", "NumberOutOfRange")
-    return s[len(s) - n:] if n else ""
+    return s[max(0, len(s) - n):] if n else ""
 
 
 def _str1(name, fn):

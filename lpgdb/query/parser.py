@@ -142,13 +142,134 @@ class _ToAst(Transformer):
 
     # ------------------------------------------------------------ query structure
     def query(self, meta, ch):
-        parts, alls = [], []
+        parts, alls, mode = [], [], None
         for c in ch:
-            if isinstance(c, tuple) and c and c[0] == "union":
+            if isinstance(c, tuple) and c and c[0] == "mode":
+                mode = c[1]
+            elif isinstance(c, tuple) and c and c[0] == "union":
                 alls.append(c[1])
             else:
                 parts.append(c)
-        return A.Query(parts, alls)
+        return A.Query(parts, alls, mode)
+
+    def explain(self, meta, ch):
+        return ("mode", "EXPLAIN")
+
+    def profile(self, meta, ch):
+        return ("mode", "PROFILE")
+
+    def foreach_clause(self, meta, ch):
+        return A.Foreach(ch[0].name, ch[1], list(ch[2:]))
+
+    def call_subquery(self, meta, ch):
+        q = ch[0]
+        if q.mode is not None:
+            raise _SyntaxProblem(f"{q.mode} may only start a query, not a CALL {{ }} subquery", _meta_pos(meta))
+        if len(ch) > 1:
+            return A.CallSubquery(q, True, ch[1][1])
+        return A.CallSubquery(q)
+
+    def in_transactions(self, meta, ch):
+        return ("tx", ch[0] if ch else None)
+
+    def load_csv_clause(self, meta, ch):
+        headers = bool(ch) and ch[0] == "headers"
+        rest = ch[1:] if headers else ch
+        sep = None
+        if len(rest) > 2:
+            sep = _unescape(str(rest[2])[1:-1], rest[2].start_pos)
+        return A.LoadCsv(rest[0], rest[1].name, headers, sep)
+
+    def with_headers(self, meta, ch):
+        return "headers"
+
+    def _schema(self, meta, kind, ch, constraint=None):
+        name, label, props, flag, is_edge = None, None, [], False, False
+        for c in ch:
+            if isinstance(c, tuple) and c[0] == "target":
+                label, is_edge = c[1], c[2]
+            elif isinstance(c, tuple) and c[0] in ("props", "constraint"):
+                props = c[1]
+                if c[0] == "constraint":
+                    constraint = c[2]
+            elif c in ("if_exists", "if_not_exists"):
+                flag = True
+            else:
+                name = _name(c)
+        return A.SchemaCommand(kind, name, label, props, constraint, flag, is_edge, _meta_pos(meta))
+
+    def create_index(self, meta, ch):
+        return self._schema(meta, "create_index", ch)
+
+    def drop_index(self, meta, ch):
+        return self._schema(meta, "drop_index", ch)
+
+    def create_constraint(self, meta, ch):
+        return self._schema(meta, "create_constraint", ch)
+
+    def drop_constraint(self, meta, ch):
+        return self._schema(meta, "drop_constraint", ch)
+
+    def if_not_exists(self, meta, ch):
+        return "if_not_exists"
+
+    def if_exists(self, meta, ch):
+        return "if_exists"
+
+    def node_target(self, meta, ch):
+        labels = list(ch[1])
+        if len(labels) != 1:
+            raise _SyntaxProblem("an index or constraint is for exactly one label: FOR (n:Label)", _meta_pos(meta))
+        self._target_var = ch[0].name
+        return ("target", labels[0], False)
+
+    def rel_target(self, meta, ch):
+        rel = ch[0]
+        if len(rel.types) != 1 or rel.var is None:
+            raise _SyntaxProblem("a relationship index is FOR ()-[r:TYPE]-()", _meta_pos(meta))
+        self._target_var = rel.var
+        return ("target", rel.types[0], True)
+
+    def _prop_names(self, targets, meta):
+        out = []
+        for t in targets:
+            if not (isinstance(t, A.Prop) and isinstance(t.subject, A.Var)):
+                raise _SyntaxProblem("expected n.property", _meta_pos(meta))
+            out.append(t.key)
+        return out
+
+    def schema_props(self, meta, ch):
+        return ("props", self._prop_names(ch, meta))
+
+    def constraint_props(self, meta, ch):
+        return self._prop_names(ch, meta)
+
+    def unique_constraint(self, meta, ch):
+        return ("constraint", ch[0], "unique")
+
+    def key_constraint(self, meta, ch):
+        return ("constraint", ch[0], "key")
+
+    def not_null_constraint(self, meta, ch):
+        return ("constraint", ch[0], "not_null")
+
+    def shortest_path(self, meta, ch):
+        kind = "all" if str(ch[0]).lower().startswith("all") else "one"
+        nodes, rels = ch[1]
+        if len(rels) != 1:
+            raise _SyntaxProblem(f"{ch[0]}() takes a pattern with exactly one relationship, like (a)-[*]-(b)",
+                                 _meta_pos(meta))
+        return ("shortest", kind, nodes, rels)
+
+    def count_subquery(self, meta, ch):
+        body = ch[1:]
+        if isinstance(body[0], A.Query):
+            return _e(A.CountSubquery(body[0], None, None), meta)
+        where = body[1][1] if len(body) > 1 else None
+        return _e(A.CountSubquery(None, body[0], where), meta)
+
+    def collect_subquery(self, meta, ch):
+        return _e(A.CollectSubquery(ch[1]), meta)
 
     def union_op(self, meta, ch):
         return ("union", bool(ch))
@@ -285,7 +406,10 @@ class _ToAst(Transformer):
 
     def pattern_part(self, meta, ch):
         path_var = ch[0].name if len(ch) > 1 else None
-        nodes, rels = ch[-1]
+        last = ch[-1]
+        if isinstance(last, tuple) and last and last[0] == "shortest":
+            return A.PatternPart(path_var, last[2], last[3], last[1])
+        nodes, rels = last
         return A.PatternPart(path_var, nodes, rels)
 
     def pattern_element(self, meta, ch):

@@ -14,6 +14,7 @@ Invariant: ``check`` either raises or returns the set of parameter names the que
 from __future__ import annotations
 
 from . import ast as A
+from ..errors import SemanticError
 from .diagnostics import not_supported, procedure_error, semantic, type_error
 from .procedures import accepts, get_procedure
 from .expressions import children, is_aggregate, walk
@@ -25,7 +26,33 @@ _GRAPH = ("node", "rel", "path")
 _NUMERIC = ("int", "float")
 
 
-def check(q: A.Query) -> set:
+def check(q: A.Query, text: str = "") -> set:
+    """Check ``q``; return the parameter names it uses.  Errors about one expression (an
+    undefined variable, an unknown function) carry its line, column and a caret snippet."""
+    try:
+        return _check(q)
+    except SemanticError as err:
+        pos = getattr(err, "pos", -1)
+        if text and pos is not None and pos >= 0 and err.line is None:
+            _locate(err, text, pos)
+        raise
+
+
+def _locate(err, text, pos):
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    src = text.split("\n")[line - 1]
+    err.line, err.column = line, col
+    err.snippet = f"{src}\n{' ' * (col - 1)}^"
+    err.args = (f"line {line}, column {col}: {err.message}\n{err.snippet}",)
+
+
+def _at(err, pos):
+    err.pos = pos
+    return err
+
+
+def _check(q: A.Query) -> set:
     params: set = set()
     columns = None
     if q.union_all and len(set(q.union_all)) > 1:
@@ -59,14 +86,14 @@ class _Checker:
         self.params = params
 
     # ------------------------------------------------------------ clauses
-    def single(self, clauses, union=False, scope=None, subquery=False):
+    def single(self, clauses, union=False, scope=None, subquery=False, allow_writes=False):
         scope = dict(scope or {})
         cols = None
         n = len(clauses)
         for i, cl in enumerate(clauses):
             if cols is not None:
                 raise semantic("RETURN must be the last clause of a query", "InvalidClauseComposition")
-            if subquery and isinstance(cl, A.WRITE_CLAUSES + (A.Call,)):
+            if subquery and not allow_writes and isinstance(cl, A.WRITE_CLAUSES + (A.Call, A.CallSubquery)):
                 raise semantic("an EXISTS subquery cannot update the graph or call procedures",
                                "InvalidClauseComposition")
             if isinstance(cl, A.Match):
@@ -106,8 +133,40 @@ class _Checker:
                                        "InvalidArgumentType")
             elif isinstance(cl, A.Call):
                 self.call(cl, scope, standalone=(n == 1))
+            elif isinstance(cl, A.Foreach):
+                t = self.expr(cl.expr, scope, agg=False)
+                if t in ("bool", "int", "float", "str", "map") + _GRAPH:
+                    raise semantic(f"FOREACH expects a list, got {t}", "InvalidArgumentType")
+                inner = dict(scope)
+                inner[cl.var] = self._elem_type(cl.expr, t, scope)
+                for sub in cl.clauses:
+                    if not isinstance(sub, A.WRITE_CLAUSES):
+                        raise semantic("FOREACH may only contain update clauses (CREATE, MERGE, SET, REMOVE, "
+                                       "DELETE, FOREACH)", "InvalidClauseComposition")
+                self.single(cl.clauses, scope=inner, subquery=True, allow_writes=True)
+            elif isinstance(cl, A.CallSubquery):
+                if cl.batch is not None:
+                    self.expr(cl.batch, {}, agg=False)
+                sub_cols = None
+                for part in cl.query.parts:
+                    c = _Checker(self.params).single(part, scope=scope, subquery=True, allow_writes=True)
+                    sub_cols = sub_cols if sub_cols is not None else c
+                for c in sub_cols or []:
+                    if c in scope:
+                        raise semantic(f"variable '{c}' is already defined; alias the subquery's column",
+                                       "VariableAlreadyBound")
+                    scope[c] = "any"
+            elif isinstance(cl, A.LoadCsv):
+                self.expr(cl.url, scope, agg=False)
+                if cl.var in scope:
+                    raise semantic(f"variable '{cl.var}' is already defined", "VariableAlreadyBound")
+                scope[cl.var] = "map" if cl.headers else "list"
+            elif isinstance(cl, A.SchemaCommand):
+                if n != 1:
+                    raise semantic("an index or constraint command must be a query of its own",
+                                   "InvalidClauseComposition")
         last = clauses[-1]
-        if not subquery and not isinstance(last, (A.Return,) + A.WRITE_CLAUSES + (A.Call,)):
+        if not subquery and not isinstance(last, (A.Return,) + A.WRITE_CLAUSES + (A.Call, A.CallSubquery)):
             raise semantic("a query must end with RETURN, an update clause or CALL",
                            "InvalidClauseComposition")
         if union and cols is None:
@@ -362,7 +421,7 @@ class _Checker:
             return "any"
         if isinstance(e, A.Var):
             if e.name not in scope:
-                raise semantic(f"variable '{e.name}' is not defined", "UndefinedVariable")
+                raise _at(semantic(f"variable '{e.name}' is not defined", "UndefinedVariable"), e.pos)
             return scope[e.name]
         if isinstance(e, A.Prop):
             t = ex(e.subject)
@@ -470,7 +529,14 @@ class _Checker:
                                    "new variables)", "UndefinedVariable")
             self.pattern([e.part], inner, "expr")
             return "any"  # a list of paths, or a predicate in boolean context
-        if isinstance(e, A.ExistsSubquery):
+        if isinstance(e, A.CollectSubquery):
+            for clauses in e.query.parts:
+                cols = _Checker(self.params).single(clauses, scope=scope, subquery=True)
+                if cols is None or len(cols) != 1:
+                    raise semantic("COLLECT { } must end with a RETURN of exactly one column",
+                                   "InvalidClauseComposition")
+            return "list"
+        if isinstance(e, (A.ExistsSubquery, A.CountSubquery)):
             if e.query is None:
                 inner = dict(scope)
                 self.pattern(e.parts, inner, "match")
@@ -479,7 +545,7 @@ class _Checker:
             else:
                 for clauses in e.query.parts:
                     self.single(clauses, scope=scope, subquery=True)
-            return "bool"
+            return "int" if isinstance(e, A.CountSubquery) else "bool"
         if isinstance(e, A.PatternComp):
             inner = dict(scope)
             self.pattern([e.part], inner, "expr")
@@ -518,7 +584,7 @@ class _Checker:
         if name not in SCALARS:
             if name.split(".")[0] in ("date", "time", "localtime", "datetime", "localdatetime", "duration"):
                 raise not_supported(f"temporal function {name}()")
-            raise semantic(f"unknown function '{name}'", "UnknownFunction")
+            raise _at(semantic(f"unknown function '{name}'", "UnknownFunction"), e.pos)
         lo, hi = ARITY[name]
         if len(e.args) < lo or (hi is not None and len(e.args) > hi):
             raise semantic(f"{name}() takes {lo}{'' if hi == lo else '..' + ('n' if hi is None else str(hi))} "

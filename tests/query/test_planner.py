@@ -57,7 +57,7 @@ def test_two_hop_count_uses_the_key_index_and_matches_a_direct_computation(socia
                          {"id": pid}, view, readonly=True)
     assert res.fetchall() == [(want,)]
     assert view.calls.get("key_lookup") == 1
-    assert "nodes" not in view.calls                      # no label scan, no full scan
+    assert "nodes" not in view.calls and "node_ids" not in view.calls   # no label scan, no full scan
     hops = view.calls.get("edges_of", 0) + view.calls.get("expand", 0)
     assert hops <= 1 + len(out.get(start, []))           # one expansion per reached node
 
@@ -68,7 +68,7 @@ def test_where_equality_is_also_used_as_an_anchor(social):
         view = _CountingView(s)
         res = lq.execute("MATCH (a:Person) WHERE a.id = $id RETURN a.name", {"id": ids[9]}, view)
     assert res.fetchall() == [(f"p{ids[9]}",)]
-    assert "nodes" not in view.calls
+    assert "nodes" not in view.calls and "node_ids" not in view.calls
 
 
 def test_without_an_index_the_label_scan_still_answers(social):
@@ -77,4 +77,4 @@ def test_without_an_index_the_label_scan_still_answers(social):
         view = _CountingView(s)
         res = lq.execute("MATCH (a:Person {name: $n}) RETURN a.id", {"n": f"p{ids[3]}"}, view)
     assert res.fetchall() == [(ids[3],)]
-    assert view.calls.get("nodes") == 1
+    assert view.calls.get("nodes", 0) + view.calls.get("node_ids", 0) == 1

@@ -1,0 +1,179 @@
+"""The execution context of one query run: graph access with a per-query cache, parameters,
+and the resource limits (time, estimated memory, result rows).
+
+Owns: ``tick`` (called in every loop that can run long: scans, expansions, UNWIND, range(),
+comprehensions, aggregation, sorting) and ``charge`` (called wherever values are kept:
+materialised rows, lists built by range(), comprehensions, collect(), split()).  Either raises
+``OperationalError`` when the query passes its limit; a write query that fails this way has
+written nothing that survives (the caller rolls its transaction back).
+
+Memory is an estimate, not a measurement: ``charge`` adds about what CPython needs for the
+values kept (``ROW_BYTES`` per row plus ``VALUE_BYTES`` per value), so a limit stops runaway
+queries deterministically, long before the process runs out of memory.
+"""
+from __future__ import annotations
+
+import time
+
+from ..errors import NotFoundError, OperationalError
+from .diagnostics import entity_not_found
+
+__all__ = ["Context", "ROW_BYTES", "VALUE_BYTES", "value_bytes"]
+
+ROW_BYTES = 120       # a dict row with a few entries
+VALUE_BYTES = 40      # a list slot plus a small boxed value
+_CHECK_EVERY = 128    # ticks between two clock reads
+
+
+def value_bytes(v) -> int:
+    t = type(v)
+    if t is str:
+        return 49 + len(v)
+    if t is list:
+        return 56 + sum(value_bytes(x) for x in v[:64]) * max(1, len(v)) // max(1, min(len(v), 64))
+    if t is dict:
+        return 232 + 64 * len(v)
+    return VALUE_BYTES
+
+
+class Context:
+    """Execution state of one query run (graph access, parameters, limits)."""
+
+    def __init__(self, tx, params, timeout=None, readonly=False, memory=None, max_rows=None, options=None):
+        self.tx = tx
+        self.params = params
+        self.start = time.monotonic()
+        self.deadline = None if timeout is None else self.start + timeout
+        self.timeout = timeout
+        self.memory = memory
+        self.max_rows = max_rows
+        self.used = 0
+        self._next_check = _CHECK_EVERY
+        self._ticks = 0
+        self._nodes = {}
+        self._edges = {}
+        self.key_lookup = getattr(tx, "key_lookup", None)
+        # batched (nbrs, eids, from_index) expansion; a transaction's includes its own writes
+        self.expand = getattr(tx, "expand", None)
+        self.now = None  # the statement clock, set on first use (temporal.py)
+        self.deleted_nodes = set()
+        self.deleted_edges = set()
+        self._dead = {}
+        self.readonly = readonly
+        self.options = options or {}
+        self.profile = None   # {id(op): [rows, seconds]} under PROFILE
+
+    # -- limits -------------------------------------------------------------------------------
+    def tick(self, n: int = 1):
+        self._ticks += n
+        if self._ticks >= self._next_check:
+            self._next_check = self._ticks + _CHECK_EVERY
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.timed_out()
+
+    def check_time(self):
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.timed_out()
+
+    def timed_out(self):
+        raise OperationalError(f"query timed out after {self.timeout} s; nothing it wrote was kept. Pass a "
+                               "larger timeout= to execute(), or set connect(..., query_timeout=...)")
+
+    def charge(self, nbytes: int):
+        self.used += nbytes
+        if self.memory is not None and self.used > self.memory:
+            raise OperationalError(
+                f"query needs more than its memory limit of {self.memory / 2**20:.0f} MiB (estimated); nothing "
+                "it wrote was kept. Narrow the query (LIMIT, aggregation), or pass a larger memory= to "
+                "execute() or connect(..., query_memory=...)")
+        self.tick()
+
+    def charge_items(self, n: int):
+        """Before building a list of ``n`` values: refuse at once if it cannot fit."""
+        if self.memory is not None and self.used + n * VALUE_BYTES > self.memory:
+            self.charge(n * VALUE_BYTES)
+        self.tick(n // 64 + 1)
+
+    def switch_tx(self, tx):
+        """Continue in a new transaction (CALL { } IN TRANSACTIONS commits between batches)."""
+        self.tx = tx
+        self.key_lookup = getattr(tx, "key_lookup", None)
+        self.expand = getattr(tx, "expand", None)
+        self._nodes.clear()
+        self._edges.clear()
+
+    # -- graph access -------------------------------------------------------------------------
+    def node(self, nid):
+        n = self._nodes.get(nid)
+        if n is None:
+            try:
+                n = self.tx.node(nid)
+            except NotFoundError:
+                raise entity_not_found(f"node {nid} was deleted or does not exist") from None
+            self._nodes[nid] = n
+        return n
+
+    def edge(self, eid):
+        e = self._edges.get(eid)
+        if e is None:
+            try:
+                e = self.tx.edge(eid)
+            except NotFoundError:
+                raise entity_not_found(f"relationship {eid} was deleted or does not exist") from None
+            self._edges[eid] = e
+        return e
+
+    def has_node(self, nid):
+        if nid in self._nodes:
+            return True
+        has = getattr(self.tx, "has_node", None)
+        if has is not None:
+            return has(nid)
+        try:
+            self.node(nid)
+            return True
+        except NotFoundError:
+            return False
+
+    def scan(self, label):
+        """Ids of the nodes (with ``label``), materialised (writes later in the query do not
+        disturb a running scan)."""
+        ids = getattr(self.tx, "node_ids", None)
+        if ids is not None:
+            out = ids(label)
+            self.tick(len(out) // 16 + 1)
+            return out
+        out = []
+        for n in self.tx.nodes(label):
+            self.tick()
+            self._nodes[n.id] = n
+            out.append(n.id)
+        return out
+
+    def edges_of(self, nid, direction, label):
+        seen = set()
+        out = []
+        for e in self.tx.edges_of(nid, direction, label):
+            if e.id in seen:
+                continue
+            seen.add(e.id)
+            self._edges[e.id] = e
+            out.append(e)
+        return out
+
+    def remember_deleted_edge(self, eid):
+        """Keep a relationship's type and endpoints readable after DELETE (type(r), startNode(r)),
+        while its properties are not (openCypher: DeletedEntityAccess)."""
+        e = self._edges.pop(eid, None) or self.tx.edge(eid)
+        self._dead[eid] = e
+
+    def edge_meta(self, eid):
+        """The relationship (for its type and endpoints), also after this query deleted it."""
+        e = self._dead.get(eid)
+        return e if e is not None else self.edge(eid)
+
+    def forget_node(self, nid):
+        self._nodes.pop(nid, None)
+
+    def forget_edge(self, eid):
+        self._edges.pop(eid, None)

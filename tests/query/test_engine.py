@@ -1,0 +1,185 @@
+"""The planner and operators: plans (EXPLAIN/PROFILE), joins, limits, prepared statements, the
+clauses added with the logical plan, LOAD CSV confinement and schema-aware planning."""
+import os
+
+import pytest
+
+import lpgdb
+
+
+@pytest.fixture
+def db():
+    d = lpgdb.connect(":memory:")
+    d.execute("UNWIND range(1, 30) AS i CREATE (:P {id: i, g: i % 3})")
+    d.execute("MATCH (a:P), (b:P) WHERE b.id = a.id + 1 CREATE (a)-[:NEXT]->(b)")
+    yield d
+    d.close()
+
+
+def test_explain_returns_the_plan_without_running_and_profile_counts_rows(db):
+    r = db.execute("EXPLAIN MATCH (n:P) CREATE (:Q)")
+    assert r.fetchall() == [] and "Create" in r.plan.operators
+    assert db.execute("MATCH (q:Q) RETURN count(*)").fetchall() == [(0,)]      # nothing ran
+    r = db.execute("PROFILE MATCH (a:P)-[:NEXT]->(b) WHERE a.g = 0 RETURN count(*)")
+    assert r.fetchall() == [(9,)]
+    d = r.plan.to_dict()
+    assert d["operator"] == "ProduceResults" and "rows" in d
+    assert "rows=" in str(r.plan) and "Expand" in str(r.plan)
+    assert db.execute("MATCH (n:P) RETURN n").plan is not None
+
+
+def test_an_equality_between_pattern_parts_is_a_hash_join_with_the_product_s_answer(db):
+    q = "MATCH (a:P), (b:P) WHERE a.g = b.g AND a.id < b.id RETURN count(*)"
+    r = db.execute(q)
+    assert "ValueHashJoin" in r.plan.operators and "CartesianProduct" not in r.plan.operators
+    want = sum(1 for a in range(1, 31) for b in range(1, 31) if a % 3 == b % 3 and a < b)
+    assert r.fetchall() == [(want,)]
+    # nulls and NaN never join (Cypher's = is not true for them)
+    db.execute("CREATE (:X {v: null}), (:X {v: 0.0/0.0}), (:Y {v: 0.0/0.0}), (:Y)")
+    assert db.execute("MATCH (x:X), (y:Y) WHERE x.v = y.v RETURN count(*)").fetchall() == [(0,)]
+
+
+def test_an_index_or_a_key_serves_the_anchor_and_explain_says_so(db):
+    assert "NodeByLabelScan" in db.execute("EXPLAIN MATCH (n:P {id: 3}) RETURN n").plan.operators
+    db.execute("CREATE INDEX FOR (n:P) ON (n.id)")
+    assert db.indexes() == [("P", ("id",))]
+    r = db.execute("MATCH (n:P {id: $id}) RETURN n.g", {"id": 5})
+    assert "NodeIndexSeek" in r.plan.operators and r.fetchall() == [(2,)]
+    with pytest.raises(lpgdb.OperationalError, match="already exists"):
+        db.execute("CREATE INDEX FOR (n:P) ON (n.id)")
+    db.execute("CREATE INDEX IF NOT EXISTS FOR (n:P) ON (n.id)")
+    db.execute("DROP INDEX P_id")
+    assert db.indexes() == []
+    with pytest.raises(lpgdb.OperationalError, match="no index named"):
+        db.execute("DROP INDEX P_id")
+    db.execute("DROP INDEX P_id IF EXISTS")
+    with pytest.raises(lpgdb.NotSupportedError, match="graph type"):
+        db.execute("CREATE CONSTRAINT FOR (n:P) REQUIRE n.id IS UNIQUE")
+
+
+def test_count_distinct_reach_matches_the_general_plan(db):
+    db.execute("MATCH (a:P {id: 1}), (b:P {id: 3}) CREATE (a)-[:NEXT]->(b), (b)-[:NEXT]->(a)")
+    db.execute("CREATE INDEX FOR (n:P) ON (n.id)")
+    q = "MATCH (a:P {id: 1})-[:NEXT]->()-[:NEXT]->(c) WHERE c <> a RETURN count(DISTINCT c)"
+    r = db.execute(q)
+    assert "CountDistinctReach" in r.plan.operators
+    general = db.execute("MATCH (a:P {id: 1})-[:NEXT]->()-[:NEXT]->(c) WHERE c <> a "
+                         "WITH DISTINCT c RETURN count(*)").fetchall()
+    assert r.fetchall() == general == [(2,)]
+
+
+def test_prepared_statements_reuse_their_plan(db):
+    st = db.prepare("MATCH (n:P {id: $id}) RETURN n.g AS g")
+    assert [st.execute({"id": i}).fetchone()["g"] for i in (1, 2, 3)] == [1, 2, 0]
+    assert st.readonly and "NodeByLabelScan" in st.explain().operators
+    w = db.prepare("CREATE (:W {v: $v})")
+    w.execute({"v": 1})
+    assert db.execute("MATCH (w:W) RETURN w.v").fetchall() == [(1,)]
+
+
+def test_limits_stop_runaway_queries_and_keep_nothing():
+    with lpgdb.connect(":memory:", query_memory=50 * 2**20) as d:
+        with pytest.raises(lpgdb.OperationalError, match="memory limit"):
+            d.execute("UNWIND range(1, 1000000000) AS x RETURN count(*)")
+        with pytest.raises(lpgdb.OperationalError, match="memory limit"):
+            d.execute("UNWIND range(1, 1000000) AS x RETURN collect(x)")
+        with pytest.raises(lpgdb.OperationalError, match="timed out"):
+            d.execute("UNWIND range(1, 1000000) AS x CREATE (:T {x: x})", timeout=0.0)
+        assert d.execute("MATCH (t:T) RETURN count(*)").fetchall() == [(0,)]      # nothing written
+        with pytest.raises(lpgdb.OperationalError, match="timed out"):
+            d.execute("RETURN size([x IN range(1, 1000000) | x * 2])", timeout=0.0)
+        with pytest.raises(lpgdb.OperationalError, match="max_rows"):
+            d.execute("UNWIND range(1, 100) AS x RETURN x", max_rows=10)
+        assert len(d.execute("UNWIND range(1, 10) AS x RETURN x", max_rows=10)) == 10
+    with lpgdb.connect(":memory:", query_timeout=0.0) as d:   # the database's default applies
+        with pytest.raises(lpgdb.OperationalError, match="timed out"):
+            d.execute("UNWIND range(1, 100000) AS x RETURN count(*)")
+        assert d.execute("RETURN 1", timeout=None).fetchall() == [(1,)]
+    with pytest.raises(lpgdb.InterfaceError):
+        lpgdb.connect(":memory:", query_timeout=-1)
+
+
+def test_a_clique_path_enumeration_stops_on_its_limit():
+    with lpgdb.connect(":memory:", query_memory=20 * 2**20) as d:
+        d.execute("UNWIND range(1, 12) AS i CREATE (:C {i: i})")
+        d.execute("MATCH (a:C), (b:C) WHERE a.i < b.i CREATE (a)-[:E]->(b)")
+        with pytest.raises(lpgdb.OperationalError, match="memory limit|timed out"):
+            d.execute("MATCH p = (a)-[*]-(b) RETURN p", timeout=30)
+
+
+def test_new_clauses_foreach_call_count_collect_shortest_path():
+    with lpgdb.connect(":memory:") as d:
+        d.execute("FOREACH (x IN range(1, 4) | CREATE (:A {x: x}))")
+        d.execute("MATCH (a:A), (b:A) WHERE b.x = a.x + 1 CREATE (a)-[:K]->(b)")
+        assert d.execute("MATCH (a:A) RETURN a.x, COUNT { (a)-->() } AS n ORDER BY a.x").fetchall() == \
+            [(1, 1), (2, 1), (3, 1), (4, 0)]
+        assert d.execute("RETURN COLLECT { MATCH (a:A) RETURN a.x ORDER BY a.x DESC } AS l").fetchall() == \
+            [([4, 3, 2, 1],)]
+        assert d.execute("CALL { MATCH (a:A) RETURN max(a.x) AS m } RETURN m + 1").fetchall() == [(5,)]
+        assert d.execute("MATCH p = shortestPath((a:A {x: 1})-[*]-(b:A {x: 4})) RETURN length(p)").fetchall() \
+            == [(3,)]
+        d.execute("MATCH (a:A {x: 1}), (b:A {x: 3}) CREATE (a)-[:K]->(b)")
+        assert d.execute("MATCH p = allShortestPaths((a:A {x: 1})-[*]->(b:A {x: 4})) RETURN length(p)").fetchall() \
+            == [(2,)]
+        d.execute("CALL { UNWIND range(1, 10) AS i CREATE (:B {i: i}) } IN TRANSACTIONS OF 3 ROWS")
+        assert d.execute("MATCH (b:B) RETURN count(*)").fetchall() == [(10,)]
+        with d.transaction() as tx:
+            with pytest.raises(lpgdb.OperationalError, match="IN TRANSACTIONS"):
+                tx.execute("CALL { CREATE (:B) } IN TRANSACTIONS")
+            tx.rollback()
+
+
+def test_load_csv_is_off_by_default_and_confined_to_import_dir(tmp_path):
+    imp = tmp_path / "import"
+    imp.mkdir()
+    (imp / "people.csv").write_text("name,age\nAda,36\nBob,\n", encoding="utf-8")
+    (tmp_path / "secret.csv").write_text("x\n1\n", encoding="utf-8")
+    with lpgdb.connect(":memory:") as d:
+        with pytest.raises(lpgdb.OperationalError, match="import_dir"):
+            d.execute("LOAD CSV FROM 'people.csv' AS r RETURN r")
+    with lpgdb.connect(":memory:", import_dir=str(imp)) as d:
+        rows = d.execute("LOAD CSV WITH HEADERS FROM 'file:///people.csv' AS r RETURN r.name, r.age").fetchall()
+        assert rows == [("Ada", "36"), ("Bob", None)]
+        assert d.execute("LOAD CSV FROM 'people.csv' AS r RETURN r").fetchall()[0] == (["name", "age"],)
+        for bad in ("../secret.csv", str(tmp_path / "secret.csv"), "file:///../secret.csv", "http://x/y.csv"):
+            with pytest.raises(lpgdb.OperationalError):
+                d.execute("LOAD CSV FROM $u AS r RETURN r", {"u": bad})
+        os.symlink(tmp_path / "secret.csv", imp / "link.csv")
+        with pytest.raises(lpgdb.OperationalError, match="outside"):
+            d.execute("LOAD CSV FROM 'link.csv' AS r RETURN r")
+
+
+def test_errors_after_parsing_have_a_position_and_right_keeps_the_whole_string():
+    with lpgdb.connect(":memory:") as d:
+        with pytest.raises(lpgdb.SemanticError) as e:
+            d.execute("MATCH (n)\nRETURN nope")
+        assert (e.value.line, e.value.column) == (2, 8) and "^" in str(e.value)
+        with pytest.raises(lpgdb.SemanticError) as e:
+            d.execute("RETURN 1 + frob(2)")
+        assert e.value.column == 12 and e.value.code == "UnknownFunction"
+        assert d.execute("RETURN right('Bob', 5), right('Bob', 2), left('Bob', 5)").fetchall() == [("Bob", "ob", "Bob")]
+
+
+SCHEMA = """CREATE GRAPH TYPE g STRICT {
+  (personType : Person {name STRING}),
+  (customerType : Person & Customer {name STRING}),
+  (cityType : City {name STRING}),
+  (:personType)-[livesType : LIVES_IN]->(:cityType)
+}"""
+
+
+def test_schema_aware_planning_prunes_impossible_patterns_and_says_why():
+    with lpgdb.connect(":memory:") as d:
+        d.set_schema(SCHEMA)
+        d.execute("CREATE (:Person {name: 'Ada'})-[:LIVES_IN]->(:City {name: 'Oslo'}), (:Person:Customer {name: 'Cy'})")
+        r = d.execute("MATCH (n:Persn) RETURN n")
+        assert r.fetchall() == [] and "EmptyResult" in r.plan.operators
+        n = r.notifications[0]
+        assert n["code"] == "lpgdb.Schema.UnknownLabel" and n["position"] == {"offset": 6, "line": 1, "column": 7}
+        r = d.execute("MATCH (c:City)-[:LIVES_IN]->(p:Person) RETURN p")
+        assert r.fetchall() == [] and r.notifications[0]["code"] == "lpgdb.Schema.ImpossibleEdge"
+        r = d.execute("MATCH (p:Person {age: 3}) RETURN p")
+        assert r.fetchall() == [] and r.notifications[0]["code"] == "lpgdb.Schema.UnknownProperty"
+        r = d.execute("MATCH (p:Customer:Person) RETURN p.name")
+        assert r.fetchall() == [("Cy",)] and "label test dropped" in str(r.plan)
+        assert d.execute("MATCH (p:Person)-[:LIVES_IN]->(c) RETURN c.name").notifications == []
