@@ -541,8 +541,8 @@ def _query_defaults(options: dict) -> dict:
                     raise InterfaceError(f"import_dir must be an existing directory, not {v!r}")
                 out[k] = os.path.realpath(os.fspath(v))
             continue
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
-            raise InterfaceError(f"{k} must be a positive number or None, not {v!r}")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+            raise InterfaceError(f"{k} must be a number >= 0 or None, not {v!r}")
         if v is not None:
             out[{"query_timeout": "timeout", "query_memory": "memory"}.get(k, k)] = v
     return out
