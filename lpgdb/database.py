@@ -506,7 +506,7 @@ class PreparedStatement:
             db._check_open()
         pq = self._pq
         if pq.readonly and pq.schema_command is None and not pq.batched:
-            s = Snapshot(db, db._engine.state)
+            s = db.snapshot()
             try:
                 opts = {**db.query_defaults, **options} if options else db.query_defaults
                 return pq.run(s, params, True, **opts)

@@ -243,18 +243,19 @@ class _Reader:
     def index_for(self, label: str, prop: str) -> Optional[str]:
         """What ``key_lookup(label, prop, v)`` probes, described, or None when it has no index
         for (label, prop) (the query planner's index choice)."""
-        spec = self._state.user_indexes.get((label, (prop,)))
-        return None if spec is None else f"index :{label}({prop})"
+        self._check_open()
+        name = self._view.user_index_name(label, (prop,))
+        return None if name is None else f"index :{label}({prop})"
 
     def catalog_version(self):
         """A value that changes whenever the schema or the set of indexes changes (plan cache)."""
-        st = self._state
-        return (id(st.graph_type), tuple(st.user_indexes))
+        v = self._view
+        return (id(v.graph_type), tuple(v.user_indexes()))
 
     @property
     def graph_type(self):
-        """The enforced graph type as of this view, or None."""
-        return self._state.graph_type
+        """The enforced graph type, or None."""
+        return self._view.graph_type
 
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
         """Run an openCypher-style query inside this snapshot/transaction."""
