@@ -40,7 +40,6 @@ import logging
 import os
 import random
 import re
-import shutil
 import struct
 import threading
 import time
@@ -48,7 +47,7 @@ from typing import Optional
 
 from .. import core
 from ..errors import CorruptionError, NotFoundError, OperationalError
-from . import checkpoint, records, wal
+from . import checkpoint, io, records, wal
 
 log = logging.getLogger("lpgdb.archive")
 
@@ -192,7 +191,7 @@ class Archiver:
     def start(self) -> None:
         """Attach once in the caller (a refused archive fails the open), then run the thread.
         An unreachable store is not an error here: the thread keeps trying."""
-        shutil.rmtree(self.stage_dir, ignore_errors=True)
+        io.remove_tree(self.stage_dir)
         try:
             self._attach()
         except Fenced as e:
@@ -210,7 +209,7 @@ class Archiver:
             return
         try:
             self._stage(meta, manifest)
-        except OSError as e:
+        except OperationalError as e:
             self._note_failure(OperationalError(f"cannot stage the checkpoint for archiving: {e}"))
 
     def stop(self) -> None:
@@ -294,7 +293,7 @@ class Archiver:
                              f"database is an older copy")
             try:
                 local = wal.read_log(self.wal_dir, self.seg_size, frm, to)
-            except (FileNotFoundError, ValueError, CorruptionError):
+            except (ValueError, CorruptionError):
                 local = None
             if local is not None:
                 if local != body:
@@ -327,6 +326,9 @@ class Archiver:
         while pos < durable:
             to = min(durable, (pos // self.seg_size + 1) * self.seg_size)
             body = wal.read_log(self.wal_dir, self.seg_size, pos, to)
+            if body is None:
+                raise CorruptionError(f"the WAL segment holding LSN {pos} is gone before it was "
+                                      "archived", path=self.wal_dir)
             obj = encode_piece(self.uuid, pos, to, body)
             if not self.store.put_if_absent(piece_name(pos), obj):
                 if self.store.get(piece_name(pos)) != obj:   # not our own earlier upload
@@ -355,36 +357,34 @@ class Archiver:
         """Hard-link a checkpoint's files into ship/<lsn>/ and queue it (local and quick)."""
         d = os.path.join(self.stage_dir, f"{meta.checkpoint_lsn:016x}")
         with self._lock:
-            if not os.path.isdir(d):
+            if not io.is_real_dir(d):
                 tmp = d + ".tmp"
-                shutil.rmtree(tmp, ignore_errors=True)
-                os.makedirs(tmp)
+                io.remove_tree(tmp)
+                io.makedirs(tmp)
                 for rel in _files_of(meta, manifest):
-                    checkpoint.link_or_copy(os.path.join(self.engine.path, rel),
-                                            os.path.join(tmp, os.path.basename(rel)))
-                os.rename(tmp, d)
+                    io.link_or_copy(os.path.join(self.engine.path, rel),
+                                    os.path.join(tmp, os.path.basename(rel)))
+                io.rename(tmp, d)
             if self._pending and not self._pending[-1][2]:
                 self._pending.pop()                  # only the newest checkpoint is worth shipping
             self._pending.append((meta, manifest, required))
 
     def _unstage(self, keep: set) -> None:
         """Remove staged checkpoints no longer queued (caller holds the lock)."""
-        for name in os.listdir(self.stage_dir) if os.path.isdir(self.stage_dir) else ():
+        for name in io.listdir(self.stage_dir, missing_ok=True):
             if name not in keep:
-                shutil.rmtree(os.path.join(self.stage_dir, name), ignore_errors=True)
+                io.remove_tree(os.path.join(self.stage_dir, name))
 
     def _ship_base(self, meta, manifest) -> None:
         d = os.path.join(self.stage_dir, f"{meta.checkpoint_lsn:016x}")
         files, mbytes = [], None
         if manifest is not None:
             mname = checkpoint.manifest_name(meta.manifest_seq)
-            with open(os.path.join(d, mname), "rb") as f:
-                mbytes = f.read()
+            mbytes = io.read_file(os.path.join(d, mname))
             for rel, crc, size in checkpoint.manifest_files(manifest):
                 obj = data_name(rel, crc, size)
                 if obj not in self._known_data:
-                    with open(os.path.join(d, os.path.basename(rel)), "rb") as f:
-                        data = f.read()
+                    data = io.read_file(os.path.join(d, os.path.basename(rel)))
                     if len(data) != size or core.crc32c(data) != crc:
                         raise CorruptionError("a checkpoint file changed before it was archived",
                                               path=os.path.join(self.engine.path, rel))
@@ -432,7 +432,7 @@ def fetch_base(store, desc: dict, root: str) -> None:
     """Write the base as a database directory ``root`` (META, manifest, data files; empty log).
     Every file is checked against its CRC and size."""
     for sub in ("wal", "data", "manifest", "tmp"):
-        os.makedirs(os.path.join(root, sub), exist_ok=True)
+        io.makedirs(os.path.join(root, sub))
     meta = desc["meta"]
     if desc["manifest"] is not None:
         mdata = desc["manifest"]
@@ -456,9 +456,9 @@ def fetch_base(store, desc: dict, root: str) -> None:
             _write_new(os.path.join(root, rel), data)
         if len(named) != len(desc["files"]):
             raise CorruptionError("archived base does not list every file of its manifest")
-    checkpoint.write_meta(os.path.join(root, "META"), dataclasses.replace(meta, slot_seq=meta.slot_seq))
+    checkpoint.write_meta(os.path.join(root, "META"), meta)
     for sub in ("data", "manifest", ""):
-        wal.fsync_dir(os.path.join(root, sub))
+        io.fsync_dir(os.path.join(root, sub))
 
 
 def fetch_log(store, ident: dict, wal_dir: str, start: int, *, until_lsn=None,
@@ -498,14 +498,12 @@ def fetch_log(store, ident: dict, wal_dir: str, start: int, *, until_lsn=None,
 
 
 def _write_new(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = io.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fdatasync(fd)
+        io.write(fd, data)
+        io.fdatasync(fd)
     finally:
-        os.close(fd)
+        io.close(fd)
 
 
 def restore(store, dest: str, *, until_time_ns: Optional[int] = None, until_lsn: Optional[int] = None,
@@ -516,10 +514,7 @@ def restore(store, dest: str, *, until_time_ns: Optional[int] = None, until_lsn:
     import uuid as _uuid
     ident = read_identity(store)
     desc = choose_base(store, ident, until_lsn=until_lsn, until_time_ns=until_time_ns)
-    tmp = dest + ".tmp-restore"
-    if os.path.exists(tmp):
-        raise OperationalError(f"{tmp!r} exists (an interrupted restore?); remove it and retry")
-    try:
+    with io.build_dir(dest) as tmp:               # atomic: a failed restore leaves nothing
         fetch_base(store, desc, tmp)
         meta = desc["meta"]
         end = fetch_log(store, ident, os.path.join(tmp, "wal"), meta.checkpoint_lsn, until_lsn=until_lsn)
@@ -545,9 +540,4 @@ def restore(store, dest: str, *, until_time_ns: Optional[int] = None, until_lsn:
         meta.slot_seq += 1
         checkpoint.write_meta(os.path.join(tmp, "META"), meta)
         for seg in wal.list_segments(os.path.join(tmp, "wal")):
-            os.unlink(os.path.join(tmp, "wal", wal.segment_name(seg)))
-        os.rename(tmp, dest)
-        wal.fsync_dir(os.path.dirname(os.path.abspath(dest)))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            io.unlink(os.path.join(tmp, "wal", wal.segment_name(seg)))

@@ -21,13 +21,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import threading
 import time
 from typing import NamedTuple, Optional
 
 from ..errors import CorruptionError, OperationalError
-from . import archive, checkpoint, wal
+from . import archive, checkpoint, io, wal
 from .engine import Engine
 
 log = logging.getLogger("lpgdb.replica")
@@ -44,7 +43,7 @@ class Replica:
         self.store = store
         self.interval = interval
         self.ident = archive.read_identity(store)
-        if not os.path.exists(os.path.join(path, "META")):
+        if not io.exists(os.path.join(path, "META")):
             self._bootstrap()
         self.engine = Engine(path, readonly=False, create=False, schema_loader=schema_loader,
                              **engine_options)
@@ -68,44 +67,34 @@ class Replica:
 
     # -- bootstrap / rebase ------------------------------------------------------------------------
     def _bootstrap(self) -> None:
-        if os.path.exists(self.path) and os.listdir(self.path):
+        if io.exists(self.path) and io.listdir(self.path):
             raise OperationalError(f"{self.path!r} exists and is not an lpgdb database; a replica "
                                    "needs an empty or new directory")
         desc = archive.choose_base(self.store, self.ident)
-        tmp = self.path + ".tmp-replica"
-        if os.path.exists(tmp):
-            raise OperationalError(f"{tmp!r} exists (an interrupted bootstrap?); remove it and retry")
-        try:
+        with io.build_dir(self.path, replace_empty=True) as tmp:
             archive.fetch_base(self.store, desc, tmp)
             archive.fetch_log(self.store, self.ident, os.path.join(tmp, "wal"), desc["meta"].checkpoint_lsn)
-            if os.path.isdir(self.path):
-                os.rmdir(self.path)
-            os.rename(tmp, self.path)
-            wal.fsync_dir(os.path.dirname(os.path.abspath(self.path)))
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     def _rebase(self, lsn: int) -> None:
         """Replace DIR's state by the archived base at ``lsn`` (caller holds the lock)."""
         eng = self.engine
         desc = archive.read_base(self.store, lsn, self.ident)
         stage = os.path.join(self.path, "tmp", "rebase")
-        shutil.rmtree(stage, ignore_errors=True)
+        io.remove_tree(stage)
         archive.fetch_base(self.store, desc, stage)
         for rel in [os.path.join("manifest", checkpoint.manifest_name(desc["meta"].manifest_seq))] * (
                 desc["manifest"] is not None) + [f[0] for f in desc["files"]]:
             dst = os.path.join(self.path, rel)
-            if not os.path.exists(dst):
-                os.rename(os.path.join(stage, rel), dst)
+            if not io.exists(dst):
+                io.rename(os.path.join(stage, rel), dst)
         for sub in ("data", "manifest"):
-            wal.fsync_dir(os.path.join(self.path, sub))
+            io.fsync_dir(os.path.join(self.path, sub))
         meta = dataclasses.replace(desc["meta"], slot_seq=eng.meta.slot_seq + 1)
         eng.wal.close()
         for seg in wal.list_segments(os.path.join(self.path, "wal")):
-            os.unlink(os.path.join(self.path, "wal", wal.segment_name(seg)))
+            io.unlink(os.path.join(self.path, "wal", wal.segment_name(seg)))
         checkpoint.write_meta(os.path.join(self.path, "META"), meta)
-        shutil.rmtree(stage, ignore_errors=True)
+        io.remove_tree(stage)
         eng._load()
         checkpoint.remove_orphans(self.path, eng.meta, eng.manifest)
         log.info("replica %s: loaded the archived base at LSN %d", self.path, lsn)

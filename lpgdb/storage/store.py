@@ -15,6 +15,7 @@ the archiver retries with backoff.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import uuid as _uuid
@@ -22,6 +23,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import InterfaceError, NotFoundError, OperationalError
+from . import io
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
@@ -64,41 +66,35 @@ class DirStore:
         dest = self._p(name)
         d = os.path.dirname(dest)
         tmp = os.path.join(d, f".tmp-{_uuid.uuid4().hex}")
+        io.makedirs(d)
+        fd = io.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
-            os.makedirs(d, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
+                io.write(fd, data)
+                io.fsync(fd)
             finally:
-                os.close(fd)
+                io.close(fd)
             try:
-                os.link(tmp, dest)          # atomic create-if-absent, whole file or nothing
-            except FileExistsError:
-                return False
-            finally:
-                os.unlink(tmp)
-            _fsync_dir(d)
-            return True
-        except OSError as e:
-            _unlink_quietly(tmp)
-            raise OperationalError(f"cannot write {name!r} to the archive {self.url!r}: {e}") from e
+                io.link(tmp, dest)          # atomic create-if-absent, whole file or nothing
+            except OperationalError as e:
+                if e.errno == errno.EEXIST:
+                    return False
+                raise
+        finally:
+            io.unlink(tmp, missing_ok=True)
+        io.fsync_dir(d)
+        return True
 
     def get(self, name: str) -> bytes:
-        try:
-            with open(self._p(name), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            raise NotFoundError(f"no object {name!r} in the archive {self.url!r}") from None
-        except OSError as e:
-            raise OperationalError(f"cannot read {name!r} from the archive {self.url!r}: {e}") from e
+        data = io.read_file(self._p(name), missing_ok=True)
+        if data is None:
+            raise NotFoundError(f"no object {name!r} in the archive {self.url!r}")
+        return data
 
     def list(self, prefix: str = "") -> list:
         out = []
         try:
-            for d, dirs, files in os.walk(self.path):
+            for d, dirs, files in os.walk(self.path, onerror=_raise):
                 rel = os.path.relpath(d, self.path)
                 base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
                 if not (base.startswith(prefix) or prefix.startswith(base)):
@@ -112,12 +108,7 @@ class DirStore:
         return sorted(out)
 
     def delete(self, name: str) -> None:
-        try:
-            os.unlink(self._p(name))
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise OperationalError(f"cannot delete {name!r} from the archive {self.url!r}: {e}") from e
+        io.unlink(self._p(name), missing_ok=True)
 
 
 class S3Store:
@@ -217,16 +208,6 @@ def open_store(spec) -> Store:
     raise InterfaceError(f"an archive is s3://bucket/prefix, a directory or a Store object, not {spec!r}")
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def _raise(e: OSError):
+    if not isinstance(e, FileNotFoundError):   # a missing archive directory lists as empty
+        raise e

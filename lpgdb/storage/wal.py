@@ -55,7 +55,7 @@ from typing import Callable, Iterator, Optional
 
 from .. import core
 from ..errors import CorruptionError, OperationalError
-from . import faults
+from . import faults, io
 
 SEG_HEADER = 4096
 DEFAULT_SEG_SIZE = 16 << 20
@@ -357,21 +357,23 @@ def frame_pos(lsn: int, seg_size: int) -> int:
     return lsn
 
 
-def read_log(wal_dir: str, seg_size: int, lsn: int, end: int) -> bytes:
-    """The raw log bytes ``[lsn, end)``, which lie in one segment (log shipping).
-    FileNotFoundError if the segment is gone."""
+def read_log(wal_dir: str, seg_size: int, lsn: int, end: int) -> Optional[bytes]:
+    """The raw log bytes ``[lsn, end)``, which lie in one segment (log shipping); None if the
+    segment is gone."""
     seg_no, off = divmod(lsn, seg_size)
     if not (SEG_HEADER <= off <= end - seg_no * seg_size <= seg_size):
         raise ValueError(f"log range [{lsn}, {end}) is not inside one segment")
-    fd = os.open(os.path.join(wal_dir, segment_name(seg_no)), os.O_RDONLY)
+    path = os.path.join(wal_dir, segment_name(seg_no))
+    fd = io.open(path, os.O_RDONLY, missing_ok=True)
+    if fd is None:
+        return None
     try:
-        data = os.pread(fd, end - lsn, off)
+        data = io.pread(fd, end - lsn, off)
     finally:
-        os.close(fd)
+        io.close(fd)
     if len(data) != end - lsn:
         raise CorruptionError(f"WAL segment shorter than its log ({len(data)} of {end - lsn} bytes "
-                              f"at LSN {lsn})", path=os.path.join(wal_dir, segment_name(seg_no)),
-                              offset=off)
+                              f"at LSN {lsn})", path=path, offset=off)
     return data
 
 
@@ -383,33 +385,33 @@ def write_log(wal_dir: str, uuid: bytes, seg_size: int, lsn: int, data: bytes) -
         raise CorruptionError(f"archived log piece at LSN {lsn} ({len(data)} bytes) does not fit a "
                               f"{seg_size}-byte segment")
     path = os.path.join(wal_dir, segment_name(seg_no))
-    if not os.path.exists(path):
+    if not io.exists(path):
         tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = io.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
         try:
-            os.ftruncate(fd, seg_size)
-            os.pwrite(fd, _segment_header(uuid, seg_no, seg_size), 0)
-            os.fdatasync(fd)
+            io.ftruncate(fd, seg_size)
+            io.pwrite(fd, _segment_header(uuid, seg_no, seg_size), 0)
+            io.fdatasync(fd)
         finally:
-            os.close(fd)
-        os.rename(tmp, path)
-        fsync_dir(wal_dir)
-    fd = os.open(path, os.O_RDWR)
+            io.close(fd)
+        io.rename(tmp, path)
+        io.fsync_dir(wal_dir)
+    fd = io.open(path, os.O_RDWR)
     try:
-        os.pwrite(fd, data, off)
+        io.pwrite(fd, data, off)
     finally:
-        os.close(fd)
+        io.close(fd)
 
 
 def sync_log(wal_dir: str, first_seg: int) -> None:
     """fdatasync the segments from ``first_seg`` on (after write_log)."""
     for s in list_segments(wal_dir):
         if s >= first_seg:
-            fd = os.open(os.path.join(wal_dir, segment_name(s)), os.O_RDONLY)
+            fd = io.open(os.path.join(wal_dir, segment_name(s)), os.O_RDONLY)
             try:
-                os.fdatasync(fd)
+                io.fdatasync(fd)
             finally:
-                os.close(fd)
+                io.close(fd)
 
 
 @dataclass
