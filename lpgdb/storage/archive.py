@@ -145,7 +145,8 @@ class ArchiveStatus:
     ``state``: "ok" (caught up or shipping), "retrying" (uploads fail; ``last_error`` says why),
     "fenced" / "refused" (shipping stopped for good: another writer or another database),
     "stopped" (closed). ``lag_bytes``/``lag_seconds``: durable log not yet in the archive, and
-    how long the oldest such commit has waited at most. ``gap``: ``(from_lsn, to_lsn)`` of log
+    how long the oldest such commit has waited at most. ``pending_bases``: checkpoints staged
+    but not yet uploaded. ``gap``: ``(from_lsn, to_lsn)`` of log
     the archive will never have (archiving was off), or None.
     """
     url: str
@@ -157,6 +158,7 @@ class ArchiveStatus:
     last_error: Optional[str]
     last_shipped_at: Optional[float]
     newest_base_lsn: Optional[int]
+    pending_bases: int
     gap: Optional[tuple]
 
 
@@ -226,7 +228,8 @@ class Archiver:
         lag = max(0, durable - self.shipped_lsn)
         return ArchiveStatus(self.store.url, self.state, durable, self.shipped_lsn, lag,
                              round(time.time() - self._caught_up_at, 3) if lag else 0.0,
-                             self.last_error, self.last_shipped_at, self.newest_base, self.gap)
+                             self.last_error, self.last_shipped_at, self.newest_base,
+                             len(self._pending), self.gap)
 
     # -- thread ---------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -524,17 +527,21 @@ def restore(store, dest: str, *, until_time_ns: Optional[int] = None, until_lsn:
                                    + f"; it cannot restore LSN {until_lsn}")
         target = (("lsn", until_lsn) if until_lsn is not None else
                   ("time", until_time_ns) if until_time_ns is not None else None)
-        eng = open_engine(tmp, target)
-        try:
-            if (until_time_ns is not None and desc["later_bases"] and eng.replayed_to >= end
-                    and wal.frame_pos(desc["later_bases"][0], ident["seg_size"]) > end):
-                raise OperationalError(
-                    f"the archive {store.url!r} has a gap after LSN {end} (archiving was off) and "
-                    f"the requested time may fall in it; restore to an earlier time, or to the "
-                    f"base at LSN {desc['later_bases'][0]} or later")
-            eng.checkpoint()          # materialize what the replay applied: no WAL needed
-        finally:
-            eng.close(checkpoint_on_close=False)
+        gap_after = (until_time_ns is not None and desc["later_bases"]
+                     and wal.frame_pos(desc["later_bases"][0], ident["seg_size"]) > end)
+        if end > wal.frame_pos(meta.checkpoint_lsn, ident["seg_size"]):   # log to replay
+            eng = open_engine(tmp, target)
+            try:
+                gap_after = gap_after and eng.replayed_to >= end
+                if not gap_after:
+                    eng.checkpoint()  # materialize what the replay applied: no WAL needed
+            finally:
+                eng.close(checkpoint_on_close=False)
+        if gap_after:
+            raise OperationalError(
+                f"the archive {store.url!r} has a gap after LSN {end} (archiving was off) and "
+                f"the requested time may fall in it; restore to an earlier time, or to the "
+                f"base at LSN {desc['later_bases'][0]} or later")
         meta = checkpoint.read_meta(os.path.join(tmp, "META"))
         meta.uuid = _uuid.uuid4().bytes          # a new history: never mixed with the archived one
         meta.slot_seq += 1

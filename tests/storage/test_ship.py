@@ -36,7 +36,7 @@ def _wait(cond, timeout=20.0, what="condition"):
 
 def _caught_up(db):
     st = db.archive_status()
-    return st.state == "ok" and st.lag_bytes == 0
+    return st.state == "ok" and st.lag_bytes == 0 and st.pending_bases == 0
 
 
 @pytest.fixture(params=["s3", "dir"])
