@@ -186,23 +186,26 @@ class Archiver:
         self._known_data: set = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._first_contact = threading.Event()
+        self._open_ckpt = 0
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="lpgdb-archiver", daemon=True)
 
     # -- engine hooks (never raise into the commit path) --------------------------------------
-    def start(self) -> None:
-        """Attach once in the caller (a refused archive fails the open), then run the thread.
-        An unreachable store is not an error here: the thread keeps trying."""
+    def start(self, attach_timeout: float = 3.0) -> None:
+        """Stage the current checkpoint (the base the shipped chain may start from), start the
+        thread, and wait up to ``attach_timeout`` seconds for its first contact with the store:
+        an archive that is refused or fenced fails the open (Fenced); an unreachable one does
+        not (the thread keeps trying, and the open goes on)."""
         io.remove_tree(self.stage_dir)
-        try:
-            self._attach()
-        except Fenced as e:
-            if self.state != "refused":
-                self.state, self.last_error = "fenced", str(e)
-            raise
-        except OperationalError as e:
-            self._note_failure(e)
+        eng = self.engine
+        self._open_ckpt = eng.meta.checkpoint_lsn
+        self._stage(eng.meta, eng.manifest, required=True)
         self._thread.start()
+        self._first_contact.wait(attach_timeout)
+        if self.state in ("refused", "fenced"):
+            self._thread.join()
+            raise Fenced(self.last_error)
 
     def checkpointed(self, meta, manifest) -> None:
         """Called by the engine after each checkpoint (writer lock held): stage its files by hard
@@ -233,18 +236,24 @@ class Archiver:
 
     # -- thread ---------------------------------------------------------------------------------
     def _run(self) -> None:
-        delay = self.interval
+        delay = 0.0
         while True:
-            self._wake.wait(delay)
-            self._wake.clear()
+            if delay:
+                self._wake.wait(delay)
+                self._wake.clear()
             final = self._stopping
             try:
                 if not self._attached:
-                    self._attach()
+                    try:
+                        self._attach()
+                    finally:
+                        self._first_contact.set()
                 self._ship_once()
                 delay = self.interval
             except Fenced as e:
-                self.state, self.last_error = "fenced", str(e)
+                if self.state != "refused":
+                    self.state = "fenced"
+                self.last_error = str(e)
                 log.error("archiving to %s stopped: %s", self.store.url, e)
                 return
             except (OperationalError, CorruptionError, OSError) as e:
@@ -283,7 +292,7 @@ class Archiver:
         self.newest_base = bases[-1] if bases else None
         self._known_data = set(store.list("data/"))
         pieces = list_pieces(store)
-        ckpt = eng.meta.checkpoint_lsn
+        ckpt = self._open_ckpt            # staged by start(); its log is kept until shipped
         start = wal.frame_pos(ckpt, self.seg_size)
         if pieces:
             last = pieces[-1]
@@ -308,9 +317,6 @@ class Archiver:
                 log.warning("archive %s: log from LSN %d to %d was never shipped (archiving was "
                             "off); continuing from a new base at %d", store.url, *self.gap, start)
         self.shipped_lsn = start
-        if self.newest_base is None or self.newest_base < ckpt or self.gap:
-            # the base the chain starts from: never replaced by a later checkpoint's
-            self._stage(eng.meta, eng.manifest, required=True)
         self._attached = True
         if self.state == "starting":
             self.state = "ok"
