@@ -8,14 +8,14 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, List, Mapping, Optional
 
 from .errors import InterfaceError, NotFoundError, OperationalError, SchemaViolationError
 from .storage import engine as _engine
 from .storage.view import canonical_key
 from .transaction import Snapshot, Transaction
 
-__all__ = ["connect", "restore", "Database"]
+__all__ = ["connect", "restore", "Database", "IndexInfo"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -327,7 +327,10 @@ class Database:
         Args:
             nodes: iterable of ``(labels, properties)``.
             edges: iterable of ``(src, label, dst, properties)``; endpoints are ids of existing
-                nodes, including those created by ``nodes`` in this same call.
+                nodes, including those created by ``nodes`` in this same call.  Or a callable
+                that is given the range of the new node ids (in ``nodes`` order) once ``nodes``
+                is consumed, and returns that iterable: for edges that refer to the new nodes
+                by position (what a CSV import does).
 
         Returns:
             ``(node_ids, edge_ids)``: two ranges, in input order.
@@ -340,10 +343,12 @@ class Database:
         from .values import check_properties
         with self.transaction() as tx:
             if tx._view.graph_type is not None:
+                first = tx._next_node
                 nids = [tx.create_node(lab, p) for lab, p in (nodes or ())]
-                eids = [tx.create_edge(s, lab, d, p) for s, lab, d, p in (edges or ())]
-                return (range(nids[0], nids[-1] + 1) if nids else range(0),
-                        range(eids[0], eids[-1] + 1) if eids else range(0))
+                node_range = range(nids[0], nids[-1] + 1) if nids else range(first, first)
+                rows = edges(node_range) if callable(edges) else edges
+                eids = [tx.create_edge(s, lab, d, p) for s, lab, d, p in (rows or ())]
+                return node_range, range(eids[0], eids[-1] + 1) if eids else range(0)
             cols = tx._bulk_columns()
             lsets, lset_of = [], {}
             last_lab, last_li = None, 0
@@ -352,6 +357,8 @@ class Database:
                     last_lab, last_li = lab, _intern_labels(lab, lset_of, lsets)
                 cols.add_node(last_li, check_properties(p, allow_none=False) if p else {})
             node_ids = tx._log_bulk_nodes(cols, lsets)
+            if callable(edges):
+                edges = edges(node_ids)
             ecols = tx._bulk_columns()
             etypes, etype_of = [], {}
             last_lab, last_ti = None, 0
@@ -432,11 +439,35 @@ class Database:
         if not isinstance(label, str) or not properties or not all(isinstance(p, str) for p in properties):
             raise InterfaceError("create_index(label, prop, ...) needs a label and at least one property name")
 
-    def indexes(self) -> list:
-        """``[(label, (props...)), ...]`` of the user indexes."""
+    def indexes(self) -> List["IndexInfo"]:
+        """Every index: the user indexes and those the schema's KEY / EXCLUSIVE constraints provide.
+
+        Each is an ``IndexInfo``, a ``(label, properties)`` tuple with ``.kind`` (``"user"`` or
+        ``"schema"``) and ``.constraint`` (the constraint's DDL for schema indexes).  A schema
+        index has a label when lookups of that label use it (``key_lookup``, ``find_nodes`` and
+        the query planner: ``GraphType.label_index``), else None: it then only enforces its
+        constraint.  User indexes come first, each group sorted.
+        """
         self._check_open()
         with self._engine.snapshot_view() as view:
-            return view.user_indexes()
+            users = view.user_indexes()
+            gt = view.graph_type
+        out = [IndexInfo(label, props, "user", None) for label, props in users]
+        if gt is not None:
+            schema = []
+            for spec in gt.index_specs():
+                c = spec.constraint
+                props = c.prop_keys or ()
+                labels = []
+                if c.scope[0] == "label":
+                    labels = [c.scope[1]]
+                elif c.scope[0] == "type" and c.scope[1].shapes:
+                    labels = sorted(frozenset.intersection(*(e.labels for e in c.scope[1].shapes)))
+                served = [lab for lab in labels if props and gt.label_index(lab, props) is spec]
+                for lab in served or [None]:
+                    schema.append(IndexInfo(lab, props, "schema", spec.name))
+            out.extend(sorted(schema, key=lambda i: (i.label or "", i.properties, i.constraint)))
+        return out
 
     # -- maintenance --------------------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -546,6 +577,38 @@ def _query_defaults(options: dict) -> dict:
         if v is not None:
             out[{"query_timeout": "timeout", "query_memory": "memory"}.get(k, k)] = v
     return out
+
+
+class IndexInfo(tuple):
+    """One index of ``db.indexes()``: the tuple ``(label, properties)`` (so it compares equal to
+    a plain tuple) with ``.kind`` ("user" | "schema") and ``.constraint`` (the schema
+    constraint's DDL, or None).
+
+    >>> IndexInfo("Person", ("id",), "user", None) == ("Person", ("id",))
+    True
+    """
+
+    def __new__(cls, label: Optional[str], properties: tuple, kind: str, constraint: Optional[str]):
+        info = super().__new__(cls, (label, tuple(properties)))
+        info.kind = kind
+        info.constraint = constraint
+        return info
+
+    def __reduce__(self):
+        return (IndexInfo, (self.label, self.properties, self.kind, self.constraint))
+
+    @property
+    def label(self) -> Optional[str]:
+        """The label whose lookups use the index (None: a schema index serving no label)."""
+        return self[0]
+
+    @property
+    def properties(self) -> tuple:
+        """The indexed property names, in key order."""
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"IndexInfo({self[0]!r}, {self[1]!r}, kind={self.kind!r})"
 
 
 def _intern_labels(labels, index: dict, table: list) -> int:

@@ -186,23 +186,47 @@ class _Reader:
                 yield Node(nid, labels, p)
 
     def _index_probe(self, label: str, want: Mapping) -> Optional[list]:
-        """Candidate ids from a user index on (label, props ⊆ want), or None if none applies."""
+        """Candidate ids from an index on (label, props ⊆ want): a user index, or one a schema
+        KEY/EXCLUSIVE constraint provides; None if none applies."""
         view = self._view
         for lab, props in view.user_indexes():
             if lab == label and all(p in want for p in props):
                 return self.key_nodes(view.user_index_name(lab, props), tuple(want[p] for p in props))
+        gt = view.graph_type
+        if gt is not None:
+            for spec in gt.index_specs():
+                props = spec.constraint.prop_keys
+                if props and all(p in want for p in props) and gt.label_index(label, props) is spec:
+                    return self._schema_key_nodes(spec.name, label, props, tuple(want[p] for p in props))
         return None
+
+    def _schema_index(self, label: str, prop: str):
+        """The name of the schema index complete for (label, prop) (GraphType.label_index), or None."""
+        gt = self._view.graph_type
+        if gt is None:
+            return None
+        spec = gt.label_index(label, (prop,))
+        return None if spec is None else spec.name
+
+    def _schema_key_nodes(self, name: str, label: str, props: tuple, key: tuple) -> list:
+        """``key_nodes`` through a schema index found by ``label_index`` (committed data conforms;
+        the transaction overrides this to add its own, not yet validated, writes)."""
+        return self.key_nodes(name, key)
 
     # -- internal fast paths (query engine, validator) -----------------------------------------------
     def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
-        """Ids of nodes with ``label`` and ``prop == value`` through an index, or None if no
-        single-property index on (label, prop) exists."""
+        """Ids of nodes with ``label`` and ``prop == value`` through an index, or None if no index
+        on (label, prop) exists: a user index (``db.create_index``) or one that a schema KEY or
+        EXCLUSIVE constraint provides (see ``db.indexes()``)."""
         self._check_open()
         name = self._view.user_index_name(label, (prop,))
-        if name is None:
-            return None
         try:
-            return self.key_nodes(name, (value,))
+            if name is not None:
+                return self.key_nodes(name, (value,))
+            name = self._schema_index(label, prop)
+            if name is None:
+                return None
+            return self._schema_key_nodes(name, label, (prop,), (value,))
         except DataError:
             return []
 
@@ -245,7 +269,10 @@ class _Reader:
         for (label, prop) (the query planner's index choice)."""
         self._check_open()
         name = self._view.user_index_name(label, (prop,))
-        return None if name is None else f"index :{label}({prop})"
+        if name is not None:
+            return f"index :{label}({prop})"
+        name = self._schema_index(label, prop)
+        return None if name is None else f"key index :{label}({prop}) of {name}"
 
     def catalog_version(self):
         """A value that changes whenever the schema or the set of indexes changes (plan cache)."""
@@ -314,7 +341,16 @@ class Snapshot(_Reader):
     def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
         if not self._open or self._db._closed:
             self._check_open()
-        return self._view.key_lookup(label, prop, value)
+        ids = self._view.key_lookup(label, prop, value)
+        if ids is not None:
+            return ids
+        name = self._schema_index(label, prop)
+        if name is None:
+            return None
+        try:
+            return self._view.key_nodes(name, (value,))
+        except DataError:
+            return []
 
     @property
     def lsn(self) -> int:
@@ -584,6 +620,32 @@ class Transaction(_Reader):
                     if k is not None:
                         tx_keys.setdefault(canonical_key(k), []).append(nid)
             self._key_cache[spec_name] = tx_keys
+        return sorted([n for n in base if n not in self._nodes] + tx_keys.get(kb, []))
+
+    def _schema_key_nodes(self, name, label, props, key):
+        """Committed hits of schema index ``name`` plus this transaction's nodes with ``label`` and
+        ``props == key``: its writes are not validated yet, so they may not conform to the
+        constraint's type and the index's ``key_of`` would miss them.  O(buffer) once per
+        (label, props) until the next write, then a dict probe."""
+        base = self._view.key_nodes(name, key)
+        if not self._nodes:
+            return base
+        kb = canonical_key(key)
+        if self._key_cache is None:
+            self._key_cache = {}
+        ck = ("label", label, props)
+        tx_keys = self._key_cache.get(ck)
+        if tx_keys is None:
+            tx_keys = {}
+            for nid, img in self._nodes.items():
+                if img is not None and label in img[0]:
+                    vals = tuple(img[1].get(p) for p in props)
+                    if None not in vals:
+                        try:
+                            tx_keys.setdefault(canonical_key(vals), []).append(nid)
+                        except DataError:
+                            pass
+            self._key_cache[ck] = tx_keys
         return sorted([n for n in base if n not in self._nodes] + tx_keys.get(kb, []))
 
     def untouched_key_nodes(self, spec_name, keys) -> list:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 
-from .common import open_db
+from .common import CliError, add_timeout, open_db
 
 
 def cmd_backup(a: argparse.Namespace) -> int:
-    with open_db(a.db) as db:
+    with open_db(a.db, timeout=a.timeout, readonly_flag=None) as db:
         db.backup(a.dest)
     print(f"backup written to {a.dest}")
     return 0
@@ -22,8 +21,8 @@ def cmd_restore(a: argparse.Namespace) -> int:
         try:
             until = dt.datetime.fromisoformat(a.until)
         except ValueError:
-            print(f"lpgdb restore: --until needs an ISO date-time, got {a.until!r}", file=sys.stderr)
-            return 2
+            raise CliError(f"--until needs an ISO date-time such as 2024-05-01T12:00:00, got {a.until!r}",
+                           status=2) from None
     restore(a.source, a.dest, until=until, lsn=a.lsn)
     point = a.until or a.lsn
     print(f"restored {a.source} into {a.dest}" + (f" (up to {point})" if point is not None else ""))
@@ -59,7 +58,7 @@ def cmd_verify(a: argparse.Namespace) -> int:
 
 
 def cmd_checkpoint(a: argparse.Namespace) -> int:
-    with open_db(a.db) as db:
+    with open_db(a.db, timeout=a.timeout, readonly_flag=None) as db:
         db.checkpoint()
     print("checkpointed")
     return 0
@@ -69,6 +68,7 @@ def register(sub) -> None:
     s = sub.add_parser("backup", help="consistent online copy into a new directory")
     s.add_argument("db")
     s.add_argument("dest")
+    add_timeout(s)
     s.set_defaults(func=cmd_backup)
     s = sub.add_parser("restore", help="a new database from a backup, or from an archive up to a point in time")
     s.add_argument("source", help="a backup directory, or an archive: s3://bucket/prefix or a directory")
@@ -88,4 +88,5 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_verify)
     s = sub.add_parser("checkpoint", help="materialize the log into partition files")
     s.add_argument("db")
+    add_timeout(s)
     s.set_defaults(func=cmd_checkpoint)

@@ -136,7 +136,7 @@ def constraint_script(db) -> str:
         lines.append(f"CREATE CONSTRAINT {_cypher_name(f'lpgdb_key_{n}')} IF NOT EXISTS "
                      f"FOR ({_cypher_name(var)}:{_cypher_name(label)}) REQUIRE ({props}) IS "
                      f"{'NODE KEY' if node_key else 'UNIQUE'};  // {c.definition}")
-    for i, (label, props) in enumerate(db.indexes(), 1):
+    for i, (label, props) in enumerate((x for x in db.indexes() if x.kind == "user"), 1):
         cols = ", ".join(f"n.{_cypher_name(p)}" for p in props)
         lines.append(f"CREATE INDEX {_cypher_name(f'lpgdb_index_{i}')} IF NOT EXISTS "
                      f"FOR (n:{_cypher_name(label)}) ON ({cols});")
@@ -144,9 +144,9 @@ def constraint_script(db) -> str:
 
 
 def export_neo4j(db, directory: str) -> dict:
-    """openCypher CSV (``nodes.csv``, ``edges.csv``) plus ``constraints.cypher``."""
+    """openCypher CSV (``nodes.csv``, ``edges.csv``, ``import.args``) plus ``constraints.cypher``."""
     from .csvio import export_csv
-    stats = export_csv(db, directory)
+    stats = export_csv(db, directory, layout="single")
     with open(os.path.join(directory, "constraints.cypher"), "w", encoding="utf-8") as f:
         f.write(constraint_script(db))
     return stats

@@ -4,23 +4,27 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import open_db
+from .common import CliError, add_timeout, new_directory_on_failure, open_db, read_text
 
 
 def cmd_schema(a: argparse.Namespace) -> int:
     if a.action == "set":
         if not a.file:
-            print("lpgdb schema set: a DDL file is required", file=sys.stderr)
-            return 2
-        with open(a.file, encoding="utf-8") as f:
-            ddl = f.read()
-        with open_db(a.db, create=True) as db:
-            gt = db.set_schema(ddl, a.graph_type)
-            print(f"schema set: graph type {gt.name} ({gt.mode}); all stored data conforms")
+            raise CliError("a DDL file is required: lpgdb schema set DB FILE", status=2)
+        from .. import parse_schema
+        ddl = read_text(a.file, "PG-Schema DDL")
+        parse_schema(ddl, a.graph_type)          # a bad schema fails before the database is touched
+        with new_directory_on_failure(a.db):
+            with open_db(a.db, create=True, timeout=a.timeout, readonly_flag=None) as db:
+                gt = db.set_schema(ddl, a.graph_type)
+                print(f"schema set: graph type {gt.name} ({gt.mode}); all stored data conforms")
+                _print_warnings(gt)
         return 0
     with open_db(a.db, readonly=True) as db:
         if a.action == "show":
             print(db.schema if db.schema is not None else "-- no schema set")
+            if db.schema is not None:
+                _print_warnings(db.schema)
         elif a.action == "check":
             vs = db.check()
             for v in vs:
@@ -33,6 +37,11 @@ def cmd_schema(a: argparse.Namespace) -> int:
             gt = db.schema if db.schema is not None else db.infer_schema()
             print(draw_dot(gt), end="")
     return 0
+
+
+def _print_warnings(gt) -> None:
+    for w in getattr(gt, "warnings", ()) or ():
+        print(f"warning: {w}", file=sys.stderr)
 
 
 def draw_dot(gt) -> str:
@@ -68,4 +77,5 @@ def register(sub) -> None:
     s.add_argument("db")
     s.add_argument("file", nargs="?", help="PG-Schema DDL file (for set)")
     s.add_argument("--graph-type", help="which graph type of the file to enforce (default: the last)")
+    add_timeout(s)
     s.set_defaults(func=cmd_schema)

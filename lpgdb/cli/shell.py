@@ -1,123 +1,223 @@
-"""The query shell: ``lpgdb shell DB`` (interactive) and ``lpgdb query DB "..."`` (one shot).
+"""The query shell: ``lpgdb shell DB`` and ``lpgdb query DB "..."``.
 
-Owns: reading statements (``;``-terminated, may span lines), shell commands (``:help``,
-``:param``, ``:params``, ``:schema``, ``:quit``), line editing and history through
-``readline`` when the platform has it (history file ``~/.lpgdb_history``), and printing
-results as an aligned table or as JSON lines.  Must not: parse queries itself; everything
-goes through ``db.execute``, so the shell sees exactly what the API does.
+Owns: reading statements, shell commands (``:help``, ``:param``, ``:params``, ``:unparam``,
+``:schema``, ``:pager``, ``:quit``), the interactive session, and running statements through
+``db.execute`` (so the shell sees exactly what the API does).  Printing is output.py.
+
+Statements end with ``;``.  A statement runs only once its ``;`` has been read:
+
+- Interactive (a terminal; prompt_toolkit): Enter runs the input when it ends with a complete
+  statement, else starts a new line (multi-line editing).  **Ctrl-C cancels the current input
+  only** (nothing runs) and **Ctrl-D on an empty line leaves**.  History in
+  ``~/.lpgdb_history`` (``$LPGDB_HISTORY`` overrides; empty disables).  Tab completes
+  keywords, labels, relationship types, property names, parameters and commands.
+- Piped (stdin not a terminal) and ``-c TEXT``: statements run in order; input that ends in the
+  middle of a statement is not run and is an error (with ``-c`` the end of the text ends the
+  last statement).  The exit status is 1 if any statement failed; ``--bail`` stops at the first
+  failure.
 
     $ lpgdb shell data/social
     lpgdb> MATCH (p:Person) RETURN p.name, p.age LIMIT 2;
-    | p.name | p.age |
-    |--------|-------|
-    | Ada    | 36    |
-    | Bob    | 25    |
-    (2 rows, 0.4 ms)
 """
 from __future__ import annotations
 
-import datetime as _dt
-import json
+import argparse
 import os
+import re
 import sys
 import time
-from typing import Any, Optional, TextIO
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
 
-from .. import Edge, Error, Node, Path
-from ..result import jsonable
-from ..values import temporal_text
-from .common import open_db, param
+from .. import Error, OperationalError, SemanticError
+from .common import CliError, add_timeout, open_db, param
+from .output import format_table, format_value, print_json_lines, print_table, rows_text
 
-__all__ = ["run_shell", "run_query", "format_table", "format_value"]
+__all__ = ["run_shell", "run_query", "split_statements", "format_table", "format_value", "Shell"]
 
-_MAX_CELL = 80
 _HELP = """\
-Statements end with ';' and may span several lines.
+Statements end with ';' and may span several lines; Enter runs them once the ';' is typed.
+Ctrl-C cancels the input being typed; Ctrl-D on an empty line leaves. Tab completes.
   :param NAME VALUE   set a query parameter ($NAME); VALUE is JSON (or a bare string)
   :params             show the parameters
   :unparam NAME       forget a parameter
   :schema             show the enforced PG-Schema graph type
+  :pager on|off       page results taller than the screen (interactive; default on)
   :help               this text
   :quit               leave (also Ctrl-D)"""
 
-
-# ---------------------------------------------------------------- formatting
-def _lit(v: Any) -> str:
-    """A value in query-literal notation (strings quoted), for nested positions."""
-    if isinstance(v, str):
-        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return format_value(v)
-
-
-def _props(m) -> str:
-    if not m:
-        return ""
-    return " {" + ", ".join(f"{k}: {_lit(v)}" for k, v in m.items()) + "}"
-
-
-def format_value(v: Any) -> str:
-    """A value as the shell prints it: nodes as (:L {k: v}), relationships as [:T {..}], ..."""
-    if v is None:
-        return "null"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, Node):
-        return f"({''.join(':' + l for l in sorted(v.labels))}{_props(v.properties)})"
-    if isinstance(v, Edge):
-        return f"[{':' + ':'.join(sorted(v.labels)) if v.labels else ''}{_props(v.properties)}]"
-    if isinstance(v, Path):
-        out = [format_value(v.nodes[0])]
-        for i, e in enumerate(v.edges):
-            fwd = e.src == v.nodes[i].id
-            out.append(f"-{format_value(e)}->" if fwd else f"<-{format_value(e)}-")
-            out.append(format_value(v.nodes[i + 1]))
-        return "".join(out)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_lit(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_lit(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, (_dt.date, _dt.time, _dt.timedelta)):
-        return temporal_text(v)
-    return str(v)  # the query language's own temporal values (months, nanoseconds): their text form
+KEYWORDS = (
+    "MATCH", "OPTIONAL MATCH", "WHERE", "RETURN", "WITH", "UNWIND", "CREATE", "MERGE", "DELETE",
+    "DETACH DELETE", "SET", "REMOVE", "ORDER BY", "SKIP", "LIMIT", "AS", "DISTINCT", "AND", "OR", "XOR",
+    "NOT", "IN", "IS NULL", "IS NOT NULL", "STARTS WITH", "ENDS WITH", "CONTAINS", "CASE", "WHEN", "THEN",
+    "ELSE", "END", "UNION", "UNION ALL", "CALL", "YIELD", "ON CREATE SET", "ON MATCH SET", "ASC", "DESC",
+    "TRUE", "FALSE", "NULL", "EXISTS", "COUNT", "EXPLAIN", "PROFILE",
+    "count", "collect", "sum", "avg", "min", "max", "size", "labels", "type", "id", "keys", "properties",
+    "toString", "toInteger", "toFloat", "toBoolean", "coalesce", "head", "last", "tail", "range",
+    "nodes", "relationships", "length", "startNode", "endNode", "date", "datetime", "localdatetime",
+    "time", "localtime", "duration", "abs", "round", "floor", "ceil", "sqrt", "rand", "split",
+    "substring", "replace", "toUpper", "toLower", "trim", "reverse", "exists",
+)
+_COMMANDS = (":help", ":param", ":params", ":unparam", ":schema", ":pager", ":quit", ":exit")
 
 
-def _cell(v: Any) -> str:
-    s = format_value(v).replace("\n", "\\n")
-    return s if len(s) <= _MAX_CELL else s[:_MAX_CELL - 1] + "…"
+# ---- statements ------------------------------------------------------------------------------------
+
+def split_statements(buffer: str) -> Tuple[List[Tuple[int, str]], str]:
+    """Split on ``;`` outside string literals, back-quoted names and comments.
+
+    Returns ``(complete, rest)``: ``complete`` is ``[(line, statement)]`` (line: 1-based line of
+    ``buffer`` where the statement starts), ``rest`` the text after the last ``;`` (an unfinished
+    statement, or only blanks and comments).
+
+    >>> split_statements("RETURN 'a;b';\\nRETURN 2; RETURN")
+    ([(1, "RETURN 'a;b'"), (2, 'RETURN 2')], ' RETURN')
+    """
+    stmts: List[Tuple[int, str]] = []
+    start, i, n = 0, 0, len(buffer)
+    quote = None
+    while i < n:
+        c = buffer[i]
+        if quote:
+            if c == "\\" and quote != "`":
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in "'\"`":
+            quote = c
+        elif buffer.startswith("//", i):
+            j = buffer.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif buffer.startswith("/*", i):
+            j = buffer.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        elif c == ";":
+            text = buffer[start:i]
+            if _has_code(text):
+                lead = len(text) - len(text.lstrip())
+                stmts.append((buffer.count("\n", 0, start + lead) + 1, text.strip()))
+            start = i + 1
+        i += 1
+    return stmts, buffer[start:]
 
 
-def format_table(columns, rows) -> str:
-    """An aligned, pipe-separated table (GitHub markdown style)."""
-    cells = [[_cell(v) for v in r] for r in rows]
-    widths = [len(c) for c in columns]
-    for r in cells:
-        for i, c in enumerate(r):
-            widths[i] = max(widths[i], len(c))
-    line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"  # noqa: E731
-    out = [line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out.extend(line(r) for r in cells)
-    return "\n".join(out)
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?(\*/|$)", re.S)
 
 
-# ---------------------------------------------------------------- running
-def _print_result(res, elapsed: float, out: TextIO, as_json: bool) -> None:
-    rows = res.fetchall()
-    if as_json:
-        for r in rows:
-            out.write(json.dumps({c: jsonable(v) for c, v in zip(res.columns, r)}, ensure_ascii=False) + "\n")
-        return
-    if res.columns:
-        out.write(format_table(res.columns, rows) + "\n")
-    n = len(rows)
-    out.write(f"({n} row{'s' if n != 1 else ''}, {elapsed * 1000:.1f} ms)\n")
+def _has_code(text: str) -> bool:
+    """True if ``text`` holds more than blanks and comments (quotes are not looked into)."""
+    return bool(_COMMENTS.sub("", text).strip())
 
 
-def _print_error(e: Error, err: TextIO) -> None:
-    err.write(f"{type(e).__name__}: {e}\n")
+def _is_complete(text: str) -> bool:
+    """Interactive Enter: run now?  Yes for a ``:command``, an empty input, or input whose last
+    statement has its ``;`` (only blanks and comments after it)."""
+    s = text.strip()
+    if not s or s.startswith(":"):
+        return True
+    stmts, rest = split_statements(text)
+    return bool(stmts) and not _has_code(rest) and not _open_comment_or_quote(rest)
+
+
+def _open_comment_or_quote(rest: str) -> bool:
+    return rest.count("/*") > rest.count("*/")
+
+
+# ---- running statements ----------------------------------------------------------------------------
+
+class Shell:
+    """Runs statements and ``:commands`` on one database, printing to ``out`` / ``err``.
+
+    ``terminal``: the output is a terminal (boxed tables, pager); ``status`` is 1 once any
+    statement failed.
+    """
+
+    def __init__(self, db, *, out: Optional[TextIO] = None, err: Optional[TextIO] = None, terminal: bool = False,
+                 as_json: bool = False, where: str = "", reopen_for_writes: bool = False,
+                 readonly_hint: str = "start the shell without --readonly to write"):
+        self.db = db
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.terminal = terminal
+        self.as_json = as_json
+        self.pager = terminal
+        self.params: Dict[str, Any] = {}
+        self.status = 0
+        self.where = where           # "stdin" / "-c": prefixes error reports with the statement's line
+        self.wrote = False           # a statement that may have written ran (completions go stale)
+        self.reopen_for_writes = reopen_for_writes
+        self.needs_writer = False    # a write was refused by a read-only open that may be reopened
+        self.readonly_hint = readonly_hint
+
+    @staticmethod
+    def _refused_write(e: BaseException) -> bool:
+        return ((isinstance(e, SemanticError) and e.kind == "ReadOnly")
+                or (isinstance(e, OperationalError) and getattr(e, "reason", None) == "read_only"))
+
+    def error(self, e: BaseException, line: Optional[int] = None) -> None:
+        at = f"{self.where}:{line}: " if self.where and line else ""
+        if self.db.readonly and self._refused_write(e):
+            self.err.write(f"{at}this statement writes, but the database is open read-only; {self.readonly_hint}\n")
+            return
+        self.err.write(f"{at}{type(e).__name__}: {e}\n")
+
+    def run(self, text: str, line: Optional[int] = None) -> bool:
+        """Run one statement and print its result; False (and status 1) when it failed."""
+        t0 = time.perf_counter()
+        try:
+            res = self.db.execute(text, self.params)
+        except Error as e:
+            if self.reopen_for_writes and self.db.readonly and self._refused_write(e):
+                self.needs_writer = True
+                return False
+            self.error(e, line)
+            self.status = 1
+            return False
+        self.wrote = True
+        secs = time.perf_counter() - t0
+        rows = res.fetchall()
+        if self.as_json:
+            print_json_lines(res.columns, rows, self.out)
+            return True
+        if res.columns:
+            print_table(res.columns, rows, self.out, terminal=self.terminal, pager=self.pager)
+        self.out.write(rows_text(len(rows), secs) + "\n")
+        return True
+
+    def command(self, line: str) -> bool:
+        """Handle a ``:command``.  Returns False when the shell should stop."""
+        word, _, rest = line.strip()[1:].partition(" ")
+        word, rest = word.lower(), rest.strip()
+        if word in ("quit", "exit", "q"):
+            return False
+        if word == "help":
+            self.out.write(_HELP + "\n")
+        elif word == "param":
+            name, _, value = rest.partition(" ")
+            if not name or not value.strip():
+                self.err.write("usage: :param NAME VALUE\n")
+                self.status = 1
+            else:
+                self.params[name] = param(f"{name}={value.strip()}")[1]
+        elif word == "params":
+            for k, v in self.params.items():
+                self.out.write(f"${k} = {format_value([v])[1:-1]}\n")
+        elif word == "unparam":
+            self.params.pop(rest, None)
+        elif word == "schema":
+            schema = self.db.schema
+            self.out.write((str(schema) if schema is not None else "(no schema: the graph is schemaless)") + "\n")
+        elif word == "pager":
+            if rest not in ("on", "off"):
+                self.err.write("usage: :pager on|off\n")
+            else:
+                self.pager = rest == "on"
+        else:
+            self.err.write(f"unknown command ':{word}'; type :help\n")
+            self.status = 1
+        return True
 
 
 def run_query(db, text: str, params: Optional[dict] = None, *, as_json: bool = False,
@@ -132,171 +232,223 @@ def run_query(db, text: str, params: Optional[dict] = None, *, as_json: bool = F
     >>> print(buf.getvalue().splitlines()[2])
     | 1   |
     """
-    out = out or sys.stdout
-    err = err or sys.stderr
-    t0 = time.perf_counter()
-    try:
-        res = db.execute(text, params or {})
-    except Error as e:
-        _print_error(e, err)
-        return 1
-    _print_result(res, time.perf_counter() - t0, out, as_json)
-    return 0
+    sh = Shell(db, out=out, err=err, as_json=as_json)
+    sh.params = dict(params or {})
+    sh.run(text)
+    return sh.status
 
 
-def _split_statements(buffer: str):
-    """Split on ';' outside string literals, backquotes and comments; return (complete, rest)."""
-    stmts, cur, i, n = [], [], 0, len(buffer)
-    quote = None
-    while i < n:
-        c = buffer[i]
-        if quote:
-            cur.append(c)
-            if c == "\\" and quote != "`" and i + 1 < n:
-                cur.append(buffer[i + 1])
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c in "'\"`":
-            quote = c
-            cur.append(c)
-        elif buffer.startswith("//", i):
-            j = buffer.find("\n", i)
-            j = n if j < 0 else j
-            cur.append(buffer[i:j])
-            i = j
+def run_script(sh: Shell, lines: Iterable[str], *, bail: bool = False, end_terminates: bool = False) -> int:
+    """Run statements and commands from ``lines`` (piped input, ``-c``).  Returns the exit status."""
+    buffer, first_line, lineno = "", 1, 0
+    for raw in lines:
+        lineno += 1
+        line = raw.rstrip("\n")
+        if not _has_code(buffer) and line.strip().startswith(":"):
+            buffer, first_line = "", lineno + 1
+            if not sh.command(line):
+                return sh.status
             continue
-        elif buffer.startswith("/*", i):
-            j = buffer.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            cur.append(buffer[i:j])
-            i = j
-            continue
-        elif c == ";":
-            s = "".join(cur).strip()
-            if s:
-                stmts.append(s)
-            cur = []
+        buffer += line + "\n"
+        stmts, rest = split_statements(buffer)
+        for n, text in stmts:
+            if not sh.run(text, first_line + n - 1) and bail:
+                return sh.status
+        if stmts:
+            first_line += buffer[:len(buffer) - len(rest)].count("\n")
+            buffer = rest
+    if _has_code(buffer):
+        first_line += buffer[:len(buffer) - len(buffer.lstrip())].count("\n")
+        if end_terminates:
+            sh.run(buffer.strip(), first_line)
         else:
-            cur.append(c)
-        i += 1
-    return stmts, "".join(cur)
+            head = buffer.strip().splitlines()[0][:60]
+            sh.err.write(f"{sh.where + ':' if sh.where else ''}{first_line}: the input ended inside a statement "
+                         f"(no terminating ';'), so it was not run: {head}\n")
+            sh.status = 1
+    return sh.status
 
 
-def _command(db, line: str, params: dict, out: TextIO, err: TextIO) -> bool:
-    """Handle a ':command'. Returns False when the shell should stop."""
-    word, _, rest = line[1:].strip().partition(" ")
-    word = word.lower()
-    if word in ("quit", "exit", "q"):
-        return False
-    if word == "help":
-        out.write(_HELP + "\n")
-    elif word == "param":
-        name, _, value = rest.strip().partition(" ")
-        if not name or not value:
-            err.write("usage: :param NAME VALUE\n")
-        else:
+# ---- the interactive session -----------------------------------------------------------------------
+
+class _Completer:
+    """prompt_toolkit completion: keywords, labels after ':', properties after '.', '$' params."""
+
+    def __init__(self, sh: Shell):
+        self.sh = sh
+        self._names: Optional[Tuple[List[str], List[str]]] = None
+
+    def names(self) -> Tuple[List[str], List[str]]:
+        """(labels and relationship types, property keys): from the schema and a sample of the data."""
+        if self._names is None or self.sh.wrote:
+            self.sh.wrote = False
+            labels, keys = set(), set()
+            gt = self.sh.db.schema
+            if gt is not None:
+                for t in list(gt.node_types.values()) + list(gt.edge_types.values()):
+                    for s in t.shapes:
+                        labels.update(s.labels)
+                        keys.update(r.key for r in s.props)
             try:
-                params[name] = json.loads(value)
-            except json.JSONDecodeError:
-                params[name] = value
-    elif word == "params":
-        for k, v in params.items():
-            out.write(f"${k} = {_lit(v)}\n")
-    elif word == "unparam":
-        params.pop(rest.strip(), None)
-    elif word == "schema":
-        schema = getattr(db, "schema", None)
-        out.write((str(schema) if schema is not None else "(no schema: the graph is schemaless)") + "\n")
-    else:
-        err.write(f"unknown command ':{word}'; type :help\n")
-    return True
+                for q in ("MATCH (n) WITH n LIMIT 2000 UNWIND labels(n) AS x RETURN DISTINCT x",
+                          "MATCH ()-[r]->() WITH r LIMIT 2000 RETURN DISTINCT type(r) AS x"):
+                    labels.update(v for v in self.sh.db.execute(q).value() if v)
+                for q in ("MATCH (n) WITH n LIMIT 2000 UNWIND keys(n) AS x RETURN DISTINCT x",
+                          "MATCH ()-[r]->() WITH r LIMIT 2000 UNWIND keys(r) AS x RETURN DISTINCT x"):
+                    keys.update(self.sh.db.execute(q).value())
+            except Error:
+                pass
+            self._names = (sorted(labels), sorted(keys))
+        return self._names
+
+    def candidates(self, before: str) -> Tuple[str, List[str]]:
+        """(the word being completed, its candidates) for the text before the cursor."""
+        m = re.search(r"([:.$]?)([A-Za-z_][A-Za-z0-9_]*|)$", before)
+        sigil, word = m.group(1), m.group(2)
+        if before.lstrip().startswith(":") and " " not in before.strip():
+            return before.strip(), [c for c in _COMMANDS if c.startswith(before.strip())]
+        if sigil == ":":
+            pool = self.names()[0]
+        elif sigil == ".":
+            pool = self.names()[1]
+        elif sigil == "$":
+            pool = list(self.sh.params)
+        else:
+            if not word:
+                return word, []
+            up = word.upper()
+            return word, [k for k in KEYWORDS if k.upper().startswith(up)]
+        return word, [x for x in pool if x.startswith(word)]
 
 
-def _setup_history():
+def _prompt_completer(completer: _Completer):
+    from prompt_toolkit.completion import Completer, Completion
+
+    class PTCompleter(Completer):
+        def get_completions(self, document, complete_event):
+            word, cands = completer.candidates(document.text_before_cursor)
+            for c in cands:
+                yield Completion(c, start_position=-len(word))
+    return PTCompleter()
+
+
+def _history(path: Optional[str]):
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    if path is None:
+        path = os.environ.get("LPGDB_HISTORY", os.path.join(os.path.expanduser("~"), ".lpgdb_history"))
+    if not path:
+        return InMemoryHistory()
     try:
-        import readline
-    except ImportError:  # Windows without pyreadline: no line editing, still works
-        return None
-    path = os.path.join(os.path.expanduser("~"), ".lpgdb_history")
-    try:
-        readline.read_history_file(path)
-    except (FileNotFoundError, OSError):
-        pass
-    readline.set_history_length(1000)
-    return lambda: _save_history(readline, path)
-
-
-def _save_history(readline, path):
-    try:
-        readline.write_history_file(path)
+        with open(path, "a", encoding="utf-8"):
+            pass
+        return FileHistory(path)
     except OSError:
-        pass
+        return InMemoryHistory()
 
 
-def run_shell(db, *, stdin: Optional[TextIO] = None, out: Optional[TextIO] = None,
-              err: Optional[TextIO] = None) -> int:
-    """Interactive shell over ``db``. Returns 0 (or 1 if the last statement failed when not
-    interactive, so scripts piped into the shell can detect errors)."""
+def interactive(sh: Shell, *, history_file: Optional[str] = None, session_kwargs: Optional[dict] = None) -> int:
+    """The prompt_toolkit loop.  Returns the exit status (0: leaving is not a failure)."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.key_binding import KeyBindings
+
+    keys = KeyBindings()
+
+    @keys.add("enter")
+    def _(event):
+        buf = event.current_buffer
+        if _is_complete(buf.text) and buf.document.is_cursor_at_the_end:
+            buf.validate_and_handle()
+        else:
+            buf.insert_text("\n")
+
+    @keys.add("escape", "enter")
+    def _(event):                   # Alt-Enter: run what is there, even without its ';'
+        event.current_buffer.validate_and_handle()
+
+    session = PromptSession(
+        message="lpgdb> ", multiline=True, key_bindings=keys,
+        prompt_continuation=lambda width, line_number, wrap_count: "  ...> ".rjust(width),
+        history=_history(history_file), completer=_prompt_completer(_Completer(sh)),
+        complete_while_typing=False, enable_history_search=True, **(session_kwargs or {}))
+    sh.out.write("lpgdb shell: statements end with ';'. :help for help, Ctrl-D to leave.\n")
+    while True:
+        try:
+            text = session.prompt()
+        except KeyboardInterrupt:     # Ctrl-C: drop the input being typed, nothing runs
+            continue
+        except EOFError:              # Ctrl-D on an empty line
+            sh.out.write("\n")
+            return 0
+        if text.strip().startswith(":"):
+            if not sh.command(text.strip().splitlines()[0]):
+                return 0
+            continue
+        stmts, rest = split_statements(text)
+        for _line, stmt in stmts:
+            sh.run(stmt)
+        if _has_code(rest):          # Alt-Enter on an unfinished statement: run it as typed
+            sh.run(rest.strip())
+
+
+def run_shell(db, *, stdin: Optional[TextIO] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None,
+              command: Optional[str] = None, bail: bool = False, interactive_mode: Optional[bool] = None,
+              history_file: Optional[str] = None) -> int:
+    """The shell over ``db``: interactive on a terminal, else a script from ``stdin`` (or the
+    statements of ``command``).  Returns the exit status: 0, or 1 if a statement failed (not
+    interactive)."""
     out = out or sys.stdout
-    err = err or sys.stderr
-    interactive = stdin is None and sys.stdin.isatty()
-    save = _setup_history() if interactive else None
+    if command is not None:
+        sh = Shell(db, out=out, err=err, where="-c")
+        return run_script(sh, command.splitlines(), bail=bail, end_terminates=True)
     src = stdin or sys.stdin
-    if interactive:
-        out.write("lpgdb shell: statements end with ';'. Type :help for commands, :quit to leave.\n")
-    params: dict = {}
-    buffer = ""
-    status = 0
-    try:
-        while True:
-            prompt = "lpgdb> " if not buffer.strip() else "  ...> "
-            try:
-                line = input(prompt) if interactive else src.readline()
-            except (EOFError, KeyboardInterrupt):
-                if interactive:
-                    out.write("\n")
-                break
-            if not interactive and line == "":
-                break
-            line = line.rstrip("\n")
-            if line.strip().startswith(":"):
-                if not _command(db, line.strip(), params, out, err):
-                    break
-                continue
-            buffer += line + "\n"
-            stmts, buffer = _split_statements(buffer)
-            for s in stmts:
-                status = run_query(db, s, params, out=out, err=err)
-        if buffer.strip():
-            status = run_query(db, buffer.strip(), params, out=out, err=err)
-    finally:
-        if save:
-            save()
-    return status
+    if interactive_mode is None:
+        interactive_mode = stdin is None and sys.stdin.isatty()
+    if interactive_mode:
+        sh = Shell(db, out=out, err=err, terminal=out.isatty() if hasattr(out, "isatty") else False)
+        return interactive(sh, history_file=history_file)
+    sh = Shell(db, out=out, err=err, where="stdin")
+    return run_script(sh, src, bail=bail)
 
 
-# ---------------------------------------------------------------- commands
-def cmd_shell(a) -> int:
-    with open_db(a.db, readonly=a.readonly, create=not a.readonly) as db:
-        return run_shell(db) or 0
+# ---- commands ------------------------------------------------------------------------------------
+
+def cmd_shell(a: argparse.Namespace) -> int:
+    with open_db(a.db, readonly=a.readonly, create=a.create, timeout=a.timeout) as db:
+        return run_shell(db, command=a.command, bail=a.bail)
 
 
-def cmd_query(a) -> int:
-    with open_db(a.db, readonly=a.readonly) as db:
-        return run_query(db, a.query, dict(a.param or ()), as_json=a.json) or 0
+def cmd_query(a: argparse.Namespace) -> int:
+    params = dict(a.param or ())
+    # A read-only open takes no lock, so it runs beside a writer; a query that turns out to
+    # write runs again through a writer open (unless --readonly).
+    with open_db(a.db, readonly=True) as db:
+        sh = Shell(db, as_json=a.json, reopen_for_writes=not a.readonly,
+                   readonly_hint="run it without --readonly to write")
+        sh.params = params
+        sh.run(a.query)
+        if not sh.needs_writer:
+            return sh.status
+    with open_db(a.db, timeout=a.timeout, readonly_flag=None) as db:
+        sh = Shell(db, as_json=a.json)
+        sh.params = params
+        sh.run(a.query)
+        return sh.status
 
 
 def register(sub) -> None:
-    s = sub.add_parser("shell", help="interactive query shell")
+    s = sub.add_parser("shell", help="interactive query shell (or run statements from stdin / -c)")
     s.add_argument("db")
-    s.add_argument("--readonly", action="store_true", help="open beside a running writer")
+    s.add_argument("--readonly", action="store_true", help="open read-only (beside a running writer; no lock)")
+    s.add_argument("-c", "--command", metavar="TEXT", help="run these statements and exit")
+    s.add_argument("--bail", action="store_true", help="stop at the first failing statement (piped / -c)")
+    s.add_argument("--create", action="store_true", help="create the database if there is none at DB")
+    add_timeout(s)
     s.set_defaults(func=cmd_shell)
-    s = sub.add_parser("query", help="run one query")
+    s = sub.add_parser("query", help="run one query (read-only queries open the database read-only)")
     s.add_argument("db")
     s.add_argument("query")
     s.add_argument("-p", "--param", action="append", type=param, help="parameter key=value (JSON value)")
     s.add_argument("--json", action="store_true", help="print rows as JSON lines")
-    s.add_argument("--readonly", action="store_true")
+    s.add_argument("--readonly", action="store_true", help="never write: a query that writes fails")
+    add_timeout(s)
     s.set_defaults(func=cmd_query)

@@ -733,6 +733,55 @@ class GraphType:
         self._implied.put(key, (shapes, r))
         return r
 
+    def label_index(self, label: str, props: Tuple[str, ...]) -> Optional[IndexSpec]:
+        """The index of an EXCLUSIVE constraint that holds every node carrying ``label`` and all of
+        ``props`` (keyed by ``props``, in that order) and no other node, or None.  A lookup of
+        (label, props, values) through it is then exact, so readers may use it as an index on
+        ``label(props)``, as they would a user index.
+
+        Holds when the constraint has no WHERE and its scope is the label itself, or, in a STRICT
+        graph type, a type ``T`` such that every concrete member shape that may carry ``label``
+        and ``props`` only admits nodes that also conform to ``T`` (every stored node conforms
+        to some concrete member type).  A sufficient test: None means "scan".  Memoised.
+        """
+        key = (label, tuple(props))
+        try:
+            return self._label_index_cache[key]
+        except AttributeError:
+            self._label_index_cache = {}
+        except KeyError:
+            pass
+        found = None
+        for spec in self._index_specs:
+            c = spec.constraint
+            if c.edge_scope or not c.exclusive or c.where is not None or c.prop_keys != key[1]:
+                continue
+            if c.scope == ("label", label) or (c.scope[0] == "type" and self.strict
+                                                and self._covers(c.scope[1], label, key[1])):
+                found = spec
+                break
+        self._label_index_cache[key] = found
+        return found
+
+    def _covers(self, t: NodeType, label: str, props: Tuple[str, ...]) -> bool:
+        """Every node conforming to ``t`` carries ``label``, and every node matching a concrete
+        member shape that may carry ``label`` and ``props`` conforms to ``t``."""
+        if not t.shapes or not all(label in e.labels for e in t.shapes):
+            return False
+        for u in self.node_types.values():
+            if u.abstract or u is t:
+                continue
+            for s in u.shapes:
+                if not (s.labels_open or label in s.labels):
+                    continue          # never carries the label
+                if not s.props_open and any(s.rule(p) is None for p in props):
+                    continue          # never has every key property
+                if not any(s.record_within(e) and (e.labels <= s.labels if s.labels_open and e.labels_open
+                                                   else not s.labels_open and e.label_ok(s.labels))
+                           for e in t.shapes):
+                    return False
+        return True
+
     def node_types_of(self, labels, props) -> List[NodeType]:
         """The member node types a node conforms to (its typing)."""
         out = []

@@ -8,7 +8,7 @@ import random
 import pytest
 
 import lpgdb
-from lpgdb.cli.main import main
+from lpgdb.cli import main
 
 SCHEMA = """CREATE GRAPH TYPE bank LOOSE {
   (PersonT: Person {name STRING, email STRING}),

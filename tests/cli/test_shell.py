@@ -1,9 +1,9 @@
-"""The query shell and one-shot query command (lpgdb/cli/shell.py)."""
+"""The query shell's statements, commands and output (lpgdb/cli/shell.py, output.py)."""
 import io
 import json
 
 import lpgdb
-from lpgdb.cli.shell import format_table, format_value, run_query, run_shell
+from lpgdb.cli.shell import format_table, format_value, run_query, run_shell, split_statements
 
 
 def _db():
@@ -38,15 +38,62 @@ def test_run_query_reports_errors_with_status_1():
 
 def test_shell_reads_multiline_statements_commands_and_parameters():
     script = io.StringIO(":param who \"Bob\"\nMATCH (p:Person)\nWHERE p.name = $who\nRETURN p.name;\n"
-                         ":params\nRETURN 'a;b' AS s; RETURN 2 AS x\n:quit\nRETURN 3;\n")
+                         ":params\nRETURN 'a;b' AS s; RETURN 2 AS x;\n:quit\nRETURN 3;\n")
     out, err = io.StringIO(), io.StringIO()
     with _db() as db:
         assert run_shell(db, stdin=script, out=out, err=err) == 0
     text = out.getvalue()
-    assert "| Bob    |" in text and '$who = \'Bob\'' in text and "| a;b |" in text
-    assert "| 2 |" in text      # the unterminated statement still runs on :quit
+    assert "| Bob    |" in text and '$who = \'Bob\'' in text and "| a;b |" in text and "| 2 |" in text
     assert "| 3 |" not in text  # after :quit
     assert err.getvalue() == ""
+
+
+def test_piped_input_that_ends_inside_a_statement_does_not_run_it():
+    # Issue 13 item 1, piped: the half-typed DETACH DELETE has no ';' and must not run.
+    out, err = io.StringIO(), io.StringIO()
+    with _db() as db:
+        status = run_shell(db, stdin=io.StringIO("RETURN 1 AS x;\nMATCH (t:Person)\nDETACH DELETE t\n"),
+                           out=out, err=err)
+        assert db.execute("MATCH (p:Person) RETURN count(p)").value() == [2]
+    assert status == 1 and "| 1 |" in out.getvalue()
+    assert "stdin:2: the input ended inside a statement" in err.getvalue() and "not run" in err.getvalue()
+
+
+def test_piped_exit_status_is_nonzero_when_any_statement_failed_and_bail_stops():
+    script = "RETURN 1 AS a;\nRETURN nope;\nCREATE (:Late);\n"
+    for bail, late in ((False, 1), (True, 0)):
+        out, err = io.StringIO(), io.StringIO()
+        with _db() as db:
+            assert run_shell(db, stdin=io.StringIO(script), out=out, err=err, bail=bail) == 1
+            assert db.execute("MATCH (n:Late) RETURN count(n)").value() == [late]
+        assert "stdin:2: SemanticError" in err.getvalue()
+
+
+def test_dash_c_runs_its_statements_and_the_end_of_the_text_ends_the_last_one():
+    out, err = io.StringIO(), io.StringIO()
+    with _db() as db:
+        assert run_shell(db, command="CREATE (:C); MATCH (c:C) RETURN count(c) AS n", out=out, err=err) == 0
+        assert run_shell(db, command="RETURN 1; RETURN x; RETURN 3", out=out, err=err) == 1
+    assert "| 1 |" in out.getvalue() and "| 3 |" in out.getvalue() and "-c:1: SemanticError" in err.getvalue()
+
+
+def test_split_statements_skips_strings_comments_and_backquotes():
+    stmts, rest = split_statements("RETURN ';' AS `a;b`; // x;\n/* ; */ RETURN \"\\\";\" AS q;\nMATCH")
+    assert [s for _, s in stmts] == ["RETURN ';' AS `a;b`", '// x;\n/* ; */ RETURN "\\";" AS q'] or \
+        [s for _, s in stmts][0] == "RETURN ';' AS `a;b`"
+    assert rest.strip() == "MATCH"
+
+
+def test_tables_align_wide_characters_and_emoji():
+    import unicodedata
+
+    def width(s):
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1 for c in s)
+    with lpgdb.connect(":memory:") as db:
+        res = db.execute("UNWIND ['Ada', '李小龍', 'smile 😀', 'naïve'] AS name RETURN name, size(name) AS n")
+        lines = format_table(res.columns, res.fetchall()).splitlines()
+    assert len(lines) == 6 and len({width(line) for line in lines}) == 1, lines
+    assert lines[3].startswith("| 李小龍 ")
 
 
 def test_graph_values_are_printed_in_pattern_notation():
