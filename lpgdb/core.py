@@ -38,7 +38,8 @@ except ImportError as e:  # pragma: no cover - only on a broken install
         "lpgdb's native core (lpgdb._native) is not built; install with `pip install -e .` "
         f"(needs a C compiler and the Python headers): {e}") from e
 
-__all__ = ["crc32c", "check", "LSN_INF", "Adjacency", "KeyIndex", "LabelIndex"]
+__all__ = ["crc32c", "check", "LSN_INF", "Adjacency", "KeyIndex", "LabelIndex", "File", "FileBuilder",
+           "Store", "KeyBuilder", "Corrupt", "key_hash"]
 
 _STATUS = {
     lib.LPG_EINVAL: errors.InterfaceError,
@@ -717,3 +718,505 @@ class LabelIndex(_Native):
     def check(self) -> None:
         """Verify every invariant of the C structure; InternalError if one fails."""
         _invariants(self, lib.lpg_labels_check)
+
+
+# ---- files, the store and its builders (file.c, store.c, build.c) ---------------------------------
+
+NODE_DELETED = 2**32 - 1
+"""The label-set id that deletes a node in Store.node_put."""
+KIND_PART, KIND_KEYS, KIND_ELOC = 1, 2, 3
+PART_SHIFT, ELOC_SHIFT = 17, 20
+
+_store_node = lib.lpg_store_node
+_store_node_lset = lib.lpg_store_node_lset
+_store_edge = lib.lpg_store_edge
+_store_expand = lib.lpg_store_expand
+_store_degree_many = lib.lpg_store_degree_many
+_store_key_get = lib.lpg_store_key_get
+_ECORRUPT = lib.LPG_ECORRUPT
+
+
+def last_corrupt():
+    """(tag, offset) of the calling thread's last corruption found in a file (tag None if none)."""
+    out = ffi.new("uint64_t[2]")
+    lib.lpg_last_corrupt(out, out + 1)
+    return (None if out[0] == 2**64 - 1 else out[0]), out[1]
+
+
+class Corrupt(Exception):
+    """Raised by the wrappers below for LPG_ECORRUPT from a file; storage turns it into a
+    CorruptionError naming the file (tag = the caller's file id) and offset."""
+
+    def __init__(self, what, tag, offset):
+        super().__init__(what)
+        self.what, self.tag, self.offset = what, tag, offset
+
+
+def _fcheck(rc: int, what: str) -> int:
+    if rc == _ECORRUPT:
+        tag, off = last_corrupt()
+        raise Corrupt(what, tag, off)
+    return check(rc, what)
+
+
+def key_hash(key: bytes) -> int:
+    """The on-disk 64-bit hash of canonical key bytes (key sub-index files)."""
+    return lib.lpg_key_hash(key, len(key))
+
+
+class File:
+    """An open, self-checking immutable file over a mapping (kept alive by this object).
+
+    ``data`` is a read-only buffer (an mmap from storage/io.py); ``tag`` is reported with any
+    corruption found in it.  Raises Corrupt at open for a bad header, size or section table.
+    """
+
+    def __init__(self, data, tag: int):
+        self._data = data                      # keeps the mapping alive
+        self._buf = ffi.from_buffer(data) if len(data) else ffi.new("uint8_t[1]")
+        out = ffi.new("lpg_file **")
+        _fcheck(lib.lpg_file_open(self._buf, len(data), tag, out), "open file")
+        self._h = ffi.gc(out[0], lib.lpg_file_free)
+        info = ffi.new("uint64_t[3]")
+        kind, nsec = ffi.new("uint32_t *"), ffi.new("uint32_t *")
+        check(lib.lpg_file_info(self._h, kind, info, info + 1, info + 2, nsec), "file info")
+        self.kind, self.key1, self.key2, self.lsn, self.nsections = kind[0], info[0], info[1], info[2], nsec[0]
+        self.tag = tag
+
+    def sections(self) -> list:
+        """[(kind, a, b, offset, length)] of the section table."""
+        k, a, b = ffi.new("uint32_t *"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
+        off, ln = ffi.new("uint64_t *"), ffi.new("uint64_t *")
+        out = []
+        for i in range(self.nsections):
+            check(lib.lpg_file_section(self._h, i, k, a, b, off, ln), "file section")
+            out.append((k[0], a[0], b[0], off[0], ln[0]))
+        return out
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Bytes of the CRC-covered region, after verifying their blocks."""
+        out = ffi.new("uint8_t[]", max(length, 1))
+        _fcheck(lib.lpg_file_read(self._h, offset, length, out), "read file")
+        return ffi.buffer(out, length)[:]
+
+    def verify(self) -> None:
+        """Check every block's CRC (Corrupt on the first bad one)."""
+        _fcheck(lib.lpg_file_verify(self._h), "verify file")
+
+
+class FileBuilder:
+    """A file image under construction (lpg_fb); ``image()`` returns the finished bytes."""
+
+    def __init__(self, kind: int = 0, key1: int = 0, key2: int = 0, lsn: int = 0, _handle=None):
+        if _handle is None:
+            out = ffi.new("lpg_fb **")
+            check(lib.lpg_fb_new(kind, key1, key2, lsn, out), "file builder")
+            _handle = out[0]
+        self._h = ffi.gc(_handle, lib.lpg_fb_free)
+
+    def section(self, kind: int, a: int, b: int, data: bytes) -> None:
+        check(lib.lpg_fb_section(self._h, kind, a, b, data, len(data)), "file builder section")
+
+    def image(self):
+        """The finished file as a buffer (valid while this builder lives)."""
+        p, n = ffi.new("uint8_t **"), ffi.new("size_t *")
+        check(lib.lpg_fb_finish(self._h, ffi.cast("const uint8_t **", p), n), "file builder finish")
+        return ffi.buffer(p[0], n[0])
+
+    def close(self) -> None:
+        h, self._h = self._h, None
+        if h is not None:
+            ffi.release(h)
+
+
+class _StoreScratch(threading.local):
+    def __init__(self):
+        self.u32 = ffi.new("uint32_t[1]")
+        self.u64 = ffi.new("uint64_t[3]")
+        self.size = ffi.new("size_t[1]")
+        self.flag = ffi.new("int[1]")
+        self.node = ffi.new("uint64_t[1]")
+        self.pcap = 0
+        self.ensure_props(512)
+        self.cap = 0
+        self.ensure(256)
+
+    def ensure_props(self, cap: int) -> None:
+        if cap > self.pcap:
+            cap = max(cap, 2 * self.pcap)
+            self.props = ffi.new("uint8_t[]", cap)
+            self.pcap = cap
+
+    def ensure(self, cap: int) -> None:
+        if cap > self.cap:
+            cap = max(cap, 2 * self.cap, 256)
+            self.nbr = ffi.new("uint64_t[]", cap)
+            self.eid = ffi.new("uint64_t[]", cap)
+            self.frm = ffi.new("uint32_t[]", cap)
+            self.cap = cap
+
+
+class Store(_Native):
+    """One generation of the graph: base files + an LSN-stamped overlay (native/store.c).
+
+    Reads take a snapshot LSN; writes come from one writer.  Methods raise Corrupt for damaged
+    files (storage names the file), InterfaceError for bad arguments.
+    """
+
+    _kind = "Store"
+    _ptr_type = "lpg_store **"
+
+    def __init__(self, node_base: int, edge_base: int):
+        out = ffi.new(self._ptr_type)
+        check(lib.lpg_store_new(node_base, edge_base, out), "Store: new")
+        self._h = ffi.gc(out[0], lib.lpg_store_free)
+        self._s = _StoreScratch()
+        self._files = []                       # attached File objects: must outlive the store
+        self.node_base, self.edge_base = node_base, edge_base
+
+    def _hh(self):
+        h = self._h
+        if h is None:
+            raise self._closed()
+        return h
+
+    # -- base and dictionaries --
+    def attach(self, f: File) -> None:
+        _fcheck(lib.lpg_store_attach(self._hh(), f._h), "attach file")
+        self._files.append(f)
+
+    def key_index(self, index: int, nsub_log: int) -> None:
+        check(lib.lpg_store_key_index(self._hh(), index, nsub_log), "Store.key_index")
+
+    def set_base_counts(self, labels, types) -> None:
+        la, nl = _u64_array(labels, "label counts")
+        ta, nt = _u64_array(types, "type counts")
+        check(lib.lpg_store_set_base_counts(self._hh(), la, nl, ta, nt), "Store.set_base_counts")
+
+    def set_labelset(self, lsid: int, label_ids) -> None:
+        arr, n = _u32_array(sorted(label_ids), "label ids")
+        check(lib.lpg_store_set_labelset(self._hh(), lsid, arr, n), "Store.set_labelset")
+
+    def set_propkey(self, kid: int, name: str) -> None:
+        b = name.encode()
+        check(lib.lpg_store_set_propkey(self._hh(), kid, b, len(b)), "Store.set_propkey")
+
+    def propkeys(self) -> list:
+        h = self._hh()
+        n = ffi.new("uint32_t *")
+        check(lib.lpg_store_propkeys(h, n), "Store.propkeys")
+        out, size = [], ffi.new("size_t *")
+        buf = ffi.new("uint8_t[]", 65536)
+        for i in range(n[0]):
+            check(lib.lpg_store_propkey(h, i, buf, 65536, size), "Store.propkey")
+            out.append(ffi.buffer(buf, size[0])[:].decode("utf-8", "surrogateescape"))
+        return out
+
+    # -- reads --
+    def node(self, snap: int, nid: int):
+        """(labelset id, props buffer) of node nid at snap, or None.  The buffer is per thread:
+        decode it before the next call."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
+        try:
+            rc = _store_node(h, snap, nid, s.u32, s.props, s.pcap, s.size)
+        except (TypeError, OverflowError):
+            return None
+        if rc:
+            if rc == _ENOTFOUND:
+                return None
+            if rc == _ETOOSMALL:
+                s.ensure_props(s.size[0])
+                return self.node(snap, nid)
+            _fcheck(rc, "read node")
+        return s.u32[0], ffi.buffer(s.props, s.size[0])
+
+    def node_lset(self, snap: int, nid: int):
+        """The labelset id of node nid at snap, or None."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
+        try:
+            rc = _store_node_lset(h, snap, nid, s.u32)
+        except (TypeError, OverflowError):
+            return None
+        if rc:
+            if rc == _ENOTFOUND:
+                return None
+            _fcheck(rc, "read node")
+        return s.u32[0]
+
+    def edge(self, snap: int, eid: int):
+        """(type, src, dst, props buffer) of edge eid at snap, or None (buffer per thread)."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
+        u = s.u64
+        try:
+            rc = _store_edge(h, snap, eid, s.u32, u, u + 1, s.props, s.pcap, s.size)
+        except (TypeError, OverflowError):
+            return None
+        if rc:
+            if rc == _ENOTFOUND:
+                return None
+            if rc == _ETOOSMALL:
+                s.ensure_props(s.size[0])
+                return self.edge(snap, eid)
+            _fcheck(rc, "read edge")
+        return s.u32[0], u[0], u[1], ffi.buffer(s.props, s.size[0])
+
+    def _expand(self, nodes_ptr, n, d, types, snap):
+        h = self._hh()
+        tp, nt = _types(types)
+        s = self._s
+        while True:
+            rc = _store_expand(h, nodes_ptr, n, d, tp, nt, snap, s.nbr, s.eid, s.frm, s.cap, s.size)
+            if rc == 0:
+                return s, s.size[0]
+            if rc != _ETOOSMALL:
+                _fcheck(rc, "expand")
+            s.ensure(s.size[0])
+
+    def expand(self, nodes, direction, types, snap):
+        """(nbrs, eids, from_index) over every visible edge of every node. O(sum of degrees)."""
+        if types is not None and len(types) == 0:
+            return [], [], []
+        arr, n = _u64_array(nodes, "nodes")
+        s, k = self._expand(arr, n, _direction(direction), types, snap)
+        return ffi.unpack(s.nbr, k), ffi.unpack(s.eid, k), ffi.unpack(s.frm, k)
+
+    def edges_of(self, node, direction, types, snap) -> list:
+        """[(eid, nbr)] of one node. O(deg)."""
+        if types is not None and not types:
+            return []
+        s = self._s
+        try:
+            s.node[0] = node
+        except (TypeError, OverflowError):
+            raise errors.InterfaceError(f"node id must be an int in 0..2**64-1, not {node!r}") from None
+        s, k = self._expand(s.node, 1, _direction(direction), types, snap)
+        return list(zip(ffi.unpack(s.eid, k), ffi.unpack(s.nbr, k)))
+
+    def neighbors(self, node, direction, types, snap) -> list:
+        if types is not None and not types:
+            return []
+        s = self._s
+        try:
+            s.node[0] = node
+        except (TypeError, OverflowError):
+            raise errors.InterfaceError(f"node id must be an int in 0..2**64-1, not {node!r}") from None
+        s, k = self._expand(s.node, 1, _direction(direction), types, snap)
+        return ffi.unpack(s.nbr, k)
+
+    def degree(self, node, direction, types, snap) -> int:
+        h = self._hh()
+        if types is not None and len(types) == 0:
+            return 0
+        s = self._s
+        try:
+            s.node[0] = node
+            tp, nt = _NO_TYPES if types is None else _types(types)
+            rc = _store_degree_many(h, s.node, 1, _DIRECTIONS[direction], tp, nt, snap, s.u64)
+        except (TypeError, OverflowError, KeyError) as e:
+            _direction(direction)
+            raise _bad_arg("Store.degree", e) from e
+        if rc:
+            _fcheck(rc, "degree")
+        return s.u64[0]
+
+    def degree_many(self, nodes, direction, types, snap) -> list:
+        h = self._hh()
+        arr, n = _u64_array(nodes, "nodes")
+        if types is not None and len(types) == 0:
+            return [0] * n
+        tp, nt = _types(types)
+        out = ffi.new("uint64_t[]", max(n, 1))
+        _fcheck(lib.lpg_store_degree_many(h, arr, n, _direction(direction), tp, nt, snap, out), "degree")
+        return ffi.unpack(out, n)
+
+    def count_reach(self, seed, hops, direction, types, snap, exclude_seed=True) -> int:
+        h = self._hh()
+        d = _direction(direction)
+        if types is not None and len(types) == 0:
+            return 1 if hops == 0 and not exclude_seed else 0
+        tp, nt = _types(types)
+        out = self._s.u64
+        try:
+            rc = lib.lpg_store_count_reach(h, seed, hops, d, tp, nt, snap, bool(exclude_seed), out)
+        except (TypeError, OverflowError) as e:
+            raise _bad_arg("Store.count_reach", e) from e
+        _fcheck(rc, "count_reach")
+        return out[0]
+
+    def _collect(self, fn, what, *args):
+        cap = 1024
+        size = self._s.size
+        while True:
+            out = ffi.new("uint64_t[]", cap)
+            rc = fn(*args, out, cap, size)
+            if rc == 0:
+                return ffi.unpack(out, size[0])
+            if rc != _ETOOSMALL:
+                _fcheck(rc, what)
+            cap = size[0]
+
+    def label_scan(self, label: int, snap: int) -> list:
+        return self._collect(lib.lpg_store_label_scan, "label scan", self._hh(), label, snap)
+
+    def label_count(self, label: int, snap: int) -> int:
+        out = self._s.u64
+        _fcheck(lib.lpg_store_label_count(self._hh(), label, snap, out), "label count")
+        return out[0]
+
+    def edge_scan(self, types, snap) -> list:
+        if types is not None and len(types) == 0:
+            return []
+        tp, nt = _types(types)
+        return self._collect(lib.lpg_store_edge_scan, "edge scan", self._hh(), tp, nt, snap)
+
+    def edge_count(self, types, snap) -> int:
+        if types is not None and len(types) == 0:
+            return 0
+        tp, nt = _types(types)
+        out = self._s.u64
+        _fcheck(lib.lpg_store_edge_count(self._hh(), tp, nt, snap, out), "edge count")
+        return out[0]
+
+    def key_get(self, index: int, key: bytes, snap: int) -> list:
+        h = self._hh()
+        s = self._s
+        while True:
+            rc = _store_key_get(h, index, key, len(key), snap, s.nbr, s.cap, s.size)
+            if rc == 0:
+                return ffi.unpack(s.nbr, s.size[0])
+            if rc != _ETOOSMALL:
+                _fcheck(rc, "key lookup")
+            s.ensure(s.size[0])
+
+    def key_first_many(self, index: int, keys: list, snap: int) -> list:
+        blob = b"".join(keys)
+        offsets = array("Q", [0])
+        offsets.extend(accumulate(map(len, keys)))
+        n = len(keys)
+        out = ffi.new("int64_t[]", max(n, 1))
+        _fcheck(lib.lpg_store_key_first_many(self._hh(), index, blob, len(blob),
+                                             ffi.from_buffer("uint64_t[]", offsets), n, snap, out),
+                "key lookup")
+        return ffi.unpack(out, n)
+
+    # -- writes --
+    def node_put(self, nid, lset, props: bytes, lsn, floor) -> None:
+        _fcheck(lib.lpg_store_node_put(self._hh(), nid, lset, props, len(props), lsn, floor),
+                f"Store.node_put(node={nid})")
+
+    def nodes_bulk(self, first, lsets, blob: bytes, offs, lsn) -> None:
+        la, n = _u32_array(lsets, "label sets")
+        oa, no = _u64_array(offs, "offsets")
+        if no != n + 1:
+            raise errors.InterfaceError("nodes_bulk: need len(lsets) + 1 offsets")
+        _fcheck(lib.lpg_store_nodes_bulk(self._hh(), first, n, la, blob, len(blob), oa, lsn), "Store.nodes_bulk")
+
+    def edge_put(self, eid, type_id, src, dst, props: bytes, lsn, floor) -> None:
+        _fcheck(lib.lpg_store_edge_put(self._hh(), eid, type_id, src, dst, props, len(props), lsn, floor),
+                f"Store.edge_put(edge={eid})")
+
+    def edges_bulk(self, first, types, srcs, dsts, blob: bytes, offs, lsn) -> None:
+        ta, n = _u32_array(types, "types")
+        sa, ns = _u64_array(srcs, "srcs")
+        da, nd = _u64_array(dsts, "dsts")
+        oa, no = _u64_array(offs, "offsets")
+        if not (n == ns == nd == no - 1):
+            raise errors.InterfaceError("edges_bulk: columns differ in length")
+        _fcheck(lib.lpg_store_edges_bulk(self._hh(), first, n, ta, sa, da, blob, len(blob), oa, lsn),
+                "Store.edges_bulk")
+
+    def edge_del(self, eid, lsn) -> None:
+        _fcheck(lib.lpg_store_edge_del(self._hh(), eid, lsn), f"Store.edge_del(edge={eid})")
+
+    def commit_end(self, lsn, floor) -> None:
+        check(lib.lpg_store_commit_end(self._hh(), lsn, floor), "Store.commit_end")
+
+    def key_put(self, index, key: bytes, node, lsn) -> None:
+        check(lib.lpg_store_key_put(self._hh(), index, key, len(key), node, lsn), "Store.key_put")
+
+    def key_del(self, index, key: bytes, node, lsn) -> None:
+        check(lib.lpg_store_key_del(self._hh(), index, key, len(key), node, lsn), "Store.key_del")
+
+    def key_base_dead(self, index, key: bytes) -> None:
+        check(lib.lpg_store_key_base_dead(self._hh(), index, key, len(key)), "Store.key_base_dead")
+
+    def key_drop(self, index) -> None:
+        check(lib.lpg_store_key_drop(self._hh(), index), "Store.key_drop")
+
+    def touched(self, nid) -> bool:
+        out = self._s.flag
+        check(lib.lpg_store_touched(self._hh(), nid, out), "Store.touched")
+        return bool(out[0])
+
+    # -- checkpoints --
+    def dirty(self, kind: int) -> list:
+        return self._collect_u32(lambda out, cap, size: lib.lpg_store_dirty(self._hh(), kind, out, cap, size))
+
+    @staticmethod
+    def _collect_u32(fn):
+        cap, size = 256, ffi.new("size_t *")
+        while True:
+            out = ffi.new("uint32_t[]", cap)
+            rc = fn(out, cap, size)
+            if rc == 0:
+                return ffi.unpack(out, size[0])
+            if rc != _ETOOSMALL:
+                check(rc, "dirty list")
+            cap = size[0]
+
+    def mem(self) -> int:
+        out = self._s.u64
+        check(lib.lpg_store_mem(self._hh(), out), "Store.mem")
+        return out[0]
+
+    def register_keys(self) -> None:
+        _fcheck(lib.lpg_store_register_keys(self._hh()), "register property keys")
+
+    def build_part(self, snap, p, nslots) -> FileBuilder:
+        out = ffi.new("lpg_fb **")
+        _fcheck(lib.lpg_store_build_part(self._hh(), snap, p, nslots, out), f"build partition {p}")
+        return FileBuilder(_handle=out[0])
+
+    def build_eloc(self, snap, q, nslots) -> FileBuilder:
+        out = ffi.new("lpg_fb **")
+        _fcheck(lib.lpg_store_build_eloc(self._hh(), snap, q, nslots, out), f"build edge locator {q}")
+        return FileBuilder(_handle=out[0])
+
+    def key_builder(self, snap, index, nsub_log) -> "KeyBuilder":
+        return KeyBuilder(self, snap, index, nsub_log)
+
+    def check(self) -> None:
+        _invariants(self, lib.lpg_store_check)
+
+
+class KeyBuilder:
+    """Builds the sub-index files of one hash index at a checkpoint (lpg_kb)."""
+
+    def __init__(self, store: Store, snap, index, nsub_log):
+        out = ffi.new("lpg_kb **")
+        _fcheck(lib.lpg_kb_new(store._hh(), snap, index, nsub_log, out), "key builder")
+        self._h = ffi.gc(out[0], lib.lpg_kb_free)
+        self._store = store
+
+    def dirty(self) -> list:
+        return Store._collect_u32(lambda out, cap, size: lib.lpg_kb_dirty(self._h, out, cap, size))
+
+    def sub(self, sub: int):
+        """(FileBuilder, entries) of sub-index ``sub``."""
+        out, n = ffi.new("lpg_fb **"), ffi.new("uint64_t *")
+        _fcheck(lib.lpg_kb_sub(self._h, sub, out, n), f"build key sub-index {sub}")
+        return FileBuilder(_handle=out[0]), n[0]
+
+    def close(self) -> None:
+        h, self._h = self._h, None
+        if h is not None:
+            ffi.release(h)

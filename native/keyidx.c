@@ -486,3 +486,23 @@ int lpg_keyidx_check(lpg_keyidx *k)
     pthread_rwlock_unlock(&k->lock);
     return rc;
 }
+
+/* Internal (store.c/build.c, not in the cffi block): call cb(ctx, key, klen, node) for every
+ * node visible at snap under a key of `index`.  Takes the lock shared; cb must not call back
+ * into k.  O(S + versions). */
+int keyidx_each(lpg_keyidx *k, uint32_t index, uint64_t snap,
+                int (*cb)(void *ctx, const uint8_t *key, size_t klen, uint64_t node), void *ctx)
+{
+    int rc = LPG_OK;
+    pthread_rwlock_rdlock(&k->lock);
+    for (size_t i = 0; i < k->cap && !rc; i++) {
+        const keyrec *r = k->t[i].rec;
+        if (!r || r->index != index)
+            continue;
+        for (uint32_t j = 0; j < r->n && !rc; j++)
+            if (r->v[j].begin <= snap && snap < r->v[j].end)
+                rc = cb(ctx, r->key, r->klen, r->v[j].node);
+    }
+    pthread_rwlock_unlock(&k->lock);
+    return rc;
+}

@@ -197,6 +197,149 @@ int lpg_labels_has(lpg_labels *l, uint32_t label, uint64_t node, uint64_t snap, 
 int lpg_labels_gc(lpg_labels *l, uint64_t min_snap);
 /* Read.  Verifies every invariant (see labelidx.c); LPG_OK or LPG_ECORRUPT. */
 int lpg_labels_check(lpg_labels *l);
+/* ---------------------------------------------------------------------------------------------
+ * Files (file.c): immutable, self-checking, memory-mapped.  Format: docs/storage.md, "On-disk
+ * format 2".  The caller maps the file (Python, through storage/io.py) and keeps the mapping
+ * alive as long as the handle.  Every function below treats the bytes as untrusted: anything
+ * out of bounds, inconsistent or failing its CRC is LPG_ECORRUPT, and the thread's last
+ * corruption (file tag, byte offset) can be read with lpg_last_corrupt.
+ * Thread safety: reads of one file may run concurrently (block verification uses atomics).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct lpg_file lpg_file;
+
+/* [in] data/size: the whole mapped file (size from fstat, taken before mapping, so a truncated
+ * file is refused here instead of faulting later); [in] tag: the caller's id for the file,
+ * reported with corruption.  Checks magic, version, sizes, the header+table CRC, the CRC-table
+ * CRC and every section's bounds; block CRCs are checked lazily.  [out] *out: owned by the
+ * caller until lpg_file_free.  LPG_ECORRUPT, LPG_ENOMEM.  O(sections). */
+int lpg_file_open(const uint8_t *data, uint64_t size, uint64_t tag, lpg_file **out);
+void lpg_file_free(lpg_file *f);
+/* [out] kind (1 partition, 2 key sub-index, 3 edge locator), keys, LSN, section count. */
+int lpg_file_info(lpg_file *f, uint32_t *kind, uint64_t *key1, uint64_t *key2, uint64_t *lsn,
+                  uint32_t *nsec);
+/* Section i's (kind, a, b, offset, length).  LPG_EBOUNDS if i >= nsec. */
+int lpg_file_section(lpg_file *f, uint32_t i, uint32_t *kind, uint32_t *a, uint32_t *b,
+                     uint64_t *off, uint64_t *len);
+/* Copy bytes [off, off+len) of the CRC-covered region after verifying their blocks. */
+int lpg_file_read(lpg_file *f, uint64_t off, uint64_t len, uint8_t *out);
+/* Verify every block's CRC (lpgdb verify).  O(file). */
+int lpg_file_verify(lpg_file *f);
+/* The calling thread's last LPG_ECORRUPT from a file: its tag (UINT64_MAX if none) and offset. */
+int lpg_last_corrupt(uint64_t *tag, uint64_t *offset);
+/* The 64-bit hash of key bytes used by key sub-indexes (stable: it is on disk). */
+uint64_t lpg_key_hash(const uint8_t *key, size_t len);
+
+/* lpg_fb: a file builder.  Sections are appended, then lpg_fb_finish lays out the header,
+ * section table and block CRCs and returns the image (valid until lpg_fb_free).  Checkpoints use
+ * it through the lpg_store_build_* functions; a bulk loader may write partition files directly
+ * with it (issue 11).  Not thread-safe (one builder, one thread). */
+typedef struct lpg_fb lpg_fb;
+int lpg_fb_new(uint32_t kind, uint64_t key1, uint64_t key2, uint64_t lsn, lpg_fb **out);
+int lpg_fb_section(lpg_fb *fb, uint32_t kind, uint32_t a, uint32_t b, const uint8_t *data, size_t len);
+int lpg_fb_finish(lpg_fb *fb, const uint8_t **data, size_t *len);
+void lpg_fb_free(lpg_fb *fb);
+
+/* ---------------------------------------------------------------------------------------------
+ * lpg_store (store.c, build.c): one generation of the graph = base files + an LSN-stamped overlay
+ * of the commits applied since they were written.  Node ids < node_base and edge ids < edge_base
+ * are held by the base; newer ones only by the overlay.  Reads take a snapshot LSN `snap` and
+ * merge both; writes (one writer) are stamped with the commit's LSN and take `floor`, the oldest
+ * snapshot any reader may still use (versions older than needed there are freed).
+ * Thread safety: a writer-preferring rwlock; reads shared, writes exclusive.  The files attached
+ * must outlive the store.  dir: 0 out, 1 in, 2 both (a self-loop once); types/ntypes as for
+ * lpg_adj (0 = any).  Output buffers: (out, cap, *count), LPG_ETOOSMALL with the size needed.
+ * Node and edge reads return properties as one msgpack map (the bytes Python stored, or, for
+ * base rows, assembled from the property columns); *len = its size (LPG_ETOOSMALL if > cap).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct lpg_store lpg_store;
+typedef struct lpg_kb lpg_kb;
+
+int lpg_store_new(uint64_t node_base, uint64_t edge_base, lpg_store **out);
+void lpg_store_free(lpg_store *s);
+/* Attach a base file (by its kind and keys).  O(1): files are parsed on first use. */
+int lpg_store_attach(lpg_store *s, lpg_file *f);
+/* Declare base hash index `index` split into 2^nsub_log sub-indexes (files attached or not). */
+int lpg_store_key_index(lpg_store *s, uint32_t index, uint32_t nsub_log);
+/* Base totals: live nodes per label id (index 0 = all nodes), live edges per type. */
+int lpg_store_set_base_counts(lpg_store *s, const uint64_t *labels, size_t nlabels,
+                              const uint64_t *types, size_t ntypes);
+/* Dictionaries: label set id -> label ids (> 0); property key id (dense, in order) -> name. */
+int lpg_store_set_labelset(lpg_store *s, uint32_t id, const uint32_t *labels, size_t n);
+int lpg_store_set_propkey(lpg_store *s, uint32_t id, const uint8_t *name, size_t len);
+int lpg_store_propkeys(lpg_store *s, uint32_t *n);
+int lpg_store_propkey(lpg_store *s, uint32_t id, uint8_t *out, size_t cap, size_t *len);
+
+/* Reads.  lpg_store_node/_node_lset/_edge: LPG_ENOTFOUND when not visible at snap.  O(1)
+ * (plus O(log deg) for a base edge, O(property columns) for a base node). */
+int lpg_store_node(lpg_store *s, uint64_t snap, uint64_t nid, uint32_t *lset, uint8_t *out, size_t cap,
+                   size_t *len);
+int lpg_store_node_lset(lpg_store *s, uint64_t snap, uint64_t nid, uint32_t *lset);
+int lpg_store_edge(lpg_store *s, uint64_t snap, uint64_t eid, uint32_t *type, uint64_t *src, uint64_t *dst,
+                   uint8_t *out, size_t cap, size_t *len);
+/* Batched 1-hop (as lpg_adj_expand).  O(sum of degrees + overlay runs * log). */
+int lpg_store_expand(lpg_store *s, const uint64_t *nodes, size_t n, int dir, const uint32_t *types,
+                     size_t ntypes, uint64_t snap, uint64_t *out_nbr, uint64_t *out_eid, uint32_t *out_from,
+                     size_t cap, size_t *count);
+int lpg_store_degree_many(lpg_store *s, const uint64_t *nodes, size_t n, int dir, const uint32_t *types,
+                          size_t ntypes, uint64_t snap, uint64_t *out);
+/* Distinct nodes at the end of walks of exactly `hops` edges (as lpg_adj_count_reach). */
+int lpg_store_count_reach(lpg_store *s, uint64_t seed, uint32_t hops, int dir, const uint32_t *types,
+                          size_t ntypes, uint64_t snap, int exclude_seed, uint64_t *count);
+/* Nodes of label (0 = all), ascending; O(base nodes of the label + overlay). */
+int lpg_store_label_scan(lpg_store *s, uint32_t label, uint64_t snap, uint64_t *out, size_t cap,
+                         size_t *count);
+/* O(changed base nodes + overlay label versions). */
+int lpg_store_label_count(lpg_store *s, uint32_t label, uint64_t snap, uint64_t *n);
+int lpg_store_edge_scan(lpg_store *s, const uint32_t *types, size_t ntypes, uint64_t snap, uint64_t *out,
+                        size_t cap, size_t *count);
+int lpg_store_edge_count(lpg_store *s, const uint32_t *types, size_t ntypes, uint64_t snap, uint64_t *n);
+/* Nodes under (index, key) at snap, ascending (base sub-index + overlay). */
+int lpg_store_key_get(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
+                      uint64_t *out, size_t cap, size_t *count);
+int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t keys_len,
+                             const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out);
+
+/* Writes (the single writer).  lset UINT32_MAX deletes the node.  New edges become readable at
+ * lpg_store_commit_end (once per commit).  LPG_EINVAL for an unknown label set, a stale lsn, or
+ * an edge update that does not match the edge; LPG_ENOTFOUND deleting a missing edge. */
+int lpg_store_node_put(lpg_store *s, uint64_t nid, uint32_t lset, const uint8_t *props, size_t len,
+                       uint64_t lsn, uint64_t floor);
+int lpg_store_nodes_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t *lsets, const uint8_t *blob,
+                         size_t blob_len, const uint64_t *offs, uint64_t lsn);
+int lpg_store_edge_put(lpg_store *s, uint64_t eid, uint32_t type, uint64_t src, uint64_t dst,
+                       const uint8_t *props, size_t len, uint64_t lsn, uint64_t floor);
+int lpg_store_edges_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t *types, const uint64_t *srcs,
+                         const uint64_t *dsts, const uint8_t *blob, size_t blob_len, const uint64_t *offs,
+                         uint64_t lsn);
+int lpg_store_edge_del(lpg_store *s, uint64_t eid, uint64_t lsn);
+int lpg_store_commit_end(lpg_store *s, uint64_t lsn, uint64_t floor);
+int lpg_store_key_put(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
+                      uint64_t lsn);
+int lpg_store_key_del(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
+                      uint64_t lsn);
+/* A base entry of (index, key) went stale (its node changed): its sub-index is rewritten at the
+ * next checkpoint. */
+int lpg_store_key_base_dead(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen);
+int lpg_store_key_drop(lpg_store *s, uint32_t index);
+/* [out] *out = 1 if base node nid (< node_base) was changed in the overlay. */
+int lpg_store_touched(lpg_store *s, uint64_t nid, int *out);
+
+/* Checkpoint support.  kind 1: dirty partitions, 3: dirty edge-id ranges. */
+int lpg_store_dirty(lpg_store *s, int kind, uint32_t *out, size_t cap, size_t *count);
+int lpg_store_mem(lpg_store *s, uint64_t *bytes);
+int lpg_store_check(lpg_store *s);
+/* Add every property key name the overlay uses to the dictionary (before building). */
+int lpg_store_register_keys(lpg_store *s);
+/* The merged image of partition p (nslots node slots) / edge-id range q at snap.  Memory:
+ * O(that partition / range).  [out] *out: a finished-able builder, freed by the caller. */
+int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, lpg_fb **out);
+int lpg_store_build_eloc(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslots, lpg_fb **out);
+/* Key builder: the overlay entries of one index at snap, collected once; then one image per
+ * sub-index (2^nsub_log of them, nsub_log >= the base's), and the sub-indexes that changed. */
+int lpg_kb_new(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, lpg_kb **out);
+int lpg_kb_dirty(lpg_kb *kb, uint32_t *out, size_t cap, size_t *count);
+int lpg_kb_sub(lpg_kb *kb, uint32_t sub, lpg_fb **out, uint64_t *entries);
+void lpg_kb_free(lpg_kb *kb);
 /* cffi:end */
 
 #endif /* LPGDB_H */

@@ -1,0 +1,956 @@
+/*
+ * build.c -- checkpoint merges: base file + overlay (at a snapshot) -> the image of a new file.
+ *
+ * One call builds one file, so a checkpoint's memory is bounded by one partition (2^17 node
+ * slots and their edges), one edge-id range (2^20 ids) or one key sub-index, never by the graph:
+ *
+ *   lpg_store_build_part(s, snap, p, nslots)   nodes, CSR per (type, dir), property columns,
+ *                                              label bitmaps and statistics of partition p
+ *   lpg_store_build_eloc(s, snap, q, nslots)   the edge locator of edge ids q * 2^20 ..
+ *   lpg_kb_* (key builder)                     the sub-indexes of one hash index
+ *
+ * The caller (Python, holding the database's writer lock, so the overlay does not change) writes
+ * the image through storage/io.py.  Readers keep reading the old files meanwhile (the store's lock
+ * is taken shared).  lpg_store_register_keys must run first: it adds every property key name the
+ * overlay uses to the dictionary (the only write, under the exclusive lock), so building needs no
+ * dictionary changes.
+ * The builders are also the entry point for a bulk loader writing partition files directly
+ * (issue 11): lpg_fb_new + lpg_fb_section with the encodings of docs/storage.md.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "store.h"
+#include "mpack.h"
+
+/* ---- cells: (key, row, value) triples, bucketed by key into columns ------------------------------ */
+typedef struct {
+    uint32_t key;
+    uint32_t row;
+    mval v;
+} cell;
+
+typedef struct {
+    cell *c;
+    size_t n, cap;
+} cells;
+
+static int cells_add(cells *cs, uint32_t key, uint64_t row, const mval *v)
+{
+    if (cs->n == cs->cap && grow((void **)&cs->c, &cs->cap, cs->n + 1, sizeof(cell)))
+        return LPG_ENOMEM;
+    cell *x = &cs->c[cs->n++];
+    x->key = key;
+    x->row = (uint32_t)row;
+    x->v = *v;
+    return LPG_OK;
+}
+
+/* Cells of one msgpack property map (overlay bytes) at row. */
+static int cells_from_map(lpg_store *s, cells *cs, const uint8_t *p, size_t len, uint64_t row)
+{
+    if (!len)
+        return LPG_OK;
+    const uint8_t *end = p + len, *q;
+    uint64_t n;
+    if (mp_map(p, end, &n, &q))
+        return LPG_ECORRUPT;
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *name;
+        size_t nl;
+        mval v;
+        if (mp_str(q, end, &name, &nl, &q) || mp_value(q, end, &v, &q))
+            return LPG_ECORRUPT;
+        uint32_t key;
+        int rc = store_propkey_id(s, name, nl, 0, &key);
+        if (rc)
+            return rc == LPG_ENOTFOUND ? LPG_EINVAL : rc;   /* register_keys was not run */
+        if ((rc = cells_add(cs, key, row, &v)))
+            return rc;
+    }
+    return q == end ? LPG_OK : LPG_ECORRUPT;
+}
+
+static int cells_from_cols(cells *cs, const pprop *props, const uint32_t *keys, uint32_t np, uint64_t src_row,
+                           uint64_t row)
+{
+    for (uint32_t j = 0; j < np; j++) {
+        int present;
+        mval v;
+        int rc = prop_get(&props[j], src_row, &present, &v);
+        if (rc)
+            return rc;
+        if (present && (rc = cells_add(cs, keys[j], row, &v)))
+            return rc;
+    }
+    return LPG_OK;
+}
+
+/* Encode one property column of `rows` rows from cells c[0..n) (one key, ascending rows). */
+static int put_propcol(buf *b, const cell *c, size_t n, uint64_t rows)
+{
+    int kind = c[0].v.kind;
+    for (size_t i = 1; i < n; i++)
+        if (c[i].v.kind != kind)
+            kind = V_MSGPACK;
+    uint8_t head[8] = {(uint8_t)kind};
+    int rc = buf_put(b, head, 8);
+    uint8_t *present = calloc(rows ? rows : 1, 1);
+    if (!present)
+        return LPG_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        present[c[i].row] = 1;
+    if (!rc)
+        rc = pcol_put_bits(b, present, rows);
+    free(present);
+    if (rc)
+        return rc;
+    if (kind == V_INT || kind == V_BOOL) {
+        int64_t *vals = malloc((rows ? rows : 1) * 8);
+        if (!vals)
+            return LPG_ENOMEM;
+        int64_t fill = c[0].v.i;   /* absent rows repeat a present value: no wider frame */
+        for (uint64_t r = 0; r < rows; r++)
+            vals[r] = fill;
+        for (size_t i = 0; i < n; i++)
+            vals[c[i].row] = c[i].v.i;
+        rc = kind == V_INT ? pcol_put_signed(b, vals, rows) : pcol_put(b, (const uint64_t *)vals, rows);
+        free(vals);
+        return rc;
+    }
+    if (kind == V_FLOAT) {
+        double *vals = calloc(rows ? rows : 1, 8);
+        if (!vals)
+            return LPG_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            vals[c[i].row] = c[i].v.d;
+        if (!(rc = buf_u64(b, rows)))
+            rc = buf_put(b, vals, rows * 8);
+        free(vals);
+        return rc;
+    }
+    /* heap kinds: offsets then heap */
+    uint64_t *off = malloc((rows + 1) * 8);
+    buf heap = {0};
+    if (!off)
+        return LPG_ENOMEM;
+    size_t i = 0;
+    for (uint64_t r = 0; r < rows && !rc; r++) {
+        off[r] = heap.n;
+        if (i < n && c[i].row == r) {
+            const mval *v = &c[i].v;
+            if (kind == V_MSGPACK)
+                rc = mp_put_value(&heap, v);
+            else
+                rc = buf_put(&heap, v->p, v->n);
+            i++;
+        }
+    }
+    off[rows] = heap.n;
+    if (!rc)
+        rc = pcol_put(b, off, rows + 1);
+    if (!rc)
+        rc = buf_u64(b, heap.n);
+    if (!rc)
+        rc = buf_put(b, heap.p, heap.n);
+    if (!rc)
+        rc = buf_pad8(b);
+    free(off);
+    buf_free(&heap);
+    return rc;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    const cell *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* One section per key: (kind, a, key) or, for nodes, (kind, key, 0).  Cells were added in row
+ * order; a stable sort by key keeps rows ascending within each key. */
+static int emit_columns(lpg_fb *fb, cells *cs, uint32_t kind, uint32_t type, uint64_t rows)
+{
+    if (!cs->n)
+        return LPG_OK;
+    /* stable: sort (key, row) pairs; rows are unique per key, so qsort on (key) then row */
+    cell *c = cs->c;
+    size_t n = cs->n;
+    /* counting sort by key keeps row order */
+    uint32_t maxk = 0;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].key > maxk)
+            maxk = c[i].key;
+    size_t *cnt = calloc((size_t)maxk + 2, sizeof(size_t));
+    cell *sorted = malloc(n * sizeof(cell));
+    if (!cnt || !sorted) {
+        free(cnt);
+        free(sorted);
+        return LPG_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        cnt[c[i].key + 1]++;
+    for (uint32_t k = 0; k <= maxk; k++)
+        cnt[k + 1] += cnt[k];
+    for (size_t i = 0; i < n; i++)
+        sorted[cnt[c[i].key]++] = c[i];
+    free(cnt);
+    (void)cmp_key;
+    int rc = LPG_OK;
+    for (size_t i = 0; i < n && !rc;) {
+        size_t j = i;
+        while (j < n && sorted[j].key == sorted[i].key)
+            j++;
+        uint32_t key = sorted[i].key;
+        if (!(rc = kind == S_NPROP ? fb_begin(fb, S_NPROP, key, 0) : fb_begin(fb, S_EPROP, type, key))) {
+            rc = put_propcol(&fb->body, sorted + i, j - i, rows);
+            if (!rc)
+                rc = fb_end(fb);
+        }
+        i = j;
+    }
+    free(sorted);
+    return rc;
+}
+
+/* ---- registering property keys ------------------------------------------------------------------ */
+static int register_map(lpg_store *s, const uint8_t *p, size_t len)
+{
+    if (!len)
+        return LPG_OK;
+    const uint8_t *end = p + len, *q;
+    uint64_t n;
+    if (mp_map(p, end, &n, &q))
+        return LPG_EINVAL;
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *name;
+        size_t nl;
+        uint32_t id;
+        if (mp_str(q, end, &name, &nl, &q) || mp_skip(q, end, &q))
+            return LPG_EINVAL;
+        int rc = store_propkey_id(s, name, nl, 1, &id);
+        if (rc)
+            return rc;
+    }
+    return LPG_OK;
+}
+
+int lpg_store_register_keys(lpg_store *s)
+{
+    if (!s)
+        return LPG_EINVAL;
+    int rc = LPG_OK;
+    pthread_rwlock_wrlock(&s->lock);
+    for (size_t i = 0; i < s->nnew_cap && !rc; i++)
+        for (const nver *v = s->nnew[i]; v && !rc; v = v->prev)
+            rc = register_map(s, v->props, v->len);
+    for (size_t i = 0; i < s->ntrec && !rc; i++)
+        for (const nver *v = s->trecs[i].chain; v && !rc; v = v->prev)
+            rc = register_map(s, v->props, v->len);
+    for (size_t i = 0; s->eprops && i < s->ecap && !rc; i++)
+        for (const ever *v = s->eprops[i]; v && !rc; v = v->prev)
+            rc = register_map(s, v->props, v->len);
+    for (size_t i = 0; i < s->nberec && !rc; i++)
+        for (const ever *v = s->berecs[i].props; v && !rc; v = v->prev)
+            rc = register_map(s, v->props, v->len);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+/* ---- partitions ------------------------------------------------------------------------------------ */
+typedef struct {
+    uint32_t type, dir;
+    uint64_t *eoff;          /* nslots + 1 */
+    uint64_t *eid, *nbr;
+    size_t n, cap;
+    /* out only: where each entry's properties come from */
+    const uint8_t **pp;      /* overlay msgpack bytes, or NULL */
+    uint32_t *plen;
+    const pcsr **bc;         /* base CSR ... */
+    uint64_t *bj;            /* ... and entry, when pp is NULL and bc is not */
+    uint64_t nodes, maxdeg;
+} tlist;
+
+typedef struct {
+    tlist *t;
+    size_t n, cap;
+    uint64_t nslots;
+} tlists;
+
+static void tlists_free(tlists *ts)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        tlist *t = &ts->t[i];
+        free(t->eoff);
+        free(t->eid);
+        free(t->nbr);
+        free(t->pp);
+        free(t->plen);
+        free(t->bc);
+        free(t->bj);
+    }
+    free(ts->t);
+}
+
+static tlist *tlist_get(tlists *ts, uint32_t type, uint32_t dir, uint64_t slot)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        if (ts->t[i].type == type && ts->t[i].dir == dir)
+            return &ts->t[i];
+    if (ts->n == ts->cap && grow((void **)&ts->t, &ts->cap, ts->n + 1, sizeof(tlist)))
+        return NULL;
+    tlist *t = &ts->t[ts->n];
+    memset(t, 0, sizeof(*t));
+    t->type = type;
+    t->dir = dir;
+    t->eoff = calloc(ts->nslots + 1, 8);
+    if (!t->eoff)
+        return NULL;
+    (void)slot;   /* offsets of earlier slots stay 0: no entries there */
+    ts->n++;
+    return t;
+}
+
+static int tlist_push(tlist *t, uint64_t eid, uint64_t nbr, const uint8_t *pp, uint32_t plen, const pcsr *bc,
+                      uint64_t bj)
+{
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        uint64_t *a = realloc(t->eid, ncap * 8), *b2;
+        if (!a)
+            return LPG_ENOMEM;
+        t->eid = a;
+        if (!(b2 = realloc(t->nbr, ncap * 8)))
+            return LPG_ENOMEM;
+        t->nbr = b2;
+        if (t->dir == 0) {
+            const uint8_t **p = realloc(t->pp, ncap * sizeof(*p));
+            if (!p)
+                return LPG_ENOMEM;
+            t->pp = p;
+            uint32_t *l = realloc(t->plen, ncap * 4);
+            if (!l)
+                return LPG_ENOMEM;
+            t->plen = l;
+            const pcsr **c = realloc(t->bc, ncap * sizeof(*c));
+            if (!c)
+                return LPG_ENOMEM;
+            t->bc = c;
+            uint64_t *j = realloc(t->bj, ncap * 8);
+            if (!j)
+                return LPG_ENOMEM;
+            t->bj = j;
+        }
+        t->cap = ncap;
+    }
+    t->eid[t->n] = eid;
+    t->nbr[t->n] = nbr;
+    if (t->dir == 0) {
+        t->pp[t->n] = pp;
+        t->plen[t->n] = plen;
+        t->bc[t->n] = bc;
+        t->bj[t->n] = bj;
+    }
+    t->n++;
+    return LPG_OK;
+}
+
+/* Gather the entries of slot i (node nid) in direction d visible at snap. */
+static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint64_t snap, tlists *ts)
+{
+    int rc;
+    if (pt && i < pt->n) {
+        for (uint32_t c = 0; c < pt->ncsr; c++) {
+            const pcsr *x = &pt->csr[c];
+            if (x->dir != (uint32_t)d)
+                continue;
+            uint64_t lo, hi;
+            if ((rc = csr_range(x, i, &lo, &hi)))
+                return rc;
+            if (lo == hi)
+                continue;
+            if ((rc = pcol_touch(&x->eid, lo, hi)) || (rc = pcol_touch(&x->nbr, lo, hi)))
+                return rc;
+            tlist *t = tlist_get(ts, x->type, x->dir, i);
+            if (!t)
+                return LPG_ENOMEM;
+            for (uint64_t j = lo; j < hi; j++) {
+                uint64_t eid = pcol_get_raw(&x->eid, j), nbr = pcol_get_raw(&x->nbr, j);
+                if (nbr >= s->node_base || eid >= s->edge_base)
+                    return file_corrupt(pt->f, x->nbr.bits_off);
+                const berec *b = st_berec(s, eid);
+                if (b && b->end <= snap)
+                    continue;
+                const ever *pv = b ? ever_at(b->props, snap) : NULL;
+                if ((rc = tlist_push(t, eid, nbr, pv ? pv->props : NULL, pv ? pv->len : 0, pv ? NULL : x, j)))
+                    return rc;
+            }
+        }
+    }
+    for (int r = 0; r < s->nruns[d]; r++) {
+        const orun *run = &s->runs[d][r];
+        size_t lo = 0, hi = run->nnodes;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (run->node[mid] < nid)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo >= run->nnodes || run->node[lo] != nid)
+            continue;
+        for (uint64_t j = run->off[lo]; j < run->off[lo + 1]; j++) {
+            const oent *e = &run->ent[j];
+            if (!st_overlay_visible(s, e->eid, snap))
+                continue;
+            tlist *t = tlist_get(ts, (uint32_t)(e->nt >> NT_SHIFT), (uint32_t)d, i);
+            if (!t)
+                return LPG_ENOMEM;
+            const ever *pv = ever_at(s->eprops[e->eid - s->edge_base], snap);
+            if ((rc = tlist_push(t, e->eid, e->nt & NT_MASK, pv ? pv->props : NULL, pv ? pv->len : 0, NULL, 0)))
+                return rc;
+        }
+    }
+    return LPG_OK;
+}
+
+static int cmp_u32v(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, lpg_fb **out)
+{
+    if (!s || !out)
+        return LPG_EINVAL;
+    *out = NULL;
+    if (nslots > PART_SLOTS || p >= (LPG_ID_CAP >> PART_SHIFT))
+        return LPG_EBOUNDS;
+    lpg_fb *fb;
+    int rc = lpg_fb_new(KIND_PART, p, 0, snap, &fb);
+    if (rc)
+        return rc;
+    uint64_t first = (uint64_t)p << PART_SHIFT;
+    uint64_t *lset = calloc(nslots + 1, 8);
+    uint8_t *flags = calloc(nslots + 1, 1);
+    cells cs = {0};
+    tlists ts = {0};
+    ts.nslots = nslots;
+    uint32_t *labels = NULL;   /* distinct labels present */
+    size_t nlabels = 0, labcap = 0;
+    uint64_t live = 0;
+    if (!lset || !flags) {
+        rc = LPG_ENOMEM;
+        goto out;
+    }
+    pthread_rwlock_rdlock(&s->lock);
+    part *pt;
+    if ((rc = st_part(s, p, &pt)))
+        goto unlock;
+    if (pt && pt->n > nslots) {
+        rc = LPG_EINVAL;   /* the partition cannot shrink */
+        goto unlock;
+    }
+    /* nodes */
+    for (uint64_t i = 0; i < nslots && !rc; i++) {
+        nloc L;
+        if ((rc = st_locate_node(s, first + i, snap, &L)))
+            break;
+        if (!L.where)
+            continue;
+        flags[i] = 1;
+        lset[i] = L.lset;
+        live++;
+        if (L.where == 1)
+            rc = cells_from_map(s, &cs, L.v->props, L.v->len, i);
+        else
+            rc = cells_from_cols(&cs, L.pt->nprops, L.pt->nprop_keys, L.pt->nnprops, i, i);
+        for (uint32_t j = 0; !rc && j < s->ls_n[L.lset]; j++) {
+            uint32_t l = s->ls_labels[L.lset][j];
+            size_t k = 0;
+            while (k < nlabels && labels[k] != l)
+                k++;
+            if (k == nlabels) {
+                if (grow((void **)&labels, &labcap, nlabels + 1, 4))
+                    rc = LPG_ENOMEM;
+                else
+                    labels[nlabels++] = l;
+            }
+        }
+    }
+    if (rc)
+        goto unlock;
+    if ((rc = fb_begin(fb, S_LABELSET, 0, 0)) || (rc = pcol_put(&fb->body, lset, nslots)) || (rc = fb_end(fb)))
+        goto unlock;
+    if ((rc = fb_begin(fb, S_FLAGS, 0, 0)) || (rc = pcol_put_bits(&fb->body, flags, nslots)) || (rc = fb_end(fb)))
+        goto unlock;
+    if ((rc = emit_columns(fb, &cs, S_NPROP, 0, nslots)))
+        goto unlock;
+    /* label bitmaps */
+    qsort(labels, nlabels, 4, cmp_u32v);
+    uint64_t *lcount = calloc(nlabels + 1, 8);
+    if (!lcount) {
+        rc = LPG_ENOMEM;
+        goto unlock;
+    }
+    for (size_t k = 0; k < nlabels && !rc; k++) {
+        uint8_t *bits = calloc(nslots + 1, 1);
+        if (!bits) {
+            rc = LPG_ENOMEM;
+            break;
+        }
+        for (uint64_t i = 0; i < nslots; i++)
+            if (flags[i])
+                for (uint32_t j = 0; j < s->ls_n[lset[i]]; j++)
+                    if (s->ls_labels[lset[i]][j] == labels[k]) {
+                        bits[i] = 1;
+                        lcount[k]++;
+                    }
+        if (!(rc = fb_begin(fb, S_LABEL, labels[k], 0)) && !(rc = pcol_put_bits(&fb->body, bits, nslots)))
+            rc = fb_end(fb);
+        free(bits);
+    }
+    /* adjacency */
+    for (int d = 0; d < 2 && !rc; d++) {
+        for (uint64_t i = 0; i < nslots && !rc; i++) {
+            if ((rc = gather(s, pt, i, first + i, d, snap, &ts)))
+                break;
+            for (size_t k = 0; k < ts.n; k++) {
+                tlist *t = &ts.t[k];
+                if (t->dir != (uint32_t)d)
+                    continue;
+                uint64_t deg = t->n - t->eoff[i];
+                t->eoff[i + 1] = t->n;
+                if (deg) {
+                    t->nodes++;
+                    if (deg > t->maxdeg)
+                        t->maxdeg = deg;
+                }
+            }
+        }
+    }
+    for (size_t k = 0; k < ts.n && !rc; k++) {
+        tlist *t = &ts.t[k];
+        if (!t->n)
+            continue;
+        if ((rc = fb_begin(fb, S_CSR, t->type, t->dir)) || (rc = pcol_put(&fb->body, t->eoff, nslots + 1))
+            || (rc = pcol_put(&fb->body, t->eid, t->n)) || (rc = pcol_put(&fb->body, t->nbr, t->n))
+            || (rc = fb_end(fb)))
+            break;
+        if (t->dir == 0) {
+            cells ec = {0};
+            for (uint64_t j = 0; j < t->n && !rc; j++) {
+                if (t->pp[j] || !t->bc[j])
+                    rc = cells_from_map(s, &ec, t->pp[j], t->plen[j], j);
+                else
+                    rc = cells_from_cols(&ec, t->bc[j]->props, t->bc[j]->prop_keys, t->bc[j]->nprops, t->bj[j], j);
+            }
+            if (!rc)
+                rc = emit_columns(fb, &ec, S_EPROP, t->type, t->n);
+            free(ec.c);
+        }
+    }
+    /* statistics */
+    if (!rc && !(rc = fb_begin(fb, S_STATS, 0, 0))) {
+        rc = buf_u32(&fb->body, (uint32_t)(nlabels + 1));
+        rc = rc ? rc : buf_u32(&fb->body, 0);
+        rc = rc ? rc : buf_u32(&fb->body, 0);   /* label 0: every node */
+        rc = rc ? rc : buf_u32(&fb->body, 0);
+        rc = rc ? rc : buf_u64(&fb->body, live);
+        for (size_t k = 0; k < nlabels && !rc; k++) {
+            rc = buf_u32(&fb->body, labels[k]);
+            rc = rc ? rc : buf_u32(&fb->body, 0);
+            rc = rc ? rc : buf_u64(&fb->body, lcount[k]);
+        }
+        size_t ncsr = 0;
+        for (size_t k = 0; k < ts.n; k++)
+            ncsr += ts.t[k].n != 0;
+        rc = rc ? rc : buf_u32(&fb->body, (uint32_t)ncsr);
+        rc = rc ? rc : buf_u32(&fb->body, 0);
+        for (size_t k = 0; k < ts.n && !rc; k++) {
+            const tlist *t = &ts.t[k];
+            if (!t->n)
+                continue;
+            rc = buf_u32(&fb->body, t->type);
+            rc = rc ? rc : buf_u32(&fb->body, t->dir);
+            rc = rc ? rc : buf_u64(&fb->body, t->n);
+            rc = rc ? rc : buf_u64(&fb->body, t->nodes);
+            rc = rc ? rc : buf_u64(&fb->body, t->maxdeg);
+        }
+        rc = rc ? rc : fb_end(fb);
+    }
+    free(lcount);
+unlock:
+    pthread_rwlock_unlock(&s->lock);
+out:
+    free(lset);
+    free(flags);
+    free(cs.c);
+    free(labels);
+    tlists_free(&ts);
+    if (rc) {
+        lpg_fb_free(fb);
+        return rc;
+    }
+    *out = fb;
+    return LPG_OK;
+}
+
+/* ---- edge locators ---------------------------------------------------------------------------------- */
+int lpg_store_build_eloc(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslots, lpg_fb **out)
+{
+    if (!s || !out)
+        return LPG_EINVAL;
+    *out = NULL;
+    if (nslots > ELOC_SLOTS || q >= (LPG_ID_CAP >> ELOC_SHIFT))
+        return LPG_EBOUNDS;
+    lpg_fb *fb;
+    int rc = lpg_fb_new(KIND_ELOC, q, 0, snap, &fb);
+    if (rc)
+        return rc;
+    uint64_t *src = calloc(nslots + 1, 8), *type = calloc(nslots + 1, 8);
+    if (!src || !type) {
+        rc = LPG_ENOMEM;
+        goto out;
+    }
+    pthread_rwlock_rdlock(&s->lock);
+    eloc *el;
+    if ((rc = st_eloc(s, q, &el)))
+        goto unlock;
+    if (el && el->src.count > nslots) {
+        rc = LPG_EINVAL;
+        goto unlock;
+    }
+    uint64_t first = (uint64_t)q << ELOC_SHIFT;
+    if (el && (rc = pcol_touch(&el->src, 0, el->src.count)) == 0)
+        rc = pcol_touch(&el->type, 0, el->type.count);
+    for (uint64_t r = 0; r < nslots && !rc; r++) {
+        uint64_t eid = first + r;
+        if (eid < s->edge_base) {
+            if (!el || r >= el->src.count)
+                continue;
+            uint64_t s1 = pcol_get_raw(&el->src, r), t = pcol_get_raw(&el->type, r);
+            if (!s1)
+                continue;
+            if (s1 - 1 >= s->node_base || t > UINT32_MAX) {
+                rc = file_corrupt(el->f, el->src.bits_off);
+                break;
+            }
+            const berec *b = st_berec(s, eid);
+            if (b && b->end <= snap)
+                continue;
+            src[r] = s1;
+            type[r] = t;
+        } else {
+            uint64_t i = eid - s->edge_base;
+            if (i >= s->ecap || s->ebegin[i] == LPG_LSN_INF || !st_overlay_visible(s, eid, snap))
+                continue;
+            src[r] = s->esrc[i] + 1;
+            type[r] = s->etype[i];
+        }
+    }
+    if (!rc && !(rc = fb_begin(fb, S_ESRC, 0, 0)) && !(rc = pcol_put(&fb->body, src, nslots)))
+        rc = fb_end(fb);
+    if (!rc && !(rc = fb_begin(fb, S_ETYPE, 0, 0)) && !(rc = pcol_put(&fb->body, type, nslots)))
+        rc = fb_end(fb);
+unlock:
+    pthread_rwlock_unlock(&s->lock);
+out:
+    free(src);
+    free(type);
+    if (rc) {
+        lpg_fb_free(fb);
+        return rc;
+    }
+    *out = fb;
+    return LPG_OK;
+}
+
+/* ---- key sub-indexes -------------------------------------------------------------------------------- */
+typedef struct {
+    uint64_t hash, node;
+    const uint8_t *key;
+    uint32_t klen;
+} kent;
+
+struct lpg_kb {
+    lpg_store *s;
+    uint64_t snap;
+    uint32_t index, nsub_log;
+    kent *e;                 /* overlay entries visible at snap, sorted by (hash, node) */
+    size_t n, cap;
+    uint64_t written;        /* entries written by lpg_kb_sub so far */
+};
+
+static int kent_cmp(const void *a, const void *b)
+{
+    const kent *x = a, *y = b;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return x->node < y->node ? -1 : x->node > y->node;
+}
+
+static int kb_collect(void *ctx, const uint8_t *key, size_t klen, uint64_t node)
+{
+    lpg_kb *kb = ctx;
+    if (kb->n == kb->cap && grow((void **)&kb->e, &kb->cap, kb->n + 1, sizeof(kent)))
+        return LPG_ENOMEM;
+    kent *x = &kb->e[kb->n++];
+    x->hash = key_hash(key, klen);
+    x->node = node;
+    x->key = key;
+    x->klen = (uint32_t)klen;
+    return LPG_OK;
+}
+
+int lpg_kb_new(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, lpg_kb **out)
+{
+    if (!s || !out || nsub_log > 16 || index >= (1u << 20))
+        return LPG_EINVAL;
+    *out = NULL;
+    lpg_kb *kb = calloc(1, sizeof(*kb));
+    if (!kb)
+        return LPG_ENOMEM;
+    kb->s = s;
+    kb->snap = snap;
+    kb->index = index;
+    kb->nsub_log = nsub_log;
+    int rc = keyidx_each(s->keys, index, snap, kb_collect, kb);
+    if (rc) {
+        lpg_kb_free(kb);
+        return rc;
+    }
+    qsort(kb->e, kb->n, sizeof(kent), kent_cmp);
+    *out = kb;
+    return LPG_OK;
+}
+
+void lpg_kb_free(lpg_kb *kb)
+{
+    if (!kb)
+        return;
+    free(kb->e);
+    free(kb);
+}
+
+static inline uint32_t sub_of(uint64_t h, uint32_t nsub_log)
+{
+    return nsub_log ? (uint32_t)(h >> (64 - nsub_log)) : 0;
+}
+
+int lpg_kb_dirty(lpg_kb *kb, uint32_t *out, size_t cap, size_t *count)
+{
+    if (!kb || !count || (cap && !out))
+        return LPG_EINVAL;
+    size_t nsub = (size_t)1 << kb->nsub_log;
+    uint8_t *d = calloc(nsub, 1);
+    if (!d)
+        return LPG_ENOMEM;
+    for (size_t i = 0; i < kb->n; i++)
+        d[sub_of(kb->e[i].hash, kb->nsub_log)] = 1;
+    lpg_store *s = kb->s;
+    pthread_rwlock_rdlock(&s->lock);
+    for (size_t i = 0; i < s->dead_keys.cap; i++) {
+        uint64_t k = s->dead_keys.n ? s->dead_keys.k[i] : EMPTY_KEY;
+        if (k == EMPTY_KEY || (k >> 32) != kb->index)
+            continue;
+        d[sub_of((k & 0xffffffffULL) << 32, kb->nsub_log)] = 1;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    size_t k = 0;
+    for (size_t i = 0; i < nsub; i++)
+        if (d[i]) {
+            if (k < cap)
+                out[k] = (uint32_t)i;
+            k++;
+        }
+    free(d);
+    *count = k;
+    return k > cap ? LPG_ETOOSMALL : LPG_OK;
+}
+
+int lpg_kb_sub(lpg_kb *kb, uint32_t sub, lpg_fb **out, uint64_t *entries)
+{
+    if (!kb || !out || !entries)
+        return LPG_EINVAL;
+    *out = NULL;
+    if (sub >= (1u << kb->nsub_log))
+        return LPG_EBOUNDS;
+    lpg_store *s = kb->s;
+    lpg_fb *fb;
+    int rc = lpg_fb_new(KIND_KEYS, kb->index, ((uint64_t)kb->nsub_log << 32) | sub, kb->snap, &fb);
+    if (rc)
+        return rc;
+    uint64_t *hashes = NULL, *nodes = NULL, *offs = NULL;
+    size_t n = 0, cap = 0;
+    buf heap = {0};
+    pthread_rwlock_rdlock(&s->lock);
+    /* base entries of this hash range: from the old sub-index covering it */
+    ksub *k = NULL;
+    if (kb->index < s->nkidx && s->kidx[kb->index].present) {
+        uint32_t old = s->kidx[kb->index].nsub_log;
+        if (old > kb->nsub_log) {
+            rc = LPG_EINVAL;   /* sub-indexes only ever split */
+            goto unlock;
+        }
+        if ((rc = st_ksub(s, kb->index, sub >> (kb->nsub_log - old), old, &k)))
+            goto unlock;
+    }
+    size_t oi = 0;   /* overlay entries of this sub: [lo, hi) */
+    size_t lo = 0, hi = kb->n;
+    {
+        size_t a = 0, b = kb->n;
+        while (a < b) {
+            size_t m = a + (b - a) / 2;
+            if (sub_of(kb->e[m].hash, kb->nsub_log) < sub)
+                a = m + 1;
+            else
+                b = m;
+        }
+        lo = a;
+        hi = lo;
+        while (hi < kb->n && sub_of(kb->e[hi].hash, kb->nsub_log) == sub)
+            hi++;
+    }
+    oi = lo;
+    uint64_t bi = 0, bcount = k ? k->count : 0, prev_hash = 0;
+    if (k && (rc = file_touch(k->f, k->hash_off, 8 * bcount)))
+        goto unlock;
+    if (k && ((rc = pcol_touch(&k->node, 0, bcount)) || (rc = pcol_touch(&k->koff, 0, bcount + 1))))
+        goto unlock;
+    for (;;) {
+        /* next base entry in range (skipping stale ones) */
+        const uint8_t *bkey = NULL;
+        uint64_t bh = 0, bnode = 0, bklen = 0;
+        int have_b = 0;
+        while (k && bi < bcount) {
+            uint64_t h = rd64(k->f->data + k->hash_off + 8 * bi);
+            if (h < prev_hash) {
+                rc = file_corrupt(k->f, k->hash_off + 8 * bi);
+                goto unlock;
+            }
+            prev_hash = h;
+            if (sub_of(h, kb->nsub_log) != sub) {
+                bi++;
+                continue;
+            }
+            uint64_t node = pcol_get_raw(&k->node, bi), a = pcol_get_raw(&k->koff, bi),
+                     e = pcol_get_raw(&k->koff, bi + 1);
+            if (a > e || e > k->heap_len || node >= s->node_base) {
+                rc = file_corrupt(k->f, k->koff.bits_off);
+                goto unlock;
+            }
+            if (st_touched_at(s, node, kb->snap)) {
+                bi++;
+                continue;
+            }
+            if ((rc = file_touch(k->f, k->heap_off + a, e - a)))
+                goto unlock;
+            bh = h;
+            bnode = node;
+            bkey = k->f->data + k->heap_off + a;
+            bklen = e - a;
+            have_b = 1;
+            break;
+        }
+        int have_o = oi < hi;
+        if (!have_b && !have_o)
+            break;
+        int take_b = have_b && (!have_o || bh < kb->e[oi].hash || (bh == kb->e[oi].hash && bnode < kb->e[oi].node));
+        uint64_t h, node;
+        const uint8_t *key;
+        size_t klen;
+        if (take_b) {
+            h = bh;
+            node = bnode;
+            key = bkey;
+            klen = (size_t)bklen;
+            bi++;
+        } else {
+            h = kb->e[oi].hash;
+            node = kb->e[oi].node;
+            key = kb->e[oi].key;
+            klen = kb->e[oi].klen;
+            oi++;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            uint64_t *a = realloc(hashes, ncap * 8), *b2, *c;
+            if (!a) {
+                rc = LPG_ENOMEM;
+                goto unlock;
+            }
+            hashes = a;
+            if (!(b2 = realloc(nodes, ncap * 8))) {
+                rc = LPG_ENOMEM;
+                goto unlock;
+            }
+            nodes = b2;
+            if (!(c = realloc(offs, (ncap + 1) * 8))) {
+                rc = LPG_ENOMEM;
+                goto unlock;
+            }
+            offs = c;
+            cap = ncap;
+        }
+        hashes[n] = h;
+        nodes[n] = node;
+        offs[n] = heap.n;
+        n++;
+        if ((rc = buf_put(&heap, key, klen)))
+            goto unlock;
+    }
+    if (!offs && !(offs = malloc(8))) {
+        rc = LPG_ENOMEM;
+        goto unlock;
+    }
+    offs[n] = heap.n;
+    /* sections */
+    if ((rc = fb_begin(fb, S_KHASH, 0, 0)) || (rc = buf_u64(&fb->body, n)) || (rc = buf_put(&fb->body, hashes, n * 8))
+        || (rc = fb_end(fb)))
+        goto unlock;
+    if ((rc = fb_begin(fb, S_KNODE, 0, 0)) || (rc = pcol_put(&fb->body, nodes, n)) || (rc = fb_end(fb)))
+        goto unlock;
+    if ((rc = fb_begin(fb, S_KOFF, 0, 0)) || (rc = pcol_put(&fb->body, offs, n + 1)) || (rc = fb_end(fb)))
+        goto unlock;
+    if ((rc = lpg_fb_section(fb, S_KHEAP, 0, 0, heap.p, heap.n)))
+        goto unlock;
+    {
+        uint32_t dbits = 0;
+        while (dbits < 24 && (1ULL << dbits) < n)
+            dbits++;
+        size_t nd = ((size_t)1 << dbits) + 1;
+        uint32_t *dir = malloc(nd * 4);
+        if (!dir) {
+            rc = LPG_ENOMEM;
+            goto unlock;
+        }
+        size_t j = 0;
+        for (size_t b = 0; b < nd - 1; b++) {
+            while (j < n) {
+                uint64_t rest = kb->nsub_log ? hashes[j] << kb->nsub_log : hashes[j];
+                uint64_t bb = dbits ? rest >> (64 - dbits) : 0;
+                if (bb >= b)
+                    break;
+                j++;
+            }
+            dir[b] = (uint32_t)j;
+        }
+        dir[nd - 1] = (uint32_t)n;
+        if (!(rc = fb_begin(fb, S_KDIR, 0, 0)) && !(rc = buf_u64(&fb->body, dbits)) && !(rc = buf_put(&fb->body, dir, nd * 4)))
+            rc = fb_end(fb);
+        free(dir);
+    }
+    *entries = n;
+unlock:
+    pthread_rwlock_unlock(&s->lock);
+    free(hashes);
+    free(nodes);
+    free(offs);
+    buf_free(&heap);
+    if (rc) {
+        lpg_fb_free(fb);
+        return rc;
+    }
+    *out = fb;
+    return LPG_OK;
+}

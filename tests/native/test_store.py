@@ -1,0 +1,232 @@
+"""core.Store (native/store.c, build.c): base files + overlay against a plain-dict model.
+
+A hypothesis state machine writes nodes, edges, properties and keys, commits, checkpoints into a
+new generation (files built by the C builders, reopened as the new base), and after every step
+compares every read path with the model, at the current LSN and at older snapshots the current
+generation still serves.  Old generations keep answering for their snapshots after checkpoints.
+"""
+import datetime as dt
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from lpgdb import core, errors
+from lpgdb.storage import records
+from tests.native.storegen import Gen, checkpoint
+
+LABELSETS = [[], [1], [2], [1, 2]]       # label set id -> label ids
+TYPES = 3
+KEY_INDEX = 1                             # a hash index on property "k"
+
+values = st.one_of(
+    st.integers(-2**63, 2**63 - 1), st.integers(2**63, 2**64 - 1), st.floats(allow_nan=False),
+    st.booleans(), st.text(max_size=6), st.binary(max_size=6), st.dates(),
+    st.lists(st.integers(-5, 5), max_size=3))
+prop_maps = st.dictionaries(st.sampled_from(["a", "b", "k", "name"]), values, max_size=3)
+
+
+def key_of(props):
+    k = props.get("k")
+    if k is None or isinstance(k, float):
+        return None
+    return records.key_bytes((k,))
+
+
+class StoreModel(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.gen = Gen(0, 0, LABELSETS, [], {}, {}, ([], []))
+        self.gens = [(0, self.gen)]            # (first LSN served, generation)
+        self.lsn = 0
+        self.next_node = self.next_edge = 0
+        self.nodes = {}                        # id -> (lset, props)
+        self.edges = {}                        # id -> (type, src, dst, props)
+        self.history = {0: ({}, {})}           # lsn -> (nodes, edges) copies
+        self.pending = []
+
+    # -- writes (one commit = the pending ops, applied at commit) --
+    @rule(lset=st.integers(0, 3), props=prop_maps)
+    def create_node(self, lset, props):
+        self.pending.append(("node", self.next_node, lset, props))
+        self.next_node += 1
+
+    @precondition(lambda self: self.nodes)
+    @rule(data=st.data(), lset=st.integers(0, 3), props=prop_maps)
+    def update_node(self, data, lset, props):
+        nid = data.draw(st.sampled_from(sorted(self.nodes)))
+        self.pending.append(("node", nid, lset, props))
+
+    @precondition(lambda self: self.nodes)
+    @rule(data=st.data())
+    def delete_node(self, data):
+        nid = data.draw(st.sampled_from(sorted(self.nodes)))
+        for eid, (_t, s, d, _p) in sorted(self.edges.items()):
+            if nid in (s, d):
+                self.pending.append(("edel", eid))
+        self.pending.append(("ndel", nid))
+
+    @precondition(lambda self: self.nodes)
+    @rule(data=st.data(), t=st.integers(0, TYPES - 1), props=prop_maps)
+    def create_edge(self, data, t, props):
+        ids = sorted(self.nodes)
+        s, d = data.draw(st.sampled_from(ids)), data.draw(st.sampled_from(ids))
+        self.pending.append(("edge", self.next_edge, t, s, d, props))
+        self.next_edge += 1
+
+    @precondition(lambda self: self.edges)
+    @rule(data=st.data(), props=prop_maps)
+    def update_edge(self, data, props):
+        eid = data.draw(st.sampled_from(sorted(self.edges)))
+        t, s, d, _p = self.edges[eid]
+        self.pending.append(("edge", eid, t, s, d, props))
+
+    @precondition(lambda self: self.edges)
+    @rule(data=st.data())
+    def delete_edge(self, data):
+        self.pending.append(("edel", data.draw(st.sampled_from(sorted(self.edges)))))
+
+    @rule()
+    def commit(self):
+        if not self.pending:
+            return
+        self.lsn += 1
+        lsn, s = self.lsn, self.gen.store
+        floor = min(l for l, _g in self.gens[-1:]) if False else lsn   # no readers pinned
+        floor = self.gens[-1][0]     # keep every version since the generation began
+        done = set()
+        for op in self.pending:
+            if op[0] == "node":
+                _k, nid, lset, props = op
+                if nid in done:
+                    continue
+                old = self.nodes.get(nid)
+                if nid < s.node_base and not s.touched(nid):
+                    if old is not None and key_of(old[1]) is not None:
+                        s.key_base_dead(KEY_INDEX, key_of(old[1]))
+                    old = None
+                if old is not None and key_of(old[1]) is not None:
+                    s.key_del(KEY_INDEX, key_of(old[1]), nid, lsn)
+                s.node_put(nid, lset, records.pack_props(props), lsn, floor)
+                if key_of(props) is not None:
+                    s.key_put(KEY_INDEX, key_of(props), nid, lsn)
+                self.nodes[nid] = (lset, props)
+            elif op[0] == "ndel":
+                nid = op[1]
+                if nid not in self.nodes:
+                    continue
+                old = self.nodes.pop(nid)
+                if nid < s.node_base and not s.touched(nid):
+                    if key_of(old[1]) is not None:
+                        s.key_base_dead(KEY_INDEX, key_of(old[1]))
+                elif key_of(old[1]) is not None:
+                    s.key_del(KEY_INDEX, key_of(old[1]), nid, lsn)
+                s.node_put(nid, core.NODE_DELETED, b"", lsn, floor)
+                done.add(nid)
+            elif op[0] == "edge":
+                _k, eid, t, src, dst, props = op
+                if src not in self.nodes or dst not in self.nodes or eid in done:
+                    continue
+                s.edge_put(eid, t, src, dst, records.pack_props(props), lsn, floor)
+                self.edges[eid] = (t, src, dst, props)
+            elif op[0] == "edel":
+                if op[1] in self.edges:
+                    s.edge_del(op[1], lsn)
+                    del self.edges[op[1]]
+                    done.add(op[1])
+        s.commit_end(lsn, floor)
+        self.pending = []
+        self.history[lsn] = (dict(self.nodes), dict(self.edges))
+
+    @rule(split=st.integers(0, 2))
+    def checkpoint(self, split):
+        self.commit()
+        label_ids = {0, 1, 2}
+        old_nsub = self.gen.key_index.get(KEY_INDEX, 0)
+        self.gen = checkpoint(self.gen, self.lsn, self.next_node, self.next_edge, LABELSETS, label_ids,
+                              range(TYPES), [KEY_INDEX], {KEY_INDEX: max(old_nsub, split)})
+        self.gens.append((self.lsn, self.gen))
+        self.gens = self.gens[-3:]
+
+    # -- reads --
+    def check_at(self, gen, snap):
+        nodes, edges = self.history[snap]
+        s = gen.store
+        for nid in range(self.next_node + 1):
+            got = s.node(snap, nid)
+            want = nodes.get(nid)
+            if want is None:
+                assert got is None, (snap, nid)
+            else:
+                assert got is not None and got[0] == want[0], (snap, nid, got, want)
+                assert records.unpack_props(bytes(got[1])) == want[1]
+        for eid in range(self.next_edge + 1):
+            got = s.edge(snap, eid)
+            want = edges.get(eid)
+            if want is None:
+                assert got is None, (snap, eid)
+            else:
+                assert got[:3] == want[:3] and records.unpack_props(bytes(got[3])) == want[3], (snap, eid)
+        live = sorted(nodes)
+        assert s.label_scan(0, snap) == live and s.label_count(0, snap) == len(live)
+        for lab in (1, 2):
+            members = [n for n in live if lab in LABELSETS[nodes[n][0]]]
+            assert s.label_scan(lab, snap) == members and s.label_count(lab, snap) == len(members)
+        for types in (None, [0], [1, 2]):
+            want = sorted(e for e, v in edges.items() if types is None or v[0] in types)
+            assert s.edge_scan(types, snap) == want and s.edge_count(types, snap) == len(want)
+        for n in live:
+            for d in ("out", "in", "both"):
+                want = sorted((e, v[2] if v[1] == n else v[1]) for e, v in edges.items()
+                              if (d in ("out", "both") and v[1] == n) or (d in ("in", "both") and v[2] == n))
+                got = sorted(s.edges_of(n, d, None, snap))
+                assert got == want, (snap, n, d)
+                assert s.degree(n, d, None, snap) == len(want)
+        if live:
+            seed = live[0]
+            frontier = {seed}
+            for _ in range(2):
+                frontier = {v[2] for e, v in edges.items() if v[1] in frontier}
+            assert s.count_reach(seed, 2, "out", None, snap) == len(frontier - {seed})
+        keys = {}
+        for n in live:
+            kb = key_of(nodes[n][1])
+            if kb is not None:
+                keys.setdefault(kb, []).append(n)
+        for kb, ids in keys.items():
+            assert s.key_get(KEY_INDEX, kb, snap) == sorted(ids), (snap, kb)
+        assert s.key_get(KEY_INDEX, records.key_bytes(("absent",)), snap) == []
+        if keys:
+            firsts = s.key_first_many(KEY_INDEX, list(keys), snap)
+            assert firsts == [min(v) for v in keys.values()]
+
+    @invariant()
+    def reads_match(self):
+        self.gen.store.check()
+        self.check_at(self.gen, self.lsn)
+        first = self.gens[-1][0]
+        if first < self.lsn:
+            self.check_at(self.gen, first)
+        if len(self.gens) > 1:   # an older generation still serves the snapshots it began with
+            lsn0, g0 = self.gens[-2]
+            self.check_at(g0, lsn0)
+
+
+TestStoreModel = StoreModel.TestCase
+TestStoreModel.settings = settings(max_examples=60, stateful_step_count=30, deadline=None,
+                                   suppress_health_check=list(HealthCheck))
+
+
+def test_reads_refuse_bad_arguments():
+    s = core.Store(0, 0)
+    assert s.node(0, 2**41) is None
+    with pytest.raises(errors.InterfaceError):
+        s.set_labelset(0, [0])             # label 0 is "every node", never part of a label set
+    s.set_labelset(0, [])
+    with pytest.raises(errors.InterfaceError):
+        s.node_put(0, 5, b"", 1, 1)        # unknown label set
+    with pytest.raises(errors.InterfaceError):
+        s.expand([1], "sideways", None, 0)
+    with pytest.raises(errors.NotFoundError):
+        s.edge_del(3, 1)
