@@ -129,7 +129,13 @@ def unpack_props(data: bytes) -> dict:
     """Decode a property map written by :func:`pack_props`. O(size)."""
     if not data:
         return {}
-    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    try:
+        out = msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    except Exception as e:  # msgpack raises several unrelated types on garbage
+        raise CorruptionError(f"undecodable property map: {e}") from e
+    if type(out) is not dict:
+        raise CorruptionError("a stored property map is not a map")
+    return out
 
 
 def _key_value(v):

@@ -129,8 +129,11 @@ def test_damage_is_detected_or_harmless(name, how, data):
         bit = data.draw(st.integers(0, 8 * len(b) - 1))
         b[bit // 8] ^= 1 << (bit % 8)
     result = _check_damaged(name, bytes(b))
-    if bytes(b) != orig:
-        assert result != "harmless" or how == "zero", (name, how)
+    if result == "harmless" and bytes(b) != orig:
+        # the damage sits in bytes no read uses (e.g. columns of empty slots): every answer
+        # was right, and the full scrub (lpgdb verify) still finds it
+        with pytest.raises(core.Corrupt):
+            core.File(bytes(b), 0).verify()
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
@@ -143,7 +146,7 @@ def test_damage_behind_valid_crcs_never_crashes(name, data):
     try:
         g = _with(name, recrc(bytes(b)))
         _read_all(g.store)
-    except (core.Corrupt, errors.Error, MemoryError):
+    except (core.Corrupt, errors.Error, MemoryError):  # CorruptionError: undecodable values
         pass
 
 
