@@ -227,7 +227,8 @@ def main(argv=None) -> int:
     root = tempfile.mkdtemp(prefix="lpgdb-ship-")
     moto = Moto()
     res = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{os.cpu_count()} cores",
-           "python": sys.version.split()[0], "lpgdb": lpgdb.__version__}
+           "python": sys.version.split()[0], "lpgdb": lpgdb.__version__,
+           "load_average_at_start": os.getloadavg()[0]}
     try:
         if a.only in (None, "rpo"):
             print("recovery point ...", file=sys.stderr)
@@ -241,6 +242,7 @@ def main(argv=None) -> int:
     finally:
         moto.stop()
         shutil.rmtree(root, ignore_errors=True)
+    res["load_average_at_end"] = os.getloadavg()[0]
     os.makedirs(a.out, exist_ok=True)
     name = "ship" if a.only is None else f"ship-{a.only}"
     with open(os.path.join(a.out, name + ".json"), "w") as f:

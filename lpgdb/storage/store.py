@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import threading
 import uuid as _uuid
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -140,7 +141,7 @@ class S3Store:
         self._errors = botocore.exceptions
         cfg = botocore.config.Config(connect_timeout=timeout, read_timeout=timeout,
                                      retries={"max_attempts": 1, "mode": "standard"})
-        self._s3 = boto3.session.Session().client(
+        self._s3 = _session(boto3).client(
             "s3", endpoint_url=q.get("endpoint"), region_name=q.get("region"), config=cfg)
 
     def _fail(self, what: str, name: str, e: Exception):
@@ -192,6 +193,20 @@ class S3Store:
             self._s3.delete_object(Bucket=self.bucket, Key=key)
         except (self._errors.ClientError, self._errors.BotoCoreError, OSError) as e:
             raise self._fail("delete", name, e) from e
+
+
+_SESSION = None
+_SESSION_LOCK = threading.Lock()
+
+
+def _session(boto3):
+    """One boto3 session per process: its loader parses the S3 service model (about 1 s) once,
+    and clients made from it are thread-safe."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            _SESSION = boto3.session.Session()
+        return _SESSION
 
 
 def open_store(spec) -> Store:
