@@ -312,7 +312,7 @@ class Archiver:
                     raise Fenced(f"the archive {store.url!r} holds another history of this database "
                                  f"(its log at LSN {frm} differs from ours)")
                 start = wal.frame_pos(to, self.seg_size)
-            else:
+            elif wal.frame_pos(to, self.seg_size) < start:
                 self.gap = (wal.frame_pos(to, self.seg_size), start)
                 log.warning("archive %s: log from LSN %d to %d was never shipped (archiving was "
                             "off); continuing from a new base at %d", store.url, *self.gap, start)

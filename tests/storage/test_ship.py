@@ -108,6 +108,51 @@ def test_writer_killed_mid_upload_then_restore(tmp_path, s3_url):
     assert _ids(str(tmp_path / "r2")) == local
 
 
+_DIES_MID_PUT = r"""
+import os, signal, sys, lpgdb
+from lpgdb.storage.store import DirStore
+
+class DiesMidPut(DirStore):
+    puts = 0
+    def put_if_absent(self, name, data):
+        if name.startswith("wal/"):
+            DiesMidPut.puts += 1
+            if DiesMidPut.puts == int(sys.argv[3]):      # half an object on disk, then SIGKILL
+                with open(os.path.join(self.path, "wal", ".tmp-partial"), "wb") as f:
+                    f.write(data[: len(data) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+        return super().put_if_absent(name, data)
+
+db = lpgdb.connect(sys.argv[1], archive=DiesMidPut(sys.argv[2]), archive_interval=0.01,
+                   wal_segment_size=64 * 1024)
+i = 0
+while True:
+    with db.transaction() as tx:
+        tx.create_node("N", {"i": i, "pad": "x" * 2000})
+    print(i, flush=True)
+    i += 1
+"""
+
+
+def test_writer_killed_inside_an_upload_then_restore(tmp_path):
+    """The directory store, killed exactly while an object is half written: restore sees a
+    prefix, and the restarted writer ships the rest (the partial object is never listed)."""
+    path, arch = str(tmp_path / "db"), str(tmp_path / "archive")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, "-c", _DIES_MID_PUT, path, arch, "6"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    acked = [int(x) for x in proc.stdout.split()]
+    lpgdb.restore(arch, str(tmp_path / "r1"))
+    got = _ids(str(tmp_path / "r1"))
+    assert got == list(range(len(got))) and len(got) <= len(acked)
+    with lpgdb.connect(path, archive=arch) as db:
+        local = _ids(db)
+    assert local[:len(acked)] == list(range(len(acked)))
+    lpgdb.restore(arch, str(tmp_path / "r2"))
+    assert _ids(str(tmp_path / "r2")) == local
+
+
 def test_network_outage_never_blocks_commits_and_shows_as_lag(tmp_path, cuttable_s3):
     url, proxy = cuttable_s3
     path = str(tmp_path / "db")
