@@ -94,7 +94,7 @@ def test_writer_killed_mid_upload_then_restore(tmp_path, s3_url):
     acked, store = -1, open_store(s3_url)
     for line in proc.stdout:
         acked = int(line)
-        if acked >= 60 and acked % 10 == 0 and _archive.list_bases(store):
+        if acked >= 60 and acked % 10 == 0 and _archive.list_bases(store) and _archive.list_pieces(store):
             break                                 # the archive has started: kill mid-stream
     proc.send_signal(signal.SIGKILL)
     proc.wait()
