@@ -343,3 +343,27 @@ def test_damaged_piece_is_reported_not_replayed(tmp_path):
     with pytest.raises(lpgdb.CorruptionError, match="damaged"):
         lpgdb.restore(arch, str(tmp_path / "r"))
     assert not os.path.exists(str(tmp_path / "r")) and not os.path.exists(str(tmp_path / "r.tmp-restore"))
+
+
+def test_cli_replica_follows_until_interrupted(tmp_path):
+    path, arch, rdir = str(tmp_path / "db"), str(tmp_path / "archive"), str(tmp_path / "replica")
+    db = lpgdb.connect(path, archive=arch, archive_interval=0.02)
+    _commit(db, 0)
+    _wait(lambda: _caught_up(db), what="first shipment")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, "-m", "lpgdb", "replica", arch, rdir, "--interval", "0.02",
+                             "--report", "0.05"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert "a replica of" in proc.stdout.readline()
+        _commit(db, 1)
+        for line in proc.stdout:                      # progress lines until it has commit 1
+            with lpgdb.connect(rdir, readonly=True) as r:   # a local follower beside the replica
+                if _ids(r) == [0, 1]:
+                    break
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        db.close()
+    assert _ids(rdir) == [0, 1]
