@@ -1,8 +1,17 @@
-"""Graph values handed to users (Node, Edge, Path) and the rules for property values.
+"""Graph values handed to users (Node, Edge, Path), the temporal values Python's datetime types
+cannot hold, and the rules for property values.
 
 Property values are the Python types of API.md's value table: bool, int (signed 64-bit, or
 unsigned up to 2**64-1), float, str, bytes, datetime.date / time / datetime / timedelta and
-lists of these. ``None`` means "absent": setting a property to None removes it.
+lists of these, plus the temporal values of the query language where Python's types cannot
+hold them exactly: ``LocalTime`` / ``Time`` / ``LocalDateTime`` / ``DateTime`` with
+nanoseconds, and ``Duration`` (months, days, nanoseconds, each with its own sign).
+``None`` means "absent": setting a property to None removes it.
+
+Canonical form (what is stored and read back): a temporal value is kept as the Python
+``datetime`` type when that type holds it exactly (``canonical``), else as the class of this
+module; a ``Duration`` stays a ``Duration`` (a ``timedelta`` would renormalise the signs of its
+parts: ``PT-6H`` is not ``P-1DT18H``), and a ``timedelta`` stays a ``timedelta``.
 """
 from __future__ import annotations
 
@@ -14,7 +23,8 @@ from typing import Any, Iterable, Iterator, Optional, Tuple
 
 from .errors import DataError, InterfaceError
 
-__all__ = ["Node", "Edge", "Relationship", "Path", "check_properties", "check_value", "label_set", "temporal_text"]
+__all__ = ["Node", "Edge", "Relationship", "Path", "check_properties", "check_value", "label_set", "temporal_text",
+           "Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "canonical"]
 
 _EMPTY = MappingProxyType({})
 _SCALARS = (bool, int, float, str, bytes, _dt.date, _dt.time, _dt.timedelta)  # datetime is a date
@@ -38,6 +48,9 @@ def check_value(key: str, value: Any) -> None:
         check_value(key, int(value))
         return
     if isinstance(value, _SCALARS):
+        return
+    if isinstance(value, Temporal):
+        _check_temporal(key, value)
         return
     if isinstance(value, (list, tuple)):
         for item in value:
@@ -67,8 +80,21 @@ def check_properties(props: Optional[Mapping[str, Any]], *, allow_none: bool) ->
                 out[k] = None
             continue
         check_value(k, v)
-        out[k] = list(v) if type(v) is tuple else v
+        t = type(v)
+        if t is tuple or t is list:
+            if t is tuple or _has_temporal(v):
+                v = [canonical(x) for x in v]
+        elif isinstance(v, Temporal):
+            v = canonical(v)
+        out[k] = v
     return out
+
+
+def _has_temporal(items) -> bool:
+    for x in items:
+        if isinstance(x, Temporal):
+            return True
+    return False
 
 
 def label_set(labels: Any, what: str = "label") -> frozenset:
@@ -325,3 +351,304 @@ def temporal_text(v: "_dt.date | _dt.time | _dt.timedelta") -> str:
     text += _offset_text(int(off.total_seconds()))
     zone = getattr(v.tzinfo, "key", None)
     return text + (f"[{zone}]" if zone else "")
+
+
+
+# ---- temporal values Python's datetime types cannot hold ------------------------------------
+#
+# The query language's temporal values (lpgdb.query.temporal builds and computes with them; this
+# module decides what they are, how they compare and print, and their canonical stored form).
+# Invariants:
+#   (1) a time of day is nanoseconds since midnight, 0 <= ns < 86_400 * 10**9;
+#   (2) an offset is seconds east of UTC, |offset| <= 18 h; a DateTime built with a named zone
+#       keeps the IANA name, its offset being the zone's offset at that local time;
+#   (3) a Duration is (months, days, ns), each with its own sign (openCypher), each in int64.
+
+_NS = 10 ** 9
+_DAY_NS = 86_400 * _NS
+_EPOCH = _dt.date(1970, 1, 1).toordinal()
+_MAX_OFFSET = 18 * 3600
+_I64 = 2 ** 63
+
+
+def _frac(ns: int) -> str:
+    """'.645876123' style fraction, trailing zeros removed ('' when zero)."""
+    if not ns:
+        return ""
+    return "." + f"{ns:09d}".rstrip("0")
+
+
+def _time_str(ns: int) -> str:
+    h, rem = divmod(ns, 3600 * _NS)
+    m, rem = divmod(rem, 60 * _NS)
+    s, frac = divmod(rem, _NS)
+    if s == 0 and frac == 0:
+        return f"{h:02d}:{m:02d}"
+    return f"{h:02d}:{m:02d}:{s:02d}{_frac(frac)}"
+
+
+class Temporal:
+    """Base of the temporal value classes: equality by value (of the same class), a hash,
+    ordering within a class (``<``), ``str()`` in the query language's text form."""
+    __slots__ = ()
+    kind = "Temporal"
+
+    def __eq__(self, other):
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash((type(self).__name__, self._key()))
+
+    def __lt__(self, other):
+        return self._order() < other._order()
+
+    def _order(self):
+        return self._key()
+
+    def __repr__(self):
+        return f"{type(self).__name__}('{self}')"
+
+    def __reduce__(self):
+        return (type(self), tuple(getattr(self, n) for n in self.__slots__))
+
+
+class Date(Temporal):
+    """A calendar date (``d``: a datetime.date); stored as a datetime.date."""
+    __slots__ = ("d",)
+    kind = "Date"
+
+    def __init__(self, d: _dt.date):
+        self.d = d
+
+    def _key(self):
+        return self.d.toordinal()
+
+    def __str__(self):
+        return self.d.isoformat()
+
+
+class LocalTime(Temporal):
+    """A time of day without zone, nanosecond precision (``ns`` since midnight)."""
+    __slots__ = ("ns",)
+    kind = "LocalTime"
+
+    def __init__(self, ns: int):
+        self.ns = ns % _DAY_NS
+
+    def _key(self):
+        return self.ns
+
+    def __str__(self):
+        return _time_str(self.ns)
+
+
+class Time(Temporal):
+    """A time of day at a UTC ``offset`` (seconds), nanosecond precision."""
+    __slots__ = ("ns", "offset")
+    kind = "Time"
+
+    def __init__(self, ns: int, offset: int):
+        self.ns = ns % _DAY_NS
+        self.offset = offset
+
+    def _key(self):
+        return (self.ns, self.offset)
+
+    def _order(self):
+        return (self.ns - self.offset * _NS, self.offset)
+
+    def __str__(self):
+        return _time_str(self.ns) + _offset_text(self.offset)
+
+
+class LocalDateTime(Temporal):
+    """A date (``d``) and a time of day (``ns``) without zone."""
+    __slots__ = ("d", "ns")
+    kind = "LocalDateTime"
+
+    def __init__(self, d: _dt.date, ns: int):
+        self.d, self.ns = d, ns
+
+    def _key(self):
+        return (self.d.toordinal(), self.ns)
+
+    def __str__(self):
+        return f"{self.d.isoformat()}T{_time_str(self.ns)}"
+
+
+class DateTime(Temporal):
+    """A date and time of day at a UTC ``offset`` (seconds), with the IANA ``zone`` name when
+    it was built with one; ordered by instant."""
+    __slots__ = ("d", "ns", "offset", "zone")
+    kind = "DateTime"
+
+    def __init__(self, d: _dt.date, ns: int, offset: int, zone: Optional[str] = None):
+        self.d, self.ns, self.offset, self.zone = d, ns, offset, zone
+
+    def epoch_ns(self) -> int:
+        return ((self.d.toordinal() - _EPOCH) * 86_400 - self.offset) * _NS + self.ns
+
+    def _key(self):
+        return (self.epoch_ns(), self.offset, self.zone)
+
+    def _order(self):
+        return self.epoch_ns()
+
+    def __str__(self):
+        s = f"{self.d.isoformat()}T{_time_str(self.ns)}{_offset_text(self.offset)}"
+        return s + (f"[{self.zone}]" if self.zone else "")
+
+
+class Duration(Temporal):
+    """A duration of ``months``, ``days`` and ``ns`` (nanoseconds), each with its own sign
+    (openCypher / ISO 8601 ``P1Y2M3DT4.5S``): months and days are calendar units, not a fixed
+    number of seconds, so a duration of one month is not one of 30 days."""
+    __slots__ = ("months", "days", "ns")
+    kind = "Duration"
+
+    def __init__(self, months: int = 0, days: int = 0, ns: int = 0):
+        self.months, self.days, self.ns = months, days, ns
+
+    def _key(self):
+        return (self.months, self.days, self.ns)
+
+    def __str__(self):
+        if not (self.months or self.days or self.ns):
+            return "PT0S"
+        out = ["P"]
+        y, mo = int(self.months / 12), self.months - 12 * int(self.months / 12)
+        if y:
+            out.append(f"{y}Y")
+        if mo:
+            out.append(f"{mo}M")
+        if self.days:
+            out.append(f"{self.days}D")
+        if self.ns:
+            out.append("T")
+            sign = "-" if self.ns < 0 else ""
+            h, rem = divmod(abs(self.ns), 3600 * _NS)
+            m, rem = divmod(rem, 60 * _NS)
+            s, frac = divmod(rem, _NS)
+            if h:
+                out.append(f"{sign}{h}H")
+            if m:
+                out.append(f"{sign}{m}M")
+            if s or frac:
+                out.append(f"{sign}{s}{_frac(frac)}S")
+        return "".join(out)
+
+
+def _int_field(key, v, name, lo, hi):
+    if type(v) is not int or not lo <= v < hi:
+        raise DataError(f"property {key!r}: {name} must be an int in [{lo}, {hi}), not {v!r}")
+
+
+def _check_temporal(key: str, v: Temporal) -> None:
+    """DataError unless the fields of ``v`` are what its class promises (invariants above)."""
+    t = type(v)
+    if t is Duration:
+        for name in ("months", "days", "ns"):
+            _int_field(key, getattr(v, name, None), f"Duration.{name}", -_I64, _I64)
+        return
+    if t is Date or t is LocalDateTime or t is DateTime:
+        d = getattr(v, "d", None)
+        if type(d) is not _dt.date:
+            raise DataError(f"property {key!r}: {t.__name__}.d must be a datetime.date, not {d!r}")
+    if t is not Date:
+        _int_field(key, getattr(v, "ns", None), f"{t.__name__}.ns", 0, _DAY_NS)
+    if t is Time or t is DateTime:
+        _int_field(key, getattr(v, "offset", None), f"{t.__name__}.offset", -_MAX_OFFSET, _MAX_OFFSET + 1)
+    zone = getattr(v, "zone", None)
+    if t is DateTime and zone is not None and type(zone) is not str:
+        raise DataError(f"property {key!r}: DateTime.zone must be a str or None, not {zone!r}")
+
+
+def _zone(name: str):
+    try:
+        from zoneinfo import ZoneInfo
+        return ZoneInfo(name)
+    except Exception:   # unknown zone, no tz database: the value stays a DateTime
+        return None
+
+
+def canonical(v):
+    """The one stored form of a value: a temporal value of this module becomes the Python
+    ``datetime`` type when that type holds it exactly (whole microseconds; a named zone whose
+    offset at that local time is the value's offset), else it is returned unchanged; a
+    ``Duration`` stays a ``Duration``.  Other values are returned unchanged."""
+    t = type(v)
+    if t is Date:
+        return v.d
+    if t is Duration or not isinstance(v, Temporal) or v.ns % 1000:
+        return v
+    us = v.ns // 1000
+    h, rem = divmod(us, 3_600_000_000)
+    m, rem = divmod(rem, 60_000_000)
+    s, us = divmod(rem, 1_000_000)
+    if t is LocalTime:
+        return _dt.time(h, m, s, us)
+    if t is Time:
+        return _dt.time(h, m, s, us, tzinfo=_dt.timezone(_dt.timedelta(seconds=v.offset)))
+    d = v.d
+    if t is LocalDateTime:
+        return _dt.datetime(d.year, d.month, d.day, h, m, s, us)
+    if v.zone is None:
+        return _dt.datetime(d.year, d.month, d.day, h, m, s, us,
+                            tzinfo=_dt.timezone(_dt.timedelta(seconds=v.offset)))
+    tz = _zone(v.zone)
+    if tz is None:
+        return v
+    for fold in (0, 1):
+        out = _dt.datetime(d.year, d.month, d.day, h, m, s, us, tzinfo=tz, fold=fold)
+        off = out.utcoffset()
+        if off is not None and off.days * 86400 + off.seconds == v.offset:
+            return out
+    return v
+
+
+# ---- their byte encoding: storage/records.py owns the bytes, this module the classes ---------
+def _built(v):
+    _check_temporal("(stored)", v)
+    return v
+
+
+def _build_localtime(ns):
+    v = LocalTime.__new__(LocalTime)
+    v.ns = ns
+    return _built(v)
+
+
+def _build_time(f):
+    ns, offset = f
+    v = Time.__new__(Time)
+    v.ns, v.offset = ns, offset
+    return _built(v)
+
+
+def _build_localdatetime(f):
+    ordinal, ns = f
+    return _built(LocalDateTime(_dt.date.fromordinal(ordinal), ns))
+
+
+def _build_datetime(f):
+    ordinal, ns, offset, zone = f
+    return _built(DateTime(_dt.date.fromordinal(ordinal), ns, offset, zone))
+
+
+def _build_duration(f):
+    months, days, ns = f
+    return _built(Duration(months, days, ns))
+
+
+def _register_encodings():
+    from .storage import records as R
+    R.register_ext(R.EXT_LOCALTIME_NS, LocalTime, lambda v: v.ns, _build_localtime)
+    R.register_ext(R.EXT_TIME_NS, Time, lambda v: [v.ns, v.offset], _build_time)
+    R.register_ext(R.EXT_LOCALDATETIME_NS, LocalDateTime, lambda v: [v.d.toordinal(), v.ns], _build_localdatetime)
+    R.register_ext(R.EXT_DATETIME_NS, DateTime, lambda v: [v.d.toordinal(), v.ns, v.offset, v.zone],
+                   _build_datetime)
+    R.register_ext(R.EXT_MONTH_DURATION, Duration, lambda v: [v.months, v.days, v.ns], _build_duration)
+    R.register_ext(R.EXT_DATE, Date, lambda v: v.d.toordinal(), None)
+
+
+_register_encodings()

@@ -16,7 +16,7 @@ from . import ast as A
 from .diagnostics import argument_error, parameter_missing, type_error
 from .functions import AGGREGATES, SCALARS
 from .runtime import EdgeRef, NodeRef, cy_compare, cy_eq, is_number, stored, stored_map, type_name
-from .temporal import Duration, Temporal, add as t_add, scale as t_scale
+from .temporal import Duration, Temporal, add as t_add, component as t_component, scale as t_scale
 
 __all__ = ["compile_expr", "free_vars", "contains_aggregate", "is_aggregate"]
 
@@ -315,7 +315,7 @@ def get_property(ctx, v, key):
     if t is dict:
         return v.get(key)
     if isinstance(v, Temporal):
-        return v.prop(key)
+        return t_component(v, key)
     raise type_error(f"cannot read property '{key}' of a {type_name(v)}", "InvalidArgumentType")
 
 

@@ -1,16 +1,16 @@
 """Temporal values of the query language: Date, LocalTime, Time, LocalDateTime, DateTime, Duration.
 
-Owns: the six temporal types (nanosecond precision), their construction from strings (ISO 8601
-forms), maps and other temporal values, their ``toString`` form, component accessors
-(``d.year``, ``t.nanosecond``, ...), comparison, and arithmetic with durations.
-Must not: know about clauses or the graph.  Conversion to and from Python's ``datetime`` types
-(what lpgdb stores) is exact or raises ``DataError``.
+The six classes (nanosecond precision) are defined in lpgdb/values.py, the one module that
+decides what a value is (their fields, equality, ordering, text form and canonical stored form).
+Owns: their construction from strings (ISO 8601 forms), maps and other temporal values,
+component accessors (``component``: ``d.year``, ``t.nanosecond``, ...), arithmetic with
+durations, truncation and differences, and the conversion from stored Python ``datetime``
+values (``from_python``) and back (``to_python``: ``values.canonical``).
+Must not: know about clauses or the graph.
 
-Invariants:
-  (1) a time of day is held as nanoseconds since midnight, 0 <= ns < 86_400 * 10**9;
-  (2) a time zone is a fixed offset in seconds, plus an IANA name for DateTime values built
-      with a named zone (the offset is then the zone's offset at that local time);
-  (3) a Duration is (months, days, nanoseconds), each with its own sign, as in openCypher.
+Invariants: those of lpgdb/values.py (time of day in ns since midnight; offsets in seconds plus
+an IANA name for DateTime values built with a named zone; a Duration is (months, days, ns),
+each with its own sign, as in openCypher).
 Truncation: ``date.truncate(unit, value [, map])`` and the same for the other types.
 Differences: ``duration.between``, ``duration.inMonths``, ``duration.inDays``, ``duration.inSeconds``.
 The current time: ``date()``, ``datetime.statement()``, ... (one fixed instant per query run, UTC
@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from fractions import Fraction
 from typing import Optional
 
+from ..values import Date, DateTime, Duration, LocalDateTime, LocalTime, Temporal, Time, canonical
+from ..values import _offset_text as _offset_str
 from .diagnostics import argument_error, type_error
 
 __all__ = ["Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "CONSTRUCTORS",
-           "from_python", "to_python", "to_python_if_exact"]
+           "component", "from_python", "to_python", "to_python_if_exact"]
 
 _NS = 10 ** 9
 _DAY_NS = 86_400 * _NS
@@ -37,213 +40,51 @@ def _bad(msg):
     return argument_error(msg, "InvalidArgumentValue")
 
 
-def _frac(ns: int) -> str:
-    """'.645876123' style fraction, trailing zeros removed ('' when zero)."""
-    if not ns:
-        return ""
-    return "." + f"{ns:09d}".rstrip("0")
+def component(v, key):
+    """``v.key`` for a temporal value (``d.year``, ``t.offset``, ``dur.minutesOfHour``, ...);
+    None for a key the value does not have."""
+    t = type(v)
+    if t is Duration:
+        return _duration_prop(v, key)
+    if t is Date:
+        return _date_prop(v.d, key)
+    if t is LocalTime:
+        return _time_prop(v.ns, key)
+    if t is Time:
+        r = _zone_prop(v.offset, None, key)
+        return r if r is not _MISSING else _time_prop(v.ns, key)
+    if t is LocalDateTime:
+        r = _date_prop(v.d, key, missing=True)
+        return r if r is not _MISSING else _time_prop(v.ns, key)
+    if key == "epochSeconds":
+        return v.epoch_ns() // _NS
+    if key == "epochMillis":
+        return v.epoch_ns() // 1_000_000
+    r = _zone_prop(v.offset, v.zone, key)
+    if r is not _MISSING:
+        return r
+    r = _date_prop(v.d, key, missing=True)
+    return r if r is not _MISSING else _time_prop(v.ns, key)
 
 
-def _time_str(ns: int) -> str:
-    h, rem = divmod(ns, 3600 * _NS)
-    m, rem = divmod(rem, 60 * _NS)
-    s, frac = divmod(rem, _NS)
-    if s == 0 and frac == 0:
-        return f"{h:02d}:{m:02d}"
-    return f"{h:02d}:{m:02d}:{s:02d}{_frac(frac)}"
-
-
-def _offset_str(off: int) -> str:
-    if off == 0:
-        return "Z"
-    sign = "+" if off >= 0 else "-"
-    off = abs(off)
-    h, rem = divmod(off, 3600)
-    m, s = divmod(rem, 60)
-    return f"{sign}{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
-
-
-class Temporal:
-    __slots__ = ()
-    kind = "Temporal"
-
-    def __eq__(self, other):
-        return type(other) is type(self) and self._key() == other._key()
-
-    def __hash__(self):
-        return hash((type(self).__name__, self._key()))
-
-    def __lt__(self, other):
-        return self._order() < other._order()
-
-    def _order(self):
-        return self._key()
-
-    def __repr__(self):
-        return f"{type(self).__name__}('{self}')"
-
-
-class Date(Temporal):
-    __slots__ = ("d",)
-    kind = "Date"
-
-    def __init__(self, d: _dt.date):
-        self.d = d
-
-    def _key(self):
-        return self.d.toordinal()
-
-    def __str__(self):
-        return self.d.isoformat()
-
-    def prop(self, key):
-        return _date_prop(self.d, key)
-
-
-class LocalTime(Temporal):
-    __slots__ = ("ns",)
-    kind = "LocalTime"
-
-    def __init__(self, ns: int):
-        self.ns = ns % _DAY_NS
-
-    def _key(self):
-        return self.ns
-
-    def __str__(self):
-        return _time_str(self.ns)
-
-    def prop(self, key):
-        return _time_prop(self.ns, key)
-
-
-class Time(Temporal):
-    __slots__ = ("ns", "offset")
-    kind = "Time"
-
-    def __init__(self, ns: int, offset: int):
-        self.ns = ns % _DAY_NS
-        self.offset = offset
-
-    def _key(self):
-        return (self.ns, self.offset)
-
-    def _order(self):
-        return (self.ns - self.offset * _NS, self.offset)
-
-    def __str__(self):
-        return _time_str(self.ns) + _offset_str(self.offset)
-
-    def prop(self, key):
-        v = _zone_prop(self.offset, None, key)
-        return v if v is not _MISSING else _time_prop(self.ns, key)
-
-
-class LocalDateTime(Temporal):
-    __slots__ = ("d", "ns")
-    kind = "LocalDateTime"
-
-    def __init__(self, d: _dt.date, ns: int):
-        self.d, self.ns = d, ns
-
-    def _key(self):
-        return (self.d.toordinal(), self.ns)
-
-    def __str__(self):
-        return f"{self.d.isoformat()}T{_time_str(self.ns)}"
-
-    def prop(self, key):
-        v = _date_prop(self.d, key, missing=True)
-        return v if v is not _MISSING else _time_prop(self.ns, key)
-
-
-class DateTime(Temporal):
-    __slots__ = ("d", "ns", "offset", "zone")
-    kind = "DateTime"
-
-    def __init__(self, d: _dt.date, ns: int, offset: int, zone: Optional[str] = None):
-        self.d, self.ns, self.offset, self.zone = d, ns, offset, zone
-
-    def epoch_ns(self) -> int:
-        return ((self.d.toordinal() - _EPOCH) * 86_400 - self.offset) * _NS + self.ns
-
-    def _key(self):
-        return (self.epoch_ns(), self.offset, self.zone)
-
-    def _order(self):
-        return self.epoch_ns()
-
-    def __str__(self):
-        s = f"{self.d.isoformat()}T{_time_str(self.ns)}{_offset_str(self.offset)}"
-        return s + (f"[{self.zone}]" if self.zone else "")
-
-    def prop(self, key):
-        if key == "epochSeconds":
-            return self.epoch_ns() // _NS
-        if key == "epochMillis":
-            return self.epoch_ns() // 1_000_000
-        v = _zone_prop(self.offset, self.zone, key)
-        if v is not _MISSING:
-            return v
-        v = _date_prop(self.d, key, missing=True)
-        return v if v is not _MISSING else _time_prop(self.ns, key)
-
-
-class Duration(Temporal):
-    __slots__ = ("months", "days", "ns")
-    kind = "Duration"
-
-    def __init__(self, months: int, days: int, ns: int):
-        self.months, self.days, self.ns = months, days, ns
-
-    def _key(self):
-        return (self.months, self.days, self.ns)
-
-    def __str__(self):
-        if not (self.months or self.days or self.ns):
-            return "PT0S"
-        out = ["P"]
-        y, mo = int(self.months / 12), self.months - 12 * int(self.months / 12)
-        if y:
-            out.append(f"{y}Y")
-        if mo:
-            out.append(f"{mo}M")
-        if self.days:
-            out.append(f"{self.days}D")
-        if self.ns:
-            out.append("T")
-            neg = self.ns < 0
-            n = abs(self.ns)
-            h, rem = divmod(n, 3600 * _NS)
-            m, rem = divmod(rem, 60 * _NS)
-            s, frac = divmod(rem, _NS)
-            sign = "-" if neg else ""
-            if h:
-                out.append(f"{sign}{h}H")
-            if m:
-                out.append(f"{sign}{m}M")
-            if s or frac:
-                out.append(f"{sign}{s}{_frac(frac)}S")
-        return "".join(out)
-
-    def prop(self, key):
-        total_s = int(self.ns / _NS)
-        sub = self.ns - total_s * _NS
-        table = {
-            "years": int(self.months / 12), "quarters": int(self.months / 3), "months": self.months,
-            "weeks": int(self.days / 7), "days": self.days,
-            "hours": int(self.ns / (3600 * _NS)), "minutes": int(self.ns / (60 * _NS)), "seconds": total_s,
-            "milliseconds": int(self.ns / 1_000_000), "microseconds": int(self.ns / 1000), "nanoseconds": self.ns,
-            "quartersOfYear": int((self.months - 12 * int(self.months / 12)) / 3),
-            "monthsOfQuarter": self.months - 3 * int(self.months / 3),
-            "monthsOfYear": self.months - 12 * int(self.months / 12),
-            "daysOfWeek": self.days - 7 * int(self.days / 7),
-            "minutesOfHour": int(self.ns / (60 * _NS)) - 60 * int(self.ns / (3600 * _NS)),
-            "secondsOfMinute": total_s - 60 * int(self.ns / (60 * _NS)),
-            "millisecondsOfSecond": int(sub / 1_000_000), "microsecondsOfSecond": int(sub / 1000),
-            "nanosecondsOfSecond": sub,
-        }
-        return table.get(key)
+def _duration_prop(v, key):
+    total_s = int(v.ns / _NS)
+    sub = v.ns - total_s * _NS
+    table = {
+        "years": int(v.months / 12), "quarters": int(v.months / 3), "months": v.months,
+        "weeks": int(v.days / 7), "days": v.days,
+        "hours": int(v.ns / (3600 * _NS)), "minutes": int(v.ns / (60 * _NS)), "seconds": total_s,
+        "milliseconds": int(v.ns / 1_000_000), "microseconds": int(v.ns / 1000), "nanoseconds": v.ns,
+        "quartersOfYear": int((v.months - 12 * int(v.months / 12)) / 3),
+        "monthsOfQuarter": v.months - 3 * int(v.months / 3),
+        "monthsOfYear": v.months - 12 * int(v.months / 12),
+        "daysOfWeek": v.days - 7 * int(v.days / 7),
+        "minutesOfHour": int(v.ns / (60 * _NS)) - 60 * int(v.ns / (3600 * _NS)),
+        "secondsOfMinute": total_s - 60 * int(v.ns / (60 * _NS)),
+        "millisecondsOfSecond": int(sub / 1_000_000), "microsecondsOfSecond": int(sub / 1000),
+        "nanosecondsOfSecond": sub,
+    }
+    return table.get(key)
 
 
 _EPOCH = _dt.date(1970, 1, 1).toordinal()
@@ -469,26 +310,28 @@ def _date_from_map(m, base: Optional[_dt.date] = None) -> _dt.date:
 
 
 def _duration_from_map(m) -> Duration:
-    """Fractions cascade down: years -> months -> days (months of 30.436875 days) -> seconds."""
+    """Fractions cascade down as in Neo4j: a fraction of a month becomes days (a month of
+    30.436875 days), a fraction of a day seconds, a fraction of a second nanoseconds; whole
+    seconds never roll over into days."""
     for k, v in m.items():
         if v is not None and (type(v) not in (int, float)):
             raise type_error(f"duration component '{k}' must be a number")
+    if any(type(v) is float for v in m.values()):     # exact rational arithmetic, no float drift
+        m = {k: Fraction(v) for k, v in m.items()}
     months = m.get("years", 0) * 12 + m.get("months", 0)
     days = m.get("weeks", 0) * 7 + m.get("days", 0)
-    secs = (m.get("hours", 0) * 3600 + m.get("minutes", 0) * 60 + m.get("seconds", 0))
-    ns = round(m.get("milliseconds", 0) * 1_000_000 + m.get("microseconds", 0) * 1000 + m.get("nanoseconds", 0))
+    secs = m.get("hours", 0) * 3600 + m.get("minutes", 0) * 60 + m.get("seconds", 0)
+    ns = m.get("milliseconds", 0) * 1_000_000 + m.get("microseconds", 0) * 1000 + m.get("nanoseconds", 0)
     whole_months = int(months)
-    rest_secs = (months - whole_months) * _MONTH_SECONDS
+    if months != whole_months:
+        days += (months - whole_months) * Fraction(_MONTH_SECONDS, 86_400)
     whole_days = int(days)
-    rest_secs += (days - whole_days) * 86_400
-    whole_ns = round((secs + rest_secs) * _NS) if isinstance(secs + rest_secs, float) else (secs + rest_secs) * _NS
-    # fractional day/month parts that spill into whole days
-    total_ns = whole_ns + ns
-    if rest_secs:
-        extra_days = int(total_ns / _DAY_NS) if abs(rest_secs) >= 86_400 else 0
-        whole_days += extra_days
-        total_ns -= extra_days * _DAY_NS
-    return Duration(whole_months, whole_days, int(total_ns))
+    if days != whole_days:
+        secs += (days - whole_days) * 86_400
+    whole_s = int(secs)
+    if secs != whole_s:
+        ns += (secs - whole_s) * _NS
+    return Duration(whole_months, whole_days, whole_s * _NS + round(ns))
 
 
 def _select(m, *keys):
@@ -867,51 +710,23 @@ def add(t, dur: Duration, sign=1):
 def scale(dur: Duration, k) -> Duration:
     if isinstance(k, int):
         return Duration(dur.months * k, dur.days * k, dur.ns * k)
-    return _duration_from_map({"months": dur.months * k, "days": dur.days * k, "nanoseconds": dur.ns * k})
+    secs = int(dur.ns / _NS)          # seconds and nanoseconds scale apart (as Neo4j does)
+    return _duration_from_map({"months": dur.months * k, "days": dur.days * k, "seconds": secs * k,
+                               "nanoseconds": (dur.ns - secs * _NS) * k})
 
 
 # ---------------------------------------------------------------- storage (Python datetime types)
 def to_python(v):
-    """A temporal value as the Python type lpgdb stores; DataError when it would lose precision."""
-    from ..errors import DataError
-    if isinstance(v, Date):
-        return v.d
-    if isinstance(v, (LocalTime, Time, LocalDateTime, DateTime)):
-        if v.ns % 1000:
-            raise DataError(f"{v.kind} {v} has nanoseconds; lpgdb stores times with microsecond precision")
-        us = v.ns // 1000
-        t = (_dt.datetime.min + _dt.timedelta(microseconds=us)).time()
-        if isinstance(v, LocalTime):
-            return t
-        if isinstance(v, Time):
-            return t.replace(tzinfo=_dt.timezone(_dt.timedelta(seconds=v.offset)))
-        dt = _dt.datetime.combine(v.d, t)
-        if isinstance(v, LocalDateTime):
-            return dt
-        if v.zone:
-            from zoneinfo import ZoneInfo
-            return dt.replace(tzinfo=ZoneInfo(v.zone))
-        return dt.replace(tzinfo=_dt.timezone(_dt.timedelta(seconds=v.offset)))
-    if isinstance(v, Duration):
-        if v.months:
-            raise DataError(f"duration {v} has months; lpgdb stores durations as timedelta (days and seconds)")
-        if v.ns % 1000:
-            raise DataError(f"duration {v} has nanoseconds; lpgdb stores durations with microsecond precision")
-        return _dt.timedelta(days=v.days, microseconds=v.ns // 1000)
-    return v
+    """A temporal value in its stored form (``values.canonical``: the Python ``datetime`` type
+    when that holds it exactly, else the value itself; Durations stay Durations)."""
+    return canonical(v)
 
 
 def to_python_if_exact(v):
-    """The Python datetime value when it represents ``v`` exactly, else ``v`` itself.
-
-    Durations stay Durations: a timedelta would renormalise their signs (PT-6H vs P-1DT18H)."""
-    from ..errors import DataError
-    if isinstance(v, Duration):
-        return v
-    try:
-        return to_python(v)
-    except DataError:
-        return v
+    """The Python datetime value when it represents ``v`` exactly, else ``v`` itself (what a
+    query returns).  Durations stay Durations: a timedelta would renormalise their signs
+    (PT-6H vs P-1DT18H)."""
+    return canonical(v)
 
 
 def from_python(v):

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import SemanticError
+from ..values import DateTime as _DateTime, Duration as _Duration, LocalDateTime as _LocalDateTime
+from ..values import LocalTime as _LocalTime, Time as _Time
 from . import ast
 
 __all__ = ["ValueType", "VALUE_TYPES", "Shape", "NodeType", "EdgeType", "CompiledConstraint",
@@ -60,11 +62,11 @@ class ValueType:
         if k == "date":
             return isinstance(v, _dt.date) and not isinstance(v, _dt.datetime)
         if k == "datetime":
-            return isinstance(v, _dt.datetime)
+            return isinstance(v, (_dt.datetime, _LocalDateTime, _DateTime))
         if k == "time":
-            return isinstance(v, _dt.time)
+            return isinstance(v, (_dt.time, _LocalTime, _Time))
         if k == "duration":
-            return isinstance(v, _dt.timedelta)
+            return isinstance(v, (_dt.timedelta, _Duration))
         if k == "bytes":
             return isinstance(v, (bytes, bytearray))
         return False
@@ -163,6 +165,10 @@ def canonical_value(v: Any):
         return ("datetime", v)
     if isinstance(v, _dt.date):
         return ("date", v)
+    if isinstance(v, _dt.timedelta):     # equal to the Duration of the same parts
+        return ("duration", (0, v.days, (v.seconds * 1_000_000 + v.microseconds) * 1000))
+    if isinstance(v, _Duration):
+        return ("duration", (v.months, v.days, v.ns))
     if isinstance(v, (list, tuple)):
         return ("list", tuple(canonical_value(i) for i in v))
     return (type(v).__name__, v)

@@ -21,6 +21,7 @@ import datetime as _dt
 import re
 from typing import Dict, FrozenSet, List
 
+from ..values import DateTime, Duration, LocalDateTime, LocalTime, Time
 from . import ast
 from .graphtype import GraphType, resolve_schema
 from .parser import parse_ddl
@@ -45,8 +46,12 @@ def _kind(v) -> str:
         return "DATE"
     if isinstance(v, _dt.time):
         return "TIME"
-    if isinstance(v, _dt.timedelta):
+    if isinstance(v, (_dt.timedelta, Duration)):
         return "DURATION"
+    if isinstance(v, (LocalDateTime, DateTime)):
+        return "DATETIME"
+    if isinstance(v, (LocalTime, Time)):
+        return "TIME"
     return "ANY"
 
 

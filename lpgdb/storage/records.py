@@ -8,9 +8,22 @@ Property values
     ======  ===================  ==========================================================
     1       datetime.date        proleptic ordinal (int)
     2       datetime.time        [hour, minute, second, microsecond, utcoffset_s | nil]
-    3       datetime.datetime    [ordinal, seconds_of_day, microsecond, utcoffset_s | nil]
+    3       datetime.datetime    [ordinal, seconds_of_day, microsecond, utcoffset_s | nil
+                                 (, IANA zone name: a zoneinfo tzinfo; absent before v2)]
     4       datetime.timedelta   [days, seconds, microseconds]
+    5       values.LocalTime     ns_of_day
+    6       values.Time          [ns_of_day, utcoffset_s]
+    7       values.LocalDateTime [ordinal, ns_of_day]
+    8       values.DateTime      [ordinal, ns_of_day, utcoffset_s, zone name | nil]
+    9       values.Duration      [months, days, ns]
     ======  ===================  ==========================================================
+
+    Ext 5-9 are the value classes of lpgdb/values.py, which sits above storage: values.py
+    registers each class here (``register_ext``: its code's fields, and how to rebuild and check
+    a value from them), so this module owns the bytes without importing the value model.
+    Values arrive in their canonical form (values.canonical, applied by check_properties): ext
+    5-8 only hold what the Python types cannot (nanoseconds, a zone whose offset the tz
+    database does not give).  Fields read back are checked; bad ones are a CorruptionError.
 
     A property map is stored as the msgpack map ``{name: value}``; the empty map is ``b""``.
 
@@ -50,7 +63,9 @@ from ..errors import CorruptionError, DataError
 FORMAT = 1
 NODE_PUT, NODE_DEL, EDGE_PUT, EDGE_DEL, SCHEMA, INDEX, NODES_BULK, EDGES_BULK = 1, 2, 3, 4, 5, 6, 7, 8
 
-_EXT_DATE, _EXT_TIME, _EXT_DATETIME, _EXT_DURATION = 1, 2, 3, 4
+EXT_DATE = _EXT_DATE = 1
+_EXT_TIME, _EXT_DATETIME, _EXT_DURATION = 2, 3, 4
+EXT_LOCALTIME_NS, EXT_TIME_NS, EXT_LOCALDATETIME_NS, EXT_DATETIME_NS, EXT_MONTH_DURATION = 5, 6, 7, 8, 9
 
 
 def _offset_s(value) -> Any:
@@ -65,8 +80,11 @@ def _tz(seconds):
 def _default(obj):
     if isinstance(obj, _dt.datetime):
         secs = obj.hour * 3600 + obj.minute * 60 + obj.second
-        return msgpack.ExtType(_EXT_DATETIME, msgpack.packb(
-            [obj.toordinal(), secs, obj.microsecond, _offset_s(obj)]))
+        fields = [obj.toordinal(), secs, obj.microsecond, _offset_s(obj)]
+        zone = getattr(obj.tzinfo, "key", None)
+        if type(zone) is str:
+            fields.append(zone)
+        return msgpack.ExtType(_EXT_DATETIME, msgpack.packb(fields))
     if isinstance(obj, _dt.date):
         return msgpack.ExtType(_EXT_DATE, msgpack.packb(obj.toordinal()))
     if isinstance(obj, _dt.time):
@@ -74,7 +92,29 @@ def _default(obj):
             [obj.hour, obj.minute, obj.second, obj.microsecond, _offset_s(obj)]))
     if isinstance(obj, _dt.timedelta):
         return msgpack.ExtType(_EXT_DURATION, msgpack.packb([obj.days, obj.seconds, obj.microseconds]))
+    enc = _EXT_ENCODE.get(type(obj))
+    if enc is not None:
+        code, fields = enc
+        return msgpack.ExtType(code, msgpack.packb(fields(obj)))
     raise DataError(f"cannot store a value of type {type(obj).__name__}")
+
+
+def _zoned(d, secs, us, off, zone):
+    """A datetime at ``off`` with the zoneinfo tzinfo ``zone`` when the tz database agrees on
+    the offset (fold chosen to match), else with the fixed offset."""
+    base = _dt.datetime(d.year, d.month, d.day, secs // 3600, secs // 60 % 60, secs % 60, us)
+    if zone is not None:
+        try:
+            from zoneinfo import ZoneInfo
+            tz = ZoneInfo(zone)
+        except Exception:       # the tz database lacks it here: keep the instant
+            tz = None
+        if tz is not None:
+            for fold in (0, 1):
+                out = base.replace(tzinfo=tz, fold=fold)
+                if _offset_s(out) == off:
+                    return out
+    return base.replace(tzinfo=_tz(off))
 
 
 def _ext_hook(code, data):
@@ -85,14 +125,32 @@ def _ext_hook(code, data):
         h, m, s, us, off = v
         return _dt.time(h, m, s, us, tzinfo=_tz(off))
     if code == _EXT_DATETIME:
-        ordinal, secs, us, off = v
+        ordinal, secs, us, off = v[:4]
         d = _dt.date.fromordinal(ordinal)
-        return _dt.datetime(d.year, d.month, d.day, secs // 3600, secs // 60 % 60, secs % 60, us,
-                            tzinfo=_tz(off))
+        if off is None:
+            return _dt.datetime(d.year, d.month, d.day, secs // 3600, secs // 60 % 60, secs % 60, us)
+        return _zoned(d, secs, us, off, v[4] if len(v) > 4 else None)
     if code == _EXT_DURATION:
         days, secs, us = v
         return _dt.timedelta(days=days, seconds=secs, microseconds=us)
-    raise ValueError(f"unknown msgpack ext type {code}")
+    build = _EXT_DECODE.get(code)
+    if build is None:
+        raise ValueError(f"unknown msgpack ext type {code}")
+    return build(v)      # checks the fields (ValueError / DataError -> CorruptionError)
+
+
+_EXT_ENCODE: dict = {}   # value class -> (ext code, fields(value) -> msgpack natives)
+_EXT_DECODE: dict = {}   # ext code -> build(fields) -> value
+
+
+def register_ext(code: int, cls, fields, build) -> None:
+    """Store values of ``cls`` (a class of lpgdb/values.py) as ext type ``code``:
+    ``fields(value)`` gives its payload (msgpack natives), ``build(payload)`` rebuilds it and
+    raises (ValueError, TypeError, DataError) on a payload that is not a valid value.
+    ``build`` None: the code is decoded here (the class only encodes to it)."""
+    _EXT_ENCODE[cls] = (code, fields)
+    if build is not None:
+        _EXT_DECODE[code] = build
 
 
 class _Packers(threading.local):
@@ -141,6 +199,9 @@ def unpack_props(data: bytes) -> dict:
 def _key_value(v):
     if isinstance(v, bool):
         return v
+    if type(v) is _dt.timedelta:     # equal to the Duration of the same (0, days, ns) parts
+        ns = (v.seconds * 1_000_000 + v.microseconds) * 1000
+        return msgpack.ExtType(EXT_MONTH_DURATION, msgpack.packb([0, v.days, ns]))
     if isinstance(v, float):
         if math.isnan(v):
             raise DataError("NaN cannot be part of a key")

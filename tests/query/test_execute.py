@@ -125,8 +125,10 @@ def test_temporal_values_construct_compare_and_round_trip_through_storage():
         d.execute("CREATE (:E {on: date('2020-02-29'), at: localdatetime('2020-02-29T10:00:00.5')})")
         assert d.execute("MATCH (e:E) RETURN toString(e.on), e.at.second, e.at.millisecond").fetchone() == \
             ("2020-02-29", 0, 500)
-        with pytest.raises(lpgdb.DataError, match="nanoseconds"):
-            d.execute("CREATE (:E {t: localtime('12:00:00.000000001')})")
+        d.execute("CREATE (:E {t: localtime('12:00:00.000000001'), d: duration('P1Y-2DT-0.5S')})")
+        assert d.execute("MATCH (e:E) WHERE e.t IS NOT NULL RETURN toString(e.t), e.t.nanosecond, "
+                         "toString(e.d), e.d.months").fetchone() == \
+            ("12:00:00.000000001", 1, "P1Y-2DT-0.5S", 12)
 
 
 def test_temporal_results_are_python_datetime_values_when_exact():
