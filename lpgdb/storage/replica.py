@@ -14,7 +14,9 @@
 
 Lag (``replica_lag``): ``lsn`` is the log the archive held at the last poll beyond what is
 applied; ``seconds`` is how long ago the replica last held everything the archive held (so it
-grows while the archive is unreachable). The writer's ship interval comes on top of both.
+grows while the archive is unreachable; infinite until the first successful poll: a replica
+opened while its archive is unreachable serves its local copy and keeps trying). The writer's
+ship interval comes on top of both.
 """
 from __future__ import annotations
 
@@ -42,15 +44,24 @@ class Replica:
         self.path = path
         self.store = store
         self.interval = interval
-        self.ident = archive.read_identity(store)
-        if not io.exists(os.path.join(path, "META")):
+        self.last_error: Optional[str] = None
+        local = io.exists(os.path.join(path, "META"))
+        try:
+            self.ident = archive.read_identity(store)
+        except OperationalError as e:
+            if not local:
+                raise                 # nothing to serve without the archive
+            # the archive is unreachable: serve the local copy, and keep trying
+            meta = checkpoint.read_meta(os.path.join(path, "META"))
+            self.ident = {"format": archive.FORMAT, "db_uuid": meta.uuid, "seg_size": meta.seg_size}
+            self.last_error = f"{type(e).__name__}: {e}"
+        if not local:
             self._bootstrap()
         self.engine = Engine(path, readonly=False, create=False, schema_loader=schema_loader,
                              **engine_options)
         self.engine.replica_of = store.url
         self.archive_end = self.engine.replayed_to
-        self.last_error: Optional[str] = None
-        self._caught_up_at = time.time()
+        self._caught_up_at: Optional[float] = None     # never in step with the archive yet
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._idle = 0                # polls in a row that found nothing new
@@ -58,7 +69,11 @@ class Replica:
             if self.engine.meta.uuid != self.ident["db_uuid"]:
                 raise OperationalError(f"{path!r} holds another database than the archive "
                                        f"{store.url!r}; follow into an empty directory")
-            self.poll()
+            try:
+                self.poll()
+            except (OperationalError, CorruptionError) as e:
+                self.last_error = f"{type(e).__name__}: {e}"   # serve what is here; retry
+                log.warning("replica %s: %s (will retry)", path, self.last_error)
         except BaseException:
             self.engine.close(checkpoint_on_close=False)
             raise
@@ -147,8 +162,9 @@ class Replica:
 
     @property
     def lag(self) -> ReplicaLag:
-        return ReplicaLag(round(max(0.0, time.time() - self._caught_up_at), 3),
-                          max(0, self.archive_end - self.engine.replayed_to))
+        seconds = (float("inf") if self._caught_up_at is None
+                   else round(max(0.0, time.time() - self._caught_up_at), 3))
+        return ReplicaLag(seconds, max(0, self.archive_end - self.engine.replayed_to))
 
     def checkpoint(self) -> None:
         with self._lock:

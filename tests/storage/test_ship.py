@@ -367,3 +367,21 @@ def test_cli_replica_follows_until_interrupted(tmp_path):
             proc.kill()
         db.close()
     assert _ids(rdir) == [0, 1]
+
+
+def test_replica_serves_its_copy_while_the_archive_is_unreachable(tmp_path, cuttable_s3):
+    url, proxy = cuttable_s3
+    path, rpath = str(tmp_path / "db"), str(tmp_path / "replica")
+    db = lpgdb.connect(path, archive=url, archive_interval=0.02)
+    _commit(db, 0)
+    _wait(lambda: _caught_up(db), what="first shipment")
+    with lpgdb.connect(rpath, readonly=True, follow=url, follow_interval=0.02) as rep:
+        assert _ids(rep) == [0]
+    proxy.down()
+    _commit(db, 1)
+    with lpgdb.connect(rpath, readonly=True, follow=url, follow_interval=0.02) as rep:
+        assert _ids(rep) == [0] and rep.replica_lag.seconds == float("inf")
+        proxy.up()
+        _wait(lambda: _ids(rep) == [0, 1], timeout=60, what="the replica to catch up")
+        assert rep.replica_lag.seconds < 60
+    db.close()
