@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Optional
 
 from .common import CliError, add_timeout, new_directory_on_failure, open_db, read_text
 
@@ -35,40 +36,42 @@ def cmd_schema(a: argparse.Namespace) -> int:
             print(db.infer_schema(), end="")
         elif a.action == "draw":
             gt = db.schema if db.schema is not None else db.infer_schema()
-            print(draw_dot(gt), end="")
+            if db.schema is None:
+                print("-- no schema set: drawing the inferred one (lpgdb schema infer)", file=sys.stderr)
+            _draw(gt, a.format, a.output)
     return 0
+
+
+def _draw(gt, fmt: str, output: Optional[str]) -> None:
+    from . import draw
+    if fmt == "mermaid":
+        text = draw.draw_mermaid(gt)
+    else:
+        text = draw.draw_dot(gt)
+    if fmt in ("svg", "png"):
+        try:
+            data = draw.render(text, fmt)
+        except draw.GraphvizMissing:
+            raise CliError(f"{fmt.upper()} needs Graphviz's dot program, which is not installed (Debian/Ubuntu: "
+                           f"apt install graphviz; macOS: brew install graphviz); or write --format dot "
+                           f"(and render it elsewhere) or --format mermaid (renders on GitHub)") from None
+        if output is None and sys.stdout.isatty():
+            raise CliError(f"{fmt.upper()} is binary: write it to a file with -o FILE.{fmt}", status=2)
+    else:
+        data = text.encode("utf-8")
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        with open(output, "wb") as f:
+            f.write(data)
+        print(f"wrote {output}", file=sys.stderr)
 
 
 def _print_warnings(gt) -> None:
     for w in getattr(gt, "warnings", ()) or ():
         print(f"warning: {w}", file=sys.stderr)
-
-
-def draw_dot(gt) -> str:
-    """Graphviz DOT of a graph type: node types as boxes, edge types as arrows."""
-    def q(s):
-        return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    lines = [f"digraph {q(gt.name)} {{", "  rankdir=LR; node [shape=box, fontname=Helvetica];"]
-    for name, t in sorted(gt.node_types.items()):
-        body = str(t.definition)
-        style = ", style=dashed" if t.abstract else ""
-        lines.append(f"  {q(name)} [label={q(body)}{style}];")
-    extra = set()
-
-    def endpoint(spec):
-        text = str(spec.labels) if spec.labels is not None else "any"
-        if text in gt.node_types:
-            return text
-        if text not in extra:
-            extra.add(text)
-            lines.append(f"  {q(text)} [shape=ellipse];")
-        return text
-    for name, t in sorted(gt.edge_types.items()):
-        d = t.definition
-        mid = str(d.spec) or name
-        lines.append(f"  {q(endpoint(d.source))} -> {q(endpoint(d.target))} [label={q(name + ' ' + mid)}];")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
 
 
 def register(sub) -> None:
@@ -77,5 +80,8 @@ def register(sub) -> None:
     s.add_argument("db")
     s.add_argument("file", nargs="?", help="PG-Schema DDL file (for set)")
     s.add_argument("--graph-type", help="which graph type of the file to enforce (default: the last)")
+    s.add_argument("--format", choices=["dot", "mermaid", "svg", "png"], default="dot",
+                   help="draw: Graphviz DOT (default), Mermaid, or SVG/PNG (needs Graphviz's dot)")
+    s.add_argument("-o", "--output", metavar="FILE", help="draw: write the picture to FILE")
     add_timeout(s)
     s.set_defaults(func=cmd_schema)
