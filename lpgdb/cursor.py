@@ -14,10 +14,13 @@ are a mapping (``$name``), PEP 249's "named" style.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from .errors import InterfaceError
 from .result import Result, Row
+
+if TYPE_CHECKING:
+    from .database import Database
 
 __all__ = ["Cursor"]
 
@@ -32,7 +35,7 @@ class Cursor:
 
     arraysize = 1
 
-    def __init__(self, db) -> None:
+    def __init__(self, db: "Database") -> None:
         self.connection = db
         self._result: Optional[Result] = None
         self._closed = False

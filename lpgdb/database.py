@@ -8,12 +8,23 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .errors import InterfaceError, NotFoundError, OperationalError, SchemaViolationError
 from .storage import engine as _engine
 from .storage.view import canonical_key
 from .transaction import Snapshot, Transaction
+
+if TYPE_CHECKING:
+    import datetime
+
+    from .cursor import Cursor
+    from .result import Result
+    from .schema.graphtype import GraphType
+    from .storage.archive import ArchiveStatus
+    from .storage.replica import ReplicaLag
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["connect", "restore", "Database", "IndexInfo"]
 
@@ -24,8 +35,8 @@ def _load_schema(ddl: str, name: Optional[str]):
     return parse_schema(ddl, name)
 
 
-def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "full",
-            timeout: Optional[float] = None, **options) -> "Database":
+def connect(path: Optional[PathLike], *, readonly: bool = False, create: bool = True, sync: str = "full",
+            timeout: Optional[float] = None, **options: Any) -> "Database":
     """Open (or create) the database stored in directory ``path``.
 
     Args:
@@ -57,7 +68,8 @@ def connect(path, *, readonly: bool = False, create: bool = True, sync: str = "f
     return Database(path, readonly=readonly, create=create, sync=sync, timeout=timeout, **options)
 
 
-def restore(source, dest, *, until=None, lsn: Optional[int] = None) -> None:
+def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime.datetime, int]]" = None,
+            lsn: Optional[int] = None) -> None:
     """Create the database ``dest`` from a backup or from an archive.
 
     Args:
@@ -110,7 +122,8 @@ def restore(source, dest, *, until=None, lsn: Optional[int] = None) -> None:
 class Database:
     """An open lpgdb database. Thread-safe; a context manager (``close()`` on exit)."""
 
-    def __init__(self, path, *, readonly=False, create=True, sync="full", timeout=None, **options):
+    def __init__(self, path: Optional[PathLike], *, readonly: bool = False, create: bool = True,
+                 sync: str = "full", timeout: Optional[float] = None, **options: Any) -> None:
         if sync not in _engine.SYNC_MODES:
             raise InterfaceError(f"sync must be one of {', '.join(_engine.SYNC_MODES)}, not {sync!r}")
         if path is not None and not isinstance(path, (str, os.PathLike)):
@@ -159,6 +172,7 @@ class Database:
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` was called."""
         return self._closed
 
     def close(self) -> None:
@@ -229,7 +243,7 @@ class Database:
         eng = self._engine
         return Snapshot(self, eng.snapshot_view())
 
-    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
+    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
         """Run an openCypher-style query in its own transaction (a snapshot if it only reads)."""
         self._check_open()
         from . import query as _query
@@ -321,7 +335,9 @@ class Database:
                                     "edit the graph type's DDL and call db.set_schema(ddl)")
         return Result([], [])
 
-    def bulk_load(self, nodes: Optional[Iterable] = None, edges: Optional[Iterable] = None):
+    def bulk_load(self, nodes: Optional[Iterable[Tuple[Any, Optional[Mapping[str, Any]]]]] = None,
+                  edges: "Optional[Union[Iterable[Tuple[int, Any, int, Optional[Mapping[str, Any]]]], Callable[[range], Iterable]]]" = None
+                  ) -> Tuple[range, range]:
         """Load many nodes and edges in ONE transaction through a columnar fast path.
 
         Args:
@@ -377,12 +393,12 @@ class Database:
 
     # -- schema -------------------------------------------------------------------------------------
     @property
-    def schema(self):
+    def schema(self) -> "Optional[GraphType]":
         """The enforced GraphType, or None."""
         self._check_open()
         return self._engine.graph_type
 
-    def set_schema(self, ddl: str, graph_type: Optional[str] = None):
+    def set_schema(self, ddl: str, graph_type: Optional[str] = None) -> "GraphType":
         """Enforce a PG-Schema graph type from now on (validating all stored data first).
 
         Raises SchemaSyntaxError / SemanticError for a bad schema and SchemaViolationError (with
@@ -415,7 +431,7 @@ class Database:
         with self.snapshot() as s:
             return validate.validate_all(gt, s)
 
-    def infer_schema(self):
+    def infer_schema(self) -> "GraphType":
         """A LOOSE graph type describing the stored data (which the data passes)."""
         self._check_open()
         from .schema import infer
@@ -430,6 +446,7 @@ class Database:
             tx._log_index(label, properties, True)
 
     def drop_index(self, label: str, *properties: str) -> None:
+        """Drop the user index on (label, properties...); nothing happens if there is none."""
         self._check_index_args(label, properties)
         with self.transaction() as tx:
             tx._log_index(label, properties, False)
@@ -497,7 +514,7 @@ class Database:
         else:
             self._engine.refresh()
 
-    def archive_status(self):
+    def archive_status(self) -> "Optional[ArchiveStatus]":
         """How archiving goes (``connect(..., archive=...)``), or None when not archiving:
         an ``ArchiveStatus`` with ``state`` ("ok", "retrying", "fenced", "refused"),
         ``lag_bytes``/``lag_seconds`` (durable log not yet shipped), ``last_error`` and more."""
@@ -505,7 +522,7 @@ class Database:
         return self._engine.archive_status()
 
     @property
-    def replica_lag(self):
+    def replica_lag(self) -> "Optional[ReplicaLag]":
         """Replicas (``follow=``): ``(seconds, lsn)`` behind the archive; None otherwise.
         ``seconds`` is how long ago the replica last held everything its archive held."""
         self._check_open()
@@ -588,7 +605,10 @@ class IndexInfo(tuple):
     True
     """
 
-    def __new__(cls, label: Optional[str], properties: tuple, kind: str, constraint: Optional[str]):
+    kind: str
+    constraint: Optional[str]
+
+    def __new__(cls, label: Optional[str], properties: tuple, kind: str, constraint: Optional[str]) -> "IndexInfo":
         info = super().__new__(cls, (label, tuple(properties)))
         info.kind = kind
         info.constraint = constraint

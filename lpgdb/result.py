@@ -26,10 +26,16 @@ import importlib
 import json
 import math
 import warnings
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import InterfaceError
 from .values import Edge, Node, Path, temporal_text
+
+if TYPE_CHECKING:
+    import networkx
+    import pandas
+    import polars
+    import pyarrow
 
 __all__ = ["Result", "Row", "jsonable"]
 
@@ -41,6 +47,8 @@ class Row(tuple):
     >>> row["age"], row.keys(), row.data()
     (36, ['name', 'age'], {'name': 'Ada', 'age': 36})
     """
+
+    _columns: Sequence[str]
 
     def __new__(cls, columns: Sequence[str], values: Sequence[Any]) -> "Row":
         row = super().__new__(cls, values)
@@ -92,8 +100,8 @@ class Result:
 
     arraysize = 1
 
-    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, plan=None,
-                 notifications: Optional[list] = None):
+    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, plan: Any = None,
+                 notifications: Optional[list] = None) -> None:
         self.columns = list(columns)
         self._rows = [Row(self.columns, r) for r in rows]
         self._pos = 0
@@ -196,7 +204,7 @@ class Result:
         return json.dumps(self.to_jsonable(), **kwargs)
 
     # -- frames and graphs (optional libraries) ------------------------------------------------------
-    def get_as_df(self):
+    def get_as_df(self) -> "pandas.DataFrame":
         """A pandas DataFrame, one column per result column (Kùzu's name).  Graph values stay
         ``Node`` / ``Edge`` / ``Path`` objects (Node and Edge are mappings).  Needs pandas."""
         pd = _optional("pandas", "pandas")
@@ -204,7 +212,7 @@ class Result:
 
     df = get_as_df
 
-    def get_as_arrow(self):
+    def get_as_arrow(self) -> "pyarrow.Table":
         """A pyarrow Table, one column per result column (Kùzu's name).
 
         Graph values become structs: a node ``{id, labels, properties}``, an edge ``{id, src,
@@ -227,7 +235,7 @@ class Result:
 
     arrow = get_as_arrow
 
-    def pl(self):
+    def pl(self) -> "polars.DataFrame":
         """A polars DataFrame (DuckDB's name); graph values as in ``get_as_arrow``.  Needs polars."""
         pl = _optional("polars", "polars")
         from .errors import DataError
@@ -237,7 +245,7 @@ class Result:
         except Exception as e:  # polars raises several unrelated classes for values it cannot type
             raise DataError(f"the result cannot become a polars DataFrame: {e}") from e
 
-    def get_as_networkx(self, directed: bool = True):
+    def get_as_networkx(self, directed: bool = True) -> "networkx.MultiGraph":
         """A networkx ``MultiDiGraph`` (``MultiGraph`` when ``directed=False``) of every node and
         edge in the result, also those inside lists and paths (Kùzu's name).  Nodes are keyed by
         id, with their properties as attributes and ``_labels`` (a sorted list); edges are keyed

@@ -23,12 +23,19 @@ from __future__ import annotations
 
 import threading
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import (DataError, IntegrityError, InterfaceError, NotFoundError, SchemaViolationError)
 from .storage import records
 from .storage.view import canonical_key
 from .values import Edge, Node, check_properties, label_set
+
+if TYPE_CHECKING:
+    from .result import Result
+    from .schema.graphtype import GraphType
+    from .storage.view import GraphView, Statistics
+
+Labels = Union[str, Iterable[str], None]
 
 _DIRECTIONS = ("out", "in", "both")
 
@@ -107,6 +114,7 @@ class _Reader:
         return Edge(eid, raw[1], raw[2], raw[0], raw[3])
 
     def has_node(self, id: int) -> bool:
+        """True if a node with this id is visible here."""
         self._check_open()
         return self._node_exists(_check_id(id, "node"))
 
@@ -166,7 +174,7 @@ class _Reader:
             return len(self._edge_ids(label))
         return self._view.edge_count(label)
 
-    def find_nodes(self, label: Optional[str] = None, **props) -> Iterator[Node]:
+    def find_nodes(self, label: Optional[str] = None, **props: Any) -> Iterator[Node]:
         """Nodes with ``label`` whose properties equal ``props``; uses a hash index when one
         covers (label, some of the props), else scans the label."""
         self._check_open()
@@ -214,7 +222,7 @@ class _Reader:
         return self.key_nodes(name, key)
 
     # -- internal fast paths (query engine, validator) -----------------------------------------------
-    def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
+    def key_lookup(self, label: str, prop: str, value: Any) -> Optional[List[int]]:
         """Ids of nodes with ``label`` and ``prop == value`` through an index, or None if no index
         on (label, prop) exists: a user index (``db.create_index``) or one that a schema KEY or
         EXCLUSIVE constraint provides (see ``db.indexes()``)."""
@@ -230,19 +238,21 @@ class _Reader:
         except DataError:
             return []
 
-    def key_nodes(self, spec_name: str, key: tuple) -> list:
+    def key_nodes(self, spec_name: str, key: tuple) -> List[int]:
         """Ids of the visible nodes whose key under index ``spec_name`` equals ``key``."""
         try:
             return self._view.key_nodes(spec_name, key)
         except KeyError:
             raise InterfaceError(f"no index named {spec_name!r}") from None
 
-    def expand(self, node_ids, direction: str = "out", label: Optional[str] = None):
+    def expand(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
+               ) -> Tuple[List[int], List[int], List[int]]:
         """Batched 1-hop: ``(nbrs, eids, from_index)`` for all edges of ``node_ids``."""
         self._check_open()
         return self._view.expand(node_ids, _check_direction(direction), _check_label(label))
 
-    def degree_many(self, node_ids, direction: str = "out", label: Optional[str] = None) -> list:
+    def degree_many(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
+                    ) -> List[int]:
         """Degrees of many nodes in one native call (0 for ids that are not nodes). O(sum of
         degrees)."""
         self._check_open()
@@ -253,7 +263,7 @@ class _Reader:
         nid = self._require_node(id)
         return self._view.count_reach(nid, hops, _check_direction(direction), _check_label(label))
 
-    def statistics(self):
+    def statistics(self) -> "Statistics":
         """Counts for planning (storage.view.Statistics): nodes per label, edges per label, of
         the committed graph (a transaction's own uncommitted writes are not counted)."""
         self._check_open()
@@ -274,17 +284,17 @@ class _Reader:
         name = self._schema_index(label, prop)
         return None if name is None else f"key index :{label}({prop}) of {name}"
 
-    def catalog_version(self):
+    def catalog_version(self) -> Hashable:
         """A value that changes whenever the schema or the set of indexes changes (plan cache)."""
         v = self._view
         return (id(v.graph_type), tuple(v.user_indexes()))
 
     @property
-    def graph_type(self):
+    def graph_type(self) -> "Optional[GraphType]":
         """The enforced graph type, or None."""
         return self._view.graph_type
 
-    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
+    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
         """Run an openCypher-style query inside this snapshot/transaction."""
         self._check_open()
         from . import query as _query
@@ -305,7 +315,7 @@ class Snapshot(_Reader):
 
     _readonly_queries = True
 
-    def __init__(self, db, view):
+    def __init__(self, db: Any, view: "GraphView") -> None:
         self._db = db
         self._view = view          # pinned by the engine; released by close()
         self._snap = view.lsn
@@ -338,7 +348,7 @@ class Snapshot(_Reader):
             raise NotFoundError(f"no node with id {id}")
         return view.degree(id, direction, label)
 
-    def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
+    def key_lookup(self, label: str, prop: str, value: Any) -> Optional[List[int]]:
         if not self._open or self._db._closed:
             self._check_open()
         ids = self._view.key_lookup(label, prop, value)
@@ -354,9 +364,11 @@ class Snapshot(_Reader):
 
     @property
     def lsn(self) -> int:
+        """The log position this snapshot reads at."""
         return self._snap
 
     def close(self) -> None:
+        """Release the snapshot (idempotent); later reads raise InterfaceError."""
         if self._open:
             self._open = False
             self._view.close()
@@ -407,7 +419,7 @@ class Transaction(_Reader):
 
     _readonly_queries = False
 
-    def __init__(self, db, engine):
+    def __init__(self, db: Any, engine: Any) -> None:
         self._db = db
         self._engine = engine
         self._view = engine.writer_view()      # reads at the applied LSN; the writer lock is held
@@ -434,6 +446,7 @@ class Transaction(_Reader):
 
     @property
     def status(self) -> str:
+        """``"active"``, ``"committed"``, ``"rolled back"`` or ``"failed"``."""
         return self._status
 
     def _finish(self, status: str) -> None:
@@ -526,7 +539,7 @@ class Transaction(_Reader):
             return self._nodes[nid] is not None
         return _Reader._node_exists(self, nid)
 
-    def node_labels(self, nid: int):
+    def node_labels(self, nid: int) -> Optional[frozenset]:
         """The labels of node ``nid``, or None if it is not visible (validator fast path: no
         property decoding, no checks)."""
         img = self._nodes.get(nid, False)
@@ -564,7 +577,8 @@ class Transaction(_Reader):
                 out.append((eid, img[2] if img[1] == nid else img[1]))
         return out
 
-    def expand(self, node_ids, direction: str = "out", label: Optional[str] = None):
+    def expand(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
+               ) -> Tuple[List[int], List[int], List[int]]:
         """Batched 1-hop over the committed graph plus this transaction's writes."""
         if not self._edges and not self._nodes:
             return _Reader.expand(self, node_ids, direction, label)
@@ -581,7 +595,8 @@ class Transaction(_Reader):
                 frm.append(i)
         return nbrs, eids, frm
 
-    def degree_many(self, node_ids, direction: str = "out", label: Optional[str] = None) -> list:
+    def degree_many(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
+                    ) -> List[int]:
         if not self._edges and not self._nodes:
             return _Reader.degree_many(self, node_ids, direction, label)
         self._check_open()
@@ -601,7 +616,7 @@ class Transaction(_Reader):
         frontier.discard(nid)
         return len(frontier)
 
-    def key_nodes(self, spec_name, key):
+    def key_nodes(self, spec_name: str, key: tuple) -> List[int]:
         spec = self._view.index_spec(spec_name)
         if spec is None:
             raise InterfaceError(f"no index named {spec_name!r}")
@@ -648,7 +663,7 @@ class Transaction(_Reader):
             self._key_cache[ck] = tx_keys
         return sorted([n for n in base if n not in self._nodes] + tx_keys.get(kb, []))
 
-    def untouched_key_nodes(self, spec_name, keys) -> list:
+    def untouched_key_nodes(self, spec_name: str, keys: Sequence[tuple]) -> List[List[int]]:
         """For each key, the ids of the committed nodes this transaction has not written or
         deleted that hold it under index ``spec_name``: one native call for all keys (the
         validator's batched key probe; it checks the transaction's own nodes itself)."""
@@ -666,7 +681,7 @@ class Transaction(_Reader):
     def _touch(self):
         self._key_cache = None
 
-    def create_node(self, labels=(), properties: Optional[Mapping[str, Any]] = None) -> int:
+    def create_node(self, labels: Labels = (), properties: Optional[Mapping[str, Any]] = None) -> int:
         """Create a node; return its id. ``labels`` is a str or an iterable of str."""
         self._check_open()
         labs = label_set(labels)
@@ -677,7 +692,7 @@ class Transaction(_Reader):
         self._touch()
         return nid
 
-    def create_edge(self, src: int, label, dst: int, properties: Optional[Mapping[str, Any]] = None) -> int:
+    def create_edge(self, src: int, label: Labels, dst: int, properties: Optional[Mapping[str, Any]] = None) -> int:
         """Create an edge src -[label]-> dst; ``label`` is a str or a (possibly empty) set of str."""
         self._check_open()
         s, d = _check_id(src, "node"), _check_id(dst, "node")

@@ -19,14 +19,14 @@ import datetime as _dt
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Optional, Tuple
+from typing import Any, FrozenSet, Iterable, Iterator, Optional, Tuple
 
 from .errors import DataError, InterfaceError
 
 __all__ = ["Node", "Edge", "Relationship", "Path", "check_properties", "check_value", "label_set", "temporal_text",
            "Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "canonical"]
 
-_EMPTY = MappingProxyType({})
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 _SCALARS = (bool, int, float, str, bytes, _dt.date, _dt.time, _dt.timedelta)  # datetime is a date
 
 
@@ -71,7 +71,7 @@ def check_properties(props: Optional[Mapping[str, Any]], *, allow_none: bool) ->
         return {}
     if type(props) is not dict and not isinstance(props, Mapping):
         raise InterfaceError(f"properties must be a mapping, not {type(props).__name__}")
-    out = {}
+    out: dict = {}
     for k, v in props.items():
         if type(k) is not str:
             raise InterfaceError(f"property names must be str, not {type(k).__name__}")
@@ -125,6 +125,7 @@ class _Element(Mapping):
     """
 
     __slots__ = ()
+    properties: Mapping[str, Any]
 
     def __getitem__(self, key: str) -> Any:
         return self.properties[key]
@@ -160,8 +161,11 @@ class Node(_Element):
     """
 
     __slots__ = ("id", "labels", "properties")
+    id: int
+    labels: FrozenSet[str]
+    properties: Mapping[str, Any]
 
-    def __init__(self, id: int, labels: frozenset, properties: Mapping[str, Any]):
+    def __init__(self, id: int, labels: FrozenSet[str], properties: Mapping[str, Any]) -> None:
         _node_id(self, id)
         _node_labels(self, labels)
         _node_props(self, properties if type(properties) is MappingProxyType
@@ -204,8 +208,13 @@ class Edge(_Element):
     """
 
     __slots__ = ("id", "src", "dst", "labels", "properties")
+    id: int
+    src: int
+    dst: int
+    labels: FrozenSet[str]
+    properties: Mapping[str, Any]
 
-    def __init__(self, id: int, src: int, dst: int, labels: frozenset, properties: Mapping[str, Any]):
+    def __init__(self, id: int, src: int, dst: int, labels: FrozenSet[str], properties: Mapping[str, Any]) -> None:
         _edge_id(self, id)
         _edge_src(self, src)
         _edge_dst(self, dst)
@@ -267,12 +276,15 @@ class Path:
     """
 
     __slots__ = ("nodes", "edges")
+    nodes: Tuple[Node, ...]
+    edges: Tuple[Edge, ...]
 
-    def __init__(self, nodes: Iterable[Node], edges: Iterable[Edge]):
+    def __init__(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
+        nodes, edges = tuple(nodes), tuple(edges)
         if len(nodes) != len(edges) + 1:
-            raise ValueError("a path has exactly one more node than edges")
-        object.__setattr__(self, "nodes", tuple(nodes))
-        object.__setattr__(self, "edges", tuple(edges))
+            raise InterfaceError("a path has exactly one more node than edges")
+        object.__setattr__(self, "nodes", nodes)
+        object.__setattr__(self, "edges", edges)
 
     def __setattr__(self, name, value):
         raise AttributeError("Path is immutable")
