@@ -45,7 +45,7 @@ from array import array
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .. import DataError
-from ..values import temporal_text
+from ..values import Date, DateTime, Duration, LocalDateTime, LocalTime, Temporal, Time, temporal_text
 
 __all__ = ["CsvError", "Dialect", "FileGroup", "parse_group", "read_records", "Header", "import_csv",
            "export_csv", "read_import_args"]
@@ -267,19 +267,20 @@ def _char(s: str) -> str:
     return s
 
 
+class _NeedsQuery(ValueError):
+    """A temporal text Python's types cannot hold exactly (nanoseconds, months, a zone name
+    with its own rules): read it the query language's way (``Header.fallback``)."""
+
+
+_NANOS = re.compile(r"[.,]\d{7,}")
 _ZONE = re.compile(r"^(.*?)\[([^\]]+)\]$")
 
 
-def _zoned(s: str):
-    """Split a trailing ``[Area/City]``; return (text, ZoneInfo or None)."""
-    m = _ZONE.match(s)
-    if not m:
-        return s, None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-    try:
-        return m.group(1), ZoneInfo(m.group(2))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {m.group(2)!r}") from None
+def _iso(parse, s: str):
+    s = s.strip()
+    if _NANOS.search(s):
+        raise _NeedsQuery("nanoseconds")
+    return parse(s)
 
 
 def _date(s: str) -> dt.date:
@@ -287,29 +288,28 @@ def _date(s: str) -> dt.date:
 
 
 def _localtime(s: str) -> dt.time:
-    t = dt.time.fromisoformat(s.strip())
+    t = _iso(dt.time.fromisoformat, s)
     if t.tzinfo is not None:
         raise ValueError("a localtime has no offset (use the time type)")
     return t
 
 
 def _time(s: str) -> dt.time:
-    t = dt.time.fromisoformat(s.strip())
+    t = _iso(dt.time.fromisoformat, s)
     return t if t.tzinfo is not None else t.replace(tzinfo=dt.timezone.utc)
 
 
 def _localdatetime(s: str) -> dt.datetime:
-    v = dt.datetime.fromisoformat(s.strip())
+    v = _iso(dt.datetime.fromisoformat, s)
     if v.tzinfo is not None:
         raise ValueError("a localdatetime has no offset (use the datetime type)")
     return v
 
 
 def _datetime(s: str) -> dt.datetime:
-    text, zone = _zoned(s.strip())
-    v = dt.datetime.fromisoformat(text)
-    if zone is not None:
-        return v.replace(tzinfo=zone) if v.tzinfo is None else v.astimezone(zone)
+    if _ZONE.match(s.strip()):
+        raise _NeedsQuery("a zone name")     # its offset rules (gaps, folds) are the value model's
+    v = _iso(dt.datetime.fromisoformat, s)
     return v if v.tzinfo is not None else v.replace(tzinfo=dt.timezone.utc)
 
 
@@ -322,9 +322,9 @@ def _duration(s: str) -> dt.timedelta:
     if not m or s.strip().upper().endswith(("P", "T")):
         raise ValueError("expected an ISO 8601 duration such as P1DT2H30M or PT0.5S")
     sign, y, mo, w, d, h, mi, sec = m.groups()
-    if (y and int(y)) or (mo and int(mo)):
-        raise ValueError("lpgdb stores durations as days and seconds (timedelta); years and months "
-                         "have no fixed length: give the duration in days")
+    frac = (sec or "").replace(",", ".").partition(".")[2]
+    if (y and int(y)) or (mo and int(mo)) or len(frac) > 6:
+        raise _NeedsQuery("years, months or nanoseconds: a Duration, not a timedelta")
     td = dt.timedelta(weeks=int(w or 0), days=int(d or 0), hours=int(h or 0), minutes=int(mi or 0),
                       seconds=float((sec or "0").replace(",", ".")))
     return -td if sign == "-" else td
@@ -352,12 +352,13 @@ _EXAMPLES = {"int": "an integer such as 42", "long": "an integer such as 42", "s
              "double": "a number such as 1.5", "date": "an ISO 8601 date such as 2020-02-29",
              "localtime": "an ISO 8601 time such as 12:30:00", "time": "an ISO 8601 time such as 12:30:00+01:00",
              "localdatetime": "an ISO 8601 date-time such as 2020-02-29T12:30:00",
-             "datetime": "an ISO 8601 date-time such as 2020-02-29T12:30:00+01:00"}
+             "datetime": "an ISO 8601 date-time such as 2020-02-29T12:30:00+01:00",
+             "duration": "an ISO 8601 duration such as P1DT2H30M, P1Y2M or PT0.5S"}
 
 
 def _why(col: "Column", e: ValueError) -> str:
     """Our own parsers say what they expected; the standard ones (int, float, fromisoformat) don't."""
-    own = col.parse in (_bool, _char, _duration, _bytes_of) or str(e).startswith(("a local", "unknown time zone"))
+    own = col.parse in (_bool, _char, _bytes_of) or str(e).startswith("a local")
     return str(e) if own else f"expected {_EXAMPLES.get(col.type, 'a ' + str(col.type))}"
 
 
@@ -472,14 +473,26 @@ class Header:
             try:
                 if col.array:
                     items = cell.split(adelim) if cell else []
-                    props[col.name] = col.parse(items) if col.type == "byte[]" else [col.parse(x) for x in items]
+                    props[col.name] = col.parse(items) if col.type == "byte[]" else [self._value(col, x) for x in items]
                 else:
-                    props[col.name] = col.parse(cell)
+                    props[col.name] = self._value(col, cell)
             except ValueError as e:
                 shown = cell if len(cell) <= 60 else cell[:57] + "..."
                 raise self.error(line, i + 1, f"column {i + 1} ({col.describe()}): bad value {shown!r}: "
                                  f"{_why(col, e)}; fix the value, or declare the column with another type") from None
         return props
+
+    #: ``fallback(type, text)``: the query language's reading of a temporal value Python's types
+    #: cannot hold (nanoseconds, durations with months, other ISO 8601 forms); ValueError if none.
+    fallback: Optional[Callable[[str, str], Any]] = None
+
+    def _value(self, col: Column, text: str) -> Any:
+        try:
+            return col.parse(text)
+        except _NeedsQuery:
+            if self.fallback is None:
+                raise ValueError(f"this {col.type} needs the query language's reading (import_csv gives it)") from None
+            return self.fallback(col.type, text)
 
     def labels(self, fields: List[str]) -> frozenset:
         out = set(self.group.labels)
@@ -574,6 +587,9 @@ def import_csv(db, node_groups: List[FileGroup], edge_groups: List[FileGroup], d
     dialect = dialect or Dialect()
     headers = [(g, read_header(g, dialect)) for g in node_groups]
     eheaders = [(g, read_header(g, dialect)) for g in edge_groups]
+    fallback = _query_reader(db)
+    for _, h in headers + eheaders:
+        h.fallback = fallback
     spaces: Dict[str, Dict[Any, int]] = {}
     nodes_from, edges_from = _Source(), _Source()
     first_node: List[int] = []
@@ -633,6 +649,19 @@ def import_csv(db, node_groups: List[FileGroup], edge_groups: List[FileGroup], d
     return {"nodes": len(node_ids), "edges": len(edge_ids)}
 
 
+def _query_reader(db) -> Callable[[str, str], Any]:
+    """Read a temporal text the way the query language does (``duration('P1M')``, nanosecond
+    times, ...), through ``db.execute``: one parser for the whole product."""
+    from .. import Error
+
+    def read(kind: str, text: str) -> Any:
+        try:
+            return db.execute(f"RETURN {kind}($text) AS v", {"text": text.strip()}).value()[0]
+        except Error as e:
+            raise ValueError(str(e).split("\n")[0]) from None
+    return read
+
+
 def read_import_args(directory: str) -> List[str]:
     """The arguments of ``DIR/import.args`` (written by export), with file paths made relative
     to ``DIR`` so that ``lpgdb import DB DIR`` works from anywhere."""
@@ -680,6 +709,8 @@ def _kind(v) -> str:
         return "localtime" if v.tzinfo is None else "time"
     if isinstance(v, dt.timedelta):
         return "duration"
+    if isinstance(v, Temporal):      # the query language's own values (nanoseconds, months)
+        return _TEMPORAL_KIND[type(v)]
     if isinstance(v, list):
         kinds = {_kind(x) for x in v}
         if not kinds:
@@ -690,7 +721,13 @@ def _kind(v) -> str:
     raise DataError(f"cannot export a {type(v).__name__} value to CSV")
 
 
+_TEMPORAL_KIND = {LocalTime: "localtime", Time: "time", LocalDateTime: "localdatetime", DateTime: "datetime",
+                  Duration: "duration", Date: "date"}
+
+
 def _text(v, kind: str) -> str:
+    if isinstance(v, Temporal):
+        return str(v)
     if kind == "boolean":
         return "true" if v else "false"
     if kind == "double":

@@ -10,6 +10,7 @@ import pytest
 
 import lpgdb
 from lpgdb.cli import main
+from lpgdb.values import DateTime, Duration, LocalTime
 
 
 def run(*argv):
@@ -72,7 +73,11 @@ def test_round_trip_keeps_awkward_values(tmp_path):
                "tz": dt.datetime(2020, 6, 1, 10, tzinfo=ZoneInfo("Europe/Paris")),
                "off": dt.time(12, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5))), "t": dt.time(1, 2, 3, 4),
                "d": dt.date(2024, 2, 29), "dur": dt.timedelta(days=-1, seconds=5, microseconds=7),
-               "floats": [1.5, -0.0, 1e300], "flags": [True, False]}
+               "floats": [1.5, -0.0, 1e300], "flags": [True, False],
+               # the query language's own temporal values: nanoseconds, months, named zones
+               "months": Duration(14, -3, 5), "nanos": LocalTime(45_296_000_000_007),
+               "znano": DateTime(dt.date(2024, 3, 31), 7_200_000_000_001, 7200, "Europe/Paris"),
+               "durs": [Duration(1, 0, 0), Duration(0, 0, 1)]}
     with lpgdb.connect(str(db)) as d, d.transaction() as tx:
         a = tx.create_node(["Thing", "Odd Label"], awkward)
         b = tx.create_node([], {"nan": float("nan")})
@@ -172,15 +177,15 @@ def test_fields_of_any_size_and_over_several_lines(tmp_path):
 
 
 def test_integer_ids_char_duration_and_ignored_columns(tmp_path):
-    write(tmp_path / "n.csv", "id:ID,:LABEL,grade:char,wait:duration,junk:IGNORE,ws:duration[]\n"
-                              "7,T,A,P1DT2H,zzz,PT1S;P2W\n")
+    write(tmp_path / "n.csv", "id:ID,:LABEL,grade:char,wait:duration,junk:IGNORE,ws:duration[],m:duration\n"
+                              "7,T,A,P1DT2H,zzz,PT1S;P2W,P1Y2M\n")
     write(tmp_path / "e.csv", ":START_ID,:END_ID,:TYPE\n7,7,SELF\n")
     db = tmp_path / "db"
     assert run("import", db, "--nodes", tmp_path / "n.csv", "--edges", tmp_path / "e.csv", "--id-type", "integer") == 0
     with lpgdb.connect(str(db), readonly=True) as d, d.snapshot() as s:
         (n,) = s.nodes()
         assert dict(n) == {"id": 7, "grade": "A", "wait": dt.timedelta(days=1, hours=2),
-                           "ws": [dt.timedelta(seconds=1), dt.timedelta(weeks=2)]}
+                           "ws": [dt.timedelta(seconds=1), dt.timedelta(weeks=2)], "m": Duration(14, 0, 0)}
         assert s.edge_count() == 1
 
 
@@ -192,7 +197,8 @@ def test_integer_ids_char_duration_and_ignored_columns(tmp_path):
     (":ID,:LABEL,x:money", "1,A,5", "unknown type 'money'"),
     (":ID,:LABEL,x,x:int", "1,A,5,6", "property 'x' appears twice"),
     (":ID,:LABEL,c:char", "1,A,ab", "a char is exactly one character"),
-    (":ID,:LABEL,w:duration", "1,A,P1M", "years and months have no fixed length"),
+    (":ID,:LABEL,w:duration", "1,A,P1X", "expected an ISO 8601 duration such as P1DT2H30M"),
+    (":ID,:LABEL,t:localtime", "1,A,25:00", "expected an ISO 8601 time"),
     (":ID,:LABEL,age:int", "1,A,abc", "column 3 (age:int): bad value 'abc': expected an integer"),
     (":ID,:LABEL,d:date", "1,A,2020-13-01", "expected an ISO 8601 date"),
     (":ID,:LABEL,b:boolean", "1,A,yes", "expected true or false"),
