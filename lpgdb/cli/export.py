@@ -12,8 +12,9 @@ Parquet (``lpgdb[arrow]``: pyarrow), GraphFrames' column names::
     DIR/edges/<Type>.parquet       src, dst, id, then the properties (``_untyped`` for edges
                                    without a label; several labels are joined with ``;``)
 
-Column types come from the values (pyarrow's inference); a property whose values mix kinds
-in one table is refused with ``DataError`` naming it. Names other than ``[A-Za-z0-9_-]`` are
+Column types come from the values (pyarrow's inference; temporal values Python's datetime
+cannot hold exactly, such as month-based durations or nanosecond times, are ISO text);
+a property whose values mix kinds in one table is refused with ``DataError`` naming it. Names other than ``[A-Za-z0-9_-]`` are
 percent-encoded in file names; the ``label`` column of ``DIR/nodes/_index.parquet`` maps them back.
 
 openCypher CSV::
@@ -31,6 +32,7 @@ import re
 from collections import defaultdict
 
 from .. import DataError, InterfaceError
+from ..values import Temporal
 
 __all__ = ["export_parquet", "export_neo4j", "FORMATS"]
 
@@ -51,6 +53,17 @@ def _pyarrow():
     return pyarrow
 
 
+def _arrow_value(pa, v):
+    """A value as pyarrow takes it: the temporal values Python's datetime cannot hold exactly
+    (durations with months, nanoseconds, named zones) become their ISO text (Parquet has no
+    month-based interval type)."""
+    if isinstance(v, Temporal):
+        return str(v)
+    if type(v) is list:
+        return [_arrow_value(pa, x) for x in v]
+    return v
+
+
 def _table(pa, key_cols: dict, rows: list, what: str):
     """A pyarrow Table from fixed columns plus the union of the rows' property keys."""
     cols = dict(key_cols)
@@ -58,7 +71,7 @@ def _table(pa, key_cols: dict, rows: list, what: str):
     for k in keys:
         if k in cols:
             raise DataError(f"{what}: a property is named {k!r}, which the export uses for its own column")
-        cols[k] = [props.get(k) for props in rows]
+        cols[k] = [_arrow_value(pa, props.get(k)) for props in rows]
     arrays = {}
     for k, values in cols.items():
         try:

@@ -100,6 +100,18 @@ def test_parquet_refuses_mixed_kinds(tmp_path):
             export_parquet(db, str(tmp_path / "out"))
 
 
+def test_parquet_temporal_values(tmp_path):
+    duckdb = pytest.importorskip("duckdb", reason="duckdb is not installed (pip install 'lpgdb[test]')")
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'lpgdb[arrow]')")
+    from lpgdb.cli.export import export_parquet
+    with lpgdb.connect(str(tmp_path / "db")) as db:
+        db.execute("CREATE (:N {d: duration('P1M2DT3H'), t: localtime('12:00:00.123456789'), "
+                   "x: date('2024-01-02'), l: [duration('P1D')]})")
+        export_parquet(db, str(tmp_path / "out"))
+    row = duckdb.connect().execute(f"SELECT d, t, x, l FROM '{tmp_path}/out/nodes/N.parquet'").fetchone()
+    assert row == ("P1M2DT3H", "12:00:00.123456789", dt.date(2024, 1, 2), ["P1D"])
+
+
 @pytest.mark.slow
 def test_parquet_export_read_back_with_pyspark(bank, tmp_path):
     pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (opt-in test)")
