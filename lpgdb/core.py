@@ -44,7 +44,7 @@ __all__ = ["crc32c", "check", "LSN_INF", "Adjacency", "KeyIndex", "LabelIndex", 
 _STATUS = {
     lib.LPG_EINVAL: errors.InterfaceError,
     lib.LPG_EBOUNDS: errors.InterfaceError,
-    lib.LPG_ENOMEM: MemoryError,
+    lib.LPG_ENOMEM: errors.OperationalError,  # "out of memory": a resource limit, not a bug
     lib.LPG_ECORRUPT: errors.CorruptionError,
     lib.LPG_ENOTFOUND: errors.NotFoundError,
     lib.LPG_EEXIST: errors.IntegrityError,
@@ -64,8 +64,12 @@ def check(rc: int, what: str = "native call") -> int:
 
 def crc32c(data, crc: int = 0) -> int:
     """CRC32C of a bytes-like object, continuing from ``crc``. O(len(data))."""
-    buf = ffi.from_buffer(data)
-    return lib.lpg_crc32c(crc, buf, len(buf))
+    try:
+        buf = ffi.from_buffer(data)
+        return lib.lpg_crc32c(crc, buf, len(buf))
+    except (TypeError, OverflowError) as e:
+        raise errors.InterfaceError(f"crc32c(data, crc): data must be bytes-like and crc an int in "
+                                    f"0..2**32-1 ({e})") from None
 
 
 # ---- multi-version indexes --------------------------------------------------------------------

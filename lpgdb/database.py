@@ -87,6 +87,8 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
     import shutil
     from .storage import archive as _archive
     from .storage import store as _store
+    if not isinstance(dest, (str, os.PathLike)):
+        raise InterfaceError(f"restore: dest must be a path (str or os.PathLike), not {type(dest).__name__}")
     dest = os.fspath(dest)
     if isinstance(until, int) and not isinstance(until, bool) and lsn is None:
         until, lsn = None, until
@@ -219,7 +221,7 @@ class Database:
         if self._tx_owner == me:
             raise InterfaceError("this thread already has an open write transaction; "
                                  "commit or roll it back first")
-        if not self._tx_lock.acquire(timeout=-1 if timeout is None else timeout):
+        if not self._tx_lock.acquire(timeout=_wait_seconds(timeout)):
             raise OperationalError(f"timed out after {timeout}s waiting for the write transaction "
                                    "of another thread")
         try:
@@ -247,7 +249,10 @@ class Database:
         """Run an openCypher-style query in its own transaction (a snapshot if it only reads)."""
         self._check_open()
         from . import query as _query
-        pq = _query.prepare(query)
+        until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")))
+        pq = _query.prepare(query, deadline=until)     # parsing counts against the timeout
+        if until is not None:
+            options = {**options, "timeout": _query.remaining(until)}
         if pq.schema_command is not None:
             return self._schema_command(pq.schema_command)
         if self.readonly or pq.readonly:
@@ -360,15 +365,15 @@ class Database:
         with self.transaction() as tx:
             if tx._view.graph_type is not None:
                 first = tx._next_node
-                nids = [tx.create_node(lab, p) for lab, p in (nodes or ())]
+                nids = [tx.create_node(lab, p) for lab, p in _rows(nodes, 2, "nodes")]
                 node_range = range(nids[0], nids[-1] + 1) if nids else range(first, first)
                 rows = edges(node_range) if callable(edges) else edges
-                eids = [tx.create_edge(s, lab, d, p) for s, lab, d, p in (rows or ())]
+                eids = [tx.create_edge(s, lab, d, p) for s, lab, d, p in _rows(rows, 4, "edges")]
                 return node_range, range(eids[0], eids[-1] + 1) if eids else range(0)
             cols = tx._bulk_columns()
             lsets, lset_of = [], {}
             last_lab, last_li = None, 0
-            for lab, p in (nodes or ()):
+            for lab, p in _rows(nodes, 2, "nodes"):
                 if lab is not last_lab:
                     last_lab, last_li = lab, _intern_labels(lab, lset_of, lsets)
                 cols.add_node(last_li, check_properties(p, allow_none=False) if p else {})
@@ -379,7 +384,7 @@ class Database:
             etypes, etype_of = [], {}
             last_lab, last_ti = None, 0
             try:
-                for s, lab, d, p in (edges or ()):
+                for s, lab, d, p in _rows(edges, 4, "edges"):
                     if lab is not last_lab:   # rows usually repeat one label object
                         last_lab, last_ti = lab, _intern_labels(lab, etype_of, etypes)
                     ecols.add_edge(last_ti, s, d, check_properties(p, allow_none=False) if p else {})
@@ -629,6 +634,36 @@ class IndexInfo(tuple):
 
     def __repr__(self) -> str:
         return f"IndexInfo({self[0]!r}, {self[1]!r}, kind={self.kind!r})"
+
+
+def _wait_seconds(timeout) -> float:
+    """A lock wait for ``threading.Lock.acquire``: -1 (forever) for None or infinity."""
+    if timeout is None:
+        return -1
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
+    return -1 if timeout >= threading.TIMEOUT_MAX else timeout
+
+
+def _rows(rows, width: int, what: str):
+    """Iterate the rows given to bulk_load, each a sequence of ``width`` items (else InterfaceError)."""
+    if rows is None:
+        return
+    try:
+        it = iter(rows)
+    except TypeError:
+        raise InterfaceError(f"bulk_load: {what} must be an iterable of rows, not "
+                             f"{type(rows).__name__}") from None
+    for row in it:
+        try:
+            items = tuple(row)
+        except TypeError:
+            items = None
+        if items is None or len(items) != width or isinstance(row, (str, bytes)):
+            shape = "(labels, properties)" if width == 2 else "(src, label, dst, properties)"
+            raise InterfaceError(f"bulk_load: each of the {what} must be a tuple {shape}, not "
+                                 f"{type(row).__name__}")
+        yield items
 
 
 def _intern_labels(labels, index: dict, table: list) -> int:

@@ -54,6 +54,24 @@ def _check_direction(direction: str) -> str:
     return direction
 
 
+MAX_HOPS = 1 << 20
+"""Largest ``hops`` count_reach accepts (the native kernel's bound)."""
+
+
+def _check_hops(hops) -> int:
+    if isinstance(hops, bool) or not isinstance(hops, int):
+        raise InterfaceError(f"hops must be an int, not {type(hops).__name__}")
+    if not 0 <= hops <= MAX_HOPS:
+        raise InterfaceError(f"hops must be between 0 and {MAX_HOPS}, not {hops}")
+    return int(hops)
+
+
+def _check_name(name, what: str) -> str:
+    if not isinstance(name, str):
+        raise InterfaceError(f"{what} must be a str, not {type(name).__name__}")
+    return name
+
+
 def _check_label(label) -> Optional[str]:
     if label is not None and not isinstance(label, str):
         raise InterfaceError(f"label must be a str or None, not {type(label).__name__}")
@@ -199,13 +217,19 @@ class _Reader:
         view = self._view
         for lab, props in view.user_indexes():
             if lab == label and all(p in want for p in props):
-                return self.key_nodes(view.user_index_name(lab, props), tuple(want[p] for p in props))
+                try:
+                    return self.key_nodes(view.user_index_name(lab, props), tuple(want[p] for p in props))
+                except DataError:   # no key can hold the value (NaN, a lone surrogate): no node does
+                    return []
         gt = view.graph_type
         if gt is not None:
             for spec in gt.index_specs():
                 props = spec.constraint.prop_keys
                 if props and all(p in want for p in props) and gt.label_index(label, props) is spec:
-                    return self._schema_key_nodes(spec.name, label, props, tuple(want[p] for p in props))
+                    try:
+                        return self._schema_key_nodes(spec.name, label, props, tuple(want[p] for p in props))
+                    except DataError:
+                        return []
         return None
 
     def _schema_index(self, label: str, prop: str):
@@ -227,7 +251,7 @@ class _Reader:
         on (label, prop) exists: a user index (``db.create_index``) or one that a schema KEY or
         EXCLUSIVE constraint provides (see ``db.indexes()``)."""
         self._check_open()
-        name = self._view.user_index_name(label, (prop,))
+        name = self._view.user_index_name(_check_name(label, "label"), (_check_name(prop, "property"),))
         try:
             if name is not None:
                 return self.key_nodes(name, (value,))
@@ -261,7 +285,7 @@ class _Reader:
     def count_reach(self, id: int, hops: int, direction: str = "out", label: Optional[str] = None) -> int:
         """Distinct nodes reachable from ``id`` by walks of exactly ``hops`` edges, excluding ``id``."""
         nid = self._require_node(id)
-        return self._view.count_reach(nid, hops, _check_direction(direction), _check_label(label))
+        return self._view.count_reach(nid, _check_hops(hops), _check_direction(direction), _check_label(label))
 
     def statistics(self) -> "Statistics":
         """Counts for planning (storage.view.Statistics): nodes per label, edges per label, of
@@ -351,6 +375,8 @@ class Snapshot(_Reader):
     def key_lookup(self, label: str, prop: str, value: Any) -> Optional[List[int]]:
         if not self._open or self._db._closed:
             self._check_open()
+        if type(label) is not str or type(prop) is not str:
+            return _Reader.key_lookup(self, label, prop, value)
         ids = self._view.key_lookup(label, prop, value)
         if ids is not None:
             return ids
@@ -410,6 +436,8 @@ class _WriteSet:
         self.edge_images = edge_images
         self.first_new_node = first_new_node    # ids from here on were created by the transaction
 
+
+_REACH_MEMO = 1 << 20   # node ids count_reach may hold in remembered frontiers
 
 ACTIVE, COMMITTED, ROLLED_BACK, FAILED = "active", "committed", "rolled back", "failed"
 
@@ -542,7 +570,10 @@ class Transaction(_Reader):
     def node_labels(self, nid: int) -> Optional[frozenset]:
         """The labels of node ``nid``, or None if it is not visible (validator fast path: no
         property decoding, no checks)."""
-        img = self._nodes.get(nid, False)
+        try:
+            img = self._nodes.get(nid, False)
+        except TypeError:
+            raise InterfaceError(f"node id must be an int, not {type(nid).__name__}") from None
         if img is not False:
             return None if img is None else img[0]
         return self._view.node_labels(nid)
@@ -609,12 +640,29 @@ class Transaction(_Reader):
         if not self._edges and not self._nodes:
             return _Reader.count_reach(self, id, hops, direction, label)
         nid = self._require_node(id)
-        frontier = {nid}
-        for _ in range(hops):
-            nbrs = self.expand(sorted(frontier), direction, label)[0]
-            frontier = set(nbrs)
-        frontier.discard(nid)
-        return len(frontier)
+        hops = _check_hops(hops)
+        _check_direction(direction)
+        _check_label(label)
+        frontier = frozenset((nid,))
+        # The frontiers F(i+1) = N(F(i)) form a sequence that is eventually periodic; once a
+        # frontier repeats, the one at ``hops`` follows without walking the rest (B11).  The
+        # memo is bounded: past _REACH_MEMO ids it is dropped and the walk goes on plainly.
+        seen, held, step = {frontier: 0}, 1, 0
+        while step < hops and frontier:
+            frontier = frozenset(self.expand(sorted(frontier), direction, label)[0])
+            step += 1
+            if seen is not None:
+                first = seen.get(frontier)
+                if first is not None:
+                    period = step - first
+                    for _ in range((hops - step) % period):
+                        frontier = frozenset(self.expand(sorted(frontier), direction, label)[0])
+                    break
+                held += len(frontier) + 1
+                seen = None if held > _REACH_MEMO else seen
+                if seen is not None:
+                    seen[frontier] = step
+        return len(frontier - {nid})
 
     def key_nodes(self, spec_name: str, key: tuple) -> List[int]:
         spec = self._view.index_spec(spec_name)

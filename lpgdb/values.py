@@ -47,6 +47,9 @@ def check_value(key: str, value: Any) -> None:
     if isinstance(value, int):
         check_value(key, int(value))
         return
+    if isinstance(value, (_dt.time, _dt.datetime)):
+        _check_offset(key, value)
+        return
     if isinstance(value, _SCALARS):
         return
     if isinstance(value, Temporal):
@@ -62,6 +65,19 @@ def check_value(key: str, value: Any) -> None:
         return
     raise DataError(f"property {key!r}: unsupported value type {type(value).__name__} "
                     f"(use bool, int, float, str, bytes, date, time, datetime, timedelta or a list)")
+
+
+def _check_offset(key: str, value) -> None:
+    """A zoned time or datetime is stored with its UTC offset in whole seconds: refuse an offset
+    with a fraction of a second (storing it would silently change the value), or a tzinfo whose
+    offset cannot be read."""
+    try:
+        off = value.utcoffset()
+    except Exception as e:   # a user tzinfo that fails
+        raise DataError(f"property {key!r}: the time zone of {value!r} has no usable UTC offset ({e})") from None
+    if off is not None and off.microseconds:
+        raise DataError(f"property {key!r}: UTC offset {off} has a fraction of a second; lpgdb stores "
+                        f"offsets in whole seconds (round the offset, or store the value in UTC)")
 
 
 def check_properties(props: Optional[Mapping[str, Any]], *, allow_none: bool) -> dict:
@@ -103,13 +119,18 @@ def label_set(labels: Any, what: str = "label") -> frozenset:
         return frozenset()
     if isinstance(labels, str):
         labels = (labels,)
-    elif not isinstance(labels, Iterable):
+    elif not isinstance(labels, Iterable) or isinstance(labels, (bytes, bytearray, Mapping)):
         raise InterfaceError(f"{what}s must be a str or an iterable of str, not {type(labels).__name__}")
-    out = frozenset(labels)
-    for lab in out:
+    labels = tuple(labels)
+    for lab in labels:
         if not isinstance(lab, str) or not lab:
-            raise InterfaceError(f"{what}s must be non-empty strings, got {lab!r}")
-    return out
+            raise InterfaceError(f"{what}s must be non-empty strings, got {_short_repr(lab)}")
+    return frozenset(labels)
+
+
+def _short_repr(v) -> str:
+    r = repr(v)
+    return r if len(r) <= 80 else r[:77] + "..."
 
 
 def _same_float(a, b) -> bool:

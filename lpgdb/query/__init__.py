@@ -23,6 +23,7 @@ Options (per call; the database passes its defaults): ``timeout`` (seconds), ``m
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Mapping, Optional
 
@@ -62,9 +63,9 @@ class PreparedQuery:
 
     __slots__ = ("source", "ast", "params", "readonly", "mode", "_plans", "_lock", "schema_command", "batched")
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, deadline: Optional[float] = None):
         self.source = source
-        self.ast = parse(source)
+        self.ast = parse(source, deadline=deadline)
         self.params = check(self.ast, source)
         self.readonly = not any(_writes(part) for part in self.ast.parts)
         self.mode = self.ast.mode
@@ -103,6 +104,8 @@ class PreparedQuery:
 
     def run(self, tx, params: Optional[Mapping[str, Any]] = None, readonly: bool = False,
             timeout: Optional[float] = None, **options) -> Result:
+        if params is not None and not isinstance(params, Mapping):
+            raise InterfaceError(f"query parameters must be a mapping (dict), not {type(params).__name__}")
         if params:
             for name in params:
                 if type(name) is not str:
@@ -164,15 +167,33 @@ _CACHE_SIZE = 512
 _CACHE_LOCK = threading.Lock()  # prepared queries are immutable; only the cache needs the lock
 
 
-def prepare(source: str) -> PreparedQuery:
-    """Parse and check ``source`` (cached by text and procedure registry version)."""
+def deadline(timeout) -> Optional[float]:
+    """The ``time.monotonic()`` deadline of a ``timeout`` in seconds (None: no limit).
+
+    Raises InterfaceError for a timeout that is not a number >= 0."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
+    return time.monotonic() + timeout
+
+
+def remaining(deadline_: Optional[float]) -> Optional[float]:
+    """Seconds left before ``deadline_`` (never negative), or None."""
+    return None if deadline_ is None else max(deadline_ - time.monotonic(), 0.0)
+
+
+def prepare(source: str, *, deadline: Optional[float] = None) -> PreparedQuery:
+    """Parse and check ``source`` (cached by text and procedure registry version).
+
+    ``deadline`` (a ``time.monotonic()`` value) bounds the parse: OperationalError past it."""
     if type(source) is not str:
         raise InterfaceError(f"a query must be a str, not {type(source).__name__}")
     key = (source, procedures.version)
     pq = _CACHE.get(key)
     if pq is not None:
         return pq
-    pq = PreparedQuery(source)  # outside the lock: parsing may raise, and takes time
+    pq = PreparedQuery(source, deadline)  # outside the lock: parsing may raise, and takes time
     with _CACHE_LOCK:
         _CACHE[key] = pq
         if len(_CACHE) > _CACHE_SIZE:
@@ -190,7 +211,11 @@ def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool
         NotSupportedError: a feature lpgdb's query language does not implement.
         OperationalError: the query passed its time, memory or row limit.
     """
-    return prepare(source).run(tx, params, readonly, timeout, **options)
+    if timeout is None:
+        return prepare(source).run(tx, params, readonly, None, **options)
+    until = deadline(timeout)      # one budget for parsing and running
+    pq = prepare(source, deadline=until)
+    return pq.run(tx, params, readonly, remaining(until), **options)
 
 
 def is_read_only(source: str) -> bool:

@@ -5,22 +5,48 @@ trees into AST nodes, literal decoding (numbers, strings, escapes) and turning e
 exception into ``QuerySyntaxError`` with a plain-words message, line, column and a caret
 snippet.  Must not: check scopes or types (semantic.py does), or evaluate anything.
 Query text is never evaluated as Python.
+
+Limits (B10): a query is at most ``MAX_QUERY_LENGTH`` characters and ``MAX_TOKENS`` tokens
+(parsing costs time and memory per token), and nests at most ``MAX_NESTING`` levels, counting every nested expression, subquery and clause (a clause runs
+inside the one before it, so a chain of clauses nests too).  Beyond either, ``parse`` raises
+``QuerySyntaxError`` (``.code == "QueryTooComplex"``) before the AST exists, so no later phase
+(semantic pass, compiler, executor) ever recurses deeper than the limit allows; the parser
+itself never recurses on the input (LALR plus a non-recursive tree transform).  With a
+``deadline``, parsing stops with ``OperationalError`` once it passes.
 """
 from __future__ import annotations
 
 import math
 import re
+import time
 from pathlib import Path
+from typing import Optional
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
+from lark.exceptions import (LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput,
+                             UnexpectedToken, VisitError)
 
-from ..errors import Error, QuerySyntaxError
+from ..errors import Error, InterfaceError, OperationalError, QuerySyntaxError
 from . import ast as A
 
-__all__ = ["parse"]
+__all__ = ["parse", "MAX_QUERY_LENGTH", "MAX_NESTING"]
 
 _MAX_INT = 2 ** 63 - 1
+
+MAX_QUERY_LENGTH = 1_000_000
+"""Longest query text accepted, in characters (large data belongs in $parameters)."""
+
+MAX_TOKENS = 100_000
+"""Most tokens accepted (names, literals, operators; a long string literal is one token)."""
+
+MAX_NESTING = 200
+"""Deepest nesting accepted: expressions within expressions, subqueries, and chained clauses."""
+
+# The LALR value stack grows by one to three entries per open nesting level (an open '(' or
+# 'NOT', a function name and its '(', a map key and its ':'); past this the query is certainly
+# nested deeper than MAX_NESTING, and parsing stops at once instead of reading the rest.
+_MAX_STACK = 3 * MAX_NESTING + 64
+_TICK = 256     # tokens between two deadline checks
 
 
 def _grammar_path() -> Path:
@@ -55,12 +81,20 @@ class _Range(tuple):
     pass
 
 
+_SNIPPET_WIDTH = 160
+
+
 def _syntax(message: str, text: str, pos: int, code: str = "UnexpectedSyntax") -> QuerySyntaxError:
     line = text.count("\n", 0, max(pos, 0)) + 1
     col = pos - (text.rfind("\n", 0, max(pos, 0)) + 1) + 1
-    lines = text.split("\n")
-    src_line = lines[line - 1] if line - 1 < len(lines) else ""
-    err = QuerySyntaxError(message, line=line, column=col, snippet=f"{src_line}\n{' ' * (col - 1)}^")
+    start = text.rfind("\n", 0, max(pos, 0)) + 1
+    end = text.find("\n", start)
+    src_line = text[start:] if end < 0 else text[start:end]
+    caret = col - 1
+    if len(src_line) > _SNIPPET_WIDTH:    # a window around the column, not a megabyte line
+        lo = max(0, min(caret - _SNIPPET_WIDTH // 2, len(src_line) - _SNIPPET_WIDTH))
+        src_line, caret = src_line[lo:lo + _SNIPPET_WIDTH], caret - lo
+    err = QuerySyntaxError(message, line=line, column=col, snippet=f"{src_line}\n{' ' * caret}^")
     err.code, err.tck_type, err.phase = code, "SyntaxError", "compile"
     return err
 
@@ -135,7 +169,7 @@ def _e(node, meta):
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     def __init__(self, text: str):
         super().__init__()
         self.text = text
@@ -745,20 +779,32 @@ def _acceptable(e: UnexpectedToken) -> set:
     return set(e.expected)
 
 
-def parse(text: str) -> A.Query:
+def parse(text: str, *, deadline: Optional[float] = None) -> A.Query:
     """Parse query text into an AST.
 
+    Args:
+        text: the query.
+        deadline: a ``time.monotonic()`` value; parsing past it raises OperationalError.
+
     Raises:
-        QuerySyntaxError: the text is not a valid query (message, .line, .column, .snippet).
+        QuerySyntaxError: the text is not a valid query (message, .line, .column, .snippet),
+            or it is longer than MAX_QUERY_LENGTH or nests deeper than MAX_NESTING
+            (``.code == "QueryTooComplex"``).
         NotSupportedError: valid syntax for a feature lpgdb does not implement.
+        OperationalError: the deadline passed while parsing.
     """
     if not isinstance(text, str):
-        from ..errors import InterfaceError
         raise InterfaceError(f"a query must be a str, not {type(text).__name__}")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise _syntax(f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_LENGTH:,}: "
+                      f"pass large values as $parameters", text, MAX_QUERY_LENGTH, "QueryTooComplex")
     try:
-        tree = _PARSER.parse(text)
+        tree = _parse_tree(text, deadline)
     except UnexpectedInput as e:
         raise _convert(e, text) from None
+    except LarkError as e:  # any other lark failure is still a syntax error, never a lark one
+        raise _syntax(f"the query does not parse ({type(e).__name__})", text, 0) from None
+    _check_nesting(tree, text)
     try:
         return _ToAst(text).transform(tree)
     except VisitError as e:
@@ -768,6 +814,105 @@ def parse(text: str) -> A.Query:
         if isinstance(orig, Error):
             raise orig from None
         raise
+
+
+def _parse_tree(text: str, deadline: Optional[float]) -> Tree:
+    """lark's LALR loop (``parse_from_state``), also checking the deadline and the stack depth."""
+    ip = _PARSER.parse_interactive(text)
+    state = ip.parser_state
+    clauses = [0, None]  # clauses reduced since the last UNION (subqueries' too), the last kind
+    state.parse_conf = _counting_conf(state.parse_conf, clauses)
+    token, n = None, 0
+    try:
+        for token in ip.lexer_thread.lex(state):
+            state.feed_token(token)
+            if clauses[0] > 2 * MAX_NESTING:   # a chain of clauses far past the limit: stop now
+                raise _too_deep(text, token.start_pos)
+            n += 1
+            if n % _TICK == 0 and deadline is not None and time.monotonic() > deadline:
+                raise OperationalError(f"the query timed out while being parsed (at line {token.line}); "
+                                       f"raise the timeout or simplify the query")
+            if n > MAX_TOKENS:
+                raise _syntax(f"the query has more than {MAX_TOKENS:,} tokens; pass large values as "
+                              f"$parameters or split the query", text, token.start_pos, "QueryTooComplex")
+            if len(state.value_stack) > _MAX_STACK:
+                raise _too_deep(text, token.start_pos)
+        end = Token.new_borrow_pos("$END", "", token) if token is not None else Token("$END", "", 0, 1, 1)
+        return state.feed_token(end, True)
+    except UnexpectedInput as e:
+        e.interactive_parser = ip   # for _acceptable(): what the parser accepts at the error
+        raise
+
+
+def _counting_conf(conf, counter: list):
+    """``conf`` (lark's ParseConf) with callbacks that count clause reductions in ``counter[0]``
+    and reset it at each UNION: an early, generous bound on a chain of clauses, which the LALR
+    stack does not show (``clause+`` reduces left-recursively)."""
+    def clause(kind, f):
+        def reduce(s):
+            if not (kind == counter[1] == "create_clause"):    # a run of CREATEs counts once
+                counter[0] += 1
+            counter[1] = kind
+            return f(s)
+        return reduce
+
+    def union(f):
+        def reduce(s):
+            counter[0], counter[1] = 0, None
+            return f(s)
+        return reduce
+
+    cbs = dict(conf.callbacks)
+    for rule, f in conf.callbacks.items():
+        name = rule.origin.name
+        if name == "clause":
+            cbs[rule] = clause(rule.expansion[0].name, f)
+        elif name == "union_op":
+            cbs[rule] = union(f)
+    return type(conf)(conf.parse_table, cbs, conf.start)
+
+
+def _too_deep(text: str, pos: int) -> QuerySyntaxError:
+    return _syntax(f"the query is nested too deeply: more than {MAX_NESTING} levels of nested "
+                   f"expressions, subqueries and chained clauses; simplify it or split it",
+                   text, max(pos, 0), "QueryTooComplex")
+
+
+def _check_nesting(tree: Tree, text: str) -> None:
+    """Refuse a tree nested deeper than MAX_NESTING."""
+    depth, deepest = _nesting(tree)
+    if depth > MAX_NESTING:
+        raise _too_deep(text, _meta_pos(deepest.meta) if isinstance(deepest, Tree) else deepest.start_pos)
+
+
+# Rules whose children run one inside the other: a query part's clauses, FOREACH's body, and the
+# steps of a pattern (each step is one more operator, planned recursively).
+_CHAINED = ("single_query", "foreach_clause", "pattern_element")
+
+
+def _nesting(tree: Tree):
+    """(depth, deepest subtree) of a parse tree, walked iteratively (it may be deep).
+
+    Depth counts tree levels; the clauses of a query part (and the steps of a pattern) count as
+    nested one in the other, since each runs inside the previous one (a run of CREATE clauses
+    counts once: it is one CREATE of all their patterns)."""
+    best, deepest = 0, tree
+    stack = [(tree, 0)]
+    while stack:
+        t, d = stack.pop()
+        if d > best:
+            best, deepest = d, t
+        if t.data in _CHAINED:
+            level, prev = d, None
+            for c in t.children:
+                if isinstance(c, Tree):
+                    if not (c.data == prev == "create_clause"):   # CREATE a CREATE b = CREATE a, b
+                        level += 1
+                    prev = c.data
+                    stack.append((c, level))
+        else:
+            stack.extend((c, d + 1) for c in t.children if isinstance(c, Tree))
+    return best, deepest
 
 
 def _convert(e: UnexpectedInput, text: str) -> QuerySyntaxError:

@@ -27,9 +27,22 @@ from ..values import LocalTime as _LocalTime, Time as _Time
 from . import ast
 
 __all__ = ["ValueType", "VALUE_TYPES", "Shape", "NodeType", "EdgeType", "CompiledConstraint",
-           "IndexSpec", "GraphType", "resolve_schema", "canonical_value", "MAX_SHAPES"]
+           "IndexSpec", "GraphType", "resolve_schema", "canonical_value", "MAX_SHAPES", "MAX_TOTAL_SHAPES"]
 
 MAX_SHAPES = 4096
+"""Most alternatives (shapes) one label-property spec may expand to."""
+
+MAX_TOTAL_SHAPES = 65536
+"""Most shapes all the types of one schema may expand to together."""
+
+MAX_TOTAL_SHAPE_SIZE = 2_000_000
+"""Most labels plus properties over all the shapes of one schema's types."""
+
+MAX_IMPORT_REACH = 1_000_000
+"""Most (graph type, graph type it imports, directly or not) pairs in one schema.
+
+With the DDL length limit, these three bound resolution's time and memory whatever the DDL:
+every step of resolution is linear in the shapes, their sizes and the import closures."""
 
 
 # ---- value types ------------------------------------------------------------------------------
@@ -328,11 +341,14 @@ def _combine(a: Shape, b: Shape, where) -> Shape:
                  tuple(sorted(rules.values(), key=lambda r: r.key)), a.props_open or b.props_open)
 
 
+def _too_many_shapes(where) -> SemanticError:
+    return SemanticError(f"this label spec expands to more than {MAX_SHAPES} alternatives; "
+                         f"simplify the combination of '&' and '|'", kind="schema_too_complex", **where)
+
+
 def _cross(xs: Sequence[Shape], ys: Sequence[Shape], where) -> List[Shape]:
     if len(xs) * len(ys) > MAX_SHAPES:
-        raise SemanticError(f"this label spec expands to more than {MAX_SHAPES} alternatives; "
-                            f"simplify the combination of '&' and '|'", kind="schema_too_complex",
-                            **where)
+        raise _too_many_shapes(where)
     return _dedupe([_combine(x, y, where) for x in xs for y in ys])
 
 
@@ -830,6 +846,22 @@ class GraphType:
 
 # ---- the semantic pass ----------------------------------------------------------------------------
 
+_NOT_A_TYPE = object()
+
+
+class _Visible:
+    """The type names visible in one graph type: top-level types and the types declared in it
+    or in a graph type it imports. A container (``name in vis``), not a materialised set."""
+    __slots__ = ("_owner", "_graphs")
+
+    def __init__(self, owner: Dict[str, Optional[str]], graphs: FrozenSet[str]):
+        self._owner, self._graphs = owner, graphs
+
+    def __contains__(self, name) -> bool:
+        o = self._owner.get(name, _NOT_A_TYPE)
+        return o is None or (o is not _NOT_A_TYPE and o in self._graphs)
+
+
 class _Resolver:
     def __init__(self, schema: ast.Schema):
         self.schema = schema
@@ -837,7 +869,14 @@ class _Resolver:
         self.owner: Dict[str, Optional[str]] = {}   # type name -> graph name (None = top level)
         self.graphs: Dict[str, ast.GraphTypeDef] = {}
         self.resolved: Dict[str, Any] = {}
-        self.visiting: List[str] = []
+        self._closures: Dict[str, Tuple[str, ...]] = {}     # graph -> transitive imports
+        self._visible: Dict[Optional[str], "_Visible"] = {}
+        self._compiled: Dict[int, CompiledConstraint] = {}  # id(ast constraint) -> compiled
+        self._refs_checked: set = set()
+        self._constraints_checked: set = set()
+        self._closure_entries = 0
+        self._total_shapes = 0
+        self._total_shape_size = 0
         self._collect()
 
     def _collect(self):
@@ -867,48 +906,120 @@ class _Resolver:
                     raise SemanticError(f"graph type {g.name!r} imports {imp!r}, which is not declared",
                                         kind="unknown_type_reference", line=pos[0], column=pos[1])
         for g in self.graphs.values():
-            self._import_closure(g.name, [])
+            self._import_closure(g.name)
 
-    def _import_closure(self, name: str, path: List[str]) -> List[str]:
-        """Graph names ``name`` imports, transitively, in a stable order."""
-        if name in path:
-            cycle = " -> ".join(path[path.index(name):] + [name])
-            raise SemanticError(f"graph types import each other in a cycle: {cycle}",
-                                kind="cyclic_type_reference", **_where(self.graphs[name]))
-        out = []
-        for imp in self.graphs[name].imports:
-            for n in self._import_closure(imp, path + [name]) + [imp]:
-                if n not in out:
-                    out.append(n)
-        return out
+    def _import_closure(self, name: str, path=None) -> Tuple[str, ...]:
+        """Graph names ``name`` imports, transitively, in a stable order (imports of an import
+        before it). Memoised, and walked with an explicit stack: O(graphs + imports) for all
+        graphs together, however long or diamond-shaped the import chains are."""
+        memo = self._closures
+        hit = memo.get(name)
+        if hit is not None:
+            return hit
+        stack, on_path = [name], {name}
+        while stack:
+            g = stack[-1]
+            imports = self.graphs[g].imports
+            pending = next((i for i in imports if i not in memo), None)
+            if pending is None:
+                out: Dict[str, None] = {}
+                for imp in imports:
+                    for n in memo[imp]:
+                        out.setdefault(n)
+                    out.setdefault(imp)
+                memo[g] = tuple(out)
+                self._closure_entries += len(out)
+                if self._closure_entries > MAX_IMPORT_REACH:
+                    raise SemanticError(f"the IMPORTS of this schema's graph types reach more than "
+                                        f"{MAX_IMPORT_REACH:,} graph types in all; flatten the chains of "
+                                        f"imports", kind="schema_too_complex", **_where(self.graphs[g]))
+                stack.pop()
+                on_path.discard(g)
+            elif pending in on_path:
+                cycle = " -> ".join(stack[stack.index(pending):] + [pending])
+                raise SemanticError(f"graph types import each other in a cycle: {cycle}",
+                                    kind="cyclic_type_reference", **_where(self.graphs[pending]))
+            else:
+                stack.append(pending)
+                on_path.add(pending)
+        return memo[name]
 
-    def visible(self, owner: Optional[str]) -> set:
-        graphs = set() if owner is None else {owner, *self._import_closure(owner, [])}
-        return {n for n, o in self.owner.items() if o is None or o in graphs}
+    def visible(self, owner: Optional[str]) -> "_Visible":
+        """The type names visible in graph ``owner`` (None: at top level), as a container.
+        Memoised per owner; O(1) per membership test, nothing materialised per graph type."""
+        hit = self._visible.get(owner)
+        if hit is None:
+            graphs = frozenset() if owner is None else frozenset((owner, *self._import_closure(owner)))
+            hit = self._visible[owner] = _Visible(self.owner, graphs)
+        return hit
 
     # -- element types --
     def type_named(self, name: str):
-        if name in self.resolved:
-            return self.resolved[name]
-        d = self.defs[name]
-        if name in self.visiting:
-            cycle = " -> ".join(self.visiting[self.visiting.index(name):] + [name])
-            raise SemanticError(f"type references form a cycle: {cycle}", kind="cyclic_type_reference",
-                                **_where(d))
-        self.visiting.append(name)
-        try:
-            vis = self.visible(self.owner[name])
-            if isinstance(d, ast.NodeTypeDef):
-                t = NodeType(d.name, d.abstract, d)
-                t.shapes = tuple(self.spec_shapes(d.spec, vis, "node", d))
+        """The resolved type ``name``; resolves what it builds on first, deepest first, with an
+        explicit stack (a chain of N types that build on each other needs no recursion)."""
+        t = self.resolved.get(name)
+        if t is not None:
+            return t
+        stack, on_path = [name], {name}
+        while stack:
+            cur = stack[-1]
+            nxt = None
+            for dep, want in self._deps(cur):
+                if dep in self.resolved:
+                    continue
+                if not isinstance(self.defs[dep], want):
+                    break                       # building ``cur`` reports wrong_type_kind
+                if dep in on_path:
+                    cycle = " -> ".join(stack[stack.index(dep):] + [dep])
+                    raise SemanticError(f"type references form a cycle: {cycle}",
+                                        kind="cyclic_type_reference", **_where(self.defs[dep]))
+                nxt = dep
+                break
+            if nxt is None:
+                self.resolved[cur] = self._build(cur)
+                stack.pop()
+                on_path.discard(cur)
             else:
-                t = EdgeType(d.name, d.abstract, d)
-                t.shapes = tuple(self.spec_shapes(d.spec, vis, "edge", d))
-                t.source = tuple(self.spec_shapes(d.source, vis, "node", d))
-                t.target = tuple(self.spec_shapes(d.target, vis, "node", d))
-        finally:
-            self.visiting.pop()
-        self.resolved[name] = t
+                stack.append(nxt)
+                on_path.add(nxt)
+        return self.resolved[name]
+
+    def _deps(self, name: str) -> List[Tuple[str, type]]:
+        """(type name, expected definition class) for each type ``name``'s specs refer to, in
+        the order ``_build`` meets them (an edge type: middle spec, then source, then target)."""
+        d = self.defs[name]
+        vis = self.visible(self.owner[name])
+        if isinstance(d, ast.NodeTypeDef):
+            specs = [(d.spec, ast.NodeTypeDef)]
+        else:
+            specs = [(d.spec, ast.EdgeTypeDef), (d.source, ast.NodeTypeDef), (d.target, ast.NodeTypeDef)]
+        return [(n, want) for spec, want in specs for n in _label_names(spec.labels) if n in vis]
+
+    def _build(self, name: str):
+        d = self.defs[name]
+        vis = self.visible(self.owner[name])
+        if isinstance(d, ast.NodeTypeDef):
+            t = NodeType(d.name, d.abstract, d)
+            t.shapes = tuple(self.spec_shapes(d.spec, vis, "node", d))
+            n = len(t.shapes)
+        else:
+            t = EdgeType(d.name, d.abstract, d)
+            t.shapes = tuple(self.spec_shapes(d.spec, vis, "edge", d))
+            t.source = tuple(self.spec_shapes(d.source, vis, "node", d))
+            t.target = tuple(self.spec_shapes(d.target, vis, "node", d))
+            n = len(t.shapes) + len(t.source) + len(t.target)
+        self._total_shapes += n
+        if self._total_shapes > MAX_TOTAL_SHAPES:
+            raise SemanticError(f"the types of this schema expand to more than {MAX_TOTAL_SHAPES:,} "
+                                f"alternatives in all (at type {name!r}); simplify the combinations of "
+                                f"'&' and '|'", kind="schema_too_complex", **_where(d))
+        for shapes in ((t.shapes,) if isinstance(t, NodeType) else (t.shapes, t.source, t.target)):
+            self._total_shape_size += sum(len(sh.labels) + len(sh.props) for sh in shapes)
+        if self._total_shape_size > MAX_TOTAL_SHAPE_SIZE:
+            raise SemanticError(f"the types of this schema hold more than {MAX_TOTAL_SHAPE_SIZE:,} labels "
+                                f"and properties in all (at type {name!r}: long chains of types built "
+                                f"on each other repeat them); simplify it", kind="schema_too_complex",
+                                **_where(d))
         return t
 
     def spec_shapes(self, spec: ast.LabelPropertySpec, vis, kind, owner_def) -> List[Shape]:
@@ -942,7 +1053,13 @@ class _Resolver:
                 return list(self.type_named(lx.name).shapes)
             return [Shape(frozenset([lx.name]), False, (), False)]
         if isinstance(lx, ast.LabelOr):
-            return _dedupe(s for i in lx.items for s in self.label_shapes(i, vis, kind))
+            parts = [self.label_shapes(i, vis, kind) for i in lx.items]
+            if sum(map(len, parts)) > 4 * MAX_SHAPES:
+                raise _too_many_shapes(_where(_first_name(lx)))
+            shapes = _dedupe(s for p in parts for s in p)
+            if len(shapes) > MAX_SHAPES:
+                raise _too_many_shapes(_where(_first_name(lx)))
+            return shapes
         if isinstance(lx, ast.LabelAnd):
             shapes = self.label_shapes(lx.items[0], vis, kind)
             for i in lx.items[1:]:
@@ -954,29 +1071,45 @@ class _Resolver:
                             kind="parse_error", **_where(_first_name(lx)))
 
     # -- graph types --
-    def graph(self, name: str) -> GraphType:
+    def graph(self, name: str, build: bool = True) -> Optional[GraphType]:
+        """The GraphType ``name``; with ``build=False`` only its static checks (no GraphType).
+
+        The checks of one graph type's own elements do not depend on who imports it, so each
+        runs once: checking every graph type costs O(elements), not O(graphs x imports)."""
         g = self.graphs[name]
+        sources = [self.graphs[n] for n in self._import_closure(name)] + [g]
+        for src in sources:                     # type references first, as before ...
+            if src.name not in self._refs_checked:
+                self._refs_checked.add(src.name)
+                svis = self.visible(src.name)
+                for el in src.elements:
+                    if isinstance(el, ast.TypeRef) and el.name not in svis:
+                        raise SemanticError(f"graph type {src.name!r} includes {el.name!r}, which is "
+                                            f"not a declared type", kind="unknown_type_reference",
+                                            **_where(el))
+        for src in sources:                     # ... then constraints, each compiled once
+            if src.name not in self._constraints_checked:
+                self._constraints_checked.add(src.name)
+                svis = self.visible(src.name)
+                for el in src.elements:
+                    if isinstance(el, ast.Constraint):
+                        self._compiled[id(el)] = self.constraint(el, svis)
+        if not build:
+            return None
         members: List[str] = []
-        constraints: List[ast.Constraint] = []
-        sources = [self.graphs[n] for n in self._import_closure(name, [])] + [g]
+        constraints: List[Tuple[ast.Constraint, Any]] = []
         for src in sources:
             svis = self.visible(src.name)
             for el in src.elements:
-                if isinstance(el, ast.TypeRef):
-                    if el.name not in svis:
-                        raise SemanticError(f"graph type {src.name!r} includes {el.name!r}, which is not "
-                                            f"a declared type", kind="unknown_type_reference",
-                                            **_where(el))
-                    members.append(el.name)
-                elif isinstance(el, (ast.NodeTypeDef, ast.EdgeTypeDef)):
-                    members.append(el.name)
-                else:
+                if isinstance(el, ast.Constraint):
                     constraints.append((el, svis))
+                else:
+                    members.append(el.name)
         members = list(dict.fromkeys(members))
         types = [self.type_named(m) for m in members]
         compiled, seen = [], set()
-        for c, cvis in constraints:
-            cc = self.constraint(c, cvis)
+        for c, _cvis in constraints:
+            cc = self._compiled[id(c)]
             if cc.name not in seen:
                 seen.add(cc.name)
                 compiled.append(cc)
@@ -1032,20 +1165,26 @@ class _Resolver:
 
     def _top_level(self, members: List[str], constraints) -> List[Any]:
         """Top-level types the graph type uses (members, or built on by members or constraints),
-        dependencies first. They print as standalone statements before the graph type."""
+        dependencies first. They print as standalone statements before the graph type.
+        (A depth-first post-order, walked with an explicit stack.)"""
         order: List[str] = []
         done = set()
 
-        def visit(name):
-            if name in done:
+        def visit(root):
+            if root in done:
                 return
-            done.add(name)
-            vis = self.visible(self.owner[name])
-            for dep in _names_in_def(self.defs[name]):
-                if dep in vis and dep != name:
-                    visit(dep)
-            if self.owner[name] is None:
-                order.append(name)
+            done.add(root)
+            stack = [(root, iter(self._top_deps(root)))]
+            while stack:
+                name, deps = stack[-1]
+                dep = next((x for x in deps if x not in done), None)
+                if dep is None:
+                    stack.pop()
+                    if self.owner[name] is None:
+                        order.append(name)
+                else:
+                    done.add(dep)
+                    stack.append((dep, iter(self._top_deps(dep))))
 
         for m in members:
             visit(m)
@@ -1054,6 +1193,10 @@ class _Resolver:
                 if n in cvis:
                     visit(n)
         return [self.resolved[n] for n in order]
+
+    def _top_deps(self, name: str) -> List[str]:
+        vis = self.visible(self.owner[name])
+        return [dep for dep in _names_in_def(self.defs[name]) if dep in vis and dep != name]
 
     def constraint(self, c: ast.Constraint, vis) -> CompiledConstraint:
         where = _where(c)
@@ -1193,10 +1336,11 @@ def resolve_schema(schema: ast.Schema, graph_type: Optional[str] = None) -> Grap
     if not r.graphs:
         raise SemanticError("the DDL declares no graph type (add CREATE GRAPH TYPE name STRICT { ... })",
                             kind="unknown_type_reference")
-    built = {name: r.graph(name) for name in r.graphs}
+    for name in r.graphs:                   # every graph type is checked ...
+        r.graph(name, build=False)
     if graph_type is None:
         graph_type = [s for s in schema.statements if isinstance(s, ast.GraphTypeDef)][-1].name
-    if graph_type not in built:
-        raise SemanticError(f"no graph type named {graph_type!r} (declared: {', '.join(built)})",
+    if graph_type not in r.graphs:
+        raise SemanticError(f"no graph type named {graph_type!r} (declared: {', '.join(r.graphs)})",
                             kind="unknown_type_reference")
-    return built[graph_type]
+    return r.graph(graph_type)              # ... and the one asked for is built

@@ -7,20 +7,39 @@ and the list of what would have been accepted there. No lark exception ever leav
 
 Purely syntactic checks that the grammar leaves to code live here too (a qualifier written twice,
 IDENTIFIER/KEY mixed with other qualifiers); name resolution is graphtype.py's job.
+
+Limits (B10): DDL is at most ``MAX_DDL_LENGTH`` characters and ``MAX_DDL_TOKENS`` tokens and nests
+at most ``MAX_NESTING`` levels (label expressions, WHERE expressions). Beyond them the text is
+refused with ``SchemaSyntaxError`` before any tree is built, so resolution and validation never
+recurse deeper than that; the parser itself never recurses on the input.
 """
 from __future__ import annotations
 
+import math
 from importlib import resources
 from typing import List, Optional
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import SchemaSyntaxError, SemanticError
 from . import ast
 
-__all__ = ["parse_ddl"]
+__all__ = ["parse_ddl", "MAX_DDL_LENGTH", "MAX_DDL_TOKENS", "MAX_NESTING"]
+
+MAX_DDL_LENGTH = 1_000_000
+"""Longest DDL text accepted, in characters."""
+
+MAX_DDL_TOKENS = 200_000
+"""Most tokens accepted (names, keywords, punctuation)."""
+
+MAX_NESTING = 200
+"""Deepest nesting of the syntax tree accepted (label expressions, WHERE expressions)."""
+
+# The LALR value stack grows by one or two entries per open nesting level ('(' or 'NOT'); past
+# this the text certainly nests deeper than MAX_NESTING, and parsing stops at once.
+_MAX_STACK = 2 * MAX_NESTING + 64
 
 _parser: Optional[lark.Lark] = None
 
@@ -51,26 +70,61 @@ def parse_ddl(text: str) -> ast.Schema:
     if not text.strip():
         raise SchemaSyntaxError("the schema is empty: expected CREATE GRAPH TYPE, CREATE NODE TYPE "
                                 "or CREATE EDGE TYPE", line=1, column=1, expected=["CREATE"])
+    if len(text) > MAX_DDL_LENGTH:
+        raise SchemaSyntaxError(f"the schema is {len(text):,} characters long; the limit is "
+                                f"{MAX_DDL_LENGTH:,}")
     try:
-        tree = _get_parser().parse(text)
+        tree = _parse_tree(text)
+        _check_nesting(tree, text)
         return _ToAst().transform(tree)
     except UnexpectedInput as e:
         raise _syntax_error(text, e) from None
     except VisitError as e:
         if isinstance(e.orig_exc, (SchemaSyntaxError, SemanticError)):
             raise e.orig_exc from None
-        if isinstance(e.orig_exc, RecursionError):
-            raise _too_deep() from None
         raise
     except LarkError as e:  # any other lark failure: still never a raw lark exception
         raise SchemaSyntaxError(f"the schema does not parse ({type(e).__name__})") from None
-    except RecursionError:
-        raise _too_deep() from None
 
 
-def _too_deep() -> SchemaSyntaxError:
-    return SchemaSyntaxError("the schema is nested too deeply (parentheses or NOT chains); "
-                             "simplify it")
+def _parse_tree(text: str) -> Tree:
+    """lark's LALR loop (``parse_from_state``), also bounding the tokens and the stack depth."""
+    ip = _get_parser().parse_interactive(text)
+    state = ip.parser_state
+    token, n = None, 0
+    try:
+        for token in ip.lexer_thread.lex(state):
+            state.feed_token(token)
+            n += 1
+            if n > MAX_DDL_TOKENS:
+                raise SchemaSyntaxError(f"the schema has more than {MAX_DDL_TOKENS:,} tokens; split it",
+                                        line=token.line, column=token.column)
+            if len(state.value_stack) > _MAX_STACK:
+                raise _too_deep(text, token.line, token.column)
+        end = Token.new_borrow_pos("$END", "", token) if token is not None else Token("$END", "", 0, 1, 1)
+        return state.feed_token(end, True)
+    except UnexpectedInput as e:
+        e.interactive_parser = ip
+        raise
+
+
+def _check_nesting(tree: Tree, text: str) -> None:
+    """Refuse a tree deeper than MAX_NESTING (walked iteratively: it may be deep)."""
+    stack = [(tree, 0)]
+    while stack:
+        t, d = stack.pop()
+        if d > MAX_NESTING:
+            meta = t.meta
+            line, column = (None, None) if getattr(meta, "empty", True) else (meta.line, meta.column)
+            raise _too_deep(text, line, column)
+        stack.extend((c, d + 1) for c in t.children if isinstance(c, Tree))
+
+
+def _too_deep(text: str, line: Optional[int], column: Optional[int]) -> SchemaSyntaxError:
+    snippet = _snippet(text, line, column) if line is not None else ""
+    return SchemaSyntaxError(f"the schema is nested too deeply: more than {MAX_NESTING} levels of "
+                             f"parentheses, '&'/'|' or NOT chains; simplify it", line=line, column=column,
+                             snippet=snippet)
 
 
 def _describe(expected) -> List[str]:
@@ -85,10 +139,17 @@ def _describe(expected) -> List[str]:
     return sorted(words)
 
 
+_SNIPPET_WIDTH = 160
+
+
 def _snippet(text: str, line: int, column: int) -> str:
     lines = text.splitlines() or [""]
     src = lines[line - 1] if 0 < line <= len(lines) else ""
-    return f"  {src}\n  {' ' * max(column - 1, 0)}^"
+    caret = max(column - 1, 0)
+    if len(src) > _SNIPPET_WIDTH:    # a window around the column, not a megabyte line
+        lo = max(0, min(caret - _SNIPPET_WIDTH // 2, len(src) - _SNIPPET_WIDTH))
+        src, caret = src[lo:lo + _SNIPPET_WIDTH], caret - lo
+    return f"  {src}\n  {' ' * caret}^"
 
 
 def _syntax_error(text: str, e: UnexpectedInput) -> SchemaSyntaxError:
@@ -158,7 +219,7 @@ def _qualifiers(tokens, meta) -> tuple:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     # ---- statements ----
     def start(self, meta, items):
         return ast.Schema(tuple(i for i in items if not isinstance(i, Token)))
@@ -368,10 +429,10 @@ class _ToAst(Transformer):
         return ast.Literal(-int(items[0]))
 
     def float_lit(self, meta, items):
-        return ast.Literal(float(items[0]))
+        return ast.Literal(_finite(items[0]))
 
     def neg_float_lit(self, meta, items):
-        return ast.Literal(-float(items[0]))
+        return ast.Literal(-_finite(items[0]))
 
     def string_lit(self, meta, items):
         s = str(items[0])[1:-1]
@@ -394,6 +455,14 @@ class _ToAst(Transformer):
 
     def null_lit(self, meta, items):
         return ast.Literal(None)
+
+
+def _finite(tok) -> float:
+    v = float(tok)
+    if math.isinf(v):
+        raise SchemaSyntaxError(f"the number {str(tok)[:40]}... is too large for a DOUBLE",
+                                line=tok.line, column=tok.column)
+    return v
 
 
 _QUALIFIER_TOKENS = {"EXCLUSIVE", "MANDATORY", "SINGLETON", "IDENTIFIER", "KEY"}

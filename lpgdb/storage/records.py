@@ -216,7 +216,11 @@ def _key_value(v):
 def key_bytes(key: tuple) -> bytes:
     """Canonical bytes of a key tuple for the native hash index."""
     if len(key) == 1 and type(key[0]) in (int, str):   # the common case, already canonical
-        return _packers.packer.pack(key)
+        try:
+            return _packers.packer.pack(key)
+        except (ValueError, OverflowError) as e:       # a lone surrogate, an int past 64 bits
+            _packers.packer.reset()
+            raise DataError(f"cannot be part of a key: {e}") from None
     return pack([_key_value(v) for v in key])
 
 

@@ -1,0 +1,278 @@
+"""Odd arguments to the public API give typed lpgdb errors (issue 9: B11, B17 and the untyped
+errors found from outside), never TypeError, UnicodeEncodeError, a hang or a silently changed
+value. The last test sweeps every public method with hypothesis-drawn argument values."""
+import array
+import datetime as dt
+import decimal
+import fractions
+import inspect
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lpgdb
+
+
+@pytest.fixture
+def mem():
+    db = lpgdb.connect(":memory:")
+    yield db
+    db.close()
+
+
+# ---- B11: count_reach with buffered writes ---------------------------------------------------------
+
+def _cycle_with_writes(db):
+    with db.transaction() as tx:
+        a, b, c = (tx.create_node("A") for _ in range(3))
+        tx.create_edge(a, "R", b)
+        tx.create_edge(b, "R", c)
+        tx.create_edge(c, "R", a)
+    tx = db.transaction()
+    d = tx.create_node("A")         # a buffered write: count_reach takes the transaction's path
+    tx.create_edge(a, "R", d)
+    tx.create_edge(d, "R", a)
+    return tx, a
+
+
+def test_count_reach_with_buffered_writes_returns_for_huge_hops(mem):
+    tx, a = _cycle_with_writes(mem)
+    assert tx.count_reach(a, 2 ** 20) == 3           # returned at once: the frontiers repeat
+    with pytest.raises(lpgdb.InterfaceError, match="hops"):
+        tx.count_reach(a, 2 ** 40)                   # the native kernel's bound, on both paths
+    tx.commit()
+    with mem.snapshot() as s:
+        assert s.count_reach(a, 2 ** 20) == 3
+        with pytest.raises(lpgdb.InterfaceError, match="hops"):
+            s.count_reach(a, 2 ** 40)
+
+
+@pytest.mark.parametrize("hops", [1.5, "2", None, True, -1, [1]])
+def test_count_reach_rejects_non_int_hops(mem, hops):
+    tx, a = _cycle_with_writes(mem)
+    with pytest.raises(lpgdb.InterfaceError, match="hops"):
+        tx.count_reach(a, hops)
+    tx.commit()
+    with mem.snapshot() as s, pytest.raises(lpgdb.InterfaceError, match="hops"):
+        s.count_reach(a, hops)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edges=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=20),
+       hops=st.one_of(st.integers(0, 40), st.integers(1000, 5000)),
+       direction=st.sampled_from(["out", "in", "both"]))
+def test_count_reach_in_a_transaction_agrees_with_the_native_kernel(edges, hops, direction):
+    db = lpgdb.connect(":memory:")
+    with db.transaction() as tx:
+        ids = [tx.create_node("N") for _ in range(8)]
+    tx = db.transaction()
+    for s, d in edges:
+        tx.create_edge(ids[s], "R", ids[d])
+    tx.create_node("N")
+    mine = [tx.count_reach(i, hops, direction) for i in ids]
+    tx.commit()
+    with db.snapshot() as s:
+        assert mine == [s.count_reach(i, hops, direction) for i in ids]
+    db.close()
+
+
+# ---- B17: sub-second UTC offsets ------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [
+    dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=1, microseconds=500000))),
+    dt.time(1, 2, 3, tzinfo=dt.timezone(dt.timedelta(seconds=-1, microseconds=1))),
+    [dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(microseconds=1)))],
+])
+def test_sub_second_utc_offsets_are_refused_not_altered(mem, value):
+    with pytest.raises(lpgdb.DataError, match="fraction of a second"):
+        with mem.transaction() as tx:
+            tx.create_node("A", {"t": value})
+    assert mem.snapshot().node_count() == 0
+
+
+def test_whole_second_offsets_round_trip_exactly(mem):
+    odd = dt.timezone(dt.timedelta(hours=5, minutes=30, seconds=17))
+    values = {"dt": dt.datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=odd),
+              "t": dt.time(23, 59, 59, 1, tzinfo=odd), "naive": dt.datetime(2024, 1, 1, 0, 0, 0, 1)}
+    with mem.transaction() as tx:
+        n = tx.create_node("A", values)
+    got = mem.snapshot().node(n)
+    for k, v in values.items():
+        assert got[k] == v and got[k].utcoffset() == v.utcoffset()
+
+
+def test_a_tzinfo_that_fails_is_a_data_error(mem):
+    class Broken(dt.tzinfo):
+        def utcoffset(self, d):
+            raise RuntimeError("no offset")
+
+    with pytest.raises(lpgdb.DataError, match="no usable UTC offset"):
+        with mem.transaction() as tx:
+            tx.create_node("A", {"t": dt.datetime(2024, 1, 1, tzinfo=Broken())})
+
+
+# ---- the untyped errors reported in issue 9 ----------------------------------------------------------
+
+@pytest.mark.parametrize("labels", [[["A"]], [1], ["A", None], [""], {"A": 1}, b"A", 3, [{"A"}]])
+def test_bad_labels_are_interface_errors(mem, labels):
+    with mem.transaction() as tx:
+        with pytest.raises(lpgdb.InterfaceError, match="label"):
+            tx.create_node(labels)
+        a = tx.create_node("A")
+        with pytest.raises(lpgdb.InterfaceError, match="label"):
+            tx.create_edge(a, labels, a)
+        with pytest.raises(lpgdb.InterfaceError, match="label"):
+            tx.update_node(a, add_labels=labels)
+    with pytest.raises(lpgdb.InterfaceError, match="label"):
+        mem.bulk_load(nodes=[(labels, {})])
+
+
+def test_surrogates_in_find_nodes_and_key_lookup(mem):
+    mem.create_index("A", "name")
+    with mem.transaction() as tx:
+        tx.create_node("A", {"name": "ok"})
+    with mem.snapshot() as s:
+        assert list(s.find_nodes("A", name="\ud800")) == []     # a value no node can hold
+        assert list(s.find_nodes("B", name="\ud800")) == []
+        assert s.key_lookup("A", "name", "\ud800") == []
+    with mem.transaction() as tx:
+        assert list(tx.find_nodes("A", name="\udfff")) == []
+        with pytest.raises(lpgdb.DataError):
+            tx.create_node("A", {"name": "\ud800"})
+            tx.commit()
+
+
+# ---- the sweep --------------------------------------------------------------------------------------
+
+class _Weird:
+    def __repr__(self):
+        return "Weird()"
+
+
+class _BadTZ(dt.tzinfo):
+    def utcoffset(self, d):
+        raise RuntimeError("boom")
+
+
+class _Long(str):
+    def __repr__(self):
+        return f"'x' * {len(self)}"
+
+
+_SCALARS = [None, True, False, 0, 1, -1, 2 ** 63, 2 ** 64, -2 ** 63 - 1, 2 ** 100, 1.5, float("nan"),
+            float("inf"), -0.0, "", "A", "R", "k", "\ud800", "a\x00b", _Long("x" * 70000), b"A", b"",
+            bytearray(b"x"), memoryview(b"ab"), object(), _Weird(), decimal.Decimal("1.5"),
+            fractions.Fraction(1, 3), 3 + 4j, dt.date(2020, 1, 1), dt.datetime(2020, 1, 1),
+            dt.timedelta(days=1),
+            dt.time(1, tzinfo=dt.timezone(dt.timedelta(microseconds=7))), range(3),
+            array.array("Q", [1]), "out", "in", "both", "MATCH (n) RETURN n", "RETURN $p",
+            "CREATE GRAPH TYPE g STRICT {}", Ellipsis, NotImplemented, type, len]
+_ODD = st.recursive(st.sampled_from(_SCALARS) | st.integers(0, 3)
+                    | st.builds(lambda: dt.datetime(2020, 1, 1, tzinfo=_BadTZ())),   # unhashable
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["k", "name", "", 1, "\ud800"]), inner, max_size=2)
+                    | st.lists(inner, max_size=3).map(tuple) | st.lists(inner, max_size=2).map(iter)
+                    | st.lists(inner, max_size=3).map(lambda x: frozenset(map(repr, x))),
+                    max_leaves=5)
+
+_READS = ["node", "edge", "has_node", "nodes", "edges", "neighbors", "edges_of", "degree",
+          "node_count", "edge_count", "find_nodes", "key_lookup", "expand", "count_reach", "execute"]
+_WRITES = ["create_node", "create_edge", "update_node", "update_edge", "delete_edge", "delete_node"]
+_DB = ["execute", "bulk_load", "set_schema", "check", "infer_schema", "create_index", "drop_index",
+       "indexes", "transaction", "snapshot", "verify", "drop_schema"]
+
+
+def _arguments(draw, fn):
+    """Positional and keyword arguments that fit ``fn``'s signature, with odd values."""
+    args, kwargs = [], {}
+    params = list(inspect.signature(fn).parameters.values())
+    varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
+    for p in params:
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if p.default is p.empty or draw(st.booleans()):
+                if varargs or not kwargs and draw(st.booleans()):
+                    args.append(draw(_ODD))
+                else:
+                    kwargs[p.name] = draw(_ODD)
+        elif p.kind == p.VAR_POSITIONAL:
+            args += draw(st.lists(_ODD, max_size=3))
+        elif p.kind == p.KEYWORD_ONLY and (p.default is p.empty or draw(st.booleans())):
+            kwargs[p.name] = draw(_ODD)
+        elif p.kind == p.VAR_KEYWORD:
+            kwargs.update(draw(st.dictionaries(st.sampled_from(["k", "timeout", "name"]), _ODD, max_size=2)))
+    return args, kwargs
+
+
+def _call(fn, args, kwargs):
+    shown = f"{fn.__qualname__}(*{args!r:.300}, **{kwargs!r:.300})"
+    try:
+        out = fn(*args, **kwargs)
+        if hasattr(out, "__next__"):
+            list(itertools.islice(out, 3))
+        return out
+    except lpgdb.Error:
+        return None
+    except Exception as e:
+        raise AssertionError(f"{shown} raised {type(e).__name__}: {e}") from e
+
+
+_SWEEP_DB = None
+
+
+def _sweep_db():
+    global _SWEEP_DB
+    if _SWEEP_DB is None:
+        _SWEEP_DB = db = lpgdb.connect(":memory:")
+        with db.transaction() as tx:
+            a = tx.create_node("A", {"k": 1})
+            b = tx.create_node(["A", "B"], {"k": "x", "name": "n"})
+            tx.create_edge(a, "R", b, {"w": 1})
+        db.create_index("A", "k")
+    return _SWEEP_DB
+
+
+@settings(max_examples=int(__import__("os").environ.get("LPGDB_FUZZ_EXAMPLES", "200")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_public_api_raises_only_lpgdb_errors_on_odd_arguments(data):
+    """Calls that fit each method's signature, with odd values: success or an lpgdb error."""
+    db = _sweep_db()
+    where = data.draw(st.sampled_from(["tx", "snapshot", "db"]))
+    if where == "tx":
+        tx = db.transaction()
+        try:
+            name = data.draw(st.sampled_from(_READS + _WRITES))
+            _call(getattr(tx, name), *_arguments(data.draw, getattr(tx, name)))
+        finally:
+            if tx.status == "active":
+                tx.rollback()
+    elif where == "snapshot":
+        with db.snapshot() as s:
+            name = data.draw(st.sampled_from(_READS))
+            _call(getattr(s, name), *_arguments(data.draw, getattr(s, name)))
+    else:
+        name = data.draw(st.sampled_from(_DB))
+        out = _call(getattr(db, name), *_arguments(data.draw, getattr(db, name)))
+        if isinstance(out, lpgdb.Transaction) and out.status == "active":
+            out.rollback()
+        elif isinstance(out, lpgdb.Snapshot):
+            out.close()
+        if db.schema is not None:
+            db.drop_schema()
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_module_functions_raise_only_lpgdb_errors_on_odd_arguments(data, tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("odd")
+    name = data.draw(st.sampled_from(["connect", "parse_schema", "restore"]))
+    fn = getattr(lpgdb, name)
+    args, kwargs = _arguments(data.draw, fn)
+    if name in ("connect", "restore"):    # paths land in a fresh temporary directory
+        args = [cwd / repr(a)[:40] if isinstance(a, str) else a for a in args]
+        kwargs = {k: cwd / repr(v)[:40] if isinstance(v, str) else v for k, v in kwargs.items()}
+    out = _call(fn, args, kwargs)
+    if isinstance(out, lpgdb.Database):
+        out.close()
