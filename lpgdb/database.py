@@ -501,12 +501,17 @@ class Database:
             else:
                 self._engine.checkpoint()
 
-    def backup(self, dest: str) -> None:
+    def backup(self, dest: PathLike) -> None:
         """Write a consistent, self-contained copy of the database into the new directory
-        ``dest`` (online: snapshots keep reading; writers wait for the copy)."""
+        ``dest`` (online: snapshots keep reading; writers wait for the copy).
+
+        On a read-only handle (beside a writer process) the copy needs no lock: it is the
+        writer's last checkpoint plus the durable log after it, as of ``refresh()`` now.
+        """
         self._check_open()
         if self.readonly:
-            raise OperationalError("back up from the writer (this handle is read-only)")
+            self._engine.backup(os.fspath(dest))
+            return
         with self._tx_lock:
             self._engine.backup(os.fspath(dest))
 

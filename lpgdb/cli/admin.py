@@ -8,7 +8,7 @@ from .common import CliError, add_timeout, open_db
 
 
 def cmd_backup(a: argparse.Namespace) -> int:
-    with open_db(a.db, timeout=a.timeout, readonly_flag=None) as db:
+    with open_db(a.db, readonly=True) as db:     # no lock: beside a running writer too
         db.backup(a.dest)
     print(f"backup written to {a.dest}")
     return 0
@@ -68,7 +68,6 @@ def register(sub) -> None:
     s = sub.add_parser("backup", help="consistent online copy into a new directory")
     s.add_argument("db")
     s.add_argument("dest")
-    add_timeout(s)
     s.set_defaults(func=cmd_backup)
     s = sub.add_parser("restore", help="a new database from a backup, or from an archive up to a point in time")
     s.add_argument("source", help="a backup directory, or an archive: s3://bucket/prefix or a directory")

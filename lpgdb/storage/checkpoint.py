@@ -303,15 +303,7 @@ def copy_image(root: str, meta: Meta, manifest: Optional[dict], dest: str) -> No
     Atomic: built under a temporary name, fsynced, then renamed."""
     tmp = dest + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    for sub in ("wal", "data", "manifest", "tmp"):
-        os.makedirs(os.path.join(tmp, sub))
-    shutil.copyfile(os.path.join(root, "META"), os.path.join(tmp, "META"))
-    files = []
-    if manifest is not None:
-        files.append(os.path.join("manifest", manifest_name(meta.manifest_seq)))
-        files += [rel for rel, _crc, _size in manifest_files(manifest)]
-    for rel in files:
-        link_or_copy(os.path.join(root, rel), os.path.join(tmp, rel))
+    fill_image(root, meta, manifest, tmp)
     fd = os.open(os.path.join(tmp, "META"), os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -321,6 +313,21 @@ def copy_image(root: str, meta: Meta, manifest: Optional[dict], dest: str) -> No
         fsync_dir(os.path.join(tmp, sub))
     os.rename(tmp, dest)
     fsync_dir(os.path.dirname(os.path.abspath(dest)))
+
+
+def fill_image(root: str, meta: Meta, manifest: Optional[dict], into: str) -> None:
+    """Put the checkpoint image META names (META, its manifest, its partition files, empty
+    wal/ data/ manifest/ tmp/ directories) into the directory ``into`` (created if absent).
+    Not synced: the caller makes it durable (``copy_image``, a follower's backup)."""
+    for sub in ("wal", "data", "manifest", "tmp"):
+        os.makedirs(os.path.join(into, sub))
+    shutil.copyfile(os.path.join(root, "META"), os.path.join(into, "META"))
+    files = []
+    if manifest is not None:
+        files.append(os.path.join("manifest", manifest_name(meta.manifest_seq)))
+        files += [rel for rel, _crc, _size in manifest_files(manifest)]
+    for rel in files:
+        link_or_copy(os.path.join(root, rel), os.path.join(into, rel))
 
 
 def initial_meta(uuid: bytes, seg_size: int) -> Meta:

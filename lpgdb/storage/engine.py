@@ -36,7 +36,7 @@ from typing import Callable, Optional
 
 from .. import core
 from ..errors import CorruptionError, OperationalError
-from . import archive, checkpoint, records, wal
+from . import archive, checkpoint, io, records, wal
 from .graph import GraphState
 from .view import GraphView
 
@@ -333,18 +333,78 @@ class Engine:
 
     # -- backup -----------------------------------------------------------------------------------
     def backup(self, dest: str) -> None:
-        """Copy a consistent image into the new directory ``dest``. Caller holds the writer lock.
+        """Copy a consistent image into the new directory ``dest``. Caller holds the writer lock
+        (a writer), or nothing (a follower: ``_backup_follower``).
 
         A checkpoint first makes the files hold everything (the log restarts empty), so the copy
         is META + the current manifest + the partition files it names: all immutable, copied
         (hard-linked on the same filesystem) while readers go on.
         """
-        if self.wal is None:
+        if self.path is None:
             raise OperationalError("backup needs an on-disk database (this one is in memory)")
+        if self.readonly:
+            self._backup_follower(dest)
+            return
         self.checkpoint()
         if os.path.exists(dest):
             raise OperationalError(f"backup destination {dest!r} already exists")
         checkpoint.copy_image(self.path, self.meta, self.manifest, dest)
+
+    def _backup_follower(self, dest: str, attempts: int = 20) -> None:
+        """A follower's backup, taken without the writer lock: the checkpoint image this
+        follower loaded (META, manifest, partition files: immutable, hard-linked) plus the log
+        from its checkpoint LSN to the durable position it has replayed.  Opening the copy
+        replays that log, so it holds exactly this follower's view.  Built with io.build_dir
+        (atomic: ``dest`` appears complete and synced, or not at all).
+
+        The writer may checkpoint meanwhile (rewriting META, deleting the files and segments the
+        new checkpoint covers): then META no longer names our image, or a file or segment is
+        gone, and the attempt starts again from the newer checkpoint.  Complexity: O(image + log).
+        """
+        if io.exists(dest):
+            raise OperationalError(f"backup destination {dest!r} already exists")
+
+        class _Retry(Exception):
+            pass
+
+        for _ in range(attempts):
+            if checkpoint.read_meta(self._p("META")).slot_seq != self.meta.slot_seq:
+                self._load()                          # adopt the writer's newest checkpoint
+            else:
+                self.refresh()
+            meta, manifest, end = self.meta, self.manifest, self.replayed_to
+            try:
+                with io.build_dir(dest) as tmp:
+                    try:
+                        if checkpoint.read_meta(self._p("META")).slot_seq != meta.slot_seq:
+                            raise _Retry()            # a checkpoint since our load: load it
+                        checkpoint.fill_image(self.path, meta, manifest, tmp)
+                    except FileNotFoundError:
+                        raise _Retry() from None      # a file of our image was deleted under us
+                    if checkpoint.read_meta(os.path.join(tmp, "META")).slot_seq != meta.slot_seq:
+                        raise _Retry()                # META switched while we copied it
+                    if not self._copy_log(os.path.join(tmp, "wal"), meta, end):
+                        raise _Retry()                # a segment was dropped by a checkpoint
+            except _Retry:
+                continue
+            return
+        raise OperationalError("backup: the writer checkpointed during every attempt; try again, or "
+                               "back up from the writer (db.backup on the writing connection)")
+
+    def _copy_log(self, wal_dir: str, meta, end: int) -> bool:
+        """Copy the log ``[meta.checkpoint_lsn, end)`` into ``wal_dir``; False if a segment is gone."""
+        seg = self.seg_size
+        pos = meta.checkpoint_lsn
+        while pos < end:
+            seg_no = pos // seg
+            start, stop = max(pos, seg_no * seg + wal.SEG_HEADER), min(end, (seg_no + 1) * seg)
+            if start < stop:
+                data = wal.read_log(self._p("wal"), seg, start, stop)
+                if data is None:
+                    return False
+                wal.write_log(wal_dir, meta.uuid, seg, start, data)
+            pos = (seg_no + 1) * seg
+        return True
 
     # -- followers --------------------------------------------------------------------------------
     def refresh(self) -> None:
