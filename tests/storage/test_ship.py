@@ -385,3 +385,18 @@ def test_replica_serves_its_copy_while_the_archive_is_unreachable(tmp_path, cutt
         _wait(lambda: _ids(rep) == [0, 1], timeout=60, what="the replica to catch up")
         assert rep.replica_lag.seconds < 60
     db.close()
+
+
+def test_restore_keeps_schema_and_indexes(tmp_path):
+    path, arch = str(tmp_path / "db"), str(tmp_path / "archive")
+    with lpgdb.connect(path, archive=arch) as db:
+        db.set_schema("CREATE GRAPH TYPE g STRICT { (PT: P {name STRING}), FOR (p:P) EXCLUSIVE MANDATORY SINGLETON p.name }")
+        db.create_index("P", "name")
+        with db.transaction() as tx:
+            tx.create_node("P", {"name": "a"})
+    lpgdb.restore(arch, str(tmp_path / "r"))
+    with lpgdb.connect(str(tmp_path / "r")) as r:
+        assert r.schema is not None and ("P", ("name",)) in r.indexes()
+        with pytest.raises(lpgdb.SchemaViolationError):
+            with r.transaction() as tx:
+                tx.create_node("P", {"name": "a"})        # the key still holds
