@@ -55,6 +55,8 @@ def connect(path: Optional[PathLike], *, readonly: bool = False, create: bool = 
             log there continuously (every ``archive_interval`` seconds, default 0.5) and a base
             at every checkpoint, for ``lpgdb.restore`` and replicas; upload failures are
             retried and show in ``archive_status()``, never in a commit;
+            ``archive_retention`` (seconds, default None: keep everything): delete archived
+            history that no restore to a point inside that window needs;
             ``follow`` (with ``readonly=True``; an archive as above): ``path`` becomes a replica
             of the archived database, bootstrapped from its newest base and following it
             (``follow_interval`` seconds between polls, default 0.25; see ``replica_lag``).
@@ -135,7 +137,7 @@ class Database:
             raise InterfaceError("an in-memory database cannot be opened read-only")
         self.query_defaults = _query_defaults(options)
         unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "archive",
-                                  "archive_interval", "follow", "follow_interval"}
+                                  "archive_interval", "archive_retention", "follow", "follow_interval"}
         if unknown:
             raise InterfaceError(f"unknown option(s): {', '.join(sorted(unknown))}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
@@ -154,6 +156,9 @@ class Database:
                 raise InterfaceError("archive= needs an on-disk database opened for writing")
             from .storage.store import open_store
             options["archive"] = open_store(options["archive"])
+            keep = options.get("archive_retention")
+            if keep is not None and (isinstance(keep, bool) or not isinstance(keep, (int, float)) or not keep > 0):
+                raise InterfaceError(f"archive_retention must be a number of seconds > 0 or None, not {keep!r}")
         if follow is not None:
             if memory or not readonly:
                 raise InterfaceError("follow= makes a replica: connect(DIR, readonly=True, follow=...)")

@@ -165,10 +165,12 @@ class ArchiveStatus:
 class Archiver:
     """A thread in the writer process that ships the log and bases to a Store (rules 1-4)."""
 
-    def __init__(self, engine, store, *, interval: float = 0.5, close_timeout: float = 10.0):
+    def __init__(self, engine, store, *, interval: float = 0.5, close_timeout: float = 10.0,
+                 retention: Optional[float] = None):
         self.engine = engine
         self.store = store
         self.interval = interval
+        self.retention = retention    # seconds of history restore must reach (None: all)
         self.close_timeout = close_timeout
         self.uuid = engine.meta.uuid
         self.seg_size = engine.seg_size
@@ -349,18 +351,47 @@ class Archiver:
             self._caught_up_at = time.time()
         elif durable <= self.shipped_lsn:
             self._caught_up_at = t0
+        shipped_base = False
         while True:
             with self._lock:
                 if not self._pending:
                     break
                 item = self._pending[0]
             self._ship_base(item[0], item[1])
+            shipped_base = True
             with self._lock:
                 if self._pending and self._pending[0] is item:
                     self._pending.pop(0)
                 self._unstage({f"{m.checkpoint_lsn:016x}" for m, _man, _r in self._pending})
+        if shipped_base and self.retention is not None:
+            self._apply_retention()
         self.state = "ok"
         self.last_error = None
+
+    def _apply_retention(self) -> None:
+        """Delete what no restore inside the retention window needs: bases older than the
+        newest base from before the window, the pieces wholly below that base, and the data
+        objects no remaining base names. Runs after a base was shipped (rare), in this thread."""
+        store, ident = self.store, {"db_uuid": self.uuid, "seg_size": self.seg_size}
+        cutoff = time.time_ns() - int(self.retention * 1e9)
+        bases = list_bases(store)
+        descs = {b: read_base(store, b, ident) for b in bases}
+        old = [b for b in bases if descs[b]["last_commit_ns"] < cutoff]
+        if len(old) < 2:
+            return
+        keep_from = old[-1]           # restores inside the window start from here
+        start = wal.frame_pos(keep_from, self.seg_size)
+        pieces = list_pieces(store)
+        for p, nxt in zip(pieces, pieces[1:]):
+            if nxt <= start:          # the piece ends at or before the next one starts
+                store.delete(piece_name(p))
+        for b in old[:-1]:
+            store.delete(base_name(b))
+        named = {f[3] for b in bases if b >= keep_from for f in descs[b]["files"]}
+        for obj in store.list("data/"):
+            if obj not in named:
+                store.delete(obj)
+                self._known_data.discard(obj)
 
     def _stage(self, meta, manifest, required: bool = False) -> None:
         """Hard-link a checkpoint's files into ship/<lsn>/ and queue it (local and quick)."""

@@ -48,7 +48,7 @@ class Engine:
     def __init__(self, path: Optional[str], *, readonly: bool = False, create: bool = True,
                  sync: str = "full", schema_loader: Callable = None,
                  wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 64 << 20,
-                 archive=None, archive_interval: float = 0.5,
+                 archive=None, archive_interval: float = 0.5, archive_retention: Optional[float] = None,
                  recover_until: Optional[tuple] = None, lock_timeout: Optional[float] = None):
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {SYNC_MODES}, not {sync!r}")
@@ -60,6 +60,7 @@ class Engine:
         self.checkpoint_wal_bytes = checkpoint_wal_bytes
         self.archive = archive                    # a Store (store.py) to ship the log to, or None
         self.archive_interval = archive_interval
+        self.archive_retention = archive_retention
         self.archiver: Optional[archive.Archiver] = None
         self.replica_of = None                    # set by replica.Replica: no user writes
         self.recover_until = recover_until        # ("lsn", n) | ("time", unix_ns): restore only
@@ -109,7 +110,8 @@ class Engine:
             self._shm_fd = os.open(self._p("SHM"), os.O_RDWR | os.O_CREAT, 0o644)
             self._publish(self.wal.durable_lsn)
             if self.archive is not None:
-                self.archiver = archive.Archiver(self, self.archive, interval=self.archive_interval)
+                self.archiver = archive.Archiver(self, self.archive, interval=self.archive_interval,
+                                                 retention=self.archive_retention)
                 self.archiver.start()
 
     def _take_writer_lock(self) -> None:

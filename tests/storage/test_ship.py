@@ -400,3 +400,38 @@ def test_restore_keeps_schema_and_indexes(tmp_path):
         with pytest.raises(lpgdb.SchemaViolationError):
             with r.transaction() as tx:
                 tx.create_node("P", {"name": "a"})        # the key still holds
+
+
+def test_retention_deletes_history_no_restore_in_the_window_needs(tmp_path):
+    path, arch = str(tmp_path / "db"), str(tmp_path / "archive")
+    store = open_store(arch)
+    db = lpgdb.connect(path, archive=arch, archive_interval=0.02, archive_retention=0.3,
+                       wal_segment_size=64 * 1024)
+    marks = []
+    for round_ in range(3):
+        for i in range(3):
+            _commit(db, round_ * 10 + i, pad=4000)
+        db.checkpoint()
+        _wait(lambda: _caught_up(db), what="shipment")
+        with db.snapshot() as s:
+            marks.append(s.lsn)
+        if round_ == 0:        # a replica that then stays away while retention passes it by
+            lpgdb.connect(str(tmp_path / "replica"), readonly=True, follow=arch).close()
+        time.sleep(0.4)
+    _commit(db, 99)
+    db.checkpoint()
+    _wait(lambda: _caught_up(db), what="the last shipment")
+    db.close()
+    bases = _archive.list_bases(store)
+    assert len(bases) <= 3 and bases[0] >= marks[1]      # the older ones are gone
+    with pytest.raises(lpgdb.OperationalError, match="no base"):
+        lpgdb.restore(arch, str(tmp_path / "old"), lsn=marks[0])
+    lpgdb.restore(arch, str(tmp_path / "all"))
+    assert _ids(str(tmp_path / "all")) == [r * 10 + i for r in range(3) for i in range(3)] + [99]
+    with lpgdb.connect(str(tmp_path / "replica"), readonly=True, follow=arch) as rep:
+        assert _ids(rep) == _ids(str(tmp_path / "all"))   # reloaded from a newer base
+        rep.verify()
+    names = set(store.list("data/"))                    # every data object still named is there
+    for b in bases:
+        for f in _archive.read_base(store, b, _archive.read_identity(store))["files"]:
+            assert f[3] in names
