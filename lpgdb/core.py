@@ -51,6 +51,10 @@ _STATUS = {
 }
 
 
+KEY_MAX = 65536        # longest key the native KeyIndex holds (LPG_KEY_MAX in native/lpgdb.h)
+MAX_ID = 1 << 40       # node and edge ids the native structures accept (ids < 2^40)
+
+
 def check(rc: int, what: str = "native call") -> int:
     """Return ``rc`` when it is a success (>= 0); raise the mapped lpgdb error otherwise."""
     if rc >= 0:

@@ -49,7 +49,10 @@ def connect(path: Optional[PathLike], *, readonly: bool = False, create: bool = 
         timeout: seconds to wait for the writer lock when another process holds it (like
             sqlite3's busy timeout); None or 0 fails at once with ``OperationalError``
             (``.reason == "locked"``).  Read-only opens never wait: they take no lock.
-        options: ``wal_segment_size`` (bytes, default 16 MiB), ``checkpoint_wal_bytes``
+        options: ``wal_segment_size`` (bytes, a multiple of 4 KiB from 64 KiB to 1 GiB, default
+            16 MiB; fixed when the database is created), ``recover="truncate"`` (when the log
+            is damaged where acknowledged commits were, open anyway with every commit before
+            the damage and erase the rest, instead of raising CorruptionError), ``checkpoint_wal_bytes``
             (checkpoint once this much WAL accumulated, default 64 MiB);
             ``archive`` (``"s3://bucket/prefix"``, a directory, or a Store object): ship the
             log there continuously (every ``archive_interval`` seconds, default 0.5) and a base
@@ -78,7 +81,9 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
         source: a directory written by ``db.backup()`` (restored as it is, after every checksum
             and invariant is checked), or an archive kept by ``connect(..., archive=...)``: a
             directory, ``"s3://bucket/prefix"`` or a Store object.
-        dest: a new directory.
+        dest: a new directory.  Restoring is atomic: ``dest`` is built under a private
+            temporary name and renamed into place only when complete and checked, so a failure
+            leaves no ``dest`` (and no other file touched) and a retry starts afresh.
         until: archives only: a ``datetime``: restore the last commit at or before it (naive
             datetimes are local time). An int is taken as ``lsn``.
         lsn: archives only: restore the last commit ending at or before this log position.
@@ -86,7 +91,6 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
             history (a new database id), so it cannot archive into the same archive.
     """
     import datetime as _dt
-    import shutil
     from .storage import archive as _archive
     from .storage import store as _store
     if not isinstance(dest, (str, os.PathLike)):
@@ -111,16 +115,14 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
             kw["until_time_ns"] = int(until.timestamp() * 1_000_000) * 1000 + 999
         _archive.restore(store, dest, open_engine=lambda path, target: _engine.Engine(
             path, schema_loader=_load_schema, recover_until=target), **kw)
+        with connect(dest) as db:   # the writer open re-checks and takes ownership
+            db.verify()
     else:
         source = os.fspath(source)
         if until is not None or lsn is not None:
             raise InterfaceError("until=/lsn= need an archive (connect(..., archive=...)); "
                                  f"{source!r} is a backup, which restores to one point")
-        with connect(source, readonly=True) as db:
-            db.verify()
-        shutil.copytree(source, dest)
-    with connect(dest) as db:   # the writer open re-checks and takes ownership
-        db.verify()
+        _engine.restore_copy(source, dest, schema_loader=_load_schema)   # checked before the rename
 
 
 class Database:
@@ -137,9 +139,11 @@ class Database:
             raise InterfaceError("an in-memory database cannot be opened read-only")
         self.query_defaults = _query_defaults(options)
         unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "archive",
-                                  "archive_interval", "archive_retention", "follow", "follow_interval"}
+                                  "archive_interval", "archive_retention", "follow", "follow_interval",
+                                  "recover"}
         if unknown:
             raise InterfaceError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        _engine.check_options(options, readonly)
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                     or not timeout >= 0):
             raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
@@ -243,6 +247,17 @@ class Database:
         self._tx_owner = None
         self._active_tx = None
         self._tx_lock.release()
+
+    def _after_commit(self) -> None:
+        """Work after an acknowledged commit (the automatic checkpoint).  Never raises; skipped
+        when another thread holds the writer lock (its own commit will come back here)."""
+        eng = self._engine
+        if eng.checkpoint_due() and self._tx_lock.acquire(blocking=False):
+            try:
+                if not self._closed:
+                    eng.maybe_checkpoint()
+            finally:
+                self._tx_lock.release()
 
     def snapshot(self) -> Snapshot:
         """A consistent read-only view of everything committed (and durable) so far."""

@@ -505,8 +505,6 @@ class Transaction(_Reader):
                     raise SchemaViolationError(violations)
             ops = self._ops()
             lsn = self._engine.commit(ops) if ops else None
-            if lsn is not None:
-                self._engine.maybe_checkpoint()
         except BaseException:
             self._finish(FAILED)
             raise
@@ -517,6 +515,7 @@ class Transaction(_Reader):
             except BaseException:
                 self._status = FAILED            # not acknowledged: the handle is poisoned
                 raise
+            self._db._after_commit()     # never raises: the commit is acknowledged now
 
     def __enter__(self):
         return self

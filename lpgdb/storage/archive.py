@@ -582,6 +582,7 @@ def restore(store, dest: str, *, until_time_ns: Optional[int] = None, until_lsn:
         meta = checkpoint.read_meta(os.path.join(tmp, "META"))
         meta.uuid = _uuid.uuid4().bytes          # a new history: never mixed with the archived one
         meta.slot_seq += 1
-        checkpoint.write_meta(os.path.join(tmp, "META"), meta)
+        checkpoint.write_meta_pair(os.path.join(tmp, "META"), meta)   # both slots: the new id
         for seg in wal.list_segments(os.path.join(tmp, "wal")):
             io.unlink(os.path.join(tmp, "wal", wal.segment_name(seg)))
+        io.unlink(os.path.join(tmp, "SHM"), missing_ok=True)   # it names the archived database id

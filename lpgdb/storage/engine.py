@@ -1,47 +1,95 @@
 """One open database directory: process lock, recovery, commit path, checkpoints, followers.
 
 Knows records and bytes, never schema rules or Cypher (those sit above, in lpgdb.database).
+Every file operation goes through ``storage/io.py``.
 
 Directory (see checkpoint.py and wal.py for each file's format)::
 
     LOCK  META  SHM  manifest/  wal/  data/  tmp/
 
+Creation
+    Atomic: the skeleton (subdirectories, META with both slots) is built under a private
+    temporary name beside the path, fsynced and renamed into place (``io.build_dir``), so a
+    crash leaves either no database or a complete empty one.
+
 Open (recovery)
-    1. take the writer lock (flock on LOCK; a read-only follower takes none);
-    2. read META (two slots), load the manifest and partition files it names (CRC-checked);
-    3. replay the WAL from the checkpoint LSN; a torn tail is cut (zeroed), damage to
-       acknowledged data raises CorruptionError (wal.py invariant 4);
-    4. remove orphans of interrupted checkpoints; publish the durable LSN in SHM.
+    1. take the writer lock: ``flock`` on the database directory itself, which cannot be
+       deleted or replaced under a running writer (the LOCK file only names the holder's pid);
+       a read-only follower takes none;
+    2. check the layout (real subdirectories, never symbolic links), read META (two slots, all
+       fields validated), load the manifest and partition files it names (validated, CRC-checked);
+    3. replay the WAL from the checkpoint LSN, preparing and applying each record; a torn tail
+       is cut (zeroed); damage to acknowledged data raises CorruptionError (wal.py invariant 4),
+       and so does a log that ends below the durable LSN the last writer published in SHM (a
+       missing or truncated segment); ``recover="truncate"`` accepts the loss instead;
+    4. fdatasync the replayed segments (they may have been only in the page cache: new frames
+       are about to claim everything below them is durable);
+    5. finish an interrupted META write (both slots name the same checkpoint), remove orphans of
+       interrupted checkpoints, publish the durable LSN in SHM.
 
 Commit
-    ``commit(ops)`` (caller holds the writer lock): encode one record, append it to the WAL,
-    apply it to the in-memory state stamped with its end LSN.  ``make_durable(lsn)`` (called
-    after the writer lock is released, so other writers proceed: early lock release) waits for
-    the group fdatasync in sync="full"; new snapshots see a commit once it is durable.
+    ``commit(ops)`` (caller holds the writer lock): prepare (every check that can fail: nothing
+    is logged when one does), encode one record, append it to the WAL, apply it to the
+    in-memory state stamped with its end LSN.  ``make_durable(lsn)`` (called after the writer
+    lock is released, so other writers proceed: early lock release) waits for the group
+    fdatasync in sync="full"; new snapshots see a commit once it is durable.  Work after that
+    (the automatic checkpoint, publishing SHM, archive shipping) never turns an acknowledged
+    commit into an error: it logs a warning, and poisons the handle if it left memory and disk
+    in doubt.
+
+Failures
+    A failed WAL write or fdatasync, or a failed META write, poisons the handle: every later
+    write raises OperationalError until the database is reopened (recovery then decides from
+    what is on disk).  Any other failure (say, disk full while writing a checkpoint's files)
+    leaves everything as it was and the handle usable.
 
 Followers (readonly=True)
     Replay only up to the durable LSN the writer publishes in SHM, and ``refresh()`` to follow.
-    If the writer checkpointed past their position (segments gone), they reload from META.
+    A checkpoint of the writer can retire the files or segments a follower is reading: when a
+    read fails and META has changed meanwhile, the follower starts over from the new META.
 
 In-memory databases (path None / ":memory:") have no files: commits apply directly.
 """
 from __future__ import annotations
 
-import fcntl
+import errno
+import logging
 import os
 import struct
 import time
 import uuid as _uuid
+from dataclasses import replace
 from typing import Callable, Optional
 
 from .. import core
-from ..errors import CorruptionError, OperationalError
+from ..errors import CorruptionError, Error, InterfaceError, InternalError, OperationalError
 from . import archive, checkpoint, io, records, wal
 from .graph import GraphState
 from .view import GraphView
 
-_SHM = struct.Struct("<16sQ")
+log = logging.getLogger("lpgdb")
+
+_SHM = struct.Struct("<16sQQ")      # db uuid, visible LSN (followers), synced LSN (witness)
 SYNC_MODES = ("full", "normal", "off")
+RECOVER_MODES = (None, "truncate")
+_FOLLOWER_RETRIES = 20
+
+
+def check_options(options: dict, readonly: bool) -> None:
+    """InterfaceError for an engine option ``connect`` cannot take."""
+    seg = options.get("wal_segment_size")
+    if seg is not None and not wal.valid_seg_size(seg):
+        raise InterfaceError(f"wal_segment_size must be a multiple of 4096 between {wal.MIN_SEG_SIZE} "
+                             f"and {wal.MAX_SEG_SIZE} bytes, not {seg!r}")
+    v = options.get("checkpoint_wal_bytes")
+    if v is not None and (type(v) is not int or v < 0):
+        raise InterfaceError(f"checkpoint_wal_bytes must be an int >= 0, not {v!r}")
+    rec = options.get("recover")
+    if rec not in RECOVER_MODES:
+        raise InterfaceError(f"recover must be None or 'truncate', not {rec!r}")
+    if rec is not None and readonly:
+        raise InterfaceError("recover='truncate' needs a writer (readonly=False): it erases the "
+                             "damaged part of the log")
 
 
 class Engine:
@@ -49,9 +97,12 @@ class Engine:
                  sync: str = "full", schema_loader: Callable = None,
                  wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 64 << 20,
                  archive=None, archive_interval: float = 0.5, archive_retention: Optional[float] = None,
-                 recover_until: Optional[tuple] = None, lock_timeout: Optional[float] = None):
+                 recover_until: Optional[tuple] = None, lock_timeout: Optional[float] = None,
+                 recover: Optional[str] = None):
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {SYNC_MODES}, not {sync!r}")
+        if recover not in RECOVER_MODES:
+            raise ValueError(f"recover must be one of {RECOVER_MODES}, not {recover!r}")
         self.path = path
         self.readonly = readonly
         self.sync = sync
@@ -65,19 +116,23 @@ class Engine:
         self.replica_of = None                    # set by replica.Replica: no user writes
         self.recover_until = recover_until        # ("lsn", n) | ("time", unix_ns): restore only
         self.lock_timeout = lock_timeout          # seconds to wait for the writer lock (None: don't)
+        self.recover = recover                    # "truncate": accept losing damaged history
         self.last_commit_ns = 0
         self.wal: Optional[wal.WalWriter] = None
         self._lock_fd: Optional[int] = None
         self._shm_fd: Optional[int] = None
+        self._poisoned: Optional[BaseException] = None
+        self._next_auto_checkpoint = 0            # WAL end LSN before which no auto-checkpoint
         self.meta: Optional[checkpoint.Meta] = None
         self.manifest: Optional[dict] = None
         self.commit_seq = 0
+        self.replayed_to = 0
         self.state = self._new_state() if path is None else None   # _load builds it from disk
         if path is not None:
             try:
                 self._open_dir(create)
             except BaseException:
-                self.close()
+                self.close(checkpoint_on_close=False)
                 raise
 
     def _new_state(self) -> GraphState:
@@ -90,113 +145,210 @@ class Engine:
         return os.path.join(self.path, *parts)
 
     def _open_dir(self, create: bool) -> None:
-        if not os.path.exists(self._p("META")):
-            if self.readonly or not create:
-                raise OperationalError(f"no lpgdb database at {self.path!r}"
-                                       + ("" if self.readonly else " (connect with create=True to make one)"),
-                                       reason="no_database")
-            if os.path.exists(self.path) and os.listdir(self.path):
-                raise OperationalError(f"{self.path!r} exists and is not an lpgdb database directory")
-            self._create_dir()
+        if not io.exists(self._p("META")):
+            self._no_meta(create)
         if not self.readonly:
-            self._lock_fd = os.open(self._p("LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock_fd = io.open(self.path, os.O_RDONLY | io.DIRECTORY)
             self._take_writer_lock()
+        checkpoint.check_layout(self.path, repair=not self.readonly)
+        if self.readonly:
+            self._load_follower()
+            return
         self._load()
-        if not self.readonly:
-            checkpoint.remove_orphans(self.path, self.meta, self.manifest)
-            if self.archive is None:
-                self.wal.drop_segments_below(self.meta.checkpoint_lsn)
-            # else the archiver drops segments once they are shipped (issue 9 B4)
-            self._shm_fd = os.open(self._p("SHM"), os.O_RDWR | os.O_CREAT, 0o644)
-            self._publish(self.wal.durable_lsn)
-            if self.archive is not None:
-                self.archiver = archive.Archiver(self, self.archive, interval=self.archive_interval,
-                                                 retention=self.archive_retention)
-                self.archiver.start()
+        self._finish_open()
+
+    def _no_meta(self, create: bool) -> None:
+        """There is no META: create a database, or say why not."""
+        if io.exists(self.path):
+            if not io.is_real_dir(self.path):
+                raise OperationalError(f"{self.path!r} exists and is not a directory")
+            names = io.listdir(self.path)
+            if any(n in names for n in ("wal", "data", "manifest")):
+                raise CorruptionError("the META file is missing from this database directory; "
+                                      "restore the database from a backup", path=self._p("META"))
+            if names:
+                raise OperationalError(f"{self.path!r} exists and is not an lpgdb database directory")
+        if self.readonly or not create:
+            raise OperationalError(f"no lpgdb database at {self.path!r}"
+                                   + ("" if self.readonly else " (connect with create=True to make one)"),
+                                   reason="no_database")
+        try:
+            with io.build_dir(self.path, replace_empty=True) as tmp:
+                for sub in checkpoint.SUBDIRS:
+                    io.mkdir(os.path.join(tmp, sub))
+                meta = checkpoint.initial_meta(_uuid.uuid4().bytes, self.seg_size)
+                checkpoint.write_meta_pair(os.path.join(tmp, "META"), meta)
+        except OperationalError:
+            if not io.exists(self._p("META")):    # else another process created it meanwhile
+                raise
 
     def _take_writer_lock(self) -> None:
-        """flock(LOCK_EX) on LOCK, polling until ``lock_timeout`` (like sqlite3's busy timeout:
-        back-off from 1 ms to 100 ms between tries)."""
+        """flock(LOCK_EX) on the database directory, polling until ``lock_timeout`` (like
+        sqlite3's busy timeout: back-off from 1 ms to 100 ms between tries).  The directory is
+        locked, not the LOCK file: a file can be deleted under a running writer, letting a
+        second one in; a directory holding files cannot."""
         deadline = None if not self.lock_timeout else time.monotonic() + self.lock_timeout
         pause = 0.001
-        while True:
+        while not io.flock(self._lock_fd):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is None or left <= 0:
+                waited = f" after waiting {self.lock_timeout:g}s" if self.lock_timeout else ""
+                holder = self._lock_holder()
+                raise OperationalError(
+                    f"database {self.path!r} is locked by another writer{holder}{waited} (open it "
+                    f"with readonly=True to read beside it, or pass timeout=SECONDS to wait for the "
+                    f"lock)", reason="locked")
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.1)
+        try:   # for people and error messages only: the lock is the directory's flock
+            fd = io.open(self._p("LOCK"), os.O_RDWR | os.O_CREAT | io.NOFOLLOW)
             try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is None or left <= 0:
-                    waited = f" after waiting {self.lock_timeout:g}s" if self.lock_timeout else ""
-                    raise OperationalError(
-                        f"database {self.path!r} is locked by another writer{waited} (open it with "
-                        f"readonly=True to read beside it, or pass timeout=SECONDS to wait for the lock)",
-                        reason="locked") from None
-                time.sleep(min(pause, left))
-                pause = min(pause * 2, 0.1)
+                io.pwrite(fd, f"{os.getpid():>11}\n".encode(), 0)   # fixed width: no truncate
+            finally:
+                io.close(fd)
+        except OperationalError as e:
+            log.warning("lpgdb: could not record the writer's pid in %s: %s", self._p("LOCK"), e)
 
-    def _create_dir(self) -> None:
-        os.makedirs(self.path, exist_ok=True)
-        for sub in ("wal", "data", "manifest", "tmp"):
-            os.makedirs(self._p(sub), exist_ok=True)
-        meta = checkpoint.initial_meta(_uuid.uuid4().bytes, self.seg_size)
-        checkpoint.write_meta(self._p("META"), meta)
-        wal.fsync_dir(self.path)
+    def _lock_holder(self) -> str:
+        try:
+            data = io.read_file(self._p("LOCK"), missing_ok=True) or b""
+        except OperationalError:
+            return ""
+        text = data.strip()
+        return f" (pid {int(text)})" if text.isdigit() and len(text) < 12 else ""
 
     def _load(self) -> None:
-        """Build the state from META + files + WAL (recovery). Used at open and by followers."""
-        self.meta = checkpoint.read_meta(self._p("META"))
+        """Recovery for the writer: build the state from META + files + WAL."""
+        self.meta, self._meta_other = checkpoint.read_slots(self._p("META"))
         self.seg_size = self.meta.seg_size
         state = self._new_state()
         self.manifest = checkpoint.load(self.path, state, self.meta)
         self.commit_seq = self.manifest["commit_seq"] if self.manifest else 0
-        self.last_commit_ns = self.manifest.get("last_commit_ns", 0) if self.manifest else 0
-        upto = self._shm_durable() if self.readonly and self._writer_alive() else None
-        end, torn = self._replay(state, self.meta.checkpoint_lsn, upto)
-        if not self.readonly:
-            if torn is not None:
-                wal.zero_tail(self._p("wal"), self.seg_size, torn)
-            self.wal = wal.WalWriter(self._p("wal"), self.meta.uuid, seg_size=self.seg_size,
-                                     end_lsn=end, durable_lsn=end, sync=self.sync,
-                                     on_durable=self._publish)
-            self.wal.commit_seq = self.commit_seq
+        self.last_commit_ns = self.manifest["last_commit_ns"] if self.manifest else 0
+        end, torn, lost = self._replay(state, self.meta.checkpoint_lsn, None)
+        shm = self._shm_read()
+        if shm is not None and shm[1] > end and self.recover_until is None:
+            msg = (f"the log ends at LSN {end}, but the last writer had made LSN {shm[1]} durable: "
+                   f"a WAL segment is missing or truncated")
+            if self.recover != "truncate":
+                raise CorruptionError(msg + "; restore the database from a backup, or open it with "
+                                      "connect(..., recover='truncate') to accept the loss",
+                                      path=self._p("wal"))
+            lost = lost or msg
+        if lost is not None:
+            log.warning("lpgdb: recover='truncate' gave up damaged history of %s: %s", self.path, lost)
+        wal_dir = self._p("wal")
+        if torn is not None:
+            wal.zero_tail(wal_dir, self.seg_size, torn)
+        wal.sync_segments(wal_dir, self.seg_size, self.meta.checkpoint_lsn)   # (4)
+        self.wal = wal.WalWriter(wal_dir, self.meta.uuid, seg_size=self.seg_size,
+                                 end_lsn=end, durable_lsn=end, sync=self.sync,
+                                 on_durable=self._publish)
+        self.wal.commit_seq = self.commit_seq
+        self.state = state
+        self.replayed_to = end
+        state.publish(state.applied_lsn)
+
+    def _finish_open(self) -> None:
+        if not self.meta.same_checkpoint(self._meta_other):
+            # a checkpoint's second META write was interrupted (or one slot is damaged): both
+            # slots must name the current checkpoint before the files of the other one go
+            self.meta = replace(self.meta, slot_seq=self.meta.slot_seq + 1)
+            checkpoint.write_meta(self._p("META"), self.meta)
+        self._meta_other = None
+        try:
+            checkpoint.remove_orphans(self.path, self.meta, self.manifest)
+            for name in io.listdir(self._p("wal")):   # interrupted segment creations
+                if name.endswith(".wal.tmp") and wal.parse_segment_name(name[:-4]) is not None:
+                    io.unlink(self._p("wal", name), missing_ok=True)
+            if self.archive is None:
+                self.wal.drop_segments_below(self.meta.checkpoint_lsn)
+            # else the archiver drops segments once they are shipped (issue 9 B4)
+        except OperationalError as e:
+            log.warning("lpgdb: could not remove obsolete files of %s (retried at the next open): %s",
+                        self.path, e)
+        self._shm_fd = io.open(self._p("SHM"), os.O_RDWR | os.O_CREAT | io.NOFOLLOW)
+        self._publish(self.wal.durable_lsn)
+        if self.archive is not None:
+            self.archiver = archive.Archiver(self, self.archive, interval=self.archive_interval,
+                                             retention=self.archive_retention)
+            self.archiver.start()
+
+    def _load_follower(self) -> None:
+        """Load as a follower.  A checkpoint of the writer may retire what we are reading: when
+        that happens (a read fails and META changed meanwhile), start over from the new META."""
+        for _ in range(_FOLLOWER_RETRIES):
+            meta = checkpoint.read_meta(self._p("META"))
+            try:
+                self._load_from(meta)
+                return
+            except (CorruptionError, OperationalError):
+                if checkpoint.read_meta(self._p("META")) == meta:
+                    raise          # nothing moved under us: real damage
+        raise OperationalError(f"the writer of {self.path!r} checkpointed {_FOLLOWER_RETRIES} "
+                               f"times while this follower was loading; try again")
+
+    def _load_from(self, meta) -> None:
+        self.seg_size = meta.seg_size
+        state = self._new_state()
+        manifest = checkpoint.load(self.path, state, meta)
+        self.commit_seq = manifest["commit_seq"] if manifest else 0
+        self.last_commit_ns = manifest["last_commit_ns"] if manifest else 0
+        self.meta = meta
+        upto = self._shm_visible() if self._writer_alive() else None
+        end, _torn, _lost = self._replay(state, meta.checkpoint_lsn, upto)
+        self.manifest = manifest
         self.state = state   # a follower's open snapshots keep the state they started on
         self.replayed_to = end
         state.publish(state.applied_lsn)
 
     def _replay(self, state: GraphState, start: int, upto: Optional[int]):
-        """Apply complete commits from ``start``; return (end LSN, first position to erase).
+        """Apply complete commits from ``start``; return (end LSN, first position to erase,
+        what ``recover="truncate"`` gave up or None).
 
         With ``recover_until`` (point-in-time restore) replay stops before the first commit past
         the target, and everything from there on is to be erased."""
         until = self.recover_until
         if until is not None and until[0] == "lsn":
             upto = until[1] if upto is None else min(upto, until[1])
-        gen = wal.scan(self._p("wal"), self.meta.uuid, self.seg_size, start, upto=upto,
-                       commit_seq=self.commit_seq)
+        truncate = self.recover == "truncate" and not self.readonly
+        wal_dir = self._p("wal")
+        gen = wal.scan(wal_dir, self.meta.uuid, self.seg_size, start, upto=upto,
+                       commit_seq=self.commit_seq, accept_loss=truncate)
         prev_end = start
         while True:
             try:
-                end, seq, payload = next(gen)
+                begin, end, seq, payload = next(gen)
             except StopIteration as stop:
                 res = stop.value
                 self.commit_seq = res.commit_seq
                 if until is not None:
-                    return res.end_lsn, res.end_lsn
-                return res.end_lsn, res.torn_from
-            ns, ops = records.decode_commit(payload, path=self._p("wal"), offset=end)
+                    return res.end_lsn, res.end_lsn, None
+                return res.end_lsn, res.torn_from, res.lost
+            try:
+                ns, ops = records.decode_commit(payload, path=wal_dir, offset=end)
+                if type(ns) is not int:
+                    raise CorruptionError("malformed commit record (time stamp)", path=wal_dir, offset=end)
+                plan = state.prepare(ops)
+            except Error as e:      # a record that decodes but cannot apply is damage too
+                bad = e if isinstance(e, CorruptionError) else CorruptionError(
+                    f"commit record ending at LSN {end} cannot be applied: {e}", path=wal_dir, offset=end)
+                if not truncate:
+                    raise bad from e
+                gen.close()
+                self.commit_seq = seq - 1
+                return begin, begin, str(bad)
             if until is not None and until[0] == "time" and ns > until[1]:
                 gen.close()
                 self.commit_seq = seq - 1
-                return prev_end, prev_end
+                return prev_end, prev_end, None
             prev_end = end
-            self.last_commit_ns = ns
+            self.last_commit_ns = max(self.last_commit_ns, ns)
             try:
-                state.apply(ops, end)
-            except CorruptionError:
-                raise
-            except Exception as e:  # a record that decodes but cannot apply is damage too
+                state.apply(ops, end, plan)
+            except Exception as e:
                 raise CorruptionError(f"commit record ending at LSN {end} cannot be applied: {e!r}",
-                                      path=self._p("wal"), offset=end) from e
+                                      path=wal_dir, offset=end) from e
 
     # -- the read boundary --------------------------------------------------------------------------
     def snapshot_view(self) -> GraphView:
@@ -218,78 +370,106 @@ class Engine:
         """Check every invariant of the in-memory structures (InternalError on failure)."""
         self.state.check()
 
-    # -- SHM: the durable LSN published for followers ---------------------------------------------
-    def _publish(self, durable: int) -> None:
-        if self._shm_fd is not None:
-            body = _SHM.pack(self.meta.uuid, durable)
-            os.pwrite(self._shm_fd, body + struct.pack("<I", core.crc32c(body)), 0)
-
-    def _shm_durable(self) -> Optional[int]:
+    # -- SHM: the LSNs published for followers (and as a witness for recovery) ---------------------
+    def _publish(self, durable: int, visible: Optional[int] = None) -> None:
+        """Write SHM.  Never raises: followers lag behind (a warning) rather than a commit fail."""
+        if self._shm_fd is None:
+            return
+        body = _SHM.pack(self.meta.uuid, durable if visible is None else visible, durable)
         try:
-            with open(self._p("SHM"), "rb") as f:
-                data = f.read(_SHM.size + 4)
-        except FileNotFoundError:
+            io.pwrite(self._shm_fd, body + struct.pack("<I", core.crc32c(body)), 0)
+        except OperationalError as e:
+            log.warning("lpgdb: could not publish the durable LSN in %s (followers lag): %s",
+                        self._p("SHM"), e)
+
+    def _shm_read(self) -> Optional[tuple]:
+        """``(visible, synced)`` from SHM if it is intact and belongs to this database."""
+        try:
+            data = io.read_file(self._p("SHM"), missing_ok=True)
+        except OperationalError:
             return None
-        if len(data) < _SHM.size + 4:
+        if data is None or len(data) < _SHM.size + 4:
             return None
         (crc,) = struct.unpack_from("<I", data, _SHM.size)
-        uuid, lsn = _SHM.unpack_from(data)
-        if crc != core.crc32c(data[:_SHM.size]) or uuid != self.meta.uuid:
+        uuid, visible, synced = _SHM.unpack_from(data)
+        if crc != core.crc32c(data[:_SHM.size]) or uuid != self.meta.uuid or synced > visible:
             return None
-        return lsn
+        return visible, synced
+
+    def _shm_visible(self) -> Optional[int]:
+        shm = self._shm_read()
+        return None if shm is None else shm[0]
 
     def _writer_alive(self) -> bool:
-        try:
-            fd = os.open(self._p("LOCK"), os.O_RDONLY)
-        except FileNotFoundError:
+        fd = io.open(self.path, os.O_RDONLY | io.DIRECTORY, missing_ok=True)
+        if fd is None:
             return False
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        except BlockingIOError:
+            if io.flock(fd, exclusive=False):
+                io.unlock(fd)
+                return False
             return True
         finally:
-            os.close(fd)
+            io.close(fd)
 
     # -- commit -----------------------------------------------------------------------------------
     def check_writable(self) -> None:
         """OperationalError if this handle cannot take writes (read-only, or poisoned by a
-        failed WAL write/sync: the in-memory state may then hold unacknowledged commits)."""
+        failed WAL write/sync or META write: memory and disk may then disagree)."""
         if self.readonly:
             raise OperationalError("the database is open read-only; open it without readonly=True to write",
                                    reason="read_only")
         if self.replica_of is not None:
             raise OperationalError(f"the database is a replica of {self.replica_of}; it is read-only "
                                    "(write to the database it follows)", reason="read_only")
+        if self._poisoned is not None:
+            raise OperationalError(f"an earlier failure left this handle unusable ({self._poisoned}); "
+                                   f"reopen the database", reason=getattr(self._poisoned, "reason", None))
         if self.wal is not None:
             self.wal._check_failed()
 
+    def _poison(self, err: BaseException) -> None:
+        if self._poisoned is None:
+            self._poisoned = err
+
     def commit(self, ops: list) -> int:
-        """Log and apply one transaction; return its LSN. Caller holds the database's writer lock."""
+        """Prepare, log and apply one transaction; return its LSN. Caller holds the writer lock.
+
+        Everything that can refuse the transaction (a value no index can hold, a malformed op)
+        happens before the record is written: then nothing is logged and the handle is fine."""
         self.check_writable()
         st = self.state
+        try:
+            plan = st.prepare(ops)
+        except CorruptionError as e:
+            raise InternalError(f"lpgdb built a malformed commit record ({e}); nothing was "
+                                f"written. This is a bug: please report it") from e
         if self.wal is None:  # in memory
             lsn = st.applied_lsn + 1
-            st.apply(ops, lsn)
+            self._install(ops, lsn, plan)
             st.publish(lsn)
             return lsn
         self.last_commit_ns = max(time.time_ns(), self.last_commit_ns + 1)   # monotone commit clock
         payload = records.encode_commit(self.last_commit_ns, ops)
         lsn = self.wal.append(payload)
         self.commit_seq = self.wal.commit_seq
-        try:
-            st.apply(ops, lsn)
-        except Exception as e:
-            # The record is in the log but not in memory: memory and log disagree.  Poison the
-            # handle; reopening replays the log (which then raises if the record is bad).
-            self.wal._fail(e)
-            raise
+        self._install(ops, lsn, plan)
         if self.sync != "full":
             st.publish(lsn)
             if self.sync == "off":
-                self._publish(lsn)   # followers of an unsynced log follow what was written
+                self._publish(self.wal.durable_lsn, lsn)   # followers of an unsynced log follow what was written
         return lsn
+
+    def _install(self, ops, lsn, plan) -> None:
+        try:
+            self.state.apply(ops, lsn, plan)
+        except Exception as e:
+            # Cannot happen (prepare did every check); if it does, memory no longer matches the
+            # log: refuse further writes.  Reopening replays the log.
+            err = InternalError(f"applying a prepared commit failed ({e!r}); reopen the database. "
+                                f"This is a bug: please report it")
+            self._poison(err)
+            raise err from e
 
     def make_durable(self, lsn: int) -> None:
         """Wait until the commit at ``lsn`` is durable per the sync mode; publish it."""
@@ -299,16 +479,37 @@ class Engine:
         if self.sync == "full":
             self.state.publish(self.wal.durable_lsn)
 
+    def checkpoint_due(self) -> bool:
+        return (self.wal is not None and self._poisoned is None and not self.wal.failed
+                and self.wal.end_lsn - self.meta.checkpoint_lsn > self.checkpoint_wal_bytes
+                and self.wal.end_lsn >= self._next_auto_checkpoint)
+
     def maybe_checkpoint(self) -> None:
-        """Checkpoint when the WAL since the last one exceeds the threshold. The caller holds the writer lock."""
-        if self.wal is not None and self.wal.end_lsn - self.meta.checkpoint_lsn > self.checkpoint_wal_bytes:
+        """Checkpoint when the WAL since the last one exceeds the threshold (caller holds the
+        writer lock).  Runs after a commit was acknowledged, so it never raises: a failure is
+        logged (and retried after another quarter of the threshold of log)."""
+        if not self.checkpoint_due():
+            return
+        try:
             self.checkpoint()
+        except Exception as e:       # noqa: BLE001 - the commit before it is durable already
+            self._next_auto_checkpoint = self.wal.end_lsn + self.checkpoint_wal_bytes // 4 \
+                if self.wal is not None else 0
+            if not isinstance(e, Error):
+                self._poison(InternalError(f"automatic checkpoint failed: {e!r}"))
+            log.warning("lpgdb: automatic checkpoint of %s failed (the commits are safe in the "
+                        "log): %s", self.path, e)
 
     def checkpoint(self) -> None:
         """Materialize dirty partitions and retire the WAL below them (design §4.7).
-        The caller holds the database's writer lock."""
+        The caller holds the database's writer lock.
+
+        A failure before the META switch leaves everything as it was (the handle stays usable);
+        a failed META write poisons the handle.  Cleanup after the switch (deleting superseded
+        files and segments, archive shipping) only logs its failures."""
         if self.wal is None or self.readonly:
             return
+        self.check_writable()
         st = self.state
         if not st.dirty and st.applied_lsn == self.meta.checkpoint_lsn:
             return
@@ -316,11 +517,24 @@ class Engine:
         # log goes on in the same segment (it never jumps: a hole would read as damage at
         # replay, issue 9 B2/B3), so the segment holding the checkpoint LSN is kept.
         self.wal.sync_to(self.wal.end_lsn)
-        self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
-                                                    self.commit_seq, self.last_commit_ns)
-        self.wal.drop_segments_below(self._droppable())
+        try:
+            self.meta, self.manifest = checkpoint.write(self.path, st, self.meta, self.manifest,
+                                                        self.commit_seq, self.last_commit_ns)
+        except checkpoint.MetaWriteError as e:
+            self._poison(e)
+            raise
+        self._next_auto_checkpoint = 0
+        try:
+            checkpoint.remove_orphans(self.path, self.meta, self.manifest)
+            self.wal.drop_segments_below(self._droppable())
+        except OperationalError as e:
+            log.warning("lpgdb: could not remove files the checkpoint of %s superseded (retried "
+                        "at the next open): %s", self.path, e)
         if self.archiver is not None:
-            self.archiver.checkpointed(self.meta, self.manifest)   # never raises
+            try:
+                self.archiver.checkpointed(self.meta, self.manifest)
+            except Exception as e:   # noqa: BLE001 - the checkpoint itself is done
+                log.warning("lpgdb: staging the checkpoint of %s for the archive failed: %s", self.path, e)
         st.adj.compact()
         st.collect_garbage()
 
@@ -338,18 +552,19 @@ class Engine:
         """Copy a consistent image into the new directory ``dest``. Caller holds the writer lock
         (a writer), or nothing (a follower: ``_backup_follower``).
 
-        A checkpoint first makes the files hold everything (the log restarts empty), so the copy
-        is META + the current manifest + the partition files it names: all immutable, copied
-        (hard-linked on the same filesystem) while readers go on.
+        A checkpoint first makes the files hold everything, so the copy is META + the current
+        manifest + the partition files it names: all immutable, copied (hard-linked on the same
+        filesystem) while readers go on.  Atomic (``io.build_dir``): a failure leaves no
+        ``dest`` and touches no other file.
         """
         if self.path is None:
             raise OperationalError("backup needs an on-disk database (this one is in memory)")
+        if io.exists(dest):
+            raise OperationalError(f"backup destination {dest!r} already exists")
         if self.readonly:
             self._backup_follower(dest)
             return
         self.checkpoint()
-        if os.path.exists(dest):
-            raise OperationalError(f"backup destination {dest!r} already exists")
         checkpoint.copy_image(self.path, self.meta, self.manifest, dest)
 
     def _backup_follower(self, dest: str, attempts: int = 20) -> None:
@@ -357,34 +572,32 @@ class Engine:
         follower loaded (META, manifest, partition files: immutable, hard-linked) plus the log
         from its checkpoint LSN to the durable position it has replayed.  Opening the copy
         replays that log, so it holds exactly this follower's view.  Built with io.build_dir
-        (atomic: ``dest`` appears complete and synced, or not at all).
+        (atomic: ``dest`` appears complete and synced, or not at all; META is written fresh
+        from the loaded checkpoint, so it cannot be caught half-rewritten).
 
         The writer may checkpoint meanwhile (rewriting META, deleting the files and segments the
         new checkpoint covers): then META no longer names our image, or a file or segment is
         gone, and the attempt starts again from the newer checkpoint.  Complexity: O(image + log).
         """
-        if io.exists(dest):
-            raise OperationalError(f"backup destination {dest!r} already exists")
-
         class _Retry(Exception):
             pass
 
         for _ in range(attempts):
-            if checkpoint.read_meta(self._p("META")).slot_seq != self.meta.slot_seq:
-                self._load()                          # adopt the writer's newest checkpoint
+            if checkpoint.read_meta(self._p("META")) != self.meta:
+                self._load_follower()                 # adopt the writer's newest checkpoint
             else:
                 self.refresh()
             meta, manifest, end = self.meta, self.manifest, self.replayed_to
             try:
                 with io.build_dir(dest) as tmp:
                     try:
-                        if checkpoint.read_meta(self._p("META")).slot_seq != meta.slot_seq:
+                        if checkpoint.read_meta(self._p("META")) != meta:
                             raise _Retry()            # a checkpoint since our load: load it
                         checkpoint.fill_image(self.path, meta, manifest, tmp)
-                    except FileNotFoundError:
+                    except OperationalError as e:
+                        if getattr(e, "errno", None) != errno.ENOENT:
+                            raise
                         raise _Retry() from None      # a file of our image was deleted under us
-                    if checkpoint.read_meta(os.path.join(tmp, "META")).slot_seq != meta.slot_seq:
-                        raise _Retry()                # META switched while we copied it
                     if not self._copy_log(os.path.join(tmp, "wal"), meta, end):
                         raise _Retry()                # a segment was dropped by a checkpoint
             except _Retry:
@@ -414,21 +627,23 @@ class Engine:
         if self.path is None or not self.readonly:
             return
         meta = checkpoint.read_meta(self._p("META"))
-        if meta.slot_seq != self.meta.slot_seq and meta.checkpoint_lsn > self.replayed_to:
-            self._load()  # the segments we would need may be gone: start from the new checkpoint
+        if meta != self.meta and meta.checkpoint_lsn > self.replayed_to:
+            self._load_follower()  # the segments we would need may be gone: start from the new checkpoint
             return
-        upto = self._shm_durable() if self._writer_alive() else None
+        upto = self._shm_visible() if self._writer_alive() else None
         try:
-            end, _torn = self._replay(self.state, self.replayed_to, upto)
-        except FileNotFoundError:
-            self._load()
+            end, _torn, _lost = self._replay(self.state, self.replayed_to, upto)
+        except (CorruptionError, OperationalError):
+            if checkpoint.read_meta(self._p("META")) == meta:
+                raise
+            self._load_follower()     # the writer checkpointed while we read: start over
             return
         self.replayed_to = end
         self.state.publish(self.state.applied_lsn)
 
     def apply_shipped(self, end: int) -> None:
         """Replicas: apply the log that was placed in wal/ up to ``end`` (durable already)."""
-        done, _torn = self._replay(self.state, self.replayed_to, end)
+        done, _torn, _lost = self._replay(self.state, self.replayed_to, end)
         self.replayed_to = done
         self.wal.end_lsn = self.wal.durable_lsn = done
         self.state.publish(self.state.applied_lsn)
@@ -438,21 +653,48 @@ class Engine:
     def close(self, *, checkpoint_on_close: bool = True) -> None:
         try:
             if self.wal is not None:
-                if checkpoint_on_close:
+                if checkpoint_on_close and self._poisoned is None and not self.wal.failed:
                     try:
                         self.checkpoint()
-                    except OperationalError:
-                        pass  # a failed WAL leaves the log as the truth; recovery replays it
+                    except Error as e:
+                        log.warning("lpgdb: checkpoint at close of %s failed (the log holds every "
+                                    "commit; the next open replays it): %s", self.path, e)
                 if self.archiver is not None:
                     self.archiver.stop()           # ships what is left, within a time limit
                     try:
                         self.wal.drop_segments_below(self._droppable())
-                    except OSError:
+                    except OperationalError:
                         pass                       # dropped at the next checkpoint instead
                 self.wal.close()
                 self.wal = None
         finally:
             for fd in (self._shm_fd, self._lock_fd):
                 if fd is not None:
-                    os.close(fd)  # closing the LOCK fd releases the flock
+                    io.close(fd)  # closing the directory fd releases the writer's flock
             self._shm_fd = self._lock_fd = None
+
+
+def restore_copy(source: str, dest: str, *, schema_loader: Callable) -> None:
+    """Copy the database (a backup) at ``source`` into the new directory ``dest``, atomically.
+
+    The source is opened read-only (every checksum and name validated, its log replayed); the
+    copy (META, manifest, partition files, the log from the checkpoint on) is built under a
+    private temporary name, opened as a writer and checked there, and only then renamed to
+    ``dest`` (``io.build_dir``): a failure leaves no ``dest`` and touches no other file."""
+    if io.exists(dest):
+        raise OperationalError(f"restore destination {dest!r} already exists")
+    src = Engine(source, readonly=True, schema_loader=schema_loader)
+    try:
+        src.state.check()
+        meta, manifest = src.meta, src.manifest
+    finally:
+        src.close()
+
+    def check(tmp):
+        eng = Engine(tmp, create=False, schema_loader=schema_loader)
+        try:
+            eng.state.check()
+        finally:
+            eng.close(checkpoint_on_close=False)
+
+    checkpoint.copy_image(source, meta, manifest, dest, with_wal=True, check=check)

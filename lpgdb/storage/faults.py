@@ -7,7 +7,8 @@ code reaches that point the process kills itself with SIGKILL, exactly as a powe
 
 Points: ``wal_before_write``, ``wal_torn_write`` (writes half a frame, then dies),
 ``wal_after_write``, ``wal_after_sync``, ``ckpt_after_files``, ``ckpt_after_manifest``,
-``ckpt_after_meta``.
+``meta_between_slots`` (the first META slot of a checkpoint written, not the second),
+``ckpt_after_meta``.  Every I/O call is a crash point too: see ``io.Simulator(on_call=...)``.
 """
 import os
 import signal

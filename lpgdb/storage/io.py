@@ -30,6 +30,7 @@ by default it is derived from the caller as ``module.function:line``)::
     mmap(fd, size) -> read-only mmap (b"" for size 0)
     flock(fd, exclusive=True) -> bool (False if another open file holds a conflicting lock)
     copy_file(src, dst), link_or_copy(src, dst)   dst must not exist; the copy is fsynced
+    copy_tree(src, dst)               a directory tree, files fsynced
     build_dir(dest)                   context manager: build a directory atomically (below)
     remove_tree(path)                 remove a directory tree this process created
 
@@ -90,7 +91,7 @@ __all__ = [
     "open", "close", "pwrite", "write", "pread", "read_file", "write_file", "fdatasync", "fsync",
     "fsync_dir", "rename", "link", "unlink", "mkdir", "rmdir", "makedirs", "listdir", "ftruncate",
     "preallocate", "fstat", "lstat", "exists", "is_real_dir", "mmap", "flock", "copy_file",
-    "link_or_copy", "build_dir", "remove_tree", "Simulator", "install", "uninstall", "installed",
+    "link_or_copy", "copy_tree", "build_dir", "remove_tree", "Simulator", "install", "uninstall", "installed",
 ]
 
 _sim: Optional["Simulator"] = None      # the one check production pays per call
@@ -99,6 +100,8 @@ _fd_paths: dict = {}                     # fd -> path, for messages and the simu
 _FULL = (_errno.ENOSPC, _errno.EDQUOT, _errno.EFBIG)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+NOFOLLOW = _O_NOFOLLOW          # add to open() flags for files inside a database directory
+DIRECTORY = _O_DIRECTORY        # open(path, os.O_RDONLY | DIRECTORY): a directory fd (flock, fsync)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20
 
@@ -107,17 +110,20 @@ _CHUNK = 1 << 20
 def _error(e: OSError, what: str, path) -> OperationalError:
     """The typed error for an OSError of operation ``what`` on ``path``."""
     code = e.errno
-    reason = os.strerror(code) if code else str(e)
+    why = os.strerror(code) if code else str(e)
     where = f"{what} {path}" if path is not None else what
+    reason = None
     if code in _FULL:
-        msg = (f"disk full: could not {where} ({reason}); free disk space (or raise the quota or "
+        reason = "disk_full"
+        msg = (f"disk full: could not {where} ({why}); free disk space (or raise the quota or "
                f"file-size limit), then reopen the database")
     elif code == _errno.EIO:
+        reason = "io_error"
         msg = (f"I/O error: could not {where}: the storage device reported a failure; check the "
                f"device (e.g. dmesg), then reopen the database, or restore it from a backup if "
                f"the device is failing")
     elif code in (_errno.EACCES, _errno.EPERM, _errno.EROFS):
-        msg = (f"could not {where} ({reason}); check the permissions of the database directory "
+        msg = (f"could not {where} ({why}); check the permissions of the database directory "
                f"and that its file system is mounted writable")
     elif code == _errno.ELOOP:
         msg = (f"could not {where}: it is a symbolic link, and lpgdb does not follow symbolic "
@@ -128,8 +134,8 @@ def _error(e: OSError, what: str, path) -> OperationalError:
         msg = f"could not {where}: too many open files; close some databases or raise the limit"
     else:
         name = _errno.errorcode.get(code, str(code))
-        msg = f"could not {where} ({name}: {reason}); check the file system, then reopen the database"
-    err = OperationalError(msg)
+        msg = f"could not {where} ({name}: {why}); check the file system, then reopen the database"
+    err = OperationalError(msg, reason=reason)
     err.errno = code
     err.filename = path
     return err
@@ -137,7 +143,7 @@ def _error(e: OSError, what: str, path) -> OperationalError:
 
 def _short(path, wrote: int, want: int) -> OperationalError:
     err = OperationalError(f"disk full: short write to {path} ({wrote} of {want} bytes written); "
-                           f"free disk space, then reopen the database")
+                           f"free disk space, then reopen the database", reason="disk_full")
     err.errno = _errno.ENOSPC
     err.filename = path
     return err
@@ -155,8 +161,11 @@ if sys.platform == "darwin":  # pragma: no cover - fsync does not flush the driv
         _fcntl.fcntl(fd, _fcntl.F_FULLFSYNC)
     _raw_fsync = _raw_datasync
 else:
-    _raw_datasync = getattr(os, "fdatasync", os.fsync)
-    _raw_fsync = os.fsync
+    def _raw_datasync(fd):          # looked up at call time, so tests may patch os.fdatasync
+        (getattr(os, "fdatasync", None) or os.fsync)(fd)
+
+    def _raw_fsync(fd):
+        os.fsync(fd)
 
 
 def _open(path, flags, mode):
@@ -567,6 +576,20 @@ def link_or_copy(src, dst, *, site=None) -> None:
         copy_file(src, dst, site=site)
 
 
+def copy_tree(src, dst, *, site=None) -> None:
+    """Copy the directory tree ``src`` into the new directory ``dst`` (files fsynced; symbolic
+    links refused)."""
+    site = site or _caller()
+    mkdir(dst, site=site)
+    for name in listdir(src, site=site):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        if is_real_dir(s):
+            copy_tree(s, d, site=site)
+        else:
+            copy_file(s, d, site=site)
+    fsync_dir(dst, site=site)
+
+
 def remove_tree(path, *, site=None) -> None:
     """Remove a directory tree this process created (never follows symbolic links)."""
     site = site or _caller()
@@ -620,13 +643,17 @@ def build_dir(dest, *, site=None, replace_empty: bool = False):
         if taken():
             raise _error(FileExistsError(_errno.EEXIST, "exists"), "create", dest)
         rename(tmp, dest, site=site)
+        try:
+            fsync_dir(parent, site=site)
+        except BaseException:
+            rename(dest, tmp, site=site)   # not durable: take it back (best effort)
+            raise
     except BaseException:
         try:
             remove_tree(tmp, site=site)
         except OperationalError:
             pass   # leave the private temporary directory; the original error matters
         raise
-    fsync_dir(parent, site=site)
 
 
 # -- the simulator (tests) ----------------------------------------------------------------------
@@ -729,6 +756,7 @@ class Simulator:
         self._files: dict = {}              # file key -> unsynced content ops
         self._fdkey: dict = {}              # fd -> file key (files under root)
         self._dirops: list = []             # unsynced directory ops, in order
+        self._under_cache: dict = {}
 
     # -- configuration --------------------------------------------------------------------------
     def fail(self, kind=None, site=None, *, nth: int = 1, error="EIO", persistent: bool = False) -> Fault:
@@ -744,8 +772,14 @@ class Simulator:
     def _under(self, path) -> bool:
         if path is None or isinstance(path, int):
             return False
-        p = os.path.abspath(path)
-        return p == self.root or p.startswith(self.root + os.sep)
+        hit = self._under_cache.get(path)
+        if hit is None:
+            p = os.path.abspath(path)
+            hit = p == self.root or p.startswith(self.root + os.sep)
+            if len(self._under_cache) > 4096:
+                self._under_cache.clear()
+            self._under_cache[path] = hit
+        return hit
 
     def _begin(self, kind, site, path):
         """Count a call; run the crash-point callback; return the fault that fires, if any."""
@@ -777,6 +811,16 @@ class Simulator:
     def _key_of_fd(self, fd):
         st = os.fstat(fd)
         return (st.st_dev, st.st_ino)
+
+    def _track(self, fd):
+        """The file key of ``fd`` if it is a file under root (also fds opened before install)."""
+        key = self._fdkey.get(fd)
+        if key is None:
+            path = _fd_paths.get(fd)
+            if path is not None and self._under(path):
+                with self._lock:
+                    key = self._fdkey[fd] = self._key_of_fd(fd)
+        return key
 
     def _stash(self, path):
         """The content of ``path`` (to restore it if its removal is dropped)."""
@@ -819,7 +863,7 @@ class Simulator:
         return os.pread(fd, size, 0) if size else b""
 
     def _pwrite(self, fd, data, offset, site):
-        key = self._fdkey.get(fd)
+        key = self._track(fd)
         if key is None:
             return _pwrite(fd, data, offset)
         f = self._begin("write", site, _name(fd))
@@ -842,7 +886,7 @@ class Simulator:
         self._files.setdefault(key, []).append(("w", offset, old, size, bytes(data)))
 
     def _write(self, fd, data, site):
-        key = self._fdkey.get(fd)
+        key = self._track(fd)
         if key is None:
             return _raw_write(fd, data)
         pos = os.lseek(fd, 0, os.SEEK_CUR)
@@ -850,14 +894,14 @@ class Simulator:
         os.lseek(fd, pos + len(data), os.SEEK_SET)
 
     def _pread(self, fd, size, offset, site):
-        if fd in self._fdkey:
+        if self._track(fd) is not None:
             f = self._begin("read", site, _name(fd))
             if f is not None:
                 self._raise(f, "read", _name(fd))
         return _pread(fd, size, offset)
 
     def _sync(self, fd, site, data_only):
-        key = self._fdkey.get(fd)
+        key = self._track(fd)
         if key is None:
             return _sync(fd, data_only)
         f = self._begin("sync", site, _name(fd))
@@ -953,7 +997,7 @@ class Simulator:
         return _listdir(path, missing_ok)
 
     def _ftruncate(self, fd, size, site):
-        key = self._fdkey.get(fd)
+        key = self._track(fd)
         if key is None:
             return _raw_ftruncate(fd, size)
         f = self._begin("truncate", site, _name(fd))
@@ -967,7 +1011,7 @@ class Simulator:
             _raw_ftruncate(fd, size)
 
     def _preallocate(self, fd, size, site):
-        key = self._fdkey.get(fd)
+        key = self._track(fd)
         if key is None:
             return _preallocate(fd, size)
         f = self._begin("allocate", site, _name(fd))
@@ -989,6 +1033,8 @@ class Simulator:
             raise RuntimeError("Simulator(record=True) is needed for power-loss images")
         if mode not in ("random", "drop_all", "keep_all"):
             raise ValueError(f"unknown mode {mode!r}")
+        if self._under(dest):
+            raise ValueError("a power-loss image must be written outside the simulated root")
         rng = rng if isinstance(rng, random.Random) else random.Random(rng)
         stats = Counter()
         with self._lock:

@@ -183,17 +183,30 @@ def pack_props(props: dict) -> bytes:
     return pack(props) if props else b""
 
 
+_SCALAR_TYPES = frozenset((bool, int, float, str, bytes, _dt.date, _dt.time, _dt.datetime, _dt.timedelta))
+
+
 def unpack_props(data: bytes) -> dict:
-    """Decode a property map written by :func:`pack_props`. O(size)."""
+    """Decode a property map written by :func:`pack_props`. O(size).
+
+    Stored bytes are checksummed, but a crafted file can hold anything: whatever is not a map
+    of names to storable values (scalars, or lists of scalars) is a CorruptionError."""
     if not data:
         return {}
     try:
-        out = msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+        d = msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
     except Exception as e:  # msgpack raises several unrelated types on garbage
-        raise CorruptionError(f"undecodable property map: {e}") from e
-    if type(out) is not dict:
+        raise CorruptionError(f"undecodable stored property map: {e}") from e
+    if type(d) is not dict:
         raise CorruptionError("a stored property map is not a map")
-    return out
+    scalars = _SCALAR_TYPES
+    for k, v in d.items():
+        t = type(v)
+        if type(k) is not str or (t not in scalars and not (
+                t is list and all(type(x) in scalars for x in v))):
+            raise CorruptionError(f"a stored property map holds {k!r:.40}: {t.__name__}, which is "
+                                  f"not a storable value")
+    return d
 
 
 def _key_value(v):

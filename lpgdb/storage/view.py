@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
+from .. import core
 from . import records
 from .graph import ALL
 
@@ -204,7 +205,10 @@ class GraphView:
         spec = self._st.spec_by_name(name)
         if spec is None:
             raise KeyError(name)
-        return self._st.key_index.get(spec.index_id, records.key_bytes(key), self.lsn)
+        kb = records.key_bytes(key)
+        if len(kb) > core.KEY_MAX:
+            return []                 # longer than any stored key (prepare refuses those)
+        return self._st.key_index.get(spec.index_id, kb, self.lsn)
 
     def key_first_many(self, name: str, keys: Iterable[tuple]) -> list:
         """For each key, the smallest node id holding it under index ``name``, or -1.  One
@@ -213,6 +217,14 @@ class GraphView:
         if spec is None:
             raise KeyError(name)
         kbs = [records.key_bytes(k) for k in keys]
+        if any(len(kb) > core.KEY_MAX for kb in kbs):   # never stored: -1, and C would refuse
+            short = [i for i, kb in enumerate(kbs) if len(kb) <= core.KEY_MAX]
+            out = [-1] * len(kbs)
+            found = self._st.key_index.get_first_many(spec.index_id, [kbs[i] for i in short],
+                                                      self.lsn) if short else []
+            for i, r in zip(short, found):
+                out[i] = r
+            return out
         return self._st.key_index.get_first_many(spec.index_id, kbs, self.lsn) if kbs else []
 
     def user_index_name(self, label: str, props: tuple) -> Optional[str]:
@@ -230,6 +242,8 @@ class GraphView:
         try:
             kb = records.key_bytes((value,))
         except Exception:   # DataError: NaN is never a stored key
+            return []
+        if len(kb) > core.KEY_MAX:
             return []
         return self._st.key_index.get(spec.index_id, kb, self.lsn)
 

@@ -45,7 +45,6 @@ Invariants
 """
 from __future__ import annotations
 
-import mmap
 import os
 import struct
 import threading
@@ -59,7 +58,8 @@ from . import faults, io
 
 SEG_HEADER = 4096
 DEFAULT_SEG_SIZE = 16 << 20
-MIN_SEG_SIZE, MAX_SEG_SIZE = 64 << 10, 1 << 30
+MIN_SEG_SIZE = 64 << 10
+MAX_SEG_SIZE = 1 << 30
 DEFAULT_INFLIGHT_MAX = 8 << 20
 MIN_TAIL = 64
 SYNC_INTERVAL = 0.1          # seconds between background fdatasyncs in sync="normal"
@@ -70,6 +70,7 @@ _SEG_MAGIC = b"LPGWAL\x00\x01"
 _SEG = struct.Struct("<8sI16sQQQ")
 _FRAME = struct.Struct("<IIQQBBHI")
 assert _FRAME.size == 32
+_ZERO_CHUNK = bytes(1 << 20)
 
 
 def _mask(crc: int) -> int:
@@ -80,28 +81,33 @@ def _align8(n: int) -> int:
     return (n + 7) & ~7
 
 
+def valid_seg_size(n) -> bool:
+    """A segment size lpgdb accepts: a multiple of 4 KiB between 64 KiB and 1 GiB."""
+    return type(n) is int and MIN_SEG_SIZE <= n <= MAX_SEG_SIZE and n % 4096 == 0
+
+
 def segment_name(seg_no: int) -> str:
     return f"{seg_no:016x}.wal"
 
 
+def parse_segment_name(name: str) -> Optional[int]:
+    """The segment number a file name stands for, or None (not a segment)."""
+    if len(name) != 20 or not name.endswith(".wal"):
+        return None
+    hexpart = name[:16]
+    if hexpart.strip("0123456789abcdef"):
+        return None
+    return int(hexpart, 16)
+
+
 def list_segments(wal_dir: str) -> list[int]:
     """Segment numbers present in ``wal_dir``, ascending."""
-    out = []
-    for name in os.listdir(wal_dir):
-        if name.endswith(".wal") and len(name) == 20:
-            try:
-                out.append(int(name[:16], 16))
-            except ValueError:
-                continue
-    return sorted(out)
+    out = [parse_segment_name(n) for n in io.listdir(wal_dir)]
+    return sorted(s for s in out if s is not None)
 
 
 def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    io.fsync_dir(path)
 
 
 def _segment_header(uuid: bytes, seg_no: int, seg_size: int) -> bytes:
@@ -176,36 +182,44 @@ class WalWriter:
         fd = self._fds.get(seg_no)
         if fd is None:
             path = os.path.join(self.dir, segment_name(seg_no))
-            if not os.path.exists(path):
+            fd = io.open(path, os.O_RDWR | io.NOFOLLOW, missing_ok=True)
+            if fd is None:
                 self._create_segment(seg_no)
-            fd = os.open(path, os.O_RDWR)
+                fd = io.open(path, os.O_RDWR | io.NOFOLLOW)
             self._fds[seg_no] = fd
         return fd
 
     def _create_segment(self, seg_no: int) -> None:
+        """Invariant (5): zero-filled (so a commit's fdatasync has no extent metadata to
+        update), written under a temporary name, synced, renamed, directory synced."""
         tmp = os.path.join(self.dir, segment_name(seg_no) + ".tmp")
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = io.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | io.NOFOLLOW)
         try:
+            for pos in range(0, self.seg_size, len(_ZERO_CHUNK)):
+                io.pwrite(fd, _ZERO_CHUNK[:min(len(_ZERO_CHUNK), self.seg_size - pos)], pos)
+            io.pwrite(fd, _segment_header(self.uuid, seg_no, self.seg_size), 0)
+            io.fdatasync(fd)
+        except BaseException:
+            io.close(fd)
             try:
-                zeros = bytes(1 << 20)
-                for pos in range(0, self.seg_size, len(zeros)):
-                    os.pwrite(fd, zeros[:min(len(zeros), self.seg_size - pos)], pos)
-            except OSError as e:
-                raise OperationalError(f"cannot preallocate a WAL segment (disk full?): {e}") from e
-            os.pwrite(fd, _segment_header(self.uuid, seg_no, self.seg_size), 0)
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, os.path.join(self.dir, segment_name(seg_no)))
-        fsync_dir(self.dir)
+                io.unlink(tmp, missing_ok=True)
+            except OperationalError:
+                pass
+            raise
+        io.close(fd)
+        io.rename(tmp, os.path.join(self.dir, segment_name(seg_no)))
+        io.fsync_dir(self.dir)
 
     # -- append ---------------------------------------------------------------------------------
     def append(self, payload: bytes) -> int:
-        """Write one transaction (fragmented as needed); return its end LSN. Not yet durable."""
+        """Write one transaction (fragmented as needed); return its end LSN. Not yet durable.
+
+        The segments it needs are opened (created) first: a failure there (say, no space for a
+        new segment) writes nothing and leaves the writer usable.  A failed write poisons it."""
         self._check_failed()
         if self.sync_mode != "off" and self.end_lsn - self.durable_lsn > self.inflight_max:
             self.sync_to(self.end_lsn)  # invariant (3): back-pressure
-        self.commit_seq += 1
+        seq = self.commit_seq + 1
         pos, left, first = self.end_lsn, memoryview(payload), True
         writes = []
         while True:
@@ -220,23 +234,26 @@ class WalWriter:
             n = min(len(left), (room - 32) & ~7)
             last = n == len(left)
             kind = COMMIT if first and last else FIRST if first else LAST if last else MIDDLE
-            frame = encode_frame(pos, self.commit_seq, kind, bytes(left[:n]), pos - self.durable_lsn)
+            frame = encode_frame(pos, seq, kind, bytes(left[:n]), pos - self.durable_lsn)
             writes.append((seg_no, off, frame))
             pos += len(frame)
             left = left[n:]
             first = False
             if last:
                 break
+        fds = [self._fd(seg_no) for seg_no, _off, _frame in writes]   # may raise: nothing written
         try:
-            for seg_no, off, frame in writes:
+            for fd, (_seg, off, frame) in zip(fds, writes):
                 faults.point("wal_before_write")
                 if faults.TORN_WRITE and faults.hit("wal_torn_write"):
-                    os.pwrite(self._fd(seg_no), frame[: len(frame) // 2], off)
+                    io.pwrite(fd, frame[: len(frame) // 2], off)
                     faults.die()
-                os.pwrite(self._fd(seg_no), frame, off)
-        except OSError as e:
-            self._fail(e)
-            raise OperationalError(f"WAL write failed; the database must be reopened: {e}") from e
+                io.pwrite(fd, frame, off)
+        except OperationalError as e:
+            self._poison(e, pos)
+            raise OperationalError(f"WAL write failed; the commit was not made and the database "
+                                   f"must be reopened: {e}", reason=getattr(e, "reason", None)) from e
+        self.commit_seq = seq
         self.end_lsn = pos
         faults.point("wal_after_write")
         return pos
@@ -246,9 +263,9 @@ class WalWriter:
         """Block until everything below ``lsn`` is durable (group commit leader/follower)."""
         with self._cv:
             while True:
-                self._check_failed()
-                if self.durable_lsn >= lsn:
+                if self.durable_lsn >= lsn:     # durable first: a later failure cannot undo it
                     return
+                self._check_failed()
                 if not self._flushing:
                     break
                 self._cv.wait()
@@ -258,25 +275,25 @@ class WalWriter:
         err = None
         try:
             for _seg, fd in fds:
-                os.fdatasync(fd)
-        except OSError as e:
+                io.fdatasync(fd)
+        except OperationalError as e:
             err = e
         with self._cv:
             self._flushing = False
-            if err is not None:
-                self._fail(err)
-                self._erase_unsynced()
-                self._cv.notify_all()
-                raise OperationalError(f"WAL fdatasync failed; the database must be reopened "
-                                       f"(commits not yet durable were not acknowledged): {err}") from err
-            self.durable_lsn = max(self.durable_lsn, target)
-            self._last_sync = time.monotonic()
-            cur = target // self.seg_size
-            for seg, fd in list(self._fds.items()):  # sealed segments are fully synced: close them
-                if seg < cur:
-                    os.close(fd)
-                    del self._fds[seg]
+            if err is None:
+                self.durable_lsn = max(self.durable_lsn, target)
+                self._last_sync = time.monotonic()
+                cur = target // self.seg_size
+                for seg, fd in list(self._fds.items()):  # sealed segments are fully synced: close them
+                    if seg < cur:
+                        io.close(fd)
+                        del self._fds[seg]
             self._cv.notify_all()
+        if err is not None:
+            self._poison(err, self.end_lsn)
+            raise OperationalError(f"WAL fdatasync failed; commits not yet durable were not "
+                                   f"acknowledged, and the database must be reopened: {err}",
+                                   reason=getattr(err, "reason", None)) from err
         faults.point("wal_after_sync")
         if self._on_durable is not None:
             self._on_durable(self.durable_lsn)
@@ -298,33 +315,41 @@ class WalWriter:
             if self.durable_lsn < self.end_lsn and self._failed is None:
                 try:
                     self.sync_to(self.end_lsn)
-                except (OperationalError, OSError):
+                except OperationalError:
                     return   # the failure is recorded; the next commit reports it
 
-    def _fail(self, err: BaseException) -> None:
-        self._failed = err
+    @property
+    def failed(self) -> bool:
+        return self._failed is not None
 
-    def _erase_unsynced(self) -> None:
-        """After a failed fdatasync: zero the log from ``durable_lsn`` on (best effort), so
-        commits that were never acknowledged cannot reappear at recovery.  Never retries the
-        failed fsync on the same data (the kernel may have dropped the dirty pages)."""
-        try:
-            pos = self.durable_lsn
-            while pos < self.end_lsn:
-                seg, off = divmod(pos, self.seg_size)
-                n = min(self.end_lsn, (seg + 1) * self.seg_size) - pos
-                fd = self._fds.get(seg)
-                if fd is not None:
-                    os.pwrite(fd, bytes(n), off)
-                    os.fdatasync(fd)
-                pos += n
-        except OSError:
-            pass  # documented: if erasing fails too, a failed commit may reappear after recovery
+    def _poison(self, err: BaseException, written_end: int) -> None:
+        """Invariant (6): refuse further writes, then zero the log from ``durable_lsn`` to
+        ``written_end`` (best effort) so commits never acknowledged cannot reappear at recovery.
+        Waits for a flush in progress: what it makes durable stays acknowledged."""
+        with self._cv:
+            if self._failed is None:
+                self._failed = err
+            while self._flushing:
+                self._cv.wait()
+            try:
+                pos = self.durable_lsn
+                while pos < written_end:
+                    seg, off = divmod(pos, self.seg_size)
+                    n = min(written_end, (seg + 1) * self.seg_size) - pos
+                    fd = self._fds.get(seg)
+                    if fd is not None:
+                        for p in range(off, off + n, len(_ZERO_CHUNK)):
+                            io.pwrite(fd, _ZERO_CHUNK[:min(len(_ZERO_CHUNK), off + n - p)], p)
+                        io.fdatasync(fd)
+                    pos += n
+            except OperationalError:
+                pass  # documented: if erasing fails too, a failed commit may reappear after recovery
+            self._cv.notify_all()
 
     def _check_failed(self) -> None:
         if self._failed is not None:
             raise OperationalError(f"an earlier WAL write or sync failed ({self._failed}); "
-                                   "reopen the database")
+                                   "reopen the database", reason=getattr(self._failed, "reason", None))
 
     def drop_segments_below(self, lsn: int) -> None:
         """Delete the segments wholly below the one holding ``lsn`` (they are checkpointed)."""
@@ -333,8 +358,8 @@ class WalWriter:
             if seg < limit:
                 fd = self._fds.pop(seg, None)
                 if fd is not None:
-                    os.close(fd)
-                os.unlink(os.path.join(self.dir, segment_name(seg)))
+                    io.close(fd)
+                io.unlink(os.path.join(self.dir, segment_name(seg)), missing_ok=True)
 
     def close(self) -> None:
         self._stop.set()
@@ -342,7 +367,7 @@ class WalWriter:
             self._flusher.join()
         with self._cv:
             for fd in self._fds.values():
-                os.close(fd)
+                io.close(fd)
             self._fds.clear()
 
 
@@ -364,7 +389,7 @@ def read_log(wal_dir: str, seg_size: int, lsn: int, end: int) -> Optional[bytes]
     if not (SEG_HEADER <= off <= end - seg_no * seg_size <= seg_size):
         raise ValueError(f"log range [{lsn}, {end}) is not inside one segment")
     path = os.path.join(wal_dir, segment_name(seg_no))
-    fd = io.open(path, os.O_RDONLY, missing_ok=True)
+    fd = io.open(path, os.O_RDONLY | io.NOFOLLOW, missing_ok=True)
     if fd is None:
         return None
     try:
@@ -387,7 +412,7 @@ def write_log(wal_dir: str, uuid: bytes, seg_size: int, lsn: int, data: bytes) -
     path = os.path.join(wal_dir, segment_name(seg_no))
     if not io.exists(path):
         tmp = path + ".tmp"
-        fd = io.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+        fd = io.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | io.NOFOLLOW)
         try:
             io.ftruncate(fd, seg_size)
             io.pwrite(fd, _segment_header(uuid, seg_no, seg_size), 0)
@@ -396,7 +421,7 @@ def write_log(wal_dir: str, uuid: bytes, seg_size: int, lsn: int, data: bytes) -
             io.close(fd)
         io.rename(tmp, path)
         io.fsync_dir(wal_dir)
-    fd = io.open(path, os.O_RDWR)
+    fd = io.open(path, os.O_RDWR | io.NOFOLLOW)
     try:
         io.pwrite(fd, data, off)
     finally:
@@ -407,7 +432,7 @@ def sync_log(wal_dir: str, first_seg: int) -> None:
     """fdatasync the segments from ``first_seg`` on (after write_log)."""
     for s in list_segments(wal_dir):
         if s >= first_seg:
-            fd = io.open(os.path.join(wal_dir, segment_name(s)), os.O_RDONLY)
+            fd = io.open(os.path.join(wal_dir, segment_name(s)), os.O_RDONLY | io.NOFOLLOW)
             try:
                 io.fdatasync(fd)
             finally:
@@ -419,27 +444,28 @@ class ScanResult:
     end_lsn: int                 # where the valid log ends (the next write position)
     torn_from: Optional[int]     # first invalid position if a torn tail was found, else None
     commit_seq: int              # last commit sequence number seen
+    lost: Optional[str] = None   # with accept_loss: what damaged history was given up
 
 
 def _read_segment(wal_dir: str, seg_no: int, uuid: bytes, seg_size: int):
-    """The segment mapped read-only (only touched pages are read), header checked."""
+    """The segment mapped read-only (only touched pages are read), size and header checked."""
     path = os.path.join(wal_dir, segment_name(seg_no))
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    fd = io.open(path, os.O_RDONLY | io.NOFOLLOW)
+    try:
+        size = io.fstat(fd).st_size
+        if size != seg_size:
+            raise CorruptionError(f"WAL segment is {size} bytes, not {seg_size} (truncated or "
+                                  f"damaged); restore the database from a backup", path=path, offset=0)
+        data = io.mmap(fd, size)
+    finally:
+        io.close(fd)
     hdr = data[:_SEG.size + 4]
-    ok = len(hdr) == _SEG.size + 4
-    if ok:
-        magic, _ver, fuuid, fseg, fsize, _ = _SEG.unpack_from(hdr)
-        (crc,) = struct.unpack_from("<I", hdr, _SEG.size)
-        ok = (magic == _SEG_MAGIC and crc == core.crc32c(hdr[:_SEG.size]) and fseg == seg_no
-              and fsize == seg_size and fuuid == uuid)
-    if not ok:
+    magic, _ver, fuuid, fseg, fsize, _ = _SEG.unpack_from(hdr)
+    (crc,) = struct.unpack_from("<I", hdr, _SEG.size)
+    if not (magic == _SEG_MAGIC and crc == core.crc32c(hdr[:_SEG.size]) and fseg == seg_no
+            and fsize == seg_size and fuuid == uuid):
         raise CorruptionError("bad WAL segment header", path=path, offset=0)
     return data
-
-
-_ZEROS = bytes(1 << 16)
 
 
 def written_end(buf, start: int = 0) -> int:
@@ -447,28 +473,31 @@ def written_end(buf, start: int = 0) -> int:
 
     Scans backwards in 64 KiB blocks, so a mostly preallocated segment costs a few compares.
     """
+    zeros = _ZERO_CHUNK
     end = len(buf)
     while end > start:
-        lo = max(start, end - len(_ZEROS))
+        lo = max(start, end - (1 << 16))
         block = buf[lo:end]
-        if block != _ZEROS[:end - lo]:
+        if block != zeros[:end - lo]:
             return lo + len(block.rstrip(b"\0"))
         end = lo
     return start
 
 
 def scan(wal_dir: str, uuid: bytes, seg_size: int, start_lsn: int, *,
-         upto: Optional[int] = None, commit_seq: int = 0) -> Iterator:
-    """Yield ``(end_lsn, commit_seq, payload)`` for each complete transaction from ``start_lsn``.
+         upto: Optional[int] = None, commit_seq: int = 0, accept_loss: bool = False) -> Iterator:
+    """Yield ``(start_lsn, end_lsn, commit_seq, payload)`` for each complete transaction from
+    ``start_lsn``.
 
     Stops at ``upto`` (a transaction ending beyond it is not yielded) or at the end of the valid
     log.  The generator's return value (``StopIteration.value``) is a ScanResult.  Damage to
-    acknowledged data raises CorruptionError (invariant 4).
+    acknowledged data raises CorruptionError (invariant 4), unless ``accept_loss``: then the
+    log ends at the damage and ``ScanResult.lost`` says what was given up.
     """
     segs = [s for s in list_segments(wal_dir) if (s + 1) * seg_size > start_lsn]
     pos = start_lsn
     txn_start, parts = None, []
-    cache: dict[int, bytes] = {}
+    cache: dict = {}
 
     def seg_data(seg_no):
         if seg_no not in cache:
@@ -498,9 +527,15 @@ def scan(wal_dir: str, uuid: bytes, seg_size: int, start_lsn: int, *,
                 bad = True
         if bad:
             cut = txn_start if parts else pos
-            _end_of_log_decision(wal_dir, uuid, seg_size, segs, cut, seg_data)
-            return ScanResult(cut, cut if _has_bytes_after(segs, seg_data, seg_size, cut) else None,
-                              commit_seq)
+            lost = None
+            try:
+                end_of_log_decision(wal_dir, seg_size, segs, cut, seg_data)
+            except CorruptionError as e:
+                if not accept_loss:
+                    raise
+                lost = str(e)
+            after = lost is not None or _has_bytes_after(segs, seg_data, seg_size, cut)
+            return ScanResult(cut, cut if after else None, commit_seq, lost)
         if frame.kind in (COMMIT, FIRST):
             txn_start = pos
         parts.append(frame)
@@ -511,7 +546,7 @@ def scan(wal_dir: str, uuid: bytes, seg_size: int, start_lsn: int, *,
             payload = parts[0].payload if len(parts) == 1 else b"".join(p.payload for p in parts)
             commit_seq = frame.commit_seq
             parts = []
-            yield frame.end, commit_seq, payload
+            yield txn_start, frame.end, commit_seq, payload
 
 
 def _has_bytes_after(segs, seg_data, seg_size, lsn) -> bool:
@@ -519,13 +554,14 @@ def _has_bytes_after(segs, seg_data, seg_size, lsn) -> bool:
     for s in segs:
         if s < seg_no:
             continue
-        start = off if s == seg_no else SEG_HEADER
-        if written_end(seg_data(s), start) > start:
+        if s > seg_no:
+            return True          # a whole later segment: erase it too
+        if written_end(seg_data(s), max(off, SEG_HEADER)) > max(off, SEG_HEADER):
             return True
     return False
 
 
-def _end_of_log_decision(wal_dir, uuid, seg_size, segs, cut, seg_data) -> None:
+def end_of_log_decision(wal_dir, seg_size, segs, cut, seg_data) -> None:
     """Raise CorruptionError if a later valid frame proves the bytes at ``cut`` were durable."""
     cut_seg = cut // seg_size
     for s in segs:
@@ -544,9 +580,10 @@ def _end_of_log_decision(wal_dir, uuid, seg_size, segs, cut, seg_data) -> None:
             if f is not None and f.lsn - f.unsynced_delta > cut:
                 raise CorruptionError(
                     f"WAL damaged at LSN {cut}: a later valid frame (LSN {f.lsn}) shows it had been "
-                    f"synced; acknowledged commits would be lost. Restore from a backup, or open with "
-                    f"recover='truncate' to accept the loss",
-                    path=os.path.join(wal_dir, segment_name(cut_seg)), offset=cut % seg_size)
+                    f"synced, so acknowledged commits would be lost. Restore the database from a "
+                    f"backup, or open it with connect(..., recover='truncate') to accept the loss "
+                    f"of every commit from there on", path=os.path.join(wal_dir, segment_name(cut_seg)),
+                    offset=cut % seg_size)
 
 
 def zero_tail(wal_dir: str, seg_size: int, lsn: int) -> None:
@@ -555,22 +592,35 @@ def zero_tail(wal_dir: str, seg_size: int, lsn: int) -> None:
     for s in list_segments(wal_dir):
         path = os.path.join(wal_dir, segment_name(s))
         if s > seg_no:
-            os.unlink(path)
+            io.unlink(path)
         elif s == seg_no:
             start = max(off, SEG_HEADER)
-            fd = os.open(path, os.O_RDWR)
+            fd = io.open(path, os.O_RDWR | io.NOFOLLOW)
             try:
-                with open(path, "rb") as f:
-                    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                    end = written_end(mm, start)  # preallocated zeros need no erasing
+                size = io.fstat(fd).st_size
+                mm = io.mmap(fd, size)
+                end = written_end(mm, start)  # preallocated zeros need no erasing
+                if size:
                     mm.close()
-                chunk = b"\0" * (1 << 20)
-                p = start
-                while p < end:
-                    n = min(len(chunk), end - p)
-                    os.pwrite(fd, chunk[:n], p)
-                    p += n
-                os.fdatasync(fd)
+                for p in range(start, end, len(_ZERO_CHUNK)):
+                    io.pwrite(fd, _ZERO_CHUNK[:min(len(_ZERO_CHUNK), end - p)], p)
+                io.fdatasync(fd)
             finally:
-                os.close(fd)
-    fsync_dir(wal_dir)
+                io.close(fd)
+    io.fsync_dir(wal_dir)
+
+
+def sync_segments(wal_dir: str, seg_size: int, from_lsn: int) -> None:
+    """fdatasync every segment holding log at or after ``from_lsn``, and the directory.
+
+    Recovery calls it before new frames claim (through ``unsynced_delta``) that everything
+    below them is durable: the log it replayed may have been only in the page cache."""
+    first = from_lsn // seg_size
+    for s in list_segments(wal_dir):
+        if s >= first:
+            fd = io.open(os.path.join(wal_dir, segment_name(s)), os.O_RDONLY | io.NOFOLLOW)
+            try:
+                io.fdatasync(fd)
+            finally:
+                io.close(fd)
+    io.fsync_dir(wal_dir)

@@ -76,6 +76,7 @@ def test_pristine_images_hold_everything(pristine, tmp_path):
 @given(cut=st.integers(1, 400), which=st.sampled_from(["plain", "ckpt"]))
 def test_truncated_tail_opens_to_a_prefix(pristine, tmp_path, cut, which):
     path = _copy(pristine[which], tmp_path)
+    os.unlink(os.path.join(path, "SHM"))   # a torn tail: the durable LSN never reached SHM
     f = _wal_file(path)
     end = _written_end(f)
     with open(f, "r+b") as fh:
@@ -169,29 +170,22 @@ def test_wal_garbage_after_tail_is_cut(pristine, tmp_path):
     _assert_prefix(*_state(path), at_least=N_COMMITS)
 
 
-def test_failed_fdatasync_poisons_the_handle_and_loses_only_unacknowledged(tmp_path, monkeypatch):
-    import errno
+def test_failed_fdatasync_poisons_the_handle_and_loses_only_unacknowledged(tmp_path):
+    from lpgdb.storage import io
     path = str(tmp_path / "db")
     db = lpgdb.connect(path)
     with db.transaction() as tx:
         tx.create_node("C", {"i": 0})
-    real = os.fdatasync
-    calls = {"n": 0}
-
-    def failing(fd):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise OSError(errno.EIO, "injected EIO")
-        return real(fd)
-    monkeypatch.setattr(os, "fdatasync", failing)
-    with pytest.raises(lpgdb.OperationalError, match="fdatasync failed"):
-        with db.transaction() as tx:
-            tx.create_node("C", {"i": 1})
-    with pytest.raises(lpgdb.OperationalError, match="reopen"):
-        db.transaction()
+    sim = io.Simulator(path)
+    sim.fail("sync", error="EIO")
+    with io.installed(sim):
+        with pytest.raises(lpgdb.OperationalError, match="fdatasync failed"):
+            with db.transaction() as tx:
+                tx.create_node("C", {"i": 1})
+        with pytest.raises(lpgdb.OperationalError, match="reopen"):
+            db.transaction()
     assert db.snapshot().node_count("C") == 1     # the failed commit was never visible
     assert tx.status == "failed"
-    monkeypatch.setattr(os, "fdatasync", real)
     db._engine.close(checkpoint_on_close=False)
     db._closed = True
     got, _edges = _state(path)
