@@ -1,148 +1,180 @@
-"""Kill a writer process mid-commit (SIGKILL) and check what survives (design §3.3 harness A).
+"""Kill a writer process (SIGKILL) and check what survives (design/storage.md §3.3 harness A).
 
-A forked child opens the database and commits transactions T_c, T_c+1, ... of a deterministic
-history, writing "i" to a pipe after each ``commit()`` returns (the acknowledgement).  The parent
-kills it at a random moment, or the child kills itself at a named crash point inside the WAL or
-checkpoint code.  Then the parent recovers the database and checks:
+A writer forked by a lean fork server (forkserver.py: lpgdb already imported and warmed up, so
+a fork costs milliseconds) first recovers the database and checks what the previous writer
+left (``workload.check``: every acknowledged transaction there, the state a prefix of the
+history through every read path), then resumes the history, reporting each acknowledgement,
+and dies by SIGKILL:
 
-* every acknowledged transaction is there (no lost commit);
-* the state equals the history's first k transactions for one k (no hole, no partial commit),
-  through several read paths (nodes, label scan, edges, adjacency, key index);
-* the native invariant checks pass; recovery after recovery (the trials share one database)
-  keeps working.
+* at a deterministic point: the n-th I/O call under the database directory (``io.Simulator``
+  ``on_call``), n walking over every call of a run, so kill points fall into recovery, commits,
+  checkpoints, bulk loads, ``set_schema``, ``create_index`` and backups alike;
+* at a named crash point (``faults.py``), for the steps of the WAL and checkpoint protocols;
+* at a random moment, with two threads committing (group commit) and real fsyncs.
 
-Default: 200 random kill points plus every named crash point; ``LPGDB_CRASH_TRIALS=N`` or the
-opt-in ``soak`` marker runs more.
+The trials of one database share it, so recovery after recovery is tested too; at the end the
+test process recovers each database itself and checks it and every backup taken.  Simulated
+I/O in the writers skips real fsyncs: a killed process loses nothing the kernel has (power
+loss is test_power_loss.py).
+
+Default: >= 1,000 deterministic kill points; ``LPGDB_KILL_POINTS=N`` or the ``soak`` marker run
+more.
 """
+import json
 import os
 import random
 import signal
-import time
+import subprocess
+import sys
 
 import pytest
 
-import lpgdb
-from lpgdb.storage import faults
+from . import workload as w
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class ForkServer:
+    def __init__(self):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.crash.forkserver"], cwd=ROOT,
+                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        assert self.proc.stdout.readline().strip() == "ready", "fork server did not start"
+
+    def call(self, **req) -> dict:
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, f"fork server died (exit {self.proc.poll()})"
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = ForkServer()
+    yield s
+    s.close()
+
+
+class Trials:
+    """A database shared by successive killed writers."""
+
+    def __init__(self, server, root):
+        self.server = server
+        self.root = str(root)
+        os.makedirs(self.root, exist_ok=True)
+        self.path = os.path.join(self.root, "db")
+        self.acked = 0          # transactions acknowledged so far
+        self.k = 0              # transactions the last check found
+        self.kills = 0
+        self.checks = 0
+
+    def run(self, *, kill_at=None, point=None, nth=1, after=None, threads=1, real_sync=False):
+        rep = self.server.call(root=self.root, acked=self.acked, kill_at=kill_at, point=point,
+                               nth=nth, after=after, threads=threads, real_sync=real_sync)
+        failed = [x for x in rep["lines"] if x.startswith("FAIL")]
+        assert not failed, f"recovery check failed (kill_at={kill_at}, point={point}): {failed[0]}"
+        for x in rep["lines"]:
+            if x.startswith("K "):
+                self.k = int(x[2:])
+                self.checks += 1
+            else:
+                self.acked = max(self.acked, int(x) + 1)
+        status = rep["status"]
+        killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        assert killed or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0), \
+            f"writer failed (status {status}, kill_at={kill_at}, point={point})"
+        self.kills += killed
+        return killed
+
+    def finish(self) -> int:
+        """Recover once more in this process; check the database and every backup taken."""
+        if os.path.exists(os.path.join(self.path, "META")):
+            db = w.open_db(self.path)
+            try:
+                self.k = w.check(db, self.acked)
+            finally:
+                w.crash(db)
+        bk = os.path.join(self.root, "bk")
+        n = 0
+        for name in os.listdir(bk) if os.path.isdir(bk) else ():
+            if name.startswith("bak-"):
+                s = int(name[4:])
+                db = w.open_db(os.path.join(bk, name), readonly=True)
+                try:
+                    assert w.check(db, s + 1, s + 1) == s + 1, name
+                finally:
+                    db.close()
+                n += 1
+        return n
+
+
+def _kill_points(server, base, count, seed, lane_trials=30):
+    """``count`` SIGKILLs at I/O calls; a fresh database every ``lane_trials`` trials keeps the
+    databases (and so each trial) small."""
+    probe = str(base / "probe")
+    os.makedirs(probe)
+    m = server.call(op="calls", root=probe)["n"]
+    assert m > 50, m
+    rng = random.Random(seed)
+    kills = trials = backups = checks = 0
+    lanes = 0
+    while kills < count:
+        t = Trials(server, base / f"lane{lanes}")
+        lanes += 1
+        for _ in range(lane_trials):
+            trials += 1
+            t.run(kill_at=1 + (trials * 7 + rng.randrange(3)) % m)   # walks over every call
+            if kills + t.kills >= count:
+                break
+        backups += t.finish()
+        kills += t.kills
+        checks += t.checks + 1
+        assert t.acked > 5, "the history did not advance: kills came too early"
+    return kills, trials, lanes, backups, checks
+
+
+def test_kill_at_every_io_call(server, fast_tmp):
+    count = int(os.environ.get("LPGDB_KILL_POINTS", "1000"))
+    kills, trials, lanes, backups, checks = _kill_points(
+        server, fast_tmp, count, int(os.environ.get("LPGDB_CRASH_SEED", "1234")))
+    assert kills >= count
+    print(f"\nkill points: {kills} SIGKILLs at I/O calls ({trials} writer runs, {lanes} "
+          f"databases, {checks} recoveries checked): 0 lost acknowledged commits, "
+          f"{backups} backups verified")
+
 
 POINTS = ["wal_before_write", "wal_torn_write", "wal_after_write", "wal_after_sync",
-          "ckpt_after_files", "ckpt_after_manifest", "ckpt_after_meta"]
-
-
-def _txn(tx, i):
-    """Transaction i of the history (deterministic)."""
-    n = tx.create_node(["C"] + (["Even"] if i % 2 == 0 else []), {"i": i, "pad": "x" * (i * 53 % 700)})
-    if i:
-        prev = next(tx.find_nodes("C", i=i - 1))
-        tx.create_edge(n, "PREV", prev.id, {"i": i})
-    if i % 5 == 4 and i >= 3:
-        old = next(tx.find_nodes("C", i=i - 3))
-        tx.update_node(old.id, set={"u": i})
-
-
-def _expected(k):
-    u = {}
-    for i in range(k):
-        if i % 5 == 4 and i >= 3:
-            u[i - 3] = i
-    return u
-
-
-def _writer(path, start, wfd, point, nth):
-    try:
-        if point:
-            faults.arm(point, nth)
-        db = lpgdb.connect(path, wal_segment_size=128 * 1024)
-        for i in range(start, start + 10_000):
-            with db.transaction() as tx:
-                _txn(tx, i)
-            os.write(wfd, f"{i}\n".encode())
-            if i % 7 == 6:
-                db.checkpoint()
-    finally:
-        os._exit(3)
-
-
-def _run_trial(path, rng, point=None, nth=1):
-    start = _recover_and_check(path, -1)
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        _writer(path, start, w, point, nth)
-    os.close(w)
-    if point is None:
-        time.sleep(rng.uniform(0.0, 0.06))
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.close(r)
-    acked = [int(x) for x in data.split()]
-    if point is not None:
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, \
-            f"crash point {point}:{nth} was not reached (status {status})"
-    return _recover_and_check(path, max(acked, default=start - 1))
-
-
-def _recover_and_check(path, last_acked):
-    """Recover; check the prefix property; return k (the number of transactions present)."""
-    if not os.path.exists(path):
-        return 0
-    db = lpgdb.connect(path, wal_segment_size=128 * 1024)
-    try:
-        db.verify()
-        with db.snapshot() as s:
-            got = sorted(n["i"] for n in s.nodes("C"))
-            k = len(got)
-            assert got == list(range(k)), f"hole in history: {got[-5:]}"
-            assert k >= last_acked + 1, f"acknowledged commit {last_acked} lost (have {k})"
-            assert sorted(e["i"] for e in s.edges("PREV")) == list(range(1, k))
-            assert s.node_count("Even") == (k + 1) // 2
-            u = {n["i"]: n["u"] for n in s.nodes("C") if "u" in n.properties}
-            assert u == _expected(k)
-            for i in (0, k // 2, k - 1) if k else ():
-                (node,) = list(s.find_nodes("C", i=i))
-                assert s.degree(node.id, "out", "PREV") == (1 if i else 0)
-                assert s.degree(node.id, "in", "PREV") == (1 if i < k - 1 else 0)
-    finally:
-        db._engine.close(checkpoint_on_close=False)   # keep the WAL for the next recovery
-        db._closed = True
-    return k
-
-
-def _index_db(path):
-    with lpgdb.connect(path, wal_segment_size=128 * 1024) as db:
-        db.create_index("C", "i")
-
-
-def _trials(tmp_path, n, seed):
-    path = str(tmp_path / "db")
-    _index_db(path)
-    rng = random.Random(seed)
-    progress = []
-    for t in range(n):
-        progress.append(_run_trial(path, rng))
-    assert progress[-1] > 0, "the writer never committed anything: kills came too early"
-    return progress
-
-
-def test_random_sigkill_during_commits(tmp_path):
-    n = int(os.environ.get("LPGDB_CRASH_TRIALS", "200"))
-    seed = int(os.environ.get("LPGDB_CRASH_SEED", "1234"))
-    _trials(tmp_path, n, seed)
+          "ckpt_after_files", "ckpt_after_manifest", "meta_between_slots", "ckpt_after_meta"]
 
 
 @pytest.mark.parametrize("point", POINTS)
-@pytest.mark.parametrize("nth", [1, 3, 8])
-def test_named_crash_points(tmp_path, point, nth):
-    path = str(tmp_path / "db")
-    _index_db(path)
-    rng = random.Random(nth)
-    for _ in range(2):   # crash, recover, crash again at the same point
-        _run_trial(path, rng, point, nth)
+def test_named_crash_points(server, fast_tmp, point):
+    t = Trials(server, fast_tmp)
+    for nth in (1, 2, 3, 1, 2):            # crash, recover, crash again at the same point
+        t.run(point=point, nth=nth)
+    t.finish()
+    assert t.kills >= 4, f"crash point {point} was not reached"
+
+
+def test_random_sigkill_with_group_commit(server, fast_tmp):
+    """Two committing threads, real fsyncs, killed at random moments (timing, not I/O count)."""
+    n = int(os.environ.get("LPGDB_CRASH_TRIALS", "25"))
+    rng = random.Random(int(os.environ.get("LPGDB_CRASH_SEED", "99")))
+    t = Trials(server, fast_tmp)
+    for _ in range(n):
+        t.run(after=rng.uniform(0.0, 0.08), threads=2, real_sync=True)
+    t.finish()
+    assert t.acked > 0
 
 
 @pytest.mark.soak
-def test_soak_sigkill(tmp_path):
-    _trials(tmp_path, 3000, int(os.environ.get("LPGDB_CRASH_SEED", "99")))
+def test_soak_kill_points(server, fast_tmp):
+    kills, *_ = _kill_points(server, fast_tmp, 20_000, int(os.environ.get("LPGDB_CRASH_SEED", "7")))
+    assert kills >= 20_000
