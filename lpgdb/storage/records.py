@@ -139,6 +139,10 @@ def _ext_hook(code, data):
     return build(v)      # checks the fields (ValueError / DataError -> CorruptionError)
 
 
+# the types a stored property value (or list item) may decode to; register_ext adds its classes
+_SCALAR_TYPES = {bool, int, float, str, bytes, _dt.date, _dt.time, _dt.datetime, _dt.timedelta}
+
+
 _EXT_ENCODE: dict = {}   # value class -> (ext code, fields(value) -> msgpack natives)
 _EXT_DECODE: dict = {}   # ext code -> build(fields) -> value
 
@@ -149,6 +153,7 @@ def register_ext(code: int, cls, fields, build) -> None:
     raises (ValueError, TypeError, DataError) on a payload that is not a valid value.
     ``build`` None: the code is decoded here (the class only encodes to it)."""
     _EXT_ENCODE[cls] = (code, fields)
+    _SCALAR_TYPES.add(cls)
     if build is not None:
         _EXT_DECODE[code] = build
 
@@ -181,9 +186,6 @@ def unpack(data: bytes, *, what: str = "record", path: str | None = None, offset
 def pack_props(props: dict) -> bytes:
     """Encode a property map; the empty map is b""."""
     return pack(props) if props else b""
-
-
-_SCALAR_TYPES = frozenset((bool, int, float, str, bytes, _dt.date, _dt.time, _dt.datetime, _dt.timedelta))
 
 
 def unpack_props(data: bytes) -> dict:
