@@ -6,7 +6,8 @@ imports lpgdb, warms up what a writer would load lazily (the schema parser), the
 writer per request.
 
 Protocol (JSON lines): request ``{"root", "acked", "kill_at", "point", "nth", "threads",
-"real_sync", "after"}``; reply ``{"lines": [...], "status": int}`` where ``lines`` are what the
+"real_sync", "after"}`` (or ``{"op": "batch", "reqs": [...]}``: writers for several databases
+at once); reply ``{"lines": [...], "status": int}`` (``{"replies": [...]}``) where ``lines`` are what the
 writer reported ("K <k>" after checking what it recovered, "<s>" per acknowledged transaction,
 "FAIL <why>") and ``status`` is its ``waitpid`` status.  Run: ``python -m tests.crash.forkserver``.
 """
@@ -46,6 +47,8 @@ def writer(root, wfd, acked, kill_at=None, point=None, nth=1, threads=1, real_sy
             code = 4
             raise
         os.write(wfd, f"K {start}\n".encode())
+        if start and threads == 1:                  # finish a backup a kill interrupted
+            w.extra(db, start - 1, os.path.join(root, "bk"))
         if threads == 1:
             for s in range(start, start + 10 * STEPS):
                 w.run_txn(db, s)
@@ -88,8 +91,7 @@ def _threaded(db, wfd, start):
         t.join()
 
 
-def run_one(req: dict) -> dict:
-    """Fork a writer for ``req``; wait for it (killing it after ``after`` seconds if given)."""
+def _start(req: dict):
     r, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -97,15 +99,31 @@ def run_one(req: dict) -> dict:
         writer(req["root"], wfd, req.get("acked", 0), req.get("kill_at"), req.get("point"),
                req.get("nth", 1), req.get("threads", 1), req.get("real_sync", False))
     os.close(wfd)
-    if req.get("after") is not None:
-        time.sleep(req["after"])
-        os.kill(pid, signal.SIGKILL)
+    return pid, r
+
+
+def _finish(pid, r) -> dict:
     _, status = os.waitpid(pid, 0)
     data = b""
     while chunk := os.read(r, 65536):
         data += chunk
     os.close(r)
     return {"lines": data.decode().splitlines(), "status": status}
+
+
+def run_one(req: dict) -> dict:
+    """Fork a writer for ``req``; wait for it (killing it after ``after`` seconds if given)."""
+    pid, r = _start(req)
+    if req.get("after") is not None:
+        time.sleep(req["after"])
+        os.kill(pid, signal.SIGKILL)
+    return _finish(pid, r)
+
+
+def run_batch(reqs: list) -> list:
+    """Writers for several databases at once (both cores busy); replies in request order."""
+    started = [_start(req) for req in reqs]
+    return [_finish(pid, r) for pid, r in started]
 
 
 def calls_per_run(root: str) -> int:
@@ -141,6 +159,8 @@ def serve(inp=sys.stdin, out=sys.stdout) -> None:
         req = json.loads(line)
         if req.get("op") == "calls":
             reply = {"n": calls_per_run(req["root"])}
+        elif req.get("op") == "batch":
+            reply = {"replies": run_batch(req["reqs"])}
         else:
             reply = run_one(req)
         out.write(json.dumps(reply) + "\n")

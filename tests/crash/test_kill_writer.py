@@ -75,9 +75,14 @@ class Trials:
         self.kills = 0
         self.checks = 0
 
-    def run(self, *, kill_at=None, point=None, nth=1, after=None, threads=1, real_sync=False):
-        rep = self.server.call(root=self.root, acked=self.acked, kill_at=kill_at, point=point,
-                               nth=nth, after=after, threads=threads, real_sync=real_sync)
+    def request(self, *, kill_at=None, point=None, nth=1, after=None, threads=1, real_sync=False):
+        return dict(root=self.root, acked=self.acked, kill_at=kill_at, point=point, nth=nth,
+                    after=after, threads=threads, real_sync=real_sync)
+
+    def run(self, **kw):
+        return self.record(self.server.call(**self.request(**kw)), kw.get("kill_at"), kw.get("point"))
+
+    def record(self, rep, kill_at=None, point=None):
         failed = [x for x in rep["lines"] if x.startswith("FAIL")]
         assert not failed, f"recovery check failed (kill_at={kill_at}, point={point}): {failed[0]}"
         for x in rep["lines"]:
@@ -115,39 +120,47 @@ class Trials:
         return n
 
 
-def _kill_points(server, base, count, seed, lane_trials=30):
-    """``count`` SIGKILLs at I/O calls; a fresh database every ``lane_trials`` trials keeps the
-    databases (and so each trial) small."""
+def _kill_points(server, base, count, seed, lane_trials=30, parallel=2):
+    """``count`` SIGKILLs at I/O calls.  ``parallel`` databases at a time (one writer each per
+    round: both cores busy); a fresh database every ``lane_trials`` trials keeps the databases,
+    and so each trial, small."""
     probe = str(base / "probe")
     os.makedirs(probe)
     m = server.call(op="calls", root=probe)["n"]
     assert m > 50, m
     rng = random.Random(seed)
-    kills = trials = backups = checks = 0
+    kills = trials = backups = checks = longest = 0
     lanes = 0
     while kills < count:
-        t = Trials(server, base / f"lane{lanes}")
-        lanes += 1
+        group = [Trials(server, base / f"lane{lanes + i}") for i in range(parallel)]
+        lanes += parallel
         for _ in range(lane_trials):
-            trials += 1
-            t.run(kill_at=1 + (trials * 7 + rng.randrange(3)) % m)   # walks over every call
-            if kills + t.kills >= count:
+            points = []
+            for _t in group:
+                trials += 1
+                points.append(1 + (trials * 7 + rng.randrange(3)) % m)   # walks over every call
+            reps = server.call(op="batch", reqs=[t.request(kill_at=p) for t, p in zip(group, points)])
+            for t, p, rep in zip(group, points, reps["replies"]):
+                t.record(rep, p)
+            if kills + sum(t.kills for t in group) >= count:
                 break
-        backups += t.finish()
-        kills += t.kills
-        checks += t.checks + 1
-        assert t.acked > 5, "the history did not advance: kills came too early"
-    return kills, trials, lanes, backups, checks
+        for t in group:
+            backups += t.finish()
+            kills += t.kills
+            checks += t.checks + 1
+            longest = max(longest, t.acked)
+            assert t.acked > 5, "the history did not advance: kills came too early"
+    return kills, trials, lanes, backups, checks, longest
 
 
 def test_kill_at_every_io_call(server, fast_tmp):
     count = int(os.environ.get("LPGDB_KILL_POINTS", "1000"))
-    kills, trials, lanes, backups, checks = _kill_points(
+    kills, trials, lanes, backups, checks, longest = _kill_points(
         server, fast_tmp, count, int(os.environ.get("LPGDB_CRASH_SEED", "1234")))
     assert kills >= count
     print(f"\nkill points: {kills} SIGKILLs at I/O calls ({trials} writer runs, {lanes} "
           f"databases, {checks} recoveries checked): 0 lost acknowledged commits, "
-          f"{backups} backups verified")
+          f"{backups} backups verified, histories up to {longest} transactions")
 
 
 POINTS = ["wal_before_write", "wal_torn_write", "wal_after_write", "wal_after_sync",
