@@ -379,9 +379,11 @@ class GraphState:
                             or not all(type(p) is bytes for p in props)):
                         raise _Bad("bad NODES_BULK")
                     lsets = [_names(ls) for ls in lsets]
+                    keys = None
                     if specs:
-                        step = [self._keys_of(specs, first + i, lsets[li], records.unpack_props(pr))
+                        keys = [self._keys_of(specs, first + i, lsets[li], records.unpack_props(pr))
                                 for i, (li, pr) in enumerate(zip(idx, props))]
+                    step = (idx, keys)
                     if track:
                         written.update((first + i, (lsets[li], pr)) for i, (li, pr) in enumerate(zip(idx, props)))
                     next_node = first + len(idx)
@@ -400,6 +402,7 @@ class GraphState:
                         raise _Bad("bad EDGES_BULK")
                     for ls in lsets:
                         _names(ls)
+                    step = (idx, srcs, dsts)
                     next_edge = first + m
                 else:
                     raise _Bad(f"unknown op {code!r} with {n} fields")
@@ -486,10 +489,9 @@ class GraphState:
                 elif not create and (label, props) in self.user_indexes:
                     self.key_index.drop(self.user_indexes.pop((label, props)).index_id)
             elif code == NODES_BULK:
-                self._bulk_nodes(op[1], op[2], array("I", op[3]), op[4], step, lsn)
+                self._bulk_nodes(op[1], op[2], step[0], op[4], step[1], lsn)
             elif code == EDGES_BULK:
-                self._bulk_edges(op[1], op[2], array("I", op[3]), array("Q", op[4]), array("Q", op[5]),
-                                 op[6], lsn)
+                self._bulk_edges(op[1], op[2], step[0], step[1], step[2], op[6], lsn)
         self.applied_lsn = lsn
 
     def _edge_chain(self, eid):
