@@ -11,6 +11,7 @@ at once); reply ``{"lines": [...], "status": int}`` (``{"replies": [...]}``) whe
 writer reported ("K <k>" after checking what it recovered, "<s>" per acknowledged transaction,
 "FAIL <why>") and ``status`` is its ``waitpid`` status.  Run: ``python -m tests.crash.forkserver``.
 """
+import gc
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ def writer(root, wfd, acked, kill_at=None, point=None, nth=1, threads=1, real_sy
     """Recover and check what the previous writer left (``acked`` transactions at least), then
     resume the history until killed."""
     code = 3
+    gc.disable()     # a short life: no collection walking (and copying) the server's pages
     try:
         if point:
             faults.arm(point, nth)
@@ -153,6 +155,8 @@ def calls_per_run(root: str) -> int:
 
 def serve(inp=sys.stdin, out=sys.stdout) -> None:
     w.warm_up()
+    gc.collect()
+    gc.freeze()      # writers share these pages: a collection in a writer would copy them all
     out.write("ready\n")
     out.flush()
     for line in inp:

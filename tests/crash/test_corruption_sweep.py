@@ -147,7 +147,7 @@ def sweep(base, dbs, count, seed):
         outcome = _open_and_check(img, k, what)
         stats[outcome] += 1
         stats["images"] += 1
-        if outcome == "intact" and rng.random() < 0.3:   # and again, as a follower
+        if outcome == "intact" and rng.random() < 0.1:   # and again, as a follower
             with lpgdb.connect(img, readonly=True) as r:
                 assert w.check(r, k, k) == k, what
             stats["followers"] += 1

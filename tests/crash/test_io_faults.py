@@ -214,17 +214,17 @@ def _warm():
 
 def _plan(calls, rng, every_call=False):
     """The injections: per site, EIO and ENOSPC (and a short write) at its first call; a random
-    one of them at its last call when it has several; EIO from its first call on
-    (persistent) for every other site.  ``every_call``: every error at every call."""
+    one of them at its last call when it has three or more; EIO from its first call on
+    (persistent) for every third site.  ``every_call``: every error at every call."""
     plan = []
     for i, ((kind, site), n) in enumerate(sorted(calls.items())):
         errors = ["EIO", "ENOSPC"] + (["short"] if kind == "write" else [])
         for err in errors:
             for nth in (range(1, n + 1) if every_call else (1,)):
                 plan.append(dict(kind=kind, site=site, nth=nth, error=err, persistent=False))
-        if n > 1 and not every_call:
+        if n > 2 and not every_call:
             plan.append(dict(kind=kind, site=site, nth=n, error=rng.choice(errors), persistent=False))
-        if i % 2 == 0 or every_call:
+        if i % 3 == 0 or every_call:
             plan.append(dict(kind=kind, site=site, nth=1, error="EIO", persistent=True))
     return plan
 

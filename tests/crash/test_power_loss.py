@@ -61,7 +61,7 @@ class Run:
         self.sim.image(dest, self.rng, mode=mode)
         try:
             check_image(dest, bound, f"{self.sync} image {self.images} at call {n} "
-                                     f"({kind} {site}, {mode})", backups=self.rng.random() < 0.25)
+                                     f"({kind} {site}, {mode})", backups=self.rng.random() < 0.1)
         finally:
             shutil.rmtree(dest)
 
