@@ -28,16 +28,21 @@ by default it is derived from the caller as ``module.function:line``)::
     ftruncate(fd, size), preallocate(fd, size)   (posix_fallocate, else zero-fill)
     fstat(fd), lstat(path, *, missing_ok=False), exists(path), is_real_dir(path)
     mmap(fd, size) -> read-only mmap (b"" for size 0)
-    flock(fd, exclusive=True) -> bool (False if another open file holds a conflicting lock)
+    flock(fd, exclusive=True) -> bool (False if another open file holds a conflicting lock);
+    unlock(fd)
     copy_file(src, dst), link_or_copy(src, dst)   dst must not exist; the copy is fsynced
     copy_tree(src, dst)               a directory tree, files fsynced
     build_dir(dest)                   context manager: build a directory atomically (below)
     remove_tree(path)                 remove a directory tree this process created
 
+Flags: add ``io.NOFOLLOW`` when opening files inside a database directory (a symbolic link
+there is refused with ELOOP), ``os.O_RDONLY | io.DIRECTORY`` to open a directory (to flock or
+fsync it).
+
 ``build_dir(dest)`` yields a fresh private directory beside ``dest`` (``.<name>.tmp-<random>``,
 never the name of someone else's file); on success every file and directory in it is fsynced, it
-is renamed to ``dest`` and the parent is fsynced; on failure only that private directory is
-removed.  ``dest`` must not exist (``replace_empty=True``: or be an empty directory).
+is renamed to ``dest`` and the parent is fsynced (if that fsync fails, the rename is taken
+back); on failure only that private directory is removed.  ``dest`` must not exist (``replace_empty=True``: or be an empty directory).
 
 The simulator (tests only)
     ``install(Simulator(root, ...))`` routes every call through the simulator until
