@@ -121,16 +121,57 @@ class Violation:
 
 
 class SchemaViolationError(IntegrityError):
-    """The data would violate the graph type. ``.violations`` lists all of them; nothing was written."""
+    """The data would violate the graph type; nothing was written.
 
-    def __init__(self, violations, message: Optional[str] = None):
+    Attributes:
+        violations: the ``Violation`` records (all of them, unless ``complete`` is False).
+        counts: ``{kind: number}`` of every violation found, in order of first appearance.
+        complete: False when validation stopped early (``violations`` then holds the first
+            ones, up to a bound, and ``counts`` what was counted until it stopped).
+
+    The message gives the total, a count per kind and the first ``EXAMPLES`` of each kind.
+    """
+
+    EXAMPLES = 3
+
+    def __init__(self, violations, message: Optional[str] = None, *, counts: Optional[dict] = None,
+                 complete: bool = True):
         self.violations = list(violations)
+        if counts is None:
+            counts = {}
+            for v in self.violations:
+                counts[v.kind] = counts.get(v.kind, 0) + 1
+        self.counts = dict(counts)
+        self.complete = complete
         if message is None:
-            n = len(self.violations)
-            head = "; ".join(v.message for v in self.violations[:5])
-            more = f" (and {n - 5} more)" if n > 5 else ""
-            message = f"{n} schema violation{'s' if n != 1 else ''}: {head}{more}"
+            message = self.summary()
         super().__init__(message)
+
+    def __reduce__(self):
+        return (_rebuild_violation_error, (self.violations, str(self), self.counts, self.complete))
+
+    def summary(self, examples: Optional[int] = None) -> str:
+        """The total, a count per kind and the first ``examples`` messages of each kind."""
+        examples = self.EXAMPLES if examples is None else examples
+        n = sum(self.counts.values())
+        head = f"{n:,}{'' if self.complete else '+'} schema violation{'s' if n != 1 else ''}"
+        if not self.counts:
+            return head
+        lines = [head + " (" + ", ".join(f"{k}: {c:,}" for k, c in self.counts.items()) + ")"
+                 + ("" if self.complete else "; validation stopped early") + ":"]
+        by_kind: dict = {}
+        for v in self.violations:
+            by_kind.setdefault(v.kind, []).append(v)
+        for kind, count in self.counts.items():
+            shown = by_kind.get(kind, [])[:examples]
+            lines += [f"  {kind}: {v.message}" for v in shown]
+            if count > len(shown):
+                lines.append(f"  ... and {count - len(shown):,} more {kind}")
+        return "\n".join(lines)
+
+
+def _rebuild_violation_error(violations, message, counts, complete):
+    return SchemaViolationError(violations, message, counts=counts, complete=complete)
 
 
 class DataError(DatabaseError):

@@ -804,6 +804,16 @@ class GraphType:
                     return False
         return True
 
+    def could_conform(self, shapes: Tuple[Shape, ...], labels) -> bool:
+        """A node with ``labels`` that broke its own type would match one of ``shapes`` (an
+        endpoint spec) once it conforms: some concrete candidate shape for ``labels`` has all
+        its records within a shape of ``shapes`` that accepts ``labels``. Tells a cascade (the
+        edge fails only because its endpoint does) from an edge that is wrong on its own."""
+        labels = _frozen(labels)
+        ends = [e for e in shapes if e.label_ok(labels)]
+        return bool(ends) and any(s.record_within(e) for _t, s in self.concrete_node_candidates(labels)
+                                  for e in ends)
+
     def node_types_of(self, labels, props) -> List[NodeType]:
         """The member node types a node conforms to (its typing)."""
         out = []
@@ -1116,10 +1126,10 @@ class _Resolver:
         top = self._top_level(members, constraints)
         gt = GraphType(g.name, g.strict, [t for t in types if isinstance(t, NodeType)],
                        [t for t in types if isinstance(t, EdgeType)], compiled, top)
-        gt.warnings = tuple(self._lint(members, constraints))
+        gt.warnings = tuple(self._lint(members, constraints, g.strict))
         return gt
 
-    def _lint(self, members: List[str], constraints) -> List[str]:
+    def _lint(self, members: List[str], constraints, strict: bool = True) -> List[str]:
         """SPEC.md's suggested warnings: closed base types named where subtypes may be meant
         (open question 2), and constraint scopes that name a type which is not a member."""
         subtypes: Dict[str, List[str]] = {}
@@ -1161,7 +1171,51 @@ class _Resolver:
                 elif n in names and closed_base(n) and missing:
                     out.append(f"constraint {c}: {n!r} is a closed type, so its subtypes "
                                f"{', '.join(missing)} are not in scope; use a label to cover them")
+        out += self._unknown_labels(members, constraints, strict)
         return list(dict.fromkeys(out))
+
+    def _unknown_labels(self, members: List[str], constraints, strict: bool) -> List[str]:
+        """Names taken as labels where a type was probably meant (issue 13): in an endpoint, a
+        constraint scope or a WITHIN pattern, a name that is neither a visible type nor a label
+        that any type of that kind carries -- ``(:pp)-[k: KNOWS]->(:p)`` where a type ``p``
+        exists, ``FOR (x:persontype)`` where ``personType`` does. With "did you mean ...?" when
+        a type or label has a close name. In a LOOSE graph type, where elements may carry any
+        labels, only names close to a type or label are reported."""
+        carried = {"node": set(), "edge": set()}
+        names = {"node": [], "edge": []}
+        for name, t in self.resolved.items():
+            kind = "node" if isinstance(t, NodeType) else "edge"
+            names[kind].append(name)
+            for sh in t.shapes:
+                carried[kind] |= sh.labels
+
+        def check(where: str, lx, kind: str, vis) -> List[str]:
+            found = []
+            for n in _label_names(lx):
+                if n in vis or n in carried[kind] or n in self.defs:
+                    continue
+                hint = _did_you_mean(n, names[kind], carried[kind])
+                if not strict and hint is None:
+                    continue            # LOOSE: elements may carry labels no type declares
+                found.append(f"{where} {n!r} is not a type, and no {kind} type has the label {n!r}; "
+                             f"it is taken as a label" + (f". Did you mean {hint}?" if hint else ""))
+            return found
+
+        out: List[str] = []
+        for m in members:
+            d = self.defs[m]
+            if isinstance(d, ast.EdgeTypeDef):
+                vis = self.visible(self.owner[m])
+                for end in (d.source, d.target):
+                    out += check(f"edge type {m!r}: endpoint", end.labels, "node", vis)
+        for c, cvis in constraints:
+            out += check(f"constraint {c}: scope", c.scope.labels, "edge" if c.scope.edge else "node", cvis)
+            if c.within is not None:
+                for n in c.within.nodes:
+                    out += check(f"constraint {c}: pattern", n.labels, "node", cvis)
+                for e in c.within.edges:
+                    out += check(f"constraint {c}: pattern", e.labels, "edge", cvis)
+        return out
 
     def _top_level(self, members: List[str], constraints) -> List[Any]:
         """Top-level types the graph type uses (members, or built on by members or constraints),
@@ -1279,6 +1333,21 @@ class _Resolver:
             return ("not", self.label_expr(lx.item, vis, kind))
         raise SemanticError("'?' is not allowed in a constraint's label expression",
                             kind="parse_error", **_where(_first_name(lx)))
+
+
+def _did_you_mean(name: str, types: List[str], labels) -> Optional[str]:
+    """The type (preferred) or label whose name is closest to ``name``, if one is close: the
+    same letters in another case, else difflib's best match above 0.6."""
+    import difflib
+    for pool in (types, sorted(labels)):
+        same = [x for x in pool if x.lower() == name.lower()]
+        if same:
+            return same[0]
+    for pool in (types, sorted(labels)):
+        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+        if close:
+            return close[0]
+    return None
 
 
 def _first_name(lx):

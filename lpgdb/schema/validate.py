@@ -46,7 +46,7 @@ def validate_all(graph_type: GraphType, view) -> List[Violation]:
             v.type_edge(e)
     for c in graph_type.constraints:
         v.check_constraint(c, None)
-    return v.out
+    return v.finish()
 
 
 def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
@@ -96,7 +96,7 @@ def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
         else:
             affected = near
         v.check_constraint(c, affected)
-    return v.out
+    return v.finish()
 
 
 def _changed_ends(v: "_Validator", ws) -> Set[int]:
@@ -151,6 +151,10 @@ class _Validator:
             self._touched = (self._node_images if self._node_images
                              else set(ws.nodes_written) | set(ws.nodes_deleted))
         self._labels_of = getattr(view, "node_labels", None)
+        # Cascades (issue 13): an edge whose endpoint check fails only because an endpoint node
+        # breaks its own type is not reported on its own; node id -> [the edge's violation].
+        self._consequences: Dict[int, List[Violation]] = {}
+        self._typed: Dict[int, bool] = {}
 
     # ---- access ----
     def node(self, nid: int):
@@ -287,9 +291,65 @@ class _Validator:
                 return
         src, dst = self.node(e.src), self.node(e.dst)
         names = ", ".join(sorted({t.name for t in middle_ok}))
-        self.report("bad_endpoint", "edge", e.id, middle_ok[0].name,
-                    f"{_desc_edge(e)}: matches {names} but its endpoints ({_desc_node(src)} -> "
-                    f"{_desc_node(dst)}) are not of the endpoint types {names} allows")
+        violation = Violation("bad_endpoint", "edge", e.id, middle_ok[0].name,
+                              f"{_desc_edge(e)}: matches {names} but its endpoints ({_desc_node(src)} -> "
+                              f"{_desc_node(dst)}) are not of the endpoint types {names} allows")
+        roots = self._cascade_roots(e, middle_ok)
+        if roots:
+            self._consequences.setdefault(roots[0], []).append(violation)
+        else:
+            self.report(violation.kind, "edge", e.id, violation.type_name, violation.message)
+
+    # ---- cascades ----
+    def node_typed(self, nid: int) -> bool:
+        """Node ``nid`` exists and conforms to some concrete member node type (STRICT typing)."""
+        r = self._typed.get(nid)
+        if r is None:
+            n = self.node(nid)
+            r = n is not None and any(s.record_ok(n.properties)
+                                      for _t, s in self.gt.concrete_node_candidates(n.labels))
+            self._typed[nid] = r
+        return r
+
+    def _cascade_roots(self, e, types) -> List[int]:
+        """The endpoint nodes of edge ``e`` whose own typing failure alone explains its failed
+        endpoint check: with each such node taken as conforming to a type its labels allow (and
+        whose records fit the endpoint spec), some type in ``types`` accepts both endpoints.
+        [] when the edge is wrong in its own right."""
+        bad = [n for n in dict.fromkeys((e.src, e.dst)) if self.node(n) is not None and not self.node_typed(n)]
+        if not bad:
+            return []
+        for t in dict.fromkeys(types):
+            if all(self.shapes_ok(shapes, nid) or (nid in bad and self.gt.could_conform(shapes, self.node(nid).labels))
+                   for shapes, nid in ((t.source, e.src), (t.target, e.dst))):
+                return bad
+        return []
+
+    def finish(self) -> List[Violation]:
+        """The violations, with cascades folded into their roots: a node's first violation says
+        how many edges fail their endpoint check only because of it. A consequence whose root
+        was not reported (not expected: the node was typed) is reported itself."""
+        if not self._consequences:
+            return self.out
+        rooted = {v.id for v in self.out if v.element == "node"}
+        for nid, edges in self._consequences.items():
+            if nid not in rooted:
+                for v in edges:
+                    self.report(v.kind, v.element, v.id, v.type_name, v.message)
+        out, done = [], set()
+        for v in self.out:
+            edges = self._consequences.get(v.id) if v.element == "node" and v.id not in done else None
+            if edges:
+                done.add(v.id)
+                ids = ", ".join(str(x.id) for x in edges[:5]) + (", ..." if len(edges) > 5 else "")
+                types = ", ".join(sorted({x.type_name for x in edges}))
+                v = Violation(v.kind, v.element, v.id, v.type_name,
+                              f"{v.message}; so {len(edges)} edge{'s' if len(edges) != 1 else ''} at it "
+                              f"({ids}) {'do' if len(edges) != 1 else 'does'} not match the endpoint "
+                              f"types of {types}, until it conforms")
+            out.append(v)
+        self.out = out
+        return out
 
     def _endpoints_ok(self, t: EdgeType, e) -> bool:
         return self.shapes_ok(t.source, e.src) and self.shapes_ok(t.target, e.dst)
