@@ -422,6 +422,7 @@ class Header:
                                f"the command line: --edges=KNOWS={group.arg}", path=path, line=line)
             self.start_col, self.end_col = roles.index("START_ID"), roles.index("END_ID")
         self.label_cols = [i for i, r in enumerate(roles) if r in ("LABEL", "TYPE")]
+        self._labels: Dict[tuple, frozenset] = {}
         self.props = [(i, c) for i, c in enumerate(self.columns) if c.role is None]
 
     def _column(self, field: str, path: str, line: int, i: int) -> Column:
@@ -495,11 +496,17 @@ class Header:
             return self.fallback(col.type, text)
 
     def labels(self, fields: List[str]) -> frozenset:
-        out = set(self.group.labels)
-        adelim = self.dialect.array_delimiter
-        for i in self.label_cols:
-            out.update(x for x in fields[i].split(adelim) if x)
-        return frozenset(out)
+        """The row's labels: one shared frozenset per distinct combination (bulk_load interns
+        labels by identity, so repeated rows cost a dict probe)."""
+        key = tuple(fields[i] for i in self.label_cols)
+        hit = self._labels.get(key)
+        if hit is None:
+            out = set(self.group.labels)
+            adelim = self.dialect.array_delimiter
+            for cell in key:
+                out.update(x for x in cell.split(adelim) if x)
+            hit = self._labels[key] = frozenset(out)
+        return hit
 
     def node_id(self, line: int, fields: List[str]):
         """``(space, key, property value)`` of the row's :ID, or None without an :ID column."""

@@ -125,3 +125,20 @@ def test_temporal_values_print_as_the_query_language_writes_them():
     with lpgdb.connect(":memory:") as db:
         for v in values:
             assert temporal_text(v) == db.execute("RETURN toString($v) AS s", {"v": v}).fetchone()[0], v
+
+
+def test_a_result_taller_than_the_terminal_goes_through_the_pager(monkeypatch):
+    import pydoc
+    from lpgdb.cli.output import print_table
+    paged = []
+    monkeypatch.setattr(pydoc, "pager", lambda text: paged.append(text))
+    monkeypatch.setenv("LINES", "20")
+    monkeypatch.setenv("COLUMNS", "80")
+    out = io.StringIO()
+    rows = [(i, "李" * (i % 3)) for i in range(50)]
+    print_table(["n", "s"], rows, out, terminal=True, pager=True)
+    assert len(paged) == 1 and "│ 49 │" in paged[0] and out.getvalue() == ""
+    print_table(["n", "s"], rows[:5], out, terminal=True, pager=True)      # short: printed directly
+    assert len(paged) == 1 and "│ 4 │" in out.getvalue()
+    print_table(["n", "s"], rows, out, terminal=True, pager=False)         # :pager off
+    assert len(paged) == 1 and "│ 49 │" in out.getvalue()
