@@ -43,13 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _violation_lines(e: SchemaViolationError) -> List[str]:
     """Where an import's violating rows came from, when the import could tell."""
     sources = getattr(e, "import_sources", None) or {}
-    out = []
+    out, per_kind = [], {}
     for v in e.violations:
         where = sources.get(v.id) if v.element == "node" else None
-        if where:
+        if where and per_kind.get(v.kind, 0) < 3:      # the first examples of each kind
+            per_kind[v.kind] = per_kind.get(v.kind, 0) + 1
             out.append(f"{where}: [{v.kind}] {v.message}")
-        if len(out) >= 10:
-            break
     return out
 
 
@@ -69,8 +68,10 @@ def report(command: str, e: BaseException) -> int:
         details = rest.splitlines()
         if isinstance(e, SchemaViolationError):
             located = _violation_lines(e)
-            if located:
-                details = ["violations of imported rows (file:line):"] + located + details
+            if located:       # the same examples, now with their file:line, replace the plain ones
+                shown = {line.split("] ", 1)[1] for line in located}
+                rest = [d for d in details if not any(d.rstrip().endswith(m) for m in shown)]
+                details = ["violations of imported rows (file:line):"] + located + rest
         for line in details[:_MAX_DETAIL_LINES]:
             print(f"    {line}", file=sys.stderr)
         if len(details) > _MAX_DETAIL_LINES:
