@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Option
 from .errors import InterfaceError, NotFoundError, OperationalError, SchemaViolationError
 from .storage import engine as _engine
 from .storage.view import canonical_key
-from .transaction import Snapshot, Transaction
+from .transaction import Snapshot, Transaction, _ViewReader
 
 if TYPE_CHECKING:
     import datetime
@@ -151,6 +151,7 @@ class Database:
         self.readonly = readonly
         self._closed = True
         self._tx_lock = threading.Lock()
+        self._statements: dict = {}          # query text -> PreparedStatement (db.execute)
         self._tx_owner: Optional[int] = None
         self._active_tx: Optional[Transaction] = None
         self._replica = None
@@ -266,22 +267,20 @@ class Database:
         return Snapshot(self, eng.snapshot_view())
 
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
-        """Run an openCypher-style query in its own transaction (a snapshot if it only reads)."""
-        self._check_open()
-        from . import query as _query
-        until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")))
-        pq = _query.prepare(query, deadline=until)     # parsing counts against the timeout
-        if until is not None:
-            options = {**options, "timeout": _query.remaining(until)}
-        if pq.schema_command is not None:
-            return self._schema_command(pq.schema_command)
-        if self.readonly or pq.readonly:
-            with self.snapshot() as s:
-                return s.execute(query, params, **options)
-        if pq.batched:
-            return self._execute_batched(query, params, options)
-        with self.transaction() as tx:
-            return tx.execute(query, params, **options)
+        """Run an openCypher-style query in its own transaction (a snapshot if it only reads).
+
+        The statement is kept by its text (``prepare``), so a repeated text skips parsing,
+        checking and planning: one dictionary lookup, then the run.  A text seen for the first
+        time is parsed within the query's timeout, and the run gets what is left of it."""
+        stmt = self._statements.get(query)
+        if stmt is None:
+            self._check_open()
+            from . import query as _query
+            until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")))
+            stmt = self._prepare(query, until)
+            if until is not None:
+                options = {**options, "timeout": _query.remaining(until)}
+        return stmt.execute(params, **options)
 
     def cursor(self) -> "Cursor":
         """A PEP 249-style cursor: ``execute`` / ``executemany`` / ``fetch*`` (lpgdb/cursor.py)."""
@@ -293,12 +292,22 @@ class Database:
         """Parse and check ``query`` once; ``.execute(params)`` runs it like ``db.execute``.
 
         The statement keeps its plan (replanned when the schema, the indexes or the graph's size
-        change), so a repeated call skips parsing, checking and planning."""
+        change), so a repeated call skips parsing, checking and planning.  ``db.execute`` keeps
+        the statements of the last texts it ran (``_STATEMENTS`` of them) the same way."""
         self._check_open()
-        from . import query as _query
-        return PreparedStatement(self, _query.prepare(query))
+        return self._prepare(query, None)
 
-    def _execute_batched(self, query, params, options):
+    def _prepare(self, query: str, until: Optional[float]) -> "PreparedStatement":
+        """``prepare``, the parse bounded by the monotonic deadline ``until``."""
+        from . import query as _query
+        stmt = PreparedStatement(self, _query.prepare(query, deadline=until))
+        cache = self._statements
+        if len(cache) >= _STATEMENTS:
+            cache.clear()
+        cache[query] = stmt
+        return stmt
+
+    def _execute_batched(self, pq, params, options):
         """CALL { } IN TRANSACTIONS: every batch commits (and is schema-checked) on its own."""
         holder = [self.transaction()]
 
@@ -307,7 +316,7 @@ class Database:
             holder[0] = self.transaction()
             ctx.switch_tx(holder[0])
         try:
-            res = holder[0].execute(query, params, commit_batch=commit_batch, **options)
+            res = pq.run(holder[0], params, False, {**options, "commit_batch": commit_batch})
             holder[0].commit()
             return res
         except BaseException:
@@ -569,28 +578,51 @@ def index_name(label: str, props) -> str:
     return "_".join([label, *props])
 
 
+_STATEMENTS = 512          # texts whose statements db.execute keeps
+
+
 class PreparedStatement:
     """A query parsed, checked and planned once (``db.prepare(text)``); ``.execute(params)``
-    runs it like ``db.execute(text, params)``."""
+    runs it like ``db.execute(text, params)``.
 
-    __slots__ = ("_db", "_pq", "source")
+    A read-only statement runs on a view pinned for the call, with no Snapshot object or
+    transaction around it; a writing one in its own transaction."""
+
+    __slots__ = ("_db", "_pq", "source", "_read")
 
     def __init__(self, db, pq):
         self._db, self._pq, self.source = db, pq, pq.source
+        self._read = pq.readonly and pq.schema_command is None and not pq.batched
 
     def execute(self, params: Optional[Mapping[str, Any]] = None, **options):
         db = self._db
         if db._closed:
             db._check_open()
         pq = self._pq
-        if pq.readonly and pq.schema_command is None and not pq.batched:
-            s = db.snapshot()
+        if pq.uses_procedures and pq.registry != _procedures_version():
+            pq = self._pq = _reprepare(pq)
+        if options:
+            _check_options(options)
+            opts = {**db.query_defaults, **options}
+        else:
+            opts = db.query_defaults
+        if self._read:
+            if pq.free is not None and (not params or _plain_params(params)):
+                return pq.run_free(params, opts)
+            view = db._engine.snapshot_view()
             try:
-                opts = {**db.query_defaults, **options} if options else db.query_defaults
-                return pq.run(s, params, True, **opts)
+                return pq.run(_ViewReader(db, view), params, True, opts)
             finally:
-                s.close()
-        return db.execute(pq.source, params, **options)
+                view.close()
+        if pq.schema_command is not None:
+            return db._schema_command(pq.schema_command)
+        if db.readonly:      # a write on a follower: the query reports it (ReadOnly)
+            with db.snapshot() as s:
+                return pq.run(s, params, True, opts)
+        if pq.batched:
+            return db._execute_batched(pq, params, opts)
+        with db.transaction() as tx:
+            return pq.run(tx, params, False, opts)
 
     @property
     def readonly(self) -> bool:
@@ -603,6 +635,34 @@ class PreparedStatement:
 
     def __repr__(self) -> str:
         return f"<lpgdb.PreparedStatement {self.source!r}>"
+
+
+_PLAIN = frozenset({int, float, str, bool, type(None), bytes})
+
+
+def _plain_params(params) -> bool:
+    """True when no parameter value can bring a node, relationship or path into a query."""
+    try:
+        return all(type(v) in _PLAIN for v in params.values())
+    except AttributeError:      # not a mapping: bind() reports it
+        return False
+
+
+def _check_options(options):
+    from .query import check_options, deadline
+    check_options(options)
+    if "timeout" in options:
+        deadline(options["timeout"])            # InterfaceError unless a number >= 0 or None
+
+
+def _procedures_version():
+    from .query import procedures
+    return procedures.version
+
+
+def _reprepare(pq):
+    from . import query as _query
+    return _query.prepare(pq.source)
 
 
 _QUERY_DEFAULTS = {"query_timeout": 60.0, "query_memory": 1 << 30, "max_rows": None, "import_dir": None}

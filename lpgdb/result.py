@@ -46,14 +46,16 @@ class Row(tuple):
     >>> row = Row(["name", "age"], ("Ada", 36))
     >>> row["age"], row.keys(), row.data()
     (36, ['name', 'age'], {'name': 'Ada', 'age': 36})
+
+    Every distinct column list has its own subclass holding the names (``row_type``), so a row
+    is a bare tuple: no per-row dict, and one allocation to build.
     """
 
-    _columns: Sequence[str]
+    __slots__ = ()
+    _columns: Sequence[str] = ()
 
     def __new__(cls, columns: Sequence[str], values: Sequence[Any]) -> "Row":
-        row = super().__new__(cls, values)
-        row._columns = columns
-        return row
+        return tuple.__new__(row_type(columns), values)
 
     def __reduce__(self):
         return (Row, (list(self._columns), tuple(self)))
@@ -84,6 +86,21 @@ class Row(tuple):
             return default
 
 
+_ROW_TYPES: dict = {}
+
+
+def row_type(columns: Sequence[str]) -> type:
+    """The Row subclass for rows with these column names (made once per distinct list)."""
+    key = tuple(columns)
+    t = _ROW_TYPES.get(key)
+    if t is None:
+        if len(_ROW_TYPES) >= 4096:
+            _ROW_TYPES.clear()
+        t = _ROW_TYPES[key] = type("Row", (Row,), {"__slots__": (), "_columns": key,
+                                                    "__module__": Row.__module__, "__qualname__": "Row"})
+    return t
+
+
 class Result:
     """The rows of a query, with PEP 249-style accessors and conversions.
 
@@ -103,10 +120,23 @@ class Result:
     def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, plan: Any = None,
                  notifications: Optional[list] = None) -> None:
         self.columns = list(columns)
-        self._rows = [Row(self.columns, r) for r in rows]
+        rt = row_type(self.columns)
+        self._rows = [tuple.__new__(rt, r) for r in rows]
         self._pos = 0
         self.plan = plan
         self.notifications = notifications if notifications is not None else []
+
+    @classmethod
+    def _of(cls, columns: list, rt: type, rows: list, plan, notifications: list) -> "Result":
+        """The query engine's constructor: ``rows`` are tuples in column order, ``rt`` their
+        ``row_type(columns)``; ``notifications`` is copied."""
+        self = object.__new__(cls)
+        self.columns = list(columns)
+        self._rows = [tuple.__new__(rt, rows[0])] if len(rows) == 1 else [tuple.__new__(rt, r) for r in rows]
+        self._pos = 0
+        self.plan = plan
+        self.notifications = list(notifications) if notifications else []
+        return self
 
     # -- PEP 249 -------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Row]:

@@ -293,6 +293,11 @@ class _Reader:
         self._check_open()
         return self._view.statistics()
 
+    def node_raw(self, nid: int):
+        """``(labels, properties)`` of a visible node, or None (query engine: no Node object,
+        no checks; the properties are read-only)."""
+        return self._node_raw(nid)
+
     def node_ids(self, label: Optional[str] = None) -> list:
         """Ids of the visible nodes (with ``label``), ascending (query engine scans)."""
         self._check_open()
@@ -310,8 +315,7 @@ class _Reader:
 
     def catalog_version(self) -> Hashable:
         """A value that changes whenever the schema or the set of indexes changes (plan cache)."""
-        v = self._view
-        return (id(v.graph_type), tuple(v.user_indexes()))
+        return self._view.catalog_version
 
     @property
     def graph_type(self) -> "Optional[GraphType]":
@@ -334,8 +338,10 @@ def _equal(a, b) -> bool:
     return a == b
 
 
-class Snapshot(_Reader):
-    """A consistent, read-only view of the committed graph as of one moment."""
+class _ViewReader(_Reader):
+    """The read API over one pinned view, without a lifecycle of its own: what a read-only
+    query runs on (``db.execute`` pins the view, runs the query and unpins it, so it needs no
+    Snapshot object, no finaliser and no context manager).  ``Snapshot`` adds those."""
 
     _readonly_queries = True
 
@@ -344,6 +350,7 @@ class Snapshot(_Reader):
         self._view = view          # pinned by the engine; released by close()
         self._snap = view.lsn
         self._open = True
+        self.node_raw = view.node  # no buffer to merge: straight to the view
 
     def _check_open(self) -> None:
         if not self._open:
@@ -392,6 +399,10 @@ class Snapshot(_Reader):
     def lsn(self) -> int:
         """The log position this snapshot reads at."""
         return self._snap
+
+
+class Snapshot(_ViewReader):
+    """A consistent, read-only view of the committed graph as of one moment."""
 
     def close(self) -> None:
         """Release the snapshot (idempotent); later reads raise InterfaceError."""

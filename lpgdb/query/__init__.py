@@ -39,10 +39,21 @@ from .procedures import register_procedure, unregister_procedure
 from .runtime import from_user, to_user
 from .semantic import check
 
-__all__ = ["execute", "prepare", "is_read_only", "PreparedQuery", "Plan", "register_procedure",
+__all__ = ["execute", "prepare", "is_read_only", "check_options", "PreparedQuery", "Plan", "register_procedure",
            "unregister_procedure"]
 
-_OPTIONS = {"timeout", "memory", "max_rows", "import_dir", "commit_batch", "schema_command"}
+_OPTIONS = frozenset({"timeout", "memory", "max_rows", "import_dir", "commit_batch", "schema_command"})
+_NO_PARAMS: dict = {}
+
+
+def _calls(clauses) -> bool:
+    """True if the clauses call a procedure (their plan depends on the procedure registry)."""
+    for c in clauses:
+        if isinstance(c, A.Call):
+            return True
+        if isinstance(c, A.CallSubquery) and any(_calls(p) for p in c.query.parts):
+            return True
+    return False
 
 
 def _writes(clauses) -> bool:
@@ -59,9 +70,11 @@ class PreparedQuery:
 
     Plans are made on first use against the view's statistics and catalog (schema, indexes)
     and kept per catalog; a plan that used statistics is remade when the graph's node count
-    moves by more than a factor of 4 from when it was planned."""
+    moves by more than a factor of 4 from when it was planned (checked every
+    ``_SIZE_CHECK_EVERY`` runs, so a repeated run costs a comparison, not a count)."""
 
-    __slots__ = ("source", "ast", "params", "readonly", "mode", "_plans", "_lock", "schema_command", "batched")
+    __slots__ = ("source", "ast", "params", "readonly", "mode", "_plans", "_lock", "schema_command", "batched",
+                 "_last", "_runs", "uses_procedures", "registry", "free")
 
     def __init__(self, source: str, deadline: Optional[float] = None):
         self.source = source
@@ -71,76 +84,131 @@ class PreparedQuery:
         self.mode = self.ast.mode
         self._plans: dict = {}
         self._lock = threading.Lock()
+        self._last = None          # (catalog version, CompiledQuery, size): the plan used last
+        self.free = None           # the plan, when it reads no graph (run_free)
+        self._runs = 0
         first = self.ast.parts[0]
         self.schema_command = first[0] if len(first) == 1 and isinstance(first[0], A.SchemaCommand) else None
         self.batched = any(isinstance(c, A.CallSubquery) and c.in_transactions for part in self.ast.parts
                            for c in part)
+        self.uses_procedures = any(_calls(part) for part in self.ast.parts)
+        self.registry = procedures.version
 
     def plan_for(self, view):
         """The compiled plan for ``view`` (cached per catalog, replanned on big size changes)."""
-        cat = getattr(view, "catalog_version", None)
-        key = cat() if cat is not None else None
-        entry = self._plans.get(key)
-        if entry is not None:
-            cq, size = entry
+        key = view.catalog_version()
+        last = self._last
+        if last is not None and last[0] == key:
+            cq = last[1]
             if not cq.used_stats:
                 return cq
-            now = _size(view)
-            if size // 4 <= now <= size * 4 + 64:
+            self._runs += 1
+            if self._runs % _SIZE_CHECK_EVERY:
                 return cq
+            size = last[2]
+            if size // 4 <= _size(view) <= size * 4 + 64:
+                return cq
+        else:
+            entry = self._plans.get(key)
+            if entry is not None:
+                cq, size = entry
+                if not cq.used_stats or size // 4 <= _size(view) <= size * 4 + 64:
+                    self._last = (key, cq, size)
+                    return cq
         try:
-            cq = compile_query(self.ast, view, self.source)
+            cq = compile_query(self.ast, view, self.source, profile=self.mode == "PROFILE")
         except RecursionError:
             raise _semantic_error("the query is too long or too deeply nested to plan; split it into several "
                                   "queries", "QueryTooComplex") from None
+        size = _size(view) if cq.used_stats else 0
+        if not cq.reads_graph and self.mode is None:
+            self.free = cq         # no statistics, no catalog: valid for any view
         with self._lock:
             if len(self._plans) > 8:
                 self._plans.clear()
-            self._plans[key] = (cq, _size(view) if cq.used_stats else 0)
+            self._plans[key] = (cq, size)
+            self._last = (key, cq, size)
         return cq
 
     def explain(self, view) -> Plan:
         return Plan(self.plan_for(view).root)
 
-    def run(self, tx, params: Optional[Mapping[str, Any]] = None, readonly: bool = False,
-            timeout: Optional[float] = None, **options) -> Result:
-        if params is not None and not isinstance(params, Mapping):
-            raise InterfaceError(f"query parameters must be a mapping (dict), not {type(params).__name__}")
+    def bind(self, params) -> dict:
+        """The parameters as runtime values, checked: InterfaceError for a name that is not a
+        str, SemanticError (ParameterMissing) for one the query uses and ``params`` lacks."""
         if params:
-            for name in params:
+            if type(params) is not dict and not isinstance(params, Mapping):
+                raise InterfaceError(f"query parameters must be a mapping (dict), not {type(params).__name__}")
+            out = {}
+            for name, v in params.items():
                 if type(name) is not str:
                     raise InterfaceError(f"parameter names must be str, not {type(name).__name__}")
-        if self.params:
-            for name in self.params:
-                if not params or name not in params:
-                    raise parameter_missing(name)
+                out[name] = v if type(v) in _PLAIN_PARAM else from_user(v)
+        else:
+            out = _NO_PARAMS
+        for name in self.params:
+            if name not in out:
+                raise parameter_missing(name)
+        return out
+
+    def run(self, tx, params: Optional[Mapping[str, Any]] = None, readonly: bool = False,
+            options: Mapping[str, Any] = _NO_PARAMS) -> Result:
+        """Run on ``tx`` (a Transaction, a Snapshot or the reader ``db.execute`` pins) with
+        ``options`` (checked by ``check_options``: timeout, memory, max_rows, hooks)."""
+        bound = self.bind(params)
         if readonly and not self.readonly:
             raise _semantic_error("this query writes to the graph, but it runs on a read-only snapshot; "
                                   "use db.execute() or a transaction", "ReadOnly", phase="compile")
-        for k in options:
-            if k not in _OPTIONS:
-                raise InterfaceError(f"unknown query option {k!r} (known: {', '.join(sorted(_OPTIONS | {'timeout'}))})")
         cq = self.plan_for(tx)
         if self.mode == "EXPLAIN":
-            return Result(cq.columns, [], plan=Plan(cq.root), notifications=list(cq.notifications))
-        ctx = Context(tx, {k: from_user(v) for k, v in params.items()} if params else {}, timeout, readonly,
-                      options.get("memory"), options.get("max_rows"), options)
+            return Result(cq.columns, [], plan=cq.plan, notifications=list(cq.notifications))
+        ctx = Context(tx, bound, options.get("timeout"), readonly, options.get("memory"), options.get("max_rows"),
+                      options)
         if self.mode == "PROFILE":
             ctx.profile = {}
         try:
-            columns, rows = cq.run(ctx)
+            rows = cq.run(ctx)
         except RecursionError:
             raise OperationalError("the query nests too deeply to run (too many clauses or nested "
                                    "subqueries); split it into several queries") from None
-        plan = Plan(cq.root, {k: tuple(v) for k, v in ctx.profile.items()} if ctx.profile is not None else None)
+        if ctx.profile is not None:
+            plan = Plan(cq.root, {k: tuple(v) for k, v in ctx.profile.items()})
+        else:
+            plan = cq.plan
         if rows and not _plain(rows):
-            view = ctx.tx
-            rows = [tuple(to_user(v, view) for v in r) for r in rows]
-        return Result(columns, rows, plan=plan, notifications=list(cq.notifications))
+            rows = [tuple([to_user(v, tx) for v in r]) for r in rows]
+        return Result._of(cq.columns, cq.row_type, rows, plan, cq.notifications)
+
+    def run_free(self, params, options) -> Result:
+        """Run the plan ``free`` (it reads no graph) with no view at all: ``RETURN $x + 1``.
+        ``params`` must hold only plain values (no node, relationship or path may enter)."""
+        cq = self.free
+        bound = self.bind(params) if params or self.params else _NO_PARAMS
+        ctx = Context(_NO_GRAPH, bound, options.get("timeout"), True, options.get("memory"), options.get("max_rows"),
+                      options)
+        rows = cq.run(ctx)
+        if rows and not _plain(rows):
+            rows = [tuple([to_user(v, None) for v in r]) for r in rows]
+        return Result._of(cq.columns, cq.row_type, rows, cq.plan, cq.notifications)
 
     def execute(self, *args, **kwargs):
         raise InterfaceError("a PreparedQuery from lpgdb.query.prepare() runs with .run(tx, params); "
                              "db.prepare(text).execute(params) runs one in its own transaction")
+
+
+_SIZE_CHECK_EVERY = 64
+
+
+class _NoGraph:
+    """The graph of a run that reads none (``PreparedQuery.run_free``): any read is a bug."""
+
+    def __getattr__(self, name):
+        from ..errors import InternalError
+        raise InternalError(f"a query planned as reading no graph called {name}(); please report this query")
+
+
+_NO_GRAPH = _NoGraph()
+_PLAIN_PARAM = frozenset({int, float, str, bool, type(None), bytes})
 
 
 _SCALAR = (int, float, str, bool, type(None), bytes)
@@ -201,6 +269,13 @@ def prepare(source: str, *, deadline: Optional[float] = None) -> PreparedQuery:
     return pq
 
 
+def check_options(options: Mapping[str, Any]) -> None:
+    """InterfaceError for an option ``execute`` does not know."""
+    for k in options:
+        if k not in _OPTIONS:
+            raise InterfaceError(f"unknown query option {k!r} (known: {', '.join(sorted(_OPTIONS))})")
+
+
 def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool = False, *,
             timeout: Optional[float] = None, **options) -> Result:
     """Run a query on ``tx`` (a Transaction or a Snapshot) and return its Result.
@@ -211,11 +286,14 @@ def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool
         NotSupportedError: a feature lpgdb's query language does not implement.
         OperationalError: the query passed its time, memory or row limit.
     """
+    check_options(options)
     if timeout is None:
-        return prepare(source).run(tx, params, readonly, None, **options)
+        options["timeout"] = None
+        return prepare(source).run(tx, params, readonly, options)
     until = deadline(timeout)      # one budget for parsing and running
     pq = prepare(source, deadline=until)
-    return pq.run(tx, params, readonly, remaining(until), **options)
+    options["timeout"] = remaining(until)
+    return pq.run(tx, params, readonly, options)
 
 
 def is_read_only(source: str) -> bool:

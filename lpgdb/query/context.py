@@ -14,6 +14,8 @@ queries deterministically, long before the process runs out of memory.
 from __future__ import annotations
 
 import time
+from operator import itemgetter
+from time import monotonic as _monotonic
 
 from ..errors import NotFoundError, OperationalError
 from .diagnostics import entity_not_found
@@ -23,6 +25,8 @@ __all__ = ["Context", "ROW_BYTES", "VALUE_BYTES", "value_bytes"]
 ROW_BYTES = 120       # a dict row with a few entries
 VALUE_BYTES = 40      # a list slot plus a small boxed value
 _CHECK_EVERY = 128    # ticks between two clock reads
+_NO_OPTIONS: dict = {}
+_NONE = frozenset()
 
 
 def value_bytes(v) -> int:
@@ -36,43 +40,60 @@ def value_bytes(v) -> int:
     return VALUE_BYTES
 
 
+class _NodeData(tuple):
+    """A node as the operators read it: ``(labels, properties)`` with those two names (no Node
+    object is built for a property access)."""
+    __slots__ = ()
+    labels = property(itemgetter(0))
+    properties = property(itemgetter(1))
+
+
 class Context:
-    """Execution state of one query run (graph access, parameters, limits)."""
+    """Execution state of one query run (graph access, parameters, limits).
+
+    A query run makes one per call, so construction is a few slot assignments; what most runs
+    never touch (deleted-element sets, the PROFILE table) is made on first use."""
+
+    __slots__ = ("tx", "params", "timeout", "deadline", "memory", "max_rows", "readonly", "options", "used",
+                 "_ticks", "_next_check", "_nodes", "_edges", "now", "profile", "deleted_nodes", "deleted_edges",
+                 "_dead")
 
     def __init__(self, tx, params, timeout=None, readonly=False, memory=None, max_rows=None, options=None):
         self.tx = tx
         self.params = params
-        self.start = time.monotonic()
-        self.deadline = None if timeout is None else self.start + timeout
         self.timeout = timeout
+        self.deadline = None if timeout is None else _monotonic() + timeout
         self.memory = memory
         self.max_rows = max_rows
-        self.used = 0
+        self.readonly = readonly
+        self.options = options or _NO_OPTIONS
+        self.used = self._ticks = 0
         self._next_check = _CHECK_EVERY
-        self._ticks = 0
         self._nodes = {}
         self._edges = {}
-        self.key_lookup = getattr(tx, "key_lookup", None)
-        # batched (nbrs, eids, from_index) expansion; a transaction's includes its own writes
-        self.expand = getattr(tx, "expand", None)
-        self.now = None  # the statement clock, set on first use (temporal.py)
-        self.deleted_nodes = set()
-        self.deleted_edges = set()
-        self._dead = {}
-        self.readonly = readonly
-        self.options = options or {}
-        self.profile = None   # {id(op): [rows, seconds]} under PROFILE
+        self.now = None            # the statement clock, set on first use (temporal.py)
+        self.profile = None        # {id(op): [rows, seconds]} under PROFILE
+        self.deleted_nodes = self.deleted_edges = _NONE   # sets on the first DELETE
+        self._dead = None
+
+    # graph access used by the operators: the transaction's (which includes its own writes)
+    def expand(self, node_ids, direction, label):
+        """Batched 1-hop: ``(nbrs, eids, from_index)``."""
+        return self.tx.expand(node_ids, direction, label)
+
+    def key_lookup(self, label, prop, value):
+        return self.tx.key_lookup(label, prop, value)
 
     # -- limits -------------------------------------------------------------------------------
     def tick(self, n: int = 1):
         self._ticks += n
         if self._ticks >= self._next_check:
             self._next_check = self._ticks + _CHECK_EVERY
-            if self.deadline is not None and time.monotonic() > self.deadline:
+            if self.deadline is not None and _monotonic() > self.deadline:
                 self.timed_out()
 
     def check_time(self):
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.deadline is not None and _monotonic() > self.deadline:
             self.timed_out()
 
     def timed_out(self):
@@ -97,20 +118,28 @@ class Context:
     def switch_tx(self, tx):
         """Continue in a new transaction (CALL { } IN TRANSACTIONS commits between batches)."""
         self.tx = tx
-        self.key_lookup = getattr(tx, "key_lookup", None)
-        self.expand = getattr(tx, "expand", None)
         self._nodes.clear()
         self._edges.clear()
 
     # -- graph access -------------------------------------------------------------------------
     def node(self, nid):
+        """The node's ``labels`` and ``properties`` (NotFoundError when it is not visible)."""
         n = self._nodes.get(nid)
         if n is None:
-            try:
-                n = self.tx.node(nid)
-            except NotFoundError:
-                raise entity_not_found(f"node {nid} was deleted or does not exist") from None
-            self._nodes[nid] = n
+            raw = self.tx.node_raw(nid)
+            if raw is None:
+                raise entity_not_found(f"node {nid} was deleted or does not exist")
+            n = self._nodes[nid] = _NodeData(raw)
+        return n
+
+    def node_or_none(self, nid):
+        """Like ``node``, or None when the node is not visible."""
+        n = self._nodes.get(nid)
+        if n is None:
+            raw = self.tx.node_raw(nid)
+            if raw is None:
+                return None
+            n = self._nodes[nid] = _NodeData(raw)
         return n
 
     def edge(self, eid):
@@ -124,30 +153,13 @@ class Context:
         return e
 
     def has_node(self, nid):
-        if nid in self._nodes:
-            return True
-        has = getattr(self.tx, "has_node", None)
-        if has is not None:
-            return has(nid)
-        try:
-            self.node(nid)
-            return True
-        except NotFoundError:
-            return False
+        return nid in self._nodes or self.tx.node_raw(nid) is not None
 
     def scan(self, label):
         """Ids of the nodes (with ``label``), materialised (writes later in the query do not
         disturb a running scan)."""
-        ids = getattr(self.tx, "node_ids", None)
-        if ids is not None:
-            out = ids(label)
-            self.tick(len(out) // 16 + 1)
-            return out
-        out = []
-        for n in self.tx.nodes(label):
-            self.tick()
-            self._nodes[n.id] = n
-            out.append(n.id)
+        out = self.tx.node_ids(label)
+        self.tick(len(out) // 16 + 1)
         return out
 
     def edges_of(self, nid, direction, label):
@@ -165,12 +177,25 @@ class Context:
         """Keep a relationship's type and endpoints readable after DELETE (type(r), startNode(r)),
         while its properties are not (openCypher: DeletedEntityAccess)."""
         e = self._edges.pop(eid, None) or self.tx.edge(eid)
+        if self._dead is None:
+            self._dead = {}
         self._dead[eid] = e
 
     def edge_meta(self, eid):
         """The relationship (for its type and endpoints), also after this query deleted it."""
-        e = self._dead.get(eid)
+        e = self._dead.get(eid) if self._dead is not None else None
         return e if e is not None else self.edge(eid)
+
+    def mark_deleted_node(self, nid):
+        if self.deleted_nodes is _NONE:
+            self.deleted_nodes = set()
+        self.deleted_nodes.add(nid)
+        self._nodes.pop(nid, None)
+
+    def mark_deleted_edge(self, eid):
+        if self.deleted_edges is _NONE:
+            self.deleted_edges = set()
+        self.deleted_edges.add(eid)
 
     def forget_node(self, nid):
         self._nodes.pop(nid, None)

@@ -14,15 +14,16 @@ Invariants:
 """
 from __future__ import annotations
 
+from ..result import row_type
 from . import ast as A
 from . import logical as L
 from .context import ROW_BYTES
 from .expressions import (CompileEnv, children, compile_expr, compile_predicate, is_aggregate, walk)
 from .functions import AGGREGATES, CountStar as CountStarAgg
-from .operators import Compilers, build
+from .operators import Compilers, build, direct
 from .planner import Planner, Stats
 
-__all__ = ["compile_query", "CompiledQuery", "Plan", "notification"]
+__all__ = ["compile_query", "CompiledQuery", "Plan", "notification", "reads_graph"]
 
 
 class Plan:
@@ -92,7 +93,7 @@ class _Hooks:
         return last.projection.items[0].name
 
 
-def _compilers(planner: Planner) -> Compilers:
+def _compilers(planner: Planner, profile: bool = False) -> Compilers:
     hooks = None
 
     def env(bound, aggs=None):
@@ -101,44 +102,88 @@ def _compilers(planner: Planner) -> Compilers:
     C = Compilers(expr=lambda e, bound: compile_expr(e, env(bound)),
                   predicate=lambda e, bound: compile_predicate(e, env(bound)),
                   aggregates=(AGGREGATES, CountStarAgg), env=env, compile=compile_expr,
-                  compile_pred=compile_predicate, is_aggregate=is_aggregate, children=children, walk=walk)
+                  compile_pred=compile_predicate, is_aggregate=is_aggregate, children=children, walk=walk,
+                  profile=profile)
     hooks = _Hooks(planner, C)
     return C
 
 
 class CompiledQuery:
-    """A planned and built query: ``run(ctx) -> (columns, rows of runtime values)``."""
+    """A planned and built query: ``run(ctx) -> rows of runtime values`` (tuples in the order
+    of ``columns``).  ``plan`` is its Plan (shared by every run that is not a PROFILE run)."""
 
     def __init__(self, root: L.ProduceResults, columns, writes, notifications):
         self.root = root
         self.columns = list(columns or [])
         self.writes = writes
         self.notifications = notifications
+        self.plan = Plan(root)
+        self.row_type = row_type(self.columns)
         self.phys = None
+        self.direct = None      # rows(ctx) for the simple shapes (operators.direct), else None
+        self.used_stats = False
+        self.reads_graph = reads_graph(root)
 
     def run(self, ctx):
-        rows = []
-        cols = self.columns
-        max_rows = ctx.max_rows
-        for batch in self.phys(ctx, iter([[{}]])):
-            if not cols:
-                ctx.tick(len(batch))
-                continue
-            ctx.charge(ROW_BYTES * len(batch))
-            rows.extend([tuple(r[c] for c in cols) for r in batch])
-            if max_rows is not None and len(rows) > max_rows:
-                from ..errors import OperationalError
-                raise OperationalError(f"the query returns more than max_rows={max_rows} rows; add a LIMIT, or "
-                                       "pass a larger max_rows= to execute() or connect(..., max_rows=...)")
-        return cols, rows
+        direct = self.direct
+        if direct is not None:
+            rows = direct(ctx)
+        else:
+            rows = []
+            cols = self.columns
+            max_rows = ctx.max_rows
+            for batch in self.phys(ctx, iter([[{}]])):
+                if not cols:
+                    ctx.tick(len(batch))
+                    continue
+                ctx.charge(ROW_BYTES * len(batch))
+                rows.extend([tuple([r[c] for c in cols]) for r in batch])
+                if max_rows is not None and len(rows) > max_rows:
+                    break
+        if ctx.max_rows is not None and len(rows) > ctx.max_rows:
+            from ..errors import OperationalError
+            raise OperationalError(f"the query returns more than max_rows={ctx.max_rows} rows; add a LIMIT, or "
+                                   "pass a larger max_rows= to execute() or connect(..., max_rows=...)")
+        return rows
 
 
-def compile_query(q: A.Query, view, text: str = "") -> CompiledQuery:
+_GRAPH_FREE_OPS = (L.ProduceResults, L.Projection, L.Aggregation, L.Argument, L.Filter, L.Unwind)
+_GRAPH_EXPRS = (A.PatternExpr, A.PatternComp, A.CountSubquery, A.CollectSubquery, A.ExistsSubquery)
+
+
+def reads_graph(root: L.Op) -> bool:
+    """False when the plan can run without the graph: only projections, filters and UNWIND,
+    and no pattern or subquery expression.  Then no node or relationship can enter a row
+    (unless a parameter brings one), so no expression can read the graph either."""
+    for op in L.walk(root):
+        if type(op) not in _GRAPH_FREE_OPS:
+            return True
+        exprs = []
+        if isinstance(op, L.Projection):
+            p = op.projection
+            exprs = [it.expr for it in p.items] + [e for e, _ in p.order]
+            exprs += [x for x in (p.skip, p.limit, op.where) if x is not None]
+        elif isinstance(op, L.Filter):
+            exprs = list(op.predicates)
+        elif isinstance(op, L.Unwind):
+            exprs = [op.expr]
+        for e in exprs:
+            if any(isinstance(x, _GRAPH_EXPRS) for x in walk(e)):
+                return True
+    return False
+
+
+def compile_query(q: A.Query, view, text: str = "", profile: bool = False) -> CompiledQuery:
+    """Plan ``q`` against ``view`` and build its physical operators (with PROFILE's per-operator
+    counters only when ``profile``; else, for the simple shapes, also a direct runner)."""
     stats = Stats(view)
     planner = Planner(stats, text)
     root, columns, writes = planner.plan(q)
     notes = [notification(c, t, d, p, text) for c, t, d, p in planner.notifications]
     cq = CompiledQuery(root, columns, writes, notes)
-    cq.phys = build(root, _compilers(planner))
+    C = _compilers(planner, profile)
+    cq.phys = build(root, C)
+    if not profile:
+        cq.direct = direct(root, C)
     cq.used_stats = bool(stats._labels or stats._rels)
     return cq

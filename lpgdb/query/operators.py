@@ -22,6 +22,7 @@ hash join O(left + right); a cartesian product O(left x right) (computed once on
 from __future__ import annotations
 
 import csv
+import dataclasses
 import heapq
 import itertools
 import math
@@ -36,7 +37,7 @@ from .diagnostics import runtime_semantic, semantic, type_error
 from .runtime import EdgeRef, NodeRef, PathVal, cy_eq, from_user, group_key, sort_key, stored, type_name
 from .temporal import Temporal, to_python, to_python_if_exact
 
-__all__ = ["Compilers", "build", "BATCH"]
+__all__ = ["Compilers", "build", "direct", "BATCH"]
 
 BATCH = 512
 
@@ -44,7 +45,8 @@ BATCH = 512
 class Compilers:
     """What operators use to compile the expressions and sub-plans inside them."""
 
-    def __init__(self, expr, predicate, aggregates, env, compile, compile_pred, is_aggregate, children, walk):
+    def __init__(self, expr, predicate, aggregates, env, compile, compile_pred, is_aggregate, children, walk,
+                 profile=False):
         self.expr = expr                # (ast, bound names) -> f(row, ctx)
         self.predicate = predicate      # same, a bare pattern meaning "a match exists"
         self.aggregates = aggregates    # (functions.AGGREGATES, the count(*) accumulator class)
@@ -54,6 +56,7 @@ class Compilers:
         self.is_aggregate = is_aggregate
         self.children = children
         self.walk = walk
+        self.profile = profile          # wrap every operator with PROFILE's counters
 
     def build(self, op):
         return build(op, self)
@@ -65,16 +68,12 @@ def build(op: L.Op, C: Compilers):
     if maker is None:
         raise TypeError(f"no physical operator for {op.name}")
     run = maker(op, C)
-    return _profiled(op, run)
+    return _profiled(op, run) if C.profile else run
 
 
 def _profiled(op, run):
     def prun(ctx, batches):
-        prof = ctx.profile
-        if prof is None:
-            yield from run(ctx, batches)
-            return
-        entry = prof.setdefault(id(op), [0, 0.0])
+        entry = ctx.profile.setdefault(id(op), [0, 0.0])
         it = run(ctx, batches)
         while True:
             t0 = time.perf_counter()
@@ -209,35 +208,65 @@ def _scan(op, C):
     return run
 
 
-def _seek(op, C):
-    src = _unary(op, C)
-    var, label, key = op.var, op.label, op.key
+def _seek_nodes(op, C):
+    """nodes(row, ctx) -> ids of the nodes a NodeIndexSeek finds for ``row`` (label and pattern
+    checked).  Complexity: one hash probe + O(matches), or a label scan when no index exists at
+    run time.
+
+    An index answers exactly the nodes with the label whose key equals the value (key equality
+    is the query language's ``=`` on storable values), so its answer is only checked against
+    the rest of the pattern; the scan's answer is checked against all of it."""
+    label, key = op.label, op.key
     bound = _bound_of(op)
     value = C.expr(op.value, bound)
-    check = _node_checker(op.pattern, C, bound, [label])
+    np = op.pattern
+    check = _node_checker(np, C, bound, [label])
+    rest = np
+    if isinstance(np.props, A.MapLit):
+        items = [(k, v) for k, v in np.props.items if not (k == key and v is op.value)]
+        if len(items) < len(np.props.items):
+            rest = dataclasses.replace(np, props=A.MapLit(items) if items else None)
+    rest_check = _node_checker(rest, C, bound, [label])
 
-    def candidates(ctx, v):
+    def nodes(row, ctx):
+        v = value(row, ctx)
         if v is None:
             return []
-        v = to_python_if_exact(v) if isinstance(v, Temporal) else v
-        if isinstance(v, (NodeRef, EdgeRef, PathVal, dict)):
+        if isinstance(v, Temporal):
+            v = to_python_if_exact(v)
+        elif isinstance(v, (NodeRef, EdgeRef, PathVal, dict)):
             return []                                  # not a storable value: nothing matches
-        ids = ctx.key_lookup(label, key, v) if ctx.key_lookup is not None else None
+        ids = ctx.key_lookup(label, key, v)
         if ids is not None:
-            return list(ids)
-        # no index at run time: scan the label, the pattern check filters by the property
-        return [n for n in ctx.scan(label) if cy_eq(stored(ctx.node(n).properties.get(key)), from_user(v)) is True]
+            if rest_check is None:
+                ctx.tick(len(ids))
+                return ids
+            out = []
+            for nid in ids:
+                ctx.tick()
+                if rest_check(nid, row, ctx):
+                    out.append(nid)
+            return out
+        # no index at run time: scan the label; the pattern check filters by the property
+        out = []
+        for nid in ctx.scan(label):
+            ctx.tick()
+            if check is None or check(nid, row, ctx):
+                out.append(nid)
+        return out
+    return nodes
+
+
+def _seek(op, C):
+    src = _unary(op, C)
+    var = op.var
+    nodes = _seek_nodes(op, C)
 
     def run(ctx, batches):
         for batch in src(ctx, batches):
             out = []
             for row in batch:
-                ctx.tick()
-                for nid in candidates(ctx, value(row, ctx)):
-                    if not ctx.has_node(nid) or label not in ctx.node(nid).labels:
-                        continue
-                    if check is not None and not check(nid, row, ctx):
-                        continue
+                for nid in nodes(row, ctx):
                     if var in row:
                         cur = row[var]
                         if isinstance(cur, NodeRef) and cur.id == nid:
@@ -950,6 +979,73 @@ def _projection(op, C):
     return run
 
 
+def direct(root: L.ProduceResults, C):
+    """``rows(ctx) -> [tuple]`` for the simplest plans, run without the batch pipeline: a
+    projection (no aggregation, DISTINCT, ORDER BY or WITH ... WHERE; SKIP and LIMIT allowed)
+    of filters over one index seek, or over nothing (``RETURN $x + 1``).  These are the point
+    queries whose cost is the per-call floor; every other plan returns None and runs through
+    the operators.  The rows and limits are exactly those of the operator pipeline."""
+    proj = root.source
+    if type(proj) is not L.Projection:
+        return None
+    p = proj.projection
+    if p.distinct or p.order or proj.where is not None:
+        return None
+    preds = []
+    op = proj.source
+    while type(op) is L.Filter:
+        bound = _bound_of(op)
+        preds[:0] = [C.predicate(x, bound) for x in op.predicates]
+        op = op.source
+    seek = var = None
+    if type(op) is L.NodeIndexSeek:
+        seek, var = _seek_nodes(op, C), op.var
+        op = op.source
+    if type(op) is not L.Argument or op.bound:
+        return None
+    items = []
+    if p.star:
+        items = [A.ProjItem(A.Var(n), n, False) for n in sorted(v for v in proj.bound if not v.startswith(" "))]
+    items.extend(p.items)
+    env = C.env(list(proj.bound))
+    fns = [C.compile(it.expr, env) for it in items]
+    skip_fn = C.compile(p.skip, C.env(())) if p.skip is not None else None
+    limit_fn = C.compile(p.limit, C.env(())) if p.limit is not None else None
+    window = skip_fn is not None or limit_fn is not None
+
+    def rows(ctx):
+        if window:
+            skip = _count_arg(skip_fn, ctx, "SKIP") if skip_fn else 0
+            limit = _count_arg(limit_fn, ctx, "LIMIT") if limit_fn else None
+        if seek is None:
+            row = {}
+            out = [tuple([f(row, ctx) for f in fns])] if all(q(row, ctx) is True for q in preds) else []
+        else:
+            out = []
+            for nid in seek(_EMPTY_ROW, ctx):
+                row = {var: NodeRef(nid)}
+                for q in preds:
+                    if q(row, ctx) is not True:
+                        break
+                else:
+                    ctx.charge(ROW_BYTES)
+                    out.append(tuple([f(row, ctx) for f in fns]))
+        if window:
+            out = out[skip:] if limit is None else out[skip:skip + limit]
+        return out
+
+    if seek is None and not preds and not window and len(fns) == 1:
+        f0 = fns[0]
+
+        def one(ctx):                    # RETURN <expr>: the per-call floor
+            return [(f0(_EMPTY_ROW, ctx),)]
+        return one
+    return rows
+
+
+_EMPTY_ROW: dict = {}
+
+
 def _ticking(it, ctx):
     for x in it:
         ctx.tick()
@@ -1407,7 +1503,7 @@ def _delete(op, C):
             if eid in ctx.deleted_edges:
                 continue
             ctx.remember_deleted_edge(eid)
-            ctx.deleted_edges.add(eid)
+            ctx.mark_deleted_edge(eid)
             ctx.tx.delete_edge(eid)
         for nid in nodes:
             if nid in ctx.deleted_nodes:
@@ -1415,14 +1511,13 @@ def _delete(op, C):
             if detach:
                 for e in ctx.edges_of(nid, "both", None):
                     ctx.remember_deleted_edge(e.id)
-                    ctx.deleted_edges.add(e.id)
+                    ctx.mark_deleted_edge(e.id)
             try:
                 ctx.tx.delete_node(nid, detach=detach)
             except IntegrityError as e:
                 e.code, e.tck_type, e.phase = "DeleteConnectedNode", "ConstraintVerificationFailed", "runtime"
                 raise
-            ctx.deleted_nodes.add(nid)
-            ctx.forget_node(nid)
+            ctx.mark_deleted_node(nid)
         return _rebatch(rows)
     return run
 

@@ -154,6 +154,7 @@ class GraphState:
         self.graph_type = None                              # resolved GraphType or None
         self.schema_specs: list[KeySpec] = []
         self.user_indexes: dict[tuple, KeySpec] = {}        # (label, props) -> spec
+        self.catalog_epoch = 0                              # +1 at every schema or index change
         self._next_index_id = 1
         self.dirty: set[int] = set()                        # partitions changed since checkpoint
         self._readers: dict[int, int] = {}                  # snapshot lsn -> open reader count
@@ -286,6 +287,7 @@ class GraphState:
         for spec in self.schema_specs:
             self.key_index.drop(spec.index_id)
         self.schema, self.graph_type = schema, graph_type
+        self.catalog_epoch += 1
         self.schema_specs = []
         if graph_type is not None:
             for ispec in graph_type.index_specs():
@@ -482,6 +484,7 @@ class GraphState:
                 self.set_schema((op[1], op[2]) if op[1] is not None else None, gt, tables, lsn)
             elif code == INDEX:
                 label, props, create = op[1], tuple(op[2]), op[3]
+                self.catalog_epoch += 1
                 if create and (label, props) not in self.user_indexes:
                     self.user_indexes[(label, props)] = self._new_spec(
                         _user_index_name(label, props), user_index_key_of(label, props),

@@ -104,6 +104,12 @@ class GraphView:
     def next_edge_id(self) -> int:
         return self._st.next_edge_id
 
+    @property
+    def catalog_version(self) -> int:
+        """A number that changes whenever the schema or the set of indexes changes (the query
+        engine's plan caches compare it).  O(1)."""
+        return self._st.catalog_epoch
+
     def user_indexes(self) -> list:
         """``[(label, (props...))]`` of the user hash indexes, sorted."""
         return sorted(self._st.user_indexes)
