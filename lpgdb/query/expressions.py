@@ -15,7 +15,8 @@ import re
 from . import ast as A
 from .diagnostics import argument_error, parameter_missing, type_error
 from .functions import AGGREGATES, SCALARS
-from .runtime import EdgeRef, NodeRef, cy_compare, cy_eq, is_number, stored, stored_map, type_name
+from .runtime import _STORED_CONVERT, EdgeRef, NodeRef, cy_compare, cy_eq, from_user as from_stored, is_number, stored
+from .runtime import stored_map, type_name
 from .temporal import Duration, Temporal, add as t_add, component as t_component, scale as t_scale
 
 __all__ = ["compile_expr", "free_vars", "contains_aggregate", "is_aggregate"]
@@ -400,8 +401,19 @@ def _c_var(e, env):
 
 
 def _c_prop(e, env):
-    sub = compile_expr(e.subject, env)
     key = e.key
+    if isinstance(e.subject, A.Var):
+        name = e.subject.name
+
+        def var_prop(row, ctx):            # n.key: the hot case, one lookup of the node
+            v = row.get(name)
+            if type(v) is NodeRef:
+                n = ctx._nodes.get(v.id) or ctx.node(v.id)
+                v = n.properties.get(key)
+                return from_stored(v) if type(v) in _STORED_CONVERT else v
+            return get_property(ctx, v, key)
+        return var_prop
+    sub = compile_expr(e.subject, env)
 
     def f(row, ctx):
         return get_property(ctx, sub(row, ctx), key)
