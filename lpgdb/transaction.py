@@ -451,6 +451,7 @@ class _WriteSet:
 _REACH_MEMO = 1 << 20   # node ids count_reach may hold in remembered frontiers
 
 ACTIVE, COMMITTED, ROLLED_BACK, FAILED = "active", "committed", "rolled back", "failed"
+_MISSING = object()
 
 
 class Transaction(_Reader):
@@ -476,6 +477,7 @@ class Transaction(_Reader):
         self._next_edge = self._base_edges
         self._extra_ops: list = []                   # SCHEMA / INDEX / bulk ops (records.op_*)
         self._key_cache: Optional[dict] = None
+        self._undo: Optional[list] = None            # while a statement runs: how to undo it
 
     # -- state machine ----------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -735,6 +737,43 @@ class Transaction(_Reader):
         return [[] if first < 0 else [n for n in view.key_nodes(spec_name, k) if n not in mine]
                 for k, first in zip(keys, view.key_first_many(spec_name, keys))]
 
+    # -- statements: all or nothing within the transaction ----------------------------------------
+    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
+        """Run a query inside this transaction.  A query that fails (an error, a time, memory or
+        row limit) leaves nothing of its own writes in the transaction, whose earlier writes
+        stay; the transaction remains usable."""
+        self._check_open()
+        if self._undo is not None:          # a query run by a query: the outer one's undo covers it
+            return _Reader.execute(self, query, params, **options)
+        mark = (len(self._extra_ops), self._next_node, self._next_edge)
+        self._undo = []
+        try:
+            return _Reader.execute(self, query, params, **options)
+        except BaseException:
+            if self._status == ACTIVE:
+                self._undo_to(mark)
+            raise
+        finally:
+            self._undo = None
+
+    def _remember(self, table: dict, key) -> None:
+        """Before ``table[key]`` changes while a statement runs: note how to restore it."""
+        if self._undo is not None:
+            self._undo.append((table, key, table.get(key, _MISSING)))
+
+    def _undo_to(self, mark) -> None:
+        """Restore the buffers to what they were when the statement started (``mark``)."""
+        for table, key, old in reversed(self._undo):
+            if table is None:
+                del key[old:]                # a list of new edge ids: cut back to its length
+            elif old is _MISSING:
+                table.pop(key, None)
+            else:
+                table[key] = old
+        del self._extra_ops[mark[0]:]
+        self._next_node, self._next_edge = mark[1], mark[2]
+        self._key_cache = None
+
     # -- writes -----------------------------------------------------------------------------------
     def _touch(self):
         self._key_cache = None
@@ -746,6 +785,8 @@ class Transaction(_Reader):
         props = check_properties(properties, allow_none=False)
         nid = self._next_node
         self._next_node += 1
+        if self._undo is not None:
+            self._undo.append((self._nodes, nid, _MISSING))
         self._nodes[nid] = (labs, props)
         self._touch()
         return nid
@@ -761,9 +802,12 @@ class Transaction(_Reader):
                 raise NotFoundError(f"no node with id {n} (edge endpoint)")
         eid = self._next_edge
         self._next_edge += 1
+        outs, ins = self._new_out.setdefault(s, []), self._new_in.setdefault(d, [])
+        if self._undo is not None:
+            self._undo += [(self._edges, eid, _MISSING), (None, outs, len(outs)), (None, ins, len(ins))]
         self._edges[eid] = (labs, s, d, props)
-        self._new_out.setdefault(s, []).append(eid)
-        self._new_in.setdefault(d, []).append(eid)
+        outs.append(eid)
+        ins.append(eid)
         return eid
 
     def update_node(self, id: int, set: Optional[Mapping[str, Any]] = None, remove: Iterable[str] = (),
@@ -785,6 +829,7 @@ class Transaction(_Reader):
             else:
                 props[k] = v
         labels = (labels | label_set(add_labels)) - label_set(remove_labels)
+        self._remember(self._nodes, nid)
         self._nodes[nid] = (labels, props)
         self._touch()
 
@@ -804,6 +849,7 @@ class Transaction(_Reader):
                 props.pop(k, None)
             else:
                 props[k] = v
+        self._remember(self._edges, eid)
         self._edges[eid] = (labels, src, dst, props)
 
     def delete_edge(self, id: int) -> None:
@@ -814,7 +860,9 @@ class Transaction(_Reader):
         if raw is None:
             raise NotFoundError(f"no edge with id {eid}")
         if eid < self._base_edges and eid not in self._base_deleted_edges:
+            self._remember(self._base_deleted_edges, eid)
             self._base_deleted_edges[eid] = (raw[1], raw[2], raw[0])
+        self._remember(self._edges, eid)
         self._edges[eid] = None
 
     def delete_node(self, id: int, detach: bool = False) -> None:
@@ -829,6 +877,7 @@ class Transaction(_Reader):
                                  f"or use delete_node(id, detach=True)")
         for eid, _nbr in incident:
             self.delete_edge(eid)
+        self._remember(self._nodes, nid)
         self._nodes[nid] = None
         self._touch()
 

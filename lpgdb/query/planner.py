@@ -459,8 +459,8 @@ class Planner:
             desc = self.stats.index(lab, key) or ""
             op = L.NodeIndexSeek(source=op, var=np.var, label=lab, key=key, value=expr,
                                  pattern=np, index=desc if isinstance(desc, str) else "", est=op.est)
-            if isinstance(desc, str) and "KEY" in desc.upper():
-                op.notes.append("schema: " + desc)
+            if isinstance(desc, str) and desc.startswith("key index"):
+                op.notes.append("schema: a KEY/EXCLUSIVE constraint serves as the index")
         elif kind[0] == "scan":
             lab = kind[1]
             est = op.est * self.stats.nodes(lab)

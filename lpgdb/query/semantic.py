@@ -236,10 +236,11 @@ class _Checker:
                 new[name] = scope[name]
         names = []
         agg_items = []
+        unaliased = None      # reported after the aggregation checks, which take precedence
         for it in items:
             t = self.expr(it.expr, scope, agg=True)
-            if is_with and not it.aliased and not isinstance(it.expr, A.Var):
-                raise semantic(f"expression '{it.name}' in WITH must be aliased (use AS)", "NoExpressionAlias")
+            if is_with and not it.aliased and not isinstance(it.expr, A.Var) and unaliased is None:
+                unaliased = it
             if it.name in names:
                 raise semantic(f"column name '{it.name}' is used twice", "ColumnNameConflict")
             names.append(it.name)
@@ -269,6 +270,8 @@ class _Checker:
                 keys = [it.expr for it in items if it not in agg_items]
                 self._check_grouping(e, keys, {x.name for x in keys if isinstance(x, A.Var)} | set(new))
             self.expr(e, order_scope if not (aggregating or p.distinct) else {**scope, **new}, agg=aggregating)
+        if unaliased is not None:
+            raise semantic(f"expression '{unaliased.name}' in WITH must be aliased (use AS)", "NoExpressionAlias")
         if where is not None:
             if aggregating or p.distinct:
                 self._check_order_projected(where, items, new, scope, aggregating)

@@ -67,21 +67,30 @@ def component(v, key):
     return r if r is not _MISSING else _time_prop(v.ns, key)
 
 
+def _jdiv(a: int, b: int) -> int:
+    """Integer division truncating toward zero (Java's, which Neo4j's components use)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
 def _duration_prop(v, key):
-    total_s = int(v.ns / _NS)
-    sub = v.ns - total_s * _NS
+    """Components as Neo4j reads them: the seconds are floored, so the nanoseconds of the
+    second are never negative (PT-0.1S has seconds -1 and nanosecondsOfSecond 900000000)."""
+    secs, sub = divmod(v.ns, _NS)
+    m = v.months
     table = {
-        "years": int(v.months / 12), "quarters": int(v.months / 3), "months": v.months,
-        "weeks": int(v.days / 7), "days": v.days,
-        "hours": int(v.ns / (3600 * _NS)), "minutes": int(v.ns / (60 * _NS)), "seconds": total_s,
-        "milliseconds": int(v.ns / 1_000_000), "microseconds": int(v.ns / 1000), "nanoseconds": v.ns,
-        "quartersOfYear": int((v.months - 12 * int(v.months / 12)) / 3),
-        "monthsOfQuarter": v.months - 3 * int(v.months / 3),
-        "monthsOfYear": v.months - 12 * int(v.months / 12),
-        "daysOfWeek": v.days - 7 * int(v.days / 7),
-        "minutesOfHour": int(v.ns / (60 * _NS)) - 60 * int(v.ns / (3600 * _NS)),
-        "secondsOfMinute": total_s - 60 * int(v.ns / (60 * _NS)),
-        "millisecondsOfSecond": int(sub / 1_000_000), "microsecondsOfSecond": int(sub / 1000),
+        "years": _jdiv(m, 12), "quarters": _jdiv(m, 3), "months": m,
+        "weeks": _jdiv(v.days, 7), "days": v.days,
+        "hours": _jdiv(secs, 3600), "minutes": _jdiv(secs, 60), "seconds": secs,
+        "milliseconds": secs * 1000 + sub // 1_000_000, "microseconds": secs * 1_000_000 + sub // 1000,
+        "nanoseconds": v.ns,
+        "quartersOfYear": _jdiv(m - 12 * _jdiv(m, 12), 3),
+        "monthsOfQuarter": m - 3 * _jdiv(m, 3),
+        "monthsOfYear": m - 12 * _jdiv(m, 12),
+        "daysOfWeek": v.days - 7 * _jdiv(v.days, 7),
+        "minutesOfHour": _jdiv(secs, 60) - 60 * _jdiv(secs, 3600),
+        "secondsOfMinute": secs - 60 * _jdiv(secs, 60),
+        "millisecondsOfSecond": sub // 1_000_000, "microsecondsOfSecond": sub // 1000,
         "nanosecondsOfSecond": sub,
     }
     return table.get(key)
@@ -444,6 +453,9 @@ def make_datetime(arg):
         src_zone = getattr(tsrc, "zone", None)
         base_d = dsrc.d if dsrc is not None else None
         base_ns = tsrc.ns if tsrc is not None and hasattr(tsrc, "ns") else None
+        if src_zone is not None and tsrc is not dsrc and base_ns is not None and base_d is not None:
+            # the source's wall-clock time in its named zone, on the date being built
+            src_off = _zone_offset(src_zone, _date_from_map(arg, base_d), base_ns)
         if "timezone" in arg:
             off, zone = _parse_tz(arg["timezone"])
             if src_off is not None and base_ns is not None:

@@ -257,3 +257,25 @@ def test_snapshot_taken_while_a_commit_waits_for_its_fsync(db):
     db._engine.make_durable(lsn)
     with db.snapshot() as s:
         assert s.node(a)["v"] == 2
+
+
+def test_a_failing_query_leaves_nothing_of_itself_in_the_transaction(db):
+    with db.transaction() as tx:
+        a = tx.create_node("A", {"k": 1})
+        tx.execute("CREATE (:B {k: 1})")
+        before = (sorted(n.id for n in tx.nodes()), [e.id for e in tx.edges()])
+        # writes, then fails on a runtime error half way through its rows
+        with pytest.raises(lpgdb.DataError):
+            tx.execute("UNWIND [1, 2, 0, 4] AS i MATCH (a:A) CREATE (a)-[:R]->(:C {v: 10 / i}) "
+                       "SET a.k = a.k + 1 WITH a, i RETURN toInteger('x') + i")
+        with pytest.raises(lpgdb.OperationalError):            # a limit: the same
+            tx.execute("MATCH (a:A) SET a.k = 5 DETACH DELETE a WITH 1 AS x UNWIND range(1, 1000000000) AS y "
+                       "CREATE (:D)", timeout=0.05)
+        assert (sorted(n.id for n in tx.nodes()), [e.id for e in tx.edges()]) == before
+        assert tx.node(a)["k"] == 1
+        new = tx.create_node("E")                             # ids continue where they were
+        assert new == max(before[0]) + 1
+        tx.execute("MATCH (a:A) CREATE (a)-[:R]->(:C)")       # the transaction goes on
+    with db.snapshot() as s:
+        assert sorted(sorted(n.labels)[0] for n in s.nodes()) == ["A", "B", "C", "E"]
+        assert s.node(a)["k"] == 1 and s.edge_count("R") == 1

@@ -78,3 +78,28 @@ def test_without_an_index_the_label_scan_still_answers(social):
         res = lq.execute("MATCH (a:Person {name: $n}) RETURN a.id", {"n": f"p{ids[3]}"}, view)
     assert res.fetchall() == [(ids[3],)]
     assert view.calls.get("nodes", 0) + view.calls.get("node_ids", 0) == 1
+
+
+_KEYED = """CREATE GRAPH TYPE g STRICT {
+  (personType: Person {personId INT, name STRING}),
+  FOR (p:personType) KEY p.personId
+}"""
+
+
+def test_a_schema_key_constraint_is_an_index_seek():
+    with lpgdb.connect(":memory:") as db:
+        db.set_schema(_KEYED)
+        db.execute("UNWIND range(1, 300) AS i CREATE (:Person {personId: i, name: 'p' + toString(i)})")
+        q = "MATCH (p:Person {personId: $id}) RETURN p.name"
+        plan = db.execute("EXPLAIN " + q, {"id": 1}).plan
+        assert "NodeIndexSeek" in plan.operators and "NodeByLabelScan" not in plan.operators
+        assert "KEY/EXCLUSIVE constraint serves as the index" in str(plan)
+        with db.snapshot() as s:
+            view = _CountingView(s)
+            assert lq.execute(q, {"id": 42}, view, readonly=True).fetchall() == [("p42",)]
+        assert view.calls.get("key_lookup") == 1 and "node_ids" not in view.calls
+        with db.transaction() as tx:          # the transaction's own writes are found too
+            tx.execute("CREATE (:Person {personId: 1000, name: 'new'})")
+            assert tx.execute(q, {"id": 1000}).fetchall() == [("new",)]
+            tx.rollback()
+        assert db.execute(q, {"id": 1000}).fetchall() == []
