@@ -272,7 +272,7 @@ class Database:
         The statement is kept by its text (``prepare``), so a repeated text skips parsing,
         checking and planning: one dictionary lookup, then the run.  A text seen for the first
         time is parsed within the query's timeout, and the run gets what is left of it."""
-        stmt = self._statements.get(query)
+        stmt = self._statements.get(query) if type(query) is str else None
         if stmt is None:
             self._check_open()
             from . import query as _query
