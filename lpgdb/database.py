@@ -594,7 +594,7 @@ class PreparedStatement:
         self._db, self._pq, self.source = db, pq, pq.source
         self._read = pq.readonly and pq.schema_command is None and not pq.batched
 
-    def execute(self, params: Optional[Mapping[str, Any]] = None, **options):
+    def execute(self, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
         db = self._db
         if db._closed:
             db._check_open()

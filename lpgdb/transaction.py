@@ -738,7 +738,7 @@ class Transaction(_Reader):
                 for k, first in zip(keys, view.key_first_many(spec_name, keys))]
 
     # -- statements: all or nothing within the transaction ----------------------------------------
-    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options):
+    def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
         """Run a query inside this transaction.  A query that fails (an error, a time, memory or
         row limit) leaves nothing of its own writes in the transaction, whose earlier writes
         stay; the transaction remains usable."""
