@@ -152,9 +152,13 @@ class PreparedQuery:
         return out
 
     def run(self, tx, params: Optional[Mapping[str, Any]] = None, readonly: bool = False,
-            options: Mapping[str, Any] = _NO_PARAMS) -> Result:
+            options: Mapping[str, Any] = _NO_PARAMS, **more: Any) -> Result:
         """Run on ``tx`` (a Transaction, a Snapshot or the reader ``db.execute`` pins) with
-        ``options`` (checked by ``check_options``: timeout, memory, max_rows, hooks)."""
+        ``options`` (already checked by ``check_options``: timeout, memory, max_rows, hooks);
+        options given as keywords (``timeout=1.0``) are checked and added to them."""
+        if more:
+            check_options(more)
+            options = {**options, **more}
         bound = self.bind(params)
         if readonly and not self.readonly:
             raise _semantic_error("this query writes to the graph, but it runs on a read-only snapshot; "
