@@ -78,6 +78,9 @@ def crc32c(data, crc: int = 0) -> int:
 
 # ---- multi-version indexes --------------------------------------------------------------------
 
+KEY_MAX = lib.LPG_KEY_MAX   # longest key the native indexes hold
+MAX_ID = 1 << 40            # node and edge ids the native structures accept (ids < 2^40)
+
 LSN_INF = 2**64 - 1
 """The ``end`` LSN of a live entry; a snapshot at LSN ``snap`` sees ``begin <= snap < end``."""
 
@@ -1217,6 +1220,14 @@ class KeyBuilder:
 
     def dirty(self) -> list:
         return Store._collect_u32(lambda out, cap, size: lib.lpg_kb_dirty(self._h, out, cap, size))
+
+    def overlay_entries(self) -> int:
+        out = ffi.new("uint64_t *")
+        check(lib.lpg_kb_overlay(self._h, out), "KeyBuilder.overlay_entries")
+        return out[0]
+
+    def resplit(self, nsub_log: int) -> None:
+        check(lib.lpg_kb_resplit(self._h, nsub_log), "KeyBuilder.resplit")
 
     def sub(self, sub: int):
         """(FileBuilder, entries) of sub-index ``sub``."""

@@ -138,9 +138,9 @@ class Database:
         if memory and readonly:
             raise InterfaceError("an in-memory database cannot be opened read-only")
         self.query_defaults = _query_defaults(options)
-        unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "archive",
-                                  "archive_interval", "archive_retention", "follow", "follow_interval",
-                                  "recover"}
+        unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "checkpoint_mem_bytes",
+                                  "archive", "archive_interval", "archive_retention", "follow",
+                                  "follow_interval", "recover"}
         if unknown:
             raise InterfaceError(f"unknown option(s): {', '.join(sorted(unknown))}")
         _engine.check_options(options, readonly)
@@ -331,32 +331,33 @@ class Database:
         if cmd.is_edge:
             raise NotSupportedError("relationship indexes and constraints are not supported yet; index node "
                                     "properties: CREATE INDEX FOR (n:Label) ON (n.prop)")
-        st = self._engine.state
+        with self._engine.snapshot_view() as view:   # the read boundary: names, not structures
+            user_indexes, schema = view.user_indexes(), view.schema
         if cmd.kind == "create_index":
-            if (cmd.label, tuple(cmd.props)) in st.user_indexes:
+            if (cmd.label, tuple(cmd.props)) in user_indexes:
                 if cmd.if_exists:
                     return Result([], [])
                 raise OperationalError(f"an index on :{cmd.label}({', '.join(cmd.props)}) already exists "
                                        "(use CREATE INDEX IF NOT EXISTS ...)")
             self.create_index(cmd.label, *cmd.props)
         elif cmd.kind == "drop_index":
-            found = [k for k in st.user_indexes if index_name(*k) == cmd.name]
+            found = [k for k in user_indexes if index_name(*k) == cmd.name]
             if not found:
                 if cmd.if_exists:
                     return Result([], [])
-                names = ", ".join(index_name(*k) for k in sorted(st.user_indexes)) or "none"
+                names = ", ".join(index_name(*k) for k in user_indexes) or "none"
                 raise OperationalError(f"no index named {cmd.name!r} (indexes: {names}); names are "
                                        "Label_prop[_prop...]")
             self.drop_index(found[0][0], *found[0][1])
         elif cmd.kind == "create_constraint":
-            if st.schema is None or st.schema[0] is None:
+            if schema is None or schema[0] is None:
                 raise NotSupportedError(
                     "constraints are part of the PG-Schema graph type, and this database has none: set one "
                     "with db.set_schema(ddl) (CREATE CONSTRAINT adds to an existing graph type)")
             words = {"unique": "EXCLUSIVE", "key": "EXCLUSIVE MANDATORY SINGLETON", "not_null": "MANDATORY"}
             props = ", ".join(f"x.{p}" for p in cmd.props)
             text = f"FOR (x:{cmd.label}) {words[cmd.constraint]} ({props})"
-            ddl, name = st.schema
+            ddl, name = schema
             cut = ddl.rstrip().rstrip(";").rstrip()
             if not cut.endswith("}"):
                 raise NotSupportedError("CREATE CONSTRAINT needs the graph type written as "

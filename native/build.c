@@ -954,3 +954,19 @@ unlock:
     *out = fb;
     return LPG_OK;
 }
+
+int lpg_kb_overlay(lpg_kb *kb, uint64_t *n)
+{
+    if (!kb || !n)
+        return LPG_EINVAL;
+    *n = kb->n;
+    return LPG_OK;
+}
+
+int lpg_kb_resplit(lpg_kb *kb, uint32_t nsub_log)
+{
+    if (!kb || nsub_log > 16 || nsub_log < kb->nsub_log)
+        return LPG_EINVAL;
+    kb->nsub_log = nsub_log;
+    return LPG_OK;
+}

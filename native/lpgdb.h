@@ -340,6 +340,10 @@ int lpg_kb_new(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, l
 int lpg_kb_dirty(lpg_kb *kb, uint32_t *out, size_t cap, size_t *count);
 int lpg_kb_sub(lpg_kb *kb, uint32_t sub, lpg_fb **out, uint64_t *entries);
 void lpg_kb_free(lpg_kb *kb);
+/* [out] *n = overlay entries collected; lpg_kb_resplit: build with 2^nsub_log sub-indexes
+ * (never fewer than before).  For sizing the split before building. */
+int lpg_kb_overlay(lpg_kb *kb, uint64_t *n);
+int lpg_kb_resplit(lpg_kb *kb, uint32_t nsub_log);
 /* cffi:end */
 
 #endif /* LPGDB_H */

@@ -3,8 +3,9 @@
 Directory
     META                         two 4 KiB slots (LMDB style); the valid one with the higher seq wins
     manifest/MANIFEST-<seq:016x> msgpack; immutable; named by a META slot with its CRC and length
-    data/part-<p:06x>-<lsn:016x>.lpg   immutable partition files (nodes p*2^17 .. (p+1)*2^17-1
-                                 and the edges whose source is one of them), named by checkpoint LSN
+    data/<kind>-...-<lsn:016x>.lpg     immutable data files (format 2: partitions, edge locators,
+                                 key sub-indexes; see files.py and docs/storage.md), named by
+                                 the checkpoint LSN that wrote them
     tmp/                         files being written; emptied on open
 
 META slot (little-endian, CRC32C over bytes [0, 4092) stored at 4092)
@@ -16,15 +17,17 @@ META slot (little-endian, CRC32C over bytes [0, 4092) stored at 4092)
     never leaves only an older checkpoint to fall back on (whose files and log may be gone).
     Every field read is validated; a slot with a good CRC and an impossible field is damage.
 
-Partition file
-    header: magic[8] "LPGPART\\0" | version u32 | partition u32 | lsn u64 | body_len u64 | body_crc u32
-    body (msgpack): nodes as columns (ids u64 array, label-set table + per-node index, props blobs),
-    edges as columns (ids, src, dst u64 arrays, label-set table + per-edge index, props blobs).
-    The whole body is CRC-checked before use; a mismatch is a CorruptionError naming the file.
+Data files and the manifest (format 2)
+    The manifest names every data file with its CRC32C and size, the dictionaries, the schema,
+    the index specs with their ids, the id counters and statistics (docs/storage.md).  Files are
+    mapped, not read: a size mismatch is a CorruptionError before mapping, and each 64 KiB block
+    is CRC-checked the first time it is read (native/file.c).  A format-1 manifest (lpgdb 0.1.0)
+    is refused with the command that converts it (``lpgdb upgrade``).
 
 Checkpoint protocol (crash-safe at every step; each step is a crash point in the tests)
     1. the WAL is synced up to the checkpoint LSN, so the files never hold unlogged data;
-    2. dirty partitions are written to tmp/, fdatasynced, renamed into data/, data/ fsynced;
+    2. changed files are built one at a time (bounded memory), written to tmp/, fdatasynced,
+       renamed into data/; then data/ is fsynced;
     3. the manifest is written the same way into manifest/;
     4. the older META slot is overwritten and fdatasynced: this is the switch;
     5. the other slot gets the same content (fdatasynced): both slots now name the checkpoint;
@@ -44,25 +47,19 @@ import os
 import re
 import struct
 import time
-from array import array
 from dataclasses import dataclass, replace
 from typing import Optional
 
 from .. import core
-from ..errors import CorruptionError, Error, OperationalError
-from . import faults, io, records, wal
-from .graph import ALL, PARTITION_SHIFT, GraphState, _NodeVersion
+from ..errors import CorruptionError, OperationalError
+from . import faults, files, graph, io, records, wal
 
 META_SLOT = 4096
 _META_MAGIC = b"LPGMETA\x00"
 _META = struct.Struct("<8sIQ16sQIQQQQ")
-_PART_MAGIC = b"LPGPART\x00"
-_PART = struct.Struct("<8sIIQQI")
 _U63 = (1 << 63) - 1
 MAX_ID = 1 << 40                 # node and edge ids (native bound)
 MAX_MANIFEST = 1 << 30
-MAX_PARTITION = MAX_ID >> PARTITION_SHIFT
-_PART_NAME = re.compile(r"part-([0-9a-f]{6})-([0-9a-f]{16})\.lpg\Z")
 _MANIFEST_NAME = re.compile(r"MANIFEST-([0-9a-f]{16})\Z")
 SUBDIRS = ("wal", "data", "manifest", "tmp")
 
@@ -171,181 +168,11 @@ def manifest_name(seq: int) -> str:
     return f"MANIFEST-{seq:016x}"
 
 
-def partition_name(p: int, lsn: int) -> str:
-    return f"part-{p:06x}-{lsn:016x}.lpg"
-
-
 def _is_uint(v, limit=_U63) -> bool:
     return type(v) is int and 0 <= v <= limit
 
 
-def _is_names(v) -> bool:
-    return isinstance(v, list) and all(type(x) is str and x for x in v)
-
-
-def check_manifest(man, meta: Meta, path: str) -> dict:
-    """Validate a decoded manifest against the META naming it (every name and number)."""
-    def bad(what):
-        raise CorruptionError(f"malformed manifest: {what}; restore the database from a backup",
-                              path=path)
-    if not isinstance(man, dict) or man.get("format") != 1:
-        bad("unknown format")
-    if man.get("checkpoint_lsn") != meta.checkpoint_lsn:
-        bad("its checkpoint LSN differs from META's")
-    for key, limit in (("next_node_id", MAX_ID), ("next_edge_id", MAX_ID), ("commit_seq", _U63),
-                       ("last_commit_ns", _U63)):
-        if not _is_uint(man.get(key), limit):
-            bad(f"{key} = {man.get(key)!r}")
-    parts = man.get("partitions")
-    if not isinstance(parts, dict):
-        bad("no partition table")
-    for p, entry in parts.items():
-        if not _is_uint(p, MAX_PARTITION) or not isinstance(entry, list) or len(entry) != 3:
-            bad(f"partition entry {p!r}")
-        name, crc, size = entry
-        m = _PART_NAME.match(name) if type(name) is str else None
-        if (m is None or int(m.group(1), 16) != p or int(m.group(2), 16) > meta.checkpoint_lsn
-                or not _is_uint(crc, 0xFFFFFFFF) or not _is_uint(size, _U63) or size < _PART.size):
-            bad(f"partition {p} entry {entry!r}")
-    schema = man.get("schema")
-    if schema is not None and not (isinstance(schema, list) and len(schema) == 2 and type(schema[0]) is str
-                                   and (schema[1] is None or type(schema[1]) is str)):
-        bad("schema entry")
-    idx = man.get("user_indexes")
-    if not isinstance(idx, list) or not all(
-            isinstance(e, list) and len(e) == 2 and type(e[0]) is str and e[0] and _is_names(e[1]) and e[1]
-            for e in idx):
-        bad("user index table")
-    return man
-
-
-def load_manifest(root: str, meta: Meta) -> dict:
-    path = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
-    data = _read_checked(path, meta.manifest_crc, meta.manifest_len)
-    return check_manifest(records.unpack(data, what="manifest", path=path), meta, path)
-
-
-# -- partition files ----------------------------------------------------------------------------
-def _encode_partition(state: GraphState, p: int, snap: int) -> bytes:
-    lo, hi = p << PARTITION_SHIFT, (p + 1) << PARTITION_SHIFT
-    node_ids = array("Q")
-    lsets: dict[frozenset, int] = {}
-    node_lset = array("I")
-    node_props = []
-    for nid in state.label_index.scan(ALL, snap):
-        if nid < lo:
-            continue
-        if nid >= hi:
-            break
-        v = state.node_version(nid, snap)
-        node_ids.append(nid)
-        node_lset.append(lsets.setdefault(v.labels, len(lsets)))
-        node_props.append(v.props)
-    etypes: dict[int, int] = {}
-    if node_ids:
-        nbrs, ids, frm = state.adj.expand(node_ids, "out", None, snap)
-        types = state.adj.get_many(ids, snap)[0]
-    else:
-        nbrs = ids = frm = types = []
-    eids, dsts = array("Q", ids), array("Q", nbrs)
-    srcs = array("Q", [node_ids[i] for i in frm])
-    edge_type = array("I", [etypes.setdefault(t, len(etypes)) for t in types])
-    props_of, chained = state.edge_props.get, state.edge_props_at
-    edge_props = [p if type(p) is bytes else b"" if p is None else chained(e, snap)
-                  for e, p in zip(ids, map(props_of, ids))]
-    body = records.pack({
-        "nodes": [node_ids.tobytes(), [sorted(s) for s in lsets], node_lset.tobytes(), node_props],
-        "edges": [eids.tobytes(), srcs.tobytes(), dsts.tobytes(),
-                  [sorted(state.type_labels[t]) for t in etypes], edge_type.tobytes(), edge_props],
-    })
-    return _PART.pack(_PART_MAGIC, 1, p, snap, len(body), core.crc32c(body)) + body
-
-
-def _load_partition(state: GraphState, path: str, data: bytes, p: int, meta: Meta,
-                    next_node: int, next_edge: int) -> None:
-    if len(data) < _PART.size:
-        raise CorruptionError("partition file too short", path=path, offset=0)
-    magic, version, fp, flsn, blen, bcrc = _PART.unpack_from(data)
-    body = memoryview(data)[_PART.size:]
-    if (magic != _PART_MAGIC or version != 1 or fp != p or flsn > meta.checkpoint_lsn
-            or blen != len(body) or core.crc32c(body) != bcrc):
-        raise CorruptionError("bad partition file header or checksum", path=path, offset=0)
-    doc = records.unpack(bytes(body), what="partition file", path=path)
-    lo, hi = p << PARTITION_SHIFT, (p + 1) << PARTITION_SHIFT
-    try:
-        if not isinstance(doc, dict):
-            raise ValueError("not a map")
-        nid_b, lsets, lset_b, nprops = doc["nodes"]
-        eid_b, src_b, dst_b, etypes, etype_b, eprops = doc["edges"]
-        node_ids, node_lset = array("Q", nid_b), array("I", lset_b)
-        eids, srcs, dsts, etype = array("Q", eid_b), array("Q", src_b), array("Q", dst_b), array("I", etype_b)
-        if not (len(node_ids) == len(node_lset) == len(nprops)
-                and len(eids) == len(srcs) == len(dsts) == len(etype) == len(eprops)):
-            raise ValueError("column lengths differ")
-        if not (isinstance(lsets, list) and all(_is_names(s) for s in lsets)
-                and isinstance(etypes, list) and all(_is_names(t) for t in etypes)):
-            raise ValueError("label tables are not lists of names")
-        if node_ids and (node_ids[0] < lo or node_ids[-1] >= min(hi, next_node)
-                         or any(a >= b for a, b in zip(node_ids, node_ids[1:]))):
-            raise ValueError("node ids outside the partition or not ascending")
-        if node_lset and max(node_lset) >= len(lsets):
-            raise ValueError("label set index out of range")
-        if eids and (max(eids) >= next_edge or min(srcs) < lo or max(srcs) >= hi
-                     or max(dsts) >= next_node or max(etype) >= len(etypes)):
-            raise ValueError("edge column out of range")
-        if not all(type(x) is bytes for x in nprops) or not all(type(x) is bytes for x in eprops):
-            raise ValueError("property blobs are not bytes")
-        lsets = [frozenset(s) for s in lsets]
-        tids = [state.type_id(frozenset(t)) for t in etypes]
-        state.nodes.update(zip(node_ids, [_NodeVersion(0, lsets[ls], props, None)
-                                          for ls, props in zip(node_lset, nprops)]))
-        li = state.label_index
-        li.add_many(ALL, node_ids, 0)
-        for i, labels in enumerate(lsets):
-            members = node_ids if len(lsets) == 1 else array("Q", [n for n, x in zip(node_ids, node_lset) if x == i])
-            for lab in labels:
-                li.add_many(state.label_id(lab), members, 0)
-        types = etype if tids == list(range(len(tids))) else array("I", [tids[t] for t in etype])
-        state.adj.add_many(eids, types, srcs, dsts, 0)
-        state.edge_props.update((e, p) for e, p in zip(eids, eprops) if p)
-    except (ValueError, TypeError, IndexError, KeyError, Error) as e:
-        if isinstance(e, CorruptionError):
-            raise
-        raise CorruptionError(f"malformed partition file: {e}", path=path) from e
-
-
-def load(root: str, state: GraphState, meta: Meta) -> dict:
-    """Fill an empty ``state`` from the checkpoint META names; return the manifest (None if the
-    database has never been checkpointed)."""
-    if meta.manifest_len == 0:
-        if meta.checkpoint_lsn:
-            raise CorruptionError("META names a checkpoint but no manifest; restore the database "
-                                  "from a backup", path=os.path.join(root, "META"))
-        return None
-    man = load_manifest(root, meta)
-    nn, ne = man["next_node_id"], man["next_edge_id"]
-    for p, (name, crc, size) in sorted(man["partitions"].items()):
-        path = os.path.join(root, "data", name)
-        _load_partition(state, path, _read_checked(path, crc, size), p, meta, nn, ne)
-    state.next_node_id = nn
-    state.next_edge_id = ne
-    mpath = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
-    try:
-        for label, props in man["user_indexes"]:
-            state.apply([[records.INDEX, label, props, True]], 0)
-        if man["schema"] is not None:
-            state.apply([[records.SCHEMA, man["schema"][0], man["schema"][1]]], 0)
-    except CorruptionError:
-        raise
-    except Error as e:
-        raise CorruptionError(f"the checkpoint's schema or indexes cannot be rebuilt: {e}",
-                              path=mpath) from e
-    state.applied_lsn = meta.checkpoint_lsn
-    state.dirty.clear()
-    return man
-
-
-def _write_file(dirpath: str, tmpdir: str, name: str, data: bytes, written: list) -> None:
+def _write_file(dirpath: str, tmpdir: str, name: str, data, written: list) -> None:
     """Write ``data`` as tmp/``name`` (fdatasynced), then rename it into ``dirpath``."""
     tmp = os.path.join(tmpdir, name)
     written.append(tmp)
@@ -358,35 +185,212 @@ class MetaWriteError(OperationalError):
     """Writing META failed: which checkpoint the file names is unknown until the next open."""
 
 
-def write(root: str, state: GraphState, meta: Meta, manifest: dict, commit_seq: int,
-          last_commit_ns: int = 0) -> tuple:
-    """Materialize dirty partitions at ``state.applied_lsn``; switch META. Returns (meta, manifest).
+FORMAT = 2            # the manifest format (docs/storage.md "On-disk format 2")
 
-    The caller holds the writer lock and has synced the WAL up to ``state.applied_lsn``.
-    A failure before the META switch removes what it wrote and leaves everything as it was
-    (OperationalError); a failure writing META raises MetaWriteError.  Removing the files the
-    new checkpoint supersedes is the caller's (``remove_orphans``).
-    Complexity: O(size of the dirty partitions).
+
+def load_manifest(root: str, meta: Meta) -> dict:
+    """The manifest META names, CRC-checked.  A database written by an older version is refused
+    with the command that converts it."""
+    path = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
+    data = _read_checked(path, meta.manifest_crc, meta.manifest_len)
+    man = records.unpack(data, what="manifest", path=path)
+    if not isinstance(man, dict):
+        raise CorruptionError("malformed manifest", path=path)
+    fmt = man.get("format")
+    if fmt != FORMAT:
+        if fmt == 1:
+            raise OperationalError(
+                f"the database at {root!r} has storage format version 1 (written by lpgdb 0.1.0); "
+                f"this lpgdb reads format {FORMAT}: convert it with `lpgdb upgrade {root}` "
+                f"(keep a backup first)", reason="old_format")
+        raise OperationalError(
+            f"the database at {root!r} has storage format version {fmt!r}, which this lpgdb "
+            f"(format {FORMAT}) does not know; open it with the lpgdb version that wrote it, or "
+            f"convert it with `lpgdb upgrade {root}` if it is older", reason="unknown_format")
+    if man.get("checkpoint_lsn") != meta.checkpoint_lsn:
+        raise CorruptionError("malformed manifest: its checkpoint LSN differs from META's; restore "
+                              "the database from a backup", path=path)
+    for key, limit in (("next_node_id", MAX_ID), ("next_edge_id", MAX_ID), ("commit_seq", _U63),
+                       ("last_commit_ns", _U63)):
+        if not _is_uint(man.get(key), limit):
+            raise CorruptionError(f"malformed manifest: {key} = {man.get(key)!r}; restore the "
+                                  f"database from a backup", path=path)
+    return man
+
+
+def _entry(v, path, what):
+    if (not isinstance(v, list) or len(v) < 3 or not files.valid_name(v[0])
+            or type(v[1]) is not int or type(v[2]) is not int or v[2] <= 0):
+        raise CorruptionError(f"malformed manifest: bad {what} entry", path=path)
+    return v[0], v[1], v[2]
+
+
+def _file_entries(man: dict, path=None):
+    """``[(kind, key, entry)]`` of every data file a format-2 manifest names, checked."""
+    out = []
+    try:
+        fl = man["files"]
+        for p, v in fl["parts"].items():
+            if type(p) is not int or not 0 <= p < (core.MAX_ID >> core.PART_SHIFT):
+                raise ValueError("partition number")
+            out.append(("part", p, _entry(v, path, "partition")))
+        for q, v in fl["elocs"].items():
+            if type(q) is not int or not 0 <= q < (core.MAX_ID >> core.ELOC_SHIFT):
+                raise ValueError("edge range")
+            out.append(("eloc", q, _entry(v, path, "edge locator")))
+        for index, (nsub, subs) in fl["keys"].items():
+            if type(index) is not int or type(nsub) is not int or not 0 <= nsub <= MAX_NSUB_LOG:
+                raise ValueError("key index")
+            for sub, v in subs.items():
+                if type(sub) is not int or not 0 <= sub < (1 << nsub):
+                    raise ValueError("sub-index")
+                e = _entry(v, path, "key sub-index")
+                if len(v) != 4 or type(v[3]) is not int:
+                    raise ValueError("sub-index count")
+                out.append(("key", (index, nsub, sub), e))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CorruptionError(f"malformed manifest: bad file list ({e})", path=path) from None
+    return out
+
+
+def manifest_files(manifest: Optional[dict]) -> list:
+    """``[(relative path, crc32c, size)]`` of the immutable files a manifest names (what a
+    backup copies and an archive ships, whatever their format)."""
+    if manifest is None:
+        return []
+    return [(os.path.join("data", e[0]), e[1], e[2]) for _k, _key, e in _file_entries(manifest)]
+
+
+def load(root: str, meta: Meta, schema_loader, have: Optional[dict] = None):
+    """The generation META names: ``(GraphState, manifest)`` (manifest None for a database never
+    checkpointed).  Maps the files (sizes and headers checked, blocks lazily); reuses the mapped
+    files in ``have`` (name -> MappedFile).  O(files), independent of the graph's size."""
+    if meta.manifest_len == 0:
+        if meta.checkpoint_lsn:
+            raise CorruptionError("META names a checkpoint but no manifest; restore the database "
+                                  "from a backup", path=os.path.join(root, "META"))
+        cat = graph.Catalog()
+        st = graph.GraphState(cat)
+        st.schema_loader = schema_loader
+        return st, None
+    man = load_manifest(root, meta)
+    mpath = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
+    cat = graph.Catalog.from_manifest(man, schema_loader, path=mpath)
+    return generation(root, meta, man, cat, schema_loader, have), man
+
+
+def generation(root: str, meta: Meta, man: dict, cat, schema_loader, have: Optional[dict] = None):
+    """A GraphState over the files of manifest ``man`` with the (checked) catalog ``cat``."""
+    mpath = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
+    entries = _file_entries(man, mpath)
+    key_subs = {}
+    for kind, key, _e in entries:
+        if kind == "key":
+            key_subs[key[0]] = key[1]
+    known = {s.index_id for s in cat.all_specs()}
+    if not set(key_subs) <= known:
+        raise CorruptionError("malformed manifest: key files of an unknown index", path=mpath)
+    try:
+        propkeys, stats = man["propkeys"], man["stats"]
+        if not isinstance(propkeys, list) or not all(type(k) is str for k in propkeys):
+            raise ValueError("property keys")
+        lcounts, tcounts = stats["labels"], stats["types"]
+        if (len(lcounts) != len(cat.label_names) or len(tcounts) != len(cat.type_labels)
+                or not all(type(x) is int and x >= 0 for x in lcounts + tcounts)):
+            raise ValueError("statistics")
+        commit_seq = man["commit_seq"]
+        if type(commit_seq) is not int or type(man["checkpoint_lsn"]) is not int:
+            raise ValueError("counters")
+    except (KeyError, TypeError, ValueError) as e:
+        raise CorruptionError(f"malformed manifest: {e}", path=mpath) from None
+    mapped = files.open_files(root, [e for _k, _key, e in entries], have)
+    st = graph.GraphState(cat, files=mapped, base_lsn=meta.checkpoint_lsn, propkeys=propkeys,
+                          key_subs=key_subs, counts=(lcounts, tcounts))
+    st.schema_loader = schema_loader
+    return st
+
+
+MAX_NSUB_LOG = 12
+_KEYS_PER_SUB = 1 << 18
+
+
+def _nsub_for(keys: int, old: int) -> int:
+    """Sub-indexes only ever split: the smallest 2^n >= keys / 2^18, at least the old one."""
+    n = old
+    while n < MAX_NSUB_LOG and (keys >> n) > _KEYS_PER_SUB:
+        n += 1
+    return n
+
+
+def write(root: str, state, meta: Meta, manifest: Optional[dict], commit_seq: int,
+          last_commit_ns: int = 0) -> tuple:
+    """Materialize what changed since the base at ``state.applied_lsn``; switch META.
+    Returns ``(meta, manifest)``; the caller starts the next generation (``generation``).
+
+    One file is built in memory at a time (bounded by a partition, an edge-id range or a
+    sub-index), written to tmp/, fdatasynced and renamed into data/.  The caller holds the
+    writer lock and has synced the WAL up to ``state.applied_lsn``.  A failure before the META
+    switch removes what it wrote and leaves everything as it was (OperationalError,
+    CorruptionError); a failure writing META raises MetaWriteError.  Removing the files the new
+    checkpoint supersedes is the caller's (``remove_orphans``).
+    Complexity: O(size of the files rewritten).
     """
     snap = state.applied_lsn
-    parts = dict(manifest["partitions"]) if manifest else {}
-    tmpdir, datadir = os.path.join(root, "tmp"), os.path.join(root, "data")
-    mandir = os.path.join(root, "manifest")
+    cat, st = state.catalog, state.store
+    old_files = manifest["files"] if manifest else {"parts": {}, "elocs": {}, "keys": {}}
+    parts, elocs = dict(old_files["parts"]), dict(old_files["elocs"])
+    keys = {}
+    tmpdir, datadir, mandir = (os.path.join(root, d) for d in ("tmp", "data", "manifest"))
     written: list = []
+
+    def put(name, fb):
+        try:
+            image = fb.image()
+            _write_file(datadir, tmpdir, name, image, written)
+            return [name, core.crc32c(image), len(image)]
+        finally:
+            fb.close()
+
     try:
-        for p in sorted(state.dirty):
-            data = _encode_partition(state, p, snap)
-            name = partition_name(p, snap)
-            _write_file(datadir, tmpdir, name, data, written)
-            parts[p] = [name, core.crc32c(data), len(data)]
+        try:
+            st.register_keys()
+            for p in st.dirty(core.KIND_PART):
+                nslots = min(1 << core.PART_SHIFT, cat.next_node_id - (p << core.PART_SHIFT))
+                parts[p] = put(files.part_name(p, snap), st.build_part(snap, p, nslots))
+            for q in st.dirty(core.KIND_ELOC):
+                nslots = min(1 << core.ELOC_SHIFT, cat.next_edge_id - (q << core.ELOC_SHIFT))
+                elocs[q] = put(files.eloc_name(q, snap), st.build_eloc(snap, q, nslots))
+            for spec in cat.all_specs():
+                old = old_files["keys"].get(spec.index_id)
+                old_nsub, old_subs = (old[0], old[1]) if old else (0, {})
+                kb = st.key_builder(snap, spec.index_id, old_nsub)
+                try:
+                    nsub = _nsub_for(sum(v[3] for v in old_subs.values()) + kb.overlay_entries(), old_nsub)
+                    kb.resplit(nsub)
+                    fresh = old is None or nsub != old_nsub
+                    subs = {} if fresh else dict(old_subs)
+                    for sub in (range(1 << nsub) if fresh else kb.dirty()):
+                        fb, n = kb.sub(sub)
+                        if n:
+                            subs[sub] = put(files.key_name(spec.index_id, nsub, sub, snap), fb) + [n]
+                        else:
+                            fb.close()
+                            subs.pop(sub, None)
+                finally:
+                    kb.close()
+                keys[spec.index_id] = [nsub, subs]
+            lcounts = [st.label_count(lid, snap) for lid in range(len(cat.label_names))]
+            tcounts = [st.edge_count([t], snap) for t in range(len(cat.type_labels))]
+            propkeys = st.propkeys()
+        except core.Corrupt as e:
+            raise files.corruption(e) from None
         io.fsync_dir(datadir)
         faults.point("ckpt_after_files")
         new_man = {
-            "format": 1, "checkpoint_lsn": snap, "partitions": parts,
-            "next_node_id": state.next_node_id, "next_edge_id": state.next_edge_id,
-            "commit_seq": commit_seq, "last_commit_ns": last_commit_ns,
-            "schema": list(state.schema) if state.schema else None,
-            "user_indexes": [[lab, list(props)] for (lab, props) in state.user_indexes],
+            "format": FORMAT, "checkpoint_lsn": snap, "commit_seq": commit_seq,
+            "last_commit_ns": last_commit_ns, **cat.to_manifest(), "propkeys": propkeys,
+            "files": {"parts": parts, "elocs": elocs, "keys": keys},
+            "stats": {"labels": lcounts, "types": tcounts},
         }
         mdata = records.pack(new_man)
         seq = meta.manifest_seq + 1
@@ -394,7 +398,7 @@ def write(root: str, state: GraphState, meta: Meta, manifest: dict, commit_seq: 
         io.fsync_dir(mandir)
         faults.point("ckpt_after_manifest")
     except BaseException:
-        keep = {v[0] for v in manifest["partitions"].values()} if manifest else set()
+        keep = {os.path.basename(rel) for rel, _c, _s in manifest_files(manifest)}
         for path in written:           # new names only: the current checkpoint is untouched
             if os.path.basename(path) not in keep and os.path.basename(path) != manifest_name(meta.manifest_seq):
                 try:
@@ -410,7 +414,6 @@ def write(root: str, state: GraphState, meta: Meta, manifest: dict, commit_seq: 
         raise MetaWriteError(f"could not write META to finish a checkpoint ({e}); reopen the "
                              f"database", reason=e.reason) from e
     faults.point("ckpt_after_meta")
-    state.dirty.clear()
     return new_meta, new_man
 
 
@@ -433,7 +436,7 @@ def check_layout(root: str, *, repair: bool) -> None:
 def remove_orphans(root: str, meta: Meta, manifest: Optional[dict]) -> None:
     """Delete files of ours that the current checkpoint does not name (superseded checkpoints,
     interrupted writes).  Only names lpgdb writes are touched, and only regular files."""
-    keep = {v[0] for v in manifest["partitions"].values()} if manifest else set()
+    keep = {os.path.basename(rel) for rel, _crc, _size in manifest_files(manifest)}
     current = manifest_name(meta.manifest_seq)
     for sub, ours in (("data", lambda n: n.endswith(".lpg") and n not in keep),
                       ("manifest", lambda n: _MANIFEST_NAME.match(n) is not None and n != current),
@@ -445,14 +448,6 @@ def remove_orphans(root: str, meta: Meta, manifest: Optional[dict]) -> None:
             path = os.path.join(d, name)
             if ours(name) and not io.is_real_dir(path):
                 io.unlink(path, missing_ok=True)
-
-
-def manifest_files(manifest: Optional[dict]) -> list:
-    """``[(relative path, crc32c, size)]`` of the immutable files a manifest names (what a
-    backup copies and an archive ships, whatever their format)."""
-    if manifest is None:
-        return []
-    return [(os.path.join("data", v[0]), v[1], v[2]) for v in manifest["partitions"].values()]
 
 
 def link_or_copy(src: str, dst: str) -> None:

@@ -64,7 +64,7 @@ from typing import Callable, Optional
 from .. import core
 from ..errors import CorruptionError, Error, InterfaceError, InternalError, OperationalError
 from . import archive, checkpoint, io, records, wal
-from .graph import GraphState
+from .graph import Catalog, GraphState
 from .view import GraphView
 
 log = logging.getLogger("lpgdb")
@@ -81,9 +81,10 @@ def check_options(options: dict, readonly: bool) -> None:
     if seg is not None and not wal.valid_seg_size(seg):
         raise InterfaceError(f"wal_segment_size must be a multiple of 4096 between {wal.MIN_SEG_SIZE} "
                              f"and {wal.MAX_SEG_SIZE} bytes, not {seg!r}")
-    v = options.get("checkpoint_wal_bytes")
-    if v is not None and (type(v) is not int or v < 0):
-        raise InterfaceError(f"checkpoint_wal_bytes must be an int >= 0, not {v!r}")
+    for name in ("checkpoint_wal_bytes", "checkpoint_mem_bytes"):
+        v = options.get(name)
+        if v is not None and (type(v) is not int or v < 0):
+            raise InterfaceError(f"{name} must be an int >= 0, not {v!r}")
     rec = options.get("recover")
     if rec not in RECOVER_MODES:
         raise InterfaceError(f"recover must be None or 'truncate', not {rec!r}")
@@ -96,6 +97,7 @@ class Engine:
     def __init__(self, path: Optional[str], *, readonly: bool = False, create: bool = True,
                  sync: str = "full", schema_loader: Callable = None,
                  wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 64 << 20,
+                 checkpoint_mem_bytes: int = 256 << 20,
                  archive=None, archive_interval: float = 0.5, archive_retention: Optional[float] = None,
                  recover_until: Optional[tuple] = None, lock_timeout: Optional[float] = None,
                  recover: Optional[str] = None):
@@ -109,6 +111,7 @@ class Engine:
         self.schema_loader = schema_loader
         self.seg_size = wal_segment_size
         self.checkpoint_wal_bytes = checkpoint_wal_bytes
+        self.checkpoint_mem_bytes = checkpoint_mem_bytes
         self.archive = archive                    # a Store (store.py) to ship the log to, or None
         self.archive_interval = archive_interval
         self.archive_retention = archive_retention
@@ -127,6 +130,7 @@ class Engine:
         self.manifest: Optional[dict] = None
         self.commit_seq = 0
         self.replayed_to = 0
+        self.state = None
         self.state = self._new_state() if path is None else None   # _load builds it from disk
         if path is not None:
             try:
@@ -136,7 +140,7 @@ class Engine:
                 raise
 
     def _new_state(self) -> GraphState:
-        st = GraphState()
+        st = GraphState(Catalog())
         st.schema_loader = self.schema_loader
         return st
 
@@ -221,8 +225,7 @@ class Engine:
         """Recovery for the writer: build the state from META + files + WAL."""
         self.meta, self._meta_other = checkpoint.read_slots(self._p("META"))
         self.seg_size = self.meta.seg_size
-        state = self._new_state()
-        self.manifest = checkpoint.load(self.path, state, self.meta)
+        state, self.manifest = checkpoint.load(self.path, self.meta, self.schema_loader)
         self.commit_seq = self.manifest["commit_seq"] if self.manifest else 0
         self.last_commit_ns = self.manifest["last_commit_ns"] if self.manifest else 0
         end, torn, lost = self._replay(state, self.meta.checkpoint_lsn, None)
@@ -290,8 +293,8 @@ class Engine:
 
     def _load_from(self, meta) -> None:
         self.seg_size = meta.seg_size
-        state = self._new_state()
-        manifest = checkpoint.load(self.path, state, meta)
+        have = self.state.files if self.state is not None else None   # mappings to reuse
+        state, manifest = checkpoint.load(self.path, meta, self.schema_loader, have=have)
         self.commit_seq = manifest["commit_seq"] if manifest else 0
         self.last_commit_ns = manifest["last_commit_ns"] if manifest else 0
         self.meta = meta
@@ -367,8 +370,11 @@ class Engine:
         return self.state.graph_type
 
     def verify(self) -> None:
-        """Check every invariant of the in-memory structures (InternalError on failure)."""
-        self.state.check()
+        """Check every invariant of the in-memory overlay (InternalError on failure) and every
+        block CRC of every data file (CorruptionError naming the file).  O(files)."""
+        st = self.state
+        st.check()
+        st.verify_files()
 
     # -- SHM: the LSNs published for followers (and as a witness for recovery) ---------------------
     def _publish(self, durable: int, visible: Optional[int] = None) -> None:
@@ -481,12 +487,13 @@ class Engine:
 
     def checkpoint_due(self) -> bool:
         return (self.wal is not None and self._poisoned is None and not self.wal.failed
-                and self.wal.end_lsn - self.meta.checkpoint_lsn > self.checkpoint_wal_bytes
+                and (self.wal.end_lsn - self.meta.checkpoint_lsn > self.checkpoint_wal_bytes
+                     or self.state.store.mem() > self.checkpoint_mem_bytes)
                 and self.wal.end_lsn >= self._next_auto_checkpoint)
 
     def maybe_checkpoint(self) -> None:
-        """Checkpoint when the WAL since the last one exceeds the threshold (caller holds the
-        writer lock).  Runs after a commit was acknowledged, so it never raises: a failure is
+        """Checkpoint when the WAL since the last one (``checkpoint_wal_bytes``) or the overlay in
+        memory (``checkpoint_mem_bytes``) exceeds its threshold (caller holds the writer lock).  Runs after a commit was acknowledged, so it never raises: a failure is
         logged (and retried after another quarter of the threshold of log)."""
         if not self.checkpoint_due():
             return
@@ -511,7 +518,7 @@ class Engine:
             return
         self.check_writable()
         st = self.state
-        if not st.dirty and st.applied_lsn == self.meta.checkpoint_lsn:
+        if not st.changed():
             return
         # The files hold exactly the logged state: sync the log up to the checkpoint LSN.  The
         # log goes on in the same segment (it never jumps: a hole would read as damage at
@@ -523,6 +530,18 @@ class Engine:
         except checkpoint.MetaWriteError as e:
             self._poison(e)
             raise
+        try:
+            nxt = checkpoint.generation(self.path, self.meta, self.manifest, st.catalog,
+                                        self.schema_loader, have=st.files)
+        except BaseException as e:
+            # META names the new checkpoint but its files cannot be mapped: memory and disk
+            # disagree until the next open (which maps them, or reports the damage)
+            self._poison(e)
+            raise
+        # the next generation: the new files (unchanged ones shared), an empty overlay.
+        # Snapshots still open on the old one keep it, and its mappings, until they close.
+        nxt.publish(nxt.applied_lsn)
+        self.state = nxt
         self._next_auto_checkpoint = 0
         try:
             checkpoint.remove_orphans(self.path, self.meta, self.manifest)
@@ -535,8 +554,6 @@ class Engine:
                 self.archiver.checkpointed(self.meta, self.manifest)
             except Exception as e:   # noqa: BLE001 - the checkpoint itself is done
                 log.warning("lpgdb: staging the checkpoint of %s for the archive failed: %s", self.path, e)
-        st.adj.compact()
-        st.collect_garbage()
 
     def _droppable(self) -> int:
         """WAL below this LSN may be deleted: checkpointed, and shipped when archiving."""

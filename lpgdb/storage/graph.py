@@ -1,8 +1,17 @@
-"""The committed graph in memory: multi-version, stamped with commit LSNs.
+"""The committed graph: memory-mapped base files + an LSN-stamped overlay, one generation at a time.
 
-Everything here is derived from the log (and the checkpoint files, which are themselves a
-cache of the log): ``apply(ops, lsn)`` is the one and only way state changes, used alike by
-commits, recovery replay and read-only followers.
+Everything here is derived from the log (and the checkpoint files, which are themselves a cache
+of the log): ``apply(ops, lsn)`` is the one and only way state changes, used alike by commits,
+recovery replay and read-only followers.
+
+Generations
+    A ``GraphState`` is one generation: the files one manifest names (mapped, read lazily by the
+    C core) plus a ``core.Store`` overlay holding every commit applied since they were written.
+    A checkpoint writes new files and starts the next generation over them with an empty
+    overlay (engine.py); snapshots keep the generation they started on, with its mappings,
+    until they are closed, so old files stay readable for them even after they are deleted.
+    The ``Catalog`` (dictionaries, schema, index specs, next ids) is shared by the generations of
+    one open database; the writer extends it, and its dictionaries only ever grow.
 
 Prepare, then apply (nothing that reaches the log may fail to apply)
     ``prepare(ops)`` does everything about a transaction that can fail: it checks every op's
@@ -12,79 +21,37 @@ Prepare, then apply (nothing that reaches the log may fail to apply)
     ``apply(ops, lsn, plan)`` then only installs what was prepared.  Replay prepares each
     record the same way, so a record that was accepted once applies again at recovery.
 
-Layout
-    nodes        dict id -> _NodeVersion chain (newest first); labels None = deleted.
-                 Properties are kept msgpack-encoded (records.pack_props) and decoded on read.
-    edge props   dict id -> bytes (props since creation) or _EdgeVersion chain once updated.
-                 Edges without properties have no entry.
-    native       core.Adjacency: edge table (type, src, dst, begin, end) + CSR/delta adjacency,
-                 core.LabelIndex: label id -> node ids (label 0 = every node),
-                 core.KeyIndex: (index id, canonical key bytes) -> node ids.
-    dictionaries label name <-> id; edge label *sets* <-> type id (the adjacency's edge type).
+Hash indexes across generations
+    A base (file) index entry of a node is masked by the C store as soon as the node changes in
+    the overlay; the overlay index then holds the node's current keys.  When a base node first
+    changes, ``apply`` reports its old keys (``Store.key_base_dead``), so the next checkpoint
+    rewrites exactly the sub-indexes that held them.
 
 Visibility (snapshot isolation)
     A version stamped ``begin`` is visible to a reader at snapshot ``snap`` iff ``begin <= snap``
-    and no newer version has ``begin <= snap``.  Native entries carry [begin, end).
+    and no newer version has ``begin <= snap`` (native/store.c has the details).
 
 Invariants
     (1) ``applied_lsn`` is the end LSN of the last applied commit; versions never carry a larger
-        stamp.
-    (2) Old versions are dropped only when no registered reader can see them (``min_reader``).
+        stamp; a generation never serves snapshots older than ``base_lsn`` (its files' LSN).
+    (2) Old versions are dropped only when no registered reader can see them (``trim_floor``).
     (3) Every index (label, key, adjacency) agrees with the node/edge versions at every snapshot.
 """
 from __future__ import annotations
 
 import threading
-from types import MappingProxyType
+from array import array
+from itertools import accumulate
 from typing import Iterable, Optional
 
 from .. import core
-from ..errors import CorruptionError, DataError
+from ..errors import CorruptionError, DataError, Error
 from . import records
-from array import array
-
 from .records import EDGE_DEL, EDGE_PUT, EDGES_BULK, INDEX, NODE_DEL, NODE_PUT, NODES_BULK, SCHEMA
 
-ALL = 0            # label id of the pseudo-label every node carries in the label index
-PARTITION_SHIFT = 17
-
-
-class _NodeVersion:
-    __slots__ = ("begin", "labels", "props", "prev", "view")
-
-    def __init__(self, begin, labels, props, prev):
-        self.begin = begin
-        self.labels = labels   # frozenset[str], or None for a deletion
-        self.props = props     # msgpack bytes
-        self.prev = prev
-        self.view = None       # decoded props as a read-only mapping, made on first snapshot read
-
-    def props_view(self) -> MappingProxyType:
-        """The decoded properties, read-only and shared by every Node built from this version
-        (versions are immutable, so decoding once is enough). O(size) the first time."""
-        v = self.view
-        if v is None:
-            v = self.view = MappingProxyType(records.unpack_props(self.props))
-        return v
-
-
-class _EdgeVersion:
-    __slots__ = ("begin", "props", "prev")
-
-    def __init__(self, begin, props, prev):
-        self.begin = begin
-        self.props = props
-        self.prev = prev
-
-
-def _trim(head, floor):
-    """Cut a version chain after the newest version a reader at ``floor`` sees. O(chain)."""
-    v = head
-    while v is not None and v.begin > floor:
-        v = v.prev
-    if v is not None:
-        v.prev = None
-    return head
+ALL = 0            # label id of the pseudo-label every node carries
+PARTITION_SHIFT = core.PART_SHIFT
+DELETED = core.NODE_DELETED
 
 
 class KeySpec:
@@ -103,8 +70,19 @@ def _user_index_name(label: str, props: tuple) -> str:
     return f"{label}({', '.join(props)})"
 
 
+def user_index_key_of(label: str, props: tuple):
+    def key_of(labels, values):
+        if label not in labels:
+            return None
+        try:
+            return tuple(values[p] for p in props)
+        except KeyError:
+            return None
+    return key_of
+
+
 class _Bad(Exception):
-    """A malformed op (prepare); the caller turns it into CorruptionError or InternalError."""
+    """A malformed op (prepare); the caller turns it into CorruptionError."""
 
 
 def _is_id(v) -> bool:
@@ -123,48 +101,213 @@ def _u_array(code: str, blob, what: str) -> array:
     return array(code, blob)
 
 
-def user_index_key_of(label: str, props: tuple):
-    def key_of(labels, values):
-        if label not in labels:
+class Catalog:
+    """Dictionaries, schema and index specs of one open database (shared by its generations).
+
+    Dictionaries only grow (ids are stable: files store them): label names <-> label ids (0 =
+    every node), label sets <-> label-set ids (what a node stores), edge label sets <-> type ids.
+    """
+
+    def __init__(self):
+        self.label_ids: dict[str, int] = {}
+        self.label_names: list = [None]                     # id 0 = ALL
+        self.labelset_ids: dict[frozenset, int] = {frozenset(): 0}
+        self.labelsets: list = [frozenset()]                # label-set id -> frozenset of names
+        self.labelset_lids: list = [()]                     # label-set id -> label ids
+        self.type_ids: dict[frozenset, int] = {}
+        self.type_labels: list = []
+        self.types_by_label: dict[str, list] = {}
+        self.next_node_id = 0
+        self.next_edge_id = 0
+        self.schema: Optional[tuple] = None                 # (ddl, graph_type_name) or None
+        self.graph_type = None                              # resolved GraphType or None
+        self.schema_specs: list = []
+        self.user_indexes: dict = {}                        # (label, props) -> KeySpec
+        self.next_index_id = 1
+        self.on_labelset = None                             # callback(id, label ids) for the store
+        self.version = 0                                    # bumped by schema / index changes
+
+    def label_id(self, name: str) -> int:
+        lid = self.label_ids.get(name)
+        if lid is None:
+            lid = len(self.label_names)
+            self.label_ids[name] = lid
+            self.label_names.append(name)
+        return lid
+
+    def labelset_id(self, labels: frozenset) -> int:
+        lsid = self.labelset_ids.get(labels)
+        if lsid is None:
+            lsid = len(self.labelsets)
+            lids = tuple(sorted(self.label_id(x) for x in labels))
+            self.labelset_ids[labels] = lsid
+            self.labelsets.append(labels)
+            self.labelset_lids.append(lids)
+            if self.on_labelset is not None:
+                self.on_labelset(lsid, lids)
+        return lsid
+
+    def type_id(self, labels: frozenset) -> int:
+        tid = self.type_ids.get(labels)
+        if tid is None:
+            tid = len(self.type_labels)
+            self.type_ids[labels] = tid
+            self.type_labels.append(labels)
+            for lab in labels:
+                self.types_by_label.setdefault(lab, []).append(tid)
+        return tid
+
+    def types_for(self, label: Optional[str]):
+        """Native type filter for an edge label: None = any; [] = matches nothing."""
+        if label is None:
             return None
+        return self.types_by_label.get(label, [])
+
+    def all_specs(self) -> list:
+        return self.schema_specs + list(self.user_indexes.values())
+
+    def spec_by_name(self, name: str) -> Optional[KeySpec]:
+        for spec in self.all_specs():
+            if spec.name == name:
+                return spec
+        return None
+
+    # -- the manifest form ------------------------------------------------------------------------
+    def to_manifest(self) -> dict:
+        return {
+            "labels": self.label_names[1:],
+            "labelsets": [list(x) for x in self.labelset_lids],
+            "types": [sorted(t) for t in self.type_labels],
+            "next_node_id": self.next_node_id, "next_edge_id": self.next_edge_id,
+            "schema": list(self.schema) if self.schema else None,
+            "indexes": ([[s.index_id, "schema", s.name, None, None] for s in self.schema_specs]
+                        + [[s.index_id, "index", s.name, lab, list(props)]
+                           for (lab, props), s in self.user_indexes.items()]),
+            "next_index_id": self.next_index_id,
+        }
+
+    @classmethod
+    def from_manifest(cls, man: dict, schema_loader, path=None) -> "Catalog":
+        """Rebuild from a manifest; every name and number is checked (CorruptionError)."""
+        c = cls()
         try:
-            return tuple(values[p] for p in props)
-        except KeyError:
-            return None
-    return key_of
+            for name in man["labels"]:
+                if type(name) is not str or not name or name in c.label_ids:
+                    raise ValueError(f"bad label name {name!r:.40}")
+                c.label_id(name)
+            sets = man["labelsets"]
+            if not sets or list(sets[0]) != []:
+                raise ValueError("label set 0 is not the empty set")
+            for lids in sets[1:]:
+                if (not isinstance(lids, list) or not lids or lids != sorted(set(lids))
+                        or not all(type(x) is int and 0 < x < len(c.label_names) for x in lids)):
+                    raise ValueError("bad label set")
+                labels = frozenset(c.label_names[x] for x in lids)
+                if labels in c.labelset_ids:
+                    raise ValueError("duplicate label set")
+                c.labelset_id(labels)
+            for t in man["types"]:
+                if not isinstance(t, list) or not all(type(x) is str and x for x in t):
+                    raise ValueError("bad edge type")
+                if frozenset(t) in c.type_ids:
+                    raise ValueError("duplicate edge type")
+                c.type_id(frozenset(t))
+            c.next_node_id, c.next_edge_id = man["next_node_id"], man["next_edge_id"]
+            c.next_index_id = man["next_index_id"]
+            if not all(type(x) is int and 0 <= x <= core.MAX_ID
+                       for x in (c.next_node_id, c.next_edge_id)) or type(c.next_index_id) is not int:
+                raise ValueError("bad counters")
+            schema = man["schema"]
+            if schema is not None:
+                ddl, name = schema
+                if type(ddl) is not str or not (name is None or type(name) is str):
+                    raise ValueError("bad schema")
+                c.schema = (ddl, name)
+                try:
+                    c.graph_type = schema_loader(ddl, name)
+                except Error as e:
+                    raise ValueError(f"its schema cannot be loaded: {e}") from None
+            by_name = {s.name: s for s in (c.graph_type.index_specs() if c.graph_type else ())}
+            seen = set()
+            for entry in man["indexes"]:
+                index_id, kind, name, label, props = entry
+                if type(index_id) is not int or not 0 < index_id < c.next_index_id or index_id in seen:
+                    raise ValueError("bad index id")
+                seen.add(index_id)
+                if kind == "schema":
+                    ispec = by_name.pop(name, None)
+                    if ispec is None:
+                        raise ValueError(f"index {name!r:.40} is not in the schema")
+                    c.schema_specs.append(KeySpec(name, index_id, ispec.key_of, ("schema", name)))
+                elif kind == "index":
+                    if type(label) is not str or not isinstance(props, list) or not props:
+                        raise ValueError("bad user index")
+                    props = tuple(props)
+                    c.user_indexes[(label, props)] = KeySpec(
+                        _user_index_name(label, props), index_id, user_index_key_of(label, props),
+                        ("index", label, props))
+                else:
+                    raise ValueError("bad index kind")
+            if by_name:
+                raise ValueError("the schema has indexes the manifest does not list")
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorruptionError(f"malformed manifest: {e}", path=path) from None
+        return c
 
 
 class GraphState:
-    def __init__(self):
-        self.adj = core.Adjacency()
-        self.label_index = core.LabelIndex()
-        self.key_index = core.KeyIndex()
-        self.nodes: dict[int, _NodeVersion] = {}
-        self.edge_props: dict = {}
-        self.label_ids: dict[str, int] = {}
-        self.label_names: list[Optional[str]] = [None]      # id 0 = ALL
-        self.type_ids: dict[frozenset, int] = {}
-        self.type_labels: list[frozenset] = []
-        self.types_by_label: dict[str, list[int]] = {}
-        self.next_node_id = 0
-        self.next_edge_id = 0
-        self.applied_lsn = 0
-        self.visible_lsn = 0                                # newest LSN new snapshots read at
-        self.schema: Optional[tuple] = None                 # (ddl, graph_type_name) or None
-        self.graph_type = None                              # resolved GraphType or None
-        self.schema_specs: list[KeySpec] = []
-        self.user_indexes: dict[tuple, KeySpec] = {}        # (label, props) -> spec
-        self.catalog_epoch = 0                              # +1 at every schema or index change
-        self._next_index_id = 1
-        self.dirty: set[int] = set()                        # partitions changed since checkpoint
+    """One generation: base files (mapped) + the overlay of the commits since (see above)."""
+
+    def __init__(self, catalog: Catalog, *, files: Optional[dict] = None, base_lsn: int = 0,
+                 propkeys=(), key_subs: Optional[dict] = None, counts=((), ())):
+        self.catalog = catalog
+        self.files = dict(files or {})                      # name -> files.MappedFile
+        self.base_lsn = base_lsn
+        self.key_subs = dict(key_subs or {})                # index id -> nsub_log of its base files
+        st = self.store = core.Store(catalog.next_node_id, catalog.next_edge_id)
+        self.node_base, self.edge_base = st.node_base, st.edge_base
+        for lsid, lids in enumerate(catalog.labelset_lids):
+            st.set_labelset(lsid, lids)
+        catalog.on_labelset = st.set_labelset
+        for kid, name in enumerate(propkeys):
+            st.set_propkey(kid, name)
+        try:
+            for f in self.files.values():
+                st.attach(f.file)
+        except core.Corrupt as e:
+            from .files import corruption
+            raise corruption(e) from None
+        for index_id, nsub in self.key_subs.items():
+            st.key_index(index_id, nsub)
+        st.set_base_counts(array("Q", counts[0]), array("Q", counts[1]))
+        self.applied_lsn = base_lsn
+        self.visible_lsn = base_lsn                         # newest LSN new snapshots read at
         self._readers: dict[int, int] = {}                  # snapshot lsn -> open reader count
         self._readers_lock = threading.Lock()
-        self.schema_loader = None   # callable(ddl, name) -> GraphType, set by the database
+        self.schema_loader = None   # callable(ddl, name) -> GraphType, set by the engine
+
+    # catalog fields read through the generation (older callers)
+    @property
+    def graph_type(self):
+        return self.catalog.graph_type
+
+    @property
+    def next_node_id(self) -> int:
+        return self.catalog.next_node_id
+
+    @property
+    def next_edge_id(self) -> int:
+        return self.catalog.next_edge_id
+
+    def changed(self) -> bool:
+        """Whether commits were applied since the base files were written."""
+        return self.applied_lsn != self.base_lsn
 
     def close(self) -> None:
-        self.adj.close()
-        self.label_index.close()
-        self.key_index.close()
+        """Free the overlay now (the mappings go with the last reference)."""
+        if self.catalog.on_labelset == self.store.set_labelset:
+            self.catalog.on_labelset = None
+        self.store.close()
 
     # -- readers ---------------------------------------------------------------------------------
     # A new snapshot reads at ``visible_lsn`` (the last commit it may see: durable, in
@@ -200,106 +343,29 @@ class GraphState:
             if lsn > self.visible_lsn:
                 self.visible_lsn = min(lsn, self.applied_lsn)
 
-    # -- dictionaries ----------------------------------------------------------------------------
-    def label_id(self, name: str) -> int:
-        lid = self.label_ids.get(name)
-        if lid is None:
-            lid = len(self.label_names)
-            self.label_ids[name] = lid
-            self.label_names.append(name)
-        return lid
-
-    def type_id(self, labels: frozenset) -> int:
-        tid = self.type_ids.get(labels)
-        if tid is None:
-            tid = len(self.type_labels)
-            self.type_ids[labels] = tid
-            self.type_labels.append(labels)
-            for lab in labels:
-                self.types_by_label.setdefault(lab, []).append(tid)
-        return tid
-
-    def types_for(self, label: Optional[str]):
-        """Native type filter for an edge label: None = any; [] = matches nothing."""
-        if label is None:
+    # -- reads used by apply (at the applied state) --------------------------------------------------
+    def _node_now(self, nid):
+        """``(labels, props dict)`` of node ``nid`` at the applied LSN, or None."""
+        try:
+            r = self.store.node(self.applied_lsn, nid)
+        except core.Corrupt as e:
+            from .files import corruption
+            raise corruption(e) from None
+        if r is None:
             return None
-        return self.types_by_label.get(label, [])
+        return self.catalog.labelsets[r[0]], records.unpack_props(r[1])
 
-    # -- reads at a snapshot ---------------------------------------------------------------------
-    def node_version(self, nid: int, snap: int) -> Optional[_NodeVersion]:
-        """The version of node ``nid`` visible at ``snap`` (None if absent/deleted). O(chain)."""
-        v = self.nodes.get(nid)
-        while v is not None and v.begin > snap:
-            v = v.prev
-        if v is None or v.labels is None:
-            return None
-        return v
-
-    def edge_props_at(self, eid: int, snap: int) -> bytes:
-        v = self.edge_props.get(eid)
-        if v is None or isinstance(v, bytes):
-            return v or b""
-        while v is not None and v.begin > snap:
-            v = v.prev
-        return b"" if v is None or v.props is None else v.props
-
-    def edge_at(self, eid: int, snap: int):
-        """``(labels, src, dst, props_bytes)`` of edge ``eid`` at ``snap``, or None."""
-        t = self.adj.get(eid, snap)
-        if t is None:
-            return None
-        tid, src, dst = t
-        return self.type_labels[tid], src, dst, self.edge_props_at(eid, snap)
-
-    # -- keys ------------------------------------------------------------------------------------
-    def all_specs(self) -> list:
-        return self.schema_specs + list(self.user_indexes.values())
-
-    def _index_node(self, nid, old: Optional[_NodeVersion], labels, new_keys, lsn) -> None:
-        """Move ``nid``'s index entries from ``old``'s keys to ``new_keys`` (ident -> key bytes,
-        computed by prepare).  The old keys are recomputed: they were computable when the old
-        version was installed (prepare) or indexed (a prepared build), so this cannot fail."""
-        specs = self.all_specs()
-        if not specs:
-            return
-        old_props = records.unpack_props(old.props) if old is not None else None
-        for spec in specs:
-            ok = spec.key_of(old.labels, old_props) if old is not None else None
-            nkb = new_keys.get(spec.ident) if labels is not None and new_keys else None
-            if ok is not None:
-                okb = records.key_bytes(ok)
-                if nkb == okb:
-                    continue
-                self.key_index.delete(spec.index_id, okb, nid, lsn)
-            if nkb is not None:
-                self.key_index.put(spec.index_id, nkb, nid, lsn)
-
-    def _new_spec(self, name, key_of, ident, table: dict, lsn) -> KeySpec:
-        """A new index filled from ``table`` (node id -> key bytes, built by prepare)."""
-        spec = KeySpec(name, self._next_index_id, key_of, ident)
-        self._next_index_id += 1
-        put = self.key_index.put
-        for nid, kb in table.items():
-            put(spec.index_id, kb, nid, lsn)
-        return spec
-
-    def set_schema(self, schema, graph_type, tables: dict, lsn: int) -> None:
-        for spec in self.schema_specs:
-            self.key_index.drop(spec.index_id)
-        self.schema, self.graph_type = schema, graph_type
-        self.catalog_epoch += 1
-        self.schema_specs = []
-        if graph_type is not None:
-            for ispec in graph_type.index_specs():
-                ident = ("schema", ispec.name)
-                self.schema_specs.append(self._new_spec(ispec.name, ispec.key_of, ident,
-                                                        tables[ident], lsn))
-
-    def spec_by_name(self, name: str) -> Optional[KeySpec]:
-        for spec in self.all_specs():
-            if spec.name == name:
-                return spec
-        return None
+    def _live_nodes(self):
+        """``[(id, labels, props)]`` of every live node at the applied LSN.  O(nodes)."""
+        try:
+            ids = self.store.label_scan(ALL, self.applied_lsn)
+        except core.Corrupt as e:
+            from .files import corruption
+            raise corruption(e) from None
+        for nid in ids:
+            got = self._node_now(nid)
+            if got is not None:
+                yield nid, got[0], got[1]
 
     # -- prepare: everything that can fail, before the log ----------------------------------------
     def prepare(self, ops) -> list:
@@ -311,10 +377,11 @@ class GraphState:
         """
         if not isinstance(ops, list):
             raise CorruptionError("a commit record's op list is not a list")
-        specs = [(s.ident, s.name, s.key_of) for s in self.all_specs()]
+        cat = self.catalog
+        specs = [(s.ident, s.name, s.key_of) for s in cat.all_specs()]
         track = any(isinstance(op, list) and op and op[0] in (SCHEMA, INDEX) for op in ops)
-        written: dict = {}            # node id -> (labels, props) | None, earlier in this record
-        next_node, next_edge = self.next_node_id, self.next_edge_id
+        written: dict = {}            # node id -> (labels, props bytes) | None, earlier in this record
+        next_node, next_edge = cat.next_node_id, cat.next_edge_id
         new_edges = set()
         plan = []
         try:
@@ -345,7 +412,7 @@ class GraphState:
                     next_edge = max(next_edge, eid + 1)
                 elif code == EDGE_DEL and n == 2:
                     eid = op[1]
-                    if not _is_id(eid) or (eid not in new_edges and self.adj.get(eid, self.applied_lsn) is None):
+                    if not _is_id(eid) or (eid not in new_edges and self._edge_now(eid) is None):
                         raise _Bad(f"EDGE_DEL of edge {eid!r}, which does not exist")
                 elif code == SCHEMA and n == 3:
                     ddl, name = op[1], op[2]
@@ -413,6 +480,13 @@ class GraphState:
             raise CorruptionError(f"malformed commit record: {e}") from None
         return plan
 
+    def _edge_now(self, eid):
+        try:
+            return self.store.edge(self.applied_lsn, eid)
+        except core.Corrupt as e:
+            from .files import corruption
+            raise corruption(e) from None
+
     def _keys_of(self, specs, nid, labels, props) -> dict:
         """ident -> key bytes of one node under each spec that covers it (DataError if a key
         cannot be indexed)."""
@@ -437,12 +511,13 @@ class GraphState:
         return kb
 
     def _build(self, written: dict, name, key_of) -> dict:
-        """node id -> key bytes of every live node (as ``written`` leaves it) under a new spec."""
+        """node id -> key bytes of every live node (as ``written`` leaves it) under a new spec.
+        O(live nodes): every node's properties are read."""
         table = {}
-        for nid, v in self.nodes.items():
-            if nid in written or v.labels is None:
+        for nid, labels, props in self._live_nodes():
+            if nid in written:
                 continue
-            k = key_of(v.labels, records.unpack_props(v.props))
+            k = key_of(labels, props)
             if k is not None:
                 table[nid] = self._key_bytes(k, name, nid)
         for nid, img in written.items():
@@ -462,134 +537,137 @@ class GraphState:
         if plan is None:
             plan = self.prepare(ops)
         floor = min(self.trim_floor(), lsn)   # invariant (2): older versions are unreachable
+        try:
+            self._apply(ops, plan, lsn, floor)
+        except core.Corrupt as e:
+            from .files import corruption
+            raise corruption(e) from None
+        self.applied_lsn = lsn
+
+    def _apply(self, ops, plan, lsn, floor) -> None:
+        st, cat = self.store, self.catalog
         for op, step in zip(ops, plan):
             code = op[0]
             if code == NODE_PUT:
-                self._put_node(op[1], frozenset(op[2]), op[3], step, lsn, floor)
+                nid = op[1]
+                self._reindex(nid, frozenset(op[2]), step, lsn)
+                st.node_put(nid, cat.labelset_id(frozenset(op[2])), op[3], lsn, floor)
+                if nid >= cat.next_node_id:
+                    cat.next_node_id = nid + 1
             elif code == EDGE_PUT:
-                self._put_edge(op[1], frozenset(op[2]), op[3], op[4], op[5], lsn, floor)
+                eid = op[1]
+                st.edge_put(eid, cat.type_id(frozenset(op[2])), op[3], op[4], op[5], lsn, floor)
+                if eid >= cat.next_edge_id:
+                    cat.next_edge_id = eid + 1
             elif code == EDGE_DEL:
-                t = self.adj.get(op[1], lsn - 1)
-                self.adj.remove(op[1], lsn)
-                if t is not None:
-                    self.dirty.add(t[1] >> PARTITION_SHIFT)
-                if floor >= lsn:
-                    self.edge_props.pop(op[1], None)
-                elif op[1] in self.edge_props:
-                    self.edge_props[op[1]] = _trim(_EdgeVersion(lsn, None, self._edge_chain(op[1])), floor)
+                st.edge_del(op[1], lsn)
             elif code == NODE_DEL:
-                self._put_node(op[1], None, b"", None, lsn, floor)
+                if self._node_now(op[1]) is not None:
+                    self._reindex(op[1], None, None, lsn)
+                    st.node_put(op[1], DELETED, b"", lsn, floor)
             elif code == SCHEMA:
                 gt, tables = step
-                self.set_schema((op[1], op[2]) if op[1] is not None else None, gt, tables, lsn)
+                for spec in cat.schema_specs:
+                    st.key_drop(spec.index_id)
+                cat.schema = (op[1], op[2]) if op[1] is not None else None
+                cat.graph_type = gt
+                cat.schema_specs = []
+                if gt is not None:
+                    for ispec in gt.index_specs():
+                        ident = ("schema", ispec.name)
+                        cat.schema_specs.append(self._new_spec(ispec.name, ispec.key_of, ident,
+                                                               tables[ident], lsn))
+                cat.version += 1
             elif code == INDEX:
                 label, props, create = op[1], tuple(op[2]), op[3]
-                self.catalog_epoch += 1
-                if create and (label, props) not in self.user_indexes:
-                    self.user_indexes[(label, props)] = self._new_spec(
+                if create and (label, props) not in cat.user_indexes:
+                    cat.user_indexes[(label, props)] = self._new_spec(
                         _user_index_name(label, props), user_index_key_of(label, props),
                         ("index", label, props), step, lsn)
-                elif not create and (label, props) in self.user_indexes:
-                    self.key_index.drop(self.user_indexes.pop((label, props)).index_id)
+                elif not create and (label, props) in cat.user_indexes:
+                    st.key_drop(cat.user_indexes.pop((label, props)).index_id)
+                cat.version += 1
             elif code == NODES_BULK:
                 self._bulk_nodes(op[1], op[2], step[0], op[4], step[1], lsn)
             elif code == EDGES_BULK:
                 self._bulk_edges(op[1], op[2], step[0], step[1], step[2], op[6], lsn)
-        self.applied_lsn = lsn
+        st.commit_end(lsn, floor)
 
-    def _edge_chain(self, eid):
-        v = self.edge_props.get(eid)
-        if isinstance(v, bytes):
-            return _EdgeVersion(0, v, None)
-        return v
+    def _new_spec(self, name, key_of, ident, table: dict, lsn) -> KeySpec:
+        """A new index filled from ``table`` (node id -> key bytes, built by prepare)."""
+        cat = self.catalog
+        spec = KeySpec(name, cat.next_index_id, key_of, ident)
+        cat.next_index_id += 1
+        put = self.store.key_put
+        for nid, kb in table.items():
+            put(spec.index_id, kb, nid, lsn)
+        return spec
 
-    def _put_node(self, nid, labels, props, new_keys, lsn, floor) -> None:
-        head = self.nodes.get(nid)
-        old = head if head is not None and head.labels is not None else None
-        old_labels = old.labels if old is not None else frozenset()
-        new_labels = labels if labels is not None else frozenset()
-        li = self.label_index
-        if old is None and labels is not None:
-            li.add(ALL, nid, lsn)
-        elif old is not None and labels is None:
-            li.remove(ALL, nid, lsn)
-        for lab in old_labels - new_labels:
-            li.remove(self.label_ids[lab], nid, lsn)
-        for lab in new_labels - old_labels:
-            li.add(self.label_id(lab), nid, lsn)
-        self._index_node(nid, old, labels, new_keys, lsn)
-        if labels is None and floor >= lsn:
-            self.nodes.pop(nid, None)
-        else:
-            self.nodes[nid] = _trim(_NodeVersion(lsn, labels, props, head), floor)
-        if nid >= self.next_node_id:
-            self.next_node_id = nid + 1
-        self.dirty.add(nid >> PARTITION_SHIFT)
-
-    def _put_edge(self, eid, labels, src, dst, props, lsn, floor) -> None:
-        if self.adj.get(eid, lsn - 1) is None:       # a new edge: topology is immutable after this
-            self.adj.add(eid, self.type_id(labels), src, dst, lsn)
-            if props:  # plain bytes: the edge itself is invisible before lsn
-                self.edge_props[eid] = props
-        elif floor >= lsn:
-            if props:
-                self.edge_props[eid] = props
-            else:
-                self.edge_props.pop(eid, None)
-        else:
-            prev = self._edge_chain(eid) or _EdgeVersion(0, b"", None)
-            self.edge_props[eid] = _trim(_EdgeVersion(lsn, props, prev), floor)
-        if eid >= self.next_edge_id:
-            self.next_edge_id = eid + 1
-        self.dirty.add(src >> PARTITION_SHIFT)
+    def _reindex(self, nid, labels, new_keys, lsn) -> None:
+        """Move ``nid``'s index entries to ``new_keys`` (ident -> key bytes, from prepare; labels
+        None = deleted).  Old keys are recomputed from the node as it is: they were computable
+        when that version was prepared or indexed, so this cannot fail."""
+        specs = self.catalog.all_specs()
+        if not specs:
+            return
+        st = self.store
+        old = self._node_now(nid)
+        base = nid < st.node_base and not st.touched(nid)
+        for spec in specs:
+            okb = None
+            if old is not None:
+                ok = spec.key_of(old[0], old[1])
+                if ok is not None:
+                    okb = records.key_bytes(ok)
+            nkb = new_keys.get(spec.ident) if labels is not None and new_keys else None
+            if base:
+                # the base entry is masked from now on: its sub-index is rewritten at the next
+                # checkpoint, and the overlay holds the node's keys
+                if okb is not None:
+                    st.key_base_dead(spec.index_id, okb)
+                if nkb is not None:
+                    st.key_put(spec.index_id, nkb, nid, lsn)
+                continue
+            if okb is not None:
+                if nkb == okb:
+                    continue
+                st.key_del(spec.index_id, okb, nid, lsn)
+            if nkb is not None:
+                st.key_put(spec.index_id, nkb, nid, lsn)
 
     def _bulk_nodes(self, first, lsets, idx, props, keys, lsn) -> None:
-        """Create nodes first, first+1, ... (all new). O(n) with native batch label inserts."""
-        n = len(idx)
-        lsets = [frozenset(ls) for ls in lsets]
-        ids = range(first, first + n)
-        nodes = self.nodes
-        by_label: dict[str, list] = {}
-        for nid, li, pr in zip(ids, idx, props):
-            labels = lsets[li]
-            nodes[nid] = _NodeVersion(lsn, labels, pr, None)
-        for li, labels in enumerate(lsets):
-            members = [nid for nid, x in zip(ids, idx) if x == li] if len(lsets) > 1 else list(ids)
-            for lab in labels:
-                by_label.setdefault(lab, []).extend(members)
-        self.label_index.add_many(ALL, array("Q", ids), lsn)
-        for lab, members in by_label.items():
-            members.sort()
-            self.label_index.add_many(self.label_id(lab), array("Q", members), lsn)
+        """Create nodes first, first+1, ... (all new) in one native call.  O(n)."""
+        cat = self.catalog
+        ids = [cat.labelset_id(frozenset(ls)) for ls in lsets]
+        lsids = idx if ids == list(range(len(ids))) else array("I", (ids[i] for i in idx))
+        offs = array("Q", [0])
+        offs.extend(accumulate(map(len, props)))
+        self.store.nodes_bulk(first, lsids, b"".join(props), offs, lsn)
         if keys:
-            for nid, li, nk in zip(ids, idx, keys):
-                self._index_node(nid, None, lsets[li], nk, lsn)
-        self.next_node_id = first + n
-        for p in range(first >> PARTITION_SHIFT, ((first + n - 1) >> PARTITION_SHIFT) + 1):
-            self.dirty.add(p)
+            put, by_ident = self.store.key_put, {s.ident: s.index_id for s in cat.all_specs()}
+            for i, nk in enumerate(keys):
+                for ident, kb in nk.items():
+                    put(by_ident[ident], kb, first + i, lsn)
+        if first + len(idx) > cat.next_node_id:
+            cat.next_node_id = first + len(idx)
 
     def _bulk_edges(self, first, lsets, idx, srcs, dsts, props, lsn) -> None:
-        """Create edges first, first+1, ... (all new) through the native bulk CSR path. O(n)."""
-        n = len(idx)
-        tids = [self.type_id(frozenset(ls)) for ls in lsets]
-        types = array("I", (tids[i] for i in idx)) if tids != list(range(len(tids))) else idx
-        self.adj.add_many(array("Q", range(first, first + n)), types, srcs, dsts, lsn)
-        ep = self.edge_props
-        for eid, pr in zip(range(first, first + n), props):
-            if pr:
-                ep[eid] = pr
-        self.next_edge_id = first + n
-        self.dirty.update({s >> PARTITION_SHIFT for s in srcs})
+        """Create edges first, first+1, ... (all new) in one native call.  O(n)."""
+        cat = self.catalog
+        tids = [cat.type_id(frozenset(ls)) for ls in lsets]
+        types = idx if tids == list(range(len(tids))) else array("I", (tids[i] for i in idx))
+        offs = array("Q", [0])
+        offs.extend(accumulate(map(len, props)))
+        self.store.edges_bulk(first, types, srcs, dsts, b"".join(props), offs, lsn)
+        if first + len(idx) > cat.next_edge_id:
+            cat.next_edge_id = first + len(idx)
 
-    def collect_garbage(self) -> None:
-        """Drop native entries no reader can see any more (called at checkpoint)."""
-        m = self.trim_floor()
-        self.adj.gc(m)
-        self.label_index.gc(m)
-        self.key_index.gc(m)
-
+    # -- checks ------------------------------------------------------------------------------------
     def check(self) -> None:
-        """Run every native invariant check (tests, `lpgdb verify`)."""
-        self.adj.check()
-        self.label_index.check()
-        self.key_index.check()
+        """Native invariant checks of the overlay (InternalError on failure)."""
+        self.store.check()
+
+    def verify_files(self) -> None:
+        """Check every block CRC of every base file (CorruptionError naming the file)."""
+        for f in self.files.values():
+            f.verify()

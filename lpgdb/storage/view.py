@@ -30,8 +30,11 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
+from types import MappingProxyType
+
 from .. import core
 from . import records
+from .files import corruption
 from .graph import ALL
 
 __all__ = ["GraphView", "Statistics", "canonical_key"]
@@ -68,12 +71,18 @@ class Statistics:
 
 
 class GraphView:
-    """The committed graph as of snapshot LSN ``lsn`` (see the module docstring)."""
+    """The committed graph as of snapshot LSN ``lsn`` (see the module docstring).
 
-    __slots__ = ("_st", "lsn", "_pinned")
+    Reads go to one generation's C store (base files + overlay); properties are decoded from
+    msgpack only when a node or edge is read.  Damage found in a data file is CorruptionError.
+    """
+
+    __slots__ = ("_st", "_store", "_cat", "lsn", "_pinned")
 
     def __init__(self, state, lsn: int, pinned: bool):
         self._st = state
+        self._store = state.store
+        self._cat = state.catalog
         self.lsn = lsn
         self._pinned = pinned
 
@@ -94,15 +103,20 @@ class GraphView:
     def graph_type(self):
         """The enforced GraphType, or None (the current one: schema changes are rare and take
         the writer lock)."""
-        return self._st.graph_type
+        return self._cat.graph_type
+
+    @property
+    def schema(self):
+        """``(ddl, graph type name)`` of the enforced schema, or None."""
+        return self._cat.schema
 
     @property
     def next_node_id(self) -> int:
-        return self._st.next_node_id
+        return self._cat.next_node_id
 
     @property
     def next_edge_id(self) -> int:
-        return self._st.next_edge_id
+        return self._cat.next_edge_id
 
     @property
     def catalog_version(self) -> int:
@@ -112,68 +126,109 @@ class GraphView:
 
     def user_indexes(self) -> list:
         """``[(label, (props...))]`` of the user hash indexes, sorted."""
-        return sorted(self._st.user_indexes)
+        return sorted(self._cat.user_indexes)
 
     def index_spec(self, name: str):
         """The hash index called ``name`` (``.name``, ``.key_of(labels, props)``), or None."""
-        return self._st.spec_by_name(name)
+        return self._cat.spec_by_name(name)
 
     # -- nodes --------------------------------------------------------------------------------------
     def node(self, nid: int):
-        """``(labels, props)`` of node ``nid``, or None.  O(versions of the node)."""
-        v = self._st.node_version(nid, self.lsn)
-        return None if v is None else (v.labels, v.props_view())
+        """``(labels, props)`` of node ``nid``, or None.  One native call; O(properties)."""
+        try:
+            r = self._store.node(self.lsn, nid)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+        if r is None:
+            return None
+        return self._cat.labelsets[r[0]], _props_view(r[1])
 
     def node_labels(self, nid: int):
-        """The labels of node ``nid``, or None (no property decoding).  O(versions)."""
-        v = self._st.node_version(nid, self.lsn)
-        return None if v is None else v.labels
+        """The labels of node ``nid``, or None (no property decoding).  O(1)."""
+        try:
+            ls = self._store.node_lset(self.lsn, nid)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+        return None if ls is None else self._cat.labelsets[ls]
 
     def has_node(self, nid: int) -> bool:
-        return self._st.node_version(nid, self.lsn) is not None
+        try:
+            return self._store.node_lset(self.lsn, nid) is not None
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     def node_ids(self, label: Optional[str] = None) -> list:
         """Ids of the nodes (with ``label``), ascending.  O(nodes of the label)."""
-        st = self._st
-        lid = ALL if label is None else st.label_ids.get(label)
-        return [] if lid is None else st.label_index.scan(lid, self.lsn)
+        lid = ALL if label is None else self._cat.label_ids.get(label)
+        if lid is None:
+            return []
+        try:
+            return self._store.label_scan(lid, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     def node_count(self, label: Optional[str] = None) -> int:
-        st = self._st
-        lid = ALL if label is None else st.label_ids.get(label)
-        return 0 if lid is None else st.label_index.count(lid, self.lsn)
+        """O(1) from the files' statistics, plus O(changes since the last checkpoint)."""
+        lid = ALL if label is None else self._cat.label_ids.get(label)
+        if lid is None:
+            return 0
+        try:
+            return self._store.label_count(lid, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     # -- edges --------------------------------------------------------------------------------------
     def edge(self, eid: int):
-        """``(labels, src, dst, props)`` of edge ``eid``, or None.  O(1)."""
-        st = self._st
-        t = st.adj.get(eid, self.lsn)
-        if t is None:
+        """``(labels, src, dst, props)`` of edge ``eid``, or None.  O(log deg(src))."""
+        try:
+            r = self._store.edge(self.lsn, eid)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+        if r is None:
             return None
-        tid, src, dst = t
-        return st.type_labels[tid], src, dst, _props_view(st.edge_props_at(eid, self.lsn))
+        return self._cat.type_labels[r[0]], r[1], r[2], _props_view(r[3])
 
     def _types(self, label):
-        return self._st.types_for(label)
+        return self._cat.types_for(label)
 
     def edge_ids(self, label: Optional[str] = None) -> list:
         """Ids of the edges (carrying ``label``), ascending.  O(edges)."""
         types = self._types(label)
-        return [] if types == [] else self._st.adj.scan(types, self.lsn)
+        if types == []:
+            return []
+        try:
+            return self._store.edge_scan(types, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     def edge_count(self, label: Optional[str] = None) -> int:
         types = self._types(label)
-        return 0 if types == [] else self._st.adj.count(types, self.lsn)
+        if types == []:
+            return 0
+        try:
+            return self._store.edge_count(types, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     def incident(self, nid: int, direction: str, label: Optional[str] = None) -> list:
         """``[(eid, nbr)]`` of the edges at ``nid`` (a self-loop once for "both").  O(deg)."""
         types = self._types(label)
-        return [] if types == [] else self._st.adj.edges(nid, direction, types, self.lsn)
+        if types == []:
+            return []
+        try:
+            return self._store.edges_of(nid, direction, types, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     def neighbors(self, nid: int, direction: str, label: Optional[str] = None) -> list:
         """Neighbour ids of ``nid``, one per edge.  O(deg)."""
         types = self._types(label)
-        return [] if types == [] else self._st.adj.neighbors(nid, direction, types, self.lsn)
+        if types == []:
+            return []
+        try:
+            return self._store.neighbors(nid, direction, types, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     def expand(self, nids, direction: str, label: Optional[str] = None):
         """Batched 1-hop: ``(nbrs, eids, from_index)`` over every edge of every node in ``nids``
@@ -181,19 +236,30 @@ class GraphView:
         types = self._types(label)
         if types == []:
             return [], [], []
-        return self._st.adj.expand(nids, direction, types, self.lsn)
+        try:
+            return self._store.expand(nids, direction, types, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     def degree(self, nid: int, direction: str, label: Optional[str] = None) -> int:
         """Number of edges at ``nid``.  O(deg) native, no list built."""
         types = self._types(label)
-        return 0 if types == [] else self._st.adj.degree(nid, direction, types, self.lsn)
+        if types == []:
+            return 0
+        try:
+            return self._store.degree(nid, direction, types, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     def degree_many(self, nids, direction: str, label: Optional[str] = None) -> list:
         """Degrees of many nodes in one native call.  O(sum of degrees)."""
         types = self._types(label)
         if types == []:
             return [0] * len(nids)
-        return self._st.adj.degree_many(nids, direction, types, self.lsn)
+        try:
+            return self._store.degree_many(nids, direction, types, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     def count_reach(self, nid: int, hops: int, direction: str, label: Optional[str] = None) -> int:
         """Distinct nodes at the end of walks of exactly ``hops`` edges from ``nid``, other than
@@ -201,67 +267,73 @@ class GraphView:
         types = self._types(label)
         if types == []:
             return 0
-        return self._st.adj.count_reach(nid, hops, direction, types, self.lsn)
+        try:
+            return self._store.count_reach(nid, hops, direction, types, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
 
     # -- hash indexes ---------------------------------------------------------------------------------
+    def _key_get(self, index_id: int, kb: bytes) -> list:
+        if len(kb) > core.KEY_MAX:
+            return []   # no stored key is that long
+        try:
+            return self._store.key_get(index_id, kb, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+
     def key_nodes(self, name: str, key: tuple) -> list:
         """Ids of the nodes whose key under hash index ``name`` equals ``key``, ascending.
         KeyError if there is no such index.  DataError for a key that cannot be stored (NaN).
         O(1 + key size + matches) expected."""
-        spec = self._st.spec_by_name(name)
+        spec = self._cat.spec_by_name(name)
         if spec is None:
             raise KeyError(name)
-        kb = records.key_bytes(key)
-        if len(kb) > core.KEY_MAX:
-            return []                 # longer than any stored key (prepare refuses those)
-        return self._st.key_index.get(spec.index_id, kb, self.lsn)
+        return self._key_get(spec.index_id, records.key_bytes(key))
 
     def key_first_many(self, name: str, keys: Iterable[tuple]) -> list:
         """For each key, the smallest node id holding it under index ``name``, or -1.  One
         native call.  KeyError if there is no such index."""
-        spec = self._st.spec_by_name(name)
+        spec = self._cat.spec_by_name(name)
         if spec is None:
             raise KeyError(name)
         kbs = [records.key_bytes(k) for k in keys]
-        if any(len(kb) > core.KEY_MAX for kb in kbs):   # never stored: -1, and C would refuse
-            short = [i for i, kb in enumerate(kbs) if len(kb) <= core.KEY_MAX]
-            out = [-1] * len(kbs)
-            found = self._st.key_index.get_first_many(spec.index_id, [kbs[i] for i in short],
-                                                      self.lsn) if short else []
-            for i, r in zip(short, found):
-                out[i] = r
-            return out
-        return self._st.key_index.get_first_many(spec.index_id, kbs, self.lsn) if kbs else []
+        if not kbs:
+            return []
+        out = [-1] * len(kbs)
+        short = [i for i, kb in enumerate(kbs) if len(kb) <= core.KEY_MAX]
+        try:
+            got = self._store.key_first_many(spec.index_id, [kbs[i] for i in short], self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+        for i, g in zip(short, got):
+            out[i] = g
+        return out
 
     def user_index_name(self, label: str, props: tuple) -> Optional[str]:
         """The name of the user index on exactly (label, props), or None."""
-        spec = self._st.user_indexes.get((label, tuple(props)))
+        spec = self._cat.user_indexes.get((label, tuple(props)))
         return None if spec is None else spec.name
 
     def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
         """Ids of nodes with ``label`` and ``prop == value`` through a user index on exactly
         (label, prop), or None when there is no such index.  A value that cannot be a key
         (NaN) matches nothing."""
-        spec = self._st.user_indexes.get((label, (prop,)))
+        spec = self._cat.user_indexes.get((label, (prop,)))
         if spec is None:
             return None
         try:
             kb = records.key_bytes((value,))
         except Exception:   # DataError: NaN is never a stored key
             return []
-        if len(kb) > core.KEY_MAX:
-            return []
-        return self._st.key_index.get(spec.index_id, kb, self.lsn)
+        return self._key_get(spec.index_id, kb)
 
     # -- statistics -------------------------------------------------------------------------------
     def statistics(self) -> Statistics:
         """Node counts per label and edge counts per edge label as of this view.
         O(labels + edge labels) native counts."""
-        st = self._st
-        labels = {name: self.node_count(name) for name in st.label_names[1:] if name is not None}
-        edge_labels = {}
-        for lab in st.types_by_label:
-            edge_labels[lab] = self.edge_count(lab)
+        cat = self._cat
+        labels = {name: self.node_count(name) for name in cat.label_names[1:] if name is not None}
+        edge_labels = {lab: self.edge_count(lab) for lab in cat.types_by_label}
         return Statistics(self.node_count(), self.edge_count(),
                           {k: v for k, v in labels.items() if v},
                           {k: v for k, v in edge_labels.items() if v})
@@ -272,14 +344,11 @@ class GraphView:
         self._st.check()
 
 
-_EMPTY_VIEW = None
+_EMPTY_VIEW = MappingProxyType({})
 
 
-def _props_view(data: bytes):
-    from types import MappingProxyType
-    global _EMPTY_VIEW
-    if not data:
-        if _EMPTY_VIEW is None:
-            _EMPTY_VIEW = MappingProxyType({})
+def _props_view(data):
+    """A read-only mapping of msgpack property bytes (a per-thread buffer: decoded at once)."""
+    if not len(data):
         return _EMPTY_VIEW
     return MappingProxyType(records.unpack_props(data))
