@@ -125,6 +125,22 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
         _engine.restore_copy(source, dest, schema_loader=_load_schema)   # checked before the rename
 
 
+def upgrade(path) -> dict:
+    """Convert the database at ``path``, written by lpgdb 0.1.0 (storage format 1), to the current
+    format, in place.  Needs the database closed everywhere (it takes the writer lock).
+
+    The old directory is kept beside it as ``<path>.format1`` (delete it once satisfied).
+    Returns ``{"format": 1 | 2, "nodes", "edges", "commits", "backup"}``; a database already in
+    the current format is left as it is (``backup`` None).  CorruptionError if the old files fail
+    their checksums (nothing is changed then).
+    """
+    from .storage import upgrade as _upgrade
+    if not isinstance(path, (str, os.PathLike)):
+        raise InterfaceError(f"path must be a str or os.PathLike, not {type(path).__name__}")
+    return _upgrade.upgrade(os.fspath(path), lambda p, create: _engine.Engine(
+        p, create=create, sync="normal", schema_loader=_load_schema))
+
+
 class Database:
     """An open lpgdb database. Thread-safe; a context manager (``close()`` on exit)."""
 

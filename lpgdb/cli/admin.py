@@ -1,4 +1,4 @@
-"""Maintenance commands: ``backup``, ``restore``, ``replica``, ``verify``, ``checkpoint``."""
+"""Maintenance commands: ``backup``, ``restore``, ``replica``, ``verify``, ``checkpoint``, ``upgrade``."""
 from __future__ import annotations
 
 import argparse
@@ -63,6 +63,17 @@ def cmd_checkpoint(a: argparse.Namespace) -> int:
     print("checkpointed")
     return 0
 
+def cmd_upgrade(a: argparse.Namespace) -> int:
+    from .. import upgrade
+    res = upgrade(a.db)
+    if res["backup"] is None:
+        print(f"{a.db} is already in the current storage format; nothing to do")
+    else:
+        print(f"upgraded {a.db} from storage format {res['format']}: {res['nodes']:,} nodes, "
+              f"{res['edges']:,} edges, {res['commits']} logged commits after its last checkpoint. "
+              f"The old files are kept in {res['backup']} (delete it once satisfied).")
+    return 0
+
 
 def register(sub) -> None:
     s = sub.add_parser("backup", help="consistent online copy into a new directory")
@@ -85,6 +96,9 @@ def register(sub) -> None:
     s = sub.add_parser("verify", help="check every checksum, invariant and the schema")
     s.add_argument("db")
     s.set_defaults(func=cmd_verify)
+    s = sub.add_parser("upgrade", help="convert a database written by lpgdb 0.1.0 to the current storage format")
+    s.add_argument("db")
+    s.set_defaults(func=cmd_upgrade)
     s = sub.add_parser("checkpoint", help="materialize the log into partition files")
     s.add_argument("db")
     add_timeout(s)
