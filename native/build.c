@@ -379,7 +379,7 @@ static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint6
                 const berec *b = st_berec(s, eid);
                 if (b && b->end <= snap)
                     continue;
-                const ever *pv = b ? ever_at(b->props, snap) : NULL;
+                const ever *pv = b && d == 0 ? ever_at(b->props, snap) : NULL;
                 if ((rc = tlist_push(t, eid, nbr, pv ? pv->props : NULL, pv ? pv->len : 0, pv ? NULL : x, j)))
                     return rc;
             }
@@ -404,7 +404,7 @@ static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint6
             tlist *t = tlist_get(ts, (uint32_t)(e->nt >> NT_SHIFT), (uint32_t)d, i);
             if (!t)
                 return LPG_ENOMEM;
-            const ever *pv = ever_at(s->eprops[e->eid - s->edge_base], snap);
+            const ever *pv = d == 0 ? ever_at(s->eprops[e->eid - s->edge_base], snap) : NULL;
             if ((rc = tlist_push(t, e->eid, e->nt & NT_MASK, pv ? pv->props : NULL, pv ? pv->len : 0, NULL, 0)))
                 return rc;
         }

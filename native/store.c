@@ -607,20 +607,6 @@ int st_ksub(lpg_store *s, uint32_t index, uint32_t sub, uint32_t nsub_log, ksub 
 }
 
 /* ---- versions ----------------------------------------------------------------------------------- */
-const nver *nver_at(const nver *v, uint64_t snap)
-{
-    while (v && v->begin > snap)
-        v = v->prev;
-    return v;
-}
-
-const ever *ever_at(const ever *v, uint64_t snap)
-{
-    while (v && v->begin > snap)
-        v = v->prev;
-    return v;
-}
-
 static inline trec *trec_of(const lpg_store *s, uint64_t nid)
 {
     if (nid >= s->node_base || !bit_get(s->tbits, nid))
@@ -670,11 +656,12 @@ const berec *st_berec(const lpg_store *s, uint64_t eid)
     return &s->berecs[i];
 }
 
+/* Visibility of a held overlay edge (every edge a run names is held: slots are never freed). */
 int st_overlay_visible(const lpg_store *s, uint64_t eid, uint64_t snap)
 {
     uint64_t i = eid - s->edge_base;
     if (snap >= s->max_begin && !bit_get(s->eended, i))
-        return s->ebegin[i] != FREE_LSN;
+        return 1;
     return s->ebegin[i] <= snap && snap < s->eend[i];
 }
 

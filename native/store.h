@@ -179,8 +179,19 @@ int st_part(lpg_store *s, uint32_t p, part **out);          /* NULL *out when no
 int st_eloc(lpg_store *s, uint32_t q, eloc **out);
 int st_ksub(lpg_store *s, uint32_t index, uint32_t sub_at_nsub_log, uint32_t nsub_log, ksub **out);
 const nver *st_node_chain(const lpg_store *s, uint64_t nid, int *touched);
-const nver *nver_at(const nver *v, uint64_t snap);
-const ever *ever_at(const ever *v, uint64_t snap);
+static inline const nver *nver_at(const nver *v, uint64_t snap)
+{
+    while (v && v->begin > snap)
+        v = v->prev;
+    return v;
+}
+
+static inline const ever *ever_at(const ever *v, uint64_t snap)
+{
+    while (v && v->begin > snap)
+        v = v->prev;
+    return v;
+}
 int st_overlay_visible(const lpg_store *s, uint64_t eid, uint64_t snap);
 const berec *st_berec(const lpg_store *s, uint64_t eid);
 int map_get(const u64map *m, uint64_t key, uint64_t *val);

@@ -285,18 +285,15 @@ class BulkColumns:
 
     def add_node(self, labelset: int, props: dict) -> None:
         self.idx.append(labelset)
-        self.props.append(pack_props(props))
+        self.props.append(pack(props) if props else b"")
 
     def add_edge(self, labelset: int, src: int, dst: int, props: dict) -> None:
-        """TypeError/OverflowError for endpoints that are not ids (nothing is added then)."""
+        """TypeError/OverflowError for endpoints that are not ids (the columns are then
+        inconsistent: the caller abandons the transaction)."""
         self.srcs.append(src)
-        try:
-            self.dsts.append(dst)
-        except BaseException:
-            self.srcs.pop()
-            raise
+        self.dsts.append(dst)
         self.idx.append(labelset)
-        self.props.append(pack_props(props))
+        self.props.append(pack(props) if props else b"")
 
     def nodes_op(self, first: int, labelsets: list) -> list:
         """Create nodes first, first+1, ... with these columns."""
