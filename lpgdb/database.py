@@ -125,7 +125,7 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
         _engine.restore_copy(source, dest, schema_loader=_load_schema)   # checked before the rename
 
 
-def upgrade(path) -> dict:
+def upgrade(path: PathLike) -> dict:
     """Convert the database at ``path``, written by lpgdb 0.1.0 (storage format 1), to the current
     format, in place.  Needs the database closed everywhere (it takes the writer lock).
 
