@@ -91,7 +91,7 @@ def upgrade(root: str, open_engine: Callable) -> dict:
     root = os.path.abspath(root)
     if not os.path.exists(os.path.join(root, "META")):
         raise OperationalError(f"no lpgdb database at {root!r}", reason="no_database")
-    lock = io.open(os.path.join(root, "LOCK"), os.O_RDWR | os.O_CREAT)
+    lock = io.open(root, os.O_RDONLY | io.DIRECTORY)   # the writer lock (engine.py: the directory)
     try:
         if not io.flock(lock):
             raise OperationalError(f"database {root!r} is open in another process; close it first",
@@ -114,7 +114,7 @@ def upgrade(root: str, open_engine: Callable) -> dict:
                        commit_seq=man.get("commit_seq", 0))
         while True:
             try:
-                end, _seq, payload = next(gen)
+                _begin, end, _seq, payload = next(gen)
             except StopIteration:
                 break
             tail.append(records.decode_commit(payload, path=os.path.join(root, "wal"), offset=end)[1])

@@ -90,3 +90,11 @@ def test_an_unknown_format_is_refused(tmp_path):
     assert "format version 7" in str(e.value)
     with pytest.raises(lpgdb.OperationalError):
         lpgdb.upgrade(path)
+
+
+def test_upgrade_refuses_a_database_that_is_open(tmp_path):
+    path = str(tmp_path / "g")
+    with lpgdb.connect(path):
+        with pytest.raises(lpgdb.OperationalError) as e:
+            lpgdb.upgrade(path)
+        assert e.value.reason == "locked"
