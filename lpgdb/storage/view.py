@@ -122,7 +122,7 @@ class GraphView:
     def catalog_version(self) -> int:
         """A number that changes whenever the schema or the set of indexes changes (the query
         engine's plan caches compare it).  O(1)."""
-        return self._st.catalog_epoch
+        return self._cat.version
 
     def user_indexes(self) -> list:
         """``[(label, (props...))]`` of the user hash indexes, sorted."""
