@@ -1239,3 +1239,214 @@ class KeyBuilder:
         h, self._h = self._h, None
         if h is not None:
             ffi.release(h)
+
+
+# ---- ingest (csv.c, ingest.c; issue 11) ---------------------------------------------------------
+
+#: column kinds of the CSV parser (LPG_COL_*) and of the row packer (LPG_PK_*)
+COL = {"skip": lib.LPG_COL_SKIP, "str": lib.LPG_COL_STR, "int": lib.LPG_COL_INT, "float": lib.LPG_COL_FLOAT,
+       "bool": lib.LPG_COL_BOOL, "char": lib.LPG_COL_CHAR, "dict": lib.LPG_COL_DICT, "id": lib.LPG_COL_ID,
+       "ref": lib.LPG_COL_REF}
+PACK = {"int": lib.LPG_PK_INT, "uint": lib.LPG_PK_UINT, "float": lib.LPG_PK_FLOAT, "bool": lib.LPG_PK_BOOL,
+        "str": lib.LPG_PK_STR, "bytes": lib.LPG_PK_BYTES, "msgpack": lib.LPG_PK_MSGPACK, "date": lib.LPG_PK_DATE}
+#: LPG_CSVE_* codes by name
+CSVE = {name: getattr(lib, "LPG_CSVE_" + name.upper()) for name in (
+    "unclosed", "after_quote", "width", "utf8", "int", "range", "float", "bool", "char", "empty_id",
+    "dup_id", "no_id", "int_id")}
+_CSVE_NAME = {v: k for k, v in CSVE.items()}
+
+
+class InputFault(Exception):
+    """Bad input found by the C parser or an ID map: ``what`` (a CSVE name), ``line``/``column``
+    (CSV; 1-based), ``row`` (whole columns), ``offset``/``length`` of the field's bytes in the
+    input, ``aux`` (a duplicate's first value, a field count, ...).  The ingest layer turns it
+    into a DataError naming the file, line and column."""
+
+    def __init__(self, what, *, line=None, column=None, row=None, offset=0, length=0, aux=0):
+        super().__init__(what)
+        self.what, self.line, self.column, self.row = what, line, column, row
+        self.offset, self.length, self.aux = offset, length, aux
+
+
+def _buf(data):
+    """(cdata pointer, length) of a buffer (bytes, memoryview, array, pyarrow Buffer) or None."""
+    if data is None:
+        return ffi.NULL, 0
+    n = len(memoryview(data).cast("B")) if not isinstance(data, (bytes, bytearray)) else len(data)
+    if n == 0:
+        return ffi.NULL, 0
+    return ffi.from_buffer("uint8_t[]", data), n
+
+
+class IdMap:
+    """An ID space (lpg_idmap): key -> the loader's row number.  ``integer``: keys are int64."""
+
+    def __init__(self, integer: bool):
+        out = ffi.new("lpg_idmap **")
+        check(lib.lpg_idmap_new(1 if integer else 0, out), "id map")
+        self._h = ffi.gc(out[0], lib.lpg_idmap_free)
+        self.integer = bool(integer)
+
+    def __len__(self) -> int:
+        n = ffi.new("uint64_t *")
+        check(lib.lpg_idmap_size(self._h, n), "id map size")
+        return n[0]
+
+    def put_column(self, kind: str, n: int, valid, values, data, base: int) -> None:
+        """Cell i -> base + i, for an "int" (int64 values) or "str" (int64 offsets + data) column.
+        InputFault(row=...) for a null, a duplicate (aux = its first value) or a non-integer."""
+        v, _ = _buf(valid)
+        p, plen = _buf(values)
+        d, dlen = _buf(data)
+        bad, what, aux = ffi.new("size_t *"), ffi.new("int *"), ffi.new("uint64_t *")
+        rc = lib.lpg_idmap_put_column(self._h, COL[kind], v, p, plen, d, dlen, n, base, bad, what, aux)
+        if rc == lib.LPG_EINVAL and what[0]:
+            raise InputFault(_CSVE_NAME[what[0]], row=bad[0], aux=aux[0])
+        check(rc, "id map put")
+
+    def get_column(self, kind: str, n: int, valid, values, data) -> array:
+        """array('Q') of the values of the cells' keys; InputFault(row=...) for a missing key."""
+        v, _ = _buf(valid)
+        p, plen = _buf(values)
+        d, dlen = _buf(data)
+        out = array("Q", bytes(8 * n))
+        bad, what = ffi.new("size_t *"), ffi.new("int *")
+        rc = lib.lpg_idmap_get_column(self._h, COL[kind], v, p, plen, d, dlen, n,
+                                      ffi.from_buffer("uint64_t[]", out) if n else ffi.NULL, bad, what)
+        if rc == lib.LPG_EINVAL and what[0]:
+            raise InputFault(_CSVE_NAME[what[0]], row=bad[0])
+        check(rc, "id map get")
+        return out
+
+
+class CsvParser:
+    """The C CSV parser (lpg_csv) over one input buffer: ``parse(pos, max_rows)`` fills one
+    output column per header column (``kinds``: names of COL) and returns ``(next_pos, rows)``;
+    ``column(i)`` copies a column's buffers out (Arrow layout)."""
+
+    def __init__(self, kinds, delimiter: bytes, quote: bytes):
+        ks = bytes(COL[k] for k in kinds)
+        out = ffi.new("lpg_csv **")
+        check(lib.lpg_csv_new(len(ks), ks if ks else ffi.NULL, delimiter[0], quote[0], out), "csv parser")
+        self._h = ffi.gc(out[0], lib.lpg_csv_free)
+        self.kinds = list(kinds)
+        self._maps = {}
+        self._data = None
+        self._p = ffi.new("size_t[2]")
+        self.rows = 0
+
+    def set_map(self, col: int, idmap: IdMap) -> None:
+        check(lib.lpg_csv_set_map(self._h, col, idmap._h), "csv id map")
+        self._maps[col] = idmap          # keeps it alive
+
+    def set_input(self, data) -> None:
+        """The bytes to parse (kept alive here): bytes, mmap, memoryview."""
+        self._data = data
+        self._cbuf, self._len = _buf(data)
+
+    def release_input(self) -> None:
+        """Let go of the input (so an mmap can be closed)."""
+        cb, self._cbuf, self._data, self._len = getattr(self, "_cbuf", ffi.NULL), ffi.NULL, None, 0
+        if cb != ffi.NULL:
+            ffi.release(cb)
+
+    def set_position(self, line: int, row_base: int) -> None:
+        check(lib.lpg_csv_set_position(self._h, line, row_base), "csv position")
+
+    def parse(self, pos: int, max_rows: int):
+        p = self._p
+        rc = lib.lpg_csv_parse(self._h, self._cbuf, self._len, pos, max_rows, p, p + 1)
+        if rc == lib.LPG_EINVAL:
+            what, line = ffi.new("int *"), ffi.new("uint64_t[4]")
+            col = ffi.new("uint32_t *")
+            check(lib.lpg_csv_error(self._h, what, line, col, line + 1, line + 2, line + 3), "csv error")
+            if what[0]:
+                raise InputFault(_CSVE_NAME[what[0]], line=line[0], column=col[0] or None, offset=line[1],
+                                 length=line[2], aux=line[3])
+        check(rc, "csv parse")
+        self.rows = p[1]
+        return p[0], p[1]
+
+    @property
+    def line(self) -> int:
+        out = ffi.new("uint64_t *")
+        check(lib.lpg_csv_line(self._h, out), "csv line")
+        return out[0]
+
+    def lines(self) -> array:
+        p, n = ffi.new("const uint64_t **"), ffi.new("size_t *")
+        check(lib.lpg_csv_lines(self._h, p, n), "csv lines")
+        out = array("Q")
+        if n[0]:
+            out.frombytes(ffi.buffer(p[0], 8 * n[0]))
+        return out
+
+    def column(self, i: int):
+        """(validity bitmap, values, data) of column i as bytes (copies)."""
+        v, p, d = ffi.new("const uint8_t **"), ffi.new("const uint8_t **"), ffi.new("const uint8_t **")
+        pn, dn = ffi.new("size_t *"), ffi.new("size_t *")
+        check(lib.lpg_csv_column(self._h, i, v, p, pn, d, dn), "csv column")
+        nvalid = (self.rows + 7) // 8
+        valid = ffi.buffer(v[0], nvalid)[:] if v[0] != ffi.NULL and nvalid else b""
+        vals = ffi.buffer(p[0], pn[0])[:] if pn[0] else b""
+        data = ffi.buffer(d[0], dn[0])[:] if dn[0] else b""
+        return valid, vals, data
+
+    def big_rows(self, i: int) -> list:
+        """Rows of INT column i (last parse) whose value is above 2**63 - 1 (stored as uint64 bits)."""
+        p, n = ffi.new("const uint64_t **"), ffi.new("size_t *")
+        check(lib.lpg_csv_big(self._h, i, p, n), "csv big")
+        return ffi.unpack(p[0], n[0]) if n[0] else []
+
+    def dictionary(self, i: int) -> list:
+        """A DICT column's distinct values so far (bytes), in code order."""
+        o, n, d, dn = ffi.new("const int64_t **"), ffi.new("size_t *"), ffi.new("const uint8_t **"), ffi.new("size_t *")
+        check(lib.lpg_csv_dict(self._h, i, o, n, d, dn), "csv dictionary")
+        if not n[0]:
+            return []
+        offs = ffi.unpack(o[0], n[0] + 1)
+        heap = ffi.buffer(d[0], dn[0])[:] if dn[0] else b""
+        return [heap[offs[k]:offs[k + 1]] for k in range(n[0])]
+
+
+def pack_rows(n: int, columns) -> tuple:
+    """Per-row msgpack property maps of ``n`` rows from typed columns.
+
+    ``columns``: ``(name, kind, offset, valid, values, data)`` with kind a name of PACK, offset
+    the element offset (Arrow's), buffers as bytes-like or None.  Returns ``(blob, offsets)``:
+    row i is ``blob[offsets[i]:offsets[i+1]]`` (``b""`` for a row without properties)."""
+    ncols = len(columns)
+    names = [c[0].encode("utf-8") for c in columns]
+    name_offs = array("Q", [0])
+    name_offs.extend(accumulate(map(len, names)))
+    keep = []
+
+    def ptr(b):
+        p, ln = _buf(b)
+        keep.append(p)
+        return p, ln
+    kinds = bytes(PACK[c[1]] for c in columns)
+    valid, vlens, vals, plens, data, dlens = ([] for _ in range(6))
+    for c in columns:
+        for lst, lens, b in ((valid, vlens, c[3]), (vals, plens, c[4]), (data, dlens, c[5])):
+            p, ln = ptr(b)
+            lst.append(p)
+            lens.append(ln)
+    allnames = b"".join(names)
+    out = ffi.new("lpg_rows **")
+    arr = lambda t, xs: ffi.new(t, xs) if xs else ffi.NULL  # noqa: E731
+    rc = lib.lpg_rows_pack(n, ncols, kinds if ncols else ffi.NULL, allnames if allnames else ffi.NULL,
+                           len(allnames), ffi.from_buffer("uint64_t[]", name_offs),
+                           arr("uint64_t[]", [c[2] for c in columns]),
+                           arr("const uint8_t *[]", valid), arr("uint64_t[]", vlens),
+                           arr("const uint8_t *[]", vals), arr("uint64_t[]", plens),
+                           arr("const uint8_t *[]", data), arr("uint64_t[]", dlens), out)
+    check(rc, "pack rows")
+    h = ffi.gc(out[0], lib.lpg_rows_free)
+    b, bn, o, rn = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("const uint64_t **"), ffi.new("size_t *")
+    check(lib.lpg_rows_get(h, b, bn, o, rn), "rows")
+    blob = ffi.buffer(b[0], bn[0])[:] if bn[0] else b""
+    offs = array("Q")
+    offs.frombytes(ffi.buffer(o[0], 8 * (rn[0] + 1)))
+    ffi.release(h)
+    return blob, offs

@@ -900,6 +900,45 @@ class Transaction(_Reader):
             self._next_node += len(cols)
         return range(first, self._next_node)
 
+    def _log_bulk_batch(self, batch) -> range:
+        """Create the nodes or edges of an ingest batch (lpgdb/ingest/columns.py); their ids.
+
+        Without a schema the batch becomes one NODES_BULK / EDGES_BULK op (property maps
+        encoded by C).  With one, its rows join the write set, so that the commit validates them
+        like any other write (the vectorized validator will take the columns directly)."""
+        blob, offs = batch.props()
+        props = [blob[a:b] for a, b in zip(offs, offs[1:])]
+        edges = batch.kind == "edges"
+        if self._view.graph_type is not None:
+            return self._buffer_batch(batch, props, edges)
+        cols = records.BulkColumns()
+        if edges:
+            cols.extend(batch.lset, props, batch.src, batch.dst)
+            return self._log_bulk_edges(cols, batch.labelsets)
+        cols.extend(batch.lset, props)
+        return self._log_bulk_nodes(cols, batch.labelsets)
+
+    def _buffer_batch(self, batch, props: list, edges: bool) -> range:
+        """The rows of a batch as after-images in the write set (each map decoded once)."""
+        self._check_open()
+        lsets, unpack = batch.labelsets, records.unpack_props
+        if not edges:
+            first = self._next_node
+            for i, (li, pr) in enumerate(zip(batch.lset, props)):
+                self._nodes[first + i] = (lsets[li], unpack(pr))
+            self._next_node += batch.n
+            self._touch()
+            return range(first, self._next_node)
+        first = self._next_edge
+        out, inn = self._new_out, self._new_in
+        for i, (li, s, d, pr) in enumerate(zip(batch.lset, batch.src, batch.dst, props)):
+            eid = first + i
+            self._edges[eid] = (lsets[li], s, d, unpack(pr))
+            out.setdefault(s, []).append(eid)
+            inn.setdefault(d, []).append(eid)
+        self._next_edge += batch.n
+        return range(first, self._next_edge)
+
     def _log_bulk_edges(self, cols, labelsets: list) -> range:
         """Create ``len(cols)`` edges from the columns (endpoints already checked)."""
         first = self._next_edge

@@ -344,6 +344,99 @@ void lpg_kb_free(lpg_kb *kb);
  * (never fewer than before).  For sizing the split before building. */
 int lpg_kb_overlay(lpg_kb *kb, uint64_t *n);
 int lpg_kb_resplit(lpg_kb *kb, uint32_t nsub_log);
+/* ---------------------------------------------------------------------------------------------
+ * Ingest (csv.c, ingest.c; issue 11): CSV to typed columns in Apache Arrow's layout, ID-space
+ * maps, and typed columns to per-row property maps.  Not thread-safe per object (one loader).
+ * ------------------------------------------------------------------------------------------- */
+/* Column kinds of the CSV parser. */
+#define LPG_COL_SKIP 0
+#define LPG_COL_STR 1
+#define LPG_COL_INT 2
+#define LPG_COL_FLOAT 3
+#define LPG_COL_BOOL 4
+#define LPG_COL_CHAR 5
+#define LPG_COL_DICT 6
+#define LPG_COL_ID 7
+#define LPG_COL_REF 8
+/* What was wrong with the input (lpg_csv_error's `what`). */
+#define LPG_CSVE_UNCLOSED 1
+#define LPG_CSVE_AFTER_QUOTE 2
+#define LPG_CSVE_WIDTH 3
+#define LPG_CSVE_UTF8 4
+#define LPG_CSVE_INT 5
+#define LPG_CSVE_RANGE 6
+#define LPG_CSVE_FLOAT 7
+#define LPG_CSVE_BOOL 8
+#define LPG_CSVE_CHAR 9
+#define LPG_CSVE_EMPTY_ID 10
+#define LPG_CSVE_DUP_ID 11
+#define LPG_CSVE_NO_ID 12
+#define LPG_CSVE_INT_ID 13
+
+/* lpg_idmap: an ID space, key -> u64 (the loader's row number).  integer: keys are int64 (text
+ * is parsed as an integer), else UTF-8 text.  O(1) expected per put/get. */
+typedef struct lpg_idmap lpg_idmap;
+int lpg_idmap_new(int integer, lpg_idmap **out);
+void lpg_idmap_free(lpg_idmap *m);
+int lpg_idmap_size(lpg_idmap *m, uint64_t *n);
+int lpg_idmap_integer(lpg_idmap *m, int *integer);
+/* Whole columns: kind LPG_COL_INT (int64 vals) or LPG_COL_STR (int64 offsets[n+1] + data).
+ * put: cell i -> base + i; get: out[i] = value of cell i.  Bad input: LPG_EINVAL with the row
+ * and an LPG_CSVE_* code (and, for a duplicate, *aux = the value already held). */
+int lpg_idmap_put_column(lpg_idmap *m, int kind, const uint8_t *valid, const uint8_t *vals, size_t vals_len,
+                         const uint8_t *data, size_t data_len, size_t n, uint64_t base, size_t *bad_row,
+                         int *what, uint64_t *aux);
+int lpg_idmap_get_column(lpg_idmap *m, int kind, const uint8_t *valid, const uint8_t *vals, size_t vals_len,
+                         const uint8_t *data, size_t data_len, size_t n, uint64_t *out, size_t *bad_row,
+                         int *what);
+
+/* lpg_csv: records of buf -> one output column per header column (kinds[ncols], LPG_COL_*).
+ * ID / REF columns need a map (lpg_csv_set_map).  Each lpg_csv_parse call parses from pos up
+ * to max_rows records, replacing the outputs (valid until the next call); *next is where to go
+ * on.  LPG_EINVAL with lpg_csv_error set for bad input.  O(bytes). */
+typedef struct lpg_csv lpg_csv;
+int lpg_csv_new(uint32_t ncols, const uint8_t *kinds, uint8_t delim, uint8_t quote, lpg_csv **out);
+void lpg_csv_free(lpg_csv *c);
+int lpg_csv_set_map(lpg_csv *c, uint32_t col, lpg_idmap *m);
+/* The line number of buf[pos] at the next parse, and the ID value of its first row. */
+int lpg_csv_set_position(lpg_csv *c, uint64_t line, uint64_t row_base);
+int lpg_csv_parse(lpg_csv *c, const uint8_t *buf, size_t len, size_t pos, size_t max_rows, size_t *next,
+                  size_t *rows);
+int lpg_csv_error(lpg_csv *c, int *what, uint64_t *line, uint32_t *column, uint64_t *off, uint64_t *len,
+                  uint64_t *aux);
+int lpg_csv_line(lpg_csv *c, uint64_t *line);
+/* Start line of each row of the last parse. */
+int lpg_csv_lines(lpg_csv *c, const uint64_t **lines, size_t *n);
+/* Output buffers of a column (Arrow layout; see csv.c). */
+int lpg_csv_column(lpg_csv *c, uint32_t col, const uint8_t **valid, const uint8_t **vals, size_t *vals_len,
+                   const uint8_t **data, size_t *data_len);
+/* An INT column's rows of the last parse whose value is above INT64_MAX (their values hold the
+ * uint64 bits), ascending. */
+int lpg_csv_big(lpg_csv *c, uint32_t col, const uint64_t **rows, size_t *n);
+/* A DICT column's distinct values so far: entry e is data[offs[e] .. offs[e+1]). */
+int lpg_csv_dict(lpg_csv *c, uint32_t col, const int64_t **offs, size_t *n, const uint8_t **data,
+                 size_t *data_len);
+
+/* Column kinds of lpg_rows_pack. */
+#define LPG_PK_INT 1
+#define LPG_PK_UINT 2
+#define LPG_PK_FLOAT 3
+#define LPG_PK_BOOL 4
+#define LPG_PK_STR 5
+#define LPG_PK_BYTES 6
+#define LPG_PK_MSGPACK 7
+#define LPG_PK_DATE 8
+/* n rows' property maps from ncols typed columns (names: UTF-8, name c at
+ * names[name_offs[c] .. name_offs[c+1])); offsets[c]: the column's first element; valid[c]
+ * may be NULL (all present).  Buffer lengths are checked before anything is read.  [out] an
+ * lpg_rows: blob + offsets[n+1] (lpg_rows_get), freed by lpg_rows_free. */
+typedef struct lpg_rows lpg_rows;
+int lpg_rows_pack(size_t n, uint32_t ncols, const uint8_t *kinds, const uint8_t *names, size_t names_len,
+                  const uint64_t *name_offs, const uint64_t *offsets, const uint8_t *const *valid,
+                  const uint64_t *valid_lens, const uint8_t *const *vals, const uint64_t *vals_lens,
+                  const uint8_t *const *data, const uint64_t *data_lens, lpg_rows **out);
+int lpg_rows_get(lpg_rows *r, const uint8_t **blob, size_t *len, const uint64_t **offs, size_t *n);
+void lpg_rows_free(lpg_rows *r);
 /* cffi:end */
 
 #endif /* LPGDB_H */

@@ -295,6 +295,16 @@ class BulkColumns:
         self.idx.append(labelset)
         self.props.append(pack(props) if props else b"")
 
+    def extend(self, labelsets, props: list, srcs=None, dsts=None) -> None:
+        """Append many rows at once (columnar ingest): ``labelsets`` an array('I') of label-set
+        indexes, ``props`` the rows' packed property maps (pack_props' bytes, as native/ingest.c
+        writes them), ``srcs``/``dsts`` array('Q') of endpoints for edges."""
+        self.idx.extend(labelsets)
+        self.props.extend(props)
+        if srcs is not None:
+            self.srcs.extend(srcs)
+            self.dsts.extend(dsts)
+
     def nodes_op(self, first: int, labelsets: list) -> list:
         """Create nodes first, first+1, ... with these columns."""
         return [NODES_BULK, first, [sorted(ls) for ls in labelsets], self.idx.tobytes(), self.props]

@@ -1,0 +1,152 @@
+"""One bulk load: sources -> columnar batches -> the transaction's bulk ops (``db.bulk_load``).
+
+Sources (``nodes=`` / ``edges=`` of ``bulk_load``; see docs/import.md)
+    - a CSV path (Neo4j admin-import format, header on the first line) or a Parquet path
+      (``.parquet``/``.pq``);
+    - a list of CSV paths: ONE group (the first file's first line is the header, the others
+      are data only);
+    - a table: pyarrow Table / RecordBatch / RecordBatchReader, pandas or Polars DataFrame,
+      anything with the Arrow C stream interface;
+    - a mapping ``{labels: source}`` (labels: ``"A"``, ``"A:B"`` or an iterable of str; for edges
+      the type) giving those labels to every row of the source, or a list of sources and
+      ``(labels, source)`` pairs.
+    Edge sources refer to nodes by the ID spaces (``:ID(Space)`` / ``:START_ID(Space)``) of
+    the node sources of the same call.
+
+Every batch is appended to the transaction as a NODES_BULK / EDGES_BULK op (records.py) whose
+per-row property maps were encoded by C (columns.py).  With a schema enforced, the rows go
+into the transaction's write set instead and the commit validates them as usual (until the
+vectorized validator of issue 11 item 2 lands: see docs/import.md).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Callable, Iterable, List, Optional, Tuple
+
+from ..errors import InterfaceError
+from . import arrow as _arrow
+from .neo4j import CsvError, Dialect, Spaces, read_group
+
+__all__ = ["is_source", "Load"]
+
+_PARQUET = (".parquet", ".pq", ".parq")
+
+
+def _is_path(x) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def _is_group(x) -> bool:
+    return isinstance(x, (list, tuple)) and bool(x) and all(_is_path(p) for p in x)
+
+
+def _is_one_source(x) -> bool:
+    return _is_path(x) or _is_group(x) or _arrow.is_table(x)
+
+
+def is_source(x) -> bool:
+    """Whether ``x`` (a bulk_load argument) names sources rather than rows of Python values."""
+    if x is None:
+        return False
+    if _is_one_source(x) or isinstance(x, Mapping):
+        return True
+    if isinstance(x, (list, tuple)) and x:
+        first = x[0]
+        if _is_one_source(first):
+            return True
+        if isinstance(first, tuple) and len(first) == 2 and _is_one_source(first[1]) \
+                and not isinstance(first[1], Mapping):
+            return True
+    return False
+
+
+def _labels(key, what: str) -> Tuple[str, ...]:
+    if key is None:
+        return ()
+    if isinstance(key, str):
+        return tuple(x for x in key.split(":") if x)
+    try:
+        items = tuple(key)
+    except TypeError:
+        items = None
+    if items is None or not all(isinstance(x, str) and x for x in items):
+        raise InterfaceError(f"bulk_load: the labels of a {what} source must be a str ('A' or 'A:B') or an "
+                             f"iterable of str, not {key!r}")
+    return items
+
+
+def _sources(x, what: str) -> List[Tuple[Tuple[str, ...], Any]]:
+    """[(labels, source)] of one bulk_load argument."""
+    if x is None:
+        return []
+    if _is_one_source(x):
+        return [((), x)]
+    if isinstance(x, Mapping):
+        return [(_labels(k, what), v) for k, v in x.items()]
+    out = []
+    for item in x:
+        if _is_one_source(item):
+            out.append(((), item))
+        elif isinstance(item, tuple) and len(item) == 2 and _is_one_source(item[1]):
+            out.append((_labels(item[0], what), item[1]))
+        else:
+            raise InterfaceError(f"bulk_load: {what} holds {type(item).__name__}; give paths, tables, "
+                                 f"(labels, source) pairs or a mapping {{labels: source}}")
+    for labels, src in out:
+        if not _is_one_source(src):
+            raise InterfaceError(f"bulk_load: a {what} source must be a CSV or Parquet path, a list of CSV paths "
+                                 f"(one group) or a table, not {type(src).__name__}")
+    return out
+
+
+def _name(src) -> str:
+    if _is_path(src):
+        return os.fspath(src)
+    if _is_group(src):
+        return os.fspath(src[0])
+    return f"<{type(src).__name__}>"
+
+
+class Load:
+    """One bulk load into the open transaction ``tx`` (Transaction internals: _log_bulk_*)."""
+
+    def __init__(self, tx, dialect: Dialect, progress: Optional[Callable[[int], None]] = None,
+                 fallback: Optional[Callable[[str, str], Any]] = None):
+        self.tx, self.dialect, self.progress, self.fallback = tx, dialect, progress, fallback
+        self.spaces = Spaces(dialect.id_type == "integer")
+        self.edge_where: List[tuple] = []      # (first edge id, batch)
+
+    def _batches(self, what: str, sources, first_id: Callable[[], int]):
+        for labels, src in sources:
+            if _arrow.is_table(src) or (_is_path(src) and os.fspath(src).lower().endswith(_PARQUET)):
+                yield from _arrow.read_table(what, labels, src, _name(src), self.dialect, self.spaces, first_id())
+            else:
+                files = [os.fspath(p) for p in (src if _is_group(src) else [src])]
+                yield from read_group(what, labels, files, self.dialect, self.spaces, first_id(), self.progress,
+                                      self.fallback)
+
+    def nodes(self, sources) -> range:
+        """Read every node source into the transaction; the new ids, in source order."""
+        tx = self.tx
+        first = tx._next_node
+        for batch in self._batches("nodes", _sources(sources, "nodes"), lambda: tx._next_node):
+            tx._log_bulk_batch(batch)
+        return range(first, tx._next_node)
+
+    def edges(self, sources) -> range:
+        tx = self.tx
+        first = tx._next_edge
+        for batch in self._batches("edges", _sources(sources, "edges"), lambda: tx._next_edge):
+            self.edge_where.append((tx._next_edge, batch))
+            tx._log_bulk_batch(batch)
+        return range(first, tx._next_edge)
+
+    def where(self, element: str, eid: int) -> Optional[str]:
+        """Where the new node or edge ``eid`` came from ("file:line", "<Table> row k")."""
+        if element == "node":
+            return self.spaces.where(eid)
+        for first, batch in reversed(self.edge_where):
+            if first <= eid < first + batch.n:
+                return batch.where(eid - first)
+        return None
