@@ -17,6 +17,7 @@ from .transaction import Snapshot, Transaction
 from .result import Result, Row
 from .cursor import Cursor
 from .schema import parse_schema
+from .ingest import CsvFiles
 
 __version__ = "0.1.0"   # the one place the version is written (pyproject.toml reads it)
 
@@ -25,5 +26,5 @@ __all__ = [
     "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
     "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
     "Violation", "Node", "Edge", "Relationship", "Path", "connect", "restore", "upgrade", "Database", "Transaction", "Snapshot", "Result", "Row", "Cursor",
-    "parse_schema",
+    "parse_schema", "CsvFiles",
 ]

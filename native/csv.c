@@ -31,14 +31,18 @@
 
 /* ---- ID-space maps ---------------------------------------------------------------------------- */
 
+typedef struct {
+    uint64_t hash;            /* 0 = empty slot (stored hashes have the top bit set) */
+    uint64_t val;
+    uint64_t key;             /* integer maps: the key; else its offset in heap */
+    uint64_t klen;            /* text maps: its length */
+} islot;
+
 struct lpg_idmap {
     int integer;              /* keys are int64 (8 bytes LE), else UTF-8 text */
-    uint64_t *hash;           /* 0 = empty slot (stored hashes have the top bit set) */
-    uint64_t *val;
-    uint64_t *koff;           /* key bytes at heap[koff .. koff + klen) */
-    uint32_t *klen;
+    islot *slot;              /* one cache line holds two slots: a probe touches one or two */
     size_t cap, n;            /* slots (a power of two, or 0), entries */
-    buf heap;
+    buf heap;                 /* text keys */
 };
 
 static uint64_t mix(uint64_t h)
@@ -82,10 +86,7 @@ void lpg_idmap_free(lpg_idmap *m)
 {
     if (!m)
         return;
-    free(m->hash);
-    free(m->val);
-    free(m->koff);
-    free(m->klen);
+    free(m->slot);
     buf_free(&m->heap);
     free(m);
 }
@@ -106,15 +107,31 @@ int lpg_idmap_integer(lpg_idmap *m, int *integer)
     return LPG_OK;
 }
 
+/* The hash of a key in m's form (integer maps: k holds 8 bytes LE). */
+static uint64_t key_hash_of(const lpg_idmap *m, const uint8_t *k, size_t n)
+{
+    if (m->integer) {
+        uint64_t v;
+        memcpy(&v, k, 8);
+        return mix(v ^ 0x9e3779b97f4a7c15ULL) | (1ULL << 63);
+    }
+    return bytes_hash(k, n);
+}
+
 static size_t find_slot(const lpg_idmap *m, uint64_t h, const uint8_t *k, size_t n, int *found)
 {
     size_t mask = m->cap - 1, i = (size_t)h & mask;
+    uint64_t iv = 0;
+    if (m->integer)
+        memcpy(&iv, k, 8);
     for (;;) {
-        if (m->hash[i] == 0) {
+        const islot *s = &m->slot[i];
+        if (s->hash == 0) {
             *found = 0;
             return i;
         }
-        if (m->hash[i] == h && m->klen[i] == n && memcmp(m->heap.p + m->koff[i], k, n) == 0) {
+        if (s->hash == h && (m->integer ? s->key == iv
+                                        : s->klen == n && memcmp(m->heap.p + s->key, k, n) == 0)) {
             *found = 1;
             return i;
         }
@@ -125,27 +142,21 @@ static size_t find_slot(const lpg_idmap *m, uint64_t h, const uint8_t *k, size_t
 static int idmap_grow(lpg_idmap *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 1024;
-    if (ncap > SIZE_MAX / 32)
+    if (ncap > SIZE_MAX / sizeof(islot))
         return LPG_ENOMEM;
-    uint64_t *h = calloc(ncap, 8), *v = malloc(ncap * 8), *o = malloc(ncap * 8);
-    uint32_t *l = malloc(ncap * 4);
-    if (!h || !v || !o || !l) {
-        free(h); free(v); free(o); free(l);
+    islot *ns = calloc(ncap, sizeof(islot));
+    if (!ns)
         return LPG_ENOMEM;
-    }
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->hash[i])
+        if (!m->slot[i].hash)
             continue;
-        size_t j = (size_t)m->hash[i] & (ncap - 1);
-        while (h[j])
+        size_t j = (size_t)m->slot[i].hash & (ncap - 1);
+        while (ns[j].hash)
             j = (j + 1) & (ncap - 1);
-        h[j] = m->hash[i];
-        v[j] = m->val[i];
-        o[j] = m->koff[i];
-        l[j] = m->klen[i];
+        ns[j] = m->slot[i];
     }
-    free(m->hash); free(m->val); free(m->koff); free(m->klen);
-    m->hash = h; m->val = v; m->koff = o; m->klen = l;
+    free(m->slot);
+    m->slot = ns;
     m->cap = ncap;
     return LPG_OK;
 }
@@ -153,28 +164,31 @@ static int idmap_grow(lpg_idmap *m)
 /* key: canonical bytes (8 LE bytes for an integer map).  LPG_EEXIST with *old set. */
 static int idmap_put(lpg_idmap *m, const uint8_t *k, size_t n, uint64_t val, uint64_t *old)
 {
-    if (n > UINT32_MAX)
-        return LPG_EBOUNDS;
     if ((m->n + 1) * 2 > m->cap) {
         int rc = idmap_grow(m);
         if (rc)
             return rc;
     }
-    uint64_t h = bytes_hash(k, n);
+    uint64_t h = key_hash_of(m, k, n);
     int found;
     size_t i = find_slot(m, h, k, n, &found);
     if (found) {
         if (old)
-            *old = m->val[i];
+            *old = m->slot[i].val;
         return LPG_EEXIST;
     }
-    size_t at = m->heap.n;
-    if (buf_put(&m->heap, k, n))
-        return LPG_ENOMEM;
-    m->hash[i] = h;
-    m->val[i] = val;
-    m->koff[i] = at;
-    m->klen[i] = (uint32_t)n;
+    islot *s = &m->slot[i];
+    if (m->integer) {
+        memcpy(&s->key, k, 8);
+        s->klen = 8;
+    } else {
+        s->key = m->heap.n;
+        s->klen = n;
+        if (buf_put(&m->heap, k, n))
+            return LPG_ENOMEM;
+    }
+    s->hash = h;
+    s->val = val;
     m->n++;
     return LPG_OK;
 }
@@ -184,10 +198,10 @@ static int idmap_get(const lpg_idmap *m, const uint8_t *k, size_t n, uint64_t *v
     if (!m->cap)
         return LPG_ENOTFOUND;
     int found;
-    size_t i = find_slot(m, bytes_hash(k, n), k, n, &found);
+    size_t i = find_slot(m, key_hash_of(m, k, n), k, n, &found);
     if (!found)
         return LPG_ENOTFOUND;
-    *val = m->val[i];
+    *val = m->slot[i].val;
     return LPG_OK;
 }
 
@@ -356,6 +370,12 @@ typedef struct {
     int64_t *doff;                  /* entry offsets into dheap, ndict + 1 */
     size_t doff_cap, ndict;
     buf dheap;
+    /* REF: keys are gathered while parsing and looked up after the chunk, with prefetching
+     * (the map is bigger than the caches: the probes of many rows overlap); per row the raw
+     * field's offset and length in the input, for an error; text keys in kheap at koff */
+    uint64_t *roff, *rlen, *koff;
+    size_t roff_cap, rlen_cap, koff_cap;
+    buf kheap;
     /* INT: rows whose value is above INT64_MAX (vals holds the uint64 bits) */
     uint64_t *big;
     size_t nbig, big_cap;
@@ -416,6 +436,10 @@ void lpg_csv_free(lpg_csv *c)
         free(k->dcode);
         free(k->doff);
         free(k->big);
+        free(k->roff);
+        free(k->rlen);
+        free(k->koff);
+        buf_free(&k->kheap);
         buf_free(&k->dheap);
     }
     free(c->cols);
@@ -656,10 +680,21 @@ static int put_field(lpg_csv *c, uint32_t i, size_t r, const uint8_t *f, size_t 
                 return fail(c, LPG_CSVE_UTF8, line, i + 1, base, raw, rawn, bad);
         }
         if (k->kind == LPG_COL_REF) {
-            uint64_t v;
-            if (idmap_get(k->map, key, klen, &v))
-                return fail(c, LPG_CSVE_NO_ID, line, i + 1, base, raw, rawn, 0);
-            ((uint64_t *)k->vals)[r] = v;
+            if (grow((void **)&k->roff, &k->roff_cap, r + 1, 8) || grow((void **)&k->rlen, &k->rlen_cap, r + 1, 8))
+                return LPG_ENOMEM;
+            k->roff[r] = (uint64_t)(raw - base);
+            k->rlen[r] = rawn;
+            if (k->map->integer) {
+                ((int64_t *)k->vals)[r] = iv;
+            } else {
+                if (grow((void **)&k->koff, &k->koff_cap, r + 2, 8))
+                    return LPG_ENOMEM;
+                if (r == 0)
+                    k->koff[0] = 0;
+                if (buf_put(&k->kheap, f, n))
+                    return LPG_ENOMEM;
+                k->koff[r + 1] = k->kheap.n;
+            }
             set_bit(k->valid, r, 1);
             return LPG_OK;
         }
@@ -686,6 +721,53 @@ static int put_field(lpg_csv *c, uint32_t i, size_t r, const uint8_t *f, size_t 
     return LPG_EINVAL;
 }
 
+/* Look the gathered keys of REF column k up for rows [0, n): vals[r] becomes the value.  The
+ * probes run PREFETCH rows ahead of the compares.  LPG_EINVAL (error set) at the first missing
+ * key. */
+#define PREFETCH 16
+static int resolve_refs(lpg_csv *c, uint32_t col, size_t n, const uint8_t *base)
+{
+    ccol *k = &c->cols[col];
+    const lpg_idmap *m = k->map;
+    uint64_t *vals = (uint64_t *)k->vals;
+    uint64_t hs[PREFETCH];
+    for (size_t r = 0; r < n + PREFETCH; r++) {
+        if (r >= PREFETCH) {          /* compare row q, whose slot was prefetched PREFETCH rows ago */
+            size_t q = r - PREFETCH;
+            const uint8_t *key;
+            size_t klen;
+            if (m->integer) {
+                key = (const uint8_t *)&vals[q];
+                klen = 8;
+            } else {
+                key = k->kheap.p + k->koff[q];
+                klen = (size_t)(k->koff[q + 1] - k->koff[q]);
+            }
+            int found = 0;
+            size_t i = m->cap ? find_slot(m, hs[q % PREFETCH], key, klen, &found) : 0;
+            if (!found)
+                return fail(c, LPG_CSVE_NO_ID, c->lines[q], col + 1, base, base + k->roff[q], k->rlen[q], 0);
+            vals[q] = m->slot[i].val;
+        }
+        if (r < n) {
+            const uint8_t *key;
+            size_t klen;
+            if (m->integer) {
+                key = (const uint8_t *)&vals[r];
+                klen = 8;
+            } else {
+                key = k->kheap.p + k->koff[r];
+                klen = (size_t)(k->koff[r + 1] - k->koff[r]);
+            }
+            uint64_t h = key_hash_of(m, key, klen);
+            hs[r % PREFETCH] = h;
+            if (m->cap)
+                __builtin_prefetch(&m->slot[(size_t)h & (m->cap - 1)]);
+        }
+    }
+    return LPG_OK;
+}
+
 int lpg_csv_parse(lpg_csv *c, const uint8_t *buf_, size_t len, size_t pos, size_t max_rows, size_t *next,
                   size_t *rows)
 {
@@ -700,6 +782,7 @@ int lpg_csv_parse(lpg_csv *c, const uint8_t *buf_, size_t len, size_t pos, size_
         ccol *k = &c->cols[i];
         k->data.n = 0;
         k->nbig = 0;
+        k->kheap.n = 0;
     }
     while (p < end && r < max_rows) {
         /* empty lines */
@@ -814,6 +897,9 @@ int lpg_csv_parse(lpg_csv *c, const uint8_t *buf_, size_t len, size_t pos, size_
         r++;
     }
 out:
+    for (uint32_t i = 0; i < c->ncols && rc == LPG_OK; i++)
+        if (c->cols[i].kind == LPG_COL_REF)
+            rc = resolve_refs(c, i, r, base);
     c->rows = r;
     *rows = r;
     *next = (size_t)(p - base);

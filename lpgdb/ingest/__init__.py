@@ -8,8 +8,8 @@ or pyarrow, never one Python object per cell for the common column types.
     load.py      one bulk load: sources -> batches -> the transaction's bulk ops
 
 ``db.bulk_load`` and ``lpgdb import`` use it.  Public here: ``CsvError``, ``Dialect``,
-``read_header`` (the CLI checks headers before it opens the database).
+``CsvFiles`` (files with a header given in code), ``read_header`` (the CLI checks headers before it opens the database).
 """
-from .neo4j import CsvError, Dialect, parse_char, read_header
+from .neo4j import CsvError, CsvFiles, Dialect, parse_char, read_header
 
-__all__ = ["CsvError", "Dialect", "parse_char", "read_header"]
+__all__ = ["CsvError", "CsvFiles", "Dialect", "parse_char", "read_header"]

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from ..errors import InterfaceError
 from . import arrow as _arrow
-from .neo4j import CsvError, Dialect, Spaces, read_group
+from .neo4j import CsvFiles, Dialect, Spaces, read_group
 
 __all__ = ["is_source", "Load"]
 
@@ -42,7 +42,7 @@ def _is_group(x) -> bool:
 
 
 def _is_one_source(x) -> bool:
-    return _is_path(x) or _is_group(x) or _arrow.is_table(x)
+    return _is_path(x) or _is_group(x) or isinstance(x, CsvFiles) or _arrow.is_table(x)
 
 
 def is_source(x) -> bool:
@@ -101,6 +101,8 @@ def _sources(x, what: str) -> List[Tuple[Tuple[str, ...], Any]]:
 
 
 def _name(src) -> str:
+    if isinstance(src, CsvFiles):
+        return src.files[0]
     if _is_path(src):
         return os.fspath(src)
     if _is_group(src):
@@ -122,9 +124,11 @@ class Load:
             if _arrow.is_table(src) or (_is_path(src) and os.fspath(src).lower().endswith(_PARQUET)):
                 yield from _arrow.read_table(what, labels, src, _name(src), self.dialect, self.spaces, first_id())
             else:
-                files = [os.fspath(p) for p in (src if _is_group(src) else [src])]
+                header = src.header if isinstance(src, CsvFiles) else None
+                files = src.files if isinstance(src, CsvFiles) else \
+                    [os.fspath(p) for p in (src if _is_group(src) else [src])]
                 yield from read_group(what, labels, files, self.dialect, self.spaces, first_id(), self.progress,
-                                      self.fallback)
+                                      self.fallback, header)
 
     def nodes(self, sources) -> range:
         """Read every node source into the transaction; the new ids, in source order."""

@@ -46,7 +46,7 @@ from ..storage import records
 from ..values import check_properties
 from .columns import Column, EdgeBatch, NodeBatch
 
-__all__ = ["CsvError", "Dialect", "Header", "read_header", "read_group", "parse_char"]
+__all__ = ["CsvError", "CsvFiles", "Dialect", "Header", "read_header", "read_group", "parse_char"]
 
 #: rows per parse call: the columns of one chunk are what a load holds in memory at a time
 CHUNK_ROWS = 1 << 18
@@ -466,9 +466,39 @@ def _head_text(data, start: int) -> str:
     return bytes(data[start:start + (1 << 20)]).decode("utf-8", "surrogateescape")
 
 
-def read_header(kind: str, labels: Tuple[str, ...], files: Sequence[str], dialect: Dialect) -> Header:
-    """Read and check the header (the first record of the group's first file)."""
+class CsvFiles:
+    """CSV files read as one group (``bulk_load(nodes=CsvFiles(...))``): the first file's first
+    line is the header, the others are data only.  ``header`` (fields in the files' dialect,
+    e.g. ``"id:ID(Person),name,age:int"``) replaces that first line, which is then skipped: for
+    files whose own header has no types or roles (Kùzu's ``COPY ... (HEADER=true)`` with a
+    declared table)."""
+
+    def __init__(self, *files: "str | os.PathLike[str] | Sequence[str | os.PathLike[str]]",
+                 header: Optional[str] = None) -> None:
+        if len(files) == 1 and isinstance(files[0], (list, tuple)):
+            files = tuple(files[0])
+        if not files or not all(isinstance(f, (str, os.PathLike)) for f in files):
+            raise CsvError("CsvFiles needs at least one path (str or os.PathLike)")
+        if header is not None and not isinstance(header, str):
+            raise CsvError(f"CsvFiles(header=...) must be a str of header fields, not {type(header).__name__}")
+        self.files = [os.fspath(f) for f in files]
+        self.header = header
+
+    def __repr__(self) -> str:
+        return f"CsvFiles({', '.join(map(repr, self.files))}, header={self.header!r})"
+
+
+def read_header(kind: str, labels: Tuple[str, ...], files: Sequence[str], dialect: Dialect,
+                override: Optional[str] = None) -> Header:
+    """Read and check the header (the first record of the group's first file, or ``override``)."""
     path = files[0]
+    if override is not None:
+        _check_file(path)
+        try:
+            line, fields, _end = _first_record(override + "\n", dialect)
+        except CsvError as e:
+            raise CsvError(f"header={override!r}: {str(e).split(': ', 1)[1]}") from None
+        return Header(kind, labels, files, fields, path, 1, dialect)
     data, start = _load(path, dialect)
     try:
         text = _head_text(data, start)
@@ -634,11 +664,12 @@ def _fault(e: core.InputFault, header: Header, path: str, buf, chunk, spaces: "S
 
 def read_group(kind: str, labels: Tuple[str, ...], files: Sequence[str], dialect: Dialect, spaces: Spaces,
                first_id: int, progress: Optional[Callable[[int], None]] = None,
-               fallback: Optional[Callable[[str, str], Any]] = None) -> Iterator[NodeBatch]:
+               fallback: Optional[Callable[[str, str], Any]] = None, header: Optional[str] = None
+               ) -> Iterator[NodeBatch]:
     """Yield the batches of a group (at most CHUNK_ROWS rows each).  Node ids are ``first_id``
     onwards in file order (put into the ID spaces as they are read); edge endpoints are looked
     up in ``spaces`` and come out as node ids.  O(bytes)."""
-    header = read_header(kind, labels, files, dialect)
+    header = read_header(kind, labels, files, dialect, header)
     header.fallback = fallback
     kinds = header.kinds()
     if kind == "edges":

@@ -9,6 +9,9 @@ Targets:
     schema   parse_schema; for a valid schema also str() round trip and set_schema + check
     native   a program of calls on core.Adjacency / KeyIndex / LabelIndex with hostile ids,
              sizes and buffers, then each structure's invariant check
+    csv      the C CSV parser (native/csv.c) over hostile bytes with random column kinds and ID
+             maps, then the row packer (native/ingest.c) over what it produced: a bad input may
+             only raise core.InputFault; every packed row must decode
 
 Generators (``generate(target, rnd)``) mix mutations of valid seeds, token soup and deep
 nesting, so that a CI-sized run reaches the parser limits and the later phases alike.
@@ -337,5 +340,68 @@ def _short(x) -> str:
     return r if len(r) < 300 else r[:297] + "..."
 
 
+# ---- CSV parser -----------------------------------------------------------------------------------
+
+CSV_SEEDS = [b'id:ID,name,:LABEL\n1,"Ada ""the"" first",P;Q\n2,,P\n', b'a,b\r\n"x\ny",2\r\n\r\n3,"",\n',
+             b'1,2.5,true,x\n-9223372036854775808,nan,FALSE,\xc3\xa9\n18446744073709551615,1e309,t,\xff\n',
+             b'"unclosed,1\n', b'"a"b,1\n', b'1,2,3,4,5\n,,\n', b'\xef\xbb\xbfk\n' + b'9' * 40 + b'\n']
+_CSV_BYTES = [b",", b'"', b'""', b"\n", b"\r\n", b"\r", b";", b"\x00", b"\xff", b"\xc3", b"\xe2\x82",
+              b"-", b"+", b"9" * 25, b"1.5e3", b"inf", b"nan(1)", b"0x10", b" ", b"true", b"\t"]
+_CSV_KINDS = ["skip", "str", "int", "float", "bool", "char", "dict", "id", "ref"]
+
+
+def generate_csv(rnd: random.Random) -> bytes:
+    data = bytearray(rnd.choice(CSV_SEEDS))
+    for _ in range(rnd.randint(0, 8)):
+        i = rnd.randint(0, len(data))
+        op = rnd.randrange(3)
+        if op == 0:
+            data[i:i] = rnd.choice(_CSV_BYTES)
+        elif op == 1:
+            del data[i:i + rnd.randint(1, 4)]
+        else:
+            data[i:i] = data[i:i + rnd.randint(1, 8)] * rnd.randint(1, 3)
+    return bytes([rnd.randrange(256)]) + bytes(data)
+
+
+def run_csv(data) -> None:
+    from lpgdb import core
+    from lpgdb.storage import records
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if not data:
+        return
+    r = random.Random(data[0])
+    body = data[1:]
+    ncols = r.randint(1, 4)
+    kinds = [r.choice(_CSV_KINDS) for _ in range(ncols)]
+    ids = core.IdMap(r.random() < 0.5)
+    p = core.CsvParser(kinds, b",", b'"')
+    for i, k in enumerate(kinds):
+        if k in ("id", "ref"):
+            p.set_map(i, ids)
+    p.set_input(body)
+    pos, guard = 0, 0
+    try:
+        while pos < len(body):
+            pos, rows = p.parse(pos, r.randint(1, 5))
+            guard += 1
+            if guard > len(body) + 2:
+                raise Finding("the parser does not advance")
+            cols = []
+            for i, k in enumerate(kinds):
+                if k in ("str", "int", "float", "bool", "char"):
+                    valid, vals, d = p.column(i)
+                    cols.append((f"c{i}", {"char": "str"}.get(k, k), 0, valid, vals, d))
+            blob, offs = core.pack_rows(rows, cols)
+            for a, b in zip(offs, offs[1:]):
+                records.unpack_props(blob[a:b])
+    except core.InputFault as e:
+        if not (e.line is None or e.line >= 1) or e.offset + e.length > len(body):
+            raise Finding(f"a fault points outside the input: {e.what} {e.offset}+{e.length}")
+    finally:
+        p.release_input()
+
+
 TARGETS = {"query": (generate_query, run_query), "schema": (generate_schema, run_schema),
-           "native": (generate_native, run_native)}
+           "native": (generate_native, run_native), "csv": (generate_csv, run_csv)}

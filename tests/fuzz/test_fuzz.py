@@ -22,7 +22,7 @@ def _check(rep):
     assert rep.inputs > 0, rep.output[-4000:]
 
 
-@pytest.mark.parametrize("target", ["query", "schema", "native"])
+@pytest.mark.parametrize("target", ["query", "schema", "native", "csv"])
 def test_fuzz_ci_size(target, tmp_path):
     _check(fuzz(target, CI_SECONDS, seed=int(os.environ.get("LPGDB_FUZZ_SEED", "0")),
                 max_inputs=3000, hang_after=60, workdir=tmp_path))
@@ -49,6 +49,12 @@ def test_soak_parser_fuzzing(target, share, tmp_path):
     total = float(os.environ.get("LPGDB_SOAK_SECONDS", "600"))
     _check(fuzz(target, total * share, engine=_engine(), seed=int.from_bytes(os.urandom(4), "big"),
                 hang_after=30, workdir=tmp_path))
+
+
+@pytest.mark.soak
+def test_soak_csv_parser(tmp_path):
+    seconds = float(os.environ.get("LPGDB_SOAK_SECONDS", "600")) / 5
+    _check(fuzz("csv", seconds, seed=int.from_bytes(os.urandom(4), "big"), hang_after=30, workdir=tmp_path))
 
 
 @pytest.mark.soak

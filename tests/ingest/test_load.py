@@ -1,0 +1,120 @@
+"""db.bulk_load from CSV files, Arrow tables, pandas / Polars DataFrames and Parquet files."""
+import datetime as dt
+
+import pytest
+
+import lpgdb
+
+pa = pytest.importorskip("pyarrow")
+
+
+def graph(db):
+    with db.snapshot() as s:
+        nodes = sorted((sorted(n.labels), sorted(n.properties.items())) for n in s.nodes())
+        edges = sorted((s.node(e.src)["name"], sorted(e.labels), s.node(e.dst)["name"], sorted(e.properties.items()))
+                       for e in s.edges())
+    return nodes, edges
+
+
+PEOPLE = "pid:ID(P),name,age:int,score:float,vip:boolean,born:date,:LABEL\n" \
+         "1,Ada,36,1.5,true,1815-12-10,Person;Admin\n2,Bob,,2.0,false,,Person\n3,Cy,7,,,,Person\n"
+KNOWS = ":START_ID(P),:END_ID(P),:TYPE,since:int\n1,2,KNOWS,2020\n2,3,KNOWS,\n3,1,LIKES,1\n"
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "p.csv").write_text(PEOPLE)
+    (tmp_path / "k.csv").write_text(KNOWS)
+    return tmp_path / "p.csv", tmp_path / "k.csv"
+
+
+def test_csv_paths_and_the_same_graph_from_every_table_kind(tmp_path, files):
+    db = lpgdb.connect(":memory:")
+    nids, eids = db.bulk_load(nodes=files[0], edges=files[1])
+    assert (len(nids), len(eids)) == (3, 3)
+    want = graph(db)
+    assert want[0][0] == (["Admin", "Person"], [("age", 36), ("born", dt.date(1815, 12, 10)), ("name", "Ada"),
+                                                ("pid", "1"), ("score", 1.5), ("vip", True)])
+    import pyarrow.csv as pcsv
+    people = pcsv.read_csv(files[0], convert_options=pcsv.ConvertOptions(
+        column_types={"pid:ID(P)": pa.string(), "born:date": pa.date32()}))
+    knows = pcsv.read_csv(files[1])
+    for make in (lambda t: t, lambda t: t.to_pandas(), lambda t: t.to_batches()[0]):
+        other = lpgdb.connect(":memory:")
+        other.bulk_load(nodes=make(people), edges=make(knows))
+        assert graph(other) == want
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(people, tmp_path / "p.parquet")
+    pq.write_table(knows, tmp_path / "k.parquet")
+    other = lpgdb.connect(":memory:")
+    other.bulk_load(nodes=str(tmp_path / "p.parquet"), edges=tmp_path / "k.parquet")
+    assert graph(other) == want
+
+
+def test_labels_from_the_mapping_and_typed_column_names():
+    t = pa.table({"id:ID": [10, 20], "name": ["a", "b"], "n:float": [1, 2], "tags": [["x"], None]})
+    e = pa.table({":START_ID": [10], ":END_ID": [20]})
+    db = lpgdb.connect(":memory:")
+    db.bulk_load(nodes={"A:B": t}, edges={"R": e})
+    with db.snapshot() as s:
+        a = next(s.find_nodes("A", name="a"))
+        assert a.labels == {"A", "B"} and dict(a) == {"id": 10, "name": "a", "n": 1.0, "tags": ["x"]}
+        assert type(a["n"]) is float and [x.label for x in s.edges()] == ["R"]
+
+
+def test_polars_and_several_sources_with_labels():
+    pl = pytest.importorskip("polars")
+    db = lpgdb.connect(":memory:")
+    n, _ = db.bulk_load(nodes=[("City", pl.DataFrame({"name": ["Oslo"]})),
+                               ("Town", pa.table({"name": ["Eke"], "pop": pa.array([5], pa.int32())}))])
+    with db.snapshot() as s:
+        assert [sorted(s.node(i).labels) for i in n] == [["City"], ["Town"]]
+        assert s.node(n[1])["pop"] == 5
+
+
+def test_a_csv_header_given_in_code(tmp_path):
+    (tmp_path / "p.csv").write_text("id,name,age\n7,Ann,30\n8,Ben,31\n")
+    (tmp_path / "k.csv").write_text("src,dst,since\n7,8,2001\n")
+    db = lpgdb.connect(":memory:")
+    db.bulk_load(nodes={"Person": lpgdb.CsvFiles(tmp_path / "p.csv", header="id:ID(Person),name,age:int")},
+                 edges={"KNOWS": lpgdb.CsvFiles(tmp_path / "k.csv", header=":START_ID(Person),:END_ID(Person),since:int")},
+                 id_type="integer")
+    with db.snapshot() as s:
+        (ann,) = s.find_nodes("Person", id=7)
+        assert ann["age"] == 30 and [s.node(x)["name"] for x in s.neighbors(ann.id)] == ["Ben"]
+
+
+@pytest.mark.parametrize("nodes, edges, message", [
+    ({"P": pa.table({"id:ID": [1, 1]})}, None, "appears twice in ID space"),
+    ({"P": pa.table({"id:ID": [1, None]})}, None, "the id is missing"),
+    ({"P": pa.table({"id:ID": [1]})}, {"R": pa.table({":START_ID": [1], ":END_ID": [2]})}, "is not an id"),
+    ({"P": pa.table({"id:ID": [1]})}, {"R": pa.table({":START_ID(X)": [1], ":END_ID": [1]})}, "no node source declares"),
+    (pa.table({"id:ID": [1]}), None, "no :LABEL column"),
+    ({"P": pa.table({"x": pa.array([1], pa.decimal128(3, 1))})}, None, "column 'x'"),
+])
+def test_bad_tables_are_data_errors_and_load_nothing(nodes, edges, message):
+    db = lpgdb.connect(":memory:")
+    with pytest.raises(lpgdb.DataError, match=message):
+        db.bulk_load(nodes=nodes, edges=edges)
+    with db.snapshot() as s:
+        assert s.node_count() == 0 and s.edge_count() == 0
+
+
+def test_with_a_schema_the_rows_are_validated_and_violations_name_their_line(tmp_path):
+    db = lpgdb.connect(":memory:")
+    db.set_schema("CREATE GRAPH TYPE g STRICT { (p: P {name STRING, n INT}), FOR (x:p) EXCLUSIVE MANDATORY SINGLETON x.name }")
+    (tmp_path / "ok.csv").write_text("name,n:int\na,1\nb,2\n")
+    assert len(db.bulk_load(nodes={"P": tmp_path / "ok.csv"})[0]) == 2
+    (tmp_path / "bad.csv").write_text("name,n:int\nc,1\na,2\n")
+    with pytest.raises(lpgdb.SchemaViolationError) as e:
+        db.bulk_load(nodes={"P": tmp_path / "bad.csv"})
+    assert {v.kind for v in e.value.violations} == {"key_duplicate"}
+    assert f"{tmp_path / 'bad.csv'}:3" in e.value.import_sources.values()
+    with db.snapshot() as s:
+        assert s.node_count() == 2
+
+
+def test_progress_counts_every_byte(files):
+    seen = []
+    lpgdb.connect(":memory:").bulk_load(nodes=files[0], edges=files[1], progress=seen.append)
+    assert sum(seen) == files[0].stat().st_size + files[1].stat().st_size
