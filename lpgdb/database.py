@@ -428,7 +428,11 @@ class Database:
                 load = Load(tx, dialect, progress, _query_reader(self)) if node_src or edge_src else None
                 node_ids = load.nodes(nodes) if node_src else _load_node_rows(tx, nodes)
                 if edge_src:
-                    return node_ids, load.edges(edges)
+                    edge_ids = load.edges(edges)
+                    load.finish()
+                    return node_ids, edge_ids
+                if load is not None:
+                    load.finish(columnar=edges is None)
                 return node_ids, _load_edge_rows(tx, edges(node_ids) if callable(edges) else edges, node_ids)
         except SchemaViolationError as e:
             if load is not None:     # say which line (or table row) made each violating node

@@ -901,16 +901,12 @@ class Transaction(_Reader):
         return range(first, self._next_node)
 
     def _log_bulk_batch(self, batch) -> range:
-        """Create the nodes or edges of an ingest batch (lpgdb/ingest/columns.py); their ids.
-
-        Without a schema the batch becomes one NODES_BULK / EDGES_BULK op (property maps
-        encoded by C).  With one, its rows join the write set, so that the commit validates them
-        like any other write (the vectorized validator will take the columns directly)."""
+        """Create the nodes or edges of an ingest batch (lpgdb/ingest/columns.py) as one
+        NODES_BULK / EDGES_BULK op (property maps encoded by C); their ids.  The commit does not
+        validate these ops: with a schema, the caller has checked the batch (schema/bulk.py)."""
         blob, offs = batch.props()
         props = [blob[a:b] for a, b in zip(offs, offs[1:])]
         edges = batch.kind == "edges"
-        if self._view.graph_type is not None:
-            return self._buffer_batch(batch, props, edges)
         cols = records.BulkColumns()
         if edges:
             cols.extend(batch.lset, props, batch.src, batch.dst)
@@ -918,9 +914,13 @@ class Transaction(_Reader):
         cols.extend(batch.lset, props)
         return self._log_bulk_nodes(cols, batch.labelsets)
 
-    def _buffer_batch(self, batch, props: list, edges: bool) -> range:
-        """The rows of a batch as after-images in the write set (each map decoded once)."""
+    def _buffer_batch(self, batch) -> range:
+        """The rows of a batch as after-images in the write set (each map decoded once), so that
+        the commit validates them like any other write."""
         self._check_open()
+        blob, offs = batch.props()
+        props = [blob[a:b] for a, b in zip(offs, offs[1:])]
+        edges = batch.kind == "edges"
         lsets, unpack = batch.labelsets, records.unpack_props
         if not edges:
             first = self._next_node

@@ -111,40 +111,77 @@ def _name(src) -> str:
 
 
 class Load:
-    """One bulk load into the open transaction ``tx`` (Transaction internals: _log_bulk_*)."""
+    """One bulk load into the open transaction ``tx`` (Transaction internals: ``_log_bulk_batch``,
+    ``_buffer_batch``).
+
+    Without a schema every batch is logged as soon as it is read.  With one, the batches are
+    kept (their columns: about 30 bytes a row) until ``finish()``: if the schema's checks over
+    the columns (schema/bulk.py) show that the load cannot violate it, they are logged as
+    columnar ops; otherwise their rows join the transaction's write set and the commit validates
+    them row by row, reporting exactly what the row path reports."""
 
     def __init__(self, tx, dialect: Dialect, progress: Optional[Callable[[int], None]] = None,
                  fallback: Optional[Callable[[str, str], Any]] = None):
         self.tx, self.dialect, self.progress, self.fallback = tx, dialect, progress, fallback
         self.spaces = Spaces(dialect.id_type == "integer")
         self.edge_where: List[tuple] = []      # (first edge id, batch)
+        self.graph_type = tx._view.graph_type
+        self.next_node, self.next_edge = tx._next_node, tx._next_edge
+        self.first_node = self.next_node
+        self.kept: List[Any] = []              # batches awaiting finish() (with a schema)
+        self.checked_columnar: Optional[bool] = None
 
-    def _batches(self, what: str, sources, first_id: Callable[[], int]):
+    def _batches(self, what: str, sources):
         for labels, src in sources:
+            first = self.next_node if what == "nodes" else self.next_edge
             if _arrow.is_table(src) or (_is_path(src) and os.fspath(src).lower().endswith(_PARQUET)):
-                yield from _arrow.read_table(what, labels, src, _name(src), self.dialect, self.spaces, first_id())
+                gen = _arrow.read_table(what, labels, src, _name(src), self.dialect, self.spaces, first)
             else:
                 header = src.header if isinstance(src, CsvFiles) else None
                 files = src.files if isinstance(src, CsvFiles) else \
                     [os.fspath(p) for p in (src if _is_group(src) else [src])]
-                yield from read_group(what, labels, files, self.dialect, self.spaces, first_id(), self.progress,
-                                      self.fallback, header)
+                gen = read_group(what, labels, files, self.dialect, self.spaces, first, self.progress,
+                                 self.fallback, header)
+            for batch in gen:
+                if what == "nodes":
+                    self.next_node += batch.n
+                else:
+                    self.edge_where.append((self.next_edge, batch))
+                    self.next_edge += batch.n
+                if self.graph_type is None:
+                    self.tx._log_bulk_batch(batch)
+                else:
+                    self.kept.append(batch)
 
     def nodes(self, sources) -> range:
-        """Read every node source into the transaction; the new ids, in source order."""
-        tx = self.tx
-        first = tx._next_node
-        for batch in self._batches("nodes", _sources(sources, "nodes"), lambda: tx._next_node):
-            tx._log_bulk_batch(batch)
-        return range(first, tx._next_node)
+        """Read every node source; the new ids, in source order."""
+        first = self.next_node
+        self._batches("nodes", _sources(sources, "nodes"))
+        return range(first, self.next_node)
 
     def edges(self, sources) -> range:
+        first = self.next_edge
+        self._batches("edges", _sources(sources, "edges"))
+        return range(first, self.next_edge)
+
+    def finish(self, columnar: bool = True) -> None:
+        """With a schema: check the kept batches over their columns and log them, or hand their
+        rows to the transaction's validation (always, when not ``columnar``: rows of Python
+        values follow that refer to the new nodes, and the transaction must see them)."""
+        if not self.kept:
+            return
+        from ..schema.bulk import certainly_valid
         tx = self.tx
-        first = tx._next_edge
-        for batch in self._batches("edges", _sources(sources, "edges"), lambda: tx._next_edge):
-            self.edge_where.append((tx._next_edge, batch))
-            tx._log_bulk_batch(batch)
-        return range(first, tx._next_edge)
+        nodes = [b for b in self.kept if b.kind == "nodes"]
+        edges = [b for b in self.kept if b.kind == "edges"]
+        ok = columnar and certainly_valid(self.graph_type, tx, nodes, edges, self.first_node)
+        self.checked_columnar = ok
+        for b in nodes + edges:
+            if ok:
+                tx._log_bulk_batch(b)
+            else:
+                tx._buffer_batch(b)
+        self.kept = []
 
     def where(self, element: str, eid: int) -> Optional[str]:
         """Where the new node or edge ``eid`` came from ("file:line", "<Table> row k")."""
