@@ -184,7 +184,8 @@ class OperationalError(DatabaseError):
     ``.reason`` names the cause when a caller may act on it, else None: ``"locked"`` (another
     process holds the writer lock), ``"no_database"`` (there is no database at the path),
     ``"read_only"`` (a write through a read-only handle), ``"disk_full"`` (no space, quota or
-    file-size limit: free space, then reopen), ``"io_error"`` (the storage device failed).
+    file-size limit: free space, then reopen), ``"io_error"`` (the storage device failed),
+    ``"query_timeout"``, ``"query_memory"``, ``"max_rows"`` (a query passed one of its limits).
     Errors from the file system also carry ``.errno`` and ``.filename``.
     """
 

@@ -57,6 +57,11 @@ KEYWORDS = (
     "time", "localtime", "duration", "abs", "round", "floor", "ceil", "sqrt", "rand", "split",
     "substring", "replace", "toUpper", "toLower", "trim", "reverse", "exists",
 )
+_LIMIT_HINTS = {
+    "query_timeout": "Give it more time with --query-timeout SECONDS.",
+    "query_memory": "Narrow the query (LIMIT, aggregation), or allow more with --query-memory MIB.",
+    "max_rows": "Add a LIMIT to the query.",
+}
 _COMMANDS = (":help", ":param", ":params", ":unparam", ":schema", ":pager", ":quit", ":exit")
 
 
@@ -150,6 +155,7 @@ class Shell:
         self.reopen_for_writes = reopen_for_writes
         self.needs_writer = False    # a write was refused by a read-only open that may be reopened
         self.readonly_hint = readonly_hint
+        self.options: Dict[str, Any] = {}    # execute() limits: timeout, memory
 
     @staticmethod
     def _refused_write(e: BaseException) -> bool:
@@ -161,13 +167,22 @@ class Shell:
         if self.db.readonly and self._refused_write(e):
             self.err.write(f"{at}this statement writes, but the database is open read-only; {self.readonly_hint}\n")
             return
+        reason = getattr(e, "reason", None)
+        hint = _LIMIT_HINTS.get(reason)
+        if hint:
+            what = str(e).split(";")[0]
+            if reason == "query_timeout":
+                limit = self.options.get("timeout")
+                what = f"the query ran past its time limit{f' of {limit:g} s' if limit is not None else ''}"
+            self.err.write(f"{at}{what}; nothing it wrote was kept. {hint}\n")
+            return
         self.err.write(f"{at}{type(e).__name__}: {e}\n")
 
     def run(self, text: str, line: Optional[int] = None) -> bool:
         """Run one statement and print its result; False (and status 1) when it failed."""
         t0 = time.perf_counter()
         try:
-            res = self.db.execute(text, self.params)
+            res = self.db.execute(text, self.params, **self.options)
         except Error as e:
             if self.reopen_for_writes and self.db.readonly and self._refused_write(e):
                 self.needs_writer = True
@@ -392,29 +407,41 @@ def interactive(sh: Shell, *, history_file: Optional[str] = None, session_kwargs
 
 def run_shell(db, *, stdin: Optional[TextIO] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None,
               command: Optional[str] = None, bail: bool = False, interactive_mode: Optional[bool] = None,
-              history_file: Optional[str] = None) -> int:
+              history_file: Optional[str] = None, options: Optional[Dict[str, Any]] = None) -> int:
     """The shell over ``db``: interactive on a terminal, else a script from ``stdin`` (or the
     statements of ``command``).  Returns the exit status: 0, or 1 if a statement failed (not
     interactive)."""
     out = out or sys.stdout
     if command is not None:
         sh = Shell(db, out=out, err=err, where="-c")
+        sh.options = dict(options or {})
         return run_script(sh, command.splitlines(), bail=bail, end_terminates=True)
     src = stdin or sys.stdin
     if interactive_mode is None:
         interactive_mode = stdin is None and sys.stdin.isatty()
     if interactive_mode:
         sh = Shell(db, out=out, err=err, terminal=out.isatty() if hasattr(out, "isatty") else False)
+        sh.options = dict(options or {})
         return interactive(sh, history_file=history_file)
     sh = Shell(db, out=out, err=err, where="stdin")
+    sh.options = dict(options or {})
     return run_script(sh, src, bail=bail)
 
 
 # ---- commands ------------------------------------------------------------------------------------
 
+def _limits(a: argparse.Namespace) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    if a.query_timeout is not None:
+        out["timeout"] = a.query_timeout
+    if a.query_memory is not None:
+        out["memory"] = int(a.query_memory * 2 ** 20)
+    return out
+
+
 def cmd_shell(a: argparse.Namespace) -> int:
     with open_db(a.db, readonly=a.readonly, create=a.create, timeout=a.timeout) as db:
-        return run_shell(db, command=a.command, bail=a.bail)
+        return run_shell(db, command=a.command, bail=a.bail, options=_limits(a))
 
 
 def cmd_query(a: argparse.Namespace) -> int:
@@ -424,15 +451,22 @@ def cmd_query(a: argparse.Namespace) -> int:
     with open_db(a.db, readonly=True) as db:
         sh = Shell(db, as_json=a.json, reopen_for_writes=not a.readonly,
                    readonly_hint="run it without --readonly to write")
-        sh.params = params
+        sh.params, sh.options = params, _limits(a)
         sh.run(a.query)
         if not sh.needs_writer:
             return sh.status
     with open_db(a.db, timeout=a.timeout, readonly_flag=None) as db:
         sh = Shell(db, as_json=a.json)
-        sh.params = params
+        sh.params, sh.options = params, _limits(a)
         sh.run(a.query)
         return sh.status
+
+
+def _add_limits(s) -> None:
+    s.add_argument("--query-timeout", type=float, metavar="SECONDS",
+                   help="stop a query after this long (default: the database's, 60 s)")
+    s.add_argument("--query-memory", type=float, metavar="MIB",
+                   help="stop a query that needs more memory than this (default: the database's, 1 GiB)")
 
 
 def register(sub) -> None:
@@ -442,6 +476,7 @@ def register(sub) -> None:
     s.add_argument("-c", "--command", metavar="TEXT", help="run these statements and exit")
     s.add_argument("--bail", action="store_true", help="stop at the first failing statement (piped / -c)")
     s.add_argument("--create", action="store_true", help="create the database if there is none at DB")
+    _add_limits(s)
     add_timeout(s)
     s.set_defaults(func=cmd_shell)
     s = sub.add_parser("query", help="run one query (read-only queries open the database read-only)")
@@ -450,5 +485,6 @@ def register(sub) -> None:
     s.add_argument("-p", "--param", action="append", type=param, help="parameter key=value (JSON value)")
     s.add_argument("--json", action="store_true", help="print rows as JSON lines")
     s.add_argument("--readonly", action="store_true", help="never write: a query that writes fails")
+    _add_limits(s)
     add_timeout(s)
     s.set_defaults(func=cmd_query)

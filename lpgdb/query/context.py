@@ -98,7 +98,8 @@ class Context:
 
     def timed_out(self):
         raise OperationalError(f"query timed out after {self.timeout} s; nothing it wrote was kept. Pass a "
-                               "larger timeout= to execute(), or set connect(..., query_timeout=...)")
+                               "larger timeout= to execute(), or set connect(..., query_timeout=...)",
+                               reason="query_timeout")
 
     def charge(self, nbytes: int):
         self.used += nbytes
@@ -106,7 +107,7 @@ class Context:
             raise OperationalError(
                 f"query needs more than its memory limit of {self.memory / 2**20:.0f} MiB (estimated); nothing "
                 "it wrote was kept. Narrow the query (LIMIT, aggregation), or pass a larger memory= to "
-                "execute() or connect(..., query_memory=...)")
+                "execute() or connect(..., query_memory=...)", reason="query_memory")
         self.tick()
 
     def charge_items(self, n: int):

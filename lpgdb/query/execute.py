@@ -143,7 +143,8 @@ class CompiledQuery:
         if ctx.max_rows is not None and len(rows) > ctx.max_rows:
             from ..errors import OperationalError
             raise OperationalError(f"the query returns more than max_rows={ctx.max_rows} rows; add a LIMIT, or "
-                                   "pass a larger max_rows= to execute() or connect(..., max_rows=...)")
+                                   "pass a larger max_rows= to execute() or connect(..., max_rows=...)",
+                                   reason="max_rows")
         return rows
 
 

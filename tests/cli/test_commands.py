@@ -206,3 +206,15 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert err.startswith("lpgdb verify: internal error (TypeError: something unexpected); this is a bug")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_query_limit_error_names_the_cli_flag(tmp_path, capsys):
+    db = str(tmp_path / "db")
+    lpgdb.connect(db).close()
+    slow = "UNWIND range(1, 3000) AS a UNWIND range(1, 3000) AS b WITH a WHERE a < 0 RETURN count(*)"
+    assert main(["query", db, slow, "--query-timeout", "0.2"]) == 1
+    err = capsys.readouterr().err
+    assert "ran past its time limit of 0.2 s" in err and "--query-timeout SECONDS" in err and "execute()" not in err
+    assert main(["shell", db, "-c", "UNWIND range(1, 10000000) AS i RETURN collect(i);", "--query-memory", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "memory limit" in err and "--query-memory MIB" in err
