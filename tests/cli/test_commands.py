@@ -179,7 +179,7 @@ def test_index_commands(tmp_path, capsys):
         assert d.indexes() == [("Person", ("personId",))]
 
 
-def test_piped_shell_exit_status_and_bail(tmp_path):
+def test_piped_shell_exit_status_and_bail(tmp_path, monkeypatch):
     db = str(tmp_path / "db")
     lpgdb.connect(db).close()
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
@@ -187,9 +187,9 @@ def test_piped_shell_exit_status_and_bail(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lpgdb", "shell", db], input=script, capture_output=True, text=True,
                        timeout=60, env=env)
     assert r.returncode == 1 and "stdin:2: SemanticError" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "lpgdb", "shell", db, "--bail"], input=script, capture_output=True,
-                       text=True, timeout=60, env=env)
-    assert r.returncode == 1
+    import io
+    monkeypatch.setattr(sys, "stdin", io.StringIO(script))          # --bail, in-process
+    assert main(["shell", db, "--bail"]) == 1
     with lpgdb.connect(db, readonly=True) as d:
         assert d.execute("MATCH (n) RETURN labels(n)[0] AS l, count(*) AS c ORDER BY l").fetchall() == \
             [("A", 2), ("B", 1)]
