@@ -5,7 +5,6 @@ transactions, and owns the schema operations (set, drop, check, infer) and user 
 """
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union
@@ -29,10 +28,16 @@ PathLike = Union[str, "os.PathLike[str]"]
 __all__ = ["connect", "restore", "Database", "IndexInfo"]
 
 
-@functools.lru_cache(maxsize=16)
-def _load_schema(ddl: str, name: Optional[str]):
-    from .schema import parse_schema
-    return parse_schema(ddl, name)
+def _schema_keys(ddl: str, name: Optional[str]):
+    """What storage keeps of a schema besides its text: its key specs (lpgdb.schema.key_specs)."""
+    from .schema import key_specs
+    return key_specs(ddl, name)
+
+
+def _graph_type(schema):
+    """The GraphType of stored schema text ((ddl, name) or None), resolved once and cached."""
+    from . import schema as _schema
+    return _schema.of(schema)
 
 
 def connect(path: Optional[PathLike], *, readonly: bool = False, create: bool = True, sync: str = "full",
@@ -114,7 +119,7 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
         if until is not None:
             kw["until_time_ns"] = int(until.timestamp() * 1_000_000) * 1000 + 999
         _archive.restore(store, dest, open_engine=lambda path, target: _engine.Engine(
-            path, schema_loader=_load_schema, recover_until=target), **kw)
+            path, schema_loader=_schema_keys, recover_until=target), **kw)
         with connect(dest) as db:   # the writer open re-checks and takes ownership
             db.verify()
     else:
@@ -122,7 +127,7 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
         if until is not None or lsn is not None:
             raise InterfaceError("until=/lsn= need an archive (connect(..., archive=...)); "
                                  f"{source!r} is a backup, which restores to one point")
-        _engine.restore_copy(source, dest, schema_loader=_load_schema)   # checked before the rename
+        _engine.restore_copy(source, dest, schema_loader=_schema_keys)   # checked before the rename
 
 
 def upgrade(path: PathLike) -> dict:
@@ -138,7 +143,7 @@ def upgrade(path: PathLike) -> dict:
     if not isinstance(path, (str, os.PathLike)):
         raise InterfaceError(f"path must be a str or os.PathLike, not {type(path).__name__}")
     return _upgrade.upgrade(os.fspath(path), lambda p, create: _engine.Engine(
-        p, create=create, sync="normal", schema_loader=_load_schema))
+        p, create=create, sync="normal", schema_loader=_schema_keys))
 
 
 class Database:
@@ -185,12 +190,12 @@ class Database:
                 raise InterfaceError("follow= makes a replica: connect(DIR, readonly=True, follow=...)")
             from .storage.replica import Replica
             from .storage.store import open_store
-            self._replica = Replica(self.path, open_store(follow), schema_loader=_load_schema,
+            self._replica = Replica(self.path, open_store(follow), schema_loader=_schema_keys,
                                     interval=follow_interval, **options)
             self._engine = self._replica.engine
         else:
             self._engine = _engine.Engine(self.path, readonly=readonly, create=create, sync=sync,
-                                          schema_loader=_load_schema, lock_timeout=timeout, **options)
+                                          schema_loader=_schema_keys, lock_timeout=timeout, **options)
         self._closed = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -446,7 +451,7 @@ class Database:
     def schema(self) -> "Optional[GraphType]":
         """The enforced GraphType, or None."""
         self._check_open()
-        return self._engine.graph_type
+        return _graph_type(self._engine.schema)
 
     def set_schema(self, ddl: str, graph_type: Optional[str] = None) -> "GraphType":
         """Enforce a PG-Schema graph type from now on (validating all stored data first).
@@ -464,7 +469,7 @@ class Database:
             if violations:
                 raise SchemaViolationError(violations)
             tx._log_schema(ddl, graph_type)
-        return self._engine.graph_type
+        return _graph_type(self._engine.schema)
 
     def drop_schema(self) -> None:
         """Stop enforcing a schema."""
@@ -474,7 +479,7 @@ class Database:
     def check(self) -> list:
         """Validate all stored data against the schema now; [] means it conforms."""
         self._check_open()
-        gt = self._engine.graph_type
+        gt = _graph_type(self._engine.schema)
         if gt is None:
             return []
         from .schema import validate
@@ -518,7 +523,7 @@ class Database:
         self._check_open()
         with self._engine.snapshot_view() as view:
             users = view.user_indexes()
-            gt = view.graph_type
+            gt = _graph_type(view.schema)
         out = [IndexInfo(label, props, "user", None) for label, props in users]
         if gt is not None:
             schema = []
@@ -749,7 +754,7 @@ def _wait_seconds(timeout) -> float:
 def _load_node_rows(tx, nodes) -> range:
     """bulk_load's rows of Python values: a NODES_BULK op (or, with a schema, the write set)."""
     from .values import check_properties
-    if tx._view.graph_type is not None:
+    if tx._view.schema is not None:
         first = tx._next_node
         for lab, p in _rows(nodes, 2, "nodes"):
             tx.create_node(lab, p)
@@ -766,7 +771,7 @@ def _load_node_rows(tx, nodes) -> range:
 
 def _load_edge_rows(tx, edges, node_ids: range) -> range:
     from .values import check_properties
-    if tx._view.graph_type is not None:
+    if tx._view.schema is not None:
         first = tx._next_edge
         for s, lab, d, p in _rows(edges, 4, "edges"):
             tx.create_edge(s, lab, d, p)

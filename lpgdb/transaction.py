@@ -25,6 +25,7 @@ import threading
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from . import schema as _schema
 from .errors import (DataError, IntegrityError, InterfaceError, NotFoundError, SchemaViolationError)
 from .storage import records
 from .storage.view import canonical_key
@@ -221,7 +222,7 @@ class _Reader:
                     return self.key_nodes(view.user_index_name(lab, props), tuple(want[p] for p in props))
                 except DataError:   # no key can hold the value (NaN, a lone surrogate): no node does
                     return []
-        gt = view.graph_type
+        gt = _schema.of(view.schema)
         if gt is not None:
             for spec in gt.index_specs():
                 props = spec.constraint.prop_keys
@@ -234,7 +235,7 @@ class _Reader:
 
     def _schema_index(self, label: str, prop: str):
         """The name of the schema index complete for (label, prop) (GraphType.label_index), or None."""
-        gt = self._view.graph_type
+        gt = _schema.of(self._view.schema)
         if gt is None:
             return None
         spec = gt.label_index(label, (prop,))
@@ -320,7 +321,7 @@ class _Reader:
     @property
     def graph_type(self) -> "Optional[GraphType]":
         """The enforced graph type, or None."""
-        return self._view.graph_type
+        return _schema.of(self._view.schema)
 
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
         """Run an openCypher-style query inside this snapshot/transaction."""
@@ -510,7 +511,7 @@ class Transaction(_Reader):
         """Validate, log and apply. On SchemaViolationError (or any error) nothing is written."""
         self._check_open()
         try:
-            gt = self._view.graph_type
+            gt = _schema.of(self._view.schema)
             if gt is not None and (self._nodes or self._edges):
                 from .schema import validate
                 violations = validate.validate_commit(gt, self, self._write_set())

@@ -24,7 +24,8 @@ from typing import Any, FrozenSet, Iterable, Iterator, Optional, Tuple
 from .errors import DataError, InterfaceError
 
 __all__ = ["Node", "Edge", "Relationship", "Path", "check_properties", "check_value", "label_set", "temporal_text",
-           "Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "canonical"]
+           "Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "canonical",
+           "KINDS", "kind", "key_value", "comparable"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _SCALARS = (bool, int, float, str, bytes, _dt.date, _dt.time, _dt.timedelta)  # datetime is a date
@@ -639,6 +640,95 @@ def canonical(v):
     return v
 
 
+# ---- the one value model: a value's kind and its key form ------------------------------------
+# Every module that must know what a value is asks here (schema value types, inference, the query
+# language's type names, CSV columns); storage/records.py owns only the bytes.
+
+KINDS = ("bool", "int", "float", "str", "bytes", "date", "localtime", "time", "localdatetime",
+         "datetime", "duration", "list")
+"""The kinds of property values. ``time``/``datetime`` are zoned (they carry a UTC offset),
+``localtime``/``localdatetime`` are not."""
+
+_KIND = {bool: "bool", int: "int", float: "float", str: "str", bytes: "bytes", _dt.date: "date",
+         _dt.timedelta: "duration", list: "list", tuple: "list"}
+_TEMPORAL_KIND = {"Date": "date", "LocalTime": "localtime", "Time": "time",
+                  "LocalDateTime": "localdatetime", "DateTime": "datetime", "Duration": "duration"}
+
+
+def kind(v) -> Optional[str]:
+    """The kind of a property value (one of ``KINDS``), or None for None and for anything that
+    is not a property value. Complexity: O(1) (a list is not inspected)."""
+    k = _KIND.get(type(v))
+    if k is not None:
+        return k
+    if isinstance(v, _dt.datetime):
+        return "localdatetime" if _offset_or_none(v) is None else "datetime"
+    if isinstance(v, _dt.time):
+        return "localtime" if _offset_or_none(v) is None else "time"
+    if isinstance(v, Temporal):
+        return _TEMPORAL_KIND.get(v.kind)
+    if isinstance(v, bool):
+        return "bool"
+    for cls, k in ((int, "int"), (float, "float"), (str, "str"), (bytes, "bytes"), (_dt.date, "date"),
+                   (_dt.timedelta, "duration"), (list, "list"), (tuple, "list")):
+        if isinstance(v, cls):
+            return k
+    return None
+
+
+def _offset_or_none(v):
+    try:
+        return v.utcoffset()
+    except Exception:   # a tzinfo that fails: check_value refuses it
+        return None
+
+
+def key_value(v):
+    """The canonical form of a value as (part of) a key, under GQL key equality: equal keys have
+    equal forms. An integral float is its int (``1.0`` is the key ``1``), a temporal value is its
+    canonical stored form, a ``timedelta`` is the ``Duration`` of the same days and
+    nanoseconds, a tuple is a list. Kinds stay apart: ``True`` is not the key ``1``, ``"1"`` is
+    not ``1``. Raises DataError for NaN, which equals nothing. storage/records.py encodes this
+    form (``key_bytes``)."""
+    t = type(v)
+    if t is int or t is str or t is bool:
+        return v
+    if t is float:
+        if v != v:
+            raise DataError("NaN cannot be part of a key (it equals nothing)")
+        if v.is_integer() and -(2 ** 63) <= v < 2 ** 64:
+            return int(v)
+        return v
+    if t is _dt.timedelta:
+        return Duration(0, v.days, (v.seconds * 1_000_000 + v.microseconds) * 1000)
+    if t is list or t is tuple:
+        return [key_value(x) for x in v]
+    if isinstance(v, Temporal):
+        return canonical(v)
+    return v
+
+
+def comparable(v):
+    """A hashable form of a value under GQL equality, for comparing and grouping values (the
+    schema's descriptor tuples and WHERE comparisons): ``(group, key form)``, where ints and
+    floats share the group ``"num"`` (``1 == 1.0``) and every other kind is its own group, so
+    values of different kinds never compare equal. NaN is its own form (equal to nothing)."""
+    k = kind(v)
+    if k == "bool":
+        return ("bool", bool(v))
+    if k == "int" or k == "float":
+        if k == "float" and v.is_integer():
+            return ("num", int(v))
+        return ("num", v)
+    if k == "list":
+        return ("list", tuple(comparable(i) for i in v))
+    if k is None:
+        return (type(v).__name__, v)
+    if k == "duration" and type(v) is _dt.timedelta:
+        return (k, key_value(v))
+    return (k, canonical(v) if isinstance(v, Temporal) else v)
+
+
 # ---- their byte encoding: storage/records.py owns the bytes, this module the classes ---------
 def _built(v):
     _check_temporal("(stored)", v)
@@ -682,6 +772,7 @@ def _register_encodings():
                    _build_datetime)
     R.register_ext(R.EXT_MONTH_DURATION, Duration, lambda v: [v.months, v.days, v.ns], _build_duration)
     R.register_ext(R.EXT_DATE, Date, lambda v: v.d.toordinal(), None)
+    R.register_key_form(key_value)
 
 
 _register_encodings()

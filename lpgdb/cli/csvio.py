@@ -25,7 +25,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .. import DataError
 from ..ingest import CsvError, Dialect, parse_char
 from ..ingest import read_header as _read_header
-from ..values import Date, DateTime, Duration, LocalDateTime, LocalTime, Temporal, Time, temporal_text
+from ..values import Temporal, temporal_text
+from ..values import kind as value_kind
 
 __all__ = ["CsvError", "Dialect", "FileGroup", "parse_group", "read_header", "import_csv",
            "export_csv", "read_import_args"]
@@ -112,41 +113,24 @@ def read_import_args(directory: str) -> List[str]:
 _ARRAY_DELIMITERS = (";", "|", "¦", "\u241e", "\x1f")
 
 
+_CSV_TYPE = {"bool": "boolean", "int": "long", "float": "double", "str": "string", "bytes": "byte[]",
+             "date": "date", "localtime": "localtime", "time": "time", "localdatetime": "localdatetime",
+             "datetime": "datetime", "duration": "duration"}
+
+
 def _kind(v) -> str:
-    """The CSV column type of a value."""
-    t = type(v)
-    if t is bool:
-        return "boolean"
-    if t is int:
-        return "long"
-    if t is float:
-        return "double"
-    if t is str:
-        return "string"
-    if t is bytes or t is bytearray:
-        return "byte[]"
-    if isinstance(v, dt.datetime):
-        return "localdatetime" if v.tzinfo is None else "datetime"
-    if isinstance(v, dt.date):
-        return "date"
-    if isinstance(v, dt.time):
-        return "localtime" if v.tzinfo is None else "time"
-    if isinstance(v, dt.timedelta):
-        return "duration"
-    if isinstance(v, Temporal):      # the query language's own values (nanoseconds, months)
-        return _TEMPORAL_KIND[type(v)]
-    if isinstance(v, list):
+    """The CSV column type of a value (its kind is lpgdb.values.kind's answer)."""
+    k = value_kind(v)
+    if k == "list":
         kinds = {_kind(x) for x in v}
         if not kinds:
             return "[]"
         if len(kinds) > 1 or "byte[]" in kinds:
             raise DataError(f"a list mixing {', '.join(sorted(kinds))} values cannot be a CSV array column")
         return kinds.pop() + "[]"
-    raise DataError(f"cannot export a {type(v).__name__} value to CSV")
-
-
-_TEMPORAL_KIND = {LocalTime: "localtime", Time: "time", LocalDateTime: "localdatetime", DateTime: "datetime",
-                  Duration: "duration", Date: "date"}
+    if k is None:
+        raise DataError(f"cannot export a {type(v).__name__} value to CSV")
+    return _CSV_TYPE[k]
 
 
 def _text(v, kind: str) -> str:

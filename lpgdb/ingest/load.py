@@ -125,7 +125,7 @@ class Load:
         self.tx, self.dialect, self.progress, self.fallback = tx, dialect, progress, fallback
         self.spaces = Spaces(dialect.id_type == "integer")
         self.edge_where: List[tuple] = []      # (first edge id, batch)
-        self.graph_type = tx._view.graph_type
+        self.graph_type = tx.graph_type
         self.next_node, self.next_edge = tx._next_node, tx._next_edge
         self.first_node = self.next_node
         self.kept: List[Any] = []              # batches awaiting finish() (with a schema)

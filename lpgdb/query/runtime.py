@@ -19,6 +19,7 @@ import math
 from typing import Any
 
 from ..values import Edge, Node, Path
+from ..values import kind as value_kind
 from .temporal import Duration, Temporal, from_python, to_python_if_exact
 
 __all__ = ["NodeRef", "EdgeRef", "PathVal", "cy_eq", "cy_lt", "sort_key", "group_key", "type_name",
@@ -79,19 +80,19 @@ def is_number(v) -> bool:
     return (type(v) is int) or (type(v) is float)
 
 
+_TYPE_NAMES = {"bool": "Boolean", "int": "Integer", "float": "Float", "str": "String", "bytes": "Bytes",
+               "list": "List", "date": "Date", "localtime": "LocalTime", "time": "Time",
+               "localdatetime": "LocalDateTime", "datetime": "DateTime", "duration": "Duration"}
+
+
 def type_name(v) -> str:
+    """The query language's name of a runtime value's type (a property value's kind is
+    lpgdb.values.kind's answer; maps, nodes, relationships and paths exist only here)."""
     if v is None:
         return "Null"
-    if isinstance(v, bool):
-        return "Boolean"
-    if isinstance(v, int):
-        return "Integer"
-    if isinstance(v, float):
-        return "Float"
-    if isinstance(v, str):
-        return "String"
-    if isinstance(v, list):
-        return "List"
+    k = value_kind(v)
+    if k is not None:
+        return _TYPE_NAMES[k]
     if isinstance(v, dict):
         return "Map"
     if isinstance(v, NodeRef):
@@ -100,8 +101,6 @@ def type_name(v) -> str:
         return "Relationship"
     if isinstance(v, PathVal):
         return "Path"
-    if isinstance(v, Temporal):
-        return v.kind
     return type(v).__name__
 
 

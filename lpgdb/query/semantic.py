@@ -13,8 +13,9 @@ Invariant: ``check`` either raises or returns the set of parameter names the que
 """
 from __future__ import annotations
 
-from . import ast as A
 from ..errors import SemanticError
+from ..values import kind as value_kind
+from . import ast as A
 from .diagnostics import not_supported, procedure_error, semantic, type_error
 from .procedures import accepts, get_procedure
 from .expressions import children, is_aggregate, walk
@@ -67,18 +68,14 @@ def _check(q: A.Query) -> set:
     return params
 
 
+_STATIC = {"bool": "bool", "int": "int", "float": "float", "str": "str"}
+
+
 def _static_of_value(v) -> str:
+    """The static type of a literal (its kind is lpgdb.values.kind's answer)."""
     if v is None:
         return "null"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "str"
-    return "any"
+    return _STATIC.get(value_kind(v), "any")
 
 
 class _Checker:

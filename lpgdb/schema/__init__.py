@@ -1,17 +1,21 @@
-"""PG-Schema: the DDL language (parser.py, ast.py), resolved graph types (graphtype.py) and, for the
+"""PG-Schema: the DDL language (parser.py, ast.py), resolution (resolve.py) into graph types
+(graphtype.py, built from types.py and constraints.py) and, for the
 engine, commit-time validation (validate.py) and schema inference (infer.py).
 
 ``parse_schema(text, graph_type=None)`` is the entry point: DDL text -> resolved ``GraphType``.
 """
 from __future__ import annotations
 
-from typing import Optional
+import functools
+from typing import List, Optional, Tuple
 
 from ..errors import SemanticError
-from .graphtype import GraphType, IndexSpec, resolve_schema
+from .constraints import IndexSpec
+from .graphtype import GraphType
+from .resolve import resolve_schema
 from .parser import parse_ddl
 
-__all__ = ["parse_schema", "GraphType", "IndexSpec"]
+__all__ = ["parse_schema", "load", "key_specs", "GraphType", "IndexSpec"]
 
 
 def parse_schema(text: str, graph_type: Optional[str] = None) -> GraphType:
@@ -26,3 +30,22 @@ def parse_schema(text: str, graph_type: Optional[str] = None) -> GraphType:
     except RecursionError:
         raise SemanticError("the schema is nested too deeply to resolve; simplify it",
                             kind="schema_too_complex") from None
+
+
+@functools.lru_cache(maxsize=16)
+def load(ddl: str, name: Optional[str] = None) -> GraphType:
+    """The GraphType of stored schema text (what storage keeps: the DDL and the graph type's
+    name), resolved once and cached: the same text gives the same object."""
+    return parse_schema(ddl, name)
+
+
+def key_specs(ddl: str, name: Optional[str] = None) -> List[IndexSpec]:
+    """What storage needs to index for stored schema text: one ``IndexSpec`` (``.name``,
+    ``.key_of(labels, props)``) per EXCLUSIVE constraint over node properties. Storage keeps
+    the text and these specs; it never holds the resolved graph type."""
+    return load(ddl, name).index_specs()
+
+
+def of(schema: Optional[Tuple[str, Optional[str]]]) -> Optional[GraphType]:
+    """The GraphType of a storage view's ``schema`` ((ddl, name) or None)."""
+    return None if schema is None else load(*schema)

@@ -17,42 +17,29 @@ The cost is one pass over all nodes and edges.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from typing import Dict, FrozenSet, List
 
-from ..values import DateTime, Duration, LocalDateTime, LocalTime, Time
+from ..values import kind as value_kind
 from . import ast
-from .graphtype import GraphType, resolve_schema
+from .graphtype import GraphType
+from .resolve import resolve_schema
 from .parser import parse_ddl
 
 __all__ = ["infer_schema"]
 
 
+_SCHEMA_TYPE = {"bool": "BOOL", "float": "DOUBLE", "str": "STRING", "bytes": "BYTES", "date": "DATE",
+                "localtime": "TIME", "time": "TIME", "localdatetime": "DATETIME", "datetime": "DATETIME",
+                "duration": "DURATION"}
+
+
 def _kind(v) -> str:
-    if isinstance(v, bool):
-        return "BOOL"
-    if isinstance(v, int):
+    """The schema value type of a value (its kind is lpgdb.values.kind's answer); ANY for lists."""
+    k = value_kind(v)
+    if k == "int":
         return "INT" if -(2 ** 63) <= v < 2 ** 63 else "UINT64"
-    if isinstance(v, float):
-        return "DOUBLE"
-    if isinstance(v, str):
-        return "STRING"
-    if isinstance(v, bytes):
-        return "BYTES"
-    if isinstance(v, _dt.datetime):
-        return "DATETIME"
-    if isinstance(v, _dt.date):
-        return "DATE"
-    if isinstance(v, _dt.time):
-        return "TIME"
-    if isinstance(v, (_dt.timedelta, Duration)):
-        return "DURATION"
-    if isinstance(v, (LocalDateTime, DateTime)):
-        return "DATETIME"
-    if isinstance(v, (LocalTime, Time)):
-        return "TIME"
-    return "ANY"
+    return _SCHEMA_TYPE.get(k, "ANY")
 
 
 class _Group:

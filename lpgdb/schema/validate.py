@@ -30,8 +30,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ..errors import NotFoundError, Violation
 from . import ast
-from .graphtype import (CompiledConstraint, EdgeType, GraphType, canonical_value, eval_expr,
-                        required_label)
+from ..values import comparable
+from .constraints import CompiledConstraint, eval_expr, required_label
+from .graphtype import GraphType
+from .types import EdgeType
 
 __all__ = ["validate_all", "validate_commit"]
 
@@ -449,7 +451,7 @@ class _Validator:
                 v = props.get(k)
                 if v is None:
                     return set()
-                t.append(canonical_value(v))
+                t.append(comparable(v))
             return {tuple(t)}
         start = {c.var: self._binding(c.edge_scope, x)}
         envs = self.matches(c, x, start) if c.has_pattern else [start]
@@ -470,7 +472,7 @@ class _Validator:
                         val = None if b is None else ("@", b[0], b[2])
                     else:
                         v = eval_expr(item, env)
-                        val = None if v is None else canonical_value(v)
+                        val = None if v is None else comparable(v)
                     if val is None:
                         break
                     t.append(val)

@@ -365,9 +365,10 @@ class Engine:
         return GraphView(st, st.applied_lsn, False)
 
     @property
-    def graph_type(self):
-        """The enforced GraphType (as of the last applied commit), or None."""
-        return self.state.graph_type
+    def schema(self):
+        """The enforced schema as stored, ``(ddl, graph type name)`` (as of the last applied
+        commit), or None."""
+        return self.state.schema
 
     def verify(self) -> None:
         """Check every invariant of the in-memory overlay (InternalError on failure) and every

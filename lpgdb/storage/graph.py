@@ -120,7 +120,6 @@ class Catalog:
         self.next_node_id = 0
         self.next_edge_id = 0
         self.schema: Optional[tuple] = None                 # (ddl, graph_type_name) or None
-        self.graph_type = None                              # resolved GraphType or None
         self.schema_specs: list = []
         self.user_indexes: dict = {}                        # (label, props) -> KeySpec
         self.next_index_id = 1
@@ -224,10 +223,12 @@ class Catalog:
                     raise ValueError("bad schema")
                 c.schema = (ddl, name)
                 try:
-                    c.graph_type = schema_loader(ddl, name)
+                    key_specs = list(schema_loader(ddl, name))
                 except Error as e:
                     raise ValueError(f"its schema cannot be loaded: {e}") from None
-            by_name = {s.name: s for s in (c.graph_type.index_specs() if c.graph_type else ())}
+            else:
+                key_specs = []
+            by_name = {s.name: s for s in key_specs}
             seen = set()
             for entry in man["indexes"]:
                 index_id, kind, name, label, props = entry
@@ -284,12 +285,15 @@ class GraphState:
         self.visible_lsn = base_lsn                         # newest LSN new snapshots read at
         self._readers: dict[int, int] = {}                  # snapshot lsn -> open reader count
         self._readers_lock = threading.Lock()
-        self.schema_loader = None   # callable(ddl, name) -> GraphType, set by the engine
+        # callable(ddl, name) -> the key specs (.name, .key_of) of that schema text, set by the
+        # engine (the database passes lpgdb.schema.key_specs): storage keeps the schema's text
+        # and the specs it indexes, never the resolved graph type.
+        self.schema_loader = None
 
     # catalog fields read through the generation (older callers)
     @property
-    def graph_type(self):
-        return self.catalog.graph_type
+    def schema(self):
+        return self.catalog.schema
 
     @property
     def next_node_id(self) -> int:
@@ -418,14 +422,14 @@ class GraphState:
                     ddl, name = op[1], op[2]
                     if not (ddl is None or type(ddl) is str) or not (name is None or type(name) is str):
                         raise _Bad("bad SCHEMA")
-                    gt = self.schema_loader(ddl, name) if ddl is not None else None
+                    key_specs = list(self.schema_loader(ddl, name)) if ddl is not None else []
                     specs = [x for x in specs if x[0][0] != "schema"]
                     tables = {}
-                    for ispec in (gt.index_specs() if gt is not None else ()):
+                    for ispec in key_specs:
                         ident = ("schema", ispec.name)
                         tables[ident] = self._build(written, ispec.name, ispec.key_of)
                         specs.insert(len(tables) - 1, (ident, ispec.name, ispec.key_of))
-                    step = (gt, tables)
+                    step = (key_specs, tables)
                 elif code == INDEX and n == 4:
                     label, props, create = op[1], op[2], op[3]
                     if type(label) is not str or not label or not _names(props) or type(create) is not bool:
@@ -566,17 +570,15 @@ class GraphState:
                     self._reindex(op[1], None, None, lsn)
                     st.node_put(op[1], DELETED, b"", lsn, floor)
             elif code == SCHEMA:
-                gt, tables = step
+                key_specs, tables = step
                 for spec in cat.schema_specs:
                     st.key_drop(spec.index_id)
                 cat.schema = (op[1], op[2]) if op[1] is not None else None
-                cat.graph_type = gt
                 cat.schema_specs = []
-                if gt is not None:
-                    for ispec in gt.index_specs():
-                        ident = ("schema", ispec.name)
-                        cat.schema_specs.append(self._new_spec(ispec.name, ispec.key_of, ident,
-                                                               tables[ident], lsn))
+                for ispec in key_specs:
+                    ident = ("schema", ispec.name)
+                    cat.schema_specs.append(self._new_spec(ispec.name, ispec.key_of, ident,
+                                                           tables[ident], lsn))
                 cat.version += 1
             elif code == INDEX:
                 label, props, create = op[1], tuple(op[2]), op[3]

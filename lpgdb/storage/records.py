@@ -46,13 +46,13 @@ Commit records (the payload of a WAL transaction, see wal.py)
     ==========  ===========================================  =================================
 
 Key bytes
-    ``key_bytes(tuple)`` is the canonical encoding used by the native KEY hash index: equal keys
-    (by lpgdb's key equality: 1 == 1.0, dates by value) give equal bytes; NaN is refused.
+    ``key_bytes(tuple)`` is the canonical encoding used by the native KEY hash index: the bytes
+    of each part's key form, which lpgdb/values.py decides (``values.key_value``: 1 == 1.0, a
+    timedelta is the Duration of the same parts, NaN is refused), so equal keys give equal bytes.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import threading
 from typing import Any
 
@@ -211,21 +211,13 @@ def unpack_props(data: bytes) -> dict:
     return d
 
 
-def _key_value(v):
-    if isinstance(v, bool):
-        return v
-    if type(v) is _dt.timedelta:     # equal to the Duration of the same (0, days, ns) parts
-        ns = (v.seconds * 1_000_000 + v.microseconds) * 1000
-        return msgpack.ExtType(EXT_MONTH_DURATION, msgpack.packb([0, v.days, ns]))
-    if isinstance(v, float):
-        if math.isnan(v):
-            raise DataError("NaN cannot be part of a key")
-        if v.is_integer() and -(2 ** 63) <= v < 2 ** 64:
-            return int(v)  # 1.0 and 1 are the same key (numeric equality)
-        return v
-    if isinstance(v, (list, tuple)):
-        return [_key_value(x) for x in v]
-    return v
+_key_form = None   # values.key_value, registered by lpgdb/values.py (storage does not import it)
+
+
+def register_key_form(fn) -> None:
+    """Set the function that gives a value's canonical key form (values.key_value)."""
+    global _key_form
+    _key_form = fn
 
 
 def key_bytes(key: tuple) -> bytes:
@@ -236,7 +228,7 @@ def key_bytes(key: tuple) -> bytes:
         except (ValueError, OverflowError) as e:       # a lone surrogate, an int past 64 bits
             _packers.packer.reset()
             raise DataError(f"cannot be part of a key: {e}") from None
-    return pack([_key_value(v) for v in key])
+    return pack([_key_form(v) for v in key])
 
 
 # -- op builders: every log record is built by these functions and nowhere else -----------------

@@ -100,10 +100,11 @@ class GraphView:
 
     # -- metadata ---------------------------------------------------------------------------------
     @property
-    def graph_type(self):
-        """The enforced GraphType, or None (the current one: schema changes are rare and take
-        the writer lock)."""
-        return self._cat.graph_type
+    def schema(self):
+        """The enforced schema as stored: ``(ddl, graph type name)``, or None (the current one:
+        schema changes are rare and take the writer lock). Resolving it is the schema
+        package's job (``lpgdb.schema.of``)."""
+        return self._cat.schema
 
     @property
     def schema(self):

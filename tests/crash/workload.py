@@ -171,9 +171,9 @@ def open_db(path, **kw):
 
 def warm_up() -> None:
     """Import and build, once in a parent, what forked writers would each build again."""
-    import lpgdb.database as _d
+    from lpgdb import schema
     from lpgdb.schema import validate  # noqa: F401 - imported lazily by set_schema
-    _d._load_schema(DDL, None)
+    schema.load(DDL, None)
 
 
 def crash(db) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import lpgdb
 from lpgdb import SchemaSyntaxError, SemanticError, parse_schema
-from lpgdb.schema import graphtype
+from lpgdb.schema import resolve, types
 from lpgdb.schema.parser import MAX_NESTING, parse_ddl
 
 
@@ -37,13 +37,13 @@ def test_import_chain_resolves_each_graph_type_once(monkeypatch):
     """Each constraint compiles once and each import closure is computed once, however many
     graph types import it (before: once per importer, O(n^2) and more)."""
     calls = {"constraint": 0, "closure": 0}
-    real_constraint = graphtype._Resolver.constraint
+    real_constraint = resolve._Resolver.constraint
 
     def counting(self, c, vis):
         calls["constraint"] += 1
         return real_constraint(self, c, vis)
 
-    monkeypatch.setattr(graphtype._Resolver, "constraint", counting)
+    monkeypatch.setattr(resolve._Resolver, "constraint", counting)
     gt = parse_schema(import_chain(120, constraint=True))
     assert len(gt.node_types) == 120 and len(gt.constraints) == 119
     assert calls["constraint"] == 119
@@ -81,16 +81,16 @@ def test_long_chains_of_types_need_no_recursion():
 
 
 def test_resolution_is_bounded(monkeypatch):
-    monkeypatch.setattr(graphtype, "MAX_IMPORT_REACH", 1000)
+    monkeypatch.setattr(resolve, "MAX_IMPORT_REACH", 1000)
     with pytest.raises(SemanticError, match="IMPORTS") as e:
         parse_schema(import_chain(60))           # 60 * 59 / 2 = 1770 import pairs
     assert e.value.kind == "schema_too_complex"
-    monkeypatch.setattr(graphtype, "MAX_TOTAL_SHAPE_SIZE", 1000)
+    monkeypatch.setattr(resolve, "MAX_TOTAL_SHAPE_SIZE", 1000)
     ddl = ["CREATE NODE TYPE (t0: T0)"] + [f"CREATE NODE TYPE (t{i}: t{i - 1} & T{i})" for i in range(1, 60)]
     with pytest.raises(SemanticError, match="labels and properties") as e:
         parse_schema("\n".join(ddl + ["CREATE GRAPH TYPE g LOOSE { t59 }"]))
     assert e.value.kind == "schema_too_complex"
-    wide = " | ".join(f"L{i}" for i in range(graphtype.MAX_SHAPES + 1))
+    wide = " | ".join(f"L{i}" for i in range(types.MAX_SHAPES + 1))
     with pytest.raises(SemanticError, match="alternatives") as e:
         parse_schema(f"CREATE GRAPH TYPE g LOOSE {{ (t: {wide}) }}")
     assert e.value.kind == "schema_too_complex"

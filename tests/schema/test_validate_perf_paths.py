@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import lpgdb
 from lpgdb import SchemaViolationError
 from lpgdb.schema import parse_schema, validate
-from lpgdb.schema.graphtype import VALUE_TYPES, PropertyRule, Shape, _LabelCache
+from lpgdb.schema.types import VALUE_TYPES, PropertyRule, Shape, _LabelCache
 
 TYPE_NAMES = ["INT", "INT8", "UINT8", "STRING", "BOOL", "DOUBLE", "DATE", "DATETIME", "ANY"]
 KEYS = ["a", "b", "c"]
