@@ -24,6 +24,17 @@ TARGETS = [
 ]
 W8_MAX_OVERHEAD = 0.20
 
+# issue 12 (the query engine): (target, lpgdb metric, peer, peer metric, minimum ratio,
+# higher_is_better); a peer of None means lpgdb itself (another of its paths)
+QUERY_TARGETS = [
+    ("W0 per-call floor ≥ 0.5× SQLite's", "w0", "sqlite", "w0", 0.5, False),
+    ("W3u key lookup as a query ≥ 1× SQLite's prepared lookup", "w3u", "sqlite", "w3", 1.0, True),
+    ("W7c scan + aggregate in Cypher ≥ 1× SQLite", "w7c", "sqlite", "w7", 1.0, False),
+    ("W5c 2-hop count in Cypher ≥ 0.5× native count_reach (W5)", "w5c", None, "w5", 0.5, True),
+    ("W12 hash join (two parts, WHERE equality) within 2× of Kùzu", "w12", "kuzu", "w12", 0.5, True),
+    ("W12 hash join within 2× of LadybugDB", "w12", "ladybug", "w12", 0.5, True),
+]
+
 # metric key -> (label, higher_is_better)
 METRICS = {
     "w1_edges": ("W1 edges/s", True),
@@ -107,6 +118,13 @@ def metrics(res: dict, meta: dict) -> dict:
         out["w3u"] = rd["w3u"]["per_s"]
     if "w7" in rd:
         out["w7"] = rd["w7"]["ms"]
+    if "w7c" in rd:
+        out["w7c"] = rd["w7c"]["ms"]
+    if "w5c" in rd:
+        out["w5c"] = rd["w5c"]["per_s"]
+    if "w12" in rd:
+        out["w12"] = rd["w12"]["per_s"]
+        out["w12_ms"] = rd["w12"]["ms_per_query"]
     if "w0" in rd:
         out["w0"] = rd["w0"]["us_per_call"]
     if af.get("w9"):
@@ -188,6 +206,7 @@ def render(size: str, meta: dict, results: list[dict], problems: dict, skipped: 
     if lp:
         _ratios(L, lp, M)
         _targets(L, lp, M, size, results)
+        _query_targets(L, lp, M)
     _details(L, results, M)
     _w6(L, results)
 
@@ -256,6 +275,38 @@ def _targets(L, lp, M, size, results):
     else:
         L.append("| schema-check overhead ≤ 20 % (W8) | n/a: schema enforcement not available"
                  f"{' (' + unavailable[:80] + ')' if unavailable else ''} | | | — |")
+    L.append("")
+
+
+def _query_targets(L, lp, M):
+    """The query engine's workloads (W5c, W7c, W12) per system, and issue 12's targets."""
+    rows = [(n, s) for n, s in M.items() if any(k in s for k in ("w5c", "w7c", "w12"))]
+    if not rows:
+        return
+    L.append("Query engine workloads: W5c = W5 through Cypher (lpgdb: against its native "
+             "count_reach in W5), W7c = W7 through Cypher (Kùzu and LadybugDB run W7 in Cypher "
+             "already), W12 = 20 hash-join queries `MATCH (a:Person), (b:Person) WHERE a.age = $x "
+             "AND b.age = $y AND a.name = b.name RETURN count(*)` (lpgdb and SQLite with an index "
+             "on age, made untimed before W12 and dropped after it):")
+    L.append("")
+    L.append("| system | W5c 2-hop q/s | W7c ms | W12 ms/query |")
+    L.append("|---|---|---|---|")
+    for name, s in rows:
+        L.append(f"| {name} | {rate(s.get('w5c'))} | {num(s.get('w7c'))} | {num(s.get('w12_ms'), 2)} |")
+    L.append("")
+    L.append("Issue 12 targets (ratios lpgdb / reference, > 1 = lpgdb better):")
+    L.append("")
+    L.append("| target | lpgdb | reference | ratio | met |")
+    L.append("|---|---|---|---|---|")
+    for title, key, peer, pkey, need, hib in QUERY_TARGETS:
+        ref = lp if peer is None else M.get(peer, {})
+        a, b = lp.get(key), ref.get(pkey)
+        if peer is not None and peer not in M:
+            continue
+        r = None if not a or not b else (a / b if hib else b / a)
+        fmt = rate if hib else (lambda x: num(x, 2))
+        L.append(f"| {title} | {fmt(a)} | {fmt(b)} | {_fmt_ratio(r)} | "
+                 f"{'—' if r is None else 'yes' if r >= need else '**no**'} |")
     L.append("")
 
 

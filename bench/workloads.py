@@ -8,7 +8,7 @@ phase)`` (the ``register_test`` habit of sortedcontainers' benchmarks).  The wor
 runs the phases in this order on each repetition's database:
 
     "load"   W1 bulk load (timed), [W8: set the schema], W11 disk size      every repetition
-    "read"   W0 W3 W3u W4 W5 W7 on the reopened database                   first repetition
+    "read"   W0 W3 W3u W4 W5 W7 W5c W7c W12 on the reopened database       first repetition
     "write"  W2 100-op transactions (W8 = the same on a schema-checked db)  every repetition
     "after"  W9 single-op commits, W10 crash recovery, W6 duplicate key     first repetition
 
@@ -230,6 +230,64 @@ def scan_aggregate(a, ctx: Context) -> dict:
         answer[:] = [a.avg_age_out_degree_gt(ctx.wl["w7_threshold"])]
     t = _repeat(run, ctx)
     return {"times": t, "ms": statistics.median(t) * 1e3, "answer": answer[0]}
+
+
+@workload("w5c", "read")
+def two_hop_cypher(a, ctx: Context) -> dict | None:
+    """W5c: W5's 2-hop counts through the query language, when the adapter has a second path
+    (lpgdb: Cypher against its native count_reach in W5)."""
+    if getattr(a, "two_hop_count_cypher", None) is None:
+        return None
+    return _per_id(a, ctx, "two_hop_count_cypher", "w5_ids")
+
+
+@workload("w7c", "read")
+def scan_aggregate_cypher(a, ctx: Context) -> dict | None:
+    """W7c: W7 through the query language, when the adapter's W7 uses another path."""
+    f = getattr(a, "avg_age_out_degree_gt_cypher", None)
+    if f is None:
+        return None
+    answer: list = []
+
+    def run():
+        answer[:] = [f(ctx.wl["w7_threshold"])]
+    t = _repeat(run, ctx)
+    return {"times": t, "ms": statistics.median(t) * 1e3, "answer": answer[0]}
+
+
+def w12_pairs() -> list[tuple[int, int]]:
+    """W12's 20 (age, age) pairs: (18, 19), (21, 22), ... (75, 76) (ages are 18..90)."""
+    return [(18 + 3 * i, 19 + 3 * i) for i in range(20)]
+
+
+@workload("w12", "read")
+def hash_join(a, ctx: Context) -> dict | None:
+    """W12: a pattern of two disconnected parts joined by a WHERE equality (a hash join):
+    for 20 pairs of ages, the number of pairs of persons, one of each age, with the same name.
+    Each part is found by its age (lpgdb and SQLite through an index on age, made untimed
+    before; Kùzu has no secondary index); the join is on name."""
+    f = getattr(a, "same_name_pairs", None)
+    if f is None:
+        return None
+    setup = getattr(a, "w12_setup", None)
+    if setup is not None:
+        setup()
+    pairs = w12_pairs()
+    answers: list = []
+
+    def run():
+        answers.clear()
+        keep = answers.append
+        for x, y in pairs:
+            keep(f(x, y))
+    try:
+        t = _repeat(run, ctx)
+    finally:
+        teardown = getattr(a, "w12_teardown", None)
+        if teardown is not None:
+            teardown()              # untimed: the write phase must not maintain the extra index
+    return {"n": len(pairs), "times": t, "per_s": len(pairs) / statistics.median(t),
+            "ms_per_query": statistics.median(t) / len(pairs) * 1e3, "answers": list(answers)}
 
 
 # ---- write phase -------------------------------------------------------------------------

@@ -39,6 +39,8 @@ Q = {
                "WHERE c.id <> $id RETURN count(DISTINCT c.id)"),
     "avgage": ("MATCH (p:Person)-[:KNOWS]->(:Person) WITH p, count(*) AS d "
                "WHERE d > $t RETURN avg(p.age)"),
+    "w12": ("MATCH (a:Person), (b:Person) WHERE a.age = $x AND b.age = $y AND a.name = b.name "
+            "RETURN count(*)"),
     "n_persons": "MATCH (p:Person) RETURN count(*)",
     "n_knows": "MATCH (:Person)-[k:KNOWS]->(:Person) RETURN count(*)",
 }
@@ -171,6 +173,10 @@ class KuzuAdapter(Adapter):
     def avg_age_out_degree_gt(self, threshold):
         v = self._scalar("avgage", {"t": threshold})
         return None if v is None else float(v)
+
+    def same_name_pairs(self, x, y):
+        """W12: the hash-join pattern (prepared; ages are not keys, so nothing is inlined)."""
+        return int(self._scalar("w12", {"x": x, "y": y}))
 
     def count_persons(self):
         return int(self._scalar("n_persons"))

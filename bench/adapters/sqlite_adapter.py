@@ -34,6 +34,7 @@ Q = {
                "WHERE k1.src = ? AND k2.dst <> ?"),
     "avgage": ("SELECT avg(p.age) FROM person p JOIN "
                "(SELECT src FROM knows GROUP BY src HAVING count(*) > ?) d ON d.src = p.id"),
+    "w12": "SELECT count(*) FROM person a JOIN person b ON a.name = b.name WHERE a.age = ? AND b.age = ?",
     "n_persons": "SELECT count(*) FROM person",
     "n_knows": "SELECT count(*) FROM knows",
 }
@@ -138,6 +139,17 @@ class SqliteAdapter(Adapter):
     def avg_age_out_degree_gt(self, threshold):
         v = self._scalar("avgage", (threshold,))
         return None if v is None else float(v)
+
+    def w12_setup(self):
+        self.conn.execute("CREATE INDEX IF NOT EXISTS person_age ON person(age)")
+        self.conn.execute("ANALYZE")
+
+    def w12_teardown(self):
+        self.conn.execute("DROP INDEX IF EXISTS person_age")
+
+    def same_name_pairs(self, x, y):
+        """W12: the same join in SQL, with an index on person(age) made before it."""
+        return self._scalar("w12", (x, y))
 
     def count_persons(self):
         return self._scalar("n_persons")

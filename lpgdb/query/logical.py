@@ -158,6 +158,28 @@ class CountReach(Op):
 
 
 @dataclass(eq=False)
+class DegreeCount(Op):
+    """``WITH n, count(*) AS out_var`` over one anonymous expansion of ``types`` from ``var``,
+    where every input row holds a different node: the count is the node's degree, read with
+    one native call per batch of nodes; nodes of degree 0 give no row.  ``cmp``/``bound``:
+    the WITH's ``WHERE out_var <cmp> bound`` (a constant), applied as the degrees come."""
+    var: str = ""
+    types: list = field(default_factory=list)
+    direction: str = "out"
+    out_var: str = ""
+    cmp: Optional[str] = None
+    bound: Any = None
+    name = "DegreeCount"
+
+    def details(self):
+        t = "|".join(self.types)
+        arrow = {"out": f"-[:{t}]->", "in": f"<-[:{t}]-"}.get(self.direction, f"-[:{t}]-") if t else \
+            {"out": "-->", "in": "<--"}.get(self.direction, "--")
+        where = f" WHERE {self.out_var} {self.cmp} {_expr(self.bound)}" if self.cmp else ""
+        return f"({_v(self.var)}){arrow}() AS {self.out_var}{where}"
+
+
+@dataclass(eq=False)
 class BuildPath(Op):
     var: str = ""
     nodes: list = field(default_factory=list)

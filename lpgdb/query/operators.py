@@ -531,6 +531,59 @@ def _count_reach(op, C):
     return run
 
 
+_COMPARE = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b, "=": lambda a, b: a == b, "<>": lambda a, b: a != b}
+_DEGREE_BATCH = 4096
+
+
+def _degree_count(op, C):
+    """The nodes' degrees (DegreeCount): one ``degree_many`` call per batch of nodes.  Over a
+    plain label scan the ids are read straight from the scan (no row per node)."""
+    var, out, direction = op.var, op.out_var, op.direction
+    label = op.types[0] if op.types else None
+    s = op.source
+    scan = (type(s) is L.NodeScan and type(s.source) is L.Argument and not s.source.bound
+            and _node_checker(s.pattern, C, (), [s.label] if s.label else []) is None)
+    src = None if scan else _unary(op, C)
+    cmp = _COMPARE[op.cmp] if op.cmp is not None else None
+    bound_fn = C.expr(op.bound, ()) if op.bound is not None else None
+    where = C.predicate(A.Compare([A.Var(out), op.bound], [op.cmp]), {var, out}) if op.cmp is not None else None
+
+    def emit(ctx, ids, t):
+        degs = ctx.tx.degree_many(ids, direction, label)
+        ctx.tick(len(ids) // 8 + 1)
+        if cmp is None:
+            rows = [{var: NodeRef(i), out: n} for i, n in zip(ids, degs) if n]
+        elif t is not None:
+            rows = [{var: NodeRef(i), out: n} for i, n in zip(ids, degs) if n and cmp(n, t)]
+        else:                                # not a number: the query language's comparison
+            rows = [r for r in ({var: NodeRef(i), out: n} for i, n in zip(ids, degs) if n)
+                    if where(r, ctx) is True]
+        ctx.charge(ROW_BYTES * len(rows))
+        return rows
+
+    def run(ctx, batches):
+        t = None
+        if bound_fn is not None:
+            t = bound_fn(_EMPTY_ROW, ctx)
+            if type(t) not in (int, float):
+                t = None
+        if scan:
+            for _ in batches:
+                ids = ctx.scan(s.label)
+                for k in range(0, len(ids), _DEGREE_BATCH):
+                    rows = emit(ctx, ids[k:k + _DEGREE_BATCH], t)
+                    for j in range(0, len(rows), BATCH):
+                        yield rows[j:j + BATCH]
+            return
+        for batch in src(ctx, batches):
+            ids = [r[var].id for r in batch if type(r.get(var)) is NodeRef]
+            rows = emit(ctx, ids, t) if ids else []
+            if rows:
+                yield rows
+    return run
+
+
 def _shortest(op, C):
     src = _unary(op, C)
     bound = _bound_of(op)
@@ -1540,7 +1593,7 @@ def _schema_command(op, C):
 _BUILDERS = {
     L.Argument: _argument, L.EmptyResult: _empty, L.NodeScan: _scan, L.NodeIndexSeek: _seek,
     L.NodeCheck: _node_check, L.Expand: _expand, L.VarExpand: _var_expand, L.BuildPath: _build_path,
-    L.CountReach: _count_reach, L.ShortestPath: _shortest, L.Filter: _filter, L.CartesianProduct: _product,
+    L.CountReach: _count_reach, L.DegreeCount: _degree_count, L.ShortestPath: _shortest, L.Filter: _filter, L.CartesianProduct: _product,
     L.HashJoin: _hash_join, L.Optional_: _optional, L.Unwind: _unwind, L.LoadCsv: _load_csv,
     L.Projection: _projection, L.Aggregation: _projection, L.ProcedureCall: _procedure, L.Apply: _apply,
     L.Foreach: _foreach, L.Eager: _eager, L.Union: _union, L.ProduceResults: _produce, L.Create: _create,

@@ -292,8 +292,10 @@ class Planner:
         est = max(1.0, op.est ** 0.5) if aggregating else op.est
         # count(DISTINCT c) of a fixed-length chain from one bound node: CountReach
         if aggregating:
-            special = self._count_reach(p, op, bound)
+            special = self._count_reach(p, op, bound) or self._degree_count(p, op, where)
             if special is not None:
+                if where is not None and not isinstance(special, L.DegreeCount):
+                    special = L.Filter(source=special, predicates=split_and(where), est=special.est)
                 return special, names
         new = cls(source=op, projection=p, where=where, bound=list(bound), columns=names, est=est)
         if p.order and p.limit is not None:
@@ -321,6 +323,48 @@ class Planner:
         return L.CountReach(source=start_op, src=start, hops=hops, types=list(types), direction=direction,
                             out_var=p.items[0].name, est=start_op.est,
                             notes=["count(DISTINCT) of a fixed-length expansion: native reach count"])
+
+    # ------------------------------------------------------------ DegreeCount rewrite
+    _FLIP = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "=": "=", "<>": "<>"}
+
+    def _degree_count(self, p, op, where):
+        """``WITH n, count(*) AS d [WHERE d > x]`` over ``(n)-[:T]->()`` where each row holds
+        another n (a scan or seek of n, maybe filtered): the degree of each n (DegreeCount),
+        one native call per batch instead of one row per relationship."""
+        if p.distinct or p.order or p.skip is not None or p.limit is not None or p.star or len(p.items) != 2:
+            return None
+        keys = [it for it in p.items if isinstance(it.expr, A.Var)]
+        counts = [it for it in p.items if isinstance(it.expr, A.CountStar)]
+        if len(keys) != 1 or len(counts) != 1 or keys[0].name != keys[0].expr.name:
+            return None
+        v, d = keys[0].name, counts[0].name
+        ex = op
+        if type(ex) is not L.Expand or ex.src != v or ex.into or ex.unique:
+            return None
+        rel, dst = ex.rel, ex.dst_pattern
+        if (rel.length is not None or rel.props is not None or len(rel.types) > 1 or not ex.rel_var.startswith(" ")
+                or not ex.dst.startswith(" ") or dst.labels or dst.props is not None):
+            return None
+        s = ex.source
+        while type(s) is L.Filter:
+            s = s.source
+        if type(s) not in (L.NodeScan, L.NodeIndexSeek) or s.var != v or type(s.source) is not L.Argument \
+                or s.source.bound:
+            return None                      # rows of n may repeat: count(*) is not the degree
+        cmp = bound = None
+        if where is not None:
+            if not (isinstance(where, A.Compare) and len(where.ops) == 1 and where.ops[0] in self._FLIP):
+                return None
+            a, b = where.operands
+            if isinstance(a, A.Var) and a.name == d and not free_vars(b):
+                cmp, bound = where.ops[0], b
+            elif isinstance(b, A.Var) and b.name == d and not free_vars(a):
+                cmp, bound = self._FLIP[where.ops[0]], a
+            else:
+                return None
+        return L.DegreeCount(source=ex.source, var=v, types=list(rel.types), direction=ex.direction, out_var=d,
+                             cmp=cmp, bound=bound, est=ex.source.est,
+                             notes=["count(*) of one expansion per node: the nodes' degrees, native"])
 
     # ------------------------------------------------------------ MATCH
     def match(self, parts, where, bound, op, optional):

@@ -103,3 +103,39 @@ def test_a_schema_key_constraint_is_an_index_seek():
             assert tx.execute(q, {"id": 1000}).fetchall() == [("new",)]
             tx.rollback()
         assert db.execute(q, {"id": 1000}).fetchall() == []
+
+
+@pytest.mark.parametrize("direction", ["out", "in", "both"])
+def test_degree_count_rewrite_agrees_with_the_expansion(direction):
+    """WITH n, count(*) AS d over one anonymous expansion is planned as the nodes' degrees and
+    answers exactly what the row-by-row expansion answers (self loops, other types, writes of
+    the transaction included)."""
+    rng = random.Random(3)
+    arrow = {"out": "-[:R]->", "in": "<-[:R]-", "both": "-[:R]-"}[direction]
+    fast = f"MATCH (n:N){arrow}() WITH n, count(*) AS d WHERE d >= $t RETURN n.k AS k, d ORDER BY k"
+    slow = f"MATCH (n:N){arrow}(x) WHERE x IS NOT NULL WITH n, count(*) AS d WHERE d >= $t RETURN n.k AS k, d ORDER BY k"
+    with lpgdb.connect(":memory:") as db:
+        with db.transaction() as tx:
+            ids = [tx.create_node("N", {"k": i}) for i in range(60)] + [tx.create_node("M") for _ in range(5)]
+            for _ in range(400):
+                tx.create_edge(rng.choice(ids), rng.choice(["R", "R", "S"]), rng.choice(ids))
+            tx.create_edge(ids[0], "R", ids[0])
+        assert "DegreeCount" in db.execute("EXPLAIN " + fast, {"t": 1}).plan.operators
+        assert "DegreeCount" not in db.execute("EXPLAIN " + slow, {"t": 1}).plan.operators
+        for t in (0, 1, 7, 7.5, "x", None):
+            assert db.execute(fast, {"t": t}).fetchall() == db.execute(slow, {"t": t}).fetchall()
+        with db.transaction() as tx:
+            tx.create_edge(ids[1], "R", ids[2])
+            tx.delete_node(ids[3], detach=True)
+            assert tx.execute(fast, {"t": 2}).fetchall() == tx.execute(slow, {"t": 2}).fetchall()
+            tx.rollback()
+
+
+def test_a_count_of_distinct_reach_keeps_the_with_where():
+    with lpgdb.connect(":memory:") as db:
+        db.execute("CREATE (a:P {id: 1})-[:R]->(:P)-[:R]->(:P), (a)-[:R]->(:P)-[:R]->(:P)")
+        db.create_index("P", "id")
+        q = "MATCH (a:P {id: 1})-[:R]->()-[:R]->(c) WHERE c <> a WITH count(DISTINCT c) AS n WHERE n > $m RETURN n"
+        assert "CountDistinctReach" in db.execute("EXPLAIN " + q, {"m": 0}).plan.operators
+        assert db.execute(q, {"m": 1}).fetchall() == [(2,)]
+        assert db.execute(q, {"m": 2}).fetchall() == []
