@@ -504,6 +504,21 @@ def _build_path(op, C):
     return run
 
 
+def _reach(ctx, starts, hops, direction, label) -> int:
+    """How many distinct nodes the walks of exactly ``hops`` edges from the nodes ``starts``
+    reach, each start itself excluded from its own reach: one native call for one start."""
+    if len(starts) == 1:
+        return ctx.tx.count_reach(starts[0], hops, direction, label)
+    reach = set()
+    for a in starts:
+        frontier = [a]
+        for _ in range(hops):
+            ctx.tick()
+            frontier = sorted(set(ctx.expand(frontier, direction, label)[0]))
+        reach.update(x for x in frontier if x != a)
+    return len(reach)
+
+
 def _count_reach(op, C):
     src = _unary(op, C)
     s, hops, direction, out_var = op.src, op.hops, op.direction, op.out_var
@@ -516,18 +531,7 @@ def _count_reach(op, C):
                 v = row.get(s)
                 if isinstance(v, NodeRef):
                     starts.append(v.id)
-        if len(starts) == 1 and hasattr(ctx.tx, "count_reach"):
-            n = ctx.tx.count_reach(starts[0], hops, direction, label)
-        else:
-            reach = set()
-            for a in starts:
-                frontier = [a]
-                for _ in range(hops):
-                    ctx.tick()
-                    frontier = sorted(set(ctx.expand(frontier, direction, label)[0]))
-                reach.update(x for x in frontier if x != a)
-            n = len(reach)
-        yield [{out_var: n}]
+        yield [{out_var: _reach(ctx, starts, hops, direction, label)}]
     return run
 
 
@@ -1039,6 +1043,8 @@ def direct(root: L.ProduceResults, C):
     queries whose cost is the per-call floor; every other plan returns None and runs through
     the operators.  The rows and limits are exactly those of the operator pipeline."""
     proj = root.source
+    if type(proj) is L.CountReach:
+        return _direct_reach(proj, C)
     if type(proj) is not L.Projection:
         return None
     p = proj.projection
@@ -1097,6 +1103,29 @@ def direct(root: L.ProduceResults, C):
 
 
 _EMPTY_ROW: dict = {}
+
+
+def _direct_reach(op, C):
+    """``rows(ctx)`` for a CountDistinctReach over filters over an index seek: the seek, the
+    filters, one native reach count."""
+    preds = []
+    s = op.source
+    while type(s) is L.Filter:
+        bound = _bound_of(s)
+        preds[:0] = [C.predicate(x, bound) for x in s.predicates]
+        s = s.source
+    if type(s) is not L.NodeIndexSeek or s.var != op.src or type(s.source) is not L.Argument or s.source.bound:
+        return None
+    seek, var = _seek_nodes(s, C), s.var
+    hops, direction = op.hops, op.direction
+    label = op.types[0] if op.types else None
+
+    def rows(ctx):
+        starts = seek(_EMPTY_ROW, ctx)
+        if preds:
+            starts = [n for n in starts if all(q({var: NodeRef(n)}, ctx) is True for q in preds)]
+        return [(_reach(ctx, starts, hops, direction, label),)]
+    return rows
 
 
 def _ticking(it, ctx):
