@@ -5,7 +5,7 @@ independent of every adapter, and the comparison.  No number is reported for a s
 without this check (run.py prints the problems first and the exit status says so).
 
 Checked: node/edge counts after W1 and after W2 (every repetition, W8 ones included), W3
-and W3u names (digest), W4 degrees, W5 and W5c 2-hop counts, W7 and W7c average age, W12
+and W3u names (digest), W4 degrees, W5 and W5c 2-hop counts, W7 average age, W12
 same-name pair counts, W9 and W10 counts (every
 acknowledged commit present after the run / after crash recovery, nothing more).
 """
@@ -80,11 +80,10 @@ def check(res: dict, exp: dict) -> list[str]:
             probs.append(f"{w.upper()} differs on {len(bad) or 'all'} of {len(exp[e])} queries "
                          f"(query {first}: got {rd[w]['answers'][first:first + 1]}, "
                          f"expected {exp[e][first]})")
-    for w in ("w7", "w7c"):
-        if w in rd:
-            got = rd[w]["answer"]
-            if got is None or abs(got - exp["w7"]) > 1e-6 * max(1.0, abs(exp["w7"])):
-                probs.append(f"{w.upper()} average age {got} != expected {exp['w7']}")
+    if "w7" in rd:
+        got = rd["w7"]["answer"]
+        if got is None or abs(got - exp["w7"]) > 1e-6 * max(1.0, abs(exp["w7"])):
+            probs.append(f"W7 average age {got} != expected {exp['w7']}")
     after = res.get("after", {})
     for w, what in (("w9", "persons after W9"), ("w10", "persons after crash recovery")):
         got = (after.get(w) or {}).get("count_check")

@@ -8,7 +8,7 @@ phase)`` (the ``register_test`` habit of sortedcontainers' benchmarks).  The wor
 runs the phases in this order on each repetition's database:
 
     "load"   W1 bulk load (timed), [W8: set the schema], W11 disk size      every repetition
-    "read"   W0 W3 W3u W4 W5 W7 W5c W7c W12 on the reopened database       first repetition
+    "read"   W0 W3 W3u W4 W5 W7 W5c W12 on the reopened database           first repetition
     "write"  W2 100-op transactions (W8 = the same on a schema-checked db)  every repetition
     "after"  W9 single-op commits, W10 crash recovery, W6 duplicate key     first repetition
 
@@ -239,20 +239,6 @@ def two_hop_cypher(a, ctx: Context) -> dict | None:
     if getattr(a, "two_hop_count_cypher", None) is None:
         return None
     return _per_id(a, ctx, "two_hop_count_cypher", "w5_ids")
-
-
-@workload("w7c", "read")
-def scan_aggregate_cypher(a, ctx: Context) -> dict | None:
-    """W7c: W7 through the query language, when the adapter's W7 uses another path."""
-    f = getattr(a, "avg_age_out_degree_gt_cypher", None)
-    if f is None:
-        return None
-    answer: list = []
-
-    def run():
-        answer[:] = [f(ctx.wl["w7_threshold"])]
-    t = _repeat(run, ctx)
-    return {"times": t, "ms": statistics.median(t) * 1e3, "answer": answer[0]}
 
 
 def w12_pairs() -> list[tuple[int, int]]:
