@@ -1154,6 +1154,16 @@ class Store(_Native):
     def key_put(self, index, key: bytes, node, lsn) -> None:
         check(lib.lpg_store_key_put(self._hh(), index, key, len(key), node, lsn), "Store.key_put")
 
+    def key_put_many(self, index, keys: bytes, koffs, flags: bytes, first, lsn) -> None:
+        """key_put of key r (keys[koffs[r]:koffs[r+1]]) for node first + r where flags[r] == 1."""
+        n = len(flags)
+        if len(koffs) != n + 1:
+            raise errors.InterfaceError("key_put_many: need len(flags) + 1 offsets")
+        if n:
+            check(lib.lpg_store_key_put_many(self._hh(), index, keys if keys else ffi.NULL, len(keys),
+                                             ffi.from_buffer("uint64_t[]", koffs), flags, n, first, lsn),
+                  "Store.key_put_many")
+
     def key_del(self, index, key: bytes, node, lsn) -> None:
         check(lib.lpg_store_key_del(self._hh(), index, key, len(key), node, lsn), "Store.key_del")
 
@@ -1450,3 +1460,33 @@ def pack_rows(n: int, columns) -> tuple:
     offs.frombytes(ffi.buffer(o[0], 8 * (rn[0] + 1)))
     ffi.release(h)
     return blob, offs
+
+
+def rows_ok(blob: bytes, offs) -> bool:
+    """Every row blob[offs[r]:offs[r+1]] is empty or one msgpack map inside the blob."""
+    n = len(offs) - 1
+    if n < 0:
+        return False
+    return lib.lpg_rows_check(blob if blob else ffi.NULL, len(blob), ffi.from_buffer("uint64_t[]", offs), n) == 0
+
+
+def rows_key(blob: bytes, offs, lset, mask: bytes, name: str):
+    """Key bytes of property ``name`` of the rows whose label set (lset[r], array('I')) is set in
+    ``mask``: ``(keys, koffs array('Q'), flags bytes)``, flags 0 none, 1 key, 2 Python's to
+    compute, 3 NaN.  Raises Corrupt-free InterfaceError for a malformed blob (checked before)."""
+    n = len(offs) - 1
+    flags = ffi.new("uint8_t[]", max(n, 1))
+    out = ffi.new("lpg_rows **")
+    nm = name.encode("utf-8")
+    check(lib.lpg_rows_key(blob if blob else ffi.NULL, len(blob), ffi.from_buffer("uint64_t[]", offs), n,
+                           ffi.from_buffer("uint32_t[]", lset) if n else ffi.NULL, mask if mask else ffi.NULL,
+                           len(mask), nm if nm else ffi.NULL, len(nm), flags, out), "rows key")
+    h = ffi.gc(out[0], lib.lpg_rows_free)
+    b, bn, o, rn = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("const uint64_t **"), ffi.new("size_t *")
+    check(lib.lpg_rows_get(h, b, bn, o, rn), "rows")
+    keys = ffi.buffer(b[0], bn[0])[:] if bn[0] else b""
+    koffs = array("Q")
+    koffs.frombytes(ffi.buffer(o[0], 8 * (n + 1)))
+    fl = ffi.buffer(flags, n)[:]
+    ffi.release(h)
+    return keys, koffs, fl

@@ -903,17 +903,20 @@ class Transaction(_Reader):
 
     def _log_bulk_batch(self, batch) -> range:
         """Create the nodes or edges of an ingest batch (lpgdb/ingest/columns.py) as one
-        NODES_BULK / EDGES_BULK op (property maps encoded by C); their ids.  The commit does not
-        validate these ops: with a schema, the caller has checked the batch (schema/bulk.py)."""
+        NODES_COLS / EDGES_COLS op (property maps encoded by C into one blob); their ids.  The
+        commit does not validate these ops: with a schema, the caller has checked the batch
+        (schema/bulk.py)."""
         blob, offs = batch.props()
-        props = [blob[a:b] for a, b in zip(offs, offs[1:])]
-        edges = batch.kind == "edges"
-        cols = records.BulkColumns()
-        if edges:
-            cols.extend(batch.lset, props, batch.src, batch.dst)
-            return self._log_bulk_edges(cols, batch.labelsets)
-        cols.extend(batch.lset, props)
-        return self._log_bulk_nodes(cols, batch.labelsets)
+        if batch.kind == "edges":
+            first = self._next_edge
+            self._extra_ops.append(records.op_edges_cols(first, batch.labelsets, batch.lset, batch.src, batch.dst,
+                                                         blob, offs))
+            self._next_edge += batch.n
+            return range(first, self._next_edge)
+        first = self._next_node
+        self._extra_ops.append(records.op_nodes_cols(first, batch.labelsets, batch.lset, blob, offs))
+        self._next_node += batch.n
+        return range(first, self._next_node)
 
     def _buffer_batch(self, batch) -> range:
         """The rows of a batch as after-images in the write set (each map decoded once), so that

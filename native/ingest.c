@@ -222,3 +222,132 @@ void lpg_rows_free(lpg_rows *r)
     free(r->offs);
     free(r);
 }
+
+/* ---- columnar bulk ops: checking them, and their index keys (storage/graph.py) ---------------- */
+
+int lpg_rows_check(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t n)
+{
+    if ((blen && !blob) || !offs)
+        return LPG_EINVAL;
+    if (offs[0] > offs[n] || offs[n] > blen)
+        return LPG_ECORRUPT;
+    for (size_t r = 0; r < n; r++) {
+        uint64_t a = offs[r], b = offs[r + 1];
+        if (b < a || b > blen)
+            return LPG_ECORRUPT;
+        if (a == b)
+            continue;                        /* the empty map */
+        uint64_t items;
+        const uint8_t *nx;
+        if (mp_map(blob + a, blob + b, &items, &nx) || mp_skip(blob + a, blob + b, &nx) || nx != blob + b)
+            return LPG_ECORRUPT;
+    }
+    return LPG_OK;
+}
+
+/* The canonical key bytes (records.key_bytes of the 1-tuple) of one value: 0 written, 2 the
+ * value needs Python (a kind this does not canonicalise), 3 NaN (not a key). */
+static int key_of_value(const mval *v, buf *out)
+{
+    uint8_t arr1 = 0x91;
+    int rc = buf_put(out, &arr1, 1);
+    if (rc)
+        return -1;
+    switch (v->kind) {
+    case V_INT: rc = mp_put_int(out, v->i); break;
+    case V_BOOL: rc = mp_put_bool(out, (int)v->i); break;
+    case V_STR: rc = mp_put_str(out, v->p, v->n); break;
+    case V_BYTES: rc = mp_put_bin(out, v->p, v->n); break;
+    case V_FLOAT:
+        if (v->d != v->d)
+            return 3;
+        if (v->d == (double)(int64_t)v->d && v->d >= -9223372036854775808.0 && v->d < 9223372036854775808.0)
+            rc = mp_put_int(out, (int64_t)v->d);      /* 1.0 and 1 are one key */
+        else if (v->d >= 9223372036854775808.0 && v->d < 18446744073709551616.0 && v->d == (double)(uint64_t)v->d)
+            return 2;                                   /* a uint64: Python's encoding */
+        else
+            rc = mp_put_float(out, v->d);
+        break;
+    default:
+        return 2;
+    }
+    return rc ? -1 : 0;
+}
+
+int lpg_rows_key(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t n, const uint32_t *lset,
+                 const uint8_t *mask, size_t nmask, const uint8_t *name, size_t nlen, uint8_t *flags,
+                 lpg_rows **out)
+{
+    if ((blen && !blob) || !offs || (n && (!lset || !flags)) || (nmask && !mask) || (nlen && !name) || !out)
+        return LPG_EINVAL;
+    int rc = lpg_rows_check(blob, blen, offs, n);
+    if (rc)
+        return rc;
+    lpg_rows *r = calloc(1, sizeof *r);
+    if (!r || !(r->offs = malloc((n + 1) * 8))) {
+        lpg_rows_free(r);
+        return LPG_ENOMEM;
+    }
+    r->n = n;
+    r->offs[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        flags[i] = 0;
+        if (lset[i] < nmask && mask[lset[i]] && offs[i] < offs[i + 1]) {
+            const uint8_t *p = blob + offs[i], *end = blob + offs[i + 1];
+            uint64_t items;
+            if (mp_map(p, end, &items, &p)) {
+                rc = LPG_ECORRUPT;
+                break;
+            }
+            for (uint64_t k = 0; k < items; k++) {
+                const uint8_t *s;
+                size_t sl;
+                mval v;
+                if (mp_str(p, end, &s, &sl, &p) || mp_value(p, end, &v, &p)) {
+                    rc = LPG_ECORRUPT;
+                    break;
+                }
+                if (sl == nlen && memcmp(s, name, nlen) == 0) {
+                    if (v.kind == V_MSGPACK && v.n == 1 && v.p[0] == 0xc0)
+                        break;                          /* nil: no value */
+                    size_t at = r->blob.n;
+                    int k2 = key_of_value(&v, &r->blob);
+                    if (k2 < 0) {
+                        rc = LPG_ENOMEM;
+                        break;
+                    }
+                    if (k2 > 0)
+                        r->blob.n = at;
+                    flags[i] = k2 == 0 ? 1 : (uint8_t)k2;
+                    break;
+                }
+            }
+            if (rc)
+                break;
+        }
+        r->offs[i + 1] = r->blob.n;
+    }
+    if (rc) {
+        lpg_rows_free(r);
+        return rc;
+    }
+    *out = r;
+    return LPG_OK;
+}
+
+int lpg_store_key_put_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t klen, const uint64_t *koffs,
+                           const uint8_t *flags, size_t n, uint64_t first, uint64_t lsn)
+{
+    if (!s || (klen && !keys) || (n && (!koffs || !flags)))
+        return LPG_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (flags[i] != 1)
+            continue;
+        if (koffs[i] > koffs[i + 1] || koffs[i + 1] > klen)
+            return LPG_EBOUNDS;
+        int rc = lpg_store_key_put(s, index, keys + koffs[i], (size_t)(koffs[i + 1] - koffs[i]), first + i, lsn);
+        if (rc)
+            return rc;
+    }
+    return LPG_OK;
+}

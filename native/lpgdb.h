@@ -437,6 +437,20 @@ int lpg_rows_pack(size_t n, uint32_t ncols, const uint8_t *kinds, const uint8_t 
                   const uint8_t *const *data, const uint64_t *data_lens, lpg_rows **out);
 int lpg_rows_get(lpg_rows *r, const uint8_t **blob, size_t *len, const uint64_t **offs, size_t *n);
 void lpg_rows_free(lpg_rows *r);
+/* Columnar bulk ops (records.NODES_COLS / EDGES_COLS): every row blob[offs[r] .. offs[r+1]) is
+ * empty or exactly one msgpack map, inside the blob.  LPG_OK or LPG_ECORRUPT.  O(bytes). */
+int lpg_rows_check(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t n);
+/* The canonical key bytes (records.key_bytes) of property `name` of the rows whose label set
+ * lset[r] has mask[lset[r]] set: flags[r] = 0 no key (not masked, or no value), 1 key in *out's
+ * row r, 2 a value this does not canonicalise (Python does it), 3 NaN.  LPG_ECORRUPT like
+ * lpg_rows_check.  O(bytes). */
+int lpg_rows_key(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t n, const uint32_t *lset,
+                 const uint8_t *mask, size_t nmask, const uint8_t *name, size_t nlen, uint8_t *flags,
+                 lpg_rows **out);
+/* lpg_store_key_put of key r (keys[koffs[r] .. koffs[r+1])) for node first + r, for each r
+ * with flags[r] == 1. */
+int lpg_store_key_put_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t klen, const uint64_t *koffs,
+                           const uint8_t *flags, size_t n, uint64_t first, uint64_t lsn);
 /* cffi:end */
 
 #endif /* LPGDB_H */

@@ -47,7 +47,8 @@ from typing import Iterable, Optional
 from .. import core
 from ..errors import CorruptionError, DataError, Error
 from . import records
-from .records import EDGE_DEL, EDGE_PUT, EDGES_BULK, INDEX, NODE_DEL, NODE_PUT, NODES_BULK, SCHEMA
+from .records import (EDGE_DEL, EDGE_PUT, EDGES_BULK, EDGES_COLS, INDEX, NODE_DEL, NODE_PUT, NODES_BULK, NODES_COLS,
+                      SCHEMA)
 
 ALL = 0            # label id of the pseudo-label every node carries
 PARTITION_SHIFT = core.PART_SHIFT
@@ -477,6 +478,35 @@ class GraphState:
                         _names(ls)
                     step = (idx, srcs, dsts)
                     next_edge = first + m
+                elif code == NODES_COLS and n == 6:
+                    first, lsets, blob = op[1], op[2], op[4]
+                    idx, offs = _u_array("I", op[3], "label index"), _u_array("Q", op[5], "offsets")
+                    m = len(idx)
+                    if (not _is_id(first) or first < next_node or not isinstance(lsets, list)
+                            or type(blob) is not bytes or len(offs) != m + 1 or first + m > core.MAX_ID
+                            or (m and max(idx) >= len(lsets)) or not core.rows_ok(blob, offs)):
+                        raise _Bad("bad NODES_COLS")
+                    lsets = [_names(ls) for ls in lsets]
+                    step = (idx, offs, self._cols_keys(specs, first, lsets, idx, blob, offs) if specs else ())
+                    if track:
+                        written.update((first + i, (lsets[li], blob[offs[i]:offs[i + 1]])) for i, li in enumerate(idx))
+                    next_node = first + m
+                elif code == EDGES_COLS and n == 8:
+                    first, lsets, blob = op[1], op[2], op[6]
+                    idx = _u_array("I", op[3], "type index")
+                    srcs, dsts = _u_array("Q", op[4], "source"), _u_array("Q", op[5], "target")
+                    offs = _u_array("Q", op[7], "offsets")
+                    m = len(idx)
+                    if (not _is_id(first) or first < next_edge or not isinstance(lsets, list)
+                            or type(blob) is not bytes or not (len(srcs) == len(dsts) == m == len(offs) - 1)
+                            or first + m > core.MAX_ID or (m and (max(idx) >= len(lsets) or max(srcs) >= next_node
+                                                                 or max(dsts) >= next_node))
+                            or not core.rows_ok(blob, offs)):
+                        raise _Bad("bad EDGES_COLS")
+                    for ls in lsets:
+                        _names(ls)
+                    step = (idx, srcs, dsts, offs)
+                    next_edge = first + m
                 else:
                     raise _Bad(f"unknown op {code!r} with {n} fields")
                 plan.append(step)
@@ -490,6 +520,33 @@ class GraphState:
         except core.Corrupt as e:
             from .files import corruption
             raise corruption(e) from None
+
+    def _cols_keys(self, specs, first, lsets, idx, blob, offs) -> list:
+        """[(ident, keys, koffs, flags)]: the key bytes of every row of a NODES_COLS op under
+        each spec (flags[r] == 1: row r has key keys[koffs[r]:koffs[r+1]]).  A one-property
+        user index is read by C from the maps (native/ingest.c); other specs, and values C does
+        not canonicalise, go through key_of per row.  DataError if a key cannot be indexed."""
+        out = []
+        rows = None
+        for ident, name, key_of in specs:
+            if ident[0] == "index" and len(ident[2]) == 1:
+                mask = bytes(1 if ident[1] in ls else 0 for ls in lsets)
+                keys, koffs, flags = core.rows_key(blob, offs, idx, mask, ident[2][0])
+                if (b"\x02" not in flags and b"\x03" not in flags
+                        and (not keys or max(map(int.__sub__, koffs[1:], koffs)) <= core.KEY_MAX)):
+                    out.append((ident, keys, koffs, flags))
+                    continue
+            if rows is None:
+                rows = [records.unpack_props(blob[offs[i]:offs[i + 1]]) for i in range(len(idx))]
+            keys, koffs, flags = bytearray(), array("Q", [0]), bytearray(len(idx))
+            for i, (li, props) in enumerate(zip(idx, rows)):
+                k = key_of(lsets[li], props)
+                if k is not None:
+                    keys += self._key_bytes(k, name, first + i)
+                    flags[i] = 1
+                koffs.append(len(keys))
+            out.append((ident, bytes(keys), koffs, bytes(flags)))
+        return out
 
     def _keys_of(self, specs, nid, labels, props) -> dict:
         """ident -> key bytes of one node under each spec that covers it (DataError if a key
@@ -593,6 +650,10 @@ class GraphState:
                 self._bulk_nodes(op[1], op[2], step[0], op[4], step[1], lsn)
             elif code == EDGES_BULK:
                 self._bulk_edges(op[1], op[2], step[0], step[1], step[2], op[6], lsn)
+            elif code == NODES_COLS:
+                self._cols_nodes(op[1], op[2], step, op[4], lsn)
+            elif code == EDGES_COLS:
+                self._cols_edges(op[1], op[2], step, op[6], lsn)
         st.commit_end(lsn, floor)
 
     def _new_spec(self, name, key_of, ident, table: dict, lsn) -> KeySpec:
@@ -661,6 +722,29 @@ class GraphState:
         offs = array("Q", [0])
         offs.extend(accumulate(map(len, props)))
         self.store.edges_bulk(first, types, srcs, dsts, b"".join(props), offs, lsn)
+        if first + len(idx) > cat.next_edge_id:
+            cat.next_edge_id = first + len(idx)
+
+    def _cols_nodes(self, first, lsets, step, blob, lsn) -> None:
+        """NODES_COLS: all new nodes in one native call, their keys in one per index.  O(n)."""
+        idx, offs, keys = step
+        cat = self.catalog
+        ids = [cat.labelset_id(frozenset(ls)) for ls in lsets]
+        lsids = idx if ids == list(range(len(ids))) else array("I", (ids[i] for i in idx))
+        self.store.nodes_bulk(first, lsids, blob, offs, lsn)
+        if keys:
+            by_ident = {s.ident: s.index_id for s in cat.all_specs()}
+            for ident, kb, koffs, flags in keys:
+                self.store.key_put_many(by_ident[ident], kb, koffs, flags, first, lsn)
+        if first + len(idx) > cat.next_node_id:
+            cat.next_node_id = first + len(idx)
+
+    def _cols_edges(self, first, lsets, step, blob, lsn) -> None:
+        idx, srcs, dsts, offs = step
+        cat = self.catalog
+        tids = [cat.type_id(frozenset(ls)) for ls in lsets]
+        types = idx if tids == list(range(len(tids))) else array("I", (tids[i] for i in idx))
+        self.store.edges_bulk(first, types, srcs, dsts, blob, offs, lsn)
         if first + len(idx) > cat.next_edge_id:
             cat.next_edge_id = first + len(idx)
 

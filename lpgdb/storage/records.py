@@ -43,6 +43,11 @@ Commit records (the payload of a WAL transaction, see wal.py)
     NODES_BULK  first_id, [[labels]...], idx u32[], [props]  create consecutive nodes (columns)
     EDGES_BULK  first_id, [[labels]...], idx u32[],          create consecutive edges (columns;
                 src u64[], dst u64[], [props]                arrays as little-endian bytes)
+    NODES_COLS  first_id, [[labels]...], idx u32[],          NODES_BULK with the property maps
+                blob, offs u64[n+1]                          as one blob: row i = blob[offs[i]:
+                                                             offs[i+1]] (bulk ingest, issue 11)
+    EDGES_COLS  first_id, [[labels]...], idx u32[],          EDGES_BULK likewise
+                src u64[], dst u64[], blob, offs u64[n+1]
     ==========  ===========================================  =================================
 
 Key bytes
@@ -62,6 +67,7 @@ from ..errors import CorruptionError, DataError
 
 FORMAT = 1
 NODE_PUT, NODE_DEL, EDGE_PUT, EDGE_DEL, SCHEMA, INDEX, NODES_BULK, EDGES_BULK = 1, 2, 3, 4, 5, 6, 7, 8
+NODES_COLS, EDGES_COLS = 9, 10
 
 EXT_DATE = _EXT_DATE = 1
 _EXT_TIME, _EXT_DATETIME, _EXT_DURATION = 2, 3, 4
@@ -305,6 +311,19 @@ class BulkColumns:
         """Create edges first, first+1, ... with these columns."""
         return [EDGES_BULK, first, [sorted(ls) for ls in labelsets], self.idx.tobytes(),
                 self.srcs.tobytes(), self.dsts.tobytes(), self.props]
+
+
+def op_nodes_cols(first: int, labelsets: list, idx, blob: bytes, offs) -> list:
+    """Create nodes first, first+1, ...: label-set index ``idx[i]`` (array('I')) into
+    ``labelsets``, property map ``blob[offs[i]:offs[i+1]]`` (offs: array('Q'), n + 1 entries;
+    each map as pack_props writes it).  No Python object per row (bulk ingest)."""
+    return [NODES_COLS, first, [sorted(ls) for ls in labelsets], idx.tobytes(), bytes(blob), offs.tobytes()]
+
+
+def op_edges_cols(first: int, labelsets: list, idx, srcs, dsts, blob: bytes, offs) -> list:
+    """Create edges first, first+1, ... (as op_nodes_cols, with endpoints array('Q'))."""
+    return [EDGES_COLS, first, [sorted(ls) for ls in labelsets], idx.tobytes(), srcs.tobytes(), dsts.tobytes(),
+            bytes(blob), offs.tobytes()]
 
 
 def encode_commit(commit_ns: int, ops: list) -> bytes:
