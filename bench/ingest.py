@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     data = os.path.join(a.data, a.size)
     datagen.ensure(data, datagen.SIZES[a.size])
     meta = json.load(open(os.path.join(data, "meta.json")))
-    root = tempfile.mkdtemp(prefix="lpgdb-ingest-")
+    root = tempfile.mkdtemp(prefix="lpgdb-ingest-", dir=a.data)
     systems = a.systems.split(",")
     runs: dict = {s: [] for s in systems}
     loads = [os.getloadavg()[0]]
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
             for s in systems:
                 runs[s].append(_run_child(s, data, root))
                 loads.append(os.getloadavg()[0])
-        big = _big(a.big_edges, root) if a.big_edges else None
+        big = _big(a.big_edges, a.data) if a.big_edges else None
     finally:
         shutil.rmtree(root, ignore_errors=True)
     m = meta.get("edges") or meta.get("m")
@@ -161,6 +161,8 @@ def main(argv=None) -> int:
     med = {}
     for s in systems:
         good = [r for r in runs[s] if "error" not in r]
+        if not runs[s]:
+            continue
         if not good:
             lines.append(f"| {s} | failed: {runs[s][0].get('error')} | | | | | no |")
             continue
