@@ -39,11 +39,28 @@ def load(ddl: str, name: Optional[str] = None) -> GraphType:
     return parse_schema(ddl, name)
 
 
+class KeySpecs(list):
+    """The key specs of a schema (a list of ``IndexSpec``), and which user index each can serve."""
+
+    def __init__(self, gt: GraphType):
+        super().__init__(gt.index_specs())
+        self._label_index = gt.label_index
+
+    def shared(self, label: str, props: Tuple[str, ...]) -> Optional[str]:
+        """The name of the spec that holds exactly the nodes and keys a user index on
+        ``label(props)`` would (``GraphType.label_index``), or None: storage then keeps one index
+        for both (issue 11)."""
+        spec = self._label_index(label, tuple(props))
+        return None if spec is None else spec.name
+
+
+@functools.lru_cache(maxsize=16)
 def key_specs(ddl: str, name: Optional[str] = None) -> List[IndexSpec]:
     """What storage needs to index for stored schema text: one ``IndexSpec`` (``.name``,
-    ``.key_of(labels, props)``) per EXCLUSIVE constraint over node properties. Storage keeps
-    the text and these specs; it never holds the resolved graph type."""
-    return load(ddl, name).index_specs()
+    ``.key_of(labels, props)``) per EXCLUSIVE constraint over node properties, as a ``KeySpecs``
+    list (``.shared(label, props)``). Storage keeps the text and these specs; it never holds the
+    resolved graph type."""
+    return KeySpecs(load(ddl, name))
 
 
 def of(schema: Optional[Tuple[str, Optional[str]]]) -> Optional[GraphType]:

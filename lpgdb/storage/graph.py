@@ -58,13 +58,16 @@ DELETED = core.NODE_DELETED
 class KeySpec:
     """A hash index over nodes: ``key_of(labels, props) -> tuple | None`` decides membership.
     ``ident`` tells schema KEY indexes (``("schema", name)``) from user indexes
-    (``("index", label, props)``)."""
+    (``("index", label, props)``).  A ``shared`` user index has no entries of its own: a schema
+    KEY/EXCLUSIVE index holds exactly the same (node, key) pairs (``GraphType.label_index``), and
+    ``index_id`` is that index's, so lookups read it and writes maintain one index (issue 11)."""
 
-    def __init__(self, name: str, index_id: int, key_of, ident=None):
+    def __init__(self, name: str, index_id: int, key_of, ident=None, shared: bool = False):
         self.name = name
         self.index_id = index_id
         self.key_of = key_of
         self.ident = ident if ident is not None else ("schema", name)
+        self.shared = shared
 
 
 def _user_index_name(label: str, props: tuple) -> str:
@@ -122,6 +125,7 @@ class Catalog:
         self.next_edge_id = 0
         self.schema: Optional[tuple] = None                 # (ddl, graph_type_name) or None
         self.schema_specs: list = []
+        self.key_specs: list = []                           # what the schema loader gave (key specs)
         self.user_indexes: dict = {}                        # (label, props) -> KeySpec
         self.next_index_id = 1
         self.on_labelset = None                             # callback(id, label ids) for the store
@@ -164,13 +168,22 @@ class Catalog:
         return self.types_by_label.get(label, [])
 
     def all_specs(self) -> list:
-        return self.schema_specs + list(self.user_indexes.values())
+        """The indexes that hold entries (shared user indexes are read through their schema index)."""
+        return self.schema_specs + [s for s in self.user_indexes.values() if not s.shared]
 
     def spec_by_name(self, name: str) -> Optional[KeySpec]:
-        for spec in self.all_specs():
+        for spec in self.schema_specs + list(self.user_indexes.values()):
             if spec.name == name:
                 return spec
         return None
+
+    @staticmethod
+    def share_with(key_specs, label: str, props: tuple) -> Optional[str]:
+        """The name of the schema index (of the schema whose ``key_specs`` the loader gave) that
+        holds exactly the nodes and keys a user index on ``label(props)`` would, or None.  The
+        schema package decides (``key_specs.shared``, GraphType.label_index)."""
+        shared = getattr(key_specs, "shared", None)
+        return None if shared is None else shared(label, tuple(props))
 
     # -- the manifest form ------------------------------------------------------------------------
     def to_manifest(self) -> dict:
@@ -214,6 +227,7 @@ class Catalog:
                 c.type_id(frozenset(t))
             c.next_node_id, c.next_edge_id = man["next_node_id"], man["next_edge_id"]
             c.next_index_id = man["next_index_id"]
+            schema_ids = {}
             if not all(type(x) is int and 0 <= x <= core.MAX_ID
                        for x in (c.next_node_id, c.next_edge_id)) or type(c.next_index_id) is not int:
                 raise ValueError("bad counters")
@@ -224,16 +238,21 @@ class Catalog:
                     raise ValueError("bad schema")
                 c.schema = (ddl, name)
                 try:
-                    key_specs = list(schema_loader(ddl, name))
+                    key_specs = schema_loader(ddl, name)
                 except Error as e:
                     raise ValueError(f"its schema cannot be loaded: {e}") from None
             else:
                 key_specs = []
+            c.key_specs = key_specs
             by_name = {s.name: s for s in key_specs}
             seen = set()
             for entry in man["indexes"]:
                 index_id, kind, name, label, props = entry
-                if type(index_id) is not int or not 0 < index_id < c.next_index_id or index_id in seen:
+                if type(index_id) is not int or not 0 < index_id < c.next_index_id:
+                    raise ValueError("bad index id")
+                # a user index shared with a schema index carries that index's id (listed before)
+                shared = kind == "index" and index_id in schema_ids
+                if index_id in seen and not shared:
                     raise ValueError("bad index id")
                 seen.add(index_id)
                 if kind == "schema":
@@ -241,13 +260,16 @@ class Catalog:
                     if ispec is None:
                         raise ValueError(f"index {name!r:.40} is not in the schema")
                     c.schema_specs.append(KeySpec(name, index_id, ispec.key_of, ("schema", name)))
+                    schema_ids[index_id] = name
                 elif kind == "index":
                     if type(label) is not str or not isinstance(props, list) or not props:
                         raise ValueError("bad user index")
                     props = tuple(props)
+                    if shared and c.share_with(c.key_specs, label, props) != schema_ids[index_id]:
+                        raise ValueError("a shared user index does not match its schema index")
                     c.user_indexes[(label, props)] = KeySpec(
                         _user_index_name(label, props), index_id, user_index_key_of(label, props),
-                        ("index", label, props))
+                        ("index", label, props), shared)
                 else:
                     raise ValueError("bad index kind")
             if by_name:
@@ -384,6 +406,9 @@ class GraphState:
             raise CorruptionError("a commit record's op list is not a list")
         cat = self.catalog
         specs = [(s.ident, s.name, s.key_of) for s in cat.all_specs()]
+        # user indexes as this record leaves them: (label, props) -> shared with a schema index?
+        users = {k: u.shared for k, u in cat.user_indexes.items()}
+        cur_specs = cat.key_specs
         track = any(isinstance(op, list) and op and op[0] in (SCHEMA, INDEX) for op in ops)
         written: dict = {}            # node id -> (labels, props bytes) | None, earlier in this record
         next_node, next_edge = cat.next_node_id, cat.next_edge_id
@@ -423,27 +448,51 @@ class GraphState:
                     ddl, name = op[1], op[2]
                     if not (ddl is None or type(ddl) is str) or not (name is None or type(name) is str):
                         raise _Bad("bad SCHEMA")
-                    key_specs = list(self.schema_loader(ddl, name)) if ddl is not None else []
+                    key_specs = self.schema_loader(ddl, name) if ddl is not None else []
                     specs = [x for x in specs if x[0][0] != "schema"]
                     tables = {}
                     for ispec in key_specs:
                         ident = ("schema", ispec.name)
                         tables[ident] = self._build(written, ispec.name, ispec.key_of)
                         specs.insert(len(tables) - 1, (ident, ispec.name, ispec.key_of))
-                    step = (key_specs, tables)
+                    # each user index now shares a new schema index, or holds its own entries
+                    # (built here when it shared one of the old schema's)
+                    users_next = {}
+                    for (label, props), was_shared in users.items():
+                        ident = ("index", label, props)
+                        target = cat.share_with(key_specs, label, props)
+                        if target is not None:
+                            users_next[(label, props)] = ("share", target)
+                            specs = [x for x in specs if x[0] != ident]
+                        elif was_shared:
+                            uname, key_of = _user_index_name(label, props), user_index_key_of(label, props)
+                            users_next[(label, props)] = ("own", self._build(written, uname, key_of))
+                            specs.append((ident, uname, key_of))
+                    users = {k: v[0] == "share" for k, v in users_next.items()} | \
+                        {k: False for k in users if k not in users_next}
+                    cur_specs = key_specs
+                    step = (key_specs, tables, users_next)
                 elif code == INDEX and n == 4:
                     label, props, create = op[1], op[2], op[3]
                     if type(label) is not str or not label or not _names(props) or type(create) is not bool:
                         raise _Bad("bad INDEX")
-                    ident = ("index", label, tuple(props))
-                    have = any(x[0] == ident for x in specs)
+                    key = (label, tuple(props))
+                    ident = ("index",) + key
+                    have = key in users
                     if create and not have:
-                        name = _user_index_name(label, tuple(props))
-                        key_of = user_index_key_of(label, tuple(props))
-                        step = self._build(written, name, key_of)
-                        specs.append((ident, name, key_of))
+                        target = cat.share_with(cur_specs, label, tuple(props))
+                        if target is not None:
+                            step = ("share", target)
+                            users[key] = True
+                        else:
+                            name = _user_index_name(label, tuple(props))
+                            key_of = user_index_key_of(label, tuple(props))
+                            step = ("own", self._build(written, name, key_of))
+                            specs.append((ident, name, key_of))
+                            users[key] = False
                     elif not create and have:
                         specs = [x for x in specs if x[0] != ident]
+                        del users[key]
                 elif code == NODES_BULK and n == 5:
                     first, lsets, idx, props = op[1], op[2], _u_array("I", op[3], "label index"), op[4]
                     if (not _is_id(first) or first < next_node or not isinstance(lsets, list)
@@ -627,7 +676,7 @@ class GraphState:
                     self._reindex(op[1], None, None, lsn)
                     st.node_put(op[1], DELETED, b"", lsn, floor)
             elif code == SCHEMA:
-                key_specs, tables = step
+                key_specs, tables, users_next = step
                 for spec in cat.schema_specs:
                     st.key_drop(spec.index_id)
                 cat.schema = (op[1], op[2]) if op[1] is not None else None
@@ -636,15 +685,18 @@ class GraphState:
                     ident = ("schema", ispec.name)
                     cat.schema_specs.append(self._new_spec(ispec.name, ispec.key_of, ident,
                                                            tables[ident], lsn))
+                cat.key_specs = key_specs
+                for key, (how, arg) in users_next.items():
+                    self._set_user_index(key, how, arg, lsn)
                 cat.version += 1
             elif code == INDEX:
                 label, props, create = op[1], tuple(op[2]), op[3]
                 if create and (label, props) not in cat.user_indexes:
-                    cat.user_indexes[(label, props)] = self._new_spec(
-                        _user_index_name(label, props), user_index_key_of(label, props),
-                        ("index", label, props), step, lsn)
+                    self._set_user_index((label, props), step[0], step[1], lsn)
                 elif not create and (label, props) in cat.user_indexes:
-                    st.key_drop(cat.user_indexes.pop((label, props)).index_id)
+                    old = cat.user_indexes.pop((label, props))
+                    if not old.shared:
+                        st.key_drop(old.index_id)
                 cat.version += 1
             elif code == NODES_BULK:
                 self._bulk_nodes(op[1], op[2], step[0], op[4], step[1], lsn)
@@ -655,6 +707,22 @@ class GraphState:
             elif code == EDGES_COLS:
                 self._cols_edges(op[1], op[2], step, op[6], lsn)
         st.commit_end(lsn, floor)
+
+    def _set_user_index(self, key, how: str, arg, lsn) -> None:
+        """User index ``key`` shares the schema index named ``arg`` (how "share"; its own
+        entries, if it had any, are dropped), or holds its own entries built from the table
+        ``arg`` (how "own", from prepare)."""
+        cat = self.catalog
+        label, props = key
+        old = cat.user_indexes.get(key)
+        name, key_of, ident = _user_index_name(label, props), user_index_key_of(label, props), ("index", label, props)
+        if how == "share":
+            target = next(s for s in cat.schema_specs if s.name == arg)
+            if old is not None and not old.shared:
+                self.store.key_drop(old.index_id)
+            cat.user_indexes[key] = KeySpec(name, target.index_id, key_of, ident, shared=True)
+        else:
+            cat.user_indexes[key] = self._new_spec(name, key_of, ident, arg, lsn)
 
     def _new_spec(self, name, key_of, ident, table: dict, lsn) -> KeySpec:
         """A new index filled from ``table`` (node id -> key bytes, built by prepare)."""
