@@ -453,21 +453,25 @@ class Database:
         self._check_open()
         return _graph_type(self._engine.schema)
 
-    def set_schema(self, ddl: str, graph_type: Optional[str] = None) -> "GraphType":
+    def set_schema(self, ddl: str, graph_type: Optional[str] = None, *,
+                   max_violations: Optional[int] = 1000) -> "GraphType":
         """Enforce a PG-Schema graph type from now on (validating all stored data first).
 
-        Raises SchemaSyntaxError / SemanticError for a bad schema and SchemaViolationError (with
-        every violation) if the stored data does not conform; then the old schema stays.
+        Raises SchemaSyntaxError / SemanticError for a bad schema and SchemaViolationError if
+        the stored data does not conform; then the old schema stays. The validation stops
+        after ``max_violations`` (None: never): the error then holds those first violations,
+        a count of each kind found, and ``.complete`` False.
         """
         self._check_open()
         if not isinstance(ddl, str):
             raise InterfaceError(f"the schema must be a str of PG-Schema DDL, not {type(ddl).__name__}")
+        _check_limit(max_violations)
         from .schema import parse_schema, validate
         gt = parse_schema(ddl, graph_type)   # raises the syntax/semantic errors
         with self.transaction() as tx:
-            violations = validate.validate_all(gt, _PendingSchemaView(tx, gt))
-            if violations:
-                raise SchemaViolationError(violations)
+            found = validate.validate_stored(gt, _PendingSchemaView(tx, gt), limit=max_violations)
+            if found.violations:
+                raise SchemaViolationError(found.violations, counts=found.counts, complete=found.complete)
             tx._log_schema(ddl, graph_type)
         return _graph_type(self._engine.schema)
 
@@ -476,15 +480,17 @@ class Database:
         with self.transaction() as tx:
             tx._log_schema(None, None)
 
-    def check(self) -> list:
-        """Validate all stored data against the schema now; [] means it conforms."""
+    def check(self, *, max_violations: Optional[int] = None) -> list:
+        """Validate all stored data against the schema now; [] means it conforms. With
+        ``max_violations``, stop once that many are found (and return those)."""
         self._check_open()
+        _check_limit(max_violations)
         gt = _graph_type(self._engine.schema)
         if gt is None:
             return []
         from .schema import validate
         with self.snapshot() as s:
-            return validate.validate_all(gt, s)
+            return validate.validate_stored(gt, s, limit=max_violations).violations
 
     def infer_schema(self) -> "GraphType":
         """A LOOSE graph type describing the stored data (which the data passes)."""
@@ -740,6 +746,11 @@ class IndexInfo(tuple):
 
     def __repr__(self) -> str:
         return f"IndexInfo({self[0]!r}, {self[1]!r}, kind={self.kind!r})"
+
+
+def _check_limit(limit) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InterfaceError(f"max_violations must be an int >= 1 or None, not {limit!r}")
 
 
 def _wait_seconds(timeout) -> float:

@@ -139,6 +139,12 @@ class IndexSpec:
     def __hash__(self) -> int:
         return hash(self.name)
 
+    @property
+    def label(self) -> Optional[str]:
+        """A label every node in the constraint's scope carries, if one is evident (None: any
+        node may be): the engine reads only the nodes of that label to build the index."""
+        return required_label(self.constraint.scope)
+
     def key_of(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> Optional[tuple]:
         c = self.constraint
         scope = c.scope

@@ -31,24 +31,63 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 from ..errors import NotFoundError, Violation
 from . import ast
 from ..values import comparable
-from .constraints import CompiledConstraint, eval_expr, required_label
+from .constraints import CompiledConstraint, eval_expr, eval_node_labels, required_label
 from .graphtype import GraphType
 from .types import EdgeType
 
-__all__ = ["validate_all", "validate_commit"]
+__all__ = ["validate_all", "validate_stored", "validate_commit", "Report"]
+
+
+class Report:
+    """What a full validation found: ``violations`` (the first ``limit`` when it stopped early),
+    ``counts`` ({kind: number} of those) and ``complete`` (False when it stopped early)."""
+
+    __slots__ = ("violations", "counts", "complete")
+
+    def __init__(self, violations: List[Violation], complete: bool):
+        self.violations = violations
+        self.counts: Dict[str, int] = {}
+        for v in violations:
+            self.counts[v.kind] = self.counts.get(v.kind, 0) + 1
+        self.complete = complete
 
 
 def validate_all(graph_type: GraphType, view) -> List[Violation]:
     """Every violation of ``graph_type`` in the graph ``view`` shows."""
-    v = _Validator(graph_type, view)
-    if graph_type.strict:
-        for n in view.nodes():
-            v.type_node(n)
-        for e in view.edges():
-            v.type_edge(e)
-    for c in graph_type.constraints:
-        v.check_constraint(c, None)
-    return v.finish()
+    return validate_stored(graph_type, view).violations
+
+
+def validate_stored(graph_type: GraphType, view, *, limit: Optional[int] = None) -> Report:
+    """A full validation of the graph ``view`` shows, stopping once ``limit`` violations are
+    found (None: never). The violations, and their order, are those of the element-by-element
+    check (``_Validator.type_node`` / ``type_edge`` / ``check_constraint``) whatever path runs.
+
+    With a view that offers ``scan_records`` (a snapshot or a transaction without writes of its
+    own), one pass over the nodes types them and evaluates every constraint whose descriptor is
+    the node's own properties (KEY, EXCLUSIVE, MANDATORY, SINGLETON, checks), and one pass over
+    the edges types them: an edge's middle spec is decided once per (label set, property bytes),
+    its endpoints from their label sets for nodes that conform (``GraphType.strict_implies``).
+    Only what fails, or cannot be settled that way, goes through the element-by-element check.
+    Complexity: O(nodes + edges) native reads and decodes of node property maps, O(distinct
+    edge property maps) decodes; memory O(nodes) (label sets and key holders) plus the
+    remaining constraints' own cost."""
+    v = _Validator(graph_type, view, limit=limit)
+    scan = getattr(view, "scan_records", None)
+    records = scan() if scan is not None else None
+    try:
+        if records is not None:
+            v.scan(*records)
+        else:
+            if graph_type.strict:
+                for n in view.nodes():
+                    v.type_node(n)
+                for e in view.edges():
+                    v.type_edge(e)
+            for c in graph_type.constraints:
+                v.check_constraint(c, None)
+    except _Enough:
+        pass
+    return Report(v.finish(), not v.stopped)
 
 
 def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
@@ -132,11 +171,17 @@ class _Edge:
 _ABSENT = object()
 
 
+class _Enough(Exception):
+    """The validation found its limit of violations."""
+
+
 class _Validator:
-    def __init__(self, gt: GraphType, view, ws=None):
+    def __init__(self, gt: GraphType, view, ws=None, limit: Optional[int] = None):
         self.gt = gt
         self.view = view
         self.out: List[Violation] = []
+        self.limit = limit
+        self.stopped = False
         self._nodes: Dict[int, Any] = {}
         self._edges: Dict[int, Any] = {}
         self._reported: Set[Tuple] = set()
@@ -247,6 +292,104 @@ class _Validator:
         if key not in self._reported:
             self._reported.add(key)
             self.out.append(Violation(kind, element, eid, type_name, msg))
+            if self.limit is not None and len(self.out) >= self.limit:
+                self.stopped = True
+                raise _Enough()
+
+    # ---- the one-pass full validation (validate_stored) ----
+    def scan(self, node_records, edge_records, decode) -> None:
+        gt, strict = self.gt, self.gt.strict
+        simple = [c for c in gt.constraints if not c.edge_scope and c.prop_keys is not None]
+        state = {id(c): ([], [], {}) for c in simple}    # bounds, duplicates, key holders
+        labels_of: Dict[int, Any] = {}
+        bad: Set[int] = set()
+        cands = gt.concrete_node_candidates
+        for nid, labels, props in node_records:
+            if strict:
+                labels_of[nid] = labels
+                for _t, sh in cands(labels):
+                    if sh.record_ok(props):
+                        break
+                else:
+                    bad.add(nid)
+                    n = self._nodes[nid] = _Node(nid, labels, props)
+                    self.type_node(n)
+            for c in simple:
+                self._scan_constraint(c, state[id(c)], nid, labels, props)
+        if strict:
+            self._scan_edges(edge_records, decode, labels_of, bad)
+        del labels_of
+        for c in gt.constraints:
+            if not c.edge_scope and c.prop_keys is not None:
+                bounds, dups, _holders = state.pop(id(c))
+                for nid, n, which in bounds:
+                    kind = c.min_kind if which == "least" else "participation_max"
+                    self.report(kind, "node", nid, c.name, self._bound_message(c, self.node(nid), n, which))
+                for culprit, other, t in dups:
+                    self._duplicate(c, culprit, other, t)
+            else:
+                self.check_constraint(c, None)
+
+    def _scan_constraint(self, c: CompiledConstraint, state, nid: int, labels, props) -> None:
+        """``check_constraint(c, None)`` for one node of a scan, its reports deferred (they come
+        after the typing, as in the element-by-element order)."""
+        scope = c.scope
+        if scope[0] == "type":
+            if not scope[1].conforms(labels, props):
+                return
+        elif scope[0] != "any" and not eval_node_labels(scope, labels, props):
+            return
+        if c.where is not None and eval_expr(c.where, {c.var: ("node", props, nid)}) is not True:
+            return
+        bounds, dups, holders = state
+        limit = self.limit
+        t = []
+        for k in c.prop_keys:
+            v = props.get(k)
+            if v is None:
+                t = None
+                break
+            t.append(comparable(v))
+        n = 0 if t is None else 1
+        if n < c.min and (limit is None or len(bounds) < limit):
+            bounds.append((nid, n, "least"))
+        if c.max is not None and n > c.max and (limit is None or len(bounds) < limit):
+            bounds.append((nid, n, "most"))
+        if c.exclusive and t is not None:
+            t = tuple(t)
+            first = holders.get(t)
+            if first is None:
+                holders[t] = nid
+            elif limit is None or len(dups) < limit:
+                dups.append((nid, first, t))
+
+    def _scan_edges(self, edge_records, decode, labels_of, bad) -> None:
+        """STRICT typing of every edge: the middle spec decided once per (label set, property
+        bytes), the endpoints from the label sets of nodes that conform; the rest exactly."""
+        gt = self.gt
+        cands, implied = gt.concrete_edge_candidates, gt.strict_implies
+        middle: Dict[tuple, Any] = {}       # (labels, bytes) -> the types whose middle accepts
+        ends: Dict[tuple, bool] = {}        # (types, source labels, target labels) -> implied
+        get_labels = labels_of.get
+        for eid, labels, src, dst, blob in edge_records:
+            key = (labels, blob)
+            ts = middle.get(key)
+            if ts is None:
+                props = decode(blob)
+                ts = tuple(dict.fromkeys(t for t, sh in cands(labels) if sh.record_ok(props)))
+                if len(middle) >= 65536:
+                    middle.clear()
+                middle[key] = ts
+            if ts and src not in bad and dst not in bad:
+                key = (ts, get_labels(src), get_labels(dst))
+                ok = ends.get(key)
+                if ok is None:
+                    ls, ld = key[1], key[2]
+                    ok = ends[key] = ls is not None and ld is not None and any(
+                        implied(t.source, ls) and implied(t.target, ld) for t in ts)
+                if ok:
+                    continue
+            self.type_edge(_Edge(eid, labels, src, dst, decode(blob)))
 
     # ---- STRICT typing ----
     def type_node(self, n) -> None:

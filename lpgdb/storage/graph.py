@@ -382,10 +382,14 @@ class GraphState:
             return None
         return self.catalog.labelsets[r[0]], records.unpack_props(r[1])
 
-    def _live_nodes(self):
-        """``[(id, labels, props)]`` of every live node at the applied LSN.  O(nodes)."""
+    def _live_nodes(self, label: Optional[str] = None):
+        """``[(id, labels, props)]`` of every live node (with ``label``) at the applied LSN.
+        O(nodes of the label)."""
+        lid = ALL if label is None else self.catalog.label_ids.get(label)
+        if lid is None:
+            return
         try:
-            ids = self.store.label_scan(ALL, self.applied_lsn)
+            ids = self.store.label_scan(lid, self.applied_lsn)
         except core.Corrupt as e:
             from .files import corruption
             raise corruption(e) from None
@@ -453,7 +457,7 @@ class GraphState:
                     tables = {}
                     for ispec in key_specs:
                         ident = ("schema", ispec.name)
-                        tables[ident] = self._build(written, ispec.name, ispec.key_of)
+                        tables[ident] = self._build(written, ispec.name, ispec.key_of, ispec.label)
                         specs.insert(len(tables) - 1, (ident, ispec.name, ispec.key_of))
                     # each user index now shares a new schema index, or holds its own entries
                     # (built here when it shared one of the old schema's)
@@ -466,7 +470,7 @@ class GraphState:
                             specs = [x for x in specs if x[0] != ident]
                         elif was_shared:
                             uname, key_of = _user_index_name(label, props), user_index_key_of(label, props)
-                            users_next[(label, props)] = ("own", self._build(written, uname, key_of))
+                            users_next[(label, props)] = ("own", self._build(written, uname, key_of, label))
                             specs.append((ident, uname, key_of))
                     users = {k: v[0] == "share" for k, v in users_next.items()} | \
                         {k: False for k in users if k not in users_next}
@@ -487,7 +491,7 @@ class GraphState:
                         else:
                             name = _user_index_name(label, tuple(props))
                             key_of = user_index_key_of(label, tuple(props))
-                            step = ("own", self._build(written, name, key_of))
+                            step = ("own", self._build(written, name, key_of, label))
                             specs.append((ident, name, key_of))
                             users[key] = False
                     elif not create and have:
@@ -620,11 +624,12 @@ class GraphState:
                             f"store a shorter value (or a hash of it) or drop the index")
         return kb
 
-    def _build(self, written: dict, name, key_of) -> dict:
-        """node id -> key bytes of every live node (as ``written`` leaves it) under a new spec.
-        O(live nodes): every node's properties are read."""
+    def _build(self, written: dict, name, key_of, label: Optional[str] = None) -> dict:
+        """node id -> key bytes of every live node (as ``written`` leaves it) under a new spec;
+        ``label``: one every node the spec indexes carries (only those are read).
+        O(live nodes of the label): their properties are read."""
         table = {}
-        for nid, labels, props in self._live_nodes():
+        for nid, labels, props in self._live_nodes(label):
             if nid in written:
                 continue
             k = key_of(labels, props)

@@ -192,6 +192,38 @@ class GraphView:
     def _types(self, label):
         return self._cat.types_for(label)
 
+    # -- whole-graph scans (full schema validation) ----------------------------------------------
+    def node_records(self):
+        """``(id, labels, props)`` of every node, ascending id: ``node()`` for all of them, with
+        the label sets shared (one frozenset object per label set).  O(nodes), one native call
+        and one decode a node."""
+        store, lsn, sets = self._store, self.lsn, self._cat.labelsets
+        for nid in self.node_ids():
+            try:
+                r = store.node(lsn, nid)
+            except core.Corrupt as e:
+                raise corruption(e) from None
+            if r is not None:
+                yield nid, sets[r[0]], _props_view(r[1])
+
+    def edge_records(self):
+        """``(id, labels, src, dst, props bytes)`` of every edge, ascending id, with the property
+        map undecoded (``decode_props`` decodes it): many edges share one byte string, so a
+        caller may decide once per distinct one.  O(edges), one native call an edge."""
+        store, lsn, types = self._store, self.lsn, self._cat.type_labels
+        for eid in self.edge_ids():
+            try:
+                r = store.edge(lsn, eid)
+            except core.Corrupt as e:
+                raise corruption(e) from None
+            if r is not None:
+                yield eid, types[r[0]], r[1], r[2], bytes(r[3])
+
+    @staticmethod
+    def decode_props(data: bytes):
+        """The read-only property map of ``edge_records``' bytes."""
+        return _props_view(data)
+
     def edge_ids(self, label: Optional[str] = None) -> list:
         """Ids of the edges (carrying ``label``), ascending.  O(edges)."""
         types = self._types(label)
