@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from importlib import resources
+from pathlib import Path
 from typing import List, Optional
 
 import lark
@@ -54,10 +55,24 @@ _TERMINAL_WORDS = {
 }
 
 
+def _grammar_text() -> str:
+    """grammar/pgschema.lark: the installed package's ``lpgdb.grammar``, or the source tree's
+    grammar/ next to the lpgdb package (a checkout on PYTHONPATH, as the query parser finds its
+    grammar)."""
+    try:
+        return resources.files("lpgdb.grammar").joinpath("pgschema.lark").read_text(encoding="utf-8")
+    except (ImportError, OSError):
+        here = Path(__file__).resolve().parent
+        for candidate in (here.parent / "grammar" / "pgschema.lark", here.parents[1] / "grammar" / "pgschema.lark"):
+            if candidate.exists():
+                return candidate.read_text(encoding="utf-8")
+        raise
+
+
 def _get_parser() -> lark.Lark:
     global _parser
     if _parser is None:
-        text = resources.files("lpgdb.grammar").joinpath("pgschema.lark").read_text(encoding="utf-8")
+        text = _grammar_text()
         _parser = lark.Lark(text, parser="lalr", lexer="contextual", propagate_positions=True,
                             maybe_placeholders=True)
     return _parser
