@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .errors import InterfaceError, NotFoundError, OperationalError, SchemaViolationError
@@ -295,13 +296,13 @@ class Database:
         time is parsed within the query's timeout, and the run gets what is left of it."""
         stmt = self._statements.get(query) if type(query) is str else None
         if stmt is None:
+            start = time.monotonic()        # the budget includes the first query's imports
             self._check_open()
             from . import query as _query
-            until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")))
+            until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")), start)
             stmt = self._prepare(query, until)
-            if until is not None:
-                options = {**options, "timeout": _query.remaining(until)}
-        return stmt.execute(params, **options)
+            return stmt._execute(params, options, until)
+        return stmt._execute(params, options, None)
 
     def cursor(self) -> "Cursor":
         """A PEP 249-style cursor: ``execute`` / ``executemany`` / ``fetch*`` (lpgdb/cursor.py)."""
@@ -622,6 +623,11 @@ class PreparedStatement:
         self._read = pq.readonly and pq.schema_command is None and not pq.batched
 
     def execute(self, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
+        return self._execute(params, options, None)
+
+    def _execute(self, params, options: dict, until: Optional[float]) -> "Result":
+        """``execute``; ``until``: the monotonic deadline when part of the timeout was spent
+        already (parsing a new text), else the run's timeout starts now."""
         db = self._db
         if db._closed:
             db._check_open()
@@ -633,6 +639,8 @@ class PreparedStatement:
             opts = {**db.query_defaults, **options}
         else:
             opts = db.query_defaults
+        if until is not None:
+            opts = {**opts, "deadline": until}
         if self._read:
             if pq.free is not None and (not params or _plain_params(params)):
                 return pq.run_free(params, opts)

@@ -405,6 +405,25 @@ _MAX_OFFSET = 18 * 3600
 _I64 = 2 ** 63
 
 
+def time_of_day(h: int, m: int, s: int, frac: int = 0) -> Optional[int]:
+    """Invariant (1) for fields: nanoseconds since midnight of ``h:m:s`` plus ``frac`` ns, or None
+    unless 0 <= h < 24, 0 <= m < 60, 0 <= s < 60 and 0 <= frac < 10**9.  Nothing wraps: '25:00' is
+    not 01:00, and there is no leap second (:60).  (Arithmetic wraps a time of day by itself.)"""
+    if 0 <= h < 24 and 0 <= m < 60 and 0 <= s < 60 and 0 <= frac < _NS:
+        return ((h * 60 + m) * 60 + s) * _NS + frac
+    return None
+
+
+def offset_seconds(sign: int, h: int, m: int = 0, s: int = 0) -> Optional[int]:
+    """Invariant (2) for fields: the offset ``sign`` (1 or -1) ``h:m:s`` in seconds, or None unless
+    m < 60, s < 60 and the offset is at most 18 h either way."""
+    if 0 <= m < 60 and 0 <= s < 60 and 0 <= h:
+        off = sign * ((h * 60 + m) * 60 + s)
+        if -_MAX_OFFSET <= off <= _MAX_OFFSET:
+            return off
+    return None
+
+
 def _frac(ns: int) -> str:
     """'.645876123' style fraction, trailing zeros removed ('' when zero)."""
     if not ns:

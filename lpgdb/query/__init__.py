@@ -17,7 +17,8 @@ Entry points:
     is_read_only(source) -> bool         True when the query has no write clause.
 
 Options (per call; the database passes its defaults): ``timeout`` (seconds), ``memory``
-(bytes, estimated), ``max_rows``, and the database's hooks ``import_dir``,
+(bytes, estimated), ``max_rows``, the internal ``deadline`` (a ``time.monotonic()`` value: where parsing a new text
+spent part of the timeout, the run ends there), and the database's hooks ``import_dir``,
 ``commit_batch`` (CALL { } IN TRANSACTIONS) and ``schema_command`` (CREATE/DROP INDEX ...).
 """
 from __future__ import annotations
@@ -239,20 +240,16 @@ _CACHE_SIZE = 512
 _CACHE_LOCK = threading.Lock()  # prepared queries are immutable; only the cache needs the lock
 
 
-def deadline(timeout) -> Optional[float]:
-    """The ``time.monotonic()`` deadline of a ``timeout`` in seconds (None: no limit).
+def deadline(timeout, start: Optional[float] = None) -> Optional[float]:
+    """The ``time.monotonic()`` deadline of a ``timeout`` in seconds from ``start`` (default:
+    now); None: no limit.
 
     Raises InterfaceError for a timeout that is not a number >= 0."""
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
         raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
-    return time.monotonic() + timeout
-
-
-def remaining(deadline_: Optional[float]) -> Optional[float]:
-    """Seconds left before ``deadline_`` (never negative), or None."""
-    return None if deadline_ is None else max(deadline_ - time.monotonic(), 0.0)
+    return (time.monotonic() if start is None else start) + timeout
 
 
 def prepare(source: str, *, deadline: Optional[float] = None) -> PreparedQuery:
@@ -296,7 +293,7 @@ def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool
         return prepare(source).run(tx, params, readonly, options)
     until = deadline(timeout)      # one budget for parsing and running
     pq = prepare(source, deadline=until)
-    options["timeout"] = remaining(until)
+    options["timeout"], options["deadline"] = timeout, until
     return pq.run(tx, params, readonly, options)
 
 

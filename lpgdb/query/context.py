@@ -61,8 +61,11 @@ class Context:
     def __init__(self, tx, params, timeout=None, readonly=False, memory=None, max_rows=None, options=None):
         self.tx = tx
         self.params = params
-        self.timeout = timeout
-        self.deadline = None if timeout is None else _monotonic() + timeout
+        self.timeout = timeout           # as the caller gave it (the error message quotes it)
+        if timeout is None:
+            self.deadline = None
+        else:                            # options["deadline"]: set where parsing spent part of it
+            self.deadline = (options and options.get("deadline")) or _monotonic() + timeout
         self.memory = memory
         self.max_rows = max_rows
         self.readonly = readonly
@@ -97,7 +100,7 @@ class Context:
             self.timed_out()
 
     def timed_out(self):
-        raise OperationalError(f"query timed out after {self.timeout} s; nothing it wrote was kept. Pass a "
+        raise OperationalError(f"query timed out after {self.timeout:g} s; nothing it wrote was kept. Pass a "
                                "larger timeout= to execute(), or set connect(..., query_timeout=...)",
                                reason="query_timeout")
 

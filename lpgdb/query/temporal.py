@@ -24,7 +24,8 @@ import re
 from fractions import Fraction
 from typing import Optional
 
-from ..values import Date, DateTime, Duration, LocalDateTime, LocalTime, Temporal, Time, canonical
+from ..values import Date, DateTime, Duration, LocalDateTime, LocalTime, Temporal, Time, canonical, offset_seconds, \
+    time_of_day
 from ..values import _offset_text as _offset_str
 from .diagnostics import argument_error, type_error
 
@@ -97,6 +98,7 @@ def _duration_prop(v, key):
 
 
 _EPOCH = _dt.date(1970, 1, 1).toordinal()
+_MAX_ORDINAL = _dt.date.max.toordinal()
 _MISSING = object()
 
 
@@ -152,6 +154,26 @@ def _week_date(year, week, dow=1):
         raise _bad(f"invalid week date {year}-W{week}-{dow}") from None
 
 
+def _ordinal_date(year: int, day: int) -> _dt.date:
+    """Day ``day`` (1-based) of ``year``; ValueError past the year's last day (no wrap)."""
+    first = _dt.date(year, 1, 1)
+    if not 1 <= day <= (_dt.date(year, 12, 31) - first).days + 1:
+        raise ValueError(f"day {day} of {year}")
+    return first + _dt.timedelta(days=day - 1)
+
+
+def _quarter_date(year: int, quarter: int, day: int) -> _dt.date:
+    """Day ``day`` (1-based) of quarter ``quarter`` of ``year``; ValueError for a quarter outside
+    1..4 or a day past the quarter's last (no wrap into the next quarter)."""
+    if not 1 <= quarter <= 4:
+        raise ValueError(f"quarter {quarter}")
+    first = _dt.date(year, 3 * quarter - 2, 1)
+    end = _dt.date(year + 1, 1, 1) if quarter == 4 else _dt.date(year, 3 * quarter + 1, 1)
+    if not 1 <= day <= (end - first).days:
+        raise ValueError(f"day {day} of quarter {quarter}")
+    return first + _dt.timedelta(days=day - 1)
+
+
 def _parse_date(s: str) -> _dt.date:
     for rx, kind in _DATE_RES:
         m = rx.fullmatch(s)
@@ -170,9 +192,9 @@ def _parse_date(s: str) -> _dt.date:
             if kind == "w":
                 return _week_date(g[0], g[1])
             if kind == "qd":
-                return _dt.date(g[0], 3 * (g[1] - 1) + 1, 1) + _dt.timedelta(days=g[2] - 1)
+                return _quarter_date(*g)
             if kind == "o":
-                return _dt.date(g[0], 1, 1) + _dt.timedelta(days=g[1] - 1)
+                return _ordinal_date(*g)
         except ValueError:
             raise _bad(f"invalid date '{s}'") from None
     raise _bad(f"cannot parse '{s}' as a date")
@@ -184,7 +206,9 @@ def _parse_time(s: str):
     if not m:
         raise _bad(f"cannot parse '{s}' as a time")
     h, mi, se, frac = m.groups()
-    ns = (int(h) * 3600 + int(mi or 0) * 60 + int(se or 0)) * _NS + (int((frac or "0").ljust(9, "0")))
+    ns = time_of_day(int(h), int(mi or 0), int(se or 0), int((frac or "0").ljust(9, "0")))
+    if ns is None:
+        raise _bad(f"invalid time '{s}': hours go to 23, minutes and seconds to 59")
     rest = s[m.end():]
     zm = _ZONE_RE.fullmatch(rest)
     if not zm:
@@ -196,10 +220,11 @@ def _parse_time(s: str):
 def _parse_offset(s: str) -> int:
     if s == "Z":
         return 0
-    sign = -1 if s[0] == "-" else 1
     digits = s[1:].replace(":", "")
-    h, m, sec = int(digits[:2]), int(digits[2:4] or 0), int(digits[4:6] or 0)
-    return sign * (h * 3600 + m * 60 + sec)
+    off = offset_seconds(-1 if s[0] == "-" else 1, int(digits[:2]), int(digits[2:4] or 0), int(digits[4:6] or 0))
+    if off is None:
+        raise _bad(f"invalid UTC offset '{s}': offsets go from -18:00 to +18:00, minutes and seconds to 59")
+    return off
 
 
 def _zone_offset(zone: str, d: _dt.date, ns: int) -> int:
@@ -269,9 +294,10 @@ def _time_from_map(m, base_ns=None) -> int:
     bms, bus, bns = (bfrac // 1_000_000, bfrac // 1000 % 1000, bfrac % 1000) if base_ns is not None else (0, 0, 0)
     frac = (_int_arg(m, "millisecond", bms) * 1_000_000 + _int_arg(m, "microsecond", bus) * 1000
             + _int_arg(m, "nanosecond", bns))
-    if not (0 <= h < 24 and 0 <= mi < 60 and 0 <= se < 60 and 0 <= frac < _NS):
+    ns = time_of_day(h, mi, se, frac)
+    if ns is None:
         raise _bad(f"invalid time {m}")
-    return ((h * 60 + mi) * 60 + se) * _NS + frac
+    return ns
 
 
 def _int_arg(m, key, default):
@@ -294,13 +320,12 @@ def _date_from_map(m, base: Optional[_dt.date] = None) -> _dt.date:
                 return _week_date(_int_arg(m, "year", iso[0]), _int_arg(m, "week", iso[1]),
                                   _int_arg(m, "dayOfWeek", iso[2]))
             if "ordinalDay" in m:
-                return _dt.date(_int_arg(m, "year", base.year), 1, 1) + _dt.timedelta(days=m["ordinalDay"] - 1)
+                return _ordinal_date(_int_arg(m, "year", base.year), _int_arg(m, "ordinalDay", 1))
             if "quarter" in m or "dayOfQuarter" in m:
                 q0 = (base.month - 1) // 3 + 1
                 doq = (base - _dt.date(base.year, 3 * (q0 - 1) + 1, 1)).days + 1
-                q = _int_arg(m, "quarter", q0)
-                return _dt.date(_int_arg(m, "year", base.year), 3 * (q - 1) + 1, 1) + \
-                    _dt.timedelta(days=_int_arg(m, "dayOfQuarter", doq) - 1)
+                return _quarter_date(_int_arg(m, "year", base.year), _int_arg(m, "quarter", q0),
+                                     _int_arg(m, "dayOfQuarter", doq))
             return _dt.date(_int_arg(m, "year", base.year), _int_arg(m, "month", base.month),
                             _int_arg(m, "day", base.day))
         if "year" not in m:
@@ -309,10 +334,9 @@ def _date_from_map(m, base: Optional[_dt.date] = None) -> _dt.date:
         if "week" in m:
             return _week_date(y, _int_arg(m, "week", 1), _int_arg(m, "dayOfWeek", 1))
         if "ordinalDay" in m:
-            return _dt.date(y, 1, 1) + _dt.timedelta(days=_int_arg(m, "ordinalDay", 1) - 1)
+            return _ordinal_date(y, _int_arg(m, "ordinalDay", 1))
         if "quarter" in m:
-            return _dt.date(y, 3 * (_int_arg(m, "quarter", 1) - 1) + 1, 1) + \
-                _dt.timedelta(days=_int_arg(m, "dayOfQuarter", 1) - 1)
+            return _quarter_date(y, _int_arg(m, "quarter", 1), _int_arg(m, "dayOfQuarter", 1))
         return _dt.date(y, _int_arg(m, "month", 1), _int_arg(m, "day", 1))
     except ValueError:
         raise _bad(f"invalid date {m}") from None
@@ -446,6 +470,8 @@ def make_datetime(arg):
             total = _int_arg(arg, "epochSeconds", 0) * _NS + _int_arg(arg, "epochMillis", 0) * 1_000_000 \
                 + _int_arg(arg, "nanosecond", 0)
             days, ns = divmod(total, _DAY_NS)
+            if not 1 <= _EPOCH + days <= _MAX_ORDINAL:
+                raise _bad(f"epoch time {total // _NS} s is outside the years 1 to 9999")
             return DateTime(_dt.date.fromordinal(_EPOCH + days), ns, 0)
         dsrc = _select(arg, "date", "datetime")
         tsrc = _select(arg, "time", "datetime")

@@ -162,6 +162,52 @@ def test_temporal_clock_truncation_and_differences():
             == "2020-04-02"
 
 
+OUT_OF_RANGE_TEMPORALS = [
+    "localtime('25:00')", "localtime('24:00')", "localtime('23:60')", "localtime('23:59:60')",
+    "localtime('2500')", "localtime('236000')", "time('25:00+01:00')", "localdatetime('2020-01-01T24:00')",
+    "datetime('2020-01-01T12:60Z')", "time('12:00+25:00')", "time('12:00+18:01')", "time('12:00+05:60')",
+    "datetime('2020-01-01T00:00-19:00')", "date('2020-02-30')", "date('2020-13-01')", "date('2020-00-10')",
+    "date('2020-01-32')", "date('2019-366')", "date('2020-400')", "date('2020-Q1-92')", "date('2019-Q1-91')",
+    "date('2020-Q4-93')", "date('2020-W54')", "localtime({hour: 24})", "localtime({minute: 60})",
+    "date({year: 2020, ordinalDay: 367})", "date({year: 2020, quarter: 5})",
+    "date({date: date('2020-01-01'), dayOfQuarter: 92})", "time({hour: 1, timezone: '+19:00'})",
+    "date.truncate('month', date('2020-05-17'), {day: 40})", "datetime({epochSeconds: 10000000000000000})",
+]
+
+
+@pytest.mark.parametrize("expr", OUT_OF_RANGE_TEMPORALS)
+def test_out_of_range_temporal_fields_are_data_errors_not_wrapped(expr):
+    """'25:00' used to come back as 01:00 and '2020-400' as 2021-02-03; '24:00' in a
+    localdatetime and an offset of +25:00 escaped as a bare ValueError."""
+    with lpgdb.connect(":memory:") as d:
+        with pytest.raises(lpgdb.DataError) as e:
+            d.execute(f"RETURN {expr}").fetchall()
+        assert e.value.code == "InvalidArgumentValue"
+
+
+def test_temporal_fields_at_their_limits_are_accepted():
+    with lpgdb.connect(":memory:") as d:
+        row = d.execute("RETURN localtime('23:59:59.999999999'), time('00:00-18:00'), date('2020-366'), "
+                        "date('2020-Q1-91'), date('2020-Q4-92'), date({year: 2021, quarter: 2, dayOfQuarter: 91}), "
+                        "datetime('2020-12-31T23:59:59+18:00')").fetchone()
+        assert [str(v) for v in row] == [
+            "23:59:59.999999999", "00:00:00-18:00", "2020-12-31", "2020-03-31", "2020-12-31", "2021-06-30",
+            "2020-12-31 23:59:59+18:00"]
+
+
+def test_the_timeout_error_quotes_the_timeout_given():
+    """It used to print what was left after parsing (``0.2751405379985954 s``)."""
+    with lpgdb.connect(":memory:") as d:
+        q = "UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y RETURN count(*)"     # 10**10 rows
+        for t in (0.1 + 0.2, 0):        # 0.30000000000000004 (a first-seen text), then a cached one
+            with pytest.raises(lpgdb.OperationalError, match=rf"timed out after {t:g} s;") as e:
+                d.execute(q, timeout=t)
+            assert e.value.reason == "query_timeout"
+        with d.transaction() as tx:
+            with pytest.raises(lpgdb.OperationalError, match=r"timed out after 0\.3 s;"):
+                tx.execute(q, timeout=0.1 + 0.2)
+
+
 def test_registered_procedure_can_be_called():
     lq.register_procedure("test.squares", [("n", "INTEGER")], [("x", "INTEGER")],
                           lambda n: [(i * i,) for i in range(n)])
