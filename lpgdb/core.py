@@ -1490,3 +1490,113 @@ def rows_key(blob: bytes, offs, lset, mask: bytes, name: str):
     fl = ffi.buffer(flags, n)[:]
     ffi.release(h)
     return keys, koffs, fl
+
+
+# ---- whole-graph scans and row grouping (native/scan.c; the schema validator, issue 11) --------
+
+def _take_rows(h) -> tuple:
+    """(blob bytes, offsets array('Q')) of an lpg_rows handle, which is then freed."""
+    h = ffi.gc(h, lib.lpg_rows_free)
+    b, bn, o, rn = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("const uint64_t **"), ffi.new("size_t *")
+    check(lib.lpg_rows_get(h, b, bn, o, rn), "rows")
+    blob = ffi.buffer(b[0], bn[0])[:] if bn[0] else b""
+    offs = array("Q")
+    offs.frombytes(ffi.buffer(o[0], 8 * (rn[0] + 1)))
+    ffi.release(h)
+    return blob, offs
+
+
+def store_nodes_read(store: "Store", snap: int, ids) -> tuple:
+    """Nodes ``ids`` at ``snap`` in one call: ``(lsets array('I'), blob, offs array('Q'))``, the
+    label set id UINT32_MAX (and no properties) for a node not visible.  Corrupt from a file."""
+    ia, n = _u64_array(ids, "node ids")
+    lsets = array("I", bytes(4 * n))
+    out = ffi.new("lpg_rows **")
+    _fcheck(lib.lpg_store_nodes_read(store._hh(), snap, ia, n, ffi.from_buffer("uint32_t[]", lsets) if n else ffi.NULL,
+                                     out), "read nodes")
+    blob, offs = _take_rows(out[0])
+    return lsets, blob, offs
+
+
+def store_edges_read(store: "Store", snap: int, ids) -> tuple:
+    """Edges ``ids`` at ``snap`` in one call: ``(types array('I'), srcs array('Q'), dsts
+    array('Q'), blob, offs)``; type UINT32_MAX for an edge not visible."""
+    ia, n = _u64_array(ids, "edge ids")
+    types, srcs, dsts = array("I", bytes(4 * n)), array("Q", bytes(8 * n)), array("Q", bytes(8 * n))
+    p = (lambda a, t: ffi.from_buffer(t, a) if n else ffi.NULL)   # noqa: E731
+    out = ffi.new("lpg_rows **")
+    _fcheck(lib.lpg_store_edges_read(store._hh(), snap, ia, n, p(types, "uint32_t[]"), p(srcs, "uint64_t[]"),
+                                     p(dsts, "uint64_t[]"), out), "read edges")
+    blob, offs = _take_rows(out[0])
+    return types, srcs, dsts, blob, offs
+
+
+class Groups:
+    """Rows numbered by signature (lpg_groups, native/scan.c): a tag and each property's key
+    and value class, integers classed by the interval between ``cuts`` (ascending int64s) that
+    holds them.  Group numbers count up from 0 in order of first appearance, across calls."""
+
+    def __init__(self, cuts=()):
+        ca = array("q", cuts)
+        out = ffi.new("lpg_groups **")
+        check(lib.lpg_groups_new(ffi.from_buffer("int64_t[]", ca) if len(ca) else ffi.NULL, len(ca), out),
+              "groups")
+        self._h = ffi.gc(out[0], lib.lpg_groups_free)
+        self.count = 0
+
+    def rows(self, blob: bytes, offs, tags) -> array:
+        """array('I'): the group of each row blob[offs[r]:offs[r+1]] with tag tags[r] (array('I'))."""
+        n = len(offs) - 1
+        gid = array("I", bytes(4 * n))
+        ng = ffi.new("uint32_t *")
+        rc = lib.lpg_groups_rows(self._h, blob if blob else ffi.NULL, len(blob), ffi.from_buffer("uint64_t[]", offs), n,
+                                 ffi.from_buffer("uint32_t[]", tags) if n else ffi.NULL,
+                                 ffi.from_buffer("uint32_t[]", gid) if n else ffi.NULL, ng)
+        if rc == lib.LPG_ECORRUPT:
+            raise errors.CorruptionError("a stored property map is malformed")
+        check(rc, "group rows")
+        self.count = ng[0]
+        return gid
+
+    def triples(self, a, b, c, table) -> array:
+        """array('I'): the group of each (a[r], table[b[r]], table[c[r]]); a and table array('I'),
+        b and c array('Q'); an index past the table counts as UINT32_MAX."""
+        n = len(a)
+        if len(b) != n or len(c) != n:
+            raise errors.InterfaceError("Groups.triples: columns differ in length")
+        gid = array("I", bytes(4 * n))
+        ng = ffi.new("uint32_t *")
+        p = (lambda x, t: ffi.from_buffer(t, x) if len(x) else ffi.NULL)   # noqa: E731
+        check(lib.lpg_groups_triples(self._h, n, p(a, "uint32_t[]"), p(b, "uint64_t[]"), p(c, "uint64_t[]"),
+                                     p(table, "uint32_t[]"), len(table), p(gid, "uint32_t[]"), ng), "group triples")
+        self.count = ng[0]
+        return gid
+
+
+    def keys(self, keys: bytes, koffs, flags: bytes) -> array:
+        """array('I'): a number per key keys[koffs[r]:koffs[r+1]] of the rows with flags[r] == 1
+        (core.rows_key's output), UINT32_MAX for the others; equal keys get the number of the
+        first, so ``count`` grows by fewer than the keys given when one is held twice."""
+        n = len(flags)
+        if len(koffs) != n + 1:
+            raise errors.InterfaceError("Groups.keys: offsets do not match the flags")
+        gid = array("I", bytes(4 * n))
+        ng = ffi.new("uint32_t *")
+        rc = lib.lpg_groups_keys(self._h, keys if keys else ffi.NULL, len(keys), ffi.from_buffer("uint64_t[]", koffs),
+                                 flags if n else ffi.NULL, n, ffi.from_buffer("uint32_t[]", gid) if n else ffi.NULL, ng)
+        check(rc, "group keys")
+        self.count = ng[0]
+        return gid
+
+
+def u32_scatter(table: array, ids, vals: array) -> None:
+    """table[ids[i]] = vals[i] (table, vals: array('I'); ids: array('Q')); InterfaceError past
+    the table's end."""
+    n = len(ids)
+    if len(vals) != n:
+        raise errors.InterfaceError("u32_scatter: ids and values differ in length")
+    p = (lambda x, t: ffi.from_buffer(t, x) if len(x) else ffi.NULL)   # noqa: E731
+    rc = lib.lpg_u32_scatter(p(table, "uint32_t[]"), len(table), p(ids, "uint64_t[]"), p(vals, "uint32_t[]"), n)
+    if rc == lib.LPG_EBOUNDS:
+        raise errors.InterfaceError("u32_scatter: an id past the table's end")
+    check(rc, "scatter")

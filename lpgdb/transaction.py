@@ -288,15 +288,14 @@ class _Reader:
         nid = self._require_node(id)
         return self._view.count_reach(nid, _check_hops(hops), _check_direction(direction), _check_label(label))
 
-    def scan_records(self):
-        """For full schema validation: ``(node_records, edge_records, decode_props)`` over the
-        committed graph this reader sees (storage.view.GraphView's scans), or None when the
+    def scan_view(self):
+        """For full schema validation: the storage read view (``GraphView``: its ``node_chunks``
+        / ``edge_chunks`` scans) of the committed graph this reader sees, or None when the
         reader has writes of its own that the scans would miss."""
         if self._nodes or self._edges:
             return None
         self._check_open()
-        view = self._view
-        return view.node_records(), view.edge_records(), view.decode_props
+        return self._view
 
     def statistics(self) -> "Statistics":
         """Counts for planning (storage.view.Statistics): nodes per label, edges per label, of

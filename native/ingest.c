@@ -21,11 +21,7 @@
 #include "lpgdb.h"
 #include "mpack.h"
 
-struct lpg_rows {
-    buf blob;
-    uint64_t *offs;     /* n + 1 */
-    size_t n;
-};
+#include "rows.h"
 
 static inline int bit(const uint8_t *bits, uint64_t i) { return bits[i >> 3] >> (i & 7) & 1; }
 

@@ -451,6 +451,33 @@ int lpg_rows_key(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t 
  * with flags[r] == 1. */
 int lpg_store_key_put_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t klen, const uint64_t *koffs,
                            const uint8_t *flags, size_t n, uint64_t first, uint64_t lsn);
+/* Whole-graph reads (scan.c): nodes ids[0..n) at snap in one call: lsets[i] (UINT32_MAX when
+ * not visible) and the property maps in *out (an lpg_rows, row i empty when absent); edges
+ * likewise with types[i] (UINT32_MAX when not visible), srcs[i], dsts[i].  LPG_ECORRUPT from a
+ * damaged file.  O(n) store reads, one lock each. */
+int lpg_store_nodes_read(lpg_store *s, uint64_t snap, const uint64_t *ids, size_t n, uint32_t *lsets,
+                         lpg_rows **out);
+int lpg_store_edges_read(lpg_store *s, uint64_t snap, const uint64_t *ids, size_t n, uint32_t *types,
+                         uint64_t *srcs, uint64_t *dsts, lpg_rows **out);
+/* Row grouping (scan.c): rows numbered by signature (tag, then each map entry's key and value
+ * class; an int's class is the interval between the ascending cuts[0..ncuts) that holds it,
+ * ncuts <= 250), groups numbered in order of first appearance across calls; *ngroups the count
+ * so far.  lpg_groups_triples numbers (a[r], map[b[r]], map[c[r]]) (UINT32_MAX past map_len).
+ * lpg_groups_rows checks the blob as lpg_rows_check (LPG_ECORRUPT).  O(bytes); memory
+ * O(distinct signatures).  lpg_u32_scatter: map[ids[i]] = vals[i] (LPG_EBOUNDS past map_len). */
+typedef struct lpg_groups lpg_groups;
+int lpg_groups_new(const int64_t *cuts, size_t ncuts, lpg_groups **out);
+void lpg_groups_free(lpg_groups *g);
+int lpg_groups_rows(lpg_groups *g, const uint8_t *blob, size_t blen, const uint64_t *offs, size_t n,
+                    const uint32_t *tag, uint32_t *gid, uint32_t *ngroups);
+int lpg_groups_triples(lpg_groups *g, size_t n, const uint32_t *a, const uint64_t *b, const uint64_t *c,
+                       const uint32_t *map, size_t map_len, uint32_t *gid, uint32_t *ngroups);
+/* Keys as groups: gid[r] numbers keys[koffs[r] .. koffs[r+1]) for the rows with flags[r] == 1
+ * (UINT32_MAX for the others), as lpg_rows_key gives them; a key seen before (in any call) gets
+ * its first number, so a key held twice is a group that does not grow the count. */
+int lpg_groups_keys(lpg_groups *g, const uint8_t *keys, size_t klen, const uint64_t *koffs, const uint8_t *flags,
+                    size_t n, uint32_t *gid, uint32_t *ngroups);
+int lpg_u32_scatter(uint32_t *map, size_t map_len, const uint64_t *ids, const uint32_t *vals, size_t n);
 /* cffi:end */
 
 #endif /* LPGDB_H */

@@ -7,6 +7,10 @@ False means "cannot tell here": the caller validates the rows the transactional 
 This is the interim entry point of the vectorized validator (issue 11 items 2 and 4, owned by
 the schema package); it covers what bulk loads mostly meet, and says False for the rest.
 
+``scan_stored(validator, view)`` is the vectorized full validation of stored data (set_schema,
+check) and ``index_keys`` the KEY index build's keys: rows grouped in C by signature
+(core.Groups), decided once per group (see ``scan_stored``).
+
 How it decides (exact, never a guess):
   - Rows are grouped by label set and by which property columns hold a value.  A column's values
     are represented by witnesses: for integers its minimum and maximum, for other kinds one value
@@ -32,12 +36,14 @@ from __future__ import annotations
 
 import datetime as _dt
 from array import array
+from itertools import compress
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .. import core
+from ..values import comparable
 from .graphtype import GraphType
 
-__all__ = ["certainly_valid"]
+__all__ = ["certainly_valid", "scan_stored"]
 
 _WITNESS = {"float": 0.5, "bool": True, "str": "x", "bytes": b"x", "date": _dt.date(2000, 1, 1)}
 
@@ -296,3 +302,234 @@ def _column_of(kind: str, values: list):
     for e in encoded:
         offs.append(offs[-1] + len(e))
     return len(values), offs.tobytes(), b"".join(encoded)
+
+
+# ---- stored data: a full validation over grouped rows (validate.validate_stored) -------------
+
+_NONE = 0xFFFFFFFF
+_ONLY_ONES = bytes.maketrans(b"\x02\x03", b"\x00\x00")
+_I64 = 2 ** 63
+
+
+def _int_cuts() -> Optional[List[int]]:
+    """The cut points between which every integer value type's acceptance is constant: each
+    integer type's lo and hi + 1 (shapes' types are these or their intersections, whose bounds
+    are theirs).  Above int64 only 2**63 and 2**64 may occur (C classes those values apart);
+    None if another does (then no grouping)."""
+    from .types import VALUE_TYPES
+    cuts = set()
+    for t in VALUE_TYPES.values():
+        if t.kind == "int":
+            cuts.update((t.lo, t.hi + 1))
+    if any(c >= _I64 and c not in (_I64, 2 * _I64) for c in cuts) or any(c < -_I64 for c in cuts):
+        return None
+    return sorted(c for c in cuts if -_I64 < c < _I64)
+
+
+def _firsts(gids, start: int, count: int) -> Dict[int, int]:
+    """{group: index of its first row in gids} for the groups numbered start..count-1 (new in
+    this chunk: they first appear here, in order)."""
+    if count - start <= 32:
+        return {g: gids.index(g) for g in range(start, count)}
+    out: Dict[int, int] = {}
+    for i, g in enumerate(gids):
+        if g >= start and g not in out:
+            out[g] = i
+            if len(out) == count - start:
+                break
+    return out
+
+
+def _node_scope(c, labels, props) -> bool:
+    scope = c.scope
+    if scope[0] == "type":
+        return scope[1].conforms(labels, props)
+    if scope[0] == "any":
+        return True
+    from .constraints import eval_node_labels
+    return eval_node_labels(scope, labels, props)
+
+
+class _KeyScan:
+    """One node-scoped constraint whose descriptor is the node's own properties, over the
+    node chunks: per group, whether it is in scope and holds the key; per row, only what the
+    groups cannot settle (a WHERE, a key of several properties, key uniqueness)."""
+
+    def __init__(self, c, limit):
+        self.c = c
+        self.limit = limit
+        self.scope: List[bool] = []          # group -> every row of it is in scope (no WHERE yet)
+        self.has: List[bool] = []            # group -> its rows hold the key (all of them)
+        self.bounds: list = []               # (nid, n, "least" | "most"), node order
+        self.dups: list = []                 # (culprit, first holder, tuple or None), node order
+        self.seen = core.Groups()            # key bytes -> a number, in C
+        self.holder = array("Q")             # key number -> its first holder
+        self.by_value: Dict[tuple, int] = {}
+        self.holders: Dict[tuple, int] = {}  # the per-row path's
+        c = self.c
+        self.per_row = c.where is not None or len(c.prop_keys) != 1
+
+    def add_groups(self, reps) -> None:
+        c = self.c
+        for labels, props in reps[len(self.scope):]:
+            self.scope.append(labels is not None and _node_scope(c, labels, props))
+            self.has.append(all(props.get(k) is not None for k in c.prop_keys))
+
+    def chunk(self, v, ids, gids, blob, offs, labelsets, lsets, decode) -> None:
+        c, limit, scope = self.c, self.limit, self.scope
+        if not any(scope[g] for g in set(gids)):
+            return
+        if self.per_row:
+            st = (self.bounds, self.dups, self.holders)
+            for i, g in enumerate(gids):
+                if scope[g]:
+                    v._scan_constraint(c, st, ids[i], labelsets[lsets[i]], decode(blob[offs[i]:offs[i + 1]]))
+            return
+        has, bounds = self.has, self.bounds
+        bad = {g for g in set(gids) if scope[g] and (has[g] < c.min or (c.max is not None and has[g] > c.max))}
+        if bad and (limit is None or len(bounds) < limit):
+            for i, g in enumerate(gids):
+                if g in bad:
+                    n = 1 if has[g] else 0
+                    if n < c.min and (limit is None or len(bounds) < limit):
+                        bounds.append((ids[i], n, "least"))
+                    if c.max is not None and n > c.max and (limit is None or len(bounds) < limit):
+                        bounds.append((ids[i], n, "most"))
+        if not c.exclusive:
+            return
+        mask = bytes(1 if s and h else 0 for s, h in zip(scope, has))
+        keys, koffs, flags = core.rows_key(blob, offs, gids, mask, c.prop_keys[0])
+        dups, holder, seen = self.dups, self.holder, self.seen
+        before = seen.count
+        kg = seen.keys(keys, koffs, flags)
+        if seen.count - before == flags.count(1):       # no key twice: C said so
+            holder.extend(compress(ids, flags.translate(_ONLY_ONES)))
+        else:
+            for i, g in enumerate(kg):
+                if g == _NONE:
+                    continue
+                if g == len(holder):                   # numbered in order of first appearance
+                    holder.append(ids[i])
+                elif limit is None or len(dups) < limit:
+                    dups.append((ids[i], holder[g], None))
+        if 2 in flags:                                  # kinds C leaves to Python: GQL-equality forms
+            for i, f in enumerate(flags):
+                if f == 2:
+                    nid = ids[i]
+                    t = (comparable(decode(blob[offs[i]:offs[i + 1]])[c.prop_keys[0]]),)
+                    first = self.by_value.setdefault(t, nid)
+                    if first != nid and (limit is None or len(dups) < limit):
+                        dups.append((nid, first, t))
+        # 3: NaN, equal to nothing
+
+    def report(self, v) -> None:
+        c = self.c
+        for nid, n, which in self.bounds:
+            kind = c.min_kind if which == "least" else "participation_max"
+            v.report(kind, "node", nid, c.name, v._bound_message(c, v.node(nid), n, which))
+        for culprit, other, t in self.dups:
+            if t is None:
+                t = tuple(comparable(v.node(culprit).properties[k]) for k in c.prop_keys)
+            v._duplicate(c, culprit, other, t)
+
+
+def scan_stored(v, view) -> bool:
+    """A full validation of the stored graph ``view`` (a storage GraphView) into the validator
+    ``v`` (validate._Validator: its element-by-element checks and reports), giving exactly the
+    violations, in the order, of typing every node, then every edge, then checking every
+    constraint element by element.  False (nothing done) when the rows cannot be grouped.
+
+    How: the nodes are read in chunks (one native call each) and numbered in C by signature
+    (label set; each property's key and value class, integers by the interval of the value
+    types' bounds that holds them), so the rows of a group are alike for every shape: STRICT
+    typing, and a constraint's scope and key presence, are decided once per group, on its first
+    row.  Only the rows of failing groups go through the element-by-element check (and the
+    validator stops once it has its limit).  Edges likewise, grouped with their endpoints'
+    groups.  KEY/EXCLUSIVE uniqueness: canonical key bytes from C (core.rows_key) into one dict.
+    A constraint with a WHERE or several key properties evaluates its in-scope rows one by one;
+    every other constraint (patterns, COUNT, edge scopes) runs element by element after.
+    Complexity: O(nodes + edges) in C, O(groups) decodes and shape checks, O(in-scope rows) dict
+    operations per EXCLUSIVE constraint; memory O(chunk + nodes) (node groups by id, keys)."""
+    cuts = _int_cuts()
+    if cuts is None:
+        return False
+    gt, limit = v.gt, v.limit
+    strict = gt.strict
+    labelsets, type_labels, decode = view.labelsets, view.type_labels, view.decode_props
+    scans = [_KeyScan(c, limit) for c in gt.constraints if not c.edge_scope and c.prop_keys is not None]
+    groups = core.Groups(cuts)
+    reps: List[tuple] = []                   # node group -> (labels, props) of its first row
+    typed: List[bool] = []                   # node group -> STRICT typing passes
+    all_ids, all_gids = array("Q"), array("I")
+    cands = gt.concrete_node_candidates
+    for ids, lsets, blob, offs in view.node_chunks():
+        gids = groups.rows(blob, offs, lsets)
+        start = len(reps)
+        for g, i in sorted(_firsts(gids, start, groups.count).items()):
+            labels = labelsets[lsets[i]] if lsets[i] != _NONE else None
+            props = decode(blob[offs[i]:offs[i + 1]])
+            reps.append((labels, props))
+            typed.append(labels is not None and any(s.record_ok(props) for _t, s in cands(labels)))
+        if strict:
+            all_ids.extend(ids)
+            all_gids.extend(gids)
+            if not all(typed[g] for g in set(gids)):
+                for i, g in enumerate(gids):
+                    if not typed[g] and lsets[i] != _NONE:
+                        v.type_node(v.node(ids[i]))
+        for s in scans:
+            s.add_groups(reps)
+            s.chunk(v, ids, gids, blob, offs, labelsets, lsets, decode)
+    if strict and all_ids:
+        node_group = array("I", [_NONE]) * (all_ids[-1] + 1)
+        core.u32_scatter(node_group, all_ids, all_gids)
+        del all_ids, all_gids
+        middles, triples = core.Groups(cuts), core.Groups()
+        ok: List[bool] = []
+        for ids, types, srcs, dsts, blob, offs in view.edge_chunks():
+            tg = triples.triples(middles.rows(blob, offs, types), srcs, dsts, node_group)
+            for g, i in sorted(_firsts(tg, len(ok), triples.count).items()):
+                probe = type(v)(gt, v.view)          # does typing this edge report anything?
+                probe.type_edge(v.edge(ids[i]))
+                ok.append(not probe.out and not probe._consequences)
+            if not all(ok[g] for g in set(tg)):
+                for i, g in enumerate(tg):
+                    if not ok[g] and types[i] != _NONE:
+                        v.type_edge(v.edge(ids[i]))
+    by_c = {id(s.c): s for s in scans}
+    for c in gt.constraints:
+        s = by_c.get(id(c))
+        if s is not None:
+            s.report(v)
+        else:
+            v.check_constraint(c, None)
+    return True
+
+
+_TO_PYTHON = bytes.maketrans(b"\x03", b"\x02")
+
+
+def index_keys(spec, labelsets, lsets, blob: bytes, offs):
+    """``IndexSpec.key_rows``: the scope decided per group of like rows (as ``scan_stored``),
+    the key bytes read by C (core.rows_key); a NaN (flag 3) goes to ``key_of`` (flag 2), which
+    says why it cannot be a key.  None for a WHERE or a key of several properties."""
+    c = spec.constraint
+    if c.where is not None or c.prop_keys is None or len(c.prop_keys) != 1:
+        return None
+    cuts = _int_cuts()
+    if cuts is None:
+        return None
+    groups = core.Groups(cuts)
+    gids = groups.rows(blob, offs, lsets)
+    mask = bytearray(groups.count)
+    for g, i in _firsts(gids, 0, groups.count).items():
+        if lsets[i] != _NONE:
+            labels = labelsets[lsets[i]]
+            mask[g] = _node_scope(c, labels, _props(blob[offs[i]:offs[i + 1]]))
+    keys, koffs, flags = core.rows_key(blob, offs, gids, bytes(mask), c.prop_keys[0])
+    return keys, koffs, flags.translate(_TO_PYTHON)
+
+
+def _props(data: bytes):
+    from ..storage.view import GraphView
+    return GraphView.decode_props(data)

@@ -165,6 +165,15 @@ class IndexSpec:
             return None
         return self.key_values(props)
 
+    def key_rows(self, labelsets, lsets, blob: bytes, offs):
+        """``key_of`` of many stored nodes at once, as canonical key bytes (the engine builds
+        the index with it): ``(keys, koffs, flags)``, row i's key ``keys[koffs[i]:koffs[i+1]]``
+        when ``flags[i]`` is 1, none when 0, and ``key_of`` to ask when 2; rows as
+        ``GraphView.node_chunks`` gives them (label set ids into ``labelsets``, msgpack maps in
+        ``blob`` at ``offs``).  None when only ``key_of`` will do (a WHERE, several properties)."""
+        from .bulk import index_keys
+        return index_keys(self, labelsets, lsets, blob, offs)
+
     def key_values(self, props: Mapping[str, Any]) -> Optional[tuple]:
         """``key_of`` for a node known to be in scope: the key tuple (the property values as
         they are; ``storage.records.key_bytes`` encodes their key forms, lpgdb.values.key_value),

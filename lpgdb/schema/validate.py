@@ -32,6 +32,7 @@ from ..errors import NotFoundError, Violation
 from . import ast
 from ..values import comparable
 from .constraints import CompiledConstraint, eval_expr, eval_node_labels, required_label
+from .bulk import scan_stored
 from .graphtype import GraphType
 from .types import EdgeType
 
@@ -60,24 +61,18 @@ def validate_all(graph_type: GraphType, view) -> List[Violation]:
 def validate_stored(graph_type: GraphType, view, *, limit: Optional[int] = None) -> Report:
     """A full validation of the graph ``view`` shows, stopping once ``limit`` violations are
     found (None: never). The violations, and their order, are those of the element-by-element
-    check (``_Validator.type_node`` / ``type_edge`` / ``check_constraint``) whatever path runs.
+    check (``_Validator.type_node`` / ``type_edge`` / ``check_constraint``: every node typed,
+    then every edge, then each constraint) whatever path runs.
 
-    With a view that offers ``scan_records`` (a snapshot or a transaction without writes of its
-    own), one pass over the nodes types them and evaluates every constraint whose descriptor is
-    the node's own properties (KEY, EXCLUSIVE, MANDATORY, SINGLETON, checks), and one pass over
-    the edges types them: an edge's middle spec is decided once per (label set, property bytes),
-    its endpoints from their label sets for nodes that conform (``GraphType.strict_implies``).
-    Only what fails, or cannot be settled that way, goes through the element-by-element check.
-    Complexity: O(nodes + edges) native reads and decodes of node property maps, O(distinct
-    edge property maps) decodes; memory O(nodes) (label sets and key holders) plus the
-    remaining constraints' own cost."""
+    With a reader that offers ``scan_view`` (a snapshot, or a transaction without writes of its
+    own), the vectorized validator runs (``bulk.scan_stored``: rows grouped in C by signature,
+    typing and key constraints decided per group, uniqueness over C key bytes); only failing
+    rows and the constraints it cannot group go element by element."""
     v = _Validator(graph_type, view, limit=limit)
-    scan = getattr(view, "scan_records", None)
-    records = scan() if scan is not None else None
+    scan = getattr(view, "scan_view", None)
+    stored = scan() if scan is not None else None
     try:
-        if records is not None:
-            v.scan(*records)
-        else:
+        if stored is None or not scan_stored(v, stored):
             if graph_type.strict:
                 for n in view.nodes():
                     v.type_node(n)
@@ -296,43 +291,11 @@ class _Validator:
                 self.stopped = True
                 raise _Enough()
 
-    # ---- the one-pass full validation (validate_stored) ----
-    def scan(self, node_records, edge_records, decode) -> None:
-        gt, strict = self.gt, self.gt.strict
-        simple = [c for c in gt.constraints if not c.edge_scope and c.prop_keys is not None]
-        state = {id(c): ([], [], {}) for c in simple}    # bounds, duplicates, key holders
-        labels_of: Dict[int, Any] = {}
-        bad: Set[int] = set()
-        cands = gt.concrete_node_candidates
-        for nid, labels, props in node_records:
-            if strict:
-                labels_of[nid] = labels
-                for _t, sh in cands(labels):
-                    if sh.record_ok(props):
-                        break
-                else:
-                    bad.add(nid)
-                    n = self._nodes[nid] = _Node(nid, labels, props)
-                    self.type_node(n)
-            for c in simple:
-                self._scan_constraint(c, state[id(c)], nid, labels, props)
-        if strict:
-            self._scan_edges(edge_records, decode, labels_of, bad)
-        del labels_of
-        for c in gt.constraints:
-            if not c.edge_scope and c.prop_keys is not None:
-                bounds, dups, _holders = state.pop(id(c))
-                for nid, n, which in bounds:
-                    kind = c.min_kind if which == "least" else "participation_max"
-                    self.report(kind, "node", nid, c.name, self._bound_message(c, self.node(nid), n, which))
-                for culprit, other, t in dups:
-                    self._duplicate(c, culprit, other, t)
-            else:
-                self.check_constraint(c, None)
-
+    # ---- per-row constraint evaluation for the vectorized validator (bulk.scan_stored) ----
     def _scan_constraint(self, c: CompiledConstraint, state, nid: int, labels, props) -> None:
         """``check_constraint(c, None)`` for one node of a scan, its reports deferred (they come
-        after the typing, as in the element-by-element order)."""
+        after the typing, as in the element-by-element order): ``state`` is (bounds, duplicates,
+        key holders)."""
         scope = c.scope
         if scope[0] == "type":
             if not scope[1].conforms(labels, props):
@@ -362,34 +325,6 @@ class _Validator:
                 holders[t] = nid
             elif limit is None or len(dups) < limit:
                 dups.append((nid, first, t))
-
-    def _scan_edges(self, edge_records, decode, labels_of, bad) -> None:
-        """STRICT typing of every edge: the middle spec decided once per (label set, property
-        bytes), the endpoints from the label sets of nodes that conform; the rest exactly."""
-        gt = self.gt
-        cands, implied = gt.concrete_edge_candidates, gt.strict_implies
-        middle: Dict[tuple, Any] = {}       # (labels, bytes) -> the types whose middle accepts
-        ends: Dict[tuple, bool] = {}        # (types, source labels, target labels) -> implied
-        get_labels = labels_of.get
-        for eid, labels, src, dst, blob in edge_records:
-            key = (labels, blob)
-            ts = middle.get(key)
-            if ts is None:
-                props = decode(blob)
-                ts = tuple(dict.fromkeys(t for t, sh in cands(labels) if sh.record_ok(props)))
-                if len(middle) >= 65536:
-                    middle.clear()
-                middle[key] = ts
-            if ts and src not in bad and dst not in bad:
-                key = (ts, get_labels(src), get_labels(dst))
-                ok = ends.get(key)
-                if ok is None:
-                    ls, ld = key[1], key[2]
-                    ok = ends[key] = ls is not None and ld is not None and any(
-                        implied(t.source, ls) and implied(t.target, ld) for t in ts)
-                if ok:
-                    continue
-            self.type_edge(_Edge(eid, labels, src, dst, decode(blob)))
 
     # ---- STRICT typing ----
     def type_node(self, n) -> None:

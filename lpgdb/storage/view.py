@@ -28,6 +28,7 @@ Invariants
 """
 from __future__ import annotations
 
+from array import array
 from typing import Iterable, Optional
 
 from types import MappingProxyType
@@ -193,35 +194,49 @@ class GraphView:
         return self._cat.types_for(label)
 
     # -- whole-graph scans (full schema validation) ----------------------------------------------
-    def node_records(self):
-        """``(id, labels, props)`` of every node, ascending id: ``node()`` for all of them, with
-        the label sets shared (one frozenset object per label set).  O(nodes), one native call
-        and one decode a node."""
-        store, lsn, sets = self._store, self.lsn, self._cat.labelsets
-        for nid in self.node_ids():
-            try:
-                r = store.node(lsn, nid)
-            except core.Corrupt as e:
-                raise corruption(e) from None
-            if r is not None:
-                yield nid, sets[r[0]], _props_view(r[1])
+    SCAN_CHUNK = 65536
+    """Elements per chunk of ``node_chunks`` / ``edge_chunks``."""
 
-    def edge_records(self):
-        """``(id, labels, src, dst, props bytes)`` of every edge, ascending id, with the property
-        map undecoded (``decode_props`` decodes it): many edges share one byte string, so a
-        caller may decide once per distinct one.  O(edges), one native call an edge."""
-        store, lsn, types = self._store, self.lsn, self._cat.type_labels
-        for eid in self.edge_ids():
+    def node_chunks(self):
+        """Every node, ascending id, in chunks of ``SCAN_CHUNK``: ``(ids array('Q'), label set
+        ids array('I'), blob, offsets array('Q'))``, node ``ids[i]``'s msgpack property map
+        being ``blob[offsets[i]:offsets[i+1]]`` (``decode_props``) and its labels
+        ``labelsets[lset]``.  One native call a chunk; O(nodes), memory O(chunk)."""
+        ids = self.node_ids()
+        for at in range(0, len(ids), self.SCAN_CHUNK):
+            part = array("Q", ids[at:at + self.SCAN_CHUNK])
             try:
-                r = store.edge(lsn, eid)
+                lsets, blob, offs = core.store_nodes_read(self._store, self.lsn, part)
             except core.Corrupt as e:
                 raise corruption(e) from None
-            if r is not None:
-                yield eid, types[r[0]], r[1], r[2], bytes(r[3])
+            yield part, lsets, blob, offs
+
+    def edge_chunks(self):
+        """Every edge, ascending id, in chunks: ``(ids array('Q'), type ids array('I'), srcs
+        array('Q'), dsts array('Q'), blob, offsets array('Q'))``; labels ``type_labels[type]``.
+        One native call a chunk; O(edges), memory O(chunk)."""
+        ids = self.edge_ids()
+        for at in range(0, len(ids), self.SCAN_CHUNK):
+            part = array("Q", ids[at:at + self.SCAN_CHUNK])
+            try:
+                types, srcs, dsts, blob, offs = core.store_edges_read(self._store, self.lsn, part)
+            except core.Corrupt as e:
+                raise corruption(e) from None
+            yield part, types, srcs, dsts, blob, offs
+
+    @property
+    def labelsets(self):
+        """Label set id -> frozenset of labels (read-only; ids of ``node_chunks``)."""
+        return self._cat.labelsets
+
+    @property
+    def type_labels(self):
+        """Edge type id -> frozenset of labels (read-only; ids of ``edge_chunks``)."""
+        return self._cat.type_labels
 
     @staticmethod
     def decode_props(data: bytes):
-        """The read-only property map of ``edge_records``' bytes."""
+        """The read-only property map of one row of ``node_chunks`` / ``edge_chunks``' blobs."""
         return _props_view(data)
 
     def edge_ids(self, label: Optional[str] = None) -> list:
