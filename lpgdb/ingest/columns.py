@@ -66,14 +66,18 @@ class NodeBatch:
                  where: Optional[Callable[[int], str]] = None):
         self.n, self.lset, self.labelsets, self.columns = n, lset, labelsets, columns
         self._where = where
+        self._packed: Optional[Tuple[bytes, array]] = None
 
     def where(self, row: int) -> Optional[str]:
         return self._where(row) if self._where is not None else None
 
     def props(self) -> Tuple[bytes, array]:
-        """(blob, offsets): row i's property map (msgpack) is blob[offsets[i]:offsets[i+1]]."""
-        return core.pack_rows(self.n, [(name, c.kind, c.offset, c.valid, c.values, c.data)
-                                       for name, c in self.columns])
+        """(blob, offsets): row i's property map (msgpack) is blob[offsets[i]:offsets[i+1]].
+        Packed once (the schema check and the log share it)."""
+        if self._packed is None:
+            self._packed = core.pack_rows(self.n, [(name, c.kind, c.offset, c.valid, c.values, c.data)
+                                                   for name, c in self.columns])
+        return self._packed
 
 
 class EdgeBatch(NodeBatch):

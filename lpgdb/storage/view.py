@@ -344,7 +344,13 @@ class GraphView:
         spec = self._cat.spec_by_name(name)
         if spec is None:
             raise KeyError(name)
-        kbs = [records.key_bytes(k) for k in keys]
+        return self.key_first_bytes(name, [records.key_bytes(k) for k in keys])
+
+    def key_first_bytes(self, name: str, kbs: list) -> list:
+        """``key_first_many`` of keys given as canonical key bytes (``canonical_key``)."""
+        spec = self._cat.spec_by_name(name)
+        if spec is None:
+            raise KeyError(name)
         if not kbs:
             return []
         out = [-1] * len(kbs)

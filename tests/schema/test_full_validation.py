@@ -116,7 +116,7 @@ def typed_schemas(draw):
     opt = draw(st.sampled_from(["", "OPTIONAL "]))
     cons = draw(st.lists(st.sampled_from(["FOR (x:tType) EXCLUSIVE MANDATORY SINGLETON x.a",
                                           "FOR (x:T) EXCLUSIVE x.b", "FOR (x:tType) MANDATORY x.b",
-                                          "FOR (x:T) EXCLUSIVE x.a WHERE x.b IS NOT NULL"]),
+                                          "FOR (x:T) WHERE x.b IS NOT NULL EXCLUSIVE x.a"]),
                          unique=True, max_size=2))
     mode = draw(st.sampled_from(["STRICT", "LOOSE"]))
     body = ", ".join([f"(tType: T {{a {a}, {opt}b {b}}})", "(uType: U OPEN {OPEN})",
