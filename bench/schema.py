@@ -98,7 +98,8 @@ def _run(tree: str, mode: str, master: str, root: str) -> dict:
     shutil.copytree(master, dbdir)
     try:
         env = dict(os.environ, PYTHONPATH=tree + os.pathsep + ROOT)
-        r = subprocess.run([sys.executable, "-m", "bench.schema", "--child", mode, dbdir],
+        # the script by path: the tree on PYTHONPATH may have a bench package without this module
+        r = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", mode, dbdir],
                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=3600)
         if r.returncode != 0:
             return {"error": (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]}

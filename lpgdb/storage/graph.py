@@ -783,14 +783,18 @@ class GraphState:
         nids = sorted(table)
         first, span = nids[0], nids[-1] - nids[0] + 1
         if span <= 2 * len(nids):       # ids mostly dense (a bulk load's): one native call
-            lens, flags = [0] * span, bytearray(span)
-            for nid in nids:
-                lens[nid - first] = len(table[nid])
-                flags[nid - first] = 1
+            kbs = list(map(table.__getitem__, nids))
+            if span == len(nids):       # no gap
+                lens, flags = map(len, kbs), b"\x01" * span
+            else:
+                lens, gaps = [0] * span, bytearray(span)
+                for nid, kb in zip(nids, kbs):
+                    lens[nid - first] = len(kb)
+                    gaps[nid - first] = 1
+                flags = bytes(gaps)
             koffs = array("Q", [0])
             koffs.extend(accumulate(lens))
-            self.store.key_put_many(spec.index_id, b"".join(map(table.__getitem__, nids)), koffs, bytes(flags),
-                                    first, lsn)
+            self.store.key_put_many(spec.index_id, b"".join(kbs), koffs, flags, first, lsn)
             return spec
         put = self.store.key_put
         for nid in nids:
