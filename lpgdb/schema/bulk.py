@@ -270,6 +270,78 @@ class _KeyScan:
             v._duplicate(c, culprit, other, t)
 
 
+def _degree_form(c) -> Optional[Tuple[str, Optional[str]]]:
+    """``(direction, edge label or None)`` when ``D(x)`` is the distinct far ends, or the
+    distinct edges, of one edge step from ``x`` with no other condition (``FOR (x:A) MANDATORY
+    y WITHIN (x)-[:R]->(y)``, ``COUNT 0..2 OF y WITHIN (y)-[:R]->(x)``, ``SINGLETON e WITHIN
+    (x)-[e:R]-()``): then ``|D(x)|`` is at most x's degree over those edges, and at least 1
+    exactly when that degree is.  None otherwise."""
+    from . import ast
+    if (c.edge_scope or c.exclusive or c.where is not None or c.pattern_where is not None or c.boolean
+            or c.count_vars or len(c.nodes) != 2 or len(c.edges) != 1 or len(c.items) != 1
+            or not isinstance(c.items[0], ast.Var)):
+        return None
+    (a, b), e = c.nodes, c.edges[0]
+    if a.var == c.var and b.var != c.var:
+        me, other, first = a, b, True
+    elif b.var == c.var and a.var != c.var:
+        me, other, first = b, a, False
+    else:
+        return None
+    if me.labels != ("any",) or other.labels != ("any",) or e.var == c.var:
+        return None
+    if other.var is not None and other.var == e.var:
+        return None
+    want = c.items[0].name
+    if want is None or want not in (other.var, e.var):
+        return None
+    if e.labels == ("any",):
+        label = None
+    elif len(e.labels) == 2 and e.labels[0] == "label":
+        label = e.labels[1]
+    else:
+        return None
+    d = e.direction
+    if d == "any":
+        return "both", label
+    if d not in ("out", "in"):
+        return None
+    return ("out" if (d == "out") == first else "in"), label
+
+
+class _DegreeScan:
+    """A participation constraint of ``_degree_form``, over the node chunks: the in-scope nodes'
+    degrees in one native call a chunk; only the nodes whose degree does not settle the bounds
+    (a degree of 0 below a minimum, above a maximum, or any degree under a minimum of 2 or
+    more) go through the element-by-element check."""
+
+    def __init__(self, c, form):
+        self.c, (self.direction, self.label) = c, form
+        self.scope: List[bool] = []          # group -> every row of it is in scope
+        self.suspects: List[int] = []        # node ids, ascending
+
+    def add_groups(self, reps) -> None:
+        for labels, props in reps[len(self.scope):]:
+            self.scope.append(labels is not None and _node_scope(self.c, labels, props))
+
+    def chunk(self, view, ids, gids) -> None:
+        scope = self.scope
+        sel = list(compress(ids, map(scope.__getitem__, gids)))
+        if not sel:
+            return
+        c = self.c
+        if c.min > 1:                        # the degree bounds D(x) from above only
+            self.suspects.extend(sel)
+            return
+        lo, hi = c.min, c.max
+        degs = view.degree_many(sel, self.direction, self.label)
+        self.suspects.extend(n for n, d in zip(sel, degs) if d < lo or (hi is not None and d > hi))
+
+    def report(self, v) -> None:
+        if self.suspects:
+            v.check_constraint(self.c, self.suspects)
+
+
 def scan_stored(v, view) -> bool:
     """A full validation of the stored graph ``view`` (a storage GraphView) into the validator
     ``v`` (validate._Validator: its element-by-element checks and reports), giving exactly the
@@ -284,7 +356,10 @@ def scan_stored(v, view) -> bool:
     validator stops once it has its limit).  Edges likewise, grouped with their endpoints'
     groups.  KEY/EXCLUSIVE uniqueness: canonical key bytes from C (core.rows_key) into one dict.
     A constraint with a WHERE or several key properties evaluates its in-scope rows one by one;
-    every other constraint (patterns, COUNT, edge scopes) runs element by element after.
+    A participation constraint over one edge step (MANDATORY / SINGLETON / COUNT OF the far end
+    or the edge) reads the in-scope nodes' degrees (one native call a chunk) and checks element
+    by element only the nodes whose degree does not settle it (``_degree_form``); every other
+    constraint (longer patterns, edge scopes, WHERE in patterns) runs element by element after.
     Complexity: O(nodes + edges) in C, O(groups) decodes and shape checks, O(in-scope rows) dict
     operations per EXCLUSIVE constraint; memory O(chunk + nodes) (node groups by id, keys)."""
     cuts = _int_cuts()
@@ -294,6 +369,7 @@ def scan_stored(v, view) -> bool:
     strict = gt.strict
     labelsets, type_labels, decode = view.labelsets, view.type_labels, view.decode_props
     scans = [_KeyScan(c, limit) for c in gt.constraints if not c.edge_scope and c.prop_keys is not None]
+    degrees = [_DegreeScan(c, f) for c, f in ((c, _degree_form(c)) for c in gt.constraints) if f is not None]
     groups = core.Groups(cuts)
     reps: List[tuple] = []                   # node group -> (labels, props) of its first row
     typed: List[bool] = []                   # node group -> STRICT typing passes
@@ -317,6 +393,9 @@ def scan_stored(v, view) -> bool:
         for s in scans:
             s.add_groups(reps)
             s.chunk(v, ids, gids, blob, offs, labelsets, lsets, decode)
+        for d in degrees:
+            d.add_groups(reps)
+            d.chunk(view, ids, gids)
     if strict and all_ids:
         node_group = array("I", [_NONE]) * (all_ids[-1] + 1)
         core.u32_scatter(node_group, all_ids, all_gids)
@@ -333,7 +412,7 @@ def scan_stored(v, view) -> bool:
                 for i, g in enumerate(tg):
                     if not ok[g] and types[i] != _NONE:
                         v.type_edge(v.edge(ids[i]))
-    by_c = {id(s.c): s for s in scans}
+    by_c = {id(s.c): s for s in scans + degrees}
     for c in gt.constraints:
         s = by_c.get(id(c))
         if s is not None:
