@@ -34,7 +34,7 @@ from . import ast as A
 from . import procedures
 from .context import Context
 from .diagnostics import parameter_missing, semantic as _semantic_error
-from .execute import Plan, compile_query
+from .execute import Plan, compile_query, too_many_rows
 from .parser import parse
 from .procedures import register_procedure, unregister_procedure
 from .runtime import from_user, to_user
@@ -171,16 +171,19 @@ class PreparedQuery:
                       options)
         if self.mode == "PROFILE":
             ctx.profile = {}
+        direct = cq.direct
         try:
-            rows = cq.run(ctx)
+            rows = direct(ctx) if direct is not None else cq.run(ctx)
         except RecursionError:
             raise OperationalError("the query nests too deeply to run (too many clauses or nested "
                                    "subqueries); split it into several queries") from None
+        if ctx.max_rows is not None and len(rows) > ctx.max_rows:
+            raise too_many_rows(ctx.max_rows)
         if ctx.profile is not None:
             plan = Plan(cq.root, {k: tuple(v) for k, v in ctx.profile.items()})
         else:
             plan = cq.plan
-        if rows and not _plain(rows):
+        if rows and not (_SCALARS.issuperset(map(type, rows[0])) if len(rows) == 1 else _plain(rows)):
             rows = [tuple([to_user(v, tx) for v in r]) for r in rows]
         return Result._of(cq.columns, cq.row_type, rows, plan, cq.notifications)
 
@@ -191,8 +194,11 @@ class PreparedQuery:
         bound = self.bind(params) if params or self.params else _NO_PARAMS
         ctx = Context(_NO_GRAPH, bound, options.get("timeout"), True, options.get("memory"), options.get("max_rows"),
                       options)
-        rows = cq.run(ctx)
-        if rows and not _plain(rows):
+        direct = cq.direct
+        rows = direct(ctx) if direct is not None else cq.run(ctx)
+        if ctx.max_rows is not None and len(rows) > ctx.max_rows:
+            raise too_many_rows(ctx.max_rows)
+        if rows and not (_SCALARS.issuperset(map(type, rows[0])) if len(rows) == 1 else _plain(rows)):
             rows = [tuple([to_user(v, None) for v in r]) for r in rows]
         return Result._of(cq.columns, cq.row_type, rows, cq.plan, cq.notifications)
 
@@ -217,6 +223,7 @@ _PLAIN_PARAM = frozenset({int, float, str, bool, type(None), bytes})
 
 
 _SCALAR = (int, float, str, bool, type(None), bytes)
+_SCALARS = frozenset(_SCALAR)
 
 
 def _plain(rows) -> bool:

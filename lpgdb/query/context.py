@@ -111,7 +111,9 @@ class Context:
                 f"query needs more than its memory limit of {self.memory / 2**20:.0f} MiB (estimated); nothing "
                 "it wrote was kept. Narrow the query (LIMIT, aggregation), or pass a larger memory= to "
                 "execute() or connect(..., query_memory=...)", reason="query_memory")
-        self.tick()
+        self._ticks += 1               # tick(), inline: this is on every row's path
+        if self._ticks >= self._next_check:
+            self.tick(0)
 
     def charge_items(self, n: int):
         """Before building a list of ``n`` values: refuse at once if it cannot fit."""

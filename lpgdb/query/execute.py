@@ -140,12 +140,13 @@ class CompiledQuery:
                 rows.extend([tuple([r[c] for c in cols]) for r in batch])
                 if max_rows is not None and len(rows) > max_rows:
                     break
-        if ctx.max_rows is not None and len(rows) > ctx.max_rows:
-            from ..errors import OperationalError
-            raise OperationalError(f"the query returns more than max_rows={ctx.max_rows} rows; add a LIMIT, or "
-                                   "pass a larger max_rows= to execute() or connect(..., max_rows=...)",
-                                   reason="max_rows")
-        return rows
+        return rows         # the caller checks max_rows (PreparedQuery.run: too_many_rows)
+
+
+def too_many_rows(max_rows: int):
+    from ..errors import OperationalError
+    return OperationalError(f"the query returns more than max_rows={max_rows} rows; add a LIMIT, or "
+                            "pass a larger max_rows= to execute() or connect(..., max_rows=...)", reason="max_rows")
 
 
 _GRAPH_FREE_OPS = (L.ProduceResults, L.Projection, L.Aggregation, L.Argument, L.Filter, L.Unwind)

@@ -33,8 +33,9 @@ from ..errors import IntegrityError, OperationalError
 from . import ast as A
 from . import logical as L
 from .context import ROW_BYTES, value_bytes
-from .diagnostics import runtime_semantic, semantic, type_error
-from .runtime import EdgeRef, NodeRef, PathVal, cy_eq, from_user, group_key, sort_key, stored, type_name
+from .diagnostics import entity_not_found, runtime_semantic, semantic, type_error
+from .runtime import _STORED_CONVERT, EdgeRef, NodeRef, PathVal, cy_eq, from_user, group_key, sort_key, stored
+from .runtime import type_name
 from .temporal import Temporal, to_python, to_python_if_exact
 
 __all__ = ["Compilers", "build", "direct", "BATCH"]
@@ -227,16 +228,19 @@ def _seek_nodes(op, C):
         if len(items) < len(np.props.items):
             rest = dataclasses.replace(np, props=A.MapLit(items) if items else None)
     rest_check = _node_checker(rest, C, bound, [label])
+    param = op.value.name if type(op.value) is A.Param else None   # bound by then: no getter call
 
     def nodes(row, ctx):
-        v = value(row, ctx)
-        if v is None:
-            return []
-        if isinstance(v, Temporal):
-            v = to_python_if_exact(v)
-        elif isinstance(v, (NodeRef, EdgeRef, PathVal, dict)):
-            return []                                  # not a storable value: nothing matches
-        ids = ctx.key_lookup(label, key, v)
+        v = ctx.params[param] if param is not None else value(row, ctx)
+        t = type(v)
+        if t is not int and t is not str:
+            if v is None:
+                return []
+            if isinstance(v, Temporal):
+                v = to_python_if_exact(v)
+            elif isinstance(v, (NodeRef, EdgeRef, PathVal, dict)):
+                return []                              # not a storable value: nothing matches
+        ids = ctx.tx.key_lookup(label, key, v)
         if ids is not None:
             if rest_check is None:
                 ctx.tick(len(ids))
@@ -1099,7 +1103,58 @@ def direct(root: L.ProduceResults, C):
         def one(ctx):                    # RETURN <expr>: the per-call floor
             return [(f0(_EMPTY_ROW, ctx),)]
         return one
+    if seek is not None and not preds and not window:
+        return _point(seek, var, items, fns)
     return rows
+
+
+def _point(seek, var, items, fns):
+    """``rows(ctx)`` of ``MATCH (n:L {key: $v}) RETURN n.a, n.b, ...`` (a projection over an
+    index seek): each ``n.prop`` item reads the sought node's properties once per row; other
+    items are evaluated on a row as usual (built only when there are some)."""
+    cols = []          # per item: a property name (str) of the sought node, or the compiled item
+    for it, f in zip(items, fns):
+        e = it.expr
+        if type(e) is A.Prop and type(e.subject) is A.Var and e.subject.name == var:
+            cols.append(e.key)
+        else:
+            cols.append(f)
+    general = any(type(c) is not str for c in cols)
+    conv = _STORED_CONVERT
+
+    def point(ctx):
+        ids = seek(_EMPTY_ROW, ctx)
+        if not ids:
+            return []
+        ctx.charge(ROW_BYTES * len(ids))
+        seen, node_raw = ctx._nodes, ctx.tx.node_raw    # each node is read once: no caching
+        out = []
+        for i, nid in enumerate(ids):
+            if i & 1023 == 1023:
+                ctx.check_time()
+            n = seen.get(nid) or node_raw(nid)
+            if n is None:
+                raise entity_not_found(f"node {nid} was deleted or does not exist")
+            props = n[1]
+            if general:
+                row = {var: NodeRef(nid)}
+                vals = []
+                for c in cols:
+                    if type(c) is str:
+                        v = props.get(c)
+                        vals.append(from_user(v) if type(v) in conv else v)
+                    else:
+                        vals.append(c(row, ctx))
+                out.append(tuple(vals))
+            else:
+                vals = tuple(map(props.get, cols))
+                for v in vals:
+                    if type(v) in conv:
+                        vals = tuple([from_user(v) if type(v) in conv else v for v in vals])
+                        break
+                out.append(vals)
+        return out
+    return point
 
 
 _EMPTY_ROW: dict = {}
