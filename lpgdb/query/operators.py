@@ -243,7 +243,9 @@ def _seek_nodes(op, C):
         ids = ctx.tx.key_lookup(label, key, v)
         if ids is not None:
             if rest_check is None:
-                ctx.tick(len(ids))
+                ctx._ticks += len(ids)         # ctx.tick(len(ids)), inline: the point-lookup path
+                if ctx._ticks >= ctx._next_check:
+                    ctx.tick(0)
                 return ids
             out = []
             for nid in ids:
