@@ -26,6 +26,7 @@ import dataclasses
 import heapq
 import itertools
 import math
+import operator
 import os
 import time
 
@@ -541,8 +542,8 @@ def _count_reach(op, C):
     return run
 
 
-_COMPARE = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b, "=": lambda a, b: a == b, "<>": lambda a, b: a != b}
+_COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq,
+            "<>": operator.ne}     # on two numbers (DegreeCount); C functions, no frame per node
 _DEGREE_BATCH = 4096
 
 
