@@ -94,6 +94,7 @@ _labels_has = lib.lpg_labels_has
 _ETOOSMALL = lib.LPG_ETOOSMALL
 _ENOTFOUND = lib.LPG_ENOTFOUND
 _NO_TYPES = (ffi.NULL, 0)
+_NULL = ffi.NULL
 _TYPES_CACHE_MAX = 512
 _types_cache: dict = {}
 
@@ -744,6 +745,9 @@ _store_edge = lib.lpg_store_edge
 _store_expand = lib.lpg_store_expand
 _store_degree_many = lib.lpg_store_degree_many
 _store_key_get = lib.lpg_store_key_get
+_store_key_node = lib.lpg_store_key_node
+_store_node_ver = lib.lpg_store_node_ver
+_store_degree1 = lib.lpg_store_degree1
 _ECORRUPT = lib.LPG_ECORRUPT
 
 
@@ -845,6 +849,7 @@ class _StoreScratch(threading.local):
         self.u32 = ffi.new("uint32_t[1]")
         self.u64 = ffi.new("uint64_t[3]")
         self.size = ffi.new("size_t[1]")
+        self.plen = ffi.new("size_t[1]")
         self.flag = ffi.new("int[1]")
         self.node = ffi.new("uint64_t[1]")
         self.pcap = 0
@@ -1107,6 +1112,67 @@ class Store(_Native):
             if rc != _ETOOSMALL:
                 _fcheck(rc, "key lookup")
             s.ensure(s.size[0])
+
+    def key_node(self, index: int, key: bytes, snap: int):
+        """``(ids, first)``: key_get, plus ``(labelset id, version)`` of the first node found
+        (see node_ver; None when there is none).  One C call."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
+        u = s.u64
+        while True:
+            rc = _store_key_node(h, index, key, len(key), snap, s.nbr, s.cap, s.size, s.u32, u)
+            if rc == 0:
+                n = s.size[0]
+                if not n:
+                    return [], None
+                ids = ffi.unpack(s.nbr, n)
+                return ids, (None if u[0] == LSN_INF else (s.u32[0], u[0]))
+            if rc != _ETOOSMALL:
+                _fcheck(rc, "key lookup")
+            s.ensure(s.size[0])
+
+    def node_ver(self, snap: int, nid: int):
+        """``(labelset id, version)`` of the node a reader at ``snap`` sees, or None: version 0
+        is the base row, else the LSN of the overlay version.  One C call, no property read."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
+        u = s.u64
+        try:
+            rc = _store_node_ver(h, snap, nid, s.u32, u)
+        except (TypeError, OverflowError):
+            return None
+        if rc:
+            if rc == _ENOTFOUND:
+                return None
+            _fcheck(rc, "read node")
+        return s.u32[0], u[0]
+
+    def degree1(self, node, direction, types, snap):
+        """Degree of ``node``, or None if it is not visible at ``snap``.  One C call."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        if types is not None and len(types) == 0:
+            return 0 if self.node_lset(snap, node) is not None else None
+        s = self._s
+        try:
+            if types is None:
+                rc = _store_degree1(h, node, _DIRECTIONS[direction], _NULL, 0, snap, s.u64)
+            else:
+                tp, nt = _types(types)
+                rc = _store_degree1(h, node, _DIRECTIONS[direction], tp, nt, snap, s.u64)
+        except (TypeError, OverflowError, KeyError) as e:
+            _direction(direction)
+            raise _bad_arg("Store.degree", e) from e
+        if rc:
+            if rc == _ENOTFOUND:
+                return None
+            _fcheck(rc, "degree")
+        return s.u64[0]
 
     def key_first_many(self, index: int, keys: list, snap: int) -> list:
         blob = b"".join(keys)

@@ -284,9 +284,9 @@ class Database:
 
     def snapshot(self) -> Snapshot:
         """A consistent read-only view of everything committed (and durable) so far."""
-        self._check_open()
-        eng = self._engine
-        return Snapshot(self, eng.snapshot_view())
+        if self._closed:
+            self._check_open()
+        return Snapshot(self, self._engine.snapshot_view())
 
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
         """Run an openCypher-style query in its own transaction (a snapshot if it only reads).

@@ -361,6 +361,7 @@ class _ViewReader(_Reader):
         self._snap = view.lsn
         self._open = True
         self.node_raw = view.node  # no buffer to merge: straight to the view
+        self._memo = None          # (id, labels, props bytes) of the last key lookup's first node
 
     def _check_open(self) -> None:
         if not self._open:
@@ -374,7 +375,11 @@ class _ViewReader(_Reader):
             self._check_open()
         if type(id) is not int:
             id = _check_id(id, "node")
-        raw = self._view.node(id)
+        memo = self._memo
+        if memo is not None and memo[0] == id:    # found by the key lookup (snapshots never change)
+            raw = self._view.row(id, memo[1])
+        else:
+            raw = self._view.node(id)
         if raw is None:
             raise NotFoundError(f"no node with id {id}")
         return Node(id, raw[0], raw[1])
@@ -384,18 +389,21 @@ class _ViewReader(_Reader):
             self._check_open()
         if type(id) is not int or direction not in _DIRECTIONS or (label is not None and type(label) is not str):
             return _Reader.degree(self, id, direction, label)
-        view = self._view
-        if not view.has_node(id):
+        d = self._view.degree_if_node(id, direction, label)
+        if d is None:
             raise NotFoundError(f"no node with id {id}")
-        return view.degree(id, direction, label)
+        return d
 
     def key_lookup(self, label: str, prop: str, value: Any) -> Optional[List[int]]:
         if not self._open or self._db._closed:
             self._check_open()
         if type(label) is not str or type(prop) is not str:
             return _Reader.key_lookup(self, label, prop, value)
-        ids = self._view.key_lookup(label, prop, value)
-        if ids is not None:
+        got = self._view.key_lookup_node(label, prop, value)
+        if got is not None:
+            ids, first = got
+            if first is not None:
+                self._memo = (ids[0], first[1])
             return ids
         name = self._schema_index(label, prop)
         if name is None:
@@ -424,13 +432,16 @@ class Snapshot(_ViewReader):
         return self
 
     def __exit__(self, *exc):
-        self.close()
+        if self._open:
+            self._open = False
+            self._view.close()
 
     def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+        if self._open:           # a snapshot dropped without close(): release it now
+            try:
+                self.close()
+            except Exception:
+                pass
 
 
 def _overlay_ids(base: list, buffer: dict, label: Optional[str]) -> list:

@@ -283,6 +283,10 @@ int lpg_store_expand(lpg_store *s, const uint64_t *nodes, size_t n, int dir, con
 int lpg_store_degree_many(lpg_store *s, const uint64_t *nodes, size_t n, int dir, const uint32_t *types,
                           size_t ntypes, uint64_t snap, uint64_t *out);
 /* Distinct nodes at the end of walks of exactly `hops` edges (as lpg_adj_count_reach). */
+/* The degree of one node; LPG_ENOTFOUND if the node is not visible at snap (one call where
+ * "is it there?" + "how many edges?" would take two).  O(deg). */
+int lpg_store_degree1(lpg_store *s, uint64_t nid, int dir, const uint32_t *types, size_t ntypes,
+                      uint64_t snap, uint64_t *out);
 int lpg_store_count_reach(lpg_store *s, uint64_t seed, uint32_t hops, int dir, const uint32_t *types,
                           size_t ntypes, uint64_t snap, int exclude_seed, uint64_t *count);
 /* Nodes of label (0 = all), ascending; O(base nodes of the label + overlay). */
@@ -296,6 +300,14 @@ int lpg_store_edge_count(lpg_store *s, const uint32_t *types, size_t ntypes, uin
 /* Nodes under (index, key) at snap, ascending (base sub-index + overlay). */
 int lpg_store_key_get(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
                       uint64_t *out, size_t cap, size_t *count);
+/* Which version of node nid a reader at snap sees: [out] *lset, and *ver = 0 for the base row
+ * or the LSN of the overlay version (a version's content never changes, so (nid, ver) can key a
+ * cache of decoded rows).  LPG_ENOTFOUND if not visible.  O(1), reads no property. */
+int lpg_store_node_ver(lpg_store *s, uint64_t snap, uint64_t nid, uint32_t *lset, uint64_t *ver);
+/* lpg_store_key_get, plus lpg_store_node_ver of the first node found (*ver = UINT64_MAX when
+ * none): one call for the common "find by key, then read it". */
+int lpg_store_key_node(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
+                       uint64_t *ids, size_t cap, size_t *count, uint32_t *lset, uint64_t *ver);
 int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t keys_len,
                              const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out);
 

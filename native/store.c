@@ -2259,3 +2259,65 @@ int lpg_store_touched(lpg_store *s, uint64_t nid, int *out)
     pthread_rwlock_unlock(&s->lock);
     return LPG_OK;
 }
+
+int lpg_store_degree1(lpg_store *s, uint64_t nid, int dir, const uint32_t *types, size_t ntypes,
+                      uint64_t snap, uint64_t *out)
+{
+    if (!s || !out)
+        return LPG_EINVAL;
+    *out = 0;
+    if (nid >= LPG_ID_CAP)
+        return LPG_ENOTFOUND;
+    typeset ts;
+    int rc = read_args(dir, types, ntypes, &ts);
+    if (rc)
+        return rc;
+    pthread_rwlock_rdlock(&s->lock);
+    nloc L;
+    rc = st_locate_node(s, nid, snap, &L);
+    if (!rc && !L.where)
+        rc = LPG_ENOTFOUND;
+    if (!rc)
+        rc = visit(s, nid, dir, &ts, snap, c_count, out);
+    pthread_rwlock_unlock(&s->lock);
+    typeset_free(&ts);
+    return rc;
+}
+
+int lpg_store_node_ver(lpg_store *s, uint64_t snap, uint64_t nid, uint32_t *lset, uint64_t *ver)
+{
+    if (!s || !lset || !ver)
+        return LPG_EINVAL;
+    if (nid >= LPG_ID_CAP)
+        return LPG_ENOTFOUND;
+    pthread_rwlock_rdlock(&s->lock);
+    nloc L;
+    int rc = st_locate_node(s, nid, snap, &L);
+    if (!rc) {
+        if (!L.where)
+            rc = LPG_ENOTFOUND;
+        else {
+            *lset = L.lset;
+            *ver = L.where == 1 ? L.v->begin : 0;
+        }
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int lpg_store_key_node(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
+                       uint64_t *ids, size_t cap, size_t *count, uint32_t *lset, uint64_t *ver)
+{
+    if (!lset || !ver)
+        return LPG_EINVAL;
+    *ver = UINT64_MAX;
+    int rc = lpg_store_key_get(s, index, key, klen, snap, ids, cap, count);
+    if (rc || *count == 0)
+        return rc;
+    int r2 = lpg_store_node_ver(s, snap, ids[0], lset, ver);
+    if (r2 == LPG_ENOTFOUND)
+        *ver = UINT64_MAX;
+    else if (r2)
+        return r2;
+    return LPG_OK;
+}

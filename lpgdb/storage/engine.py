@@ -356,8 +356,7 @@ class Engine:
     # -- the read boundary --------------------------------------------------------------------------
     def snapshot_view(self) -> GraphView:
         """A view pinned at the visible LSN (close() it to release)."""
-        st = self.state
-        return GraphView(st, st.pin_visible(), True)
+        return GraphView(self.state)
 
     def writer_view(self) -> GraphView:
         """The writer's view at the applied LSN; valid while the writer lock is held."""

@@ -306,6 +306,7 @@ class GraphState:
         st.set_base_counts(array("Q", counts[0]), array("Q", counts[1]))
         self.applied_lsn = base_lsn
         self.visible_lsn = base_lsn                         # newest LSN new snapshots read at
+        self.rows: dict = {}        # (node id, version) -> (labels, props): decoded rows (view.py)
         self._readers: dict[int, int] = {}                  # snapshot lsn -> open reader count
         self._readers_lock = threading.Lock()
         # callable(ddl, name) -> the key specs (.name, .key_of) of that schema text, set by the
@@ -344,20 +345,24 @@ class GraphState:
     # wait for their fsync.
     def pin_visible(self) -> int:
         """Register a reader at the current visible LSN; return that LSN."""
-        with self._readers_lock:
-            snap = self.visible_lsn
-            r = self._readers
-            r[snap] = r.get(snap, 0) + 1
-            return snap
+        lock = self._readers_lock
+        lock.acquire()
+        snap = self.visible_lsn
+        r = self._readers
+        r[snap] = r.get(snap, 0) + 1
+        lock.release()
+        return snap
 
     def unpin(self, snap: int) -> None:
-        with self._readers_lock:
-            r = self._readers
-            n = r[snap] - 1
-            if n:
-                r[snap] = n
-            else:
-                del r[snap]
+        lock = self._readers_lock
+        lock.acquire()
+        r = self._readers
+        n = r[snap] - 1
+        if n:
+            r[snap] = n
+        else:
+            del r[snap]
+        lock.release()
 
     def trim_floor(self) -> int:
         """The oldest snapshot any reader holds or may still take (min of readers, visible LSN)."""

@@ -36,6 +36,7 @@ from types import MappingProxyType
 from .. import core
 from . import records
 from .files import corruption
+from .records import unpack_props as _unpack_props
 from .graph import ALL
 
 __all__ = ["GraphView", "Statistics", "canonical_key"]
@@ -78,13 +79,16 @@ class GraphView:
     msgpack only when a node or edge is read.  Damage found in a data file is CorruptionError.
     """
 
-    __slots__ = ("_st", "_store", "_cat", "lsn", "_pinned")
+    __slots__ = ("_st", "_store", "_cat", "_rows", "lsn", "_pinned")
 
-    def __init__(self, state, lsn: int, pinned: bool):
+    def __init__(self, state, lsn: Optional[int] = None, pinned: bool = True):
+        """A view of generation ``state`` at ``lsn``; with ``lsn`` None, pinned at the visible
+        LSN (registered as a reader until ``close()``)."""
         self._st = state
         self._store = state.store
         self._cat = state.catalog
-        self.lsn = lsn
+        self._rows = state.rows
+        self.lsn = state.pin_visible() if lsn is None else lsn
         self._pinned = pinned
 
     def close(self) -> None:
@@ -136,14 +140,36 @@ class GraphView:
 
     # -- nodes --------------------------------------------------------------------------------------
     def node(self, nid: int):
-        """``(labels, props)`` of node ``nid``, or None.  One native call; O(properties)."""
+        """``(labels, props)`` of node ``nid``, or None.  O(1) native calls; the properties are
+        decoded once per row version and kept in the generation's bounded row cache."""
+        try:
+            got = self._store.node_ver(self.lsn, nid)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+        if got is None:
+            return None
+        hit = self._rows.get((nid, got[1]))
+        return hit if hit is not None else self._load_row(nid, got[1])
+
+    def row(self, nid: int, ver: int):
+        """``node(nid)`` for a node whose version ``ver`` a lookup of this view already found
+        (``key_lookup_node``): no native call when the row is cached."""
+        hit = self._rows.get((nid, ver))
+        return hit if hit is not None else self._load_row(nid, ver)
+
+    def _load_row(self, nid: int, ver: int):
         try:
             r = self._store.node(self.lsn, nid)
         except core.Corrupt as e:
             raise corruption(e) from None
         if r is None:
             return None
-        return self._cat.labelsets[r[0]], _props_view(r[1])
+        row = self._cat.labelsets[r[0]], decode_props(r[1])
+        rows = self._rows
+        if len(rows) >= ROW_CACHE:
+            rows.clear()      # bounded: a scan does not grow it past ROW_CACHE rows
+        rows[(nid, ver)] = row
+        return row
 
     def node_labels(self, nid: int):
         """The labels of node ``nid``, or None (no property decoding).  O(1)."""
@@ -381,6 +407,33 @@ class GraphView:
             return []
         return self._key_get(spec.index_id, kb)
 
+    def key_lookup_node(self, label: str, prop: str, value):
+        """``key_lookup`` plus which version of the first node found a reader sees, in one
+        native call: ``(ids, first)`` with ``first`` = ``(labelset id, version)`` of ``ids[0]``
+        (for ``row``), or None when there is no user index on (label, prop)."""
+        spec = self._cat.user_indexes.get((label, (prop,)))
+        if spec is None:
+            return None
+        try:
+            kb = records.key_bytes((value,))
+        except Exception:   # DataError: NaN is never a stored key
+            return [], None
+        if len(kb) > core.KEY_MAX:
+            return [], None
+        try:
+            ids, first = self._store.key_node(spec.index_id, kb, self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+        return ids, first
+
+    def degree_if_node(self, nid: int, direction: str, label: Optional[str] = None):
+        """``degree(nid, ...)``, or None if ``nid`` is not a node of this view.  One native call."""
+        try:
+            return self._store.degree1(nid, direction, None if label is None else
+                                       self._cat.types_by_label.get(label, ()), self.lsn)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+
     # -- statistics -------------------------------------------------------------------------------
     def statistics(self) -> Statistics:
         """Node counts per label and edge counts per edge label as of this view.
@@ -399,10 +452,13 @@ class GraphView:
 
 
 _EMPTY_VIEW = MappingProxyType({})
+ROW_CACHE = 32768      # decoded node rows kept per generation (their content never changes)
 
 
-def _props_view(data):
-    """A read-only mapping of msgpack property bytes (a per-thread buffer: decoded at once)."""
-    if not len(data):
-        return _EMPTY_VIEW
-    return MappingProxyType(records.unpack_props(data))
+def decode_props(data):
+    """A read-only mapping of msgpack property bytes (a per-thread buffer is decoded at once).
+    CorruptionError for bytes that are not a stored property map."""
+    return MappingProxyType(_unpack_props(data)) if len(data) else _EMPTY_VIEW
+
+
+_props_view = decode_props
