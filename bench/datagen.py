@@ -69,6 +69,7 @@ SIZES = {
     "tiny": Size(1_000, 8_000),
     "small": Size(10_000, 100_000, w10_wal_mb=16.0),
     "medium": Size(100_000, 1_000_000, w10_wal_mb=56.0),
+    "1m": Size(1_000_000, 10_000_000, w10_wal_mb=56.0, w10_max_s=120.0),
 }
 
 _FIRST = ("Ada Alan Alice Amir Ana Anton Aya Bea Ben Carla Chen Dara Dev Edith Elif Emil Eva "

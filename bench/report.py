@@ -132,7 +132,75 @@ def metrics(res: dict, meta: dict) -> dict:
         out["w10"] = af["w10"]["recover_s"]
         out["w10_wal_mb"] = af["w10"]["wal_mb"]
         out["w10_written_mb"] = af["w10"]["written_mb"]
+        if af["w10"]["recover_s"] > 0:
+            out["w10_mb_s"] = af["w10"]["written_mb"] / af["w10"]["recover_s"]
+    w13 = next((r["w13"] for r in reps if r.get("w13")), None)
+    if w13:
+        out["w13_open_s"] = w13["open_s"]
+        out["w13_anon_mb"] = w13["anon_open_mb"]
+        out["w13_rss_mb"] = w13["rss_after_lookups_mb"]
+        out["w13_anon_after_mb"] = w13["anon_after_lookups_mb"]
+        out["w13_lookups_s"] = w13["lookups_s"]
+    out["peak_rss"] = res.get("peak_rss_mb")
     return out
+
+
+def _targets10(L, lp, M, size):
+    """Issue 10's targets that this size can answer (ratios lpgdb / peer, > 1 = lpgdb better)."""
+    rows = []
+    sq, kz = M.get("sqlite", {}), M.get("kuzu", {})
+
+    def cmp(title, val, bound, fmt, ok):
+        rows.append(f"| {title} | {fmt(val)} | {fmt(bound)} | {'—' if val is None or bound is None else 'yes' if ok(val, bound) else '**no**'} |")
+    if size == "1m":
+        ms = lp.get("w13_open_s")
+        cmp("clean reopen ≤ 50 ms", None if ms is None else ms * 1000, 50.0, lambda x: num(x), lambda a, b: a <= b)
+        cmp("anonymous memory added by the open ≤ 50 MB", lp.get("w13_anon_mb"), 50.0, num, lambda a, b: a <= b)
+        cmp("RSS after 20,000 random key lookups ≤ 200 MB", lp.get("w13_rss_mb"), 200.0, num, lambda a, b: a <= b)
+        cmp("WAL replay ≥ 100 MB/s (W10)", lp.get("w10_mb_s"), 100.0, num, lambda a, b: a >= b)
+    if size in ("medium", "1m"):
+        d, k = lp.get("w11"), kz.get("w11")
+        cmp("disk ≤ 0.8× Kùzu's (MB)", d, None if k is None else 0.8 * k, num, lambda a, b: a <= b)
+        p, q = lp.get("peak_rss"), sq.get("peak_rss")
+        cmp("peak RSS ≤ 2× SQLite's (MB)", p, None if q is None else 2 * q, num, lambda a, b: a <= b)
+        r, t = lp.get("w10"), sq.get("w10")
+        cmp("W10 recovery ≤ 2× SQLite's time (s)", r, None if t is None else 2 * t, lambda x: num(x, 3), lambda a, b: a <= b)
+        for key, title, need in (("w3", "W3 key lookups ≥ 2× SQLite (/s)", 2.0), ("w4", "W4 1-hop ≥ 2× SQLite (/s)", 2.0)):
+            a, b = lp.get(key), sq.get(key)
+            cmp(title, a, None if b is None else need * b, rate, lambda x, y: x >= y)
+        a, b = lp.get("w7"), sq.get("w7")
+        cmp("W7 scan + aggregate ≥ 1× SQLite (ms)", a, b, num, lambda x, y: x <= y)
+    if rows:
+        L.append(f"Issue 10 targets at this size ({size}):")
+        L.append("")
+        L.append("| target | lpgdb | bound | met |")
+        L.append("|---|---|---|---|")
+        L.extend(rows)
+        L.append("")
+
+
+def _storage(L, results, M):
+    """Issue 10's figures: opening, memory, recovery speed, disk."""
+    L.append("Storage (issue 10): W13 = a clean reopen in a fresh process after W1 and the "
+             "checkpoint (the engine imported first, then `open`: its time, and the anonymous "
+             "memory, RssAnon, the open added), then 20,000 of W3's key lookups in that process "
+             "(VmRSS and RssAnon after them); W10 replay = MB of acknowledged log recovered per "
+             "second of W10's open; peak RSS = the whole worker process over every workload.")
+    L.append("")
+    L.append("| system | W13 reopen ms | W13 anon MB added by open | W13 RSS MB after 20k lookups "
+             "| W13 anon MB after lookups | W10 recovery s | W10 replay MB/s | W11 disk MB | peak RSS MB |")
+    L.append("|" + "---|" * 9)
+    for res in results:
+        name = res["system"]
+        s = M.get(name)
+        if not s:
+            continue
+        ms = s.get("w13_open_s")
+        L.append("| " + " | ".join([
+            name, "—" if ms is None else f"{ms * 1000:,.1f}", num(s.get("w13_anon_mb")),
+            num(s.get("w13_rss_mb")), num(s.get("w13_anon_after_mb")), num(s.get("w10"), 3),
+            num(s.get("w10_mb_s")), num(s.get("w11")), num(s.get("peak_rss"), 0)]) + " |")
+    L.append("")
 
 
 def _oneline(errors: list[str], limit: int = 160) -> str:
@@ -205,6 +273,9 @@ def render(size: str, meta: dict, results: list[dict], problems: dict, skipped: 
         _ratios(L, lp, M)
         _targets(L, lp, M, size, results)
         _query_targets(L, lp, M)
+    _storage(L, results, M)
+    if LPGDB in M:
+        _targets10(L, M[LPGDB], M, size)
     _details(L, results, M)
     _w6(L, results)
 

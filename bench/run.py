@@ -79,6 +79,7 @@ def worker(args) -> dict:
         shutil.rmtree(dbdir, ignore_errors=True)
         os.makedirs(dbdir)
         ctx.schema = schema
+        ctx.rep = rep
         r: dict = {"rep": rep, "schema": schema}
         a = None
         try:

@@ -8,6 +8,7 @@ phase)`` (the ``register_test`` habit of sortedcontainers' benchmarks).  The wor
 runs the phases in this order on each repetition's database:
 
     "load"   W1 bulk load (timed), [W8: set the schema], W11 disk size      every repetition
+             W13 clean reopen + memory in a fresh process                    first repetition
     "read"   W0 W3 W3u W4 W5 W7 W5c W12 on the reopened database           first repetition
     "write"  W2 100-op transactions (W8 = the same on a schema-checked db)  every repetition
     "after"  W9 single-op commits, W10 crash recovery, W6 duplicate key     first repetition
@@ -57,6 +58,7 @@ class Context:
     budget_s: float = 20.0
     adapter_spec: str = ""     # "name[@variant]", for W10's writer process
     schema: bool = False       # this repetition enforces the PG-Schema (W8)
+    rep: int = 0               # which fresh database (W13 runs on the first)
     options: dict = field(default_factory=dict)
 
 
@@ -137,6 +139,78 @@ def disk_after_load(a, ctx: Context) -> dict:
                 files[os.path.relpath(path, a.dbdir)] = os.path.getsize(path)
     return {"flush_s": flush_s, "bytes": a.disk_bytes(), "wal_bytes": a.wal_bytes(),
             "files": files}
+
+
+@workload("w13", "load")
+def open_probe(a, ctx: Context) -> dict | None:
+    """W13 (first repetition): a clean reopen in a fresh process, and what it costs in memory.
+
+    The database is closed; a child process imports the engine, reads its anonymous memory
+    (RssAnon of /proc/self/status), opens the database (``open_plain``: no query-language
+    warm-up) and reads it again, then runs 20,000 random key lookups (W3's call) and reads
+    VmRSS and RssAnon.  So "anonymous memory added by the open" excludes the interpreter and
+    the engine's import, as the issue asks."""
+    if ctx.rep != 0 or ctx.schema or not a.persistent:
+        return None
+    a.close()
+    ids = os.path.join(a.dbdir, "..", os.path.basename(a.dbdir) + ".w13-ids")
+    with open(ids, "w") as f:
+        json.dump(ctx.wl["w3_ids"][:20_000], f)
+    cmd = [sys.executable, "-m", "bench.workloads", "--open-probe", ctx.adapter_spec,
+           "--dbdir", a.dbdir, "--options", json.dumps(ctx.options), "--ids", ids]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        p = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=600)
+    finally:
+        os.remove(ids)
+        a.open()
+    if p.returncode != 0:
+        raise RuntimeError(f"W13 open probe failed: {p.stderr[-800:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _open_probe(argv: list[str]) -> int:
+    """W13's child: see open_probe.  Prints one JSON line."""
+    import argparse
+
+    from .adapters import resolve
+    p = argparse.ArgumentParser()
+    p.add_argument("--open-probe", required=True)
+    p.add_argument("--dbdir", required=True)
+    p.add_argument("--options", default="{}")
+    p.add_argument("--ids", required=True)
+    args = p.parse_args(argv)
+    cls, options = resolve(args.open_probe)
+    options.update(json.loads(args.options))
+    with open(args.ids) as f:
+        ids = json.load(f)
+    a = cls(args.dbdir, options)                 # imports the engine
+    gc.collect()
+    anon0 = _status_kb("RssAnon")
+    t0 = time.perf_counter()
+    a.open_plain()
+    open_s = time.perf_counter() - t0
+    anon1 = _status_kb("RssAnon")
+    t1 = time.perf_counter()
+    found = sum(a.lookup_name(pid) is not None for pid in ids)
+    look_s = time.perf_counter() - t1
+    out = {"open_s": open_s, "anon_before_mb": anon0 / 1024, "anon_open_mb": (anon1 - anon0) / 1024,
+           "lookups": len(ids), "found": found, "lookups_s": look_s,
+           "rss_after_lookups_mb": _status_kb("VmRSS") / 1024,
+           "anon_after_lookups_mb": _status_kb("RssAnon") / 1024,
+           "hwm_mb": _status_kb("VmHWM") / 1024}
+    a.close()
+    print(json.dumps(out))
+    return 0
 
 
 # ---- read phase --------------------------------------------------------------------------
@@ -436,4 +510,6 @@ def _crash_writer(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    if "--open-probe" in sys.argv:
+        sys.exit(_open_probe(sys.argv[1:]))
     sys.exit(_crash_writer(sys.argv[1:]))

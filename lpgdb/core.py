@@ -774,6 +774,26 @@ def _fcheck(rc: int, what: str) -> int:
     return check(rc, what)
 
 
+_key1_out = ffi.new("uint8_t[]", 70_000)
+_key1_len = ffi.new("size_t *")
+_mp_key1 = lib.lpg_mp_key1
+_EINVAL = lib.LPG_EINVAL
+
+
+def key1(props: bytes, name: bytes):
+    """The canonical key bytes of a one-property index read straight from stored property bytes:
+    bytes, None when the map lacks the property, or False when its value needs decoding
+    (not an int or a str).  Not thread-safe (the writer's prepare uses it)."""
+    rc = _mp_key1(props, len(props), name, len(name), _key1_out, 70_000, _key1_len)
+    if rc == 0:
+        return ffi.unpack(ffi.cast("char *", _key1_out), _key1_len[0])
+    if rc == _ENOTFOUND:
+        return None
+    if rc == _EINVAL or rc == _ETOOSMALL:
+        return False
+    raise errors.CorruptionError("a stored property map is malformed")
+
+
 def key_hash(key: bytes) -> int:
     """The on-disk 64-bit hash of canonical key bytes (key sub-index files)."""
     return lib.lpg_key_hash(key, len(key))
@@ -1189,6 +1209,28 @@ class Store(_Native):
     def node_put(self, nid, lset, props: bytes, lsn, floor) -> None:
         _fcheck(lib.lpg_store_node_put(self._hh(), nid, lset, props, len(props), lsn, floor),
                 f"Store.node_put(node={nid})")
+
+    def node_put_many(self, nids, lsets, blob: bytes, offs, lsn, floor) -> None:
+        """node_put of many nodes in one call (``offs`` has len(nids) + 1 entries)."""
+        na, n = _u64_array(nids, "node ids")
+        la, nl = _u32_array(lsets, "label sets")
+        oa, no = _u64_array(offs, "offsets")
+        if not (n == nl == no - 1):
+            raise errors.InterfaceError("node_put_many: columns differ in length")
+        _fcheck(lib.lpg_store_node_put_many(self._hh(), n, na, la, blob, len(blob), oa, lsn, floor),
+                "Store.node_put_many")
+
+    def key_put_list(self, index, keys: list, nodes, lsn) -> None:
+        """key_put of ``keys[i]`` -> ``nodes[i]`` for one index, in one call."""
+        blob = b"".join(keys)
+        offs = array("Q", [0])
+        offs.extend(accumulate(map(len, keys)))
+        na, n = _u64_array(nodes, "nodes")
+        if n != len(keys):
+            raise errors.InterfaceError("key_put_list: keys and nodes differ in length")
+        check(lib.lpg_store_key_put_list(self._hh(), index, n, blob, len(blob),
+                                         ffi.from_buffer("uint64_t[]", offs), na, lsn),
+              "Store.key_put_list")
 
     def nodes_bulk(self, first, lsets, blob: bytes, offs, lsn) -> None:
         la, n = _u32_array(lsets, "label sets")

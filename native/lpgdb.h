@@ -226,6 +226,13 @@ int lpg_file_read(lpg_file *f, uint64_t off, uint64_t len, uint8_t *out);
 int lpg_file_verify(lpg_file *f);
 /* The calling thread's last LPG_ECORRUPT from a file: its tag (UINT64_MAX if none) and offset. */
 int lpg_last_corrupt(uint64_t *tag, uint64_t *offset);
+/* The canonical key bytes of a one-property index (records.key_bytes((value,))) read straight
+ * from a stored msgpack property map: LPG_OK with *outlen bytes in out when the property is an
+ * int or a str (stored in the canonical form already); LPG_ENOTFOUND when the map lacks it;
+ * LPG_EINVAL when it holds another kind (the caller decodes and normalizes); LPG_ECORRUPT for a
+ * malformed map; LPG_ETOOSMALL with *outlen.  O(len). */
+int lpg_mp_key1(const uint8_t *props, size_t len, const uint8_t *name, size_t nlen, uint8_t *out,
+                size_t cap, size_t *outlen);
 /* The 64-bit hash of key bytes used by key sub-indexes (stable: it is on disk). */
 uint64_t lpg_key_hash(const uint8_t *key, size_t len);
 
@@ -316,6 +323,14 @@ int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, 
  * an edge update that does not match the edge; LPG_ENOTFOUND deleting a missing edge. */
 int lpg_store_node_put(lpg_store *s, uint64_t nid, uint32_t lset, const uint8_t *props, size_t len,
                        uint64_t lsn, uint64_t floor);
+/* node_put for n nodes (property maps blob[offs[i]..offs[i+1])) under one lock: a commit's
+ * node writes in one call.  Stops at the first error (the caller poisons: apply failed). */
+int lpg_store_node_put_many(lpg_store *s, size_t n, const uint64_t *nids, const uint32_t *lsets,
+                            const uint8_t *blob, size_t blob_len, const uint64_t *offs, uint64_t lsn,
+                            uint64_t floor);
+/* key_put of n (key, node) pairs of one index under one lock. */
+int lpg_store_key_put_list(lpg_store *s, uint32_t index, size_t n, const uint8_t *keys, size_t keys_len,
+                           const uint64_t *offs, const uint64_t *nodes, uint64_t lsn);
 int lpg_store_nodes_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t *lsets, const uint8_t *blob,
                          size_t blob_len, const uint64_t *offs, uint64_t lsn);
 int lpg_store_edge_put(lpg_store *s, uint64_t eid, uint32_t type, uint64_t src, uint64_t dst,

@@ -290,3 +290,43 @@ int mp_put_value(buf *b, const mval *v)
     default: return LPG_EINVAL;
     }
 }
+
+/* ---- the key of a one-property index, straight from a stored property map -------------------- */
+int lpg_mp_key1(const uint8_t *props, size_t len, const uint8_t *name, size_t nlen, uint8_t *out,
+                size_t cap, size_t *outlen)
+{
+    if ((len && !props) || (nlen && !name) || !outlen || (cap && !out))
+        return LPG_EINVAL;
+    *outlen = 0;
+    if (!len)
+        return LPG_ENOTFOUND;
+    const uint8_t *end = props + len, *q;
+    uint64_t n;
+    if (mp_map(props, end, &n, &q))
+        return LPG_ECORRUPT;
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *k, *v = NULL;
+        size_t kl;
+        if (mp_str(q, end, &k, &kl, &q))
+            return LPG_ECORRUPT;
+        v = q;
+        if (mp_skip(q, end, &q))
+            return LPG_ECORRUPT;
+        if (kl != nlen || memcmp(k, name, nlen) != 0)
+            continue;
+        /* ints and strs are stored in the canonical (smallest) form the key encoding uses */
+        uint8_t c = v[0];
+        int is_int = c <= 0x7f || c >= 0xe0 || (c >= 0xcc && c <= 0xcf) || (c >= 0xd0 && c <= 0xd3);
+        int is_str = (c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb);
+        if (!is_int && !is_str)
+            return LPG_EINVAL;               /* the caller decodes and normalizes */
+        size_t vl = (size_t)(q - v);
+        *outlen = vl + 1;
+        if (vl + 1 > cap)
+            return LPG_ETOOSMALL;
+        out[0] = 0x91;                       /* a one-element array: key_bytes((value,)) */
+        memcpy(out + 1, v, vl);
+        return LPG_OK;
+    }
+    return LPG_ENOTFOUND;
+}

@@ -2321,3 +2321,41 @@ int lpg_store_key_node(lpg_store *s, uint32_t index, const uint8_t *key, size_t 
         return r2;
     return LPG_OK;
 }
+
+int lpg_store_node_put_many(lpg_store *s, size_t n, const uint64_t *nids, const uint32_t *lsets,
+                            const uint8_t *blob, size_t blob_len, const uint64_t *offs, uint64_t lsn,
+                            uint64_t floor)
+{
+    if (!s || (n && (!nids || !lsets || !offs)) || (blob_len && !blob))
+        return LPG_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (offs[i] > offs[i + 1] || offs[i + 1] > blob_len)
+            return LPG_EBOUNDS;
+    int rc = LPG_OK;
+    pthread_rwlock_wrlock(&s->lock);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = node_put_locked(s, nids[i], lsets[i], blob + offs[i], (size_t)(offs[i + 1] - offs[i]), lsn,
+                             floor);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int lpg_store_key_put_list(lpg_store *s, uint32_t index, size_t n, const uint8_t *keys, size_t keys_len,
+                           const uint64_t *offs, const uint64_t *nodes, uint64_t lsn)
+{
+    if (!s || (n && (!offs || !nodes)) || (keys_len && !keys))
+        return LPG_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (offs[i] > offs[i + 1] || offs[i + 1] > keys_len)
+            return LPG_EBOUNDS;
+    int rc = LPG_OK;
+    pthread_rwlock_wrlock(&s->lock);
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t kl = (size_t)(offs[i + 1] - offs[i]);
+        rc = lpg_keyidx_put(s->keys, index, keys + offs[i], kl, nodes[i], lsn);
+        if (!rc)
+            s->mem += kl + 64;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}

@@ -83,6 +83,10 @@ class Adapter:
         """Open the existing database in self.dbdir (W10 recovery is this call)."""
         raise NotImplementedError
 
+    def open_plain(self) -> None:
+        """``open()`` without warm-ups of optional layers (W13 measures the engine's open)."""
+        self.open()
+
     def flush(self) -> None:
         """Make everything durable and compact (checkpoint / save).  Untimed."""
 

@@ -87,6 +87,9 @@ class LpgdbAdapter(Adapter):
     def open(self):
         self._connect(create=False)
 
+    def open_plain(self):
+        self.db = self.lpgdb.connect(self.path, create=False, sync=self.sync)
+
     def set_schema(self):
         self.db.set_schema(SOCIAL_SCHEMA)
 

@@ -93,10 +93,21 @@ def _is_id(v) -> bool:
     return type(v) is int and 0 <= v < core.MAX_ID
 
 
+_NAMES: dict = {}
+
+
 def _names(v) -> frozenset:
+    """The label set of a stored label list, checked (a small cache: label lists repeat)."""
+    if type(v) is list and len(v) <= 4 and all(type(x) is str for x in v):
+        hit = _NAMES.get(tuple(v))
+        if hit is not None:
+            return hit
     if not isinstance(v, list) or not all(type(x) is str and x for x in v):
         raise _Bad(f"bad label list {v!r:.80}")
-    return frozenset(v)
+    out = frozenset(v)
+    if len(v) <= 4 and len(_NAMES) < 4096:
+        _NAMES[tuple(v)] = out
+    return out
 
 
 def _u_array(code: str, blob, what: str) -> array:
@@ -436,7 +447,7 @@ class GraphState:
                     if track:
                         written[nid] = (labels, props)
                     if specs:
-                        step = self._keys_of(specs, nid, labels, records.unpack_props(props))
+                        step = self._keys_of_raw(specs, nid, labels, props)
                     next_node = max(next_node, nid + 1)
                 elif code == NODE_DEL and n == 2:
                     if not _is_id(op[1]):
@@ -607,6 +618,32 @@ class GraphState:
             out.append((ident, bytes(keys), koffs, bytes(flags)))
         return out
 
+    def _keys_of_raw(self, specs, nid, labels, props: bytes) -> dict:
+        """``_keys_of`` from stored property bytes: a one-property user index reads an int or
+        str value's canonical key bytes straight from the map (core.key1); the map is decoded
+        only when some index needs it."""
+        out = {}
+        decoded = None
+        for ident, name, key_of in specs:
+            if ident[0] == "index":
+                if ident[1] not in labels:
+                    continue
+                if len(ident[2]) == 1:
+                    kb = core.key1(props, ident[2][0].encode())
+                    if kb is None:
+                        continue
+                    if kb is not False:
+                        if len(kb) > core.KEY_MAX:
+                            self._key_bytes((records.unpack_props(props)[ident[2][0]],), name, nid)
+                        out[ident] = kb
+                        continue
+            if decoded is None:
+                decoded = records.unpack_props(props)
+            k = key_of(labels, decoded)
+            if k is not None:
+                out[ident] = self._key_bytes(k, name, nid)
+        return out
+
     def _keys_of(self, specs, nid, labels, props) -> dict:
         """ident -> key bytes of one node under each spec that covers it (DataError if a key
         cannot be indexed)."""
@@ -710,15 +747,37 @@ class GraphState:
 
     def _apply(self, ops, plan, lsn, floor) -> None:
         st, cat = self.store, self.catalog
+        fresh = cat.next_node_id          # ids from here on are new in this commit: no old keys
+        seen = set()                      # ... until one is written twice in the same record
+        batch = None                      # consecutive NODE_PUTs go to C in one call
         for op, step in zip(ops, plan):
             code = op[0]
             if code == NODE_PUT:
-                nid = op[1]
-                self._reindex(nid, frozenset(op[2]), step, lsn)
-                st.node_put(nid, cat.labelset_id(frozenset(op[2])), op[3], lsn, floor)
+                nid, labels = op[1], frozenset(op[2])
+                if batch is None:
+                    batch = ([], array("I"), [], {})
+                if nid >= fresh and nid not in seen:
+                    seen.add(nid)
+                    if step:
+                        keys = batch[3]
+                        for ident, kb in step.items():
+                            keys.setdefault(ident, ([], []))
+                            keys[ident][0].append(kb)
+                            keys[ident][1].append(nid)
+                else:
+                    self._flush_puts(batch, lsn, floor)
+                    batch = ([], array("I"), [], {})
+                    self._reindex(nid, labels, step, lsn)
+                batch[0].append(nid)
+                batch[1].append(cat.labelset_id(labels))
+                batch[2].append(op[3])
                 if nid >= cat.next_node_id:
                     cat.next_node_id = nid + 1
-            elif code == EDGE_PUT:
+                continue
+            if batch is not None:
+                self._flush_puts(batch, lsn, floor)
+                batch = None
+            if code == EDGE_PUT:
                 eid = op[1]
                 st.edge_put(eid, cat.type_id(frozenset(op[2])), op[3], op[4], op[5], lsn, floor)
                 if eid >= cat.next_edge_id:
@@ -760,7 +819,24 @@ class GraphState:
                 self._cols_nodes(op[1], op[2], step, op[4], lsn)
             elif code == EDGES_COLS:
                 self._cols_edges(op[1], op[2], step, op[6], lsn)
+        if batch is not None:
+            self._flush_puts(batch, lsn, floor)
         st.commit_end(lsn, floor)
+
+    def _flush_puts(self, batch, lsn, floor) -> None:
+        """Install a run of NODE_PUTs: one native call for the nodes, one per index for the keys
+        of the new ones (the others were reindexed one by one)."""
+        nids, lsets, props, keys = batch
+        if not nids:
+            return
+        offs = array("Q", [0])
+        offs.extend(accumulate(map(len, props)))
+        st = self.store
+        st.node_put_many(nids, lsets, b"".join(props), offs, lsn, floor)
+        if keys:
+            by_ident = {s.ident: s.index_id for s in self.catalog.all_specs()}
+            for ident, (kbs, owners) in keys.items():
+                st.key_put_list(by_ident[ident], kbs, owners, lsn)
 
     def _set_user_index(self, key, how: str, arg, lsn) -> None:
         """User index ``key`` shares the schema index named ``arg`` (how "share"; its own
