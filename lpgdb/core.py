@@ -1100,6 +1100,21 @@ class Store(_Native):
                 _fcheck(rc, what)
             cap = size[0]
 
+    def prop_many(self, snap: int, nids, name: str):
+        """msgpack bytes of an array: property ``name`` of each node (nil where absent)."""
+        arr, n = _u64_array(nids, "node ids")
+        nb = name.encode()
+        cap = 16 + 16 * n
+        size = self._s.size
+        while True:
+            out = ffi.new("uint8_t[]", cap)
+            rc = lib.lpg_store_prop_many(self._hh(), snap, arr, n, nb, len(nb), out, cap, size)
+            if rc == 0:
+                return ffi.buffer(out, size[0])
+            if rc != _ETOOSMALL:
+                _fcheck(rc, "property scan")
+            cap = size[0]
+
     def label_scan(self, label: int, snap: int) -> list:
         return self._collect(lib.lpg_store_label_scan, "label scan", self._hh(), label, snap)
 

@@ -276,6 +276,20 @@ class _Reader:
         self._check_open()
         return self._view.expand(node_ids, _check_direction(direction), _check_label(label))
 
+    def node_ids(self, label: Optional[str] = None) -> List[int]:
+        """Ids of the nodes (with ``label``), ascending, without building Node objects: with
+        ``property_many`` and ``degree_many`` the columnar path of scans.  O(nodes of the label)."""
+        self._check_open()
+        return self._node_ids(_check_label(label))
+
+    def property_many(self, node_ids: Sequence[int], prop: str) -> List[Any]:
+        """Property ``prop`` of each node (None where the node or the property is absent), in one
+        native call: the columnar read behind scans and aggregates.  O(len(node_ids))."""
+        self._check_open()
+        if type(prop) is not str:
+            raise InterfaceError(f"property name must be a str, not {type(prop).__name__}")
+        return self._view.property_many(node_ids, prop)
+
     def degree_many(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
                     ) -> List[int]:
         """Degrees of many nodes in one native call (0 for ids that are not nodes). O(sum of
@@ -658,6 +672,16 @@ class Transaction(_Reader):
                 eids.append(eid)
                 frm.append(i)
         return nbrs, eids, frm
+
+    def property_many(self, node_ids: Sequence[int], prop: str) -> List[Any]:
+        if not self._nodes:
+            return _Reader.property_many(self, node_ids, prop)
+        self._check_open()
+        out = []
+        for nid in node_ids:
+            raw = self._node_raw(nid)
+            out.append(None if raw is None else raw[1].get(prop))
+        return out
 
     def degree_many(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
                     ) -> List[int]:

@@ -296,6 +296,11 @@ int lpg_store_degree1(lpg_store *s, uint64_t nid, int dir, const uint32_t *types
                       uint64_t snap, uint64_t *out);
 int lpg_store_count_reach(lpg_store *s, uint64_t seed, uint32_t hops, int dir, const uint32_t *types,
                           size_t ntypes, uint64_t snap, int exclude_seed, uint64_t *count);
+/* Property `name` of each node nids[i] at snap, as one msgpack array (nil where the node or the
+ * property is absent): the columnar read of a scan (W7's "age of every Person").  [out] *len
+ * (LPG_ETOOSMALL with the size needed).  O(n) column reads; one lock. */
+int lpg_store_prop_many(lpg_store *s, uint64_t snap, const uint64_t *nids, size_t n, const uint8_t *name,
+                        size_t nlen, uint8_t *out, size_t cap, size_t *len);
 /* Nodes of label (0 = all), ascending; O(base nodes of the label + overlay). */
 int lpg_store_label_scan(lpg_store *s, uint32_t label, uint64_t snap, uint64_t *out, size_t cap,
                          size_t *count);

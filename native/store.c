@@ -37,6 +37,7 @@
 #include <string.h>
 #include "lpgdb.h"
 #include "store.h"
+#include "mpack.h"
 
 #define FREE_LSN LPG_LSN_INF
 
@@ -946,8 +947,48 @@ static int visit_dir(lpg_store *s, uint64_t v, int d, const typeset *ts, uint64_
     return LPG_OK;
 }
 
+static int c_count(void *c, uint64_t nbr, uint64_t eid);
+
+/* Count the edges visit_dir would visit, without decoding base entries when no base edge was
+ * deleted (the CSR range's length is the count) and without self-loop exclusion. */
+static int count_dir(lpg_store *s, uint64_t v, int d, const typeset *ts, uint64_t snap, uint64_t *out)
+{
+    int rc;
+    if (v < s->node_base) {
+        part *pt;
+        if ((rc = st_part(s, (uint32_t)(v >> PART_SHIFT), &pt)))
+            return rc;
+        uint64_t i = v & (PART_SLOTS - 1);
+        if (pt && i < pt->n) {
+            for (uint32_t c = 0; c < pt->ncsr; c++) {
+                const pcsr *x = &pt->csr[c];
+                if (x->dir != (uint32_t)d || !typeset_has(ts, x->type))
+                    continue;
+                uint64_t lo, hi;
+                if ((rc = csr_range(x, i, &lo, &hi)))
+                    return rc;
+                *out += hi - lo;
+            }
+        }
+    }
+    for (int r = 0; r < s->nruns[d]; r++) {
+        size_t k;
+        const orun *run = run_find(&s->runs[d][r], v, &k);
+        if (!run)
+            continue;
+        for (uint64_t j = run->off[k]; j < run->off[k + 1]; j++) {
+            const oent *e = &run->ent[j];
+            if (typeset_has(ts, (uint32_t)(e->nt >> NT_SHIFT)) && st_overlay_visible(s, e->eid, snap))
+                (*out)++;
+        }
+    }
+    return LPG_OK;
+}
+
 static int visit(lpg_store *s, uint64_t v, int dir, const typeset *ts, uint64_t snap, visit_fn fn, void *ctx)
 {
+    if (fn == c_count && s->nbase_dead == 0 && dir != 2)
+        return count_dir(s, v, dir, ts, snap, (uint64_t *)ctx);
     if (dir == 2) {
         int rc = visit_dir(s, v, 0, ts, snap, 0, fn, ctx);
         return rc ? rc : visit_dir(s, v, 1, ts, snap, 1, fn, ctx);
@@ -2357,5 +2398,84 @@ int lpg_store_key_put_list(lpg_store *s, uint32_t index, size_t n, const uint8_t
             s->mem += kl + 64;
     }
     pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+/* Append the msgpack encoding of property `key` (its id: kid, or UINT32_MAX when the dictionary
+ * lacks it) of the node L locates, or nil. */
+static int prop_of(const nloc *L, uint32_t kid, const uint8_t *name, size_t nlen, buf *out)
+{
+    static const uint8_t nil = 0xc0;
+    if (L->where == 1) {
+        const uint8_t *p = L->v->props, *end = p + L->v->len, *q;
+        uint64_t n;
+        if (L->v->len && !mp_map(p, end, &n, &q)) {
+            for (uint64_t i = 0; i < n; i++) {
+                const uint8_t *k, *v;
+                size_t kl;
+                if (mp_str(q, end, &k, &kl, &q))
+                    return LPG_ECORRUPT;
+                v = q;
+                if (mp_skip(q, end, &q))
+                    return LPG_ECORRUPT;
+                if (kl == nlen && memcmp(k, name, nlen) == 0)
+                    return buf_put(out, v, (size_t)(q - v));
+            }
+        }
+        return buf_put(out, &nil, 1);
+    }
+    if (L->where == 2 && kid != UINT32_MAX) {
+        const part *pt = L->pt;
+        for (uint32_t j = 0; j < pt->nnprops; j++) {
+            if (pt->nprop_keys[j] != kid)
+                continue;
+            int present;
+            mval v;
+            int rc = prop_get(&pt->nprops[j], L->slot, &present, &v);
+            if (rc)
+                return rc;
+            return present ? mp_put_value(out, &v) : buf_put(out, &nil, 1);
+        }
+    }
+    return buf_put(out, &nil, 1);
+}
+
+int lpg_store_prop_many(lpg_store *s, uint64_t snap, const uint64_t *nids, size_t n, const uint8_t *name,
+                        size_t nlen, uint8_t *out, size_t cap, size_t *len)
+{
+    if (!s || !len || (n && !nids) || (nlen && !name) || (cap && !out))
+        return LPG_EINVAL;
+    *len = 0;
+    buf b = {0};
+    int rc = LPG_OK;
+    pthread_rwlock_rdlock(&s->lock);
+    uint32_t kid = UINT32_MAX;
+    if (store_propkey_id(s, name, nlen, 0, &kid) != LPG_OK)
+        kid = UINT32_MAX;
+    uint8_t hdr[5] = {0xdd, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    if (n > UINT32_MAX)
+        rc = LPG_EBOUNDS;
+    else
+        rc = buf_put(&b, hdr, 5);
+    for (size_t i = 0; i < n && !rc; i++) {
+        static const uint8_t nil = 0xc0;
+        nloc L;
+        if (nids[i] >= LPG_ID_CAP) {
+            rc = buf_put(&b, &nil, 1);
+            continue;
+        }
+        rc = st_locate_node(s, nids[i], snap, &L);
+        if (!rc)
+            rc = L.where ? prop_of(&L, kid, name, nlen, &b) : buf_put(&b, &nil, 1);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    if (!rc) {
+        *len = b.n;
+        if (b.n > cap)
+            rc = LPG_ETOOSMALL;
+        else
+            memcpy(out, b.p, b.n);
+    }
+    buf_free(&b);
     return rc;
 }

@@ -217,6 +217,22 @@ def unpack_props(data: bytes) -> dict:
     return d
 
 
+def unpack_values(data) -> list:
+    """Decode a msgpack array of stored property values (None for absent ones)."""
+    try:
+        out = msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    except Exception as e:
+        raise CorruptionError(f"undecodable stored property values: {e}") from e
+    if type(out) is not list:
+        raise CorruptionError("stored property values are not a list")
+    scalars = _SCALAR_TYPES
+    for v in out:
+        t = type(v)
+        if v is not None and t not in scalars and not (t is list and all(type(x) in scalars for x in v)):
+            raise CorruptionError(f"a stored property holds a {t.__name__}, which is not a storable value")
+    return out
+
+
 _key_form = None   # values.key_value, registered by lpgdb/values.py (storage does not import it)
 
 

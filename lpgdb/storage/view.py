@@ -171,6 +171,15 @@ class GraphView:
         rows[(nid, ver)] = row
         return row
 
+    def property_many(self, nids, prop: str) -> list:
+        """Property ``prop`` of each node of ``nids`` (None where the node or the property is
+        absent), in one native call: the columnar read of a scan.  O(len(nids))."""
+        try:
+            data = self._store.prop_many(self.lsn, nids, prop)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+        return records.unpack_values(data)
+
     def node_labels(self, nid: int):
         """The labels of node ``nid``, or None (no property decoding).  O(1)."""
         try:

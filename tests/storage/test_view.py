@@ -58,3 +58,22 @@ def test_statistics_and_batched_degrees(tmp_path):
             assert st.edge_labels == {"R": 2, "S": 1}
             assert s.degree_many([a, b, c], "in") == [0, 1, 2]
             assert s.degree_many([a, b, c], "both", "R") == [2, 1, 1]
+
+
+def test_columnar_reads_match_the_row_reads(tmp_path):
+    with lpgdb.connect(str(tmp_path / "g")) as db:
+        with db.transaction() as tx:
+            ids = [tx.create_node("P", {"age": i, "name": f"n{i}"} if i % 3 else {"name": "x"}) for i in range(50)]
+            tx.create_node("Q", {"age": 99})
+            for i in range(49):
+                tx.create_edge(ids[i], "R", ids[i + 1])
+            assert tx.property_many(ids[:4], "age") == [None, 1, 2, None]   # the transaction's writes
+        db.checkpoint()
+        with db.transaction() as tx:
+            tx.update_node(ids[1], set={"age": 100})
+        with db.snapshot() as s:
+            pids = s.node_ids("P")
+            assert pids == sorted(n.id for n in s.nodes("P"))
+            assert s.property_many(pids, "age") == [s.node(i).get("age") for i in pids]
+            assert s.property_many(pids + [10**9], "name")[-1] is None
+            assert s.degree_many(pids, "out", "R") == [s.degree(i, "out", "R") for i in pids]
