@@ -191,7 +191,8 @@ static void echain_free(ever *v)
 {
     while (v) {
         ever *p = v->prev;
-        free(v);
+        if (!v->arena)
+            free(v);
         v = p;
     }
 }
@@ -247,6 +248,9 @@ void lpg_store_free(lpg_store *s)
         for (int r = 0; r < s->nruns[d]; r++)
             run_free(&s->runs[d][r]);
     free(s->pending);
+    for (size_t i = 0; i < s->narenas; i++)
+        free(s->arenas[i]);
+    free(s->arenas);
     lpg_labels_free(s->labels);
     lpg_keyidx_free(s->keys);
     free(s->dirty_parts);
@@ -1791,6 +1795,7 @@ static ever *ever_new(const uint8_t *props, size_t len, uint64_t lsn, ever *prev
     v->prev = prev;
     v->begin = lsn;
     v->len = (uint32_t)len;
+    v->arena = 0;
     if (len)
         memcpy(v->props, props, len);
     return v;
@@ -1864,10 +1869,21 @@ static int edge_put_locked(lpg_store *s, uint64_t eid, uint32_t type, uint64_t s
         if ((rc = ensure_edges(s, i)))
             return rc;
         ever *v = NULL;
-        if (len && !(v = ever_new(props, len, lsn, NULL)))
+        if (s->bulk_next) {                  /* edges_bulk: the version is in its arena */
+            if (len) {
+                v = (ever *)(void *)s->bulk_next;
+                v->prev = NULL;
+                v->begin = lsn;
+                v->len = (uint32_t)len;
+                v->arena = 1;
+                memcpy(v->props, props, len);
+                s->bulk_next += (sizeof(ever) + len + 7) & ~(size_t)7;
+            }
+        } else if (len && !(v = ever_new(props, len, lsn, NULL)))
             return LPG_ENOMEM;
         if ((rc = pend_push(s, eid, type, src, dst))) {
-            free(v);
+            if (v && !v->arena)
+                free(v);
             return rc;
         }
         s->esrc[i] = src;
@@ -1876,7 +1892,7 @@ static int edge_put_locked(lpg_store *s, uint64_t eid, uint32_t type, uint64_t s
         s->ebegin[i] = lsn;
         s->eend[i] = LPG_LSN_INF;
         s->eprops[i] = v;
-        if (v)
+        if (v && !v->arena)
             s->mem += sizeof(ever) + len + 16;
         if (lsn > s->max_begin)
             s->max_begin = lsn;
@@ -1928,9 +1944,26 @@ int lpg_store_edges_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t 
     for (size_t i = 0; i < n && !rc; i++)
         if (s->ebegin[first + i - s->edge_base] != FREE_LSN)
             rc = LPG_EEXIST;
+    /* one arena for the batch's property versions instead of a malloc each */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        if (offs[i + 1] > offs[i])
+            bytes += (sizeof(ever) + (size_t)(offs[i + 1] - offs[i]) + 7) & ~(size_t)7;
+    if (!rc && bytes) {
+        uint8_t *arena = malloc(bytes);
+        if (!arena || grow((void **)&s->arenas, &s->arenacap, s->narenas + 1, sizeof(void *))) {
+            free(arena);
+            rc = LPG_ENOMEM;
+        } else {
+            s->arenas[s->narenas++] = arena;
+            s->bulk_next = arena;
+            s->mem += bytes;
+        }
+    }
     for (size_t i = 0; i < n && !rc; i++)
         rc = edge_put_locked(s, first + i, types[i], srcs[i], dsts[i], blob + offs[i],
                              (size_t)(offs[i + 1] - offs[i]), lsn, lsn);
+    s->bulk_next = NULL;
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }

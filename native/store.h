@@ -29,6 +29,7 @@ typedef struct ever {
     struct ever *prev;
     uint64_t begin;
     uint32_t len;
+    uint32_t arena;          /* 1: lives in a bulk arena (freed with the store, never alone) */
     uint8_t props[];
 } ever;
 
@@ -143,6 +144,9 @@ struct lpg_store {
     uint64_t nbase_dead;         /* berecs with end != INF */
     orun runs[2][MAX_RUNS];      /* per direction, oldest (largest) first */
     int nruns[2];
+    void **arenas;               /* property blocks of bulk-created edges (freed with the store) */
+    size_t narenas, arenacap;
+    uint8_t *bulk_next;          /* during edges_bulk: where the next version goes */
     pend *pending;               /* new edges of the commit being applied */
     size_t npend, pendcap;
     /* overlay: label membership and keys */
