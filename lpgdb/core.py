@@ -794,6 +794,11 @@ def key1(props: bytes, name: bytes):
     raise errors.CorruptionError("a stored property map is malformed")
 
 
+def release_memory() -> None:
+    """Return freed heap memory to the OS (after a checkpoint dropped an overlay)."""
+    lib.lpg_release_memory()
+
+
 def key_hash(key: bytes) -> int:
     """The on-disk 64-bit hash of canonical key bytes (key sub-index files)."""
     return lib.lpg_key_hash(key, len(key))

@@ -211,6 +211,12 @@ static int emit_columns(lpg_fb *fb, cells *cs, uint32_t kind, uint32_t type, uin
     return rc;
 }
 
+static int cmp_u32v(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* ---- registering property keys ------------------------------------------------------------------ */
 static int register_map(lpg_store *s, const uint8_t *p, size_t len)
 {
@@ -264,10 +270,15 @@ typedef struct {
     /* out only: where each entry's properties come from */
     const uint8_t **pp;      /* overlay msgpack bytes, or NULL */
     uint32_t *plen;
-    const pcsr **bc;         /* base CSR ... */
-    uint64_t *bj;            /* ... and entry, when pp is NULL and bc is not */
+    uint64_t *bj;            /* base entry in bc when pp is NULL, UINT64_MAX for none */
+    const pcsr *bc;          /* the base CSR of this (type, out), or NULL */
     uint64_t nodes, maxdeg;
 } tlist;
+
+typedef struct {
+    uint32_t type, dir;
+    uint64_t n, nodes, maxdeg;
+} cstat;
 
 typedef struct {
     tlist *t;
@@ -284,7 +295,6 @@ static void tlists_free(tlists *ts)
         free(t->nbr);
         free(t->pp);
         free(t->plen);
-        free(t->bc);
         free(t->bj);
     }
     free(ts->t);
@@ -330,10 +340,6 @@ static int tlist_push(tlist *t, uint64_t eid, uint64_t nbr, const uint8_t *pp, u
             if (!l)
                 return LPG_ENOMEM;
             t->plen = l;
-            const pcsr **c = realloc(t->bc, ncap * sizeof(*c));
-            if (!c)
-                return LPG_ENOMEM;
-            t->bc = c;
             uint64_t *j = realloc(t->bj, ncap * 8);
             if (!j)
                 return LPG_ENOMEM;
@@ -346,11 +352,189 @@ static int tlist_push(tlist *t, uint64_t eid, uint64_t nbr, const uint8_t *pp, u
     if (t->dir == 0) {
         t->pp[t->n] = pp;
         t->plen[t->n] = plen;
-        t->bc[t->n] = bc;
-        t->bj[t->n] = bj;
+        t->bj[t->n] = bc ? bj : UINT64_MAX;
+        if (bc)
+            t->bc = bc;
     }
     t->n++;
     return LPG_OK;
+}
+
+/* The value of property key kid (name/nlen) of out-entry j of t: from its overlay map, or from
+ * the base column.  *present = 0 when absent. */
+static int eprop_value(lpg_store *s, const tlist *t, uint64_t j, uint32_t kid, int *present, mval *v)
+{
+    *present = 0;
+    if (t->pp[j] || t->bj[j] == UINT64_MAX) {
+        if (!t->plen[j])
+            return LPG_OK;
+        const uint8_t *p = t->pp[j], *end = p + t->plen[j], *q;
+        uint64_t n;
+        if (mp_map(p, end, &n, &q))
+            return LPG_ECORRUPT;
+        for (uint64_t i = 0; i < n; i++) {
+            const uint8_t *name;
+            size_t nl;
+            mval x;
+            if (mp_str(q, end, &name, &nl, &q) || mp_value(q, end, &x, &q))
+                return LPG_ECORRUPT;
+            if (nl == s->kn.len[kid] && memcmp(name, s->kn.name[kid], nl) == 0) {
+                *present = 1;
+                *v = x;
+                return LPG_OK;
+            }
+        }
+        return LPG_OK;
+    }
+    const pcsr *c = t->bc;
+    for (uint32_t k = 0; k < c->nprops; k++)
+        if (c->prop_keys[k] == kid)
+            return prop_get(&c->props[k], t->bj[j], present, v);
+    return LPG_OK;
+}
+
+/* EPROP sections of one (type, out) list, a key at a time: two passes over the rows per key
+ * (the kind, then the values straight into typed arrays), no per-value cells. */
+static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
+{
+    uint64_t n = t->n;
+    /* the keys: the base column keys, and every key an overlay map names */
+    uint32_t *keys = NULL;
+    size_t nkeys = 0, kcap = 0;
+    int rc = LPG_OK;
+    if (t->bc)
+        for (uint32_t k = 0; k < t->bc->nprops && !rc; k++) {
+            if (grow((void **)&keys, &kcap, nkeys + 1, 4))
+                rc = LPG_ENOMEM;
+            else
+                keys[nkeys++] = t->bc->prop_keys[k];
+        }
+    uint8_t *seen = NULL;   /* key id -> listed */
+    size_t seen_n = s->kn.n;
+    if (!rc && !(seen = calloc(seen_n + 1, 1)))
+        rc = LPG_ENOMEM;
+    for (size_t k = 0; k < nkeys && !rc; k++)
+        if (keys[k] < seen_n)
+            seen[keys[k]] = 1;
+    for (uint64_t j = 0; j < n && !rc; j++) {
+        if (!(t->pp[j] || t->bj[j] == UINT64_MAX) || !t->plen[j])
+            continue;
+        const uint8_t *p = t->pp[j], *end = p + t->plen[j], *q;
+        uint64_t m;
+        if (mp_map(p, end, &m, &q)) {
+            rc = LPG_ECORRUPT;
+            break;
+        }
+        for (uint64_t i = 0; i < m && !rc; i++) {
+            const uint8_t *name;
+            size_t nl;
+            uint32_t kid;
+            if (mp_str(q, end, &name, &nl, &q) || mp_skip(q, end, &q)) {
+                rc = LPG_ECORRUPT;
+                break;
+            }
+            if ((rc = store_propkey_id(s, name, nl, 0, &kid))) {
+                rc = rc == LPG_ENOTFOUND ? LPG_EINVAL : rc;   /* register_keys was not run */
+                break;
+            }
+            if (kid < seen_n && !seen[kid]) {
+                seen[kid] = 1;
+                if (grow((void **)&keys, &kcap, nkeys + 1, 4))
+                    rc = LPG_ENOMEM;
+                else
+                    keys[nkeys++] = kid;
+            }
+        }
+    }
+    free(seen);
+    qsort(keys, nkeys, 4, cmp_u32v);
+    uint8_t *present = NULL;
+    if (!rc && nkeys && !(present = malloc(n ? n : 1)))
+        rc = LPG_ENOMEM;
+    for (size_t k = 0; k < nkeys && !rc; k++) {
+        uint32_t kid = keys[k];
+        int kind = 0;
+        uint64_t count = 0;
+        for (uint64_t j = 0; j < n && !rc; j++) {   /* pass 1: the column's kind */
+            int pr;
+            mval v;
+            if ((rc = eprop_value(s, t, j, kid, &pr, &v)))
+                break;
+            present[j] = (uint8_t)pr;
+            if (pr) {
+                count++;
+                kind = !kind ? v.kind : kind == v.kind ? kind : V_MSGPACK;
+            }
+        }
+        if (rc || !count)
+            continue;
+        if ((rc = fb_begin(fb, S_EPROP, t->type, kid)))
+            break;
+        buf *b = &fb->body;
+        uint8_t head[8] = {(uint8_t)kind};
+        if ((rc = buf_put(b, head, 8)) || (rc = pcol_put_bits(b, present, n)))
+            break;
+        if (kind == V_INT || kind == V_BOOL || kind == V_FLOAT) {
+            int64_t *vals = malloc((n ? n : 1) * 8);
+            if (!vals) {
+                rc = LPG_ENOMEM;
+                break;
+            }
+            int have_fill = 0;
+            int64_t fill = 0;
+            for (uint64_t j = 0; j < n && !rc; j++) {     /* pass 2: the values */
+                int pr;
+                mval v;
+                if ((rc = eprop_value(s, t, j, kid, &pr, &v)))
+                    break;
+                if (pr) {
+                    if (kind == V_FLOAT)
+                        memcpy(&vals[j], &v.d, 8);
+                    else
+                        vals[j] = v.i;
+                    if (!have_fill) {
+                        fill = vals[j];
+                        have_fill = 1;
+                    }
+                } else
+                    vals[j] = kind == V_FLOAT ? 0 : INT64_MIN;   /* replaced below */
+            }
+            if (!rc && kind != V_FLOAT)
+                for (uint64_t j = 0; j < n; j++)
+                    if (!present[j])
+                        vals[j] = fill;   /* absent rows repeat a present value: no wider frame */
+            if (!rc)
+                rc = kind == V_INT ? pcol_put_signed(b, vals, n)
+                   : kind == V_BOOL ? pcol_put(b, (const uint64_t *)vals, n)
+                   : (buf_u64(b, n) ? LPG_ENOMEM : buf_put(b, vals, n * 8));
+            free(vals);
+        } else {
+            uint64_t *off = malloc((n + 1) * 8);
+            buf heap = {0};
+            if (!off) {
+                rc = LPG_ENOMEM;
+                break;
+            }
+            for (uint64_t j = 0; j < n && !rc; j++) {
+                off[j] = heap.n;
+                int pr;
+                mval v;
+                if ((rc = eprop_value(s, t, j, kid, &pr, &v)) || !pr)
+                    continue;
+                rc = kind == V_MSGPACK ? mp_put_value(&heap, &v) : buf_put(&heap, v.p, v.n);
+            }
+            off[n] = heap.n;
+            if (!rc && !(rc = pcol_put(b, off, n + 1)) && !(rc = buf_u64(b, heap.n)) && !(rc = buf_put(b, heap.p, heap.n)))
+                rc = buf_pad8(b);
+            free(off);
+            buf_free(&heap);
+        }
+        if (!rc)
+            rc = fb_end(fb);
+    }
+    free(present);
+    free(keys);
+    return rc;
 }
 
 /* Gather the entries of slot i (node nid) in direction d visible at snap. */
@@ -412,12 +596,6 @@ static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint6
     return LPG_OK;
 }
 
-static int cmp_u32v(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, lpg_fb **out)
 {
     if (!s || !out)
@@ -437,6 +615,8 @@ int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslot
     ts.nslots = nslots;
     uint32_t *labels = NULL;   /* distinct labels present */
     size_t nlabels = 0, labcap = 0;
+    cstat *stats = NULL;       /* per (type, dir) CSR written */
+    size_t nstats = 0, nstats_cap = 0;
     uint64_t live = 0;
     if (!lset || !flags) {
         rc = LPG_ENOMEM;
@@ -509,15 +689,13 @@ int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslot
             rc = fb_end(fb);
         free(bits);
     }
-    /* adjacency */
+    /* adjacency: one direction at a time (half the entries in memory) */
     for (int d = 0; d < 2 && !rc; d++) {
         for (uint64_t i = 0; i < nslots && !rc; i++) {
             if ((rc = gather(s, pt, i, first + i, d, snap, &ts)))
                 break;
             for (size_t k = 0; k < ts.n; k++) {
                 tlist *t = &ts.t[k];
-                if (t->dir != (uint32_t)d)
-                    continue;
                 uint64_t deg = t->n - t->eoff[i];
                 t->eoff[i + 1] = t->n;
                 if (deg) {
@@ -527,27 +705,24 @@ int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslot
                 }
             }
         }
-    }
-    for (size_t k = 0; k < ts.n && !rc; k++) {
-        tlist *t = &ts.t[k];
-        if (!t->n)
-            continue;
-        if ((rc = fb_begin(fb, S_CSR, t->type, t->dir)) || (rc = pcol_put(&fb->body, t->eoff, nslots + 1))
-            || (rc = pcol_put(&fb->body, t->eid, t->n)) || (rc = pcol_put(&fb->body, t->nbr, t->n))
-            || (rc = fb_end(fb)))
-            break;
-        if (t->dir == 0) {
-            cells ec = {0};
-            for (uint64_t j = 0; j < t->n && !rc; j++) {
-                if (t->pp[j] || !t->bc[j])
-                    rc = cells_from_map(s, &ec, t->pp[j], t->plen[j], j);
-                else
-                    rc = cells_from_cols(&ec, t->bc[j]->props, t->bc[j]->prop_keys, t->bc[j]->nprops, t->bj[j], j);
-            }
+        for (size_t k = 0; k < ts.n && !rc; k++) {
+            tlist *t = &ts.t[k];
+            if (!t->n)
+                continue;
+            if ((rc = fb_begin(fb, S_CSR, t->type, t->dir)) || (rc = pcol_put(&fb->body, t->eoff, nslots + 1))
+                || (rc = pcol_put(&fb->body, t->eid, t->n)) || (rc = pcol_put(&fb->body, t->nbr, t->n))
+                || (rc = fb_end(fb)))
+                break;
+            if (t->dir == 0)
+                rc = emit_eprops(fb, s, t);
+            if (!rc && grow((void **)&stats, &nstats_cap, nstats + 1, sizeof(cstat)))
+                rc = LPG_ENOMEM;
             if (!rc)
-                rc = emit_columns(fb, &ec, S_EPROP, t->type, t->n);
-            free(ec.c);
+                stats[nstats++] = (cstat){t->type, t->dir, t->n, t->nodes, t->maxdeg};
         }
+        tlists_free(&ts);
+        memset(&ts, 0, sizeof(ts));
+        ts.nslots = nslots;
     }
     /* statistics */
     if (!rc && !(rc = fb_begin(fb, S_STATS, 0, 0))) {
@@ -561,15 +736,10 @@ int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslot
             rc = rc ? rc : buf_u32(&fb->body, 0);
             rc = rc ? rc : buf_u64(&fb->body, lcount[k]);
         }
-        size_t ncsr = 0;
-        for (size_t k = 0; k < ts.n; k++)
-            ncsr += ts.t[k].n != 0;
-        rc = rc ? rc : buf_u32(&fb->body, (uint32_t)ncsr);
+        rc = rc ? rc : buf_u32(&fb->body, (uint32_t)nstats);
         rc = rc ? rc : buf_u32(&fb->body, 0);
-        for (size_t k = 0; k < ts.n && !rc; k++) {
-            const tlist *t = &ts.t[k];
-            if (!t->n)
-                continue;
+        for (size_t k = 0; k < nstats && !rc; k++) {
+            const cstat *t = &stats[k];
             rc = buf_u32(&fb->body, t->type);
             rc = rc ? rc : buf_u32(&fb->body, t->dir);
             rc = rc ? rc : buf_u64(&fb->body, t->n);
@@ -586,6 +756,7 @@ out:
     free(flags);
     free(cs.c);
     free(labels);
+    free(stats);
     tlists_free(&ts);
     if (rc) {
         lpg_fb_free(fb);

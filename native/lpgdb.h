@@ -30,6 +30,8 @@
 
 /* Text of a status code; never NULL, static storage. */
 const char *lpg_strerror(int code);
+/* Return freed heap memory to the operating system (malloc_trim on glibc; else nothing). */
+void lpg_release_memory(void);
 
 /* CRC32C (Castagnoli), as in iSCSI/ext4/LevelDB.  crc32c("123456789") == 0xE3069283.
  * [in] crc: running value (0 to start); [in] buf/len: bytes (buf may be NULL iff len == 0).

@@ -15,3 +15,16 @@ const char *lpg_strerror(int code)
     default:            return "unknown status code";
     }
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+/* Give freed heap memory back to the operating system (glibc keeps it otherwise): called after
+ * a checkpoint dropped a generation's overlay.  A no-op elsewhere. */
+void lpg_release_memory(void)
+{
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}

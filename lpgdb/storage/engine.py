@@ -64,7 +64,7 @@ from typing import Callable, Optional
 from .. import core
 from ..errors import CorruptionError, Error, InterfaceError, InternalError, OperationalError
 from . import archive, checkpoint, io, records, wal
-from .graph import Catalog, GraphState
+from .graph import Catalog, GraphState, Retired
 from .view import GraphView
 
 log = logging.getLogger("lpgdb")
@@ -301,7 +301,9 @@ class Engine:
         upto = self._shm_visible() if self._writer_alive() else None
         end, _torn, _lost = self._replay(state, meta.checkpoint_lsn, upto)
         self.manifest = manifest
-        self.state = state   # a follower's open snapshots keep the state they started on
+        old, self.state = self.state, state   # open snapshots keep the state they started on
+        if old is not None and old is not state:
+            old.retire()
         self.replayed_to = end
         state.publish(state.applied_lsn)
 
@@ -356,7 +358,11 @@ class Engine:
     # -- the read boundary --------------------------------------------------------------------------
     def snapshot_view(self) -> GraphView:
         """A view pinned at the visible LSN (close() it to release)."""
-        return GraphView(self.state)
+        while True:
+            try:
+                return GraphView(self.state)
+            except Retired:          # a checkpoint swapped generations meanwhile: the new one
+                continue
 
     def writer_view(self) -> GraphView:
         """The writer's view at the applied LSN; valid while the writer lock is held."""
@@ -542,6 +548,7 @@ class Engine:
         # Snapshots still open on the old one keep it, and its mappings, until they close.
         nxt.publish(nxt.applied_lsn)
         self.state = nxt
+        st.retire()                  # freed now, or when its last snapshot closes
         self._next_auto_checkpoint = 0
         try:
             checkpoint.remove_orphans(self.path, self.meta, self.manifest)

@@ -116,6 +116,10 @@ def _u_array(code: str, blob, what: str) -> array:
     return array(code, blob)
 
 
+class Retired(Exception):
+    """The generation was replaced by a checkpoint (pin the current one instead)."""
+
+
 class Catalog:
     """Dictionaries, schema and index specs of one open database (shared by its generations).
 
@@ -320,6 +324,7 @@ class GraphState:
         self.rows: dict = {}        # (node id, version) -> (labels, props): decoded rows (view.py)
         self._readers: dict[int, int] = {}                  # snapshot lsn -> open reader count
         self._readers_lock = threading.Lock()
+        self._retired = False
         # callable(ddl, name) -> the key specs (.name, .key_of) of that schema text, set by the
         # engine (the database passes lpgdb.schema.key_specs): storage keeps the schema's text
         # and the specs it indexes, never the resolved graph type.
@@ -355,9 +360,13 @@ class GraphState:
     # new or open snapshot may still read is never cut (invariant 2), even while commits
     # wait for their fsync.
     def pin_visible(self) -> int:
-        """Register a reader at the current visible LSN; return that LSN."""
+        """Register a reader at the current visible LSN; return that LSN.  Retired when this
+        generation was retired (a checkpoint replaced it): pin the engine's current one."""
         lock = self._readers_lock
         lock.acquire()
+        if self._retired:
+            lock.release()
+            raise Retired()
         snap = self.visible_lsn
         r = self._readers
         r[snap] = r.get(snap, 0) + 1
@@ -373,7 +382,23 @@ class GraphState:
             r[snap] = n
         else:
             del r[snap]
+        last = self._retired and not r
         lock.release()
+        if last:                  # the last snapshot of a retired generation: free it now
+            self._free()
+
+    def retire(self) -> None:
+        """A checkpoint replaced this generation: no new snapshot may pin it, and its overlay
+        is freed as soon as no snapshot reads it (now, or at the last unpin)."""
+        with self._readers_lock:
+            self._retired = True
+            idle = not self._readers
+        if idle:
+            self._free()
+
+    def _free(self) -> None:
+        self.close()
+        core.release_memory()
 
     def trim_floor(self) -> int:
         """The oldest snapshot any reader holds or may still take (min of readers, visible LSN)."""
