@@ -59,7 +59,10 @@ def connect(path: Optional[PathLike], *, readonly: bool = False, create: bool = 
             16 MiB; fixed when the database is created), ``recover="truncate"`` (when the log
             is damaged where acknowledged commits were, open anyway with every commit before
             the damage and erase the rest, instead of raising CorruptionError), ``checkpoint_wal_bytes``
-            (checkpoint once this much WAL accumulated, default 64 MiB);
+            (checkpoint once this much WAL accumulated and it is worth an eighth of the files a
+            checkpoint would rewrite, default 8 MiB; always at 256 MiB), ``checkpoint_mem_bytes``
+            (checkpoint once the commits since the last one take this much memory, default
+            256 MiB);
             ``archive`` (``"s3://bucket/prefix"``, a directory, or a Store object): ship the
             log there continuously (every ``archive_interval`` seconds, default 0.5) and a base
             at every checkpoint, for ``lpgdb.restore`` and replicas; upload failures are

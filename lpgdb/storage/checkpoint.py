@@ -310,6 +310,24 @@ def generation(root: str, meta: Meta, man: dict, cat, schema_loader, have: Optio
     return st
 
 
+def rewrite_bytes(manifest: Optional[dict], state) -> int:
+    """About how many bytes a checkpoint of ``state`` now would write: the current size of every
+    partition and edge-range file the overlay changed (new ones count as their overlay's share).
+    O(changed files)."""
+    st = state.store
+    if manifest is None:
+        return st.mem()
+    fl = manifest["files"]
+    total = 0
+    for p in st.dirty(core.KIND_PART):
+        e = fl["parts"].get(p)
+        total += e[2] if e else 0
+    for q in st.dirty(core.KIND_ELOC):
+        e = fl["elocs"].get(q)
+        total += e[2] if e else 0
+    return total + st.mem()
+
+
 MAX_NSUB_LOG = 12
 _KEYS_PER_SUB = 1 << 18
 

@@ -69,6 +69,7 @@ from .view import GraphView
 
 log = logging.getLogger("lpgdb")
 
+CHECKPOINT_WAL_MAX = 256 << 20   # log since the last checkpoint that always triggers one
 _SHM = struct.Struct("<16sQQ")      # db uuid, visible LSN (followers), synced LSN (witness)
 SYNC_MODES = ("full", "normal", "off")
 RECOVER_MODES = (None, "truncate")
@@ -96,7 +97,7 @@ def check_options(options: dict, readonly: bool) -> None:
 class Engine:
     def __init__(self, path: Optional[str], *, readonly: bool = False, create: bool = True,
                  sync: str = "full", schema_loader: Callable = None,
-                 wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 64 << 20,
+                 wal_segment_size: int = wal.DEFAULT_SEG_SIZE, checkpoint_wal_bytes: int = 8 << 20,
                  checkpoint_mem_bytes: int = 256 << 20,
                  archive=None, archive_interval: float = 0.5, archive_retention: Optional[float] = None,
                  recover_until: Optional[tuple] = None, lock_timeout: Optional[float] = None,
@@ -492,10 +493,22 @@ class Engine:
             self.state.publish(self.wal.durable_lsn)
 
     def checkpoint_due(self) -> bool:
-        return (self.wal is not None and self._poisoned is None and not self.wal.failed
-                and (self.wal.end_lsn - self.meta.checkpoint_lsn > self.checkpoint_wal_bytes
-                     or self.state.store.mem() > self.checkpoint_mem_bytes)
-                and self.wal.end_lsn >= self._next_auto_checkpoint)
+        """Whether a checkpoint should run now: the overlay holds more than
+        ``checkpoint_mem_bytes``, or the log since the last checkpoint passed
+        ``checkpoint_wal_bytes`` and is worth rewriting the changed files for (at least an eighth
+        of their size, so a scattered trickle of updates to a big graph does not rewrite it every
+        few MiB; ``CHECKPOINT_WAL_MAX`` caps the log, and so recovery, in any case)."""
+        if self.wal is None or self._poisoned is not None or self.wal.failed:
+            return False
+        if self.wal.end_lsn < self._next_auto_checkpoint:
+            return False
+        st = self.state
+        if st.store.mem() > self.checkpoint_mem_bytes:
+            return True
+        since = self.wal.end_lsn - self.meta.checkpoint_lsn
+        if since <= self.checkpoint_wal_bytes:
+            return False
+        return since > CHECKPOINT_WAL_MAX or since * 8 >= checkpoint.rewrite_bytes(self.manifest, st)
 
     def maybe_checkpoint(self) -> None:
         """Checkpoint when the WAL since the last one (``checkpoint_wal_bytes``) or the overlay in
