@@ -219,7 +219,8 @@ def machine() -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", default="small", choices=sorted(datagen.SIZES))
+    p.add_argument("--size", default="small", choices=sorted(datagen.SIZES) + ["large"],
+                   help="large: the opt-in 10M-node / 100M-edge lpgdb run (bench/large.py)")
     p.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
                    help=f"comma list of NAME or NAME@VARIANT; adapters: {', '.join(available())}")
     p.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "lpgdb-bench-data"),
@@ -244,6 +245,10 @@ def main(argv=None) -> int:
     p.add_argument("--datadir", help=argparse.SUPPRESS)
     p.add_argument("--out-json", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+
+    if args.size == "large":
+        from . import large
+        return large.main([] if args.results is None else ["--results", args.results])
 
     if args.worker:
         res = worker(args)
