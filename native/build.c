@@ -268,12 +268,13 @@ typedef struct {
     uint64_t *eid, *nbr;
     size_t n, cap;
     /* out only: where each entry's properties come from */
-    const uint8_t **pp;      /* overlay msgpack bytes, or NULL */
-    uint32_t *plen;
-    uint64_t *bj;            /* base entry in bc when pp is NULL, UINT64_MAX for none */
+    uint64_t *bj;            /* the base entry in bc, or OVL: ask the overlay (by edge id) */
     const pcsr *bc;          /* the base CSR of this (type, out), or NULL */
+    uint64_t snap;           /* the checkpoint's snapshot */
     uint64_t nodes, maxdeg;
 } tlist;
+
+#define OVL UINT64_MAX
 
 typedef struct {
     uint32_t type, dir;
@@ -283,7 +284,7 @@ typedef struct {
 typedef struct {
     tlist *t;
     size_t n, cap;
-    uint64_t nslots;
+    uint64_t nslots, snap;
 } tlists;
 
 static void tlists_free(tlists *ts)
@@ -293,8 +294,6 @@ static void tlists_free(tlists *ts)
         free(t->eoff);
         free(t->eid);
         free(t->nbr);
-        free(t->pp);
-        free(t->plen);
         free(t->bj);
     }
     free(ts->t);
@@ -311,6 +310,7 @@ static tlist *tlist_get(tlists *ts, uint32_t type, uint32_t dir, uint64_t slot)
     memset(t, 0, sizeof(*t));
     t->type = type;
     t->dir = dir;
+    t->snap = ts->snap;
     t->eoff = calloc(ts->nslots + 1, 8);
     if (!t->eoff)
         return NULL;
@@ -319,8 +319,7 @@ static tlist *tlist_get(tlists *ts, uint32_t type, uint32_t dir, uint64_t slot)
     return t;
 }
 
-static int tlist_push(tlist *t, uint64_t eid, uint64_t nbr, const uint8_t *pp, uint32_t plen, const pcsr *bc,
-                      uint64_t bj)
+static int tlist_push(tlist *t, uint64_t eid, uint64_t nbr, const pcsr *bc, uint64_t bj)
 {
     if (t->n == t->cap) {
         size_t ncap = t->cap ? t->cap * 2 : 64;
@@ -332,14 +331,6 @@ static int tlist_push(tlist *t, uint64_t eid, uint64_t nbr, const uint8_t *pp, u
             return LPG_ENOMEM;
         t->nbr = b2;
         if (t->dir == 0) {
-            const uint8_t **p = realloc(t->pp, ncap * sizeof(*p));
-            if (!p)
-                return LPG_ENOMEM;
-            t->pp = p;
-            uint32_t *l = realloc(t->plen, ncap * 4);
-            if (!l)
-                return LPG_ENOMEM;
-            t->plen = l;
             uint64_t *j = realloc(t->bj, ncap * 8);
             if (!j)
                 return LPG_ENOMEM;
@@ -350,9 +341,7 @@ static int tlist_push(tlist *t, uint64_t eid, uint64_t nbr, const uint8_t *pp, u
     t->eid[t->n] = eid;
     t->nbr[t->n] = nbr;
     if (t->dir == 0) {
-        t->pp[t->n] = pp;
-        t->plen[t->n] = plen;
-        t->bj[t->n] = bc ? bj : UINT64_MAX;
+        t->bj[t->n] = bc ? bj : OVL;
         if (bc)
             t->bc = bc;
     }
@@ -360,15 +349,32 @@ static int tlist_push(tlist *t, uint64_t eid, uint64_t nbr, const uint8_t *pp, u
     return LPG_OK;
 }
 
+/* The overlay's property bytes of edge eid at snap (a version of an edge created or
+ * re-propertied since the base), or NULL with *len 0. */
+static const uint8_t *overlay_props(lpg_store *s, uint64_t eid, uint64_t snap, uint32_t *len)
+{
+    const ever *v = NULL;
+    if (eid >= s->edge_base)
+        v = ever_at(s->eprops[eid - s->edge_base], snap);
+    else {
+        const berec *b = st_berec(s, eid);
+        if (b)
+            v = ever_at(b->props, snap);
+    }
+    *len = v ? v->len : 0;
+    return v ? v->props : NULL;
+}
+
 /* The value of property key kid (name/nlen) of out-entry j of t: from its overlay map, or from
  * the base column.  *present = 0 when absent. */
 static int eprop_value(lpg_store *s, const tlist *t, uint64_t j, uint32_t kid, int *present, mval *v)
 {
     *present = 0;
-    if (t->pp[j] || t->bj[j] == UINT64_MAX) {
-        if (!t->plen[j])
+    if (t->bj[j] == OVL) {
+        uint32_t len;
+        const uint8_t *p = overlay_props(s, t->eid[j], t->snap, &len), *end = p + len, *q;
+        if (!len)
             return LPG_OK;
-        const uint8_t *p = t->pp[j], *end = p + t->plen[j], *q;
         uint64_t n;
         if (mp_map(p, end, &n, &q))
             return LPG_ECORRUPT;
@@ -417,9 +423,12 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
         if (keys[k] < seen_n)
             seen[keys[k]] = 1;
     for (uint64_t j = 0; j < n && !rc; j++) {
-        if (!(t->pp[j] || t->bj[j] == UINT64_MAX) || !t->plen[j])
+        if (t->bj[j] != OVL)
             continue;
-        const uint8_t *p = t->pp[j], *end = p + t->plen[j], *q;
+        uint32_t len;
+        const uint8_t *p = overlay_props(s, t->eid[j], t->snap, &len), *end = p + len, *q;
+        if (!len)
+            continue;
         uint64_t m;
         if (mp_map(p, end, &m, &q)) {
             rc = LPG_ECORRUPT;
@@ -563,8 +572,8 @@ static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint6
                 const berec *b = st_berec(s, eid);
                 if (b && b->end <= snap)
                     continue;
-                const ever *pv = b && d == 0 ? ever_at(b->props, snap) : NULL;
-                if ((rc = tlist_push(t, eid, nbr, pv ? pv->props : NULL, pv ? pv->len : 0, pv ? NULL : x, j)))
+                int changed = b && d == 0 && ever_at(b->props, snap) != NULL;
+                if ((rc = tlist_push(t, eid, nbr, changed ? NULL : x, j)))
                     return rc;
             }
         }
@@ -588,8 +597,7 @@ static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint6
             tlist *t = tlist_get(ts, (uint32_t)(e->nt >> NT_SHIFT), (uint32_t)d, i);
             if (!t)
                 return LPG_ENOMEM;
-            const ever *pv = d == 0 ? ever_at(s->eprops[e->eid - s->edge_base], snap) : NULL;
-            if ((rc = tlist_push(t, e->eid, e->nt & NT_MASK, pv ? pv->props : NULL, pv ? pv->len : 0, NULL, 0)))
+            if ((rc = tlist_push(t, e->eid, e->nt & NT_MASK, NULL, 0)))
                 return rc;
         }
     }
@@ -613,6 +621,7 @@ int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslot
     cells cs = {0};
     tlists ts = {0};
     ts.nslots = nslots;
+    ts.snap = snap;
     uint32_t *labels = NULL;   /* distinct labels present */
     size_t nlabels = 0, labcap = 0;
     cstat *stats = NULL;       /* per (type, dir) CSR written */
@@ -723,6 +732,7 @@ int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslot
         tlists_free(&ts);
         memset(&ts, 0, sizeof(ts));
         ts.nslots = nslots;
+        ts.snap = snap;
     }
     /* statistics */
     if (!rc && !(rc = fb_begin(fb, S_STATS, 0, 0))) {
