@@ -412,10 +412,12 @@ class GraphState:
                 self.visible_lsn = min(lsn, self.applied_lsn)
 
     # -- reads used by apply (at the applied state) --------------------------------------------------
-    def _node_now(self, nid):
-        """``(labels, props dict)`` of node ``nid`` at the applied LSN, or None."""
+    def _node_now(self, nid, lsn=None):
+        """``(labels, props dict)`` of node ``nid`` at the applied LSN, or None.  ``apply`` passes
+        the LSN of the record it is applying: it sees that record's earlier writes (a record may
+        write a node twice, or create and delete it)."""
         try:
-            r = self.store.node(self.applied_lsn, nid)
+            r = self.store.node(self.applied_lsn if lsn is None else lsn, nid)
         except core.Corrupt as e:
             from .files import corruption
             raise corruption(e) from None
@@ -810,7 +812,7 @@ class GraphState:
             elif code == EDGE_DEL:
                 st.edge_del(op[1], lsn)
             elif code == NODE_DEL:
-                if self._node_now(op[1]) is not None:
+                if self._node_now(op[1], lsn) is not None:
                     self._reindex(op[1], None, None, lsn)
                     st.node_put(op[1], DELETED, b"", lsn, floor)
             elif code == SCHEMA:
@@ -915,7 +917,7 @@ class GraphState:
         if not specs:
             return
         st = self.store
-        old = self._node_now(nid)
+        old = self._node_now(nid, lsn)
         base = nid < st.node_base and not st.touched(nid)
         for spec in specs:
             okb = None
