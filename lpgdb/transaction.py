@@ -276,12 +276,6 @@ class _Reader:
         self._check_open()
         return self._view.expand(node_ids, _check_direction(direction), _check_label(label))
 
-    def node_ids(self, label: Optional[str] = None) -> List[int]:
-        """Ids of the nodes (with ``label``), ascending, without building Node objects: with
-        ``property_many`` and ``degree_many`` the columnar path of scans.  O(nodes of the label)."""
-        self._check_open()
-        return self._node_ids(_check_label(label))
-
     def property_many(self, node_ids: Sequence[int], prop: str) -> List[Any]:
         """Property ``prop`` of each node (None where the node or the property is absent), in one
         native call: the columnar read behind scans and aggregates.  O(len(node_ids))."""
@@ -323,7 +317,9 @@ class _Reader:
         return self._node_raw(nid)
 
     def node_ids(self, label: Optional[str] = None) -> list:
-        """Ids of the visible nodes (with ``label``), ascending (query engine scans)."""
+        """Ids of the visible nodes (with ``label``), ascending, without building Node objects
+        (query engine scans; with ``property_many`` and ``degree_many`` the columnar path of
+        scans).  O(nodes of the label)."""
         self._check_open()
         return self._node_ids(_check_label(label))
 

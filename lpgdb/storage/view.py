@@ -112,11 +112,6 @@ class GraphView:
         return self._cat.schema
 
     @property
-    def schema(self):
-        """``(ddl, graph type name)`` of the enforced schema, or None."""
-        return self._cat.schema
-
-    @property
     def next_node_id(self) -> int:
         return self._cat.next_node_id
 
