@@ -129,9 +129,9 @@ def _types(types):
 
 
 def _u64_array(seq, what: str):
-    """A uint64_t[] view of seq: zero-copy for array('Q'), else a fresh C array."""
+    """A uint64_t[] view of seq: zero-copy for array('Q') and memoryview('Q'), else a fresh C array."""
     try:
-        if getattr(seq, "typecode", None) == "Q":
+        if getattr(seq, "typecode", None) == "Q" or (type(seq) is memoryview and seq.format == "Q"):
             return ffi.from_buffer("uint64_t[]", seq), len(seq)
         if type(seq) is not list and type(seq) is not tuple:
             seq = list(seq)
@@ -142,7 +142,8 @@ def _u64_array(seq, what: str):
 
 def _u32_array(seq, what: str):
     try:
-        if getattr(seq, "typecode", None) == "I" and seq.itemsize == 4:
+        if (getattr(seq, "typecode", None) == "I" or (type(seq) is memoryview and seq.format == "I")) \
+                and seq.itemsize == 4:
             return ffi.from_buffer("uint32_t[]", seq), len(seq)
         if type(seq) is not list and type(seq) is not tuple:
             seq = list(seq)

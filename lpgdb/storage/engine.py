@@ -465,6 +465,7 @@ class Engine:
         self.last_commit_ns = max(time.time_ns(), self.last_commit_ns + 1)   # monotone commit clock
         payload = records.encode_commit(self.last_commit_ns, ops)
         lsn = self.wal.append(payload)
+        del payload                 # a bulk load's record can be large: not kept while applying
         self.commit_seq = self.wal.commit_seq
         self._install(ops, lsn, plan)
         if self.sync != "full":

@@ -110,6 +110,13 @@ def _names(v) -> frozenset:
     return out
 
 
+def _u_view(code: str, blob, what: str) -> memoryview:
+    """_u_array without the copy (the columns of a bulk op can be hundreds of MB)."""
+    if type(blob) is not bytes or len(blob) % array(code).itemsize:
+        raise _Bad(f"bad {what} column")
+    return memoryview(blob).cast(code)
+
+
 def _u_array(code: str, blob, what: str) -> array:
     if type(blob) is not bytes or len(blob) % array(code).itemsize:
         raise _Bad(f"bad {what} column")
@@ -577,7 +584,7 @@ class GraphState:
                     next_edge = first + m
                 elif code == NODES_COLS and n == 6:
                     first, lsets, blob = op[1], op[2], op[4]
-                    idx, offs = _u_array("I", op[3], "label index"), _u_array("Q", op[5], "offsets")
+                    idx, offs = _u_view("I", op[3], "label index"), _u_view("Q", op[5], "offsets")
                     m = len(idx)
                     if (not _is_id(first) or first < next_node or not isinstance(lsets, list)
                             or type(blob) is not bytes or len(offs) != m + 1 or first + m > core.MAX_ID
@@ -590,9 +597,9 @@ class GraphState:
                     next_node = first + m
                 elif code == EDGES_COLS and n == 8:
                     first, lsets, blob = op[1], op[2], op[6]
-                    idx = _u_array("I", op[3], "type index")
-                    srcs, dsts = _u_array("Q", op[4], "source"), _u_array("Q", op[5], "target")
-                    offs = _u_array("Q", op[7], "offsets")
+                    idx = _u_view("I", op[3], "type index")
+                    srcs, dsts = _u_view("Q", op[4], "source"), _u_view("Q", op[5], "target")
+                    offs = _u_view("Q", op[7], "offsets")
                     m = len(idx)
                     if (not _is_id(first) or first < next_edge or not isinstance(lsets, list)
                             or type(blob) is not bytes or not (len(srcs) == len(dsts) == m == len(offs) - 1)

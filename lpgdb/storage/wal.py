@@ -221,7 +221,8 @@ class WalWriter:
             self.sync_to(self.end_lsn)  # invariant (3): back-pressure
         seq = self.commit_seq + 1
         pos, left, first = self.end_lsn, memoryview(payload), True
-        writes = []
+        layout = []       # (seg_no, off, pos, start, n, kind): frames are encoded one at a time
+        start = 0
         while True:
             seg_no, off = divmod(pos, self.seg_size)
             if off < SEG_HEADER:
@@ -231,24 +232,26 @@ class WalWriter:
             if room < MIN_TAIL:
                 pos = (seg_no + 1) * self.seg_size + SEG_HEADER
                 continue
-            n = min(len(left), (room - 32) & ~7)
-            last = n == len(left)
+            n = min(len(left) - start, (room - 32) & ~7)
+            last = start + n == len(left)
             kind = COMMIT if first and last else FIRST if first else LAST if last else MIDDLE
-            frame = encode_frame(pos, seq, kind, bytes(left[:n]), pos - self.durable_lsn)
-            writes.append((seg_no, off, frame))
-            pos += len(frame)
-            left = left[n:]
+            layout.append((seg_no, off, pos, start, n, kind))
+            pos += 32 + _align8(n)
+            start += n
             first = False
             if last:
                 break
-        fds = [self._fd(seg_no) for seg_no, _off, _frame in writes]   # may raise: nothing written
+        fds = [self._fd(seg_no) for seg_no, *_rest in layout]   # may raise: nothing written
         try:
-            for fd, (_seg, off, frame) in zip(fds, writes):
+            for fd, (_seg, off, fpos, start, n, kind) in zip(fds, layout):
+                # one frame in memory at a time: a big bulk load's record is not copied whole
+                frame = encode_frame(fpos, seq, kind, left[start:start + n], fpos - self.durable_lsn)
                 faults.point("wal_before_write")
                 if faults.TORN_WRITE and faults.hit("wal_torn_write"):
                     io.pwrite(fd, frame[: len(frame) // 2], off)
                     faults.die()
                 io.pwrite(fd, frame, off)
+                del frame
         except OperationalError as e:
             self._poison(e, pos)
             raise OperationalError(f"WAL write failed; the commit was not made and the database "
