@@ -523,7 +523,10 @@ class Transaction(_Reader):
 
     def _finish(self, status: str) -> None:
         self._status = status
+        # a finished transaction keeps nothing of its writes (a bulk load's columns can be GBs:
+        # they must not outlive the commit into the checkpoint that may follow it)
         self._nodes = self._edges = {}
+        self._new_out, self._new_in, self._extra_ops = {}, {}, []
         self._db._end_transaction(self)
 
     def rollback(self) -> None:
@@ -549,6 +552,7 @@ class Transaction(_Reader):
                     raise SchemaViolationError(violations)
             ops = self._ops()
             lsn = self._engine.commit(ops) if ops else None
+            del ops                      # not kept through make_durable and _after_commit
         except BaseException:
             self._finish(FAILED)
             raise

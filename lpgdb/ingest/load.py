@@ -124,7 +124,7 @@ class Load:
                  fallback: Optional[Callable[[str, str], Any]] = None):
         self.tx, self.dialect, self.progress, self.fallback = tx, dialect, progress, fallback
         self.spaces = Spaces(dialect.id_type == "integer")
-        self.edge_where: List[tuple] = []      # (first edge id, batch)
+        self.edge_where: List[tuple] = []      # (first edge id, rows, the batch's where(row) or None)
         self.graph_type = tx.graph_type
         self.next_node, self.next_edge = tx._next_node, tx._next_edge
         self.first_node = self.next_node
@@ -146,12 +146,13 @@ class Load:
                 if what == "nodes":
                     self.next_node += batch.n
                 else:
-                    self.edge_where.append((self.next_edge, batch))
+                    self.edge_where.append((self.next_edge, batch.n, batch._where))   # not the batch
                     self.next_edge += batch.n
                 if self.graph_type is None:
                     self.tx._log_bulk_batch(batch)
                 else:
                     self.kept.append(batch)
+                del batch            # a logged batch's columns are freed: the op holds what it needs
 
     def nodes(self, sources) -> range:
         """Read every node source; the new ids, in source order."""
@@ -176,18 +177,21 @@ class Load:
         edges = [b for b in self.kept if b.kind == "edges"]
         ok = columnar and certainly_valid(self.graph_type, tx, nodes, edges, self.first_node)
         self.checked_columnar = ok
-        for b in nodes + edges:
+        kept = nodes + edges
+        self.kept, nodes, edges = [], None, None
+        while kept:                       # each batch freed once logged or buffered
+            b = kept.pop(0)
             if ok:
                 tx._log_bulk_batch(b)
             else:
                 tx._buffer_batch(b)
-        self.kept = []
+            del b
 
     def where(self, element: str, eid: int) -> Optional[str]:
         """Where the new node or edge ``eid`` came from ("file:line", "<Table> row k")."""
         if element == "node":
             return self.spaces.where(eid)
-        for first, batch in reversed(self.edge_where):
-            if first <= eid < first + batch.n:
-                return batch.where(eid - first)
+        for first, n, where in reversed(self.edge_where):
+            if first <= eid < first + n:
+                return where(eid - first) if where is not None else None
         return None
