@@ -12,7 +12,7 @@ from .errors import (CorruptionError, DatabaseError, DataError, Error, Integrity
                      InternalError, NotFoundError, NotSupportedError, OperationalError, ProgrammingError,
                      QuerySyntaxError, SchemaSyntaxError, SchemaViolationError, SemanticError, Violation)
 from .values import Edge, Node, Path, Relationship
-from .database import Database, connect, restore, upgrade
+from .database import Database, bulk_import, connect, restore, upgrade
 from .transaction import Snapshot, Transaction
 from .result import Result, Row
 from .cursor import Cursor
@@ -25,6 +25,6 @@ __all__ = [
     "Error", "InterfaceError", "DatabaseError", "ProgrammingError", "QuerySyntaxError",
     "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
     "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
-    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "restore", "upgrade", "Database", "Transaction", "Snapshot", "Result", "Row", "Cursor",
+    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "bulk_import", "restore", "upgrade", "Database", "Transaction", "Snapshot", "Result", "Row", "Cursor",
     "parse_schema", "CsvFiles",
 ]

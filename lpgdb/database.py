@@ -134,6 +134,59 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
         _engine.restore_copy(source, dest, schema_loader=_schema_keys)   # checked before the rename
 
 
+#: rows per commit of ``bulk_import``: the columns of one piece (about 60 bytes a row) and the
+#: overlay until the next checkpoint (``checkpoint_mem_bytes``) are what it keeps in memory
+IMPORT_COMMIT_ROWS = 1 << 20
+
+
+def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimiter: str = ",",
+                array_delimiter: str = ";", quote: str = '"', encoding: str = "utf-8", id_type: str = "string",
+                progress: Optional[Callable[[int], None]] = None,
+                memory_bytes: int = 256 << 20) -> Tuple[int, int]:
+    """Create the NEW database ``path`` holding the nodes and edges of CSV, Parquet or table
+    sources (as ``db.bulk_load`` takes them), in bounded memory.  Returns ``(nodes, edges)``.
+
+    The database is built under a private temporary name beside ``path`` (``.NAME.tmp-*``),
+    committed in pieces of about a million rows, checkpointed whenever the pieces since the last
+    checkpoint hold ``memory_bytes`` in memory, then closed, fsynced and renamed to ``path``:
+    ``path`` appears only when the whole load is in it, so a failure or a crash at any moment
+    leaves no database at ``path`` (a crash can leave the temporary directory, which nothing
+    reads: remove it).  ``path`` must not exist, or be an empty directory.  ``lpgdb import``
+    into a new database uses this; ``db.bulk_load`` loads into an open database in one
+    transaction instead, holding the whole load in memory until its commit is checkpointed.
+    Complexity: O(rows + bytes); every checkpoint rewrites the partitions the pieces since the
+    previous one touched (docs/import.md).
+    """
+    from .ingest import Dialect
+    from .ingest.load import Load, is_source
+    from .storage import io as _io
+    if not isinstance(path, (str, os.PathLike)):
+        raise InterfaceError(f"bulk_import: path must be a path (str or os.PathLike), not {type(path).__name__}")
+    nodes, edges = (None if isinstance(x, (list, tuple)) and not x else x for x in (nodes, edges))
+    for what, x in (("nodes", nodes), ("edges", edges)):
+        if x is not None and not is_source(x):
+            raise InterfaceError(f"bulk_import: {what} must be CSV or Parquet paths or tables (as db.bulk_load "
+                                 f"takes them); load rows of Python values with db.bulk_load")
+    if not isinstance(memory_bytes, int) or isinstance(memory_bytes, bool) or memory_bytes < 1 << 20:
+        raise InterfaceError("bulk_import: memory_bytes must be an int of at least 1 MiB")
+    dialect = Dialect(delimiter, array_delimiter, quote, encoding, id_type)
+    with _io.build_dir(os.fspath(path), replace_empty=True) as tmp:
+        db = connect(tmp, sync="off", checkpoint_mem_bytes=memory_bytes)
+        try:
+            load = Load(db.transaction(), dialect, progress, _query_reader(db), commit_rows=IMPORT_COMMIT_ROWS)
+            try:
+                node_ids = load.nodes(nodes) if nodes is not None else range(0)
+                edge_ids = load.edges(edges) if edges is not None else range(0)
+                load.tx.commit()
+            except BaseException:
+                if load.tx.status == "active":
+                    load.tx.rollback()
+                raise
+        finally:
+            db.close()          # checkpoints: the files hold everything; build_dir fsyncs them
+    return len(node_ids), len(edge_ids)
+
+
 def upgrade(path: PathLike) -> dict:
     """Convert the database at ``path``, written by lpgdb 0.1.0 (storage format 1), to the current
     format, in place.  Needs the database closed everywhere (it takes the writer lock).

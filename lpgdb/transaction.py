@@ -551,6 +551,7 @@ class Transaction(_Reader):
                 if violations:
                     raise SchemaViolationError(violations)
             ops = self._ops()
+            self._extra_ops = []         # ops holds them now: the engine may drop each once applied
             lsn = self._engine.commit(ops) if ops else None
             del ops                      # not kept through make_durable and _after_commit
         except BaseException:

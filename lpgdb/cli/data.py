@@ -1,7 +1,9 @@
 """Moving data in and out: ``import`` and ``export`` (the CSV format itself is csvio.py).
 
-``lpgdb import`` is one transaction: every file is read and checked, and either the whole
-import commits or nothing does (and a database directory it created is removed again).
+``lpgdb import`` is all or nothing: into a new database it is ``lpgdb.bulk_import`` (built
+beside its path in bounded memory, renamed into place when whole); into an existing one
+(``--append``) one ``db.bulk_load`` transaction.  Every file is read and checked, and either the
+whole import is there or nothing is (and a database directory it created is removed again).
 ``export --format`` picks a writer from ``EXPORT_FORMATS`` (csv by default); other formats
 register there.
 """
@@ -13,6 +15,8 @@ import shutil
 import sys
 import time
 from typing import Callable, Dict, List, Optional
+
+import lpgdb
 
 from .common import CliError, add_timeout, new_directory_on_failure, open_db
 from . import csvio
@@ -88,6 +92,31 @@ def cmd_import(a: argparse.Namespace) -> int:
     for g in groups + egroups:            # every header is checked before the database is touched
         csvio.read_header(g, dialect)
     t0 = time.perf_counter()
+    if not a.append and (not os.path.lexists(a.db) or (os.path.isdir(a.db) and not os.path.islink(a.db)
+                                                        and not os.listdir(a.db))):
+        # a new database: built beside its path in bounded memory, renamed into place when whole
+        bar, advance = _progress_bar(total, a.progress if a.progress is not None else sys.stderr.isatty())
+        try:
+            if bar is not None:
+                bar.start()
+            n, m = lpgdb.bulk_import(a.db, nodes=[(g.labels, g.files) for g in groups],
+                                     edges=[(g.labels, g.files) for g in egroups], delimiter=dialect.delimiter,
+                                     array_delimiter=dialect.array_delimiter, quote=dialect.quote,
+                                     encoding=dialect.encoding, id_type=dialect.id_type, progress=advance)
+        finally:
+            if bar is not None:
+                bar.stop()
+        stats = {"nodes": n, "edges": m}
+    else:
+        stats = _import_into(a, groups, egroups, dialect, total)
+    secs = time.perf_counter() - t0
+    print(f"imported {stats['nodes']:,} nodes and {stats['edges']:,} edges from {len(files)} "
+          f"file{'s' if len(files) != 1 else ''} in {secs:.1f}s (all or nothing)")
+    return 0
+
+
+def _import_into(a, groups, egroups, dialect, total) -> Dict[str, int]:
+    """``lpgdb import`` into an existing database: one db.bulk_load transaction."""
     with new_directory_on_failure(a.db):
         with open_db(a.db, create=True, timeout=a.timeout, readonly_flag=None) as db:
             if not a.append:
@@ -105,10 +134,7 @@ def cmd_import(a: argparse.Namespace) -> int:
             finally:
                 if bar is not None:
                     bar.stop()
-    secs = time.perf_counter() - t0
-    print(f"imported {stats['nodes']:,} nodes and {stats['edges']:,} edges from {len(files)} "
-          f"file{'s' if len(files) != 1 else ''} in {secs:.1f}s (one transaction)")
-    return 0
+    return stats
 
 
 def cmd_export(a: argparse.Namespace) -> int:

@@ -784,7 +784,10 @@ class GraphState:
         fresh = cat.next_node_id          # ids from here on are new in this commit: no old keys
         seen = set()                      # ... until one is written twice in the same record
         batch = None                      # consecutive NODE_PUTs go to C in one call
-        for op, step in zip(ops, plan):
+        # a bulk load's columnar ops are dropped from the (caller's) lists once in the overlay,
+        # so that its columns and the overlay do not both reach their full size
+        release = isinstance(ops, list) and isinstance(plan, list)
+        for i, (op, step) in enumerate(zip(ops, plan)):
             code = op[0]
             if code == NODE_PUT:
                 nid, labels = op[1], frozenset(op[2])
@@ -851,8 +854,12 @@ class GraphState:
                 self._bulk_edges(op[1], op[2], step[0], step[1], step[2], op[6], lsn)
             elif code == NODES_COLS:
                 self._cols_nodes(op[1], op[2], step, op[4], lsn)
+                if release:
+                    ops[i] = plan[i] = op = step = None
             elif code == EDGES_COLS:
                 self._cols_edges(op[1], op[2], step, op[6], lsn)
+                if release:
+                    ops[i] = plan[i] = op = step = None
         if batch is not None:
             self._flush_puts(batch, lsn, floor)
         st.commit_end(lsn, floor)

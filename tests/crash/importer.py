@@ -4,14 +4,16 @@ Used by test_kill_import.py.  A database holds a little prior data (nodes, an ed
 the key the load fills); the load is one ``db.bulk_load`` of a node group and an edge group
 (Neo4j admin-import CSV, through the native reader), the same call ``lpgdb import`` makes.
 
-``python -m tests.crash.importer ROOT NODES EDGES TRIALS SEED`` (a lean process, so that forks
+``python -m tests.crash.importer ROOT NODES EDGES TRIALS SEED [new]`` (a lean process, so that forks
 are cheap): writes the CSV files and the base database under ROOT, counts the I/O calls of an
 uninterrupted load (open, load, close: its commit and the checkpoint at close included), then
 per trial copies the base database, forks a writer that dies by SIGKILL at one of those calls
-(io.Simulator ``on_call``: TRIALS distinct random ones, or every one when TRIALS is 0 or at
-least the number of calls), reopens the copy and checks it (:func:`check`), and prints one
+(io.Simulator ``on_call``: TRIALS distinct random ones and the last two, or every one when
+TRIALS is 0 or at least the number of calls), reopens the copy and checks it (:func:`check`), and prints one
 JSON line per trial: ``{"kill_at", "status", "outcome"}`` with outcome "none", "all" or
-"BAD: <why>".  The last line is ``{"calls": n}``.
+"BAD: <why>".  The last line is ``{"calls": n}``.  With ``new``, the load is ``lpgdb.bulk_import``
+into a new database (in pieces, checkpointed every MiB of overlay, renamed into place at the
+end): "none" means no database at its path.
 """
 import json
 import os
@@ -66,15 +68,29 @@ def load(db, files) -> None:
     db.bulk_load(nodes={"Person": files[0]}, edges={"KNOWS": files[1]}, id_type="integer")
 
 
-def check(path: str, expected: dict) -> str:
+def load_new(path, files) -> None:
+    """bulk_import in pieces of ~1,000 rows read 500 at a time (run in a forked child only)."""
+    import lpgdb.database
+    import lpgdb.ingest.neo4j
+    lpgdb.database.IMPORT_COMMIT_ROWS, lpgdb.ingest.neo4j.CHUNK_ROWS = 1000, 500
+    lpgdb.bulk_import(path, nodes={"Person": files[0]}, edges={"KNOWS": files[1]}, id_type="integer",
+                      memory_bytes=1 << 20)
+
+
+def check(path: str, expected: dict, prior: bool = True) -> str:
     """'none' or 'all' when the database at ``path`` holds the prior data and none or all of the
-    load (and still takes a commit); otherwise 'BAD: ...'."""
-    db = lpgdb.connect(path)
+    load (and still takes a commit); otherwise 'BAD: ...'.  Without ``prior`` (a load into a
+    new database, lpgdb.bulk_import): 'none' when there is no database at ``path``."""
+    if not prior and not os.path.exists(path):
+        return "none"
+    db = lpgdb.connect(path, create=prior)
     try:
         with db.snapshot() as s:
             old = sorted(n["k"] for n in s.find_nodes("Old"))
-            if old != list(range(PRIOR)) or s.edge_count("OLD") != PRIOR - 1:
+            if prior and (old != list(range(PRIOR)) or s.edge_count("OLD") != PRIOR - 1):
                 return f"BAD: prior data changed: Old {old}, OLD edges {s.edge_count('OLD')}"
+            if not prior and (old or s.edge_count("OLD")):
+                return f"BAD: a new database holds nodes it was not given: Old {old}"
             n, m = s.node_count("Person"), s.edge_count("KNOWS")
             if (n, m) == (0, 0):
                 outcome = "none"
@@ -105,15 +121,18 @@ def check(path: str, expected: dict) -> str:
     return outcome
 
 
-def _child(path: str, files, kill_at=None, report_fd=None) -> None:
+def _child(path: str, files, kill_at=None, report_fd=None, new=False) -> None:
     code = 3
     try:
         sim = io.Simulator(os.path.dirname(path), real_sync=False,
                            on_call=(lambda n, _k, _s: faults.die() if n == kill_at else None))
         io.install(sim)
-        db = lpgdb.connect(path)
-        load(db, files)
-        db.close()
+        if new:
+            load_new(path, files)
+        else:
+            db = lpgdb.connect(path)
+            load(db, files)
+            db.close()
         if report_fd is not None:
             os.write(report_fd, str(sim.n).encode())
         code = 0
@@ -121,12 +140,12 @@ def _child(path: str, files, kill_at=None, report_fd=None) -> None:
         os._exit(code)
 
 
-def _fork(path, files, kill_at=None):
+def _fork(path, files, kill_at=None, new=False):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        _child(path, files, kill_at, w)
+        _child(path, files, kill_at, w, new)
     os.close(w)
     _, status = os.waitpid(pid, 0)
     data = b""
@@ -136,27 +155,31 @@ def _fork(path, files, kill_at=None):
     return status, data.decode()
 
 
-def main(root: str, nodes: int, edges: int, trials: int, seed: int) -> int:
+def main(root: str, nodes: int, edges: int, trials: int, seed: int, new: bool = False) -> int:
     files, expected = write_csv(root, nodes, edges)
     base = os.path.join(root, "base", "db")
-    make_base(base)
+    if new:
+        os.makedirs(os.path.dirname(base))
+    else:
+        make_base(base)
     trial_dir = os.path.join(root, "trial")
     shutil.copytree(os.path.dirname(base), trial_dir)
-    status, out = _fork(os.path.join(trial_dir, "db"), files)
+    status, out = _fork(os.path.join(trial_dir, "db"), files, new=new)
     if status != 0 or not out:
         print(json.dumps({"error": f"the uninterrupted load failed (status {status})"}))
         return 1
     calls = int(out)
-    outcome = check(os.path.join(trial_dir, "db"), expected)
+    outcome = check(os.path.join(trial_dir, "db"), expected, prior=not new)
     print(json.dumps({"kill_at": None, "status": status, "outcome": outcome}), flush=True)
     rng = random.Random(seed)
-    points = list(range(1, calls + 1)) if trials <= 0 or trials >= calls else sorted(rng.sample(range(1, calls + 1), trials))
+    points = list(range(1, calls + 1)) if trials <= 0 or trials >= calls else \
+        sorted(set(rng.sample(range(1, calls + 1), trials)) | {calls - 1, calls})   # the last steps too
     for kill_at in points:
         shutil.rmtree(trial_dir)
         shutil.copytree(os.path.dirname(base), trial_dir)
-        status, _ = _fork(os.path.join(trial_dir, "db"), files, kill_at)
+        status, _ = _fork(os.path.join(trial_dir, "db"), files, kill_at, new)
         killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-        outcome = check(os.path.join(trial_dir, "db"), expected) if killed or status == 0 \
+        outcome = check(os.path.join(trial_dir, "db"), expected, prior=not new) if killed or status == 0 \
             else f"BAD: writer exited with status {status}"
         print(json.dumps({"kill_at": kill_at, "status": status, "outcome": outcome}), flush=True)
     print(json.dumps({"calls": calls}))
@@ -164,4 +187,5 @@ def main(root: str, nodes: int, edges: int, trials: int, seed: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))
+    sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
+                  len(sys.argv) > 6 and sys.argv[6] == "new"))

@@ -6,8 +6,11 @@ intact and the database takes commits.
   (the load's commit and the checkpoint at close included); CI size: 20 random calls of a
   2,000-node / 8,000-edge load; soak: every call of a load of several CSV chunks
   (LPGDB_KILL_IMPORT_EDGES, default 600,000 edges);
-* at a random moment: ``lpgdb import --append`` in its own process, with real fsyncs, killed
-  after a random delay drawn over the length of an uninterrupted run (3 trials; 20 under soak).
+* the same for ``lpgdb.bulk_import`` into a new database (pieces of ~1,000 rows, checkpoints
+  every MiB of overlay, the rename into place last): no database at the path, or all of it;
+* at a random moment: ``lpgdb import --append`` (one bulk_load transaction) and ``lpgdb import``
+  into a new database (bulk_import), each in its own process with real fsyncs, killed after a
+  random delay drawn over the length of an uninterrupted run (3 trials each; 20 under soak).
 """
 import json
 import os
@@ -31,10 +34,10 @@ def _env():
     return env
 
 
-def _kill_at_io_calls(root, nodes, edges, trials, seed):
+def _kill_at_io_calls(root, nodes, edges, trials, seed, new=False):
     r = subprocess.run([sys.executable, "-m", "tests.crash.importer", str(root), str(nodes), str(edges),
-                        str(trials), str(seed)], cwd=ROOT, env=_env(), capture_output=True, text=True,
-                       timeout=3600)
+                        str(trials), str(seed)] + (["new"] if new else []), cwd=ROOT, env=_env(),
+                       capture_output=True, text=True, timeout=3600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     lines = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
     calls = lines[-1]["calls"]
@@ -53,36 +56,50 @@ def test_kill_bulk_load_at_io_calls(fast_tmp):
     _kill_at_io_calls(fast_tmp, 2000, 8000, 20, random.randrange(1 << 30))
 
 
+def test_kill_bulk_import_into_a_new_database_at_io_calls(fast_tmp):
+    # lpgdb.bulk_import: pieces of ~1,000 rows, checkpoints every MiB of overlay, the rename last
+    _kill_at_io_calls(fast_tmp, 2000, 8000, 20, random.randrange(1 << 30), new=True)
+
+
+@pytest.mark.soak
+def test_kill_bulk_import_at_every_io_call_soak(fast_tmp):
+    _kill_at_io_calls(fast_tmp, 2000, 8000, 0, 1, new=True)
+
+
 @pytest.mark.soak
 def test_kill_bulk_load_at_every_io_call_soak(fast_tmp):
     edges = int(os.environ.get("LPGDB_KILL_IMPORT_EDGES", "600000"))
     _kill_at_io_calls(fast_tmp, max(edges // 3, 1), edges, 0, 1)
 
 
-def _import(db, files):
-    return [sys.executable, "-m", "lpgdb", "import", db, "--append", "--no-progress", "--id-type=integer",
-            "--nodes=Person=" + files[0], "--edges=KNOWS=" + files[1]]
+def _import(db, files, new=False):
+    return [sys.executable, "-m", "lpgdb", "import", db, "--no-progress", "--id-type=integer",
+            "--nodes=Person=" + files[0], "--edges=KNOWS=" + files[1]] + ([] if new else ["--append"])
 
 
-def _kill_cli_import(root, nodes, edges, trials, seed):
+def _kill_cli_import(root, nodes, edges, trials, seed, new=False):
+    """``lpgdb import --append`` into a database with prior data, or (``new``) into a new one."""
     files, expected = importer.write_csv(str(root), nodes, edges)
     base = os.path.join(str(root), "base", "db")
-    importer.make_base(base)
+    if new:
+        os.makedirs(os.path.dirname(base))
+    else:
+        importer.make_base(base)
     trial = os.path.join(str(root), "trial")
     shutil.copytree(os.path.dirname(base), trial)
     t0 = time.perf_counter()
-    r = subprocess.run(_import(os.path.join(trial, "db"), files), env=_env(), capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(_import(os.path.join(trial, "db"), files, new), env=_env(), capture_output=True,
+                       text=True, timeout=600)
     length = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
-    assert importer.check(os.path.join(trial, "db"), expected) == "all"
+    assert importer.check(os.path.join(trial, "db"), expected, prior=not new) == "all"
     rng = random.Random(seed)
     seen = []
     for _ in range(trials):
         shutil.rmtree(trial)
         shutil.copytree(os.path.dirname(base), trial)
-        p = subprocess.Popen(_import(os.path.join(trial, "db"), files), env=_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(_import(os.path.join(trial, "db"), files, new), env=_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         delay = rng.uniform(0, length)
         try:
             p.wait(timeout=delay)
@@ -90,7 +107,7 @@ def _kill_cli_import(root, nodes, edges, trials, seed):
             p.send_signal(signal.SIGKILL)
         _, err = p.communicate(timeout=600)
         assert p.returncode in (0, -signal.SIGKILL), err
-        outcome = importer.check(os.path.join(trial, "db"), expected)
+        outcome = importer.check(os.path.join(trial, "db"), expected, prior=not new)
         assert outcome in ("none", "all"), (delay, p.returncode, outcome)
         if p.returncode == 0:
             assert outcome == "all"
@@ -102,7 +119,13 @@ def test_kill_lpgdb_import_at_random_moments(tmp_path):
     _kill_cli_import(tmp_path, 2000, 8000, 3, random.randrange(1 << 30))
 
 
+def test_kill_lpgdb_import_into_a_new_database_at_random_moments(tmp_path):
+    _kill_cli_import(tmp_path, 2000, 8000, 3, random.randrange(1 << 30), new=True)
+
+
 @pytest.mark.soak
 def test_kill_lpgdb_import_at_random_moments_soak(tmp_path):
     edges = int(os.environ.get("LPGDB_KILL_IMPORT_EDGES", "600000"))
     _kill_cli_import(tmp_path, max(edges // 3, 1), edges, 20, 2)
+    # into a new database: 2,400,000 rows by default, so the load is committed in 3 pieces
+    _kill_cli_import(tmp_path / "new", max(edges // 3, 1) * 2, edges * 4, 20, 3, new=True)
