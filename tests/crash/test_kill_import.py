@@ -79,6 +79,7 @@ def _import(db, files, new=False):
 
 def _kill_cli_import(root, nodes, edges, trials, seed, new=False):
     """``lpgdb import --append`` into a database with prior data, or (``new``) into a new one."""
+    os.makedirs(str(root), exist_ok=True)
     files, expected = importer.write_csv(str(root), nodes, edges)
     base = os.path.join(str(root), "base", "db")
     if new:
