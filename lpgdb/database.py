@@ -171,7 +171,8 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
         raise InterfaceError("bulk_import: memory_bytes must be an int of at least 1 MiB")
     dialect = Dialect(delimiter, array_delimiter, quote, encoding, id_type)
     with _io.build_dir(os.fspath(path), replace_empty=True) as tmp:
-        db = connect(tmp, sync="off", checkpoint_mem_bytes=memory_bytes)
+        # checkpoints by memory only (not by log size): fewer rewrites of the partitions
+        db = connect(tmp, sync="off", checkpoint_mem_bytes=memory_bytes, checkpoint_wal_bytes=1 << 30)
         try:
             load = Load(db.transaction(), dialect, progress, _query_reader(db), commit_rows=IMPORT_COMMIT_ROWS)
             try:
