@@ -777,6 +777,7 @@ def _fcheck(rc: int, what: str) -> int:
 
 _key1_out = ffi.new("uint8_t[]", 70_000)
 _key1_len = ffi.new("size_t *")
+_key1_chars = ffi.cast("char *", _key1_out)
 _mp_key1 = lib.lpg_mp_key1
 _EINVAL = lib.LPG_EINVAL
 
@@ -787,7 +788,7 @@ def key1(props: bytes, name: bytes):
     (not an int or a str).  Not thread-safe (the writer's prepare uses it)."""
     rc = _mp_key1(props, len(props), name, len(name), _key1_out, 70_000, _key1_len)
     if rc == 0:
-        return ffi.unpack(ffi.cast("char *", _key1_out), _key1_len[0])
+        return ffi.unpack(_key1_chars, _key1_len[0])
     if rc == _ENOTFOUND:
         return None
     if rc == _EINVAL or rc == _ETOOSMALL:

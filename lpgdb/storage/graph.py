@@ -97,9 +97,14 @@ _NAMES: dict = {}
 
 
 def _names(v) -> frozenset:
-    """The label set of a stored label list, checked (a small cache: label lists repeat)."""
-    if type(v) is list and len(v) <= 4 and all(type(x) is str for x in v):
-        hit = _NAMES.get(tuple(v))
+    """The label set of a stored label list, checked (a small cache: label lists repeat).  Only
+    checked lists of str are cached, and no other decoded value equals a str, so a hit is a
+    list that would pass the check."""
+    if type(v) is list:
+        try:
+            hit = _NAMES.get(tuple(v))
+        except TypeError:           # an unhashable element: not a label list
+            hit = None
         if hit is not None:
             return hit
     if not isinstance(v, list) or not all(type(x) is str and x for x in v):
@@ -482,7 +487,8 @@ class GraphState:
                         written[nid] = (labels, props)
                     if specs:
                         step = self._keys_of_raw(specs, nid, labels, props)
-                    next_node = max(next_node, nid + 1)
+                    if nid >= next_node:
+                        next_node = nid + 1
                 elif code == NODE_DEL and n == 2:
                     if not _is_id(op[1]):
                         raise _Bad("bad NODE_DEL")
@@ -790,7 +796,7 @@ class GraphState:
         for i, (op, step) in enumerate(zip(ops, plan)):
             code = op[0]
             if code == NODE_PUT:
-                nid, labels = op[1], frozenset(op[2])
+                nid, labels = op[1], _names(op[2])      # checked by prepare; cached frozensets
                 if batch is None:
                     batch = ([], array("I"), [], {})
                 if nid >= fresh and nid not in seen:
