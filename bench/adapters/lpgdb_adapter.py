@@ -87,6 +87,12 @@ class LpgdbAdapter(Adapter):
     def open(self):
         self._connect(create=False)
 
+    def replayed_bytes(self):
+        """Bytes of log the last open replayed: from the last checkpoint's LSN to the end of the
+        log (LSNs are log byte positions).  W10 divides it by the recovery time."""
+        eng = self.db._engine
+        return eng.replayed_to - eng.meta.checkpoint_lsn
+
     def open_plain(self):
         self.db = self.lpgdb.connect(self.path, create=False, sync=self.sync)
 
