@@ -283,7 +283,7 @@ def op_index(label: str, props, create: bool) -> list:
 
 
 class BulkColumns:
-    """The columns of one NODES_BULK / EDGES_BULK op, filled row by row (properties are packed
+    """The columns of one NODES_COLS / EDGES_COLS op, filled row by row (properties are packed
     as they come, so no row's dict outlives its call).  ``idx`` holds each row's label-set
     index into the ``labelsets`` later given to :meth:`nodes_op` / :meth:`edges_op`."""
 
@@ -319,14 +319,24 @@ class BulkColumns:
             self.srcs.extend(srcs)
             self.dsts.extend(dsts)
 
+    def _blob(self):
+        from array import array
+        from itertools import accumulate
+        offs = array("Q", [0])
+        offs.extend(accumulate(map(len, self.props)))
+        return b"".join(self.props), offs
+
     def nodes_op(self, first: int, labelsets: list) -> list:
-        """Create nodes first, first+1, ... with these columns."""
-        return [NODES_BULK, first, [sorted(ls) for ls in labelsets], self.idx.tobytes(), self.props]
+        """Create nodes first, first+1, ... with these columns: a NODES_COLS op (the property
+        maps as one blob with offsets, checked and indexed by C at prepare and apply; the
+        NODES_BULK form, a list of one bytes object per row, is still read from older logs)."""
+        blob, offs = self._blob()
+        return op_nodes_cols(first, labelsets, self.idx, blob, offs)
 
     def edges_op(self, first: int, labelsets: list) -> list:
-        """Create edges first, first+1, ... with these columns."""
-        return [EDGES_BULK, first, [sorted(ls) for ls in labelsets], self.idx.tobytes(),
-                self.srcs.tobytes(), self.dsts.tobytes(), self.props]
+        """Create edges first, first+1, ... with these columns: an EDGES_COLS op (see nodes_op)."""
+        blob, offs = self._blob()
+        return op_edges_cols(first, labelsets, self.idx, self.srcs, self.dsts, blob, offs)
 
 
 def op_nodes_cols(first: int, labelsets: list, idx, blob: bytes, offs) -> list:

@@ -162,3 +162,38 @@ def test_a_record_writing_a_node_twice_keeps_only_its_last_version(tmp_path):
     db = lpgdb.connect(path)
     check(db)
     db.close()
+
+
+def test_bulk_records_of_the_older_form_still_apply_and_replay(tmp_path):
+    # bulk_load logs NODES_COLS / EDGES_COLS ops; logs written before that hold NODES_BULK /
+    # EDGES_BULK ops (a list of one property map per row), which must still apply and replay.
+    from array import array
+    from lpgdb.storage import records
+    path = str(tmp_path / "g")
+    db = lpgdb.connect(path)
+    db.create_index("P", "k")
+    with db.transaction() as tx:
+        first = tx.create_node("P", {"k": -1})
+    n0, e0 = first + 1, 0
+    props = [records.pack_props({"k": i, "s": f"n{i}"}) for i in range(5)] + [b""]
+    nodes = [records.NODES_BULK, n0, [["P"], ["Q"]], array("I", [0] * 5 + [1]).tobytes(), props]
+    edges = [records.EDGES_BULK, e0, [["R"]], array("I", [0, 0]).tobytes(),
+             array("Q", [n0, n0 + 1]).tobytes(), array("Q", [n0 + 1, n0 + 5]).tobytes(),
+             [records.pack_props({"w": 7}), b""]]
+    db._engine.make_durable(db._engine.commit([nodes, edges]))
+
+    def check(d):
+        with d.snapshot() as s:
+            assert [s.key_lookup("P", "k", i) for i in range(5)] == [[n0 + i] for i in range(5)]
+            assert s.node(n0 + 2)["s"] == "n2" and s.node(n0 + 5).labels == {"Q"}
+            assert sorted((e.src, e.dst, dict(e.properties)) for e in s.edges()) == \
+                [(n0, n0 + 1, {"w": 7}), (n0 + 1, n0 + 5, {})]
+    check(db)
+    db.close()
+    db = lpgdb.connect(path)          # replayed from the log
+    check(db)
+    db.checkpoint()
+    db.close()
+    db = lpgdb.connect(path)
+    check(db)
+    db.close()
