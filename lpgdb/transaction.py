@@ -370,8 +370,15 @@ class _ViewReader(_Reader):
         self._view = view          # pinned by the engine; released by close()
         self._snap = view.lsn
         self._open = True
-        self.node_raw = view.node  # no buffer to merge: straight to the view
-        self._memo = None          # (id, labels, props bytes) of the last key lookup's first node
+        self._memo = None          # (id, version) of the first node the last key lookup found
+
+    def node_raw(self, id: int):
+        """``(labels, props)`` of node ``id``, or None (no buffer to merge: straight to the view;
+        the node a key lookup just found is read from the decoded rows without a native call)."""
+        memo = self._memo
+        if memo is not None and memo[0] == id:
+            return self._view.row(id, memo[1])
+        return self._view.node(id)
 
     def _check_open(self) -> None:
         if not self._open:

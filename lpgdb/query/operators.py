@@ -758,29 +758,40 @@ def _hash_join(op, C):
     lbound, rbound = _bound_of(op.source), _bound_of(op.right)
     lk = [C.expr(e, lbound) for e in op.left_keys]
     rk = [C.expr(e, rbound) for e in op.right_keys]
+    # keys that are a node's property (a.name = b.name): read for many rows in one native call
+    lfetch = [(i, e.subject.name, e.key) for i, e in enumerate(op.left_keys)
+              if type(e) is A.Prop and type(e.subject) is A.Var]
+    rfetch = [(i, e.subject.name, e.key) for i, e in enumerate(op.right_keys)
+              if type(e) is A.Prop and type(e.subject) is A.Var]
 
-    def key(fns, row, ctx):
+    def keys(fns, fetch, rows, ctx):
+        """The join key of each row (None: a null in it, so it joins nothing)."""
+        cols = _property_columns(ctx, rows, fetch, len(fns)) if fetch else [None] * len(fns)
         out = []
-        for f in fns:
-            k = _join_key(f(row, ctx))
-            if k is None:
-                return None
-            out.append(k)
-        return tuple(out)
+        for j, row in enumerate(rows):
+            ks = []
+            for f, col in zip(fns, cols):
+                v = None if col is None else col[j]
+                k = _join_key(f(row, ctx) if v is None else v)
+                if k is None:
+                    ks = None
+                    break
+                ks.append(k)
+            out.append(None if ks is None else tuple(ks))
+        return out
 
     def run(ctx, batches):
         table = None
         for batch in left(ctx, batches):
             if table is None:
                 table = {}
-                for rr in _materialise(ctx, right):
-                    k = key(rk, rr, ctx)
+                rrows = _materialise(ctx, right)
+                for rr, k in zip(rrows, keys(rk, rfetch, rrows, ctx)):
                     if k is not None:
                         table.setdefault(k, []).append(rr)
             out = []
-            for row in batch:
+            for row, k in zip(batch, keys(lk, lfetch, batch, ctx)):
                 ctx.tick()
-                k = key(lk, row, ctx)
                 if k is None:
                     continue
                 for rr in table.get(k, ()):
@@ -964,6 +975,11 @@ def _projection(op, C):
             arg = C.compile(a.args[0], base) if a.args else None
             extra = C.compile(a.args[1], base) if len(a.args) > 1 else None
             specs.append((agg_keys[id(a)], arg, extra, AGG[a.name], a.distinct, a.name))
+    # aggregates of a node's property (avg(n.age)): read per batch in one native call
+    fetch = [(i, a.args[0].subject.name, a.args[0].key) for i, a in enumerate(all_aggs)
+             if not isinstance(a, A.CountStar) and len(a.args) == 1 and type(a.args[0]) is A.Prop
+             and type(a.args[0].subject) is A.Var]
+    no_cols = [None] * len(specs)
     key_idx = [i for i, it in enumerate(items) if not any(C.is_aggregate(x) for x in C.walk(it.expr))]
     key_pos = {i: n for n, i in enumerate(key_idx)}
     nitems = len(names)
@@ -982,7 +998,8 @@ def _projection(op, C):
         groups = {}
         for batch in src(ctx, batches):
             ctx.tick(len(batch) // 4 + 1)
-            for row in batch:
+            cols = _property_columns(ctx, batch, fetch, len(specs)) if fetch else no_cols
+            for j, row in enumerate(batch):
                 kvals = [item_fns[i](row, ctx) for i in key_idx]
                 k = tuple(group_key(v) for v in kvals)
                 g = groups.get(k)
@@ -990,11 +1007,14 @@ def _projection(op, C):
                     g = groups[k] = (row, kvals, [(cls(d, n) if arg is not None or n != "count" else cls())
                                                   for _, arg, _, cls, d, n in specs])
                     ctx.charge(ROW_BYTES + 64 * len(specs))
-                for (key, arg, extra, _, _, _), acc in zip(specs, g[2]):
+                for (key, arg, extra, _, _, _), acc, col in zip(specs, g[2], cols):
                     if arg is None:
                         acc.add(None)
                     else:
-                        acc.add(arg(row, ctx), extra(row, ctx) if extra is not None else None)
+                        v = None if col is None else col[j]
+                        if v is None:             # not read ahead, or absent: as the expression says
+                            v = arg(row, ctx)
+                        acc.add(v, extra(row, ctx) if extra is not None else None)
                 for ci in collects:
                     ctx.charge(40)
         if not groups and not key_idx:
@@ -1041,6 +1061,29 @@ def _projection(op, C):
             pairs = (pr for pr in pairs if where_fn(pr[1], ctx) is True)
         return _rebatch(pr[0] for pr in pairs)
     return run
+
+
+def _property_columns(ctx, batch, fetch, n):
+    """For each expression of ``fetch`` ((index, var, key): ``var.key``, an aggregate's argument
+    or a join key), the property of every row's node in one native call (``property_many``), or
+    None where the rows do not all hold a node.  Read-only runs only (a query's own deletes are not in the store's columns).
+    A None in a column means "ask the expression" (an absent property, or a node that is not in
+    the graph, which the expression reports)."""
+    cols = [None] * n
+    if not ctx.readonly:
+        return cols
+    conv = _STORED_CONVERT
+    for i, var, key in fetch:
+        ids = []
+        for row in batch:
+            v = row.get(var)
+            if type(v) is not NodeRef:
+                break
+            ids.append(v.id)
+        else:
+            vals = ctx.tx.property_many(ids, key)
+            cols[i] = [from_user(x) if type(x) in conv else x for x in vals]
+    return cols
 
 
 def direct(root: L.ProduceResults, C):

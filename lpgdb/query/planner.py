@@ -481,6 +481,20 @@ class Planner:
         return best, best_cost, best_kind
 
     @staticmethod
+    def _take_seek_predicate(pending, var, key, expr):
+        """Drop the WHERE equality ``var.key = expr`` an index seek came from: the index answers
+        it exactly (key equality is the language's ``=`` on storable values, and a value that
+        is not storable, null or NaN matches nothing either way), so it is not checked again."""
+        for item in pending:
+            c = item[1]
+            if isinstance(c, A.Compare) and c.ops == ["="]:
+                for x, y in (c.operands, c.operands[::-1]):
+                    if (y is expr and isinstance(x, A.Prop) and x.key == key and isinstance(x.subject, A.Var)
+                            and x.subject.name == var):
+                        pending.remove(item)
+                        return
+
+    @staticmethod
     def _eqs(n, hints):
         out = []
         if isinstance(n.props, A.MapLit):
@@ -505,6 +519,7 @@ class Planner:
                                  pattern=np, index=desc if isinstance(desc, str) else "", est=op.est)
             if isinstance(desc, str) and desc.startswith("key index"):
                 op.notes.append("schema: a KEY/EXCLUSIVE constraint serves as the index")
+            self._take_seek_predicate(pending, np.var, key, expr)
         elif kind[0] == "scan":
             lab = kind[1]
             est = op.est * self.stats.nodes(lab)
