@@ -233,6 +233,7 @@ def _seek_nodes(op, C):
 
     def nodes(row, ctx):
         v = ctx.params[param] if param is not None else value(row, ctx)
+        want = v
         t = type(v)
         if t is not int and t is not str:
             if v is None:
@@ -254,11 +255,13 @@ def _seek_nodes(op, C):
                 if rest_check(nid, row, ctx):
                     out.append(nid)
             return out
-        # no index at run time: scan the label; the pattern check filters by the property
+        # no index at run time: scan the label, comparing the key (the seek may stand for a WHERE
+        # equality the planner dropped) and checking the rest of the pattern
         out = []
         for nid in ctx.scan(label):
             ctx.tick()
-            if check is None or check(nid, row, ctx):
+            if cy_eq(stored(ctx.node(nid).properties.get(key)), want) is True and (
+                    check is None or check(nid, row, ctx)):
                 out.append(nid)
         return out
     return nodes
