@@ -1677,6 +1677,8 @@ class Groups:
     def rows(self, blob: bytes, offs, tags) -> array:
         """array('I'): the group of each row blob[offs[r]:offs[r+1]] with tag tags[r] (array('I'))."""
         n = len(offs) - 1
+        if n < 0 or len(tags) != n or getattr(tags, "itemsize", 0) != 4 or getattr(offs, "itemsize", 0) != 8:
+            raise errors.InterfaceError("Groups.rows: need array('Q') offsets and array('I') tags, one per row")
         gid = array("I", bytes(4 * n))
         ng = ffi.new("uint32_t *")
         rc = lib.lpg_groups_rows(self._h, blob if blob else ffi.NULL, len(blob), ffi.from_buffer("uint64_t[]", offs), n,
@@ -1694,6 +1696,9 @@ class Groups:
         n = len(a)
         if len(b) != n or len(c) != n:
             raise errors.InterfaceError("Groups.triples: columns differ in length")
+        if (getattr(a, "itemsize", 0), getattr(b, "itemsize", 0), getattr(c, "itemsize", 0),
+                getattr(table, "itemsize", 0)) != (4, 8, 8, 4):
+            raise errors.InterfaceError("Groups.triples: need array('I'), array('Q'), array('Q'), array('I')")
         gid = array("I", bytes(4 * n))
         ng = ffi.new("uint32_t *")
         p = (lambda x, t: ffi.from_buffer(t, x) if len(x) else ffi.NULL)   # noqa: E731
@@ -1708,8 +1713,8 @@ class Groups:
         (core.rows_key's output), UINT32_MAX for the others; equal keys get the number of the
         first, so ``count`` grows by fewer than the keys given when one is held twice."""
         n = len(flags)
-        if len(koffs) != n + 1:
-            raise errors.InterfaceError("Groups.keys: offsets do not match the flags")
+        if len(koffs) != n + 1 or getattr(koffs, "itemsize", 0) != 8:
+            raise errors.InterfaceError("Groups.keys: need array('Q') offsets, one more than the flags")
         gid = array("I", bytes(4 * n))
         ng = ffi.new("uint32_t *")
         rc = lib.lpg_groups_keys(self._h, keys if keys else ffi.NULL, len(keys), ffi.from_buffer("uint64_t[]", koffs),
@@ -1725,6 +1730,8 @@ def u32_scatter(table: array, ids, vals: array) -> None:
     n = len(ids)
     if len(vals) != n:
         raise errors.InterfaceError("u32_scatter: ids and values differ in length")
+    if (getattr(table, "itemsize", 0), getattr(ids, "itemsize", 0), getattr(vals, "itemsize", 0)) != (4, 8, 4):
+        raise errors.InterfaceError("u32_scatter: need array('I') table, array('Q') ids, array('I') values")
     p = (lambda x, t: ffi.from_buffer(t, x) if len(x) else ffi.NULL)   # noqa: E731
     rc = lib.lpg_u32_scatter(p(table, "uint32_t[]"), len(table), p(ids, "uint64_t[]"), p(vals, "uint32_t[]"), n)
     if rc == lib.LPG_EBOUNDS:

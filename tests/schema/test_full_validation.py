@@ -125,7 +125,7 @@ def typed_schemas(draw):
     return f"CREATE GRAPH TYPE g {mode} {{ {body} }}"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(typed_schemas(), st.data())
 def test_the_scan_classes_values_as_the_types_do(ddl, data):
     gt = parse_schema(ddl)
