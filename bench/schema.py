@@ -13,6 +13,8 @@ on a shared machine hits them alike:
     fail_type   set_schema of a STRICT type whose `name` is INT64 (every node fails)
     fail_key    set_schema of SOCIAL_SCHEMA with the KEY on `age` (duplicates everywhere)
     check       db.check() with SOCIAL_SCHEMA enforced (set_schema untimed, before)
+    count       set_schema of SOCIAL_SCHEMA plus FOR (x:personType) COUNT 0..100 OF y WITHIN
+                (x)-[:KNOWS]->(y) (a participation constraint: degree counts)
 
 Reported per mode and tree: wall seconds and CPU seconds of the call (medians), extra memory =
 the child's peak RSS minus its RSS just before the call (the open is lazy, so this is the call's
@@ -34,14 +36,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-MODES = ("pass", "fail_type", "fail_key", "check")
+MODES = ("pass", "fail_type", "fail_key", "check", "count")
 
 
 def _schemas():
     from bench.adapters.base import SOCIAL_SCHEMA
     return {"pass": SOCIAL_SCHEMA, "check": SOCIAL_SCHEMA,
             "fail_type": SOCIAL_SCHEMA.replace("name STRING", "name INT64"),
-            "fail_key": SOCIAL_SCHEMA.replace("SINGLETON x.id", "SINGLETON x.age")}
+            "fail_key": SOCIAL_SCHEMA.replace("SINGLETON x.id", "SINGLETON x.age"),
+            "count": SOCIAL_SCHEMA.replace("SINGLETON x.id\n", "SINGLETON x.id,\n  FOR (x:personType) COUNT 0..100 "
+                                                                "OF y WITHIN (x)-[:KNOWS]->(y)\n")}
 
 
 def _rss_mb() -> float:
