@@ -12,9 +12,11 @@ Key uniqueness compares canonical key bytes made in C (core.rows_key) in a C set
 only when the loaded rows certainly introduce no violation of ``gt``; the load then logs them as
 columnar ops.  False means "cannot tell here": the caller validates the rows the transactional
 way (validate.py), so the verdict and every ``Violation`` record are those of the row path.  It
-covers STRICT typing (new endpoints only) and single-property KEY/EXCLUSIVE/MANDATORY/SINGLETON
-(uniqueness within the load in C, against stored nodes by one batched index probe); any other
-constraint, a key value C does not canonicalise, or an edge to a stored node: False.
+covers STRICT typing (new endpoints only), single-property KEY/EXCLUSIVE/MANDATORY/SINGLETON
+(uniqueness within the load in C, against stored nodes by one batched index probe) and
+participation over one edge step (MANDATORY / SINGLETON / COUNT OF the far end or the edge: the
+new nodes' degrees over the new edges); any other constraint, a key value C does not
+canonicalise, or an edge to a stored node: False.
 
 ``scan_stored(validator, view)`` (set_schema, check) is the full validation of stored data,
 writing exactly the row path's violations (see there); ``index_keys`` gives the KEY index
@@ -56,8 +58,9 @@ def _tags(batch, numbers: Dict[frozenset, int], sets: List[frozenset]) -> array:
 def certainly_valid(gt: GraphType, view, node_batches: Sequence, edge_batches: Sequence, first_node: int) -> bool:
     """True only if loading the batches (new nodes from ``first_node`` on, in order, then the
     edges) introduces no violation of ``gt``.  See the module docstring."""
-    cons = list(gt.constraints)
-    if not all(_simple_key(c) for c in cons):
+    cons = [c for c in gt.constraints if _simple_key(c)]
+    degree = [(c, _degree_form(c)) for c in gt.constraints if not _simple_key(c)]
+    if any(f is None for _c, f in degree):
         return False
     cuts = _int_cuts()
     if cuts is None:
@@ -110,10 +113,12 @@ def certainly_valid(gt: GraphType, view, node_batches: Sequence, edge_batches: S
         for c in cons:
             if probes.get(id(c)) and max(committed.key_first_bytes(c.name, probes[id(c)])) >= 0:
                 return False                    # a key a stored node holds: the row path says how
-    if not edge_batches or not strict:
-        return True
     if any(len(b.src) and (min(b.src) < first_node or min(b.dst) < first_node) for b in edge_batches):
         return False                            # an existing endpoint: the row path decides
+    if degree and not _degrees_ok(degree, reps, node_gids, edge_batches, first_node):
+        return False
+    if not edge_batches or not strict:
+        return True
     node_group = array("I", [_NONE]) * first_node + node_gids
     middles, triples = core.Groups(cuts), core.Groups()
     enumbers: Dict[frozenset, int] = {}
@@ -138,6 +143,38 @@ def certainly_valid(gt: GraphType, view, node_batches: Sequence, edge_batches: S
                        for t, sh in gt.concrete_edge_candidates(labels)):
                 return False
         done = triples.count
+    return True
+
+
+def _degrees_ok(degree, reps, node_gids, edge_batches, first_node: int) -> bool:
+    """Participation constraints of ``_degree_form`` on a load whose edges join new nodes only
+    (stored nodes keep their edges, and their verdicts): every new node in scope has a degree,
+    over the new edges, that settles the bounds (at least 1 under a MANDATORY, at most the
+    maximum).  False when one does not (the row path decides).  O(edges) per constraint."""
+    n = len(node_gids)
+    for c, (direction, label) in degree:
+        if c.min > 1:
+            return False                        # the degree bounds |D(x)| from above only
+        scope = [labels is not None and _node_scope(c, labels, props) for labels, props in reps]
+        if not any(scope):
+            continue
+        deg = array("I", bytes(4 * n))
+        for b in edge_batches:
+            if label is None:
+                rows = None
+            else:
+                has = [label in ls for ls in b.labelsets]
+                if not any(has):
+                    continue
+                rows = bytes(has[k] for k in b.lset) if not all(has) else None
+            ends = ((b.src,) if direction == "out" else (b.dst,) if direction == "in" else (b.src, b.dst))
+            for col in ends:
+                for x in (col if rows is None else compress(col, rows)):
+                    deg[x - first_node] += 1
+        lo, hi = c.min, c.max
+        for d in compress(deg, map(scope.__getitem__, node_gids)):
+            if d < lo or (hi is not None and d > hi):
+                return False
     return True
 
 
