@@ -82,17 +82,18 @@ def _sources(x, what: str) -> List[Tuple[Tuple[str, ...], Any]]:
         return []
     if _is_one_source(x):
         return [((), x)]
-    if isinstance(x, Mapping):
-        return [(_labels(k, what), v) for k, v in x.items()]
-    out = []
-    for item in x:
-        if _is_one_source(item):
-            out.append(((), item))
-        elif isinstance(item, tuple) and len(item) == 2 and _is_one_source(item[1]):
-            out.append((_labels(item[0], what), item[1]))
-        else:
-            raise InterfaceError(f"bulk_load: {what} holds {type(item).__name__}; give paths, tables, "
-                                 f"(labels, source) pairs or a mapping {{labels: source}}")
+    if isinstance(x, Mapping):          # checked below like the others ({label: []} is no source)
+        out = [(_labels(k, what), v) for k, v in x.items()]
+    else:
+        out = []
+        for item in x:
+            if _is_one_source(item):
+                out.append(((), item))
+            elif isinstance(item, tuple) and len(item) == 2 and _is_one_source(item[1]):
+                out.append((_labels(item[0], what), item[1]))
+            else:
+                raise InterfaceError(f"bulk_load: {what} holds {type(item).__name__}; give paths, tables, "
+                                     f"(labels, source) pairs or a mapping {{labels: source}}")
     for labels, src in out:
         if not _is_one_source(src):
             raise InterfaceError(f"bulk_load: a {what} source must be a CSV or Parquet path, a list of CSV paths "
