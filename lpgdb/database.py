@@ -332,10 +332,12 @@ class Database:
         """Work after an acknowledged commit (the automatic checkpoint).  Never raises; skipped
         when another thread holds the writer lock (its own commit will come back here)."""
         eng = self._engine
-        if eng.checkpoint_due() and self._tx_lock.acquire(blocking=False):
+        # checkpoint_due reads the generation's store, which a checkpoint in another thread may
+        # retire and free: ask only while holding the writer lock
+        if self._tx_lock.acquire(blocking=False):
             try:
                 if not self._closed:
-                    eng.maybe_checkpoint()
+                    eng.maybe_checkpoint()     # checkpoint_due first
             finally:
                 self._tx_lock.release()
 
