@@ -28,26 +28,43 @@ def files(tmp_path):
     return tmp_path / "p.csv", tmp_path / "k.csv"
 
 
-def test_csv_paths_and_the_same_graph_from_every_table_kind(tmp_path, files):
-    db = lpgdb.connect(":memory:")
-    nids, eids = db.bulk_load(nodes=files[0], edges=files[1])
-    assert (len(nids), len(eids)) == (3, 3)
-    want = graph(db)
-    assert want[0][0] == (["Admin", "Person"], [("age", 36), ("born", dt.date(1815, 12, 10)), ("name", "Ada"),
-                                                ("pid", "1"), ("score", 1.5), ("vip", True)])
+def _arrow_tables(files):
     import pyarrow.csv as pcsv
     people = pcsv.read_csv(files[0], convert_options=pcsv.ConvertOptions(
         column_types={"pid:ID(P)": pa.string(), "born:date": pa.date32()}))
-    knows = pcsv.read_csv(files[1])
-    for make in (lambda t: t, lambda t: t.to_pandas(), lambda t: t.to_batches()[0]):
-        other = lpgdb.connect(":memory:")
-        other.bulk_load(nodes=make(people), edges=make(knows))
-        assert graph(other) == want
+    return people, pcsv.read_csv(files[1])
+
+
+def _csv_graph(files):
+    db = lpgdb.connect(":memory:")
+    nids, eids = db.bulk_load(nodes=files[0], edges=files[1])
+    assert (len(nids), len(eids)) == (3, 3)
+    return graph(db)
+
+
+def test_csv_paths_and_the_same_graph_from_parquet(tmp_path, files):
+    want = _csv_graph(files)
+    assert want[0][0] == (["Admin", "Person"], [("age", 36), ("born", dt.date(1815, 12, 10)), ("name", "Ada"),
+                                                ("pid", "1"), ("score", 1.5), ("vip", True)])
+    people, knows = _arrow_tables(files)
     pq = pytest.importorskip("pyarrow.parquet")
     pq.write_table(people, tmp_path / "p.parquet")
     pq.write_table(knows, tmp_path / "k.parquet")
     other = lpgdb.connect(":memory:")
     other.bulk_load(nodes=str(tmp_path / "p.parquet"), edges=tmp_path / "k.parquet")
+    assert graph(other) == want
+
+
+@pytest.mark.parametrize("kind", ["table", "pandas", "record_batch"])
+def test_the_same_graph_from_every_table_kind(files, kind):
+    if kind == "pandas":
+        pytest.importorskip("pandas", reason="pandas is not installed (pip install 'lpgdb[pandas]')")
+    make = {"table": lambda t: t, "pandas": lambda t: t.to_pandas(),
+            "record_batch": lambda t: t.to_batches()[0]}[kind]
+    want = _csv_graph(files)
+    people, knows = _arrow_tables(files)
+    other = lpgdb.connect(":memory:")
+    other.bulk_load(nodes=make(people), edges=make(knows))
     assert graph(other) == want
 
 
