@@ -1549,6 +1549,18 @@ class CsvParser:
         return [heap[offs[k]:offs[k + 1]] for k in range(n[0])]
 
 
+def _take_rows(h) -> tuple:
+    """(blob bytes, offsets array('Q')) of an lpg_rows handle, which is then freed."""
+    h = ffi.gc(h, lib.lpg_rows_free)
+    b, bn, o, rn = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("const uint64_t **"), ffi.new("size_t *")
+    check(lib.lpg_rows_get(h, b, bn, o, rn), "rows")
+    blob = ffi.buffer(b[0], bn[0])[:] if bn[0] else b""
+    offs = array("Q")
+    offs.frombytes(ffi.buffer(o[0], 8 * (rn[0] + 1)))
+    ffi.release(h)
+    return blob, offs
+
+
 def pack_rows(n: int, columns) -> tuple:
     """Per-row msgpack property maps of ``n`` rows from typed columns.
 
@@ -1582,14 +1594,7 @@ def pack_rows(n: int, columns) -> tuple:
                            arr("const uint8_t *[]", vals), arr("uint64_t[]", plens),
                            arr("const uint8_t *[]", data), arr("uint64_t[]", dlens), out)
     check(rc, "pack rows")
-    h = ffi.gc(out[0], lib.lpg_rows_free)
-    b, bn, o, rn = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("const uint64_t **"), ffi.new("size_t *")
-    check(lib.lpg_rows_get(h, b, bn, o, rn), "rows")
-    blob = ffi.buffer(b[0], bn[0])[:] if bn[0] else b""
-    offs = array("Q")
-    offs.frombytes(ffi.buffer(o[0], 8 * (rn[0] + 1)))
-    ffi.release(h)
-    return blob, offs
+    return _take_rows(out[0])
 
 
 def rows_ok(blob: bytes, offs) -> bool:
@@ -1611,30 +1616,11 @@ def rows_key(blob: bytes, offs, lset, mask: bytes, name: str):
     check(lib.lpg_rows_key(blob if blob else ffi.NULL, len(blob), ffi.from_buffer("uint64_t[]", offs), n,
                            ffi.from_buffer("uint32_t[]", lset) if n else ffi.NULL, mask if mask else ffi.NULL,
                            len(mask), nm if nm else ffi.NULL, len(nm), flags, out), "rows key")
-    h = ffi.gc(out[0], lib.lpg_rows_free)
-    b, bn, o, rn = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("const uint64_t **"), ffi.new("size_t *")
-    check(lib.lpg_rows_get(h, b, bn, o, rn), "rows")
-    keys = ffi.buffer(b[0], bn[0])[:] if bn[0] else b""
-    koffs = array("Q")
-    koffs.frombytes(ffi.buffer(o[0], 8 * (n + 1)))
-    fl = ffi.buffer(flags, n)[:]
-    ffi.release(h)
-    return keys, koffs, fl
+    keys, koffs = _take_rows(out[0])      # one key row per input row (lpg_rows_key sets n rows)
+    return keys, koffs, ffi.buffer(flags, n)[:]
 
 
 # ---- whole-graph scans and row grouping (native/scan.c; the schema validator, issue 11) --------
-
-def _take_rows(h) -> tuple:
-    """(blob bytes, offsets array('Q')) of an lpg_rows handle, which is then freed."""
-    h = ffi.gc(h, lib.lpg_rows_free)
-    b, bn, o, rn = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("const uint64_t **"), ffi.new("size_t *")
-    check(lib.lpg_rows_get(h, b, bn, o, rn), "rows")
-    blob = ffi.buffer(b[0], bn[0])[:] if bn[0] else b""
-    offs = array("Q")
-    offs.frombytes(ffi.buffer(o[0], 8 * (rn[0] + 1)))
-    ffi.release(h)
-    return blob, offs
-
 
 def store_nodes_read(store: "Store", snap: int, ids) -> tuple:
     """Nodes ``ids`` at ``snap`` in one call: ``(lsets array('I'), blob, offs array('Q'))``, the
