@@ -516,6 +516,10 @@ class Transaction(_Reader):
         self._extra_ops: list = []                   # SCHEMA / INDEX / bulk ops (records.op_*)
         self._key_cache: Optional[dict] = None
         self._undo: Optional[list] = None            # while a statement runs: how to undo it
+        # labels of committed nodes read as edge endpoints (a node this transaction writes is
+        # read from _nodes first, so an entry never goes stale): the validator's endpoint check
+        # reads them again at commit (node_labels)
+        self._base_labels: dict = {}
 
     # -- state machine ----------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -533,6 +537,7 @@ class Transaction(_Reader):
         # a finished transaction keeps nothing of its writes (a bulk load's columns can be GBs:
         # they must not outlive the commit into the checkpoint that may follow it)
         self._nodes = self._edges = {}
+        self._base_labels = {}
         self._new_out, self._new_in, self._extra_ops = {}, {}, []
         self._db._end_transaction(self)
 
@@ -631,7 +636,12 @@ class Transaction(_Reader):
             raise InterfaceError(f"node id must be an int, not {type(nid).__name__}") from None
         if img is not False:
             return None if img is None else img[0]
-        return self._view.node_labels(nid)
+        labels = self._base_labels.get(nid)
+        if labels is None:
+            labels = self._view.node_labels(nid)
+            if labels is not None:
+                self._base_labels[nid] = labels
+        return labels
 
     def _edge_raw(self, eid):
         if eid in self._edges:
@@ -851,7 +861,7 @@ class Transaction(_Reader):
         labs = label_set(label)
         props = check_properties(properties, allow_none=False)
         for n in (s, d):
-            if not self._node_exists(n):
+            if self.node_labels(n) is None:
                 raise NotFoundError(f"no node with id {n} (edge endpoint)")
         eid = self._next_edge
         self._next_edge += 1

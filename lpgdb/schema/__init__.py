@@ -45,6 +45,15 @@ class KeySpecs(list):
     def __init__(self, gt: GraphType):
         super().__init__(gt.index_specs())
         self._label_index = gt.label_index
+        #: name -> (label, property) of each spec that holds exactly what a user index on
+        #: ``label(property)`` would, on committed data (``GraphType.label_index``): storage
+        #: reads such a key straight from the stored map, as it does a user index's
+        self.plain = {}
+        for spec in self:
+            keys, label = spec.constraint.prop_keys, spec.label
+            if label is not None and keys is not None and len(keys) == 1 \
+                    and gt.label_index(label, keys) is spec:
+                self.plain[spec.name] = (label, keys[0])
 
     def shared(self, label: str, props: Tuple[str, ...]) -> Optional[str]:
         """The name of the spec that holds exactly the nodes and keys a user index on

@@ -33,6 +33,7 @@ from . import ast
 from ..values import comparable
 from .constraints import CompiledConstraint, eval_expr, eval_node_labels, required_label
 from .bulk import scan_stored
+from . import fastpath
 from .graphtype import GraphType
 from .types import EdgeType
 
@@ -85,14 +86,20 @@ def validate_stored(graph_type: GraphType, view, *, limit: Optional[int] = None)
     return Report(v.finish(), not v.stopped)
 
 
-def validate_commit(graph_type: GraphType, view, ws) -> List[Violation]:
+def validate_commit(graph_type: GraphType, view, ws, *, fast: bool = True) -> List[Violation]:
     """The violations a transaction's writes ``ws`` introduce; ``view`` is the post-commit state.
 
     ``ws`` has ``nodes_written``, ``nodes_deleted``, ``edges_written`` (id sets) and
     ``edges_deleted`` (id -> (src, dst, labels)); optionally ``node_images`` / ``edge_images``
     (the after-images: id -> (labels, props) / (labels, src, dst, props), or None when deleted),
     read instead of fetching, and ``first_new_node`` (ids from it on were created by the
-    transaction, so their edges are all in ``edges_written``)."""
+    transaction, so their edges are all in ``edges_written``).
+
+    The common commit is accepted by the compiled fast path (``fastpath.accepts``, unless
+    ``fast`` is False); whatever it does not accept is checked here, which writes the
+    violations."""
+    if fast and fastpath.accepts(graph_type, view, ws):
+        return []                   # the common commit, decided by the compiled fast path
     v = _Validator(graph_type, view, ws)
     ends = None                 # existing endpoints of written or deleted edges, when needed
     if graph_type.strict:

@@ -85,6 +85,14 @@ def user_index_key_of(label: str, props: tuple):
     return key_of
 
 
+def _plain_keys(key_specs) -> dict:
+    """``("schema", name) -> (label, property)`` for each schema index whose entries are, on
+    committed data, exactly a user index's on ``label(property)`` (``key_specs.plain``, decided
+    by the schema package): ``prepare`` reads their keys as it reads that index's."""
+    plain = getattr(key_specs, "plain", None)
+    return {} if not plain else {("schema", name): lp for name, lp in plain.items()}
+
+
 class _Bad(Exception):
     """A malformed op (prepare); the caller turns it into CorruptionError."""
 
@@ -468,6 +476,7 @@ class GraphState:
         # user indexes as this record leaves them: (label, props) -> shared with a schema index?
         users = {k: u.shared for k, u in cat.user_indexes.items()}
         cur_specs = cat.key_specs
+        plain = _plain_keys(cur_specs)  # schema indexes kept like a one-property user index
         track = any(isinstance(op, list) and op and op[0] in (SCHEMA, INDEX) for op in ops)
         written: dict = {}            # node id -> (labels, props bytes) | None, earlier in this record
         next_node, next_edge = cat.next_node_id, cat.next_edge_id
@@ -486,7 +495,7 @@ class GraphState:
                     if track:
                         written[nid] = (labels, props)
                     if specs:
-                        step = self._keys_of_raw(specs, nid, labels, props)
+                        step = self._keys_of_raw(specs, nid, labels, props, plain)
                     if nid >= next_node:
                         next_node = nid + 1
                 elif code == NODE_DEL and n == 2:
@@ -510,6 +519,7 @@ class GraphState:
                         raise _Bad("bad SCHEMA")
                     key_specs = self.schema_loader(ddl, name) if ddl is not None else []
                     specs = [x for x in specs if x[0][0] != "schema"]
+                    plain = {}      # the record's nodes were validated under the old schema
                     tables = {}
                     for ispec in key_specs:
                         ident = ("schema", ispec.name)
@@ -658,23 +668,27 @@ class GraphState:
             out.append((ident, bytes(keys), koffs, bytes(flags)))
         return out
 
-    def _keys_of_raw(self, specs, nid, labels, props: bytes) -> dict:
-        """``_keys_of`` from stored property bytes: a one-property user index reads an int or
-        str value's canonical key bytes straight from the map (core.key1); the map is decoded
-        only when some index needs it."""
+    def _keys_of_raw(self, specs, nid, labels, props: bytes, plain=None) -> dict:
+        """``_keys_of`` from stored property bytes: a one-property user index, and a schema
+        index that holds what such an index would (``plain``: ident -> (label, property), from
+        ``_plain_keys``), read an int or str value's canonical key bytes straight from the map
+        (core.key1); the map is decoded only when some index needs it."""
         out = {}
         decoded = None
         for ident, name, key_of in specs:
-            if ident[0] == "index":
-                if ident[1] not in labels:
+            one = plain.get(ident) if plain else None
+            if one is not None or ident[0] == "index":
+                if one is None and len(ident[2]) == 1:
+                    one = (ident[1], ident[2][0])
+                if (ident[1] if one is None else one[0]) not in labels:
                     continue
-                if len(ident[2]) == 1:
-                    kb = core.key1(props, ident[2][0].encode())
+                if one is not None:
+                    kb = core.key1(props, one[1].encode())
                     if kb is None:
                         continue
                     if kb is not False:
                         if len(kb) > core.KEY_MAX:
-                            self._key_bytes((records.unpack_props(props)[ident[2][0]],), name, nid)
+                            self._key_bytes((records.unpack_props(props)[one[1]],), name, nid)
                         out[ident] = kb
                         continue
             if decoded is None:

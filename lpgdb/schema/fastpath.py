@@ -1,0 +1,261 @@
+"""The commit fast path: one specialised check that accepts the common commit outright.
+
+Owns: ``accepts(gt, view, ws)``, an accept-only pre-check of a transaction's writes. True means
+``validate.validate_commit(gt, view, ws)`` would find no violation; False means "not decided
+here", and the general validator runs and writes the violations. Verdicts and ``Violation``
+records are therefore the general validator's by construction; this module only finds out
+quickly that there are none. A property test compares the two on random schemas and writes
+(tests/schema/test_commit_fastpath.py).
+
+What it decides: graph types whose constraints all have a node scope and no pattern, with a
+descriptor of the node's own properties (KEY / IDENTIFIER, EXCLUSIVE, MANDATORY, SINGLETON,
+COUNT over ``x.k`` or ``(x.a, x.b)``, with or without WHERE), STRICT or LOOSE. Anything else
+(patterns, edge scopes, boolean descriptors) is left to the general validator.
+
+How: compiled once per graph type and label set (``_NodePlan``, ``_EdgePlan``, bounded memos):
+the concrete candidate shapes of a label set, and for each constraint whether its scope is
+settled by the labels alone, by the node's typing (a type scope whose shapes are exactly the
+STRICT candidates), or needs the conformance test. Per written node: one record check for its
+typing and the descriptor's values; per written edge: its record and its two endpoints (an
+endpoint the transaction did not touch is settled from its labels, ``GraphType.strict_implies``,
+as the general validator does). Key uniqueness: the transaction's own keys compared as GQL key
+tuples (``values.comparable``), the committed holders found in one batched probe per
+constraint (``untouched_key_nodes``); any hit is left to the general validator, which re-checks
+it. Cost: O(written elements), plus one native call per EXCLUSIVE constraint.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..values import comparable
+from .constraints import eval_expr, eval_node_labels
+from .types import _frozen, _LabelCache
+
+__all__ = ["accepts", "checker"]
+
+# how a constraint's scope is decided for a label set
+_OUT, _IN, _TYPED, _CONFORMS, _EXPR = range(5)
+
+
+def checker(gt) -> Optional["_Checker"]:
+    """The compiled fast path of graph type ``gt`` (built once, kept on it), or None when its
+    constraints are not all of the kinds decided here."""
+    try:
+        return gt._fast_checker
+    except AttributeError:
+        pass
+    ok = all(not c.edge_scope and not c.has_pattern and c.prop_keys is not None
+             and not c.count_vars and not c.boolean and (not c.exclusive or c.index is not None)
+             for c in gt.constraints)
+    chk = _Checker(gt) if ok else None
+    gt._fast_checker = chk
+    return chk
+
+
+def accepts(gt, view, ws) -> bool:
+    """True only if the commit of ``ws`` (seen through ``view``, the post-commit state) leaves no
+    violation of ``gt``; False when the general validator must decide."""
+    chk = checker(gt)
+    if chk is None:
+        return False
+    try:
+        return chk.accepts(view, ws)
+    except Exception:           # whatever it is (a NaN key, ...), the general validator says it
+        return False
+
+
+class _NodePlan:
+    __slots__ = ("shapes", "cons")
+
+    def __init__(self, shapes, cons):
+        self.shapes = shapes            # STRICT: the concrete candidates' shapes (() = untypable)
+        self.cons = cons                # [(constraint, scope decision, type or expr)]
+
+
+class _Checker:
+    def __init__(self, gt):
+        self.gt = gt
+        self.strict = gt.strict
+        self.constraints = gt.constraints
+        self._nodes = _LabelCache()     # labels -> _NodePlan
+        self._edges = _LabelCache()     # labels -> ((shape, source shapes, target shapes), ...)
+        self._implied = _LabelCache()   # (id(endpoint shapes), labels) -> bool
+
+    # ---- compiled plans ----
+    def node_plan(self, labels) -> _NodePlan:
+        labels = _frozen(labels)
+        p = self._nodes.get(labels)
+        if p is None:
+            gt = self.gt
+            cands = gt.concrete_node_candidates(labels) if self.strict else ()
+            shapes = tuple(s for _t, s in cands)
+            cons = []
+            for c in self.constraints:
+                sc = c.scope
+                if sc[0] == "any":
+                    how, arg = _IN, None
+                elif sc[0] == "label":
+                    how, arg = (_IN if sc[1] in labels else _OUT), None
+                elif sc[0] == "type":
+                    t = sc[1]
+                    mine = t.shapes_for(labels)
+                    if not mine:
+                        how, arg = _OUT, None
+                    elif self.strict and cands and all(u is t for u, _s in cands) and \
+                            set(mine) == set(shapes):
+                        how, arg = _TYPED, None      # typed (checked first) <=> conforms to t
+                    else:
+                        how, arg = _CONFORMS, t
+                else:
+                    how, arg = _EXPR, sc
+                cons.append((c, how, arg))
+            p = self._nodes.put(labels, _NodePlan(shapes, tuple(cons)))
+        return p
+
+    def edge_plan(self, labels):
+        labels = _frozen(labels)
+        p = self._edges.get(labels)
+        if p is None:
+            p = self._edges.put(labels, tuple((s, t.source, t.target)
+                                              for t, s in self.gt.concrete_edge_candidates(labels)))
+        return p
+
+    # ---- the check ----
+    def accepts(self, view, ws) -> bool:
+        images = getattr(ws, "node_images", None)
+        if images is None or getattr(ws, "edge_images", None) is None:
+            return False
+        written = ws.nodes_written
+        rows = []
+        node_plan = self.node_plan
+        for nid in written:
+            img = images.get(nid)
+            if img is None:
+                return False
+            labels, props = img
+            try:
+                plan = self._nodes[labels]
+            except (KeyError, TypeError):
+                plan = node_plan(labels)
+            if self.strict:
+                for s in plan.shapes:
+                    if s.record_ok(props):
+                        break
+                else:
+                    return False
+            rows.append((nid, labels, plan, props))
+        if self.strict and not self._edges_typed(view, ws, images):
+            return False
+        for i, c in enumerate(self.constraints):
+            if not self._constraint_ok(view, c, i, rows):
+                return False
+        return True
+
+    def _constraint_ok(self, view, c, i, rows) -> bool:
+        keys, lo, hi = c.prop_keys, c.min, c.max
+        probes, seen = [], set()
+        for nid, labels, plan, props in rows:
+            _c, how, arg = plan.cons[i]
+            if how == _OUT:
+                continue
+            if how == _CONFORMS:
+                if not arg.conforms(labels, props):
+                    continue
+            elif how == _EXPR:
+                if not eval_node_labels(arg, labels, props):
+                    continue
+            if c.where is not None and eval_expr(c.where, {c.var: ("node", props, nid)}) is not True:
+                continue
+            if len(keys) == 1:
+                v = props.get(keys[0])
+                vals = None if v is None else (v,)
+            else:
+                vals = tuple(props.get(k) for k in keys)
+                if None in vals:
+                    vals = None
+            n = 0 if vals is None else 1
+            if n < lo or (hi is not None and n > hi):
+                return False
+            if c.exclusive and vals is not None:
+                t = tuple(("num", v) if type(v) is int else ("str", v) if type(v) is str
+                          else comparable(v) for v in vals)          # values.comparable, inlined
+                if t in seen:
+                    return False
+                seen.add(t)
+                probes.append(vals)
+        if probes:
+            untouched = getattr(view, "untouched_key_nodes", None)
+            if untouched is None:
+                return False
+            if any(untouched(c.name, probes)):
+                return False
+        return True
+
+    def _edges_typed(self, view, ws, images) -> bool:
+        """Every written edge, and every edge at a written node that existed before the
+        transaction, conforms to a concrete member edge type (STRICT)."""
+        edges = ws.edges_written
+        first_new = getattr(ws, "first_new_node", None)
+        if first_new is None:
+            return False
+        old = [n for n in ws.nodes_written if n < first_new]
+        eimages = ws.edge_images
+        found = {}
+        if old:
+            edges = set(edges)
+            for n in old:
+                for e in view.edges_of(n, "both"):
+                    edges.add(e.id)
+                    found[e.id] = e
+        labels_of = getattr(view, "node_labels", None)
+        if labels_of is None:
+            return False
+        memo = {}
+        for eid in edges:
+            img = eimages.get(eid, False)
+            if img is False:
+                e = found.get(eid)
+                if e is None:
+                    e = view.edge(eid)
+                img = (e.labels, e.src, e.dst, e.properties)
+            elif img is None:
+                continue
+            labels, src, dst, props = img
+            try:
+                plan = self._edges[labels]
+            except (KeyError, TypeError):
+                plan = self.edge_plan(labels)
+            for s, source, target in plan:
+                if (s.record_ok(props) and self._end_ok(view, images, labels_of, memo, source, src)
+                        and self._end_ok(view, images, labels_of, memo, target, dst)):
+                    break
+            else:
+                return False
+        return True
+
+    def _end_ok(self, view, images, labels_of, memo, shapes, nid) -> bool:
+        """Node ``nid`` matches one of ``shapes`` (an endpoint spec), as the general validator's
+        ``shapes_ok`` decides it."""
+        key = (id(shapes), nid)
+        r = memo.get(key)
+        if r is not None:
+            return r
+        img = images.get(nid, False)
+        if img is False:                # untouched: it conformed before, its labels may do
+            labels = labels_of(nid)
+            if labels is None:
+                memo[key] = False
+                return False
+            ik = (id(shapes), labels)
+            hit = self._implied.get(ik)
+            if hit is None or hit[0] is not shapes:
+                hit = self._implied.put(ik, (shapes, self.gt.strict_implies(shapes, labels)))
+            if hit[1]:
+                memo[key] = True
+                return True
+            n = view.node(nid)
+            img = None if n is None else (n.labels, n.properties)
+        r = img is not None and any(s.matches(img[0], img[1]) for s in shapes)
+        memo[key] = r
+        return r
+
