@@ -365,14 +365,16 @@ static const uint8_t *overlay_props(lpg_store *s, uint64_t eid, uint64_t snap, u
     return v ? v->props : NULL;
 }
 
-/* The value of property key kid (name/nlen) of out-entry j of t: from its overlay map, or from
- * the base column.  *present = 0 when absent. */
-static int eprop_value(lpg_store *s, const tlist *t, uint64_t j, uint32_t kid, int *present, mval *v)
+/* The value of property key kid (name/nlen) of out-entry j of t: from its overlay map (op[j] /
+ * ol[j]: overlay_props of the entry, looked up once per entry by emit_eprops), or from the base
+ * column.  *present = 0 when absent. */
+static int eprop_value(lpg_store *s, const tlist *t, uint64_t j, uint32_t kid, const uint8_t *const *op,
+                       const uint32_t *ol, int *present, mval *v)
 {
     *present = 0;
     if (t->bj[j] == OVL) {
-        uint32_t len;
-        const uint8_t *p = overlay_props(s, t->eid[j], t->snap, &len), *end = p + len, *q;
+        uint32_t len = ol[j];
+        const uint8_t *p = op[j], *end = p + len, *q;
         if (!len)
             return LPG_OK;
         uint64_t n;
@@ -422,11 +424,23 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
     for (size_t k = 0; k < nkeys && !rc; k++)
         if (keys[k] < seen_n)
             seen[keys[k]] = 1;
+    /* each overlay entry's property map, looked up once (a version-chain walk and two cache
+     * misses per entry; the passes below read it once per key and pass) */
+    const uint8_t **op = NULL;
+    uint32_t *ol = NULL;
+    if (!rc && (!(op = malloc((n ? n : 1) * sizeof *op)) || !(ol = malloc((n ? n : 1) * 4))))
+        rc = LPG_ENOMEM;
+    for (uint64_t j = 0; j < n && !rc; j++) {
+        ol[j] = 0;
+        op[j] = NULL;
+        if (t->bj[j] == OVL)
+            op[j] = overlay_props(s, t->eid[j], t->snap, &ol[j]);
+    }
     for (uint64_t j = 0; j < n && !rc; j++) {
         if (t->bj[j] != OVL)
             continue;
-        uint32_t len;
-        const uint8_t *p = overlay_props(s, t->eid[j], t->snap, &len), *end = p + len, *q;
+        uint32_t len = ol[j];
+        const uint8_t *p = op[j], *end = p + len, *q;
         if (!len)
             continue;
         uint64_t m;
@@ -467,7 +481,7 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
         for (uint64_t j = 0; j < n && !rc; j++) {   /* pass 1: the column's kind */
             int pr;
             mval v;
-            if ((rc = eprop_value(s, t, j, kid, &pr, &v)))
+            if ((rc = eprop_value(s, t, j, kid, op, ol, &pr, &v)))
                 break;
             present[j] = (uint8_t)pr;
             if (pr) {
@@ -494,7 +508,7 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
             for (uint64_t j = 0; j < n && !rc; j++) {     /* pass 2: the values */
                 int pr;
                 mval v;
-                if ((rc = eprop_value(s, t, j, kid, &pr, &v)))
+                if ((rc = eprop_value(s, t, j, kid, op, ol, &pr, &v)))
                     break;
                 if (pr) {
                     if (kind == V_FLOAT)
@@ -528,7 +542,7 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
                 off[j] = heap.n;
                 int pr;
                 mval v;
-                if ((rc = eprop_value(s, t, j, kid, &pr, &v)) || !pr)
+                if ((rc = eprop_value(s, t, j, kid, op, ol, &pr, &v)) || !pr)
                     continue;
                 rc = kind == V_MSGPACK ? mp_put_value(&heap, &v) : buf_put(&heap, v.p, v.n);
             }
@@ -543,6 +557,8 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
     }
     free(present);
     free(keys);
+    free(op);
+    free(ol);
     return rc;
 }
 

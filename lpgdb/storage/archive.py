@@ -27,6 +27,11 @@ Rules
     (4) An archive holds one database (identity); another database id is refused.
     (5) Restore takes the newest base at or before the target, fetches the chain from it and
         replays up to the target; replicas fetch the same chain as it grows.
+    (6) A bulk attach (attach.py) commits files with a record naming them: the base at the
+        record's end is shipped before any log from the attach's start on, so restore and
+        replicas always have a base after the record and never replay it.  The engine stages
+        that base with ``checkpointed(..., attach_from=C)``; at open, a checkpoint made by an
+        attach (its manifest's ``attach_from``) holds the log back the same way.
 
 Upload failures never reach a commit: they are retried with backoff (0.5 s doubling to 30 s)
 and show as lag in ``status()``. Nothing here runs under the writer lock except
@@ -185,6 +190,7 @@ class Archiver:
         self._attached = False
         self._caught_up_at = time.time()
         self._pending: list = []      # [(meta, manifest, required)] staged checkpoints to ship
+        self._hold: Optional[tuple] = None   # (from LSN, base LSN): rule 6, log from there waits
         self._known_data: set = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -203,21 +209,29 @@ class Archiver:
         eng = self.engine
         self._open_ckpt = eng.meta.checkpoint_lsn
         self._stage(eng.meta, eng.manifest, required=True)
+        if eng.manifest is not None and type(eng.manifest.get("attach_from")) is int:
+            self._hold = (eng.manifest["attach_from"], eng.meta.checkpoint_lsn)
         self._thread.start()
         self._first_contact.wait(attach_timeout)
         if self.state in ("refused", "fenced"):
             self._thread.join()
             raise Fenced(self.last_error)
 
-    def checkpointed(self, meta, manifest) -> None:
+    def checkpointed(self, meta, manifest, attach_from: Optional[int] = None) -> None:
         """Called by the engine after each checkpoint (writer lock held): stage its files by hard
-        link, so later checkpoints may delete them before the upload."""
+        link, so later checkpoints may delete them before the upload.  ``attach_from``: the
+        checkpoint installs a bulk attach whose record starts there (rule 6)."""
         if self.state in ("fenced", "refused"):
             return
         try:
-            self._stage(meta, manifest)
+            self._stage(meta, manifest, required=attach_from is not None)
         except OperationalError as e:
             self._note_failure(OperationalError(f"cannot stage the checkpoint for archiving: {e}"))
+            return
+        if attach_from is not None:
+            with self._lock:
+                if self._hold is None:
+                    self._hold = (attach_from, meta.checkpoint_lsn)
 
     def stop(self) -> None:
         """Ship what is left (up to ``close_timeout`` seconds), then end the thread."""
@@ -333,20 +347,9 @@ class Archiver:
             w.sync_to(w.end_lsn)      # ship only what is durable here too (no divergence)
         t0 = time.time()
         durable = w.durable_lsn
-        pos = self.shipped_lsn
-        while pos < durable:
-            to = min(durable, (pos // self.seg_size + 1) * self.seg_size)
-            body = wal.read_log(self.wal_dir, self.seg_size, pos, to)
-            if body is None:
-                raise CorruptionError(f"the WAL segment holding LSN {pos} is gone before it was "
-                                      "archived", path=self.wal_dir)
-            obj = encode_piece(self.uuid, pos, to, body)
-            if not self.store.put_if_absent(piece_name(pos), obj):
-                if self.store.get(piece_name(pos)) != obj:   # not our own earlier upload
-                    raise Fenced(f"another writer shipped log at LSN {pos} to {self.store.url!r}")
-            pos = wal.frame_pos(to, self.seg_size)
-            self.shipped_lsn = pos
-            self.last_shipped_at = time.time()
+        hold = self._hold
+        limit = durable if hold is None else min(durable, max(self.shipped_lsn, hold[0]))
+        self._ship_log(limit)
         if w.durable_lsn <= self.shipped_lsn:
             self._caught_up_at = time.time()
         elif durable <= self.shipped_lsn:
@@ -362,11 +365,34 @@ class Archiver:
             with self._lock:
                 if self._pending and self._pending[0] is item:
                     self._pending.pop(0)
+                if self._hold is not None and item[0].checkpoint_lsn >= self._hold[1]:
+                    self._hold = None
                 self._unstage({f"{m.checkpoint_lsn:016x}" for m, _man, _r in self._pending})
+        if limit < durable and self._hold is None:
+            self._ship_log(durable)   # the log an attach held back, now that its base is out
+            if w.durable_lsn <= self.shipped_lsn:
+                self._caught_up_at = time.time()
         if shipped_base and self.retention is not None:
             self._apply_retention()
         self.state = "ok"
         self.last_error = None
+
+    def _ship_log(self, durable: int) -> None:
+        """Ship the local log from the chain's end up to ``durable``, a piece per segment."""
+        pos = self.shipped_lsn
+        while pos < durable:
+            to = min(durable, (pos // self.seg_size + 1) * self.seg_size)
+            body = wal.read_log(self.wal_dir, self.seg_size, pos, to)
+            if body is None:
+                raise CorruptionError(f"the WAL segment holding LSN {pos} is gone before it was "
+                                      "archived", path=self.wal_dir)
+            obj = encode_piece(self.uuid, pos, to, body)
+            if not self.store.put_if_absent(piece_name(pos), obj):
+                if self.store.get(piece_name(pos)) != obj:   # not our own earlier upload
+                    raise Fenced(f"another writer shipped log at LSN {pos} to {self.store.url!r}")
+            pos = wal.frame_pos(to, self.seg_size)
+            self.shipped_lsn = pos
+            self.last_shipped_at = time.time()
 
     def _apply_retention(self) -> None:
         """Delete what no restore inside the retention window needs: bases older than the

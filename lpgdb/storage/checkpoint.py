@@ -272,6 +272,7 @@ def load(root: str, meta: Meta, schema_loader, have: Optional[dict] = None):
         cat = graph.Catalog()
         st = graph.GraphState(cat)
         st.schema_loader = schema_loader
+        st.manifest = None
         return st, None
     man = load_manifest(root, meta)
     mpath = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
@@ -307,6 +308,7 @@ def generation(root: str, meta: Meta, man: dict, cat, schema_loader, have: Optio
     st = graph.GraphState(cat, files=mapped, base_lsn=meta.checkpoint_lsn, propkeys=propkeys,
                           key_subs=key_subs, counts=(lcounts, tcounts))
     st.schema_loader = schema_loader
+    st.manifest = man                  # what a bulk attach record's files replace (engine replay)
     return st
 
 
@@ -354,12 +356,28 @@ def write(root: str, state, meta: Meta, manifest: Optional[dict], commit_seq: in
     Complexity: O(size of the files rewritten).
     """
     snap = state.applied_lsn
+    written: list = []
+    try:
+        delta = build_files(root, state, snap, manifest, written)
+        new_man = merged_manifest(manifest, delta, snap, commit_seq, last_commit_ns)
+        mdata = write_manifest(root, meta, new_man, written)
+    except BaseException:
+        discard(root, meta, manifest, written)
+        raise
+    return switch(root, meta, new_man, mdata), new_man
+
+
+def build_files(root: str, state, snap: int, manifest: Optional[dict], written: list) -> dict:
+    """Build, write (tmp/, fdatasync, rename into data/) and fsync data/ for every file the
+    overlay of ``state`` changed, read at ``snap`` and named by ``snap``; the names written go
+    to ``written``.  Returns the delta a manifest takes (``merged_manifest``): ``files``
+    (``parts``/``elocs`` {number: entry}; ``keys`` {index: [nsub_log, fresh, {sub: entry | None}]}),
+    the catalog's manifest fields, ``propkeys`` and ``stats``.  Used by checkpoints and by bulk
+    attach (whose delta is its log record).  The caller holds the writer lock."""
     cat, st = state.catalog, state.store
     old_files = manifest["files"] if manifest else {"parts": {}, "elocs": {}, "keys": {}}
-    parts, elocs = dict(old_files["parts"]), dict(old_files["elocs"])
-    keys = {}
-    tmpdir, datadir, mandir = (os.path.join(root, d) for d in ("tmp", "data", "manifest"))
-    written: list = []
+    parts, elocs, keys = {}, {}, {}
+    tmpdir, datadir = os.path.join(root, "tmp"), os.path.join(root, "data")
 
     def put(name, fb):
         try:
@@ -370,69 +388,116 @@ def write(root: str, state, meta: Meta, manifest: Optional[dict], commit_seq: in
             fb.close()
 
     try:
-        try:
-            st.register_keys()
-            for p in st.dirty(core.KIND_PART):
-                nslots = min(1 << core.PART_SHIFT, cat.next_node_id - (p << core.PART_SHIFT))
-                parts[p] = put(files.part_name(p, snap), st.build_part(snap, p, nslots))
-            for q in st.dirty(core.KIND_ELOC):
-                nslots = min(1 << core.ELOC_SHIFT, cat.next_edge_id - (q << core.ELOC_SHIFT))
-                elocs[q] = put(files.eloc_name(q, snap), st.build_eloc(snap, q, nslots))
-            for spec in cat.all_specs():
-                old = old_files["keys"].get(spec.index_id)
-                old_nsub, old_subs = (old[0], old[1]) if old else (0, {})
-                kb = st.key_builder(snap, spec.index_id, old_nsub)
-                try:
-                    nsub = _nsub_for(sum(v[3] for v in old_subs.values()) + kb.overlay_entries(), old_nsub)
-                    kb.resplit(nsub)
-                    fresh = old is None or nsub != old_nsub
-                    subs = {} if fresh else dict(old_subs)
-                    for sub in (range(1 << nsub) if fresh else kb.dirty()):
-                        fb, n = kb.sub(sub)
-                        if n:
-                            subs[sub] = put(files.key_name(spec.index_id, nsub, sub, snap), fb) + [n]
-                        else:
-                            fb.close()
-                            subs.pop(sub, None)
-                finally:
-                    kb.close()
-                keys[spec.index_id] = [nsub, subs]
-            lcounts = [st.label_count(lid, snap) for lid in range(len(cat.label_names))]
-            tcounts = [st.edge_count([t], snap) for t in range(len(cat.type_labels))]
-            propkeys = st.propkeys()
-        except core.Corrupt as e:
-            raise files.corruption(e) from None
-        io.fsync_dir(datadir)
-        faults.point("ckpt_after_files")
-        new_man = {
-            "format": FORMAT, "checkpoint_lsn": snap, "commit_seq": commit_seq,
-            "last_commit_ns": last_commit_ns, **cat.to_manifest(), "propkeys": propkeys,
-            "files": {"parts": parts, "elocs": elocs, "keys": keys},
-            "stats": {"labels": lcounts, "types": tcounts},
-        }
-        mdata = records.pack(new_man)
-        seq = meta.manifest_seq + 1
-        _write_file(mandir, tmpdir, manifest_name(seq), mdata, written)
-        io.fsync_dir(mandir)
-        faults.point("ckpt_after_manifest")
-    except BaseException:
-        keep = {os.path.basename(rel) for rel, _c, _s in manifest_files(manifest)}
-        for path in written:           # new names only: the current checkpoint is untouched
-            if os.path.basename(path) not in keep and os.path.basename(path) != manifest_name(meta.manifest_seq):
-                try:
-                    io.unlink(path, missing_ok=True)
-                except OperationalError:
-                    pass               # an orphan: removed at the next open
-        raise
-    new_meta = Meta(meta.slot_seq + 1, meta.uuid, seq, core.crc32c(mdata), len(mdata), snap,
-                    meta.seg_size, meta.created_ns)
+        st.register_keys()
+        for p in st.dirty(core.KIND_PART):
+            nslots = min(1 << core.PART_SHIFT, cat.next_node_id - (p << core.PART_SHIFT))
+            parts[p] = put(files.part_name(p, snap), st.build_part(snap, p, nslots))
+        for q in st.dirty(core.KIND_ELOC):
+            nslots = min(1 << core.ELOC_SHIFT, cat.next_edge_id - (q << core.ELOC_SHIFT))
+            elocs[q] = put(files.eloc_name(q, snap), st.build_eloc(snap, q, nslots))
+        for spec in cat.all_specs():
+            old = old_files["keys"].get(spec.index_id)
+            old_nsub, old_subs = (old[0], old[1]) if old else (0, {})
+            kb = st.key_builder(snap, spec.index_id, old_nsub)
+            try:
+                nsub = _nsub_for(sum(v[3] for v in old_subs.values()) + kb.overlay_entries(), old_nsub)
+                kb.resplit(nsub)
+                fresh = old is None or nsub != old_nsub
+                subs = {}
+                for sub in (range(1 << nsub) if fresh else kb.dirty()):
+                    fb, n = kb.sub(sub)
+                    if n:
+                        subs[sub] = put(files.key_name(spec.index_id, nsub, sub, snap), fb) + [n]
+                    else:
+                        fb.close()
+                        if not fresh:
+                            subs[sub] = None
+            finally:
+                kb.close()
+            if fresh or subs:
+                keys[spec.index_id] = [nsub, fresh, subs]
+        lcounts = [st.label_count(lid, snap) for lid in range(len(cat.label_names))]
+        tcounts = [st.edge_count([t], snap) for t in range(len(cat.type_labels))]
+        propkeys = st.propkeys()
+    except core.Corrupt as e:
+        raise files.corruption(e) from None
+    io.fsync_dir(datadir)
+    return {"files": {"parts": parts, "elocs": elocs, "keys": keys}, "catalog": cat.to_manifest(),
+            "propkeys": propkeys, "stats": {"labels": lcounts, "types": tcounts}}
+
+
+def merged_manifest(manifest: Optional[dict], delta: dict, lsn: int, commit_seq: int,
+                    last_commit_ns: int) -> dict:
+    """The manifest of checkpoint ``lsn``: ``manifest``'s files with ``delta``'s (from
+    ``build_files``, or an attach record) in their place, and ``delta``'s catalog and counts.
+    Index files of indexes the catalog no longer lists are dropped.  O(files)."""
+    old = manifest["files"] if manifest else {"parts": {}, "elocs": {}, "keys": {}}
+    df = delta["files"]
+    parts = dict(old["parts"])
+    parts.update(df["parts"])
+    elocs = dict(old["elocs"])
+    elocs.update(df["elocs"])
+    cat = delta["catalog"]
+    ids = [e[0] for e in cat["indexes"]]
+    keys = {}
+    for index_id in dict.fromkeys(ids):
+        o, d = old["keys"].get(index_id), df["keys"].get(index_id)
+        if d is None:
+            if o is not None:
+                keys[index_id] = o
+            continue
+        nsub, fresh, subs = d
+        cur = {} if fresh or o is None else dict(o[1])
+        for sub, e in subs.items():
+            if e is None:
+                cur.pop(sub, None)
+            else:
+                cur[sub] = e
+        keys[index_id] = [nsub, cur]
+    man = {"format": FORMAT, "checkpoint_lsn": lsn, "commit_seq": commit_seq,
+           "last_commit_ns": last_commit_ns, **cat, "propkeys": delta["propkeys"],
+           "files": {"parts": parts, "elocs": elocs, "keys": keys}, "stats": delta["stats"]}
+    if "base" in delta:      # an attach record's: archive.py rule 6 at the next open
+        man["attach_from"] = delta["base"]
+    return man
+
+
+def write_manifest(root: str, meta: Meta, new_man: dict, written: list) -> bytes:
+    """Write ``new_man`` as the next manifest (tmp/, fdatasync, rename, fsync manifest/)."""
+    faults.point("ckpt_after_files")
+    mdata = records.pack(new_man)
+    _write_file(os.path.join(root, "manifest"), os.path.join(root, "tmp"),
+                manifest_name(meta.manifest_seq + 1), mdata, written)
+    io.fsync_dir(os.path.join(root, "manifest"))
+    faults.point("ckpt_after_manifest")
+    return mdata
+
+
+def discard(root: str, meta: Meta, manifest: Optional[dict], written: list) -> None:
+    """After a failure before the META switch: remove the new files of ``written`` (never one
+    the current checkpoint names); what cannot be removed is an orphan, removed at the next open."""
+    keep = {os.path.basename(rel) for rel, _c, _s in manifest_files(manifest)}
+    keep.add(manifest_name(meta.manifest_seq))
+    for path in written:
+        if os.path.basename(path) not in keep:
+            try:
+                io.unlink(path, missing_ok=True)
+            except OperationalError:
+                pass
+
+
+def switch(root: str, meta: Meta, new_man: dict, mdata: bytes) -> Meta:
+    """Make the written manifest ``new_man`` (bytes ``mdata``, sequence ``meta.manifest_seq + 1``)
+    the current checkpoint: META's two slots.  MetaWriteError on failure."""
+    new_meta = Meta(meta.slot_seq + 1, meta.uuid, meta.manifest_seq + 1, core.crc32c(mdata), len(mdata),
+                    new_man["checkpoint_lsn"], meta.seg_size, meta.created_ns)
     try:
         new_meta = write_meta_pair(os.path.join(root, "META"), new_meta)
     except OperationalError as e:
         raise MetaWriteError(f"could not write META to finish a checkpoint ({e}); reopen the "
                              f"database", reason=e.reason) from e
     faults.point("ckpt_after_meta")
-    return new_meta, new_man
+    return new_meta
 
 
 def check_layout(root: str, *, repair: bool) -> None:
@@ -492,7 +557,7 @@ def copy_image(root: str, meta: Meta, manifest: Optional[dict], dest: str, *,
             check(tmp)
 
 
-def fill_image(root: str, meta: Meta, manifest: Optional[dict], into: str) -> None:
+def fill_image(root: str, meta: Meta, manifest: Optional[dict], into: str, extra=()) -> None:
     """Put the checkpoint image ``meta`` names into the directory ``into``: the subdirectories,
     META (written fresh from ``meta``: both slots), its manifest and partition files (hard
     links where the file system allows: they are immutable).  Not synced: the caller makes it
@@ -504,6 +569,7 @@ def fill_image(root: str, meta: Meta, manifest: Optional[dict], into: str) -> No
     if manifest is not None:
         files.append(os.path.join("manifest", manifest_name(meta.manifest_seq)))
         files += [rel for rel, _crc, _size in manifest_files(manifest)]
+    files += [os.path.join("data", name) for name in extra]   # a follower's attached files
     for rel in files:
         io.link_or_copy(os.path.join(root, rel), os.path.join(into, rel))
 

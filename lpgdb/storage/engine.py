@@ -63,7 +63,7 @@ from typing import Callable, Optional
 
 from .. import core
 from ..errors import CorruptionError, Error, InterfaceError, InternalError, OperationalError
-from . import archive, checkpoint, io, records, wal
+from . import archive, attach, checkpoint, io, records, wal
 from .graph import Catalog, GraphState, Retired
 from .view import GraphView
 
@@ -131,6 +131,7 @@ class Engine:
         self.manifest: Optional[dict] = None
         self.commit_seq = 0
         self.replayed_to = 0
+        self._attach_pending: Optional[dict] = None   # manifest of an ATTACH replayed, to switch to
         self.state = None
         self.state = self._new_state() if path is None else None   # _load builds it from disk
         if path is not None:
@@ -229,7 +230,7 @@ class Engine:
         state, self.manifest = checkpoint.load(self.path, self.meta, self.schema_loader)
         self.commit_seq = self.manifest["commit_seq"] if self.manifest else 0
         self.last_commit_ns = self.manifest["last_commit_ns"] if self.manifest else 0
-        end, torn, lost = self._replay(state, self.meta.checkpoint_lsn, None)
+        end, torn, lost, state = self._replay(state, self.meta.checkpoint_lsn, None)
         shm = self._shm_read()
         if shm is not None and shm[1] > end and self.recover_until is None:
             msg = (f"the log ends at LSN {end}, but the last writer had made LSN {shm[1]} durable: "
@@ -245,6 +246,7 @@ class Engine:
         if torn is not None:
             wal.zero_tail(wal_dir, self.seg_size, torn)
         wal.sync_segments(wal_dir, self.seg_size, self.meta.checkpoint_lsn)   # (4)
+        self._switch_attached()
         self.wal = wal.WalWriter(wal_dir, self.meta.uuid, seg_size=self.seg_size,
                                  end_lsn=end, durable_lsn=end, sync=self.sync,
                                  on_durable=self._publish)
@@ -300,7 +302,9 @@ class Engine:
         self.last_commit_ns = manifest["last_commit_ns"] if manifest else 0
         self.meta = meta
         upto = self._shm_visible() if self._writer_alive() else None
-        end, _torn, _lost = self._replay(state, meta.checkpoint_lsn, upto)
+        self._attach_pending = None
+        end, _torn, _lost, state = self._replay(state, meta.checkpoint_lsn, upto)
+        self._attach_pending = None             # a follower maps the files; it writes nothing
         self.manifest = manifest
         old, self.state = self.state, state   # open snapshots keep the state they started on
         if old is not None and old is not state:
@@ -329,13 +333,21 @@ class Engine:
                 res = stop.value
                 self.commit_seq = res.commit_seq
                 if until is not None:
-                    return res.end_lsn, res.end_lsn, None
-                return res.end_lsn, res.torn_from, res.lost
+                    return res.end_lsn, res.end_lsn, None, state
+                return res.end_lsn, res.torn_from, res.lost, state
+            desc = None
             try:
                 ns, ops = records.decode_commit(payload, path=wal_dir, offset=end)
                 if type(ns) is not int:
                     raise CorruptionError("malformed commit record (time stamp)", path=wal_dir, offset=end)
-                plan = state.prepare(ops)
+                desc = self._attach_desc(state, ops, end)
+                plan = state.prepare(ops) if desc is None else None
+            except attach.NeedsBase:
+                if self.readonly or self.replica_of is not None or not truncate:
+                    raise
+                gen.close()
+                self.commit_seq = seq - 1
+                return begin, begin, "a bulk attach record whose files are missing", state
             except Error as e:      # a record that decodes but cannot apply is damage too
                 bad = e if isinstance(e, CorruptionError) else CorruptionError(
                     f"commit record ending at LSN {end} cannot be applied: {e}", path=wal_dir, offset=end)
@@ -343,18 +355,156 @@ class Engine:
                     raise bad from e
                 gen.close()
                 self.commit_seq = seq - 1
-                return begin, begin, str(bad)
+                return begin, begin, str(bad), state
             if until is not None and until[0] == "time" and ns > until[1]:
                 gen.close()
                 self.commit_seq = seq - 1
-                return prev_end, prev_end, None
+                return prev_end, prev_end, None, state
             prev_end = end
             self.last_commit_ns = max(self.last_commit_ns, ns)
             try:
-                state.apply(ops, end, plan)
+                if desc is not None:
+                    state = self._install_attached(state, desc, end, seq)
+                else:
+                    state.apply(ops, end, plan)
+            except CorruptionError:
+                raise
             except Exception as e:
                 raise CorruptionError(f"commit record ending at LSN {end} cannot be applied: {e!r}",
                                       path=wal_dir, offset=end) from e
+
+    # -- bulk attach (attach.py has the protocol) ---------------------------------------------------
+    def _attach_desc(self, state: GraphState, ops, end: int) -> Optional[dict]:
+        """The checked description of an ATTACH record (None for any other record).  NeedsBase
+        if ``state`` is not the checkpoint it was built on, or its files are not here."""
+        if not (isinstance(ops, list) and len(ops) == 1 and isinstance(ops[0], list)
+                and ops[0][:1] == [records.ATTACH]):
+            return None
+        wal_dir = self._p("wal")
+        desc = attach.check(ops[0][1] if len(ops[0]) == 2 else None, path=wal_dir, offset=end)
+        if state.changed() or state.base_lsn != desc["base"]:
+            raise attach.NeedsBase(f"the bulk attach record ending at LSN {end} applies to the "
+                                   f"checkpoint at LSN {desc['base']}, not to this state (checkpoint "
+                                   f"{state.base_lsn}, replayed to {state.applied_lsn})", end,
+                                   path=wal_dir, offset=end)
+        if not attach.extends(state.catalog.to_manifest(), desc["catalog"]):
+            raise CorruptionError(f"the bulk attach record ending at LSN {end} does not extend the "
+                                  f"catalog it was built on; restore the database from a backup",
+                                  path=wal_dir, offset=end)
+        problem = attach.files_present(self.path, desc)
+        if problem is not None:
+            raise attach.NeedsBase(f"the bulk attach record ending at LSN {end} names a data file "
+                                   f"that is not usable ({problem}); restore the database from a "
+                                   f"backup", end, path=self._p("data"))
+        return desc
+
+    def _install_attached(self, state: GraphState, desc: dict, end: int, seq: int) -> GraphState:
+        """The generation after the ATTACH record ``desc`` ending at ``end``: ``state``'s files
+        with the record's in their place, an empty overlay.  ``state`` is retired unless it is
+        the one readers use (the caller swaps that one).  Writers switch META to it after the
+        replay (``_switch_attached``)."""
+        man = checkpoint.merged_manifest(getattr(state, "manifest", None), desc, end, seq, self.last_commit_ns)
+        cat = Catalog.from_manifest(man, self.schema_loader, path=self._p("wal"))
+        nxt = checkpoint.generation(self.path, replace(self.meta, checkpoint_lsn=end), man, cat,
+                                    self.schema_loader, have=state.files)
+        self._attach_pending = man
+        if state is not self.state:
+            state.retire()
+        return nxt
+
+    def _adopt(self, state: GraphState) -> None:
+        """Make ``state`` (a generation a replay produced) the current one."""
+        old = self.state
+        if state is not old:
+            self.state = state
+            if old is not None:
+                old.retire()
+
+    def _switch_attached(self) -> None:
+        """A writer (or replica) that replayed an ATTACH record: write its manifest and switch META
+        to it, before anything (orphan removal, a checkpoint) relies on the current manifest."""
+        man, self._attach_pending = self._attach_pending, None
+        if man is None or self.readonly:
+            return
+        written: list = []
+        try:
+            mdata = checkpoint.write_manifest(self.path, self.meta, man, written)
+        except BaseException:
+            checkpoint.discard(self.path, self.meta, self.manifest, written)
+            raise
+        self.meta = checkpoint.switch(self.path, self.meta, man, mdata)
+        self._meta_other = replace(self.meta, slot_seq=self.meta.slot_seq - 1)
+        self.manifest = man
+
+    def _attach(self, ops: list) -> int:
+        """Commit the columnar bulk ops ``ops`` as data files and one ATTACH record (attach.py,
+        steps 1-4); return the record's end LSN (durable).  Caller holds the writer lock."""
+        if self.state.changed():
+            self.checkpoint()                                     # 1. quiesce
+        st = self.state
+        base = st.base_lsn
+        try:
+            plan = st.prepare(ops)
+        except CorruptionError as e:
+            raise InternalError(f"lpgdb built a malformed commit record ({e}); nothing was "
+                                f"written. This is a bug: please report it") from e
+        written: list = []
+        try:                                                      # 2. build
+            st.apply(ops, base + 1, plan)          # never published: snapshots read at base
+            del plan
+            delta = checkpoint.build_files(self.path, st, base + 1, self.manifest, written)
+            desc = dict(delta, base=base)
+            self.last_commit_ns = max(time.time_ns(), self.last_commit_ns + 1)
+            payload = records.encode_commit(self.last_commit_ns, [records.op_attach(desc)])
+            lsn = self.wal.append(payload)                        # 3. commit
+        except BaseException:
+            if not self.wal.failed:
+                checkpoint.discard(self.path, self.meta, self.manifest, written)
+            self._reset_generation(st)
+            raise
+        self.commit_seq = self.wal.commit_seq
+        self.wal.sync_to(lsn)              # the commit point, in every sync mode
+        try:                                                      # 4. install
+            man = checkpoint.merged_manifest(self.manifest, desc, lsn, self.commit_seq, self.last_commit_ns)
+            written = []
+            mdata = checkpoint.write_manifest(self.path, self.meta, man, written)
+            self.meta = checkpoint.switch(self.path, self.meta, man, mdata)
+            self.manifest = man
+            nxt = checkpoint.generation(self.path, self.meta, man, st.catalog, self.schema_loader,
+                                        have=st.files)
+        except BaseException as e:
+            err = OperationalError(f"the bulk load is committed (its log record is durable) but "
+                                   f"installing its files failed ({e}); reopen the database",
+                                   reason=getattr(e, "reason", None))
+            self._poison(err)
+            raise err from e
+        nxt.publish(lsn)
+        self.state = nxt
+        st.retire()
+        self.replayed_to = lsn
+        try:
+            checkpoint.remove_orphans(self.path, self.meta, self.manifest)
+        except OperationalError as e:
+            log.warning("lpgdb: could not remove files the bulk load of %s superseded (retried "
+                        "at the next open): %s", self.path, e)
+        if self.archiver is not None:
+            try:
+                self.archiver.checkpointed(self.meta, self.manifest, attach_from=base)
+            except Exception as e:   # noqa: BLE001 - the load is committed
+                log.warning("lpgdb: staging the bulk load of %s for the archive failed: %s", self.path, e)
+        return lsn
+
+    def _reset_generation(self, st: GraphState) -> None:
+        """After a failed attach: the generation of the current checkpoint again (the overlay
+        of ``st`` holds the unlogged load)."""
+        try:
+            fresh, _man = checkpoint.load(self.path, self.meta, self.schema_loader, have=st.files)
+        except BaseException as e:
+            self._poison(e)
+            raise
+        fresh.publish(fresh.applied_lsn)
+        self.state = fresh
+        st.retire()
 
     # -- the read boundary --------------------------------------------------------------------------
     def snapshot_view(self) -> GraphView:
@@ -451,6 +601,8 @@ class Engine:
         Everything that can refuse the transaction (a value no index can hold, a malformed op)
         happens before the record is written: then nothing is logged and the handle is fine."""
         self.check_writable()
+        if self.wal is not None and attach.rows(ops) >= attach.ATTACH_MIN_ROWS:
+            return self._attach(ops)
         st = self.state
         try:
             plan = st.prepare(ops)
@@ -631,7 +783,9 @@ class Engine:
                     try:
                         if checkpoint.read_meta(self._p("META")) != meta:
                             raise _Retry()            # a checkpoint since our load: load it
-                        checkpoint.fill_image(self.path, meta, manifest, tmp)
+                        named = {os.path.basename(r) for r, _c, _s in checkpoint.manifest_files(manifest)}
+                        extra = [n for n in self.state.files if n not in named]   # replayed attaches
+                        checkpoint.fill_image(self.path, meta, manifest, tmp, extra)
                     except OperationalError as e:
                         if getattr(e, "errno", None) != errno.ENOENT:
                             raise
@@ -670,18 +824,25 @@ class Engine:
             return
         upto = self._shm_visible() if self._writer_alive() else None
         try:
-            end, _torn, _lost = self._replay(self.state, self.replayed_to, upto)
+            end, _torn, _lost, state = self._replay(self.state, self.replayed_to, upto)
+        except attach.NeedsBase:
+            self._load_follower()     # a bulk attach over commits we replayed: its checkpoint
+            return
         except (CorruptionError, OperationalError):
             if checkpoint.read_meta(self._p("META")) == meta:
                 raise
             self._load_follower()     # the writer checkpointed while we read: start over
             return
+        self._attach_pending = None
+        self._adopt(state)
         self.replayed_to = end
         self.state.publish(self.state.applied_lsn)
 
     def apply_shipped(self, end: int) -> None:
         """Replicas: apply the log that was placed in wal/ up to ``end`` (durable already)."""
-        done, _torn, _lost = self._replay(self.state, self.replayed_to, end)
+        done, _torn, _lost, state = self._replay(self.state, self.replayed_to, end)
+        self._adopt(state)
+        self._switch_attached()
         self.replayed_to = done
         self.wal.end_lsn = self.wal.durable_lsn = done
         self.state.publish(self.state.applied_lsn)

@@ -349,6 +349,7 @@ class GraphState:
         # engine (the database passes lpgdb.schema.key_specs): storage keeps the schema's text
         # and the specs it indexes, never the resolved graph type.
         self.schema_loader = None
+        self.manifest: Optional[dict] = None                # the manifest of the base files
 
     # catalog fields read through the generation (older callers)
     @property

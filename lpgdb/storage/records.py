@@ -48,6 +48,9 @@ Commit records (the payload of a WAL transaction, see wal.py)
                                                              offs[i+1]] (bulk ingest, issue 11)
     EDGES_COLS  first_id, [[labels]...], idx u32[],          EDGES_BULK likewise
                 src u64[], dst u64[], blob, offs u64[n+1]
+    ATTACH      {base, files, catalog, propkeys, stats}      bulk attach (issue 11): the files
+                                                             written for a bulk load, alone in
+                                                             its record (storage/attach.py)
     ==========  ===========================================  =================================
 
 Key bytes
@@ -68,6 +71,7 @@ from ..errors import CorruptionError, DataError
 FORMAT = 1
 NODE_PUT, NODE_DEL, EDGE_PUT, EDGE_DEL, SCHEMA, INDEX, NODES_BULK, EDGES_BULK = 1, 2, 3, 4, 5, 6, 7, 8
 NODES_COLS, EDGES_COLS = 9, 10
+ATTACH = 11
 
 EXT_DATE = _EXT_DATE = 1
 _EXT_TIME, _EXT_DATETIME, _EXT_DURATION = 2, 3, 4
@@ -350,6 +354,11 @@ def op_edges_cols(first: int, labelsets: list, idx, srcs, dsts, blob: bytes, off
     """Create edges first, first+1, ... (as op_nodes_cols, with endpoints array('Q'))."""
     return [EDGES_COLS, first, [sorted(ls) for ls in labelsets], idx.tobytes(), srcs.tobytes(), dsts.tobytes(),
             bytes(blob), offs.tobytes()]
+
+
+def op_attach(desc: dict) -> list:
+    """The one op of a bulk attach record (storage/attach.py has its fields and rules)."""
+    return [ATTACH, desc]
 
 
 def encode_commit(commit_ns: int, ops: list) -> bytes:

@@ -10,7 +10,9 @@
        followers of DIR see them through SHM); it checkpoints DIR like a writer does;
     4. when the archive no longer holds the log the replica needs next (a gap, or retention),
        the replica loads the newest base after its position instead (Litestream's "new
-       generation"), like a local follower reloads after its segments were retired.
+       generation"), like a local follower reloads after its segments were retired; and at a
+       bulk attach record (attach.py), whose files are not in DIR, it loads the base at the
+       record's end (archive.py rule 6).
 
 Lag (``replica_lag``): ``lsn`` is the log the archive held at the last poll beyond what is
 applied; ``seconds`` is how long ago the replica last held everything the archive held (so it
@@ -28,7 +30,7 @@ import time
 from typing import NamedTuple, Optional
 
 from ..errors import CorruptionError, OperationalError
-from . import archive, checkpoint, io, wal
+from . import archive, attach, checkpoint, io, wal
 from .engine import Engine
 
 log = logging.getLogger("lpgdb.replica")
@@ -142,7 +144,15 @@ class Replica:
             else:
                 self._idle = 1
             if end > eng.replayed_to:
-                eng.apply_shipped(end)
+                try:
+                    eng.apply_shipped(end)
+                except attach.NeedsBase as e:
+                    # a bulk attach: its files are not here; the archive holds the base at the
+                    # record's end (archive.py rule 6), which has them
+                    self._rebase(e.end)
+                    end = archive.fetch_log(self.store, self.ident, wal_dir, eng.replayed_to)
+                    if end > eng.replayed_to:
+                        eng.apply_shipped(end)
             self.archive_end = max(end, eng.replayed_to)
             if eng.wal.end_lsn - eng.meta.checkpoint_lsn > eng.checkpoint_wal_bytes:
                 eng.checkpoint()

@@ -23,7 +23,11 @@ import signal
 import sys
 
 import lpgdb
-from lpgdb.storage import faults, io
+from lpgdb.storage import attach, checkpoint, faults, io
+
+# every bulk load here commits through bulk attach (data files + one ATTACH record), as a load
+# of ATTACH_MIN_ROWS rows or more does (a bulk_import piece too)
+attach.ATTACH_MIN_ROWS = 1
 
 PRIOR = 5        # prior "Old" nodes, a chain of OLD edges between them
 
@@ -116,6 +120,10 @@ def check(path: str, expected: dict, prior: bool = True) -> str:
         with db.snapshot() as s:
             if s.node_count("After") != 1:
                 return "BAD: a commit after recovery was lost at the next open"
+        named = {os.path.basename(r) for r, _c, _s in checkpoint.manifest_files(db._engine.manifest)}
+        stray = sorted(set(os.listdir(os.path.join(path, "data"))) - named)
+        if stray:
+            return f"BAD: data files no manifest names were left after an open: {stray[:3]}"
     finally:
         db.close()
     return outcome

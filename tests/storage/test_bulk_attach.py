@@ -1,0 +1,340 @@
+"""Bulk attach (issue 11, storage/attach.py): a bulk load committed as data files + one small
+ATTACH record.  The log is still the database: recovery, followers, backup, point-in-time
+restore, the archive and replicas all see the load exactly when they see the record."""
+import os
+import time
+
+import pytest
+
+import lpgdb
+from lpgdb.errors import CorruptionError, OperationalError, SchemaViolationError
+from lpgdb.storage import attach, checkpoint, records, wal
+
+SCHEMA = """CREATE GRAPH TYPE G STRICT {
+  (P: Person {pid INT64, name STRING, age INT64}),
+  (:P)-[K: KNOWS {since INT64}]->(:P),
+  FOR (x:Person) KEY x.pid
+}"""
+
+
+@pytest.fixture(autouse=True)
+def _attach_every_bulk_load(monkeypatch):
+    monkeypatch.setattr(attach, "ATTACH_MIN_ROWS", 1)
+
+
+def _csv(d, nodes=300, edges=900, first=1, seed=3):
+    import random
+    rng = random.Random(seed)
+    pids = list(range(first, first + nodes))
+    p, k = os.path.join(d, f"p{first}.csv"), os.path.join(d, f"k{first}.csv")
+    with open(p, "w") as f:
+        f.write("pid:ID(P),name,age:int\n")
+        for i in pids:
+            f.write(f"{i},n{i},{i % 90}\n")
+    with open(k, "w") as f:
+        f.write(":START_ID(P),:END_ID(P),since:int\n")
+        for j in range(edges):
+            f.write(f"{rng.choice(pids)},{rng.choice(pids)},{1990 + j % 30}\n")
+    return p, k
+
+
+def _load(db, files):
+    return db.bulk_load(nodes={"Person": files[0]}, edges={"KNOWS": files[1]}, id_type="integer")
+
+
+def _state(db):
+    """Everything a load shows: nodes with properties, edges with endpoints and properties,
+    key lookups and degrees."""
+    with db.snapshot() as s:
+        nodes = sorted((n["pid"], n["name"], n["age"]) for n in s.nodes("Person"))
+        edges = sorted((s.node(e.src)["pid"], s.node(e.dst)["pid"], e["since"]) for e in s.edges("KNOWS"))
+        probe = []
+        for pid in (1, 7, 150):
+            found = list(s.find_nodes("Person", pid=pid))
+            probe.append([(x["name"], s.degree(x.id, "out", "KNOWS"), s.degree(x.id, "in", "KNOWS"))
+                          for x in found])
+        return nodes, edges, probe, s.node_count("Old")
+
+
+def _records(path):
+    """The op codes of every record in the log."""
+    meta = checkpoint.read_meta(os.path.join(path, "META"))
+    out = []
+    gen = wal.scan(os.path.join(path, "wal"), meta.uuid, meta.seg_size, 0)
+    try:
+        while True:
+            _b, _e, _s, payload = next(gen)
+            out.append([op[0] for op in records.decode_commit(payload)[1]])
+    except StopIteration:
+        return out
+    except Exception:
+        return out
+
+
+def _named(path):
+    """Names of the data files the current checkpoint names."""
+    meta = checkpoint.read_meta(os.path.join(path, "META"))
+    man = checkpoint.load_manifest(path, meta) if meta.manifest_len else None
+    return {os.path.basename(r) for r, _c, _s in checkpoint.manifest_files(man)}
+
+
+def _reference(tmp_path, files, prior=False):
+    """The same load through the logged path (no attach)."""
+    path = str(tmp_path / "ref")
+    db = lpgdb.connect(path)
+    old = attach.ATTACH_MIN_ROWS
+    attach.ATTACH_MIN_ROWS = 1 << 62
+    try:
+        if prior:
+            _prior(db)
+        _load(db, files)
+        return _state(db)
+    finally:
+        attach.ATTACH_MIN_ROWS = old
+        db.close()
+
+
+def _prior(db):
+    db.create_index("Person", "pid")
+    with db.transaction() as tx:
+        a = tx.create_node(["Old"], {"k": 1})
+        b = tx.create_node(["Person"], {"pid": 100000, "name": "x", "age": 1})
+        tx.create_edge(a, "OLD", b, {})
+
+
+def test_a_load_is_files_and_one_small_record_and_reads_as_the_logged_path(tmp_path):
+    files = _csv(str(tmp_path))
+    path = str(tmp_path / "db")
+    db = lpgdb.connect(path)
+    _prior(db)                       # a non-empty overlay: the attach checkpoints it first
+    before = db._engine.wal.end_lsn
+    nodes, edges = _load(db, files)
+    assert (len(nodes), len(edges)) == (300, 900)
+    assert db._engine.wal.end_lsn - before < 8192           # the WAL does not carry the load
+    assert not db._engine.state.changed()                     # installed as the base
+    got = _state(db)
+    db.verify()
+    db.close()
+    assert got == _reference(tmp_path, files, prior=True)
+    assert [records.ATTACH] in _records(path)
+    with lpgdb.connect(path) as db:                          # reopen
+        assert _state(db) == got
+        db.verify()
+
+
+def test_loading_again_merges_into_the_partitions_that_hold_data(tmp_path):
+    d = str(tmp_path)
+    a, b = _csv(d, 200, 500, first=1, seed=1), _csv(d, 200, 500, first=1001, seed=2)
+    path = str(tmp_path / "db")
+    with lpgdb.connect(path) as db:
+        _load(db, a)
+        _load(db, b)
+        with db.transaction() as tx:     # a logged commit after the attaches
+            tx.create_node(["Person"], {"pid": 5000, "name": "late", "age": 3})
+        got = _state(db)
+        with db.snapshot() as s:
+            assert s.node_count("Person") == 401
+            assert s.edge_count("KNOWS") == 1000
+    with lpgdb.connect(path) as db:
+        assert _state(db) == got
+        db.verify()
+
+
+def test_crash_after_the_record_before_the_meta_switch_recovers_the_load(tmp_path, monkeypatch):
+    files = _csv(str(tmp_path))
+    path = str(tmp_path / "db")
+    db = lpgdb.connect(path)
+    _prior(db)
+    db.checkpoint()
+    meta_before = checkpoint.read_meta(os.path.join(path, "META"))
+
+    def fail(*a, **k):
+        raise OperationalError("injected: META write")
+    monkeypatch.setattr(checkpoint, "switch", fail)
+    with pytest.raises(OperationalError, match="committed"):
+        _load(db, files)
+    with pytest.raises(OperationalError):                     # poisoned: reopen
+        with db.transaction() as tx:
+            tx.create_node(["X"], {})
+    db.close()
+    monkeypatch.undo()
+    assert checkpoint.read_meta(os.path.join(path, "META")).checkpoint_lsn == meta_before.checkpoint_lsn
+    with lpgdb.connect(path) as db:                          # replays the ATTACH record
+        assert db._engine.meta.checkpoint_lsn > meta_before.checkpoint_lsn   # switched at open
+        got = _state(db)
+        db.verify()
+    assert got == _reference(tmp_path, files, prior=True)
+    assert set(os.listdir(os.path.join(path, "data"))) == _named(path)
+
+
+def test_a_failure_before_the_record_leaves_the_database_as_it_was(tmp_path, monkeypatch):
+    files = _csv(str(tmp_path))
+    path = str(tmp_path / "db")
+    db = lpgdb.connect(path)
+    _prior(db)
+    db.checkpoint()
+    data_before = sorted(os.listdir(os.path.join(path, "data")))
+    state_before = _state(db)
+    real = checkpoint._write_file
+    calls = []
+
+    def fail_third(dirpath, tmpdir, name, data, written):
+        calls.append(name)
+        if len(calls) == 3:
+            raise OperationalError("disk full: injected", reason="disk_full")
+        return real(dirpath, tmpdir, name, data, written)
+    monkeypatch.setattr(checkpoint, "_write_file", fail_third)
+    with pytest.raises(OperationalError, match="disk full"):
+        _load(db, files)
+    monkeypatch.undo()
+    assert sorted(os.listdir(os.path.join(path, "data"))) == data_before
+    assert _state(db) == state_before                          # memory too
+    _load(db, files)                                           # the handle is usable
+    got = _state(db)
+    db.close()
+    with lpgdb.connect(path) as db:
+        assert _state(db) == got
+
+
+def test_orphan_files_of_a_load_that_never_committed_are_swept_at_open(tmp_path, monkeypatch):
+    files = _csv(str(tmp_path))
+    path = str(tmp_path / "db")
+    db = lpgdb.connect(path)
+    _prior(db)
+    db.checkpoint()
+    before = _state(db)
+    data_before = sorted(os.listdir(os.path.join(path, "data")))
+    # the files are durable in data/, then the process dies before the record is written
+    from lpgdb.storage import wal as _wal
+
+    def die(self, payload):
+        raise SystemExit("killed")
+    monkeypatch.setattr(_wal.WalWriter, "append", die)
+    monkeypatch.setattr(checkpoint, "discard", lambda *a: None)   # a crash removes nothing
+    with pytest.raises(SystemExit):
+        _load(db, files)
+    monkeypatch.undo()
+    assert len(os.listdir(os.path.join(path, "data"))) > len(data_before)
+    db._engine.close(checkpoint_on_close=False)
+    db._closed = True
+    with lpgdb.connect(path) as db2:
+        assert _state(db2) == before
+    assert sorted(os.listdir(os.path.join(path, "data"))) == data_before
+
+
+def test_a_damaged_attached_file_is_corruption_at_replay(tmp_path, monkeypatch):
+    files = _csv(str(tmp_path))
+    path = str(tmp_path / "db")
+    db = lpgdb.connect(path)
+    monkeypatch.setattr(checkpoint, "switch", lambda *a, **k: (_ for _ in ()).throw(OperationalError("x")))
+    with pytest.raises(OperationalError):
+        _load(db, files)
+    db.close()
+    monkeypatch.undo()
+    new = sorted(set(os.listdir(os.path.join(path, "data"))) - _named(path))
+    assert new
+    victim = os.path.join(path, "data", new[0])
+    with open(victim, "r+b") as f:
+        f.seek(200)
+        b = f.read(1)
+        f.seek(200)
+        f.write(bytes([b[0] ^ 1]))
+    with pytest.raises(CorruptionError, match="bulk attach"):
+        lpgdb.connect(path)
+
+
+def test_followers_see_the_load_when_the_record_is_durable(tmp_path):
+    files = _csv(str(tmp_path))
+    path = str(tmp_path / "db")
+    db = lpgdb.connect(path)
+    _prior(db)
+    with db.transaction() as tx:
+        tx.create_node(["Old"], {"k": 2})
+    f = lpgdb.connect(path, readonly=True)          # replayed commits: a non-empty overlay
+    with f.snapshot() as s:
+        assert s.node_count("Person") == 1
+    _load(db, files)
+    want = _state(db)
+    f.refresh()
+    assert _state(f) == want
+    f2 = lpgdb.connect(path, readonly=True)
+    assert _state(f2) == want
+    # a follower's backup holds the load
+    f2.backup(str(tmp_path / "fbackup"))
+    f.close()
+    f2.close()
+    db.close()
+    with lpgdb.connect(str(tmp_path / "fbackup")) as b:
+        assert _state(b) == want
+
+
+def test_backup_and_restore_after_a_load(tmp_path):
+    files = _csv(str(tmp_path))
+    path = str(tmp_path / "db")
+    with lpgdb.connect(path) as db:
+        _prior(db)
+        _load(db, files)
+        want = _state(db)
+        db.backup(str(tmp_path / "b"))
+    lpgdb.restore(str(tmp_path / "b"), str(tmp_path / "r"))
+    with lpgdb.connect(str(tmp_path / "r")) as db:
+        assert _state(db) == want
+        db.verify()
+
+
+def test_archive_restore_before_and_after_the_attach_and_a_replica(tmp_path):
+    files = _csv(str(tmp_path))
+    path, arch = str(tmp_path / "db"), str(tmp_path / "arch")
+    db = lpgdb.connect(path, archive=arch, archive_interval=0.05)
+    _prior(db)
+    with db.transaction() as tx:
+        tx.create_node(["Old"], {"k": 2})
+    lsn_before = db._engine.wal.end_lsn
+    before = _state(db)
+    rpath = str(tmp_path / "replica")
+    rep = lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=0.02)
+    _load(db, files)
+    want = _state(db)
+    with db.transaction() as tx:
+        tx.create_node(["Old"], {"k": 3})
+    deadline = time.time() + 20
+    while db.archive_status().lag_bytes and time.time() < deadline:
+        time.sleep(0.05)
+    lsn_after = db._engine.wal.end_lsn
+    db.close()
+    lpgdb.restore(arch, str(tmp_path / "pre"), until=lsn_before)
+    with lpgdb.connect(str(tmp_path / "pre")) as r:
+        assert _state(r) == before
+    lpgdb.restore(arch, str(tmp_path / "post"), until=lsn_after)
+    with lpgdb.connect(str(tmp_path / "post")) as r:
+        got = _state(r)
+        assert got[:3] == want[:3] and got[3] == 3
+        r.verify()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        with rep.snapshot() as s:
+            if s.node_count("Old") == 3:
+                break
+        time.sleep(0.05)
+    got = _state(rep)
+    assert got[:3] == want[:3] and got[3] == 3
+    rep.close()
+
+
+def test_a_refused_load_writes_nothing(tmp_path):
+    d = str(tmp_path)
+    files = _csv(d, 100, 200)
+    path = str(tmp_path / "db")
+    with lpgdb.connect(path) as db:
+        db.set_schema(SCHEMA)
+        _load(db, files)                                          # valid: attached
+        assert [records.ATTACH] in _records(path)
+        data = sorted(os.listdir(os.path.join(path, "data")))
+        lsn = db._engine.wal.end_lsn
+        before = _state(db)
+        dup = _csv(d, 10, 5, first=50, seed=9)                 # pids 50..59 exist: KEY violated
+        with pytest.raises(SchemaViolationError):
+            _load(db, dup)
+        assert sorted(os.listdir(os.path.join(path, "data"))) == data
+        assert db._engine.wal.end_lsn == lsn
+        assert _state(db) == before
