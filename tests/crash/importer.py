@@ -25,10 +25,6 @@ import sys
 import lpgdb
 from lpgdb.storage import attach, checkpoint, faults, io
 
-# every bulk load here commits through bulk attach (data files + one ATTACH record), as a load
-# of ATTACH_MIN_ROWS rows or more does (a bulk_import piece too)
-attach.ATTACH_MIN_ROWS = 1
-
 PRIOR = 5        # prior "Old" nodes, a chain of OLD edges between them
 
 
@@ -164,6 +160,9 @@ def _fork(path, files, kill_at=None, new=False):
 
 
 def main(root: str, nodes: int, edges: int, trials: int, seed: int, new: bool = False) -> int:
+    # every bulk load of this process commits through bulk attach (data files + one ATTACH
+    # record), as a load of ATTACH_MIN_ROWS rows or more does (a bulk_import piece too)
+    attach.ATTACH_MIN_ROWS = 1
     files, expected = write_csv(root, nodes, edges)
     base = os.path.join(root, "base", "db")
     if new:
