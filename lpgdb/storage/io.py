@@ -26,6 +26,8 @@ by default it is derived from the caller as ``module.function:line``)::
     mkdir(path, *, exist_ok=False), rmdir(path), makedirs(path)
     listdir(path, *, missing_ok=False) -> sorted names
     ftruncate(fd, size), preallocate(fd, size)   (posix_fallocate, else zero-fill)
+    discard(fd, offset, length)       free the blocks of a range whose bytes no longer matter
+    data_end(fd, size) -> int         end of the file's last allocated byte (holes after it)
     fstat(fd), lstat(path, *, missing_ok=False), exists(path), is_real_dir(path)
     mmap(fd, size) -> read-only mmap (b"" for size 0)
     flock(fd, exclusive=True) -> bool (False if another open file holds a conflicting lock);
@@ -95,7 +97,7 @@ _builtin_open = open
 __all__ = [
     "open", "close", "pwrite", "write", "pread", "read_file", "write_file", "fdatasync", "fsync",
     "fsync_dir", "rename", "link", "unlink", "mkdir", "rmdir", "makedirs", "listdir", "ftruncate",
-    "preallocate", "fstat", "lstat", "exists", "is_real_dir", "mmap", "flock", "copy_file",
+    "discard", "data_end", "preallocate", "fstat", "lstat", "exists", "is_real_dir", "mmap", "flock", "copy_file",
     "link_or_copy", "copy_tree", "build_dir", "remove_tree", "Simulator", "install", "uninstall", "installed",
 ]
 
@@ -449,6 +451,66 @@ def ftruncate(fd: int, size: int, *, site=None) -> None:
     if _sim is not None:
         return _sim._ftruncate(fd, size, site)
     _raw_ftruncate(fd, size)
+
+
+def discard(fd: int, offset: int, length: int, *, site=None) -> None:
+    """The bytes ``[offset, offset + length)`` of the file no longer matter: free their disk
+    blocks where the file system can (``fallocate(PUNCH_HOLE | KEEP_SIZE)``; the size stays).
+    Afterwards they read as zeros, or as the old bytes where punching is not supported (so a
+    caller may rely on neither).  Used to give back preallocated and checkpointed WAL space."""
+    if length <= 0:
+        return
+    if _sim is not None:
+        return _sim._discard(fd, offset, length, site)
+    _discard(fd, offset, length)
+
+
+_FALLOC_PUNCH = 0x02 | 0x01     # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE (linux/falloc.h)
+_libc_fallocate = None
+
+
+def _discard(fd, offset, length):
+    global _libc_fallocate
+    if not sys.platform.startswith("linux"):
+        return
+    if _libc_fallocate is None:
+        import ctypes
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            f = libc.fallocate
+            f.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+            f.restype = ctypes.c_int
+        except (OSError, AttributeError):
+            f = False
+        _libc_fallocate = f
+    if not _libc_fallocate:
+        return
+    if _libc_fallocate(fd, _FALLOC_PUNCH, offset, length) != 0:
+        import ctypes
+        code = ctypes.get_errno()
+        if code in (_errno.EOPNOTSUPP, _errno.ENOSYS, _errno.EINVAL):
+            return                      # no hole punching here: the blocks stay allocated
+        raise _error(OSError(code, os.strerror(code)), "free blocks of", _name(fd))
+
+
+def data_end(fd: int, size: int) -> int:
+    """Where the file's last allocated byte ends (``SEEK_DATA`` / ``SEEK_HOLE``): past it there
+    are only holes, which read as zeros.  ``size`` where the file system does not tell."""
+    seek_data, seek_hole = getattr(os, "SEEK_DATA", None), getattr(os, "SEEK_HOLE", None)
+    if seek_data is None or seek_hole is None:
+        return size
+    end, pos = 0, 0
+    try:
+        for _ in range(64):                 # extents; give up on a very fragmented file
+            pos = os.lseek(fd, pos, seek_data)
+            end = pos = os.lseek(fd, pos, seek_hole)
+            if pos >= size:
+                return size
+        return size
+    except OSError as e:
+        if e.errno == _errno.ENXIO:         # no data at or after pos
+            return min(end, size)
+        return size
 
 
 def preallocate(fd: int, size: int, *, site=None) -> None:
@@ -1014,6 +1076,20 @@ class Simulator:
                 tail = os.pread(fd, cur - size, size) if size < cur else b""
                 self._files.setdefault(key, []).append(("t", size, cur, tail))
             _raw_ftruncate(fd, size)
+
+    def _discard(self, fd, offset, length, site):
+        key = self._track(fd)
+        if key is None:
+            return _discard(fd, offset, length)
+        f = self._begin("truncate", site, _name(fd))
+        if f is not None:
+            self._raise(f, "free blocks of", _name(fd))
+        with self._lock:
+            size = os.fstat(fd).st_size
+            length = min(length, max(0, size - offset))
+            if self.record and length:    # modelled as a write of zeros (what a punch reads as)
+                self._record_write(fd, key, bytes(length), offset)
+            _discard(fd, offset, length)
 
     def _preallocate(self, fd, size, site):
         key = self._track(fd)

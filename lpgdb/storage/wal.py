@@ -1,9 +1,15 @@
 """The write-ahead log: the database's source of truth ("the log is the database").
 
 Layout
-    ``wal/<seg_no:016x>.wal`` segments of ``seg_size`` bytes (default 16 MiB, zero-filled when
-    created, so a commit's fdatasync never has to update file size or extent metadata).  The
-    LSN of a byte is its position in the logical log stream: ``lsn = seg_no * seg_size + offset``.
+    ``wal/<seg_no:016x>.wal`` segments of ``seg_size`` bytes (default 16 MiB).  A segment file
+    always has its full size, but only its head is allocated: the writer zero-fills (and
+    fdatasyncs) ``ALLOC_STEP`` bytes at a time ahead of the log, before a commit's frames are
+    written there, so a commit's own fdatasync has no extent metadata to update and disk full
+    fails the commit before any of its bytes are written (invariant 5); the rest is a hole
+    until then.  A checkpoint gives back the space of the log below it, and ``close`` the
+    space allocated beyond the end (``io.discard``), so a quiet database keeps only a few KiB of
+    log on disk.  The LSN of a byte is its position in the logical log stream:
+    ``lsn = seg_no * seg_size + offset``.
     A segment starts with a 4 KiB header; frames start 8-byte aligned at offset >= 4096 and never
     span segments.
 
@@ -42,6 +48,10 @@ Invariants
         If some later valid frame F proves ``F.lsn - F.unsynced_delta > L``, the bytes at L had been
         fdatasynced and are damaged: CorruptionError.  Otherwise L is a torn, never-acknowledged
         tail: it is zeroed (writer) or ignored (reader) and the log ends there.
+    (5) Frames are written only into allocated space of a segment (zero-filled and fdatasynced
+        beforehand: ``_create_segment``, ``_allocate``), so a write or fdatasync of a commit
+        never needs new blocks, and disk full refuses a commit before any of it is written.
+    (6) After a failed write or fdatasync the writer refuses everything (``_poison``).
 """
 from __future__ import annotations
 
@@ -61,6 +71,7 @@ DEFAULT_SEG_SIZE = 16 << 20
 MIN_SEG_SIZE = 64 << 10
 MAX_SEG_SIZE = 1 << 30
 DEFAULT_INFLIGHT_MAX = 8 << 20
+ALLOC_STEP = 1 << 20         # bytes of a segment zero-filled at a time ahead of the log
 MIN_TAIL = 64
 SYNC_INTERVAL = 0.1          # seconds between background fdatasyncs in sync="normal"
 COMMIT, FIRST, MIDDLE, LAST = 1, 2, 3, 4
@@ -169,6 +180,9 @@ class WalWriter:
         self.durable_lsn = durable_lsn    # everything below is on stable storage
         self._on_durable = on_durable
         self._fds: dict[int, int] = {}    # seg_no -> fd, for segments written since last sync
+        self._alloc: dict[int, int] = {}  # seg_no -> offset below which the segment is allocated
+        self._discarded = 0               # log below this LSN was given back (drop_segments_below)
+        self._dir_unsynced = False        # a segment was renamed in, its directory fsync failed
         self._cv = threading.Condition()
         self._flushing = False
         self._failed: Optional[BaseException] = None
@@ -184,19 +198,55 @@ class WalWriter:
             path = os.path.join(self.dir, segment_name(seg_no))
             fd = io.open(path, os.O_RDWR | io.NOFOLLOW, missing_ok=True)
             if fd is None:
-                self._create_segment(seg_no)
+                self._alloc[seg_no] = self._create_segment(seg_no)
                 fd = io.open(path, os.O_RDWR | io.NOFOLLOW)
+            elif self._dir_unsynced:
+                # our own earlier creation whose directory fsync failed: no frame goes into it
+                # before its name is durable (recovery does not sync the directory again)
+                try:
+                    io.fsync_dir(self.dir)
+                except BaseException:
+                    io.close(fd)
+                    raise
+                self._dir_unsynced = False
+            if seg_no not in self._alloc:
+                # an existing segment (reopened): what lies beyond the end of the log is
+                # unknown (allocated zeros, or a hole): allocate again from the end
+                self._alloc[seg_no] = min(self.seg_size, max(SEG_HEADER, self.end_lsn - seg_no * self.seg_size))
             self._fds[seg_no] = fd
         return fd
 
-    def _create_segment(self, seg_no: int) -> None:
-        """Invariant (5): zero-filled (so a commit's fdatasync has no extent metadata to
-        update), written under a temporary name, synced, renamed, directory synced."""
+    def _allocate(self, seg_no: int, fd: int, need: int) -> None:
+        """Invariant (5): make ``[.., need)`` of the segment allocated zeros (fdatasynced)
+        before frames are written there, ``ALLOC_STEP`` at a time.  Writes only beyond the end
+        of the log; a failure (disk full) leaves the log as it was."""
+        have = self._alloc[seg_no]
+        if need <= have:
+            return
+        new = min(self.seg_size, -(-need // ALLOC_STEP) * ALLOC_STEP)
+        for pos in range(have, new, len(_ZERO_CHUNK)):
+            io.pwrite(fd, _ZERO_CHUNK[:min(len(_ZERO_CHUNK), new - pos)], pos)
+        try:
+            io.fdatasync(fd)
+        except OperationalError as e:
+            # a failed fdatasync may have dropped earlier unsynced frames (fsyncgate): as in
+            # sync_to, nothing more is written and what was not durable is erased (invariant 6)
+            self._poison(e, self.end_lsn)
+            raise OperationalError(f"WAL fdatasync failed; the commit was not made and the "
+                                   f"database must be reopened: {e}", reason=getattr(e, "reason", None)) from e
+        self._alloc[seg_no] = new
+
+    def _create_segment(self, seg_no: int) -> int:
+        """Invariant (5): the full size, its first ``ALLOC_STEP`` zero-filled (so a commit's
+        fdatasync has no extent metadata to update), written under a temporary name, synced,
+        renamed, directory synced.  Returns the allocated length."""
         tmp = os.path.join(self.dir, segment_name(seg_no) + ".tmp")
         fd = io.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | io.NOFOLLOW)
+        first = min(self.seg_size, ALLOC_STEP)
         try:
-            for pos in range(0, self.seg_size, len(_ZERO_CHUNK)):
-                io.pwrite(fd, _ZERO_CHUNK[:min(len(_ZERO_CHUNK), self.seg_size - pos)], pos)
+            io.ftruncate(fd, self.seg_size)
+            for pos in range(0, first, len(_ZERO_CHUNK)):
+                io.pwrite(fd, _ZERO_CHUNK[:min(len(_ZERO_CHUNK), first - pos)], pos)
             io.pwrite(fd, _segment_header(self.uuid, seg_no, self.seg_size), 0)
             io.fdatasync(fd)
         except BaseException:
@@ -208,7 +258,10 @@ class WalWriter:
             raise
         io.close(fd)
         io.rename(tmp, os.path.join(self.dir, segment_name(seg_no)))
+        self._dir_unsynced = True
         io.fsync_dir(self.dir)
+        self._dir_unsynced = False
+        return first
 
     # -- append ---------------------------------------------------------------------------------
     def append(self, payload: bytes) -> int:
@@ -242,6 +295,8 @@ class WalWriter:
             if last:
                 break
         fds = [self._fd(seg_no) for seg_no, *_rest in layout]   # may raise: nothing written
+        for fd, (seg_no, off, _pos, _start, n, _kind) in zip(fds, layout):
+            self._allocate(seg_no, fd, off + 32 + _align8(n))      # likewise
         try:
             for fd, (_seg, off, fpos, start, n, kind) in zip(fds, layout):
                 # one frame in memory at a time: a big bulk load's record is not copied whole
@@ -355,14 +410,44 @@ class WalWriter:
                                    "reopen the database", reason=getattr(self._failed, "reason", None))
 
     def drop_segments_below(self, lsn: int) -> None:
-        """Delete the segments wholly below the one holding ``lsn`` (they are checkpointed)."""
+        """Delete the segments wholly below the one holding ``lsn`` (they are checkpointed), and
+        give back the space of the log below ``lsn`` in that one (it stays: the log goes on in
+        it).  Nothing reads log below a checkpoint (recovery starts at it; followers that were
+        reading it find META changed and start over from the new checkpoint)."""
         limit = lsn // self.seg_size
         for seg in list_segments(self.dir):
             if seg < limit:
                 fd = self._fds.pop(seg, None)
+                self._alloc.pop(seg, None)
                 if fd is not None:
                     io.close(fd)
                 io.unlink(os.path.join(self.dir, segment_name(seg)), missing_ok=True)
+        lo = max(self._discarded, limit * self.seg_size + SEG_HEADER)
+        hi = lsn & ~4095
+        if hi > lo:
+            self._with_fd(limit, lambda fd: io.discard(fd, lo - limit * self.seg_size, hi - lo))
+            self._discarded = hi
+
+    def _with_fd(self, seg_no: int, fn) -> None:
+        fd = self._fds.get(seg_no)
+        if fd is not None:
+            fn(fd)
+            return
+        fd = io.open(os.path.join(self.dir, segment_name(seg_no)), os.O_RDWR | io.NOFOLLOW, missing_ok=True)
+        if fd is not None:
+            try:
+                fn(fd)
+            finally:
+                io.close(fd)
+
+    def trim_tail(self) -> None:
+        """Give back the space allocated beyond the end of the log (at close).  Only bytes past
+        the end are touched; the next writer allocates again as it appends."""
+        seg_no, off = divmod(self.end_lsn, self.seg_size)
+        start = -(-max(off, SEG_HEADER) // 4096) * 4096
+        if start < self.seg_size:
+            self._with_fd(seg_no, lambda fd: io.discard(fd, start, self.seg_size - start))
+        self._alloc.pop(seg_no, None)
 
     def close(self) -> None:
         self._stop.set()
@@ -451,7 +536,8 @@ class ScanResult:
 
 
 def _read_segment(wal_dir: str, seg_no: int, uuid: bytes, seg_size: int):
-    """The segment mapped read-only (only touched pages are read), size and header checked."""
+    """``(mapping, limit)``: the segment mapped read-only (only touched pages are read), size
+    and header checked, and where its allocated bytes end (nothing is written beyond)."""
     path = os.path.join(wal_dir, segment_name(seg_no))
     fd = io.open(path, os.O_RDONLY | io.NOFOLLOW)
     try:
@@ -460,6 +546,7 @@ def _read_segment(wal_dir: str, seg_no: int, uuid: bytes, seg_size: int):
             raise CorruptionError(f"WAL segment is {size} bytes, not {seg_size} (truncated or "
                                   f"damaged); restore the database from a backup", path=path, offset=0)
         data = io.mmap(fd, size)
+        limit = io.data_end(fd, size)
     finally:
         io.close(fd)
     hdr = data[:_SEG.size + 4]
@@ -468,16 +555,17 @@ def _read_segment(wal_dir: str, seg_no: int, uuid: bytes, seg_size: int):
     if not (magic == _SEG_MAGIC and crc == core.crc32c(hdr[:_SEG.size]) and fseg == seg_no
             and fsize == seg_size and fuuid == uuid):
         raise CorruptionError("bad WAL segment header", path=path, offset=0)
-    return data
+    return data, limit
 
 
-def written_end(buf, start: int = 0) -> int:
-    """Offset just past the last non-zero byte of ``buf`` at or after ``start`` (``start`` if none).
+def written_end(buf, start: int = 0, limit: Optional[int] = None) -> int:
+    """Offset just past the last non-zero byte of ``buf`` at or after ``start`` (``start`` if none);
+    ``limit``: nothing beyond it is written (``io.data_end``: the holes are not read).
 
     Scans backwards in 64 KiB blocks, so a mostly preallocated segment costs a few compares.
     """
     zeros = _ZERO_CHUNK
-    end = len(buf)
+    end = len(buf) if limit is None else min(len(buf), limit)
     while end > start:
         lo = max(start, end - (1 << 16))
         block = buf[lo:end]
@@ -506,7 +594,11 @@ def scan(wal_dir: str, uuid: bytes, seg_size: int, start_lsn: int, *,
         if seg_no not in cache:
             cache.clear()
             cache[seg_no] = _read_segment(wal_dir, seg_no, uuid, seg_size)
-        return cache[seg_no]
+        return cache[seg_no][0]
+
+    def seg_limit(seg_no):
+        seg_data(seg_no)
+        return cache[seg_no][1]
 
     while True:
         seg_no, off = divmod(pos, seg_size)
@@ -532,12 +624,12 @@ def scan(wal_dir: str, uuid: bytes, seg_size: int, start_lsn: int, *,
             cut = txn_start if parts else pos
             lost = None
             try:
-                end_of_log_decision(wal_dir, seg_size, segs, cut, seg_data)
+                end_of_log_decision(wal_dir, seg_size, segs, cut, seg_data, seg_limit)
             except CorruptionError as e:
                 if not accept_loss:
                     raise
                 lost = str(e)
-            after = lost is not None or _has_bytes_after(segs, seg_data, seg_size, cut)
+            after = lost is not None or _has_bytes_after(segs, seg_data, seg_limit, seg_size, cut)
             return ScanResult(cut, cut if after else None, commit_seq, lost)
         if frame.kind in (COMMIT, FIRST):
             txn_start = pos
@@ -552,19 +644,19 @@ def scan(wal_dir: str, uuid: bytes, seg_size: int, start_lsn: int, *,
             yield txn_start, frame.end, commit_seq, payload
 
 
-def _has_bytes_after(segs, seg_data, seg_size, lsn) -> bool:
+def _has_bytes_after(segs, seg_data, seg_limit, seg_size, lsn) -> bool:
     seg_no, off = divmod(lsn, seg_size)
     for s in segs:
         if s < seg_no:
             continue
         if s > seg_no:
             return True          # a whole later segment: erase it too
-        if written_end(seg_data(s), max(off, SEG_HEADER)) > max(off, SEG_HEADER):
+        if written_end(seg_data(s), max(off, SEG_HEADER), seg_limit(s)) > max(off, SEG_HEADER):
             return True
     return False
 
 
-def end_of_log_decision(wal_dir, seg_size, segs, cut, seg_data) -> None:
+def end_of_log_decision(wal_dir, seg_size, segs, cut, seg_data, seg_limit) -> None:
     """Raise CorruptionError if a later valid frame proves the bytes at ``cut`` were durable."""
     cut_seg = cut // seg_size
     for s in segs:
@@ -573,7 +665,7 @@ def end_of_log_decision(wal_dir, seg_size, segs, cut, seg_data) -> None:
         data = seg_data(s)
         start = (cut % seg_size) if s == cut_seg else SEG_HEADER
         start = max(SEG_HEADER, _align8(start) + (8 if s == cut_seg else 0))
-        stop = written_end(data, start)  # the torn region is small: only look where bytes were written
+        stop = written_end(data, start, seg_limit(s))  # the torn region is small: only look where bytes were written
         base = s * seg_size
         for off in range(start, min(stop, seg_size - MIN_TAIL + 1), 8):
             (flsn,) = struct.unpack_from("<Q", data, off + 8)
@@ -602,7 +694,7 @@ def zero_tail(wal_dir: str, seg_size: int, lsn: int) -> None:
             try:
                 size = io.fstat(fd).st_size
                 mm = io.mmap(fd, size)
-                end = written_end(mm, start)  # preallocated zeros need no erasing
+                end = written_end(mm, start, io.data_end(fd, size))  # preallocated zeros need no erasing
                 if size:
                     mm.close()
                 for p in range(start, end, len(_ZERO_CHUNK)):
