@@ -392,8 +392,8 @@ def _details(L, results, M):
              "256-byte write + fdatasync (best of appending and preallocated) measured just "
              "before in the same directory; W10 = open + count "
              "after a writer committed ~N MB of 1 KB persons and was SIGKILLed (WAL MB = size of the "
-             "log files then, preallocated space included); W11 of which WAL = log files "
-             "(size, preallocated space included) in the W11 disk figure; load avg = the machine's "
+             "log files then, preallocated space included); W11 of which WAL = the log files' "
+             "allocated bytes in the W11 disk figure (the closed database, as `du` counts); load avg = the machine's "
              "1-minute load average when the system's run started and ended (2 CPUs: above "
              "~1.5 other processes competed for them).")
     L.append("")

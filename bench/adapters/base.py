@@ -109,8 +109,9 @@ class Adapter:
         return _walk_bytes(self.dbdir, lambda rel: True, allocated=True)
 
     def wal_bytes(self) -> int:
-        """Size of the write-ahead log files (those with 'wal' in their path)."""
-        return _walk_bytes(self.dbdir, lambda rel: "wal" in rel.lower(), allocated=False)
+        """Bytes allocated on disk by the write-ahead log files (those with 'wal' in their path;
+        a sparse or partly allocated segment counts what it holds, as ``du`` does)."""
+        return _walk_bytes(self.dbdir, lambda rel: "wal" in rel.lower(), allocated=True)
 
     # ---- W1 -------------------------------------------------------------------------------
     def bulk_load(self, persons_csv: str, knows_csv: str) -> dict | None:
