@@ -29,7 +29,7 @@ from . import schema as _schema
 from .errors import (DataError, IntegrityError, InterfaceError, NotFoundError, SchemaViolationError)
 from .storage import records
 from .storage.view import canonical_key
-from .values import Edge, Node, check_properties, label_set
+from .values import Edge, Node, check_properties, equal, label_set
 
 if TYPE_CHECKING:
     from .result import Result
@@ -209,7 +209,7 @@ class _Reader:
             if raw is None:
                 continue
             labels, p = raw
-            if (label is None or label in labels) and all(_equal(p.get(k), v) for k, v in want.items()):
+            if (label is None or label in labels) and all(k in p and equal(p[k], v) for k, v in want.items()):
                 yield Node(nid, labels, p)
 
     def _index_probe(self, label: str, want: Mapping) -> Optional[list]:
@@ -350,12 +350,6 @@ class _Reader:
         if defaults:
             options = {**defaults, **options}
         return _query.execute(query, params, self, self._readonly_queries, **options)
-
-
-def _equal(a, b) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return a == b
 
 
 class _ViewReader(_Reader):

@@ -25,7 +25,7 @@ from .errors import DataError, InterfaceError
 
 __all__ = ["Node", "Edge", "Relationship", "Path", "check_properties", "check_value", "label_set", "temporal_text",
            "Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "canonical",
-           "KINDS", "kind", "key_value", "comparable"]
+           "KINDS", "kind", "key_value", "comparable", "equal"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _SCALARS = (bool, int, float, str, bytes, _dt.date, _dt.time, _dt.timedelta)  # datetime is a date
@@ -746,6 +746,23 @@ def comparable(v):
     if k == "duration" and type(v) is _dt.timedelta:
         return (k, key_value(v))
     return (k, canonical(v) if isinstance(v, Temporal) else v)
+
+
+def equal(a, b) -> bool:
+    """Whether two property values are equal under GQL key equality, the rule every key match
+    uses (``comparable``: ``1 = 1.0``, ``TRUE <> 1``, ``"1" <> 1``, a ``timedelta`` equals the
+    ``Duration`` of the same parts, lists item by item); NaN equals nothing, as no index holds it
+    (``key_value``)."""
+    return comparable(a) == comparable(b) and not _has_nan(a)
+
+
+def _has_nan(v) -> bool:
+    t = type(v)
+    if t is float:
+        return v != v
+    if t is list or t is tuple:
+        return any(_has_nan(x) for x in v)
+    return False
 
 
 # ---- their byte encoding: storage/records.py owns the bytes, this module the classes ---------

@@ -110,3 +110,24 @@ def test_storage_keeps_the_schema_text_and_key_specs_not_the_graph_type():
     assert [s.name for s in catalog.schema_specs] == ["FOR (x:p) IDENTIFIER (x.id)"]
     assert db.schema is lpgdb.schema.load(ddl, None) and db.schema == lpgdb.parse_schema(ddl)
     db.close()
+
+
+def test_find_nodes_matches_by_key_equality_with_or_without_an_index():
+    """A scan compares values by the rule the index's key bytes follow (values.equal): a list
+    [1, True] is not [1.0, 1], a timedelta is the Duration of the same parts, NaN matches
+    nothing."""
+    db = lpgdb.connect(":memory:")
+    props = {"x": [1, True], "d": dt.timedelta(days=1), "n": float("nan"), "k": 2}
+    with db.transaction() as tx:
+        tx.create_node("L", props)
+        tx.create_node("M", props)
+    db.create_index("L", "x")
+    db.create_index("L", "d")
+    with db.snapshot() as s:
+        for want, found in [({"x": [1.0, 1]}, False), ({"x": [1.0, True]}, True),
+                            ({"d": Duration(0, 1, 0)}, True), ({"n": float("nan")}, False),
+                            ({"k": 2.0}, True), ({"k": "2"}, False)]:
+            got = [sorted(n.labels) for lab in ("L", "M") for n in s.find_nodes(lab, **want)]
+            assert got == ([["L"], ["M"]] if found else []), want
+    assert values.equal(1, 1.0) and not values.equal(True, 1) and not values.equal(float("nan"), float("nan"))
+    db.close()
