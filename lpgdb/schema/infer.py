@@ -34,6 +34,9 @@ _SCHEMA_TYPE = {"bool": "BOOL", "float": "DOUBLE", "str": "STRING", "bytes": "BY
                 "duration": "DURATION"}
 
 
+_KEY_KINDS = ("INT", "UINT64", "STRING")      # the kinds a candidate key may have
+
+
 def _kind(v) -> str:
     """The schema value type of a value (its kind is lpgdb.values.kind's answer); ANY for lists."""
     k = value_kind(v)
@@ -56,9 +59,10 @@ class _Group:
         for k, v in props.items():
             if v is None:
                 continue
-            self.kinds.setdefault(k, set()).add(_kind(v))
+            kd = _kind(v)
+            self.kinds.setdefault(k, set()).add(kd)
             self.present[k] = self.present.get(k, 0) + 1
-            if isinstance(v, (int, str)) and not isinstance(v, bool):
+            if kd in _KEY_KINDS:
                 vals = self.values.setdefault(k, set())
                 if vals is not None:
                     before = len(vals)
