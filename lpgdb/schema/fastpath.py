@@ -34,7 +34,7 @@ from .types import _frozen, _LabelCache
 __all__ = ["accepts", "checker"]
 
 # how a constraint's scope is decided for a label set
-_OUT, _IN, _TYPED, _CONFORMS, _EXPR = range(5)
+_OUT, _IN, _TYPED, _CONFORMS, _EXPR = "out", "in", "typed", "conforms", "expr"
 
 
 def checker(gt) -> Optional["_Checker"]:
@@ -125,58 +125,64 @@ class _Checker:
         images = getattr(ws, "node_images", None)
         if images is None or getattr(ws, "edge_images", None) is None:
             return False
-        written = ws.nodes_written
         rows = []
-        node_plan = self.node_plan
-        for nid in written:
+        plans, strict = self._nodes, self.strict
+        for nid in ws.nodes_written:
             img = images.get(nid)
             if img is None:
                 return False
             labels, props = img
             try:
-                plan = self._nodes[labels]
+                plan = plans[labels]
             except (KeyError, TypeError):
-                plan = node_plan(labels)
-            if self.strict:
+                plan = self.node_plan(labels)
+            if strict:
                 for s in plan.shapes:
                     if s.record_ok(props):
                         break
                 else:
                     return False
-            rows.append((nid, labels, plan, props))
-        if self.strict and not self._edges_typed(view, ws, images):
+            rows.append((nid, labels, plan.cons, props))
+        if strict and not self._edges_typed(view, ws, images):
             return False
         for i, c in enumerate(self.constraints):
-            if not self._constraint_ok(view, c, i, rows):
+            if rows and not self._constraint_ok(view, c, i, rows):
                 return False
         return True
 
     def _constraint_ok(self, view, c, i, rows) -> bool:
-        keys, lo, hi = c.prop_keys, c.min, c.max
+        """Constraint ``c`` (the i-th) holds for the written nodes ``rows``: the bounds of
+        their descriptor sets (at most one tuple each), and no key shared among them or with
+        a committed node (one batched probe)."""
+        keys, lo, hi, where, exclusive = c.prop_keys, c.min, c.max, c.where, c.exclusive
+        one = keys[0] if len(keys) == 1 else None
         probes, seen = [], set()
-        for nid, labels, plan, props in rows:
-            _c, how, arg = plan.cons[i]
-            if how == _OUT:
-                continue
-            if how == _CONFORMS:
-                if not arg.conforms(labels, props):
+        for nid, labels, cons, props in rows:
+            how, arg = cons[i][1], cons[i][2]
+            if how is not _IN and how is not _TYPED:
+                if how is _OUT:
                     continue
-            elif how == _EXPR:
-                if not eval_node_labels(arg, labels, props):
+                if how is _CONFORMS:
+                    if not arg.conforms(labels, props):
+                        continue
+                elif not eval_node_labels(arg, labels, props):
                     continue
-            if c.where is not None and eval_expr(c.where, {c.var: ("node", props, nid)}) is not True:
+            if where is not None and eval_expr(where, {c.var: ("node", props, nid)}) is not True:
                 continue
-            if len(keys) == 1:
-                v = props.get(keys[0])
+            if one is not None:
+                v = props.get(one)
                 vals = None if v is None else (v,)
             else:
                 vals = tuple(props.get(k) for k in keys)
                 if None in vals:
                     vals = None
-            n = 0 if vals is None else 1
-            if n < lo or (hi is not None and n > hi):
+            if vals is None:
+                if lo > 0:
+                    return False
+                continue
+            if hi is not None and hi < 1:
                 return False
-            if c.exclusive and vals is not None:
+            if exclusive:
                 t = tuple(("num", v) if type(v) is int else ("str", v) if type(v) is str
                           else comparable(v) for v in vals)          # values.comparable, inlined
                 if t in seen:
@@ -185,9 +191,7 @@ class _Checker:
                 probes.append(vals)
         if probes:
             untouched = getattr(view, "untouched_key_nodes", None)
-            if untouched is None:
-                return False
-            if any(untouched(c.name, probes)):
+            if untouched is None or any(untouched(c.name, probes)):
                 return False
         return True
 
@@ -196,7 +200,8 @@ class _Checker:
         transaction, conforms to a concrete member edge type (STRICT)."""
         edges = ws.edges_written
         first_new = getattr(ws, "first_new_node", None)
-        if first_new is None:
+        labels_of = getattr(view, "node_labels", None)
+        if first_new is None or labels_of is None:
             return False
         old = [n for n in ws.nodes_written if n < first_new]
         eimages = ws.edge_images
@@ -207,10 +212,32 @@ class _Checker:
                 for e in view.edges_of(n, "both"):
                     edges.add(e.id)
                     found[e.id] = e
-        labels_of = getattr(view, "node_labels", None)
-        if labels_of is None:
-            return False
+        implied, gt = self._implied, self.gt
         memo = {}
+
+        def end_ok(shapes, nid) -> bool:
+            """Node ``nid`` matches one of ``shapes`` (an endpoint spec), as the general
+            validator's ``shapes_ok`` decides it."""
+            img = images.get(nid, False)
+            if img is False:            # untouched: it conformed before, its labels may do
+                labels = labels_of(nid)
+                if labels is None:
+                    return False
+                hit = implied.get((id(shapes), labels))
+                if hit is None or hit[0] is not shapes:
+                    hit = implied.put((id(shapes), labels), (shapes, gt.strict_implies(shapes, labels)))
+                if hit[1]:
+                    return True
+            key = (id(shapes), nid)
+            r = memo.get(key)
+            if r is None:
+                if img is False:
+                    n = view.node(nid)
+                    img = None if n is None else (n.labels, n.properties)
+                r = memo[key] = img is not None and any(s.matches(img[0], img[1]) for s in shapes)
+            return r
+
+        plans = self._edges
         for eid in edges:
             img = eimages.get(eid, False)
             if img is False:
@@ -222,40 +249,12 @@ class _Checker:
                 continue
             labels, src, dst, props = img
             try:
-                plan = self._edges[labels]
+                plan = plans[labels]
             except (KeyError, TypeError):
                 plan = self.edge_plan(labels)
             for s, source, target in plan:
-                if (s.record_ok(props) and self._end_ok(view, images, labels_of, memo, source, src)
-                        and self._end_ok(view, images, labels_of, memo, target, dst)):
+                if s.record_ok(props) and end_ok(source, src) and end_ok(target, dst):
                     break
             else:
                 return False
         return True
-
-    def _end_ok(self, view, images, labels_of, memo, shapes, nid) -> bool:
-        """Node ``nid`` matches one of ``shapes`` (an endpoint spec), as the general validator's
-        ``shapes_ok`` decides it."""
-        key = (id(shapes), nid)
-        r = memo.get(key)
-        if r is not None:
-            return r
-        img = images.get(nid, False)
-        if img is False:                # untouched: it conformed before, its labels may do
-            labels = labels_of(nid)
-            if labels is None:
-                memo[key] = False
-                return False
-            ik = (id(shapes), labels)
-            hit = self._implied.get(ik)
-            if hit is None or hit[0] is not shapes:
-                hit = self._implied.put(ik, (shapes, self.gt.strict_implies(shapes, labels)))
-            if hit[1]:
-                memo[key] = True
-                return True
-            n = view.node(nid)
-            img = None if n is None else (n.labels, n.properties)
-        r = img is not None and any(s.matches(img[0], img[1]) for s in shapes)
-        memo[key] = r
-        return r
-
