@@ -470,7 +470,7 @@ class _WriteSet:
     """What a transaction changed, for the incremental schema check."""
 
     def __init__(self, nodes_written, nodes_deleted, edges_written, edges_deleted,
-                 node_images=None, edge_images=None, first_new_node=None):
+                 node_images=None, edge_images=None, first_new_node=None, node_puts=None):
         self.nodes_written = nodes_written
         self.nodes_deleted = nodes_deleted
         self.edges_written = edges_written
@@ -478,6 +478,7 @@ class _WriteSet:
         self.node_images = node_images          # the buffers (invariant 2), read, not copied
         self.edge_images = edge_images
         self.first_new_node = first_new_node    # ids from here on were created by the transaction
+        self.node_puts = node_puts              # the commit record's NODE_PUT ops (packed maps)
 
 
 _REACH_MEMO = 1 << 20   # node ids count_reach may hold in remembered frontiers
@@ -551,12 +552,13 @@ class Transaction(_Reader):
         self._check_open()
         try:
             gt = _schema.of(self._view.schema)
+            puts: list = []
+            ops = self._ops(puts)        # each after-image packed once: the log's and the check's
             if gt is not None and (self._nodes or self._edges):
                 from .schema import validate
-                violations = validate.validate_commit(gt, self, self._write_set())
+                violations = validate.validate_commit(gt, self, self._write_set(puts))
                 if violations:
                     raise SchemaViolationError(violations)
-            ops = self._ops()
             self._extra_ops = []         # ops holds them now: the engine may drop each once applied
             lsn = self._engine.commit(ops) if ops else None
             del ops                      # not kept through make_durable and _after_commit
@@ -585,8 +587,10 @@ class Transaction(_Reader):
         return False
 
     # -- building the log record ---------------------------------------------------------------
-    def _ops(self) -> list:
-        puts, edge_puts, edge_dels, dels = [], [], [], []
+    def _ops(self, puts: Optional[list] = None) -> list:
+        """The commit record's ops; the NODE_PUT ops are also appended to ``puts``."""
+        puts = [] if puts is None else puts
+        edge_puts, edge_dels, dels = [], [], []
         base_nodes = self._base_nodes
         for nid, img in self._nodes.items():
             if img is None:
@@ -602,12 +606,12 @@ class Transaction(_Reader):
                 edge_puts.append(records.op_edge_put(eid, img[0], img[1], img[2], img[3]))
         return self._extra_ops + puts + edge_dels + edge_puts + dels
 
-    def _write_set(self) -> _WriteSet:
+    def _write_set(self, node_puts: Optional[list] = None) -> _WriteSet:
         nw = {n for n, img in self._nodes.items() if img is not None}
         nd = {n for n, img in self._nodes.items() if img is None and n < self._base_nodes}
         ew = {e for e, img in self._edges.items() if img is not None}
         return _WriteSet(nw, nd, ew, dict(self._base_deleted_edges), self._nodes, self._edges,
-                         self._base_nodes)
+                         self._base_nodes, node_puts)
 
     # -- reads merged with the buffer ------------------------------------------------------------
     def _node_raw(self, nid):
@@ -779,6 +783,12 @@ class Transaction(_Reader):
                             pass
             self._key_cache[ck] = tx_keys
         return sorted([n for n in base if n not in self._nodes] + tx_keys.get(kb, []))
+
+    def key_held(self, spec_name: str, kbs: list) -> bool:
+        """Whether a committed node holds one of the canonical key bytes ``kbs`` under index
+        ``spec_name`` (this transaction's writes aside: a True may be a node it rewrote), in
+        one native call (the schema fast path's probe)."""
+        return bool(kbs) and max(self._view.key_first_bytes(spec_name, kbs)) >= 0
 
     def untouched_key_nodes(self, spec_name: str, keys: Sequence[tuple]) -> List[List[int]]:
         """For each key, the ids of the committed nodes this transaction has not written or

@@ -25,13 +25,20 @@ it. Cost: O(written elements), plus one native call per EXCLUSIVE constraint.
 """
 from __future__ import annotations
 
+from array import array
+from itertools import accumulate, compress
 from typing import Optional
 
+from .. import core
 from ..values import comparable
+from .bulk import _firsts, _int_cuts
 from .constraints import eval_expr, eval_node_labels
 from .types import _frozen, _LabelCache
 
 __all__ = ["accepts", "checker"]
+
+#: written nodes from which a commit's nodes are checked by group (C calls) rather than one by one
+GROUPED_FROM = 16
 
 # how a constraint's scope is decided for a label set
 _OUT, _IN, _TYPED, _CONFORMS, _EXPR = "out", "in", "typed", "conforms", "expr"
@@ -80,6 +87,7 @@ class _Checker:
         self._nodes = _LabelCache()     # labels -> _NodePlan
         self._edges = _LabelCache()     # labels -> ((shape, source shapes, target shapes), ...)
         self._implied = _LabelCache()   # (id(endpoint shapes), labels) -> bool
+        self._cuts = _int_cuts()        # the integer classes of the C row grouping
 
     # ---- compiled plans ----
     def node_plan(self, labels) -> _NodePlan:
@@ -125,30 +133,106 @@ class _Checker:
         images = getattr(ws, "node_images", None)
         if images is None or getattr(ws, "edge_images", None) is None:
             return False
+        written = ws.nodes_written
+        puts = getattr(ws, "node_puts", None)
+        rest = range(len(self.constraints))
+        rows = None
+        if (puts is not None and len(puts) >= GROUPED_FROM and len(puts) == len(written)
+                and self._cuts is not None):
+            rest = self._grouped(view, puts, images)
+            if rest is None:
+                return False
+            if rest:
+                rows = self._rows(written, images, typed=True)
+        else:
+            rows = self._rows(written, images, typed=False)
+            if rows is None:
+                return False
+        if self.strict and not self._edges_typed(view, ws, images):
+            return False
+        for i in rest:
+            if rows and not self._constraint_ok(view, self.constraints[i], i, rows):
+                return False
+        return True
+
+    def _rows(self, written, images, typed: bool):
+        """[(id, labels, constraint plan, props)] of the written nodes; None when one of them
+        fails its STRICT typing (unless ``typed``: already checked)."""
         rows = []
-        plans, strict = self._nodes, self.strict
-        for nid in ws.nodes_written:
+        plans, check = self._nodes, self.strict and not typed
+        for nid in written:
             img = images.get(nid)
             if img is None:
-                return False
+                return None
             labels, props = img
             try:
                 plan = plans[labels]
             except (KeyError, TypeError):
                 plan = self.node_plan(labels)
-            if strict:
+            if check:
                 for s in plan.shapes:
                     if s.record_ok(props):
                         break
                 else:
-                    return False
+                    return None
             rows.append((nid, labels, plan.cons, props))
-        if strict and not self._edges_typed(view, ws, images):
-            return False
-        for i, c in enumerate(self.constraints):
-            if rows and not self._constraint_ok(view, c, i, rows):
-                return False
-        return True
+        return rows
+
+    def _grouped(self, view, puts, images) -> Optional[list]:
+        """The written nodes checked by group (the commit record's packed maps numbered by
+        signature in C, as schema/bulk.py does: label set, and each property's key and value
+        class): STRICT typing, and each constraint over one property without a WHERE (scope,
+        bounds, and its keys made in C: unique among the rows, held by no committed node).
+        None when some row fails; else the indexes of the constraints left to the row loop
+        (a WHERE, several key properties, a key C does not make, or one a committed node
+        holds)."""
+        numbers, sets, tags, maps = {}, [], array("I"), []
+        for op in puts:
+            labels = images[op[1]][0]
+            k = numbers.get(labels)
+            if k is None:
+                k = numbers[labels] = len(sets)
+                sets.append(labels)
+            tags.append(k)
+            maps.append(op[3])
+        blob = b"".join(maps)
+        offs = array("Q", [0])
+        offs.extend(accumulate(map(len, maps)))
+        groups = core.Groups(self._cuts)
+        gids = groups.rows(blob, offs, tags)
+        cons = self.constraints
+        simple = [i for i, c in enumerate(cons) if c.where is None and len(c.prop_keys) == 1]
+        masks = {i: bytearray(groups.count) for i in simple}
+        for g, r in _firsts(gids, 0, groups.count).items():
+            labels, props = images[puts[r][1]]
+            plan = self.node_plan(labels)
+            if self.strict and not any(s.record_ok(props) for s in plan.shapes):
+                return None
+            for i in simple:
+                c, how, arg = plan.cons[i]
+                inside = (how is _IN or how is _TYPED or (how is _CONFORMS and arg.conforms(labels, props))
+                          or (how is _EXPR and eval_node_labels(arg, labels, props)))
+                has = props.get(c.prop_keys[0]) is not None
+                if inside and (has < c.min or (c.max is not None and has > c.max)):
+                    return None
+                masks[i][g] = inside and has
+        for i in simple:
+            c = cons[i]
+            if not c.exclusive or not any(masks[i]):
+                continue
+            keys, koffs, flags = core.rows_key(blob, offs, gids, bytes(masks[i]), c.prop_keys[0])
+            if b"\x02" in flags or b"\x03" in flags:
+                del masks[i]                # a value C leaves to Python, or NaN: the row loop
+                continue
+            held = flags.count(1)
+            seen = core.Groups()
+            seen.keys(keys, koffs, flags)
+            if seen.count != held:
+                return None                 # a key twice among the written nodes
+            if view.key_held(c.name, [keys[koffs[r]:koffs[r + 1]] for r in compress(range(len(flags)), flags)]):
+                del masks[i]                # held by a committed node, maybe one rewritten here:
+                                            # the row loop's probe tells (untouched_key_nodes)
+        return [i for i in range(len(cons)) if i not in masks]
 
     def _constraint_ok(self, view, c, i, rows) -> bool:
         """Constraint ``c`` (the i-th) holds for the written nodes ``rows``: the bounds of

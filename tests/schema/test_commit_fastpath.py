@@ -9,6 +9,8 @@ the commit's verdict and Violation records compared with the general validator's
 """
 import datetime
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -88,9 +90,24 @@ def _op(draw, tx, nodes, edges):
         tx.delete_node(nodes.pop(draw(st.integers(0, len(nodes) - 1))), detach=True)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize("grouped", [False, True], ids=["row by row", "grouped in C"])
+def test_fast_path_agrees_with_the_general_validator(grouped):
+    """The written nodes checked one by one, or by group in C (from GROUPED_FROM nodes on)."""
+    old_from = fastpath.GROUPED_FROM
+    fastpath.GROUPED_FROM = 1 if grouped else 10 ** 9
+    try:
+        _agree()
+    finally:
+        fastpath.GROUPED_FROM = old_from
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graph_types(), st.data())
-def test_fast_path_agrees_with_the_general_validator(ddl, data):
+def _agree(ddl, data):
+    _check(ddl, data)
+
+
+def _check(ddl, data):
     db = lpgdb.connect(":memory:")
     db.set_schema(ddl)
     gt = db.schema
@@ -101,7 +118,9 @@ def test_fast_path_agrees_with_the_general_validator(ddl, data):
         keep_n, keep_e = list(nodes), list(edges)
         for _ in range(data.draw(st.integers(1, 5))):
             _op(data.draw, tx, nodes, edges)
-        ws = tx._write_set()
+        puts = []
+        tx._ops(puts)
+        ws = tx._write_set(puts)
         general = validate.validate_commit(gt, tx, ws, fast=False)
         fast = fastpath.accepts(gt, tx, ws)
         if fast:
