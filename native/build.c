@@ -365,200 +365,31 @@ static const uint8_t *overlay_props(lpg_store *s, uint64_t eid, uint64_t snap, u
     return v ? v->props : NULL;
 }
 
-/* The value of property key kid (name/nlen) of out-entry j of t: from its overlay map (op[j] /
- * ol[j]: overlay_props of the entry, looked up once per entry by emit_eprops), or from the base
- * column.  *present = 0 when absent. */
-static int eprop_value(lpg_store *s, const tlist *t, uint64_t j, uint32_t kid, const uint8_t *const *op,
-                       const uint32_t *ol, int *present, mval *v)
-{
-    *present = 0;
-    if (t->bj[j] == OVL) {
-        uint32_t len = ol[j];
-        const uint8_t *p = op[j], *end = p + len, *q;
-        if (!len)
-            return LPG_OK;
-        uint64_t n;
-        if (mp_map(p, end, &n, &q))
-            return LPG_ECORRUPT;
-        for (uint64_t i = 0; i < n; i++) {
-            const uint8_t *name;
-            size_t nl;
-            mval x;
-            if (mp_str(q, end, &name, &nl, &q) || mp_value(q, end, &x, &q))
-                return LPG_ECORRUPT;
-            if (nl == s->kn.len[kid] && memcmp(name, s->kn.name[kid], nl) == 0) {
-                *present = 1;
-                *v = x;
-                return LPG_OK;
-            }
-        }
-        return LPG_OK;
-    }
-    const pcsr *c = t->bc;
-    for (uint32_t k = 0; k < c->nprops; k++)
-        if (c->prop_keys[k] == kid)
-            return prop_get(&c->props[k], t->bj[j], present, v);
-    return LPG_OK;
-}
-
-/* EPROP sections of one (type, out) list, a key at a time: two passes over the rows per key
- * (the kind, then the values straight into typed arrays), no per-value cells. */
+/* EPROP sections of one (type, out) list: one pass over the entries reads each one's properties
+ * (its overlay map, or the base columns) into cells, then emit_columns writes a column per key,
+ * as for node properties.  The entries' edge ids are in node order, not id order, so the overlay
+ * versions are read at random: each is read once, with its pointer and the version itself
+ * prefetched ahead.  Memory: one cell per present value of the list.  O(entries + values). */
 static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
 {
-    uint64_t n = t->n;
-    /* the keys: the base column keys, and every key an overlay map names */
-    uint32_t *keys = NULL;
-    size_t nkeys = 0, kcap = 0;
+    cells cs = {0};
     int rc = LPG_OK;
-    if (t->bc)
-        for (uint32_t k = 0; k < t->bc->nprops && !rc; k++) {
-            if (grow((void **)&keys, &kcap, nkeys + 1, 4))
-                rc = LPG_ENOMEM;
-            else
-                keys[nkeys++] = t->bc->prop_keys[k];
-        }
-    uint8_t *seen = NULL;   /* key id -> listed */
-    size_t seen_n = s->kn.n;
-    if (!rc && !(seen = calloc(seen_n + 1, 1)))
-        rc = LPG_ENOMEM;
-    for (size_t k = 0; k < nkeys && !rc; k++)
-        if (keys[k] < seen_n)
-            seen[keys[k]] = 1;
-    /* each overlay entry's property map, looked up once (a version-chain walk and two cache
-     * misses per entry; the passes below read it once per key and pass) */
-    const uint8_t **op = NULL;
-    uint32_t *ol = NULL;
-    if (!rc && (!(op = malloc((n ? n : 1) * sizeof *op)) || !(ol = malloc((n ? n : 1) * 4))))
-        rc = LPG_ENOMEM;
+    uint64_t n = t->n;
     for (uint64_t j = 0; j < n && !rc; j++) {
-        ol[j] = 0;
-        op[j] = NULL;
-        if (t->bj[j] == OVL)
-            op[j] = overlay_props(s, t->eid[j], t->snap, &ol[j]);
+        if (j + 32 < n && t->eid[j + 32] >= s->edge_base && t->eid[j + 32] < s->edge_hi)
+            __builtin_prefetch(&s->eprops[t->eid[j + 32] - s->edge_base]);
+        if (j + 16 < n && t->eid[j + 16] >= s->edge_base && t->eid[j + 16] < s->edge_hi)
+            __builtin_prefetch(s->eprops[t->eid[j + 16] - s->edge_base]);
+        if (t->bj[j] == OVL) {
+            uint32_t len;
+            const uint8_t *p = overlay_props(s, t->eid[j], t->snap, &len);
+            rc = cells_from_map(s, &cs, p, len, j);
+        } else if (t->bc)
+            rc = cells_from_cols(&cs, t->bc->props, t->bc->prop_keys, t->bc->nprops, t->bj[j], j);
     }
-    for (uint64_t j = 0; j < n && !rc; j++) {
-        if (t->bj[j] != OVL)
-            continue;
-        uint32_t len = ol[j];
-        const uint8_t *p = op[j], *end = p + len, *q;
-        if (!len)
-            continue;
-        uint64_t m;
-        if (mp_map(p, end, &m, &q)) {
-            rc = LPG_ECORRUPT;
-            break;
-        }
-        for (uint64_t i = 0; i < m && !rc; i++) {
-            const uint8_t *name;
-            size_t nl;
-            uint32_t kid;
-            if (mp_str(q, end, &name, &nl, &q) || mp_skip(q, end, &q)) {
-                rc = LPG_ECORRUPT;
-                break;
-            }
-            if ((rc = store_propkey_id(s, name, nl, 0, &kid))) {
-                rc = rc == LPG_ENOTFOUND ? LPG_EINVAL : rc;   /* register_keys was not run */
-                break;
-            }
-            if (kid < seen_n && !seen[kid]) {
-                seen[kid] = 1;
-                if (grow((void **)&keys, &kcap, nkeys + 1, 4))
-                    rc = LPG_ENOMEM;
-                else
-                    keys[nkeys++] = kid;
-            }
-        }
-    }
-    free(seen);
-    qsort(keys, nkeys, 4, cmp_u32v);
-    uint8_t *present = NULL;
-    if (!rc && nkeys && !(present = malloc(n ? n : 1)))
-        rc = LPG_ENOMEM;
-    for (size_t k = 0; k < nkeys && !rc; k++) {
-        uint32_t kid = keys[k];
-        int kind = 0;
-        uint64_t count = 0;
-        for (uint64_t j = 0; j < n && !rc; j++) {   /* pass 1: the column's kind */
-            int pr;
-            mval v;
-            if ((rc = eprop_value(s, t, j, kid, op, ol, &pr, &v)))
-                break;
-            present[j] = (uint8_t)pr;
-            if (pr) {
-                count++;
-                kind = !kind ? v.kind : kind == v.kind ? kind : V_MSGPACK;
-            }
-        }
-        if (rc || !count)
-            continue;
-        if ((rc = fb_begin(fb, S_EPROP, t->type, kid)))
-            break;
-        buf *b = &fb->body;
-        uint8_t head[8] = {(uint8_t)kind};
-        if ((rc = buf_put(b, head, 8)) || (rc = pcol_put_bits(b, present, n)))
-            break;
-        if (kind == V_INT || kind == V_BOOL || kind == V_FLOAT) {
-            int64_t *vals = malloc((n ? n : 1) * 8);
-            if (!vals) {
-                rc = LPG_ENOMEM;
-                break;
-            }
-            int have_fill = 0;
-            int64_t fill = 0;
-            for (uint64_t j = 0; j < n && !rc; j++) {     /* pass 2: the values */
-                int pr;
-                mval v;
-                if ((rc = eprop_value(s, t, j, kid, op, ol, &pr, &v)))
-                    break;
-                if (pr) {
-                    if (kind == V_FLOAT)
-                        memcpy(&vals[j], &v.d, 8);
-                    else
-                        vals[j] = v.i;
-                    if (!have_fill) {
-                        fill = vals[j];
-                        have_fill = 1;
-                    }
-                } else
-                    vals[j] = kind == V_FLOAT ? 0 : INT64_MIN;   /* replaced below */
-            }
-            if (!rc && kind != V_FLOAT)
-                for (uint64_t j = 0; j < n; j++)
-                    if (!present[j])
-                        vals[j] = fill;   /* absent rows repeat a present value: no wider frame */
-            if (!rc)
-                rc = kind == V_INT ? pcol_put_signed(b, vals, n)
-                   : kind == V_BOOL ? pcol_put(b, (const uint64_t *)vals, n)
-                   : (buf_u64(b, n) ? LPG_ENOMEM : buf_put(b, vals, n * 8));
-            free(vals);
-        } else {
-            uint64_t *off = malloc((n + 1) * 8);
-            buf heap = {0};
-            if (!off) {
-                rc = LPG_ENOMEM;
-                break;
-            }
-            for (uint64_t j = 0; j < n && !rc; j++) {
-                off[j] = heap.n;
-                int pr;
-                mval v;
-                if ((rc = eprop_value(s, t, j, kid, op, ol, &pr, &v)) || !pr)
-                    continue;
-                rc = kind == V_MSGPACK ? mp_put_value(&heap, &v) : buf_put(&heap, v.p, v.n);
-            }
-            off[n] = heap.n;
-            if (!rc && !(rc = pcol_put(b, off, n + 1)) && !(rc = buf_u64(b, heap.n)) && !(rc = buf_put(b, heap.p, heap.n)))
-                rc = buf_pad8(b);
-            free(off);
-            buf_free(&heap);
-        }
-        if (!rc)
-            rc = fb_end(fb);
-    }
-    free(present);
-    free(keys);
-    free(op);
-    free(ol);
+    if (!rc)
+        rc = emit_columns(fb, &cs, S_EPROP, t->type, n);
+    free(cs.c);
     return rc;
 }
 
