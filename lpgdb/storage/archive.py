@@ -230,8 +230,19 @@ class Archiver:
             return
         if attach_from is not None:
             with self._lock:
-                if self._hold is None:
+                if self._hold is None or self._hold[0] == attach_from:
                     self._hold = (attach_from, meta.checkpoint_lsn)
+
+    def hold(self, lsn: Optional[int]) -> None:
+        """Rule 6, before a bulk attach writes its record at ``lsn``: ship no log from there on
+        until the base that installs it (``checkpointed(..., attach_from=lsn)``) is shipped.
+        None releases a hold whose attach failed before its record was written."""
+        with self._lock:
+            if lsn is None:
+                if self._hold is not None and self._hold[1] == float("inf"):
+                    self._hold = None
+            elif self._hold is None:
+                self._hold = (lsn, float("inf"))
 
     def stop(self) -> None:
         """Ship what is left (up to ``close_timeout`` seconds), then end the thread."""

@@ -464,10 +464,14 @@ class Engine:
             desc = dict(delta, base=base)
             self.last_commit_ns = max(time.time_ns(), self.last_commit_ns + 1)
             payload = records.encode_commit(self.last_commit_ns, [records.op_attach(desc)])
+            if self.archiver is not None:
+                self.archiver.hold(base)           # archive.py rule 6: no log from here on yet
             lsn = self.wal.append(payload)                        # 3. commit
         except BaseException:
             if not self.wal.failed:
                 checkpoint.discard(self.path, self.meta, self.manifest, written)
+                if self.archiver is not None:
+                    self.archiver.hold(None)
             self._reset_generation(st)
             raise
         self.commit_seq = self.wal.commit_seq

@@ -681,7 +681,7 @@ class GraphState:
                             or (m and max(idx) >= len(lsets)) or not core.rows_ok(blob, offs)):
                         raise _Bad("bad NODES_COLS")
                     lsets = [_names(ls) for ls in lsets]
-                    step = (idx, offs, self._cols_keys(specs, first, lsets, idx, blob, offs) if specs else ())
+                    step = (idx, offs, self._cols_keys(specs, first, lsets, idx, blob, offs, plain) if specs else ())
                     if track:
                         written.update((first + i, (lsets[li], blob[offs[i]:offs[i + 1]])) for i, li in enumerate(idx))
                     next_node = first + m
@@ -715,17 +715,22 @@ class GraphState:
             from .files import corruption
             raise corruption(e) from None
 
-    def _cols_keys(self, specs, first, lsets, idx, blob, offs) -> list:
+    def _cols_keys(self, specs, first, lsets, idx, blob, offs, plain=None) -> list:
         """[(ident, keys, koffs, flags)]: the key bytes of every row of a NODES_COLS op under
         each spec (flags[r] == 1: row r has key keys[koffs[r]:koffs[r+1]]).  A one-property
-        user index is read by C from the maps (native/ingest.c); other specs, and values C does
-        not canonicalise, go through key_of per row.  DataError if a key cannot be indexed."""
+        user index, and a schema index that holds what such an index would (``plain``, as in
+        ``_keys_of_raw``: a columnar op's rows were validated first), is read by C from the maps
+        (native/ingest.c); other specs, and values C does not canonicalise, go through key_of
+        per row.  DataError if a key cannot be indexed."""
         out = []
         rows = None
         for ident, name, key_of in specs:
-            if ident[0] == "index" and len(ident[2]) == 1:
-                mask = bytes(1 if ident[1] in ls else 0 for ls in lsets)
-                keys, koffs, flags = core.rows_key(blob, offs, idx, mask, ident[2][0])
+            one = plain.get(ident) if plain else None
+            if one is None and ident[0] == "index" and len(ident[2]) == 1:
+                one = (ident[1], ident[2][0])
+            if one is not None:
+                mask = bytes(1 if one[0] in ls else 0 for ls in lsets)
+                keys, koffs, flags = core.rows_key(blob, offs, idx, mask, one[1])
                 if (b"\x02" not in flags and b"\x03" not in flags
                         and (not keys or max(map(int.__sub__, koffs[1:], koffs)) <= core.KEY_MAX)):
                     out.append((ident, keys, koffs, flags))
