@@ -1597,6 +1597,17 @@ def pack_rows(n: int, columns) -> tuple:
     return _take_rows(out[0])
 
 
+def umax(a) -> int:
+    """The largest item of a memoryview or array of 'I' / 'Q' (C unsigned 32/64-bit), 0 if empty."""
+    mv = memoryview(a)
+    if mv.itemsize not in (4, 8) or mv.format not in ("I", "Q", "L") or mv.ndim != 1:
+        return max(mv, default=0)
+    n = len(mv)
+    if not n:
+        return 0
+    return int(lib.lpg_umax(ffi.from_buffer(mv), n, mv.itemsize))
+
+
 def rows_ok(blob: bytes, offs) -> bool:
     """Every row blob[offs[r]:offs[r+1]] is empty or one msgpack map inside the blob."""
     n = len(offs) - 1

@@ -221,6 +221,24 @@ void lpg_rows_free(lpg_rows *r)
 
 /* ---- columnar bulk ops: checking them, and their index keys (storage/graph.py) ---------------- */
 
+uint64_t lpg_umax(const void *a, size_t n, int width)
+{
+    uint64_t m = 0;
+    if (!a)
+        return 0;
+    if (width == 4) {
+        const uint32_t *x = a;
+        uint32_t m4 = 0;
+        for (size_t i = 0; i < n; i++)
+            m4 = x[i] > m4 ? x[i] : m4;
+        return m4;
+    }
+    const uint64_t *x = a;
+    for (size_t i = 0; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    return m;
+}
+
 int lpg_rows_check(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t n)
 {
     if ((blen && !blob) || !offs)

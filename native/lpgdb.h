@@ -474,6 +474,9 @@ void lpg_rows_free(lpg_rows *r);
 /* Columnar bulk ops (records.NODES_COLS / EDGES_COLS): every row blob[offs[r] .. offs[r+1]) is
  * empty or exactly one msgpack map, inside the blob.  LPG_OK or LPG_ECORRUPT.  O(bytes). */
 int lpg_rows_check(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t n);
+/* The largest of n little-endian unsigned integers of `width` bytes (4 or 8) at a (0 for n = 0):
+ * the range checks of a columnar op's arrays before it is logged.  O(n). */
+uint64_t lpg_umax(const void *a, size_t n, int width);
 /* The canonical key bytes (records.key_bytes) of property `name` of the rows whose label set
  * lset[r] has mask[lset[r]] set: flags[r] = 0 no key (not masked, or no value), 1 key in *out's
  * row r, 2 a value this does not canonicalise (Python does it), 3 NaN.  LPG_ECORRUPT like

@@ -678,7 +678,7 @@ class GraphState:
                     m = len(idx)
                     if (not _is_id(first) or first < next_node or not isinstance(lsets, list)
                             or type(blob) is not bytes or len(offs) != m + 1 or first + m > core.MAX_ID
-                            or (m and max(idx) >= len(lsets)) or not core.rows_ok(blob, offs)):
+                            or (m and core.umax(idx) >= len(lsets)) or not core.rows_ok(blob, offs)):
                         raise _Bad("bad NODES_COLS")
                     lsets = [_names(ls) for ls in lsets]
                     step = (idx, offs, self._cols_keys(specs, first, lsets, idx, blob, offs, plain) if specs else ())
@@ -693,8 +693,9 @@ class GraphState:
                     m = len(idx)
                     if (not _is_id(first) or first < next_edge or not isinstance(lsets, list)
                             or type(blob) is not bytes or not (len(srcs) == len(dsts) == m == len(offs) - 1)
-                            or first + m > core.MAX_ID or (m and (max(idx) >= len(lsets) or max(srcs) >= next_node
-                                                                 or max(dsts) >= next_node))
+                            or first + m > core.MAX_ID or (m and (core.umax(idx) >= len(lsets)
+                                                                 or core.umax(srcs) >= next_node
+                                                                 or core.umax(dsts) >= next_node))
                             or not core.rows_ok(blob, offs)):
                         raise _Bad("bad EDGES_COLS")
                     for ls in lsets:
