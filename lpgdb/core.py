@@ -749,6 +749,8 @@ _store_key_get = lib.lpg_store_key_get
 _store_key_node = lib.lpg_store_key_node
 _store_node_ver = lib.lpg_store_node_ver
 _store_degree1 = lib.lpg_store_degree1
+_store_key1 = lib.lpg_store_key1
+_KEY1_CAP = 8          # ids a point lookup returns without a second call
 _ECORRUPT = lib.LPG_ECORRUPT
 
 
@@ -879,6 +881,7 @@ class _StoreScratch(threading.local):
         self.plen = ffi.new("size_t[1]")
         self.flag = ffi.new("int[1]")
         self.node = ffi.new("uint64_t[1]")
+        self.k1 = (ffi.new("uint64_t[]", _KEY1_CAP), ffi.new("uint64_t[2]"))   # key_point: ids, info
         self.pcap = 0
         self.ensure_props(512)
         self.cap = 0
@@ -1174,6 +1177,39 @@ class Store(_Native):
             if rc != _ETOOSMALL:
                 _fcheck(rc, "key lookup")
             s.ensure(s.size[0])
+
+    def key_point(self, index: int, value, snap: int):
+        """The point lookup of the one-value key ``(value,)``, ``value`` an int or a str, with the
+        canonical key bytes built in C: ``(ids, ver)`` as ``key_node`` gives them (``ver`` the
+        version of ``ids[0]``, None when there is none), or None when ``value`` is of another
+        kind, past int64, not encodable as UTF-8 or found more than a few times (the caller
+        then builds the key bytes: ``key_node``).  One C call, no buffer allocated."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        ids, info = self._s.k1
+        t = type(value)
+        try:
+            if t is int:
+                n = _store_key1(h, index, 1, value, _NULL, 0, snap, ids, _KEY1_CAP, info)
+            elif t is str:
+                b = value.encode()
+                n = _store_key1(h, index, 2, 0, b, len(b), snap, ids, _KEY1_CAP, info)
+            else:
+                return None
+        except (OverflowError, UnicodeEncodeError):
+            return None
+        if n == 1:
+            v = info[1]
+            return [ids[0]], (None if v == LSN_INF else v)
+        if n == 0:
+            return [], None
+        if n < 0:
+            _fcheck(n, "key lookup")
+        if n > _KEY1_CAP:
+            return None
+        v = info[1]
+        return ffi.unpack(ids, n), (None if v == LSN_INF else v)
 
     def node_ver(self, snap: int, nid: int):
         """``(labelset id, version)`` of the node a reader at ``snap`` sees, or None: version 0

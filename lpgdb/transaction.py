@@ -82,6 +82,7 @@ def _check_label(label) -> Optional[str]:
 class _Reader:
     """The read API of API.md over primitives the subclasses provide."""
 
+    __slots__ = ()     # a snapshot's attributes are slots (_ViewReader); a Transaction has a __dict__
     _db = None
     _view = None       # storage.view.GraphView: the one read boundary
     _snap = 0
@@ -357,6 +358,7 @@ class _ViewReader(_Reader):
     query runs on (``db.execute`` pins the view, runs the query and unpins it, so it needs no
     Snapshot object, no finaliser and no context manager).  ``Snapshot`` adds those."""
 
+    __slots__ = ("_db", "_view", "_snap", "_open", "_memo")
     _readonly_queries = True
 
     def __init__(self, db: Any, view: "GraphView") -> None:
@@ -412,9 +414,9 @@ class _ViewReader(_Reader):
             return _Reader.key_lookup(self, label, prop, value)
         got = self._view.key_lookup_node(label, prop, value)
         if got is not None:
-            ids, first = got
-            if first is not None:
-                self._memo = (ids[0], first[1])
+            ids, ver = got
+            if ver is not None:
+                self._memo = (ids[0], ver)
             return ids
         name = self._schema_index(label, prop)
         if name is None:
@@ -431,7 +433,12 @@ class _ViewReader(_Reader):
 
 
 class Snapshot(_ViewReader):
-    """A consistent, read-only view of the committed graph as of one moment."""
+    """A consistent, read-only view of the committed graph as of one moment.
+
+    Opening one pins the current generation at the visible LSN (one lock, one counter: no
+    per-snapshot allocation but this object and its view); closing it unpins."""
+
+    __slots__ = ()
 
     def close(self) -> None:
         """Release the snapshot (idempotent); later reads raise InterfaceError."""

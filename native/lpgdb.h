@@ -322,6 +322,13 @@ int lpg_store_node_ver(lpg_store *s, uint64_t snap, uint64_t nid, uint32_t *lset
  * none): one call for the common "find by key, then read it". */
 int lpg_store_key_node(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
                        uint64_t *ids, size_t cap, size_t *count, uint32_t *lset, uint64_t *ver);
+/* The point lookup: nodes under (index, [v]) at snap, v an int64 (kind 1, ival) or a UTF-8 string
+ * (kind 2, str[0..slen)), the canonical key bytes built here as storage/records.key_bytes((v,))
+ * builds them.  Returns the number of nodes n (>= 0; when n <= cap, out[0..n) ascending, else ask
+ * again with cap >= n) or a negative status; info[0] = label set id and info[1] = version (as
+ * lpg_store_node_ver; UINT64_MAX when none) of out[0].  One lock; O(1 + key size + n) expected. */
+int64_t lpg_store_key1(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
+                       uint64_t snap, uint64_t *out, size_t cap, uint64_t *info);
 int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t keys_len,
                              const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out);
 

@@ -2379,6 +2379,66 @@ int lpg_store_node_ver(lpg_store *s, uint64_t snap, uint64_t nid, uint32_t *lset
     return rc;
 }
 
+/* The canonical key bytes of the one-value key [v] (storage/records.key_bytes of (v,)): a msgpack
+ * array of one int or str, encoded as Python's msgpack encodes it (tests/native compare them). */
+static __thread buf tl_key1;
+
+static int key1_bytes(int kind, int64_t ival, const uint8_t *str, size_t slen)
+{
+    tl_key1.n = 0;
+    uint8_t arr1 = 0x91;
+    int rc = buf_put(&tl_key1, &arr1, 1);
+    if (!rc)
+        rc = kind == 1 ? mp_put_int(&tl_key1, ival) : mp_put_str(&tl_key1, str, slen);
+    return rc;
+}
+
+int64_t lpg_store_key1(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
+                       uint64_t snap, uint64_t *out, size_t cap, uint64_t *info)
+{
+    if (!s || !info || (cap && !out) || (kind != 1 && kind != 2) || (slen && !str))
+        return LPG_EINVAL;
+    info[0] = 0;
+    info[1] = UINT64_MAX;
+    int rc = key1_bytes(kind, ival, str, slen);
+    if (rc)
+        return rc;
+    const uint8_t *key = tl_key1.p;
+    size_t klen = tl_key1.n;
+    if (klen > LPG_KEY_MAX)
+        return 0;                                 /* no stored key is that long */
+    tl_kb.n = tl_ko.n = 0;
+    pthread_rwlock_rdlock(&s->lock);
+    rc = base_key_nodes(s, index, key, klen, snap, &tl_kb);
+    if (!rc) {
+        size_t cnt = 0;
+        rc = lpg_keyidx_get(s->keys, index, key, klen, snap, tl_ko.v, tl_ko.cap, &cnt);
+        if (rc == LPG_ETOOSMALL) {
+            if (grow((void **)&tl_ko.v, &tl_ko.cap, cnt, 8))
+                rc = LPG_ENOMEM;
+            else
+                rc = lpg_keyidx_get(s->keys, index, key, klen, snap, tl_ko.v, tl_ko.cap, &cnt);
+        }
+        tl_ko.n = cnt;
+    }
+    size_t n = 0;
+    if (!rc) {
+        rc = merge_out(&tl_kb, &tl_ko, out, cap, &n);
+        if (rc == LPG_ETOOSMALL)
+            rc = LPG_OK;                          /* the caller sees n > cap and asks again */
+        else if (!rc && n) {
+            nloc L;
+            rc = st_locate_node(s, out[0], snap, &L);
+            if (!rc && L.where) {
+                info[0] = L.lset;
+                info[1] = L.where == 1 ? L.v->begin : 0;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc ? rc : (int64_t)n;
+}
+
 int lpg_store_key_node(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
                        uint64_t *ids, size_t cap, size_t *count, uint32_t *lset, uint64_t *ver)
 {

@@ -413,22 +413,26 @@ class GraphView:
 
     def key_lookup_node(self, label: str, prop: str, value):
         """``key_lookup`` plus which version of the first node found a reader sees, in one
-        native call: ``(ids, first)`` with ``first`` = ``(labelset id, version)`` of ``ids[0]``
-        (for ``row``), or None when there is no user index on (label, prop)."""
+        native call: ``(ids, ver)`` with ``ver`` the version of ``ids[0]`` (for ``row``; None
+        when nothing was found), or None when there is no user index on (label, prop).  An int
+        or str value goes to C as it is (the key bytes are built there)."""
         spec = self._cat.user_indexes.get((label, (prop,)))
         if spec is None:
             return None
         try:
-            kb = records.key_bytes((value,))
-        except Exception:   # DataError: NaN is never a stored key
-            return [], None
-        if len(kb) > core.KEY_MAX:
-            return [], None
-        try:
+            got = self._store.key_point(spec.index_id, value, self.lsn)   # an int or a str: no key bytes here
+            if got is not None:
+                return got
+            try:
+                kb = records.key_bytes((value,))
+            except Exception:   # DataError: NaN is never a stored key
+                return [], None
+            if len(kb) > core.KEY_MAX:
+                return [], None
             ids, first = self._store.key_node(spec.index_id, kb, self.lsn)
         except core.Corrupt as e:
             raise corruption(e) from None
-        return ids, first
+        return ids, (None if first is None else first[1])
 
     def degree_if_node(self, nid: int, direction: str, label: Optional[str] = None):
         """``degree(nid, ...)``, or None if ``nid`` is not a node of this view.  One native call."""

@@ -196,6 +196,18 @@ class StoreModel(RuleBasedStateMachine):
                 keys.setdefault(kb, []).append(n)
         for kb, ids in keys.items():
             assert s.key_get(KEY_INDEX, kb, snap) == sorted(ids), (snap, kb)
+        for n in live:      # the point lookup (key bytes built in C) agrees with key_get
+            k = nodes[n][1].get("k")
+            got = s.key_point(KEY_INDEX, k, snap)
+            if type(k) not in (int, str) or (type(k) is int and not -2**63 <= k < 2**63):
+                assert got is None      # the caller builds the key bytes itself
+                continue
+            want = s.key_get(KEY_INDEX, records.key_bytes((k,)), snap)
+            assert got is not None and got[0] == want, (snap, k, got, want)
+            assert got[1] == s.node_ver(snap, want[0])[1]
+        assert s.key_point(KEY_INDEX, "absent", snap) == ([], None)
+        assert s.key_point(KEY_INDEX, -2**63, snap)[0] == sorted(
+            n for n in live if nodes[n][1].get("k") == -2**63 and type(nodes[n][1]["k"]) is int)
         assert s.key_get(KEY_INDEX, records.key_bytes(("absent",)), snap) == []
         if keys:
             firsts = s.key_first_many(KEY_INDEX, list(keys), snap)
@@ -230,3 +242,37 @@ def test_reads_refuse_bad_arguments():
         s.expand([1], "sideways", None, 0)
     with pytest.raises(errors.NotFoundError):
         s.edge_del(3, 1)
+
+
+KEY_EDGES = [0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**63 - 1]
+
+
+@pytest.mark.parametrize("value", [v for x in KEY_EDGES for v in (x, -x, -x - 1) if -2**63 <= v < 2**63]
+                         + ["", "a", "x" * 31, "x" * 32, "é" * 200, "y" * 255, "y" * 256, "z" * 65530,
+                            "\u2603 snow", "\x00nul"], ids=lambda v: f"{type(v).__name__}-{str(v)[:12]}")
+def test_point_lookup_builds_the_key_bytes_records_builds(value):
+    """key_point's C-built canonical key bytes equal records.key_bytes((value,)): the entry
+    stored under the Python-built bytes is found (every msgpack int and str header width)."""
+    s = core.Store(0, 0)
+    s.set_labelset(0, [])
+    s.node_put(5, 0, records.pack_props({"k": value}), 1, 1)
+    s.key_put(KEY_INDEX, records.key_bytes((value,)), 5, 1)
+    s.commit_end(1, 1)
+    assert s.key_point(KEY_INDEX, value, 1) == ([5], 1)
+    assert s.key_point(KEY_INDEX, value, 0) == ([], None)         # before the commit
+    other = value + 1 if type(value) is int and value < 2**63 - 1 else (value + "!" if type(value) is str else 0)
+    assert s.key_point(KEY_INDEX, other, 1) == ([], None)
+
+
+def test_point_lookup_leaves_other_kinds_to_the_caller():
+    s = core.Store(0, 0)
+    for v in (True, 1.0, 2**63, -2**63 - 1, b"x", None, "\ud800", (1,)):
+        assert s.key_point(KEY_INDEX, v, 1) is None
+    big = core.Store(0, 0)
+    big.set_labelset(0, [])
+    for nid in range(12):           # more ids than the point lookup returns in one call
+        big.node_put(nid, 0, records.pack_props({"k": 7}), 1, 1)
+        big.key_put(KEY_INDEX, records.key_bytes((7,)), nid, 1)
+    big.commit_end(1, 1)
+    assert big.key_point(KEY_INDEX, 7, 1) is None
+    assert big.key_get(KEY_INDEX, records.key_bytes((7,)), 1) == list(range(12))
