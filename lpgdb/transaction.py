@@ -227,7 +227,8 @@ class _Reader:
         if gt is not None:
             for spec in gt.index_specs():
                 props = spec.constraint.prop_keys
-                if props and all(p in want for p in props) and gt.label_index(label, props) is spec:
+                if (props and all(p in want for p in props) and gt.label_index(label, props) is spec
+                        and view.index_spec(spec.name) is not None):
                     try:
                         return self._schema_key_nodes(spec.name, label, props, tuple(want[p] for p in props))
                     except DataError:
@@ -240,7 +241,9 @@ class _Reader:
         if gt is None:
             return None
         spec = gt.label_index(label, (prop,))
-        return None if spec is None else spec.name
+        if spec is None or self._view.index_spec(spec.name) is None:    # none, or newer than the view
+            return None
+        return spec.name
 
     def _schema_key_nodes(self, name: str, label: str, props: tuple, key: tuple) -> list:
         """``key_nodes`` through a schema index found by ``label_index`` (committed data conforms;

@@ -60,14 +60,18 @@ class KeySpec:
     ``ident`` tells schema KEY indexes (``("schema", name)``) from user indexes
     (``("index", label, props)``).  A ``shared`` user index has no entries of its own: a schema
     KEY/EXCLUSIVE index holds exactly the same (node, key) pairs (``GraphType.label_index``), and
-    ``index_id`` is that index's, so lookups read it and writes maintain one index (issue 11)."""
+    ``index_id`` is that index's, so lookups read it and writes maintain one index (issue 11).
+    ``since``: the LSN from which the index holds every key (the commit that created it, or 0
+    when it came with the files); the catalog is shared by every view, so a view older than
+    that must not read it (``GraphView`` treats it as absent: the reader scans instead)."""
 
-    def __init__(self, name: str, index_id: int, key_of, ident=None, shared: bool = False):
+    def __init__(self, name: str, index_id: int, key_of, ident=None, shared: bool = False, since: int = 0):
         self.name = name
         self.index_id = index_id
         self.key_of = key_of
         self.ident = ident if ident is not None else ("schema", name)
         self.shared = shared
+        self.since = since
 
 
 def _user_index_name(label: str, props: tuple) -> str:
@@ -989,14 +993,15 @@ class GraphState:
             target = next(s for s in cat.schema_specs if s.name == arg)
             if old is not None and not old.shared:
                 self.store.key_drop(old.index_id)
-            cat.user_indexes[key] = KeySpec(name, target.index_id, key_of, ident, shared=True)
+            cat.user_indexes[key] = KeySpec(name, target.index_id, key_of, ident, shared=True,
+                                            since=max(lsn, target.since))
         else:
             cat.user_indexes[key] = self._new_spec(name, key_of, ident, arg, lsn)
 
     def _new_spec(self, name, key_of, ident, table: KeyTable, lsn) -> KeySpec:
         """A new index filled from ``table`` (node id -> key bytes, built by prepare)."""
         cat = self.catalog
-        spec = KeySpec(name, cat.next_index_id, key_of, ident)
+        spec = KeySpec(name, cat.next_index_id, key_of, ident, since=lsn)
         cat.next_index_id += 1
         if isinstance(table, KeyTable):
             table.install(self.store, spec.index_id, lsn)

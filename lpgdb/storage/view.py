@@ -126,12 +126,16 @@ class GraphView:
         return self._cat.version
 
     def user_indexes(self) -> list:
-        """``[(label, (props...))]`` of the user hash indexes, sorted."""
-        return sorted(self._cat.user_indexes)
+        """``[(label, (props...))]`` of the user hash indexes this view may read, sorted."""
+        lsn = self.lsn
+        return sorted(k for k, spec in self._cat.user_indexes.items() if spec.since <= lsn)
 
     def index_spec(self, name: str):
-        """The hash index called ``name`` (``.name``, ``.key_of(labels, props)``), or None."""
-        return self._cat.spec_by_name(name)
+        """The hash index called ``name`` (``.name``, ``.key_of(labels, props)``), or None
+        (also for an index made after this view's LSN: the catalog is shared by all views, and
+        such an index lacks the keys of nodes this view sees; its readers scan instead)."""
+        spec = self._cat.spec_by_name(name)
+        return spec if spec is not None and spec.since <= self.lsn else None
 
     # -- nodes --------------------------------------------------------------------------------------
     def node(self, nid: int):
@@ -363,7 +367,7 @@ class GraphView:
         """Ids of the nodes whose key under hash index ``name`` equals ``key``, ascending.
         KeyError if there is no such index.  DataError for a key that cannot be stored (NaN).
         O(1 + key size + matches) expected."""
-        spec = self._cat.spec_by_name(name)
+        spec = self.index_spec(name)
         if spec is None:
             raise KeyError(name)
         return self._key_get(spec.index_id, records.key_bytes(key))
@@ -371,14 +375,14 @@ class GraphView:
     def key_first_many(self, name: str, keys: Iterable[tuple]) -> list:
         """For each key, the smallest node id holding it under index ``name``, or -1.  One
         native call.  KeyError if there is no such index."""
-        spec = self._cat.spec_by_name(name)
+        spec = self.index_spec(name)
         if spec is None:
             raise KeyError(name)
         return self.key_first_bytes(name, [records.key_bytes(k) for k in keys])
 
     def key_first_bytes(self, name: str, kbs: list) -> list:
         """``key_first_many`` of keys given as canonical key bytes (``canonical_key``)."""
-        spec = self._cat.spec_by_name(name)
+        spec = self.index_spec(name)
         if spec is None:
             raise KeyError(name)
         if not kbs:
@@ -396,14 +400,14 @@ class GraphView:
     def user_index_name(self, label: str, props: tuple) -> Optional[str]:
         """The name of the user index on exactly (label, props), or None."""
         spec = self._cat.user_indexes.get((label, tuple(props)))
-        return None if spec is None else spec.name
+        return None if spec is None or spec.since > self.lsn else spec.name
 
     def key_lookup(self, label: str, prop: str, value) -> Optional[list]:
         """Ids of nodes with ``label`` and ``prop == value`` through a user index on exactly
         (label, prop), or None when there is no such index.  A value that cannot be a key
         (NaN) matches nothing."""
         spec = self._cat.user_indexes.get((label, (prop,)))
-        if spec is None:
+        if spec is None or spec.since > self.lsn:
             return None
         try:
             kb = records.key_bytes((value,))
@@ -417,7 +421,7 @@ class GraphView:
         when nothing was found), or None when there is no user index on (label, prop).  An int
         or str value goes to C as it is (the key bytes are built there)."""
         spec = self._cat.user_indexes.get((label, (prop,)))
-        if spec is None:
+        if spec is None or spec.since > self.lsn:
             return None
         try:
             got = self._store.key_point(spec.index_id, value, self.lsn)   # an int or a str: no key bytes here
