@@ -710,6 +710,10 @@ class PreparedStatement:
                 return pq.run_free(params, opts)
             view = db._engine.snapshot_view()
             try:
+                if until is None:           # a point lookup, MATCH (n:L {k: $v}) RETURN n.a, ...
+                    res = pq.run_point(view, params, opts)
+                    if res is not None:
+                        return res
                 return pq.run(_ViewReader(db, view), params, True, opts)
             finally:
                 view.close()

@@ -32,7 +32,7 @@ from ..errors import InterfaceError, OperationalError
 from ..result import Result
 from . import ast as A
 from . import procedures
-from .context import Context
+from .context import ROW_BYTES, Context
 from .diagnostics import parameter_missing, semantic as _semantic_error
 from .execute import Plan, compile_query, too_many_rows
 from .parser import parse
@@ -186,6 +186,51 @@ class PreparedQuery:
         if rows and not (_SCALARS.issuperset(map(type, rows[0])) if len(rows) == 1 else _plain(rows)):
             rows = [tuple([to_user(v, tx) for v in r]) for r in rows]
         return Result._of(cq.columns, cq.row_type, rows, plan, cq.notifications)
+
+    def run_point(self, view, params, options) -> Optional[Result]:
+        """The point-lookup physical plan of ``MATCH (n:L {k: $p}) RETURN n.a, ...`` on ``view``
+        (a pinned storage view): one key probe, one row read, one tuple, no Context and no
+        reader object.  Only for the plan cached for ``view``'s catalog (``CompiledQuery.point``),
+        ``params`` holding exactly ``$p`` as an int or a str, a user index on (L, k), one node
+        found and plain values read; otherwise None, and the caller runs the general path,
+        which answers and reports errors the same way.  O(1) + one native call."""
+        last = self._last
+        if last is None or type(params) is not dict or len(params) != 1:
+            return None
+        cq = last[1]
+        pt = cq.point
+        if pt is None or last[0] != view.catalog_version:
+            return None
+        if cq.used_stats:
+            self._runs += 1                       # plan_for's size check every _SIZE_CHECK_EVERY runs
+            if not self._runs % _SIZE_CHECK_EVERY:
+                return None
+        label, key, pname, cols = pt
+        v = params.get(pname)
+        if type(v) is not int and type(v) is not str:
+            return None
+        got = view.key_lookup_node(label, key, v)
+        if got is None:
+            return None
+        ids, ver = got
+        if ids:
+            if len(ids) > 1 or ver is None:
+                return None
+            raw = view.row(ids[0], ver)
+            if raw is None:
+                return None
+            props = raw[1]
+            vals = tuple(map(props.get, cols))
+            for x in vals:
+                if type(x) not in _SCALARS:       # temporal values, lists: converted by run()
+                    return None
+            mem, max_rows = options.get("memory"), options.get("max_rows")
+            if (mem is not None and mem < ROW_BYTES) or (max_rows is not None and max_rows < 1):
+                return None                       # run() raises the limit's error
+            rows = [vals]
+        else:
+            rows = []
+        return Result._of(cq.columns, cq.row_type, rows, cq.plan, cq.notifications)
 
     def run_free(self, params, options) -> Result:
         """Run the plan ``free`` (it reads no graph) with no view at all: ``RETURN $x + 1``.

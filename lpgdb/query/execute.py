@@ -121,6 +121,7 @@ class CompiledQuery:
         self.row_type = row_type(self.columns)
         self.phys = None
         self.direct = None      # rows(ctx) for the simple shapes (operators.direct), else None
+        self.point = None       # (label, key, parameter, property names): PreparedQuery.run_point
         self.used_stats = False
         self.reads_graph = reads_graph(root)
 
@@ -187,5 +188,6 @@ def compile_query(q: A.Query, view, text: str = "", profile: bool = False) -> Co
     cq.phys = build(root, C)
     if not profile:
         cq.direct = direct(root, C)
+        cq.point = getattr(cq.direct, "spec", None)
     cq.used_stats = bool(stats._labels or stats._rels)
     return cq

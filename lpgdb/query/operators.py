@@ -264,6 +264,9 @@ def _seek_nodes(op, C):
                     check is None or check(nid, row, ctx)):
                 out.append(nid)
         return out
+    # (label, key, parameter) when the seek is exactly "the nodes under the index on (label, key)
+    # for $parameter": what a point run (PreparedQuery.run_point) may do without the pipeline
+    nodes.point = (label, key, param) if rest_check is None and param is not None else None
     return nodes
 
 
@@ -1203,6 +1206,8 @@ def _point(seek, var, items, fns):
                         break
                 out.append(vals)
         return out
+    if not general and seek.point is not None:
+        point.spec = seek.point + (tuple(cols),)    # (label, key, parameter, property names)
     return point
 
 
