@@ -750,6 +750,7 @@ _store_key_node = lib.lpg_store_key_node
 _store_node_ver = lib.lpg_store_node_ver
 _store_degree1 = lib.lpg_store_degree1
 _store_key1 = lib.lpg_store_key1
+_store_degree_of = lib.lpg_store_degree_of
 _KEY1_CAP = 8          # ids a point lookup returns without a second call
 _ECORRUPT = lib.LPG_ECORRUPT
 
@@ -1230,27 +1231,27 @@ class Store(_Native):
         return s.u32[0], u[0]
 
     def degree1(self, node, direction, types, snap):
-        """Degree of ``node``, or None if it is not visible at ``snap``.  One C call."""
+        """Degree of ``node``, or None if it is not visible at ``snap``.  One C call, the degree
+        its result (no out buffer)."""
         h = self._h
         if h is None:
             raise self._closed()
-        if types is not None and len(types) == 0:
-            return 0 if self.node_lset(snap, node) is not None else None
-        s = self._s
         try:
             if types is None:
-                rc = _store_degree1(h, node, _DIRECTIONS[direction], _NULL, 0, snap, s.u64)
+                d = _store_degree_of(h, node, _DIRECTIONS[direction], _NULL, 0, snap)
+            elif not types:
+                return 0 if self.node_lset(snap, node) is not None else None
             else:
                 tp, nt = _types(types)
-                rc = _store_degree1(h, node, _DIRECTIONS[direction], tp, nt, snap, s.u64)
+                d = _store_degree_of(h, node, _DIRECTIONS[direction], tp, nt, snap)
         except (TypeError, OverflowError, KeyError) as e:
             _direction(direction)
             raise _bad_arg("Store.degree", e) from e
-        if rc:
-            if rc == _ENOTFOUND:
-                return None
-            _fcheck(rc, "degree")
-        return s.u64[0]
+        if d >= 0:
+            return d
+        if d == _ENOTFOUND:
+            return None
+        _fcheck(d, "degree")
 
     def key_first_many(self, index: int, keys: list, snap: int) -> list:
         blob = b"".join(keys)

@@ -296,6 +296,10 @@ int lpg_store_degree_many(lpg_store *s, const uint64_t *nodes, size_t n, int dir
  * "is it there?" + "how many edges?" would take two).  O(deg). */
 int lpg_store_degree1(lpg_store *s, uint64_t nid, int dir, const uint32_t *types, size_t ntypes,
                       uint64_t snap, uint64_t *out);
+/* lpg_store_degree1 with the degree as the result (>= 0; degrees are < 2^40), or a negative
+ * status (LPG_ENOTFOUND: nid is not a node at snap): the point path's one call, no out buffer. */
+int64_t lpg_store_degree_of(lpg_store *s, uint64_t nid, int dir, const uint32_t *types, size_t ntypes,
+                            uint64_t snap);
 int lpg_store_count_reach(lpg_store *s, uint64_t seed, uint32_t hops, int dir, const uint32_t *types,
                           size_t ntypes, uint64_t snap, int exclude_seed, uint64_t *count);
 /* Property `name` of each node nids[i] at snap, as one msgpack array (nil where the node or the

@@ -2358,6 +2358,14 @@ int lpg_store_degree1(lpg_store *s, uint64_t nid, int dir, const uint32_t *types
     return rc;
 }
 
+int64_t lpg_store_degree_of(lpg_store *s, uint64_t nid, int dir, const uint32_t *types, size_t ntypes,
+                            uint64_t snap)
+{
+    uint64_t d;
+    int rc = lpg_store_degree1(s, nid, dir, types, ntypes, snap, &d);
+    return rc ? rc : (int64_t)d;
+}
+
 int lpg_store_node_ver(lpg_store *s, uint64_t snap, uint64_t nid, uint32_t *lset, uint64_t *ver)
 {
     if (!s || !lset || !ver)
