@@ -186,15 +186,13 @@ class _Checker:
         None when some row fails; else the indexes of the constraints left to the row loop
         (a WHERE, several key properties, a key C does not make, or one a committed node
         holds)."""
-        numbers, sets, tags, maps = {}, [], array("I"), []
-        for op in puts:
-            labels = images[op[1]][0]
-            k = numbers.get(labels)
-            if k is None:
-                k = numbers[labels] = len(sets)
-                sets.append(labels)
-            tags.append(k)
-            maps.append(op[3])
+        labs = [images[op[1]][0] for op in puts]
+        if labs.count(labs[0]) == len(labs):        # one label set (the usual commit)
+            tags = array("I", bytes(4 * len(labs)))
+        else:
+            numbers: dict = {}
+            tags = array("I", [numbers.setdefault(ls, len(numbers)) for ls in labs])
+        maps = [op[3] for op in puts]
         blob = b"".join(maps)
         offs = array("Q", [0])
         offs.extend(accumulate(map(len, maps)))
@@ -224,12 +222,11 @@ class _Checker:
             if b"\x02" in flags or b"\x03" in flags:
                 del masks[i]                # a value C leaves to Python, or NaN: the row loop
                 continue
-            held = flags.count(1)
-            seen = core.Groups()
-            seen.keys(keys, koffs, flags)
-            if seen.count != held:
-                return None                 # a key twice among the written nodes
-            if view.key_held(c.name, [keys[koffs[r]:koffs[r + 1]] for r in compress(range(len(flags)), flags)]):
+            kbs = [keys[koffs[r]:koffs[r + 1]] for r in compress(range(len(flags)), flags)]
+            if len(set(kbs)) != len(kbs):
+                return None                 # a key twice among the written nodes (equal keys,
+                                            # equal bytes: values.key_value)
+            if view.key_held(c.name, kbs):
                 del masks[i]                # held by a committed node, maybe one rewritten here:
                                             # the row loop's probe tells (untouched_key_nodes)
         return [i for i in range(len(cons)) if i not in masks]
