@@ -274,7 +274,9 @@ class _KeyScan:
         mask = bytes(1 if s and h else 0 for s, h in zip(scope, has))
         keys, koffs, flags = core.rows_key(blob, offs, gids, mask, c.prop_keys[0])
         dups, holder, seen = self.dups, self.holder, self.seen
-        before = seen.count
+        if limit is not None and len(dups) >= limit:
+            return
+        start, before = len(dups), seen.count
         kg = seen.keys(keys, koffs, flags)
         if seen.count - before == flags.count(1):       # no key twice: C said so
             holder.extend(compress(ids, flags.translate(_ONLY_ONES)))
@@ -284,7 +286,7 @@ class _KeyScan:
                     continue
                 if g == len(holder):                   # numbered in order of first appearance
                     holder.append(ids[i])
-                elif limit is None or len(dups) < limit:
+                else:
                     dups.append((ids[i], holder[g], None))
         if 2 in flags:                                  # kinds C leaves to Python: GQL-equality forms
             for i, f in enumerate(flags):
@@ -292,9 +294,13 @@ class _KeyScan:
                     nid = ids[i]
                     t = (comparable(decode(blob[offs[i]:offs[i + 1]])[c.prop_keys[0]]),)
                     first = self.by_value.setdefault(t, nid)
-                    if first != nid and (limit is None or len(dups) < limit):
+                    if first != nid:
                         dups.append((nid, first, t))
         # 3: NaN, equal to nothing
+        if len(dups) > start:       # the two loops above each go in node order; merge them, then cut
+            dups[start:] = sorted(dups[start:], key=lambda d: d[0])
+            if limit is not None:
+                del dups[limit:]
 
     def report(self, v) -> None:
         c = self.c
