@@ -338,3 +338,68 @@ def test_a_refused_load_writes_nothing(tmp_path):
         assert sorted(os.listdir(os.path.join(path, "data"))) == data
         assert db._engine.wal.end_lsn == lsn
         assert _state(db) == before
+
+
+def test_a_fault_at_every_io_call_site_of_an_attach_is_all_or_nothing(tmp_path):
+    """EIO (and ENOSPC at writes) at every I/O call site of open + bulk attach + close: a typed
+    error; the handle shows the state before (or is poisoned); after a reopen the database holds
+    none of the load or all of it (all of it whenever the load was acknowledged or said it was
+    committed), no stray data files, and takes a commit."""
+    import shutil
+    from lpgdb.storage import io as sio
+    files = _csv(str(tmp_path), 200, 400)
+    base = str(tmp_path / "base")
+    with lpgdb.connect(base) as db:
+        _prior(db)
+        before = _state(db)
+    after = _reference(tmp_path, files, prior=True)
+    work = str(tmp_path / "w")
+
+    def run(fault):
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(base, work)
+        sim = sio.Simulator(work, real_sync=False)
+        if fault:
+            sim.fail(*fault[:2], error=fault[2])
+        sio.install(sim)
+        outcome = None
+        try:
+            try:
+                db = lpgdb.connect(work)
+            except lpgdb.Error:
+                return sim, "open failed", None
+            try:
+                _load(db, files)
+                outcome = "acked"
+            except lpgdb.Error as e:
+                outcome = "committed" if "is committed" in str(e) else "failed"
+                got = _state(db)
+                if outcome == "failed" and not db._engine._poisoned and not db._engine.wal.failed:
+                    assert got == before, f"{fault}: the handle shows part of a failed load"
+            try:
+                db.close()
+            except lpgdb.Error:
+                pass
+        finally:
+            sio.uninstall()
+        return sim, outcome, None
+
+    sim, outcome, _ = run(None)
+    assert outcome == "acked"
+    sites = sim.sites()
+    assert any("attach" in site or "build_files" in site for _k, site in sites)
+    faults = [(k, s, "EIO") for k, s in sites] + [(k, s, "ENOSPC") for k, s in sites if k in ("write", "pwrite")]
+    seen = set()
+    for fault in faults:
+        _sim, outcome, _ = run(fault)
+        with lpgdb.connect(work) as db:
+            got = _state(db)
+            assert got in (before, after), f"{fault}: part of the load after a reopen"
+            if outcome in ("acked", "committed"):
+                assert got == after, f"{fault}: an acknowledged load is gone after a reopen"
+            seen.add("all" if got == after else "none")
+            with db.transaction() as tx:
+                tx.create_node(["After"], {})
+        assert set(os.listdir(os.path.join(work, "data"))) == _named(work), f"{fault}: stray files"
+    assert seen == {"all", "none"}, seen
+    assert len(faults) >= 30, sites
