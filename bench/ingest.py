@@ -14,8 +14,9 @@ load drift on a shared machine hits them alike:
     lpgdb@arrow   pyarrow.csv.read_csv of both files, then bulk_load of the two tables
 
 Reported: seconds from the first call to the durable commit, edges/s = M / total seconds (the
-same definition for every system), Kùzu's edges/s over its KNOWS copy alone, peak RSS of the
-child.  ``--big-edges N`` also writes N edges over N/10 persons and times ``lpgdb import`` on
+same definition for every system), the CPU seconds of the child over the same span (all its
+threads: Kùzu copies with several; on a loaded shared machine this ratio moves less than the
+wall-clock one), Kùzu's edges/s over its KNOWS copy alone, peak RSS of the child.  ``--big-edges N`` also writes N edges over N/10 persons and times ``lpgdb import`` on
 them (wall time and the child's peak RSS).  Results: bench/results/ingest.{md,json} with
 ``--results``.
 """
@@ -36,6 +37,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)       # every thread of the process
+    return ru.ru_utime + ru.ru_stime
+
+
 def _child(system: str, data: str, dbdir: str) -> dict:
     persons, knows = os.path.join(data, "persons.csv"), os.path.join(data, "knows.csv")
     out: dict = {}
@@ -45,12 +51,12 @@ def _child(system: str, data: str, dbdir: str) -> dict:
         conn = kuzu.Connection(db)
         conn.execute("CREATE NODE TABLE Person(id INT64, name STRING, age INT64, PRIMARY KEY(id))")
         conn.execute("CREATE REL TABLE KNOWS(FROM Person TO Person, since INT64)")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         conn.execute(f"COPY Person FROM '{persons}' (HEADER=true)")
         t1 = time.perf_counter()
         conn.execute(f"COPY KNOWS FROM '{knows}' (HEADER=true)")
         t2 = time.perf_counter()
-        out.update(total_s=t2 - t0, edges_s=t2 - t1)
+        out.update(total_s=t2 - t0, edges_s=t2 - t1, cpu_s=_cpu() - c0)
         n = conn.execute("MATCH ()-[k:KNOWS]->() RETURN count(k)").get_next()[0]
     else:
         import lpgdb
@@ -60,7 +66,7 @@ def _child(system: str, data: str, dbdir: str) -> dict:
             db.set_schema(SOCIAL_SCHEMA)
         else:
             db.create_index("Person", "id")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         if system == "lpgdb@arrow":
             import pyarrow.csv as pcsv
             p = pcsv.read_csv(persons).rename_columns(["id:ID(Person)", "name", "age"])
@@ -71,6 +77,7 @@ def _child(system: str, data: str, dbdir: str) -> dict:
                          edges={"KNOWS": lpgdb.CsvFiles(knows, header=":START_ID(Person),:END_ID(Person),since:int")},
                          id_type="integer")
         out["total_s"] = time.perf_counter() - t0
+        out["cpu_s"] = _cpu() - c0
         with db.snapshot() as s:
             n = s.edge_count("KNOWS")
         db.close()
@@ -115,12 +122,15 @@ def _big(n_edges: int, root: str) -> dict:
     dbdir = tempfile.mkdtemp(prefix="import-", dir=root)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run([sys.executable, "-m", "lpgdb", "import", os.path.join(dbdir, "db"), "--nodes=Person=" + persons,
                         "--edges=KNOWS=" + knows, "--no-progress"], capture_output=True, text=True, env=env, timeout=7200)
     secs = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    rss = after.ru_maxrss / 1024
     shutil.rmtree(dbdir, ignore_errors=True)
-    return {"edges": n_edges, "nodes": n, "s": secs, "peak_rss_mb": rss, "exit": r.returncode,
+    return {"edges": n_edges, "nodes": n, "s": secs, "cpu_s": cpu, "peak_rss_mb": rss, "exit": r.returncode,
             "out": (r.stdout + r.stderr).strip()[-300:], "bytes": os.path.getsize(knows) + os.path.getsize(persons)}
 
 
@@ -156,9 +166,10 @@ def main(argv=None) -> int:
     m = meta.get("edges") or meta.get("m")
     lines = [f"### ingest, {a.size}: {meta.get('nodes')} persons, {m} KNOWS edges; {a.reps} interleaved "
              f"repetitions, medians; load avg {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs", "",
-             "| system | load s | edges/s (M / total) | ratio to kuzu | kuzu KNOWS-only edges/s | peak RSS MB | ok |",
-             "|---|---|---|---|---|---|---|"]
-    med = {}
+             "| system | load s | edges/s (M / total) | ratio to kuzu | CPU s (all threads) | CPU ratio | "
+             "kuzu KNOWS-only edges/s | peak RSS MB | ok |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    med, cmed = {}, {}
     for s in systems:
         good = [r for r in runs[s] if "error" not in r]
         if not runs[s]:
@@ -168,15 +179,20 @@ def main(argv=None) -> int:
             continue
         t = statistics.median(r["total_s"] for r in good)
         med[s] = t
+        cpu = statistics.median(r.get("cpu_s", float("nan")) for r in good)
+        cmed[s] = cpu
         ok = all(r["edges"] == m for r in good)
         only = statistics.median(r["edges_s"] for r in good) if s == "kuzu" else None
         lines.append(f"| {s} | {t:.2f} | {m / t / 1e6:.2f} M | "
                      + (f"{med['kuzu'] / t:.2f}x" if "kuzu" in med and s != "kuzu" else "1.00x" if s == "kuzu" else "—")
+                     + f" | {cpu:.2f} | "
+                     + (f"{cmed['kuzu'] / cpu:.2f}x" if "kuzu" in cmed and s != "kuzu" else "1.00x" if s == "kuzu" else "—")
                      + f" | {'' if only is None else f'{m / only / 1e6:.2f} M'} | "
                      f"{statistics.median(r['rss_mb'] for r in good):.0f} | {'yes' if ok else 'NO'} |")
     if big:
         lines += ["", f"`lpgdb import` of {big['edges']:,} edges / {big['nodes']:,} nodes ({big['bytes'] / 2**20:.0f} MiB "
-                  f"of CSV): {big['s']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB, exit {big['exit']}"]
+                  f"of CSV): {big['s']:.1f} s ({big['cpu_s']:.1f} s CPU), peak RSS {big['peak_rss_mb']:.0f} MB, "
+                  f"exit {big['exit']}, load {os.getloadavg()[0]:.1f}"]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.results:
