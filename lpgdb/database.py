@@ -145,7 +145,7 @@ IMPORT_COMMIT_ROWS: Optional[int] = None
 def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimiter: str = ",",
                 array_delimiter: str = ";", quote: str = '"', encoding: str = "utf-8", id_type: str = "string",
                 progress: Optional[Callable[[int], None]] = None,
-                memory_bytes: int = 768 << 20) -> Tuple[int, int]:
+                memory_bytes: int = 768 << 20, indexes: Iterable = ()) -> Tuple[int, int]:
     """Create the NEW database ``path`` holding the nodes and edges of CSV, Parquet or table
     sources (as ``db.bulk_load`` takes them), in bounded memory.  Returns ``(nodes, edges)``.
 
@@ -158,6 +158,9 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
     reads: remove it).  ``path`` must not exist, or be an empty directory.  ``lpgdb import``
     into a new database uses this; ``db.bulk_load`` loads into an open database in one
     transaction instead, holding the whole load in memory until its commit is checkpointed.
+    ``indexes``: ``(label, property)`` pairs (or ``(label, [properties])``) whose hash indexes
+    are created on the empty database first, so each piece writes their key sub-index files as
+    it goes (no index build over the whole graph afterwards).
     Complexity: O(rows + bytes) per piece, and every piece rewrites the partitions it touches
     (random edges touch them all: O(pieces x graph) in all; docs/import.md).
     """
@@ -174,10 +177,20 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
     if not isinstance(memory_bytes, int) or isinstance(memory_bytes, bool) or memory_bytes < 1 << 20:
         raise InterfaceError("bulk_import: memory_bytes must be an int of at least 1 MiB")
     dialect = Dialect(delimiter, array_delimiter, quote, encoding, id_type)
+    specs = []
+    for ix in indexes:
+        if not (isinstance(ix, (tuple, list)) and len(ix) == 2 and isinstance(ix[0], str)
+                and (isinstance(ix[1], str) or (isinstance(ix[1], (tuple, list)) and ix[1]
+                                                 and all(isinstance(x, str) for x in ix[1])))):
+            raise InterfaceError(f"bulk_import: each of indexes must be (label, property) or (label, [properties]), "
+                                 f"not {ix!r}")
+        specs.append((ix[0], ix[1]))
     with _io.build_dir(os.fspath(path), replace_empty=True) as tmp:
         # checkpoints by memory only (not by log size): fewer rewrites of the partitions
         db = connect(tmp, sync="off", checkpoint_mem_bytes=memory_bytes, checkpoint_wal_bytes=1 << 30)
         try:
+            for label, props in specs:
+                db.create_index(label, *([props] if isinstance(props, str) else props))
             rows = IMPORT_COMMIT_ROWS or max(1 << 16, memory_bytes // IMPORT_ROW_BYTES)
             load = Load(db.transaction(), dialect, progress, _query_reader(db), commit_rows=rows)
             try:

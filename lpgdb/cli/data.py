@@ -102,7 +102,8 @@ def cmd_import(a: argparse.Namespace) -> int:
             n, m = lpgdb.bulk_import(a.db, nodes=[(g.labels, g.files) for g in groups],
                                      edges=[(g.labels, g.files) for g in egroups], delimiter=dialect.delimiter,
                                      array_delimiter=dialect.array_delimiter, quote=dialect.quote,
-                                     encoding=dialect.encoding, id_type=dialect.id_type, progress=advance)
+                                     encoding=dialect.encoding, id_type=dialect.id_type, progress=advance,
+                                     indexes=_indexes(a))
         finally:
             if bar is not None:
                 bar.stop()
@@ -113,6 +114,17 @@ def cmd_import(a: argparse.Namespace) -> int:
     print(f"imported {stats['nodes']:,} nodes and {stats['edges']:,} edges from {len(files)} "
           f"file{'s' if len(files) != 1 else ''} in {secs:.1f}s (all or nothing)")
     return 0
+
+
+def _indexes(a) -> list:
+    """``--index LABEL.PROPERTY`` options as (label, property) pairs."""
+    out = []
+    for spec in a.index or []:
+        label, dot, prop = spec.partition(".")
+        if not dot or not label or not prop:
+            raise CliError(f"--index {spec!r}: give LABEL.PROPERTY (e.g. Person.id)", status=2)
+        out.append((label, prop))
+    return out
 
 
 def _import_into(a, groups, egroups, dialect, total) -> Dict[str, int]:
@@ -126,6 +138,8 @@ def _import_into(a, groups, egroups, dialect, total) -> Dict[str, int]:
                     raise CliError(f"{a.db!r} already holds {have:,} nodes; importing would add the files' "
                                    f"nodes to them (a second import of the same files doubles them). Pass "
                                    f"--append to add anyway, or import into a new database")
+            for label, prop in _indexes(a):
+                db.create_index(label, prop)          # an existing one is kept as it is
             bar, advance = _progress_bar(total, a.progress if a.progress is not None else sys.stderr.isatty())
             try:
                 if bar is not None:
@@ -169,6 +183,9 @@ def register(sub) -> None:
     s.add_argument("--id-type", choices=["string", "integer"], help="how :ID values are read and stored "
                    "(default string)")
     s.add_argument("--append", action="store_true", help="import into a database that already holds nodes")
+    s.add_argument("--index", action="append", metavar="LABEL.PROPERTY", default=[],
+                   help="a hash index to create before loading (a new database: its key files are written "
+                        "as the load goes); repeat for more")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--progress", action="store_true", default=None,
                    help="show the progress bar even when stderr is not a terminal")

@@ -403,3 +403,34 @@ def test_a_fault_at_every_io_call_site_of_an_attach_is_all_or_nothing(tmp_path):
         assert set(os.listdir(os.path.join(work, "data"))) == _named(work), f"{fault}: stray files"
     assert seen == {"all", "none"}, seen
     assert len(faults) >= 30, sites
+
+
+def test_bulk_import_writes_key_files_as_it_goes_and_lpgdb_import_takes_index(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import lpgdb.database
+    files = _csv(str(tmp_path), 300, 900)
+    monkeypatch.setattr(lpgdb.database, "IMPORT_COMMIT_ROWS", 250)      # several attached pieces
+    path = str(tmp_path / "new")
+    n, m = lpgdb.bulk_import(path, nodes={"Person": files[0]}, edges={"KNOWS": files[1]}, id_type="integer",
+                             indexes=[("Person", "pid")])
+    assert (n, m) == (300, 900)
+    with lpgdb.connect(path) as db:
+        assert [i for i in db.indexes() if i.label == "Person"]
+        assert any(f.startswith("key-") for f in os.listdir(os.path.join(path, "data")))
+        got = _state(db)
+        ref = _reference(tmp_path, files)
+        assert got[:2] == ref[:2] and got[2] == ref[2]
+        db.verify()
+    with pytest.raises(lpgdb.InterfaceError):
+        lpgdb.bulk_import(str(tmp_path / "x"), nodes={"Person": files[0]}, indexes=["Person.pid"])
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run([sys.executable, "-m", "lpgdb", "import", str(tmp_path / "cli"), f"--nodes=Person={files[0]}",
+                        f"--edges=KNOWS={files[1]}", "--index", "Person.pid", "--id-type", "integer", "--no-progress"],
+                       capture_output=True, text=True, cwd=root,
+                       env=dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", "")))
+    assert r.returncode == 0, r.stderr
+    with lpgdb.connect(str(tmp_path / "cli")) as db:
+        assert [i for i in db.indexes() if i.label == "Person"]
+        with db.snapshot() as s:
+            assert len(list(s.find_nodes("Person", pid=7))) == 1
