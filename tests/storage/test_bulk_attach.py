@@ -434,3 +434,88 @@ def test_bulk_import_writes_key_files_as_it_goes_and_lpgdb_import_takes_index(tm
         assert [i for i in db.indexes() if i.label == "Person"]
         with db.snapshot() as s:
             assert len(list(s.find_nodes("Person", pid=7))) == 1
+
+
+def test_edges_between_existing_nodes_join_their_partitions_csr(tmp_path):
+    path = str(tmp_path / "db")
+    with lpgdb.connect(path) as db:
+        with db.transaction() as tx:
+            ids = [tx.create_node(["N"], {"i": i}) for i in range(50)]
+            tx.create_edge(ids[0], "R", ids[1], {"w": -1})
+        with db.transaction() as tx:          # a deletion and an update in the base
+            tx.delete_node(ids[49])
+            tx.update_node(ids[3], set={"i": 300})
+        db.checkpoint()
+        rows = [(ids[j % 49], "R", ids[(j * 7) % 49], {"w": j}) for j in range(3000)]
+        _nids, eids = db.bulk_load(edges=rows)
+        assert len(eids) == 3000
+        assert [records.ATTACH] in _records(path)
+        want = {}
+        for s_, _l, d, p in [(ids[0], "R", ids[1], {"w": -1})] + rows:
+            want[s_] = want.get(s_, 0) + 1
+    with lpgdb.connect(path) as db, db.snapshot() as s:
+        assert s.edge_count("R") == 3001
+        for nid, deg in want.items():
+            assert s.degree(nid, "out", "R") == deg
+        assert sorted(e["w"] for e in s.edges("R")) == sorted([-1] + list(range(3000)))
+        assert s.node(ids[3])["i"] == 300 and not s.has_node(ids[49])
+        db.verify()
+
+
+def _history(path, seed, attach_rows):
+    """A random history of commits, deletions, bulk loads (rows and CSV), checkpoints and reopens;
+    returns what a snapshot shows at the end."""
+    import random
+    rng = random.Random(seed)
+    old = attach.ATTACH_MIN_ROWS
+    attach.ATTACH_MIN_ROWS = attach_rows
+    try:
+        db = lpgdb.connect(path)
+        if rng.random() < 0.5:
+            db.create_index("N", "k")
+        nodes = []
+        for step in range(14):
+            r = (0.0, 0.4)[step] if step < 2 else rng.random()    # nodes, then edges, first
+            if r < 0.35:
+                nids, _ = db.bulk_load(nodes=[(["N"], {"k": rng.randrange(10 ** 6), "s": f"v{j}"})
+                                              for j in range(rng.randrange(1, 300))])
+                nodes += list(nids)
+            elif r < 0.55 and nodes:
+                live = [n for n in nodes if n is not None]
+                db.bulk_load(edges=[(rng.choice(live), rng.choice(["R", "S"]), rng.choice(live),
+                                     {"w": rng.random()} if rng.random() < 0.7 else {})
+                                    for _ in range(rng.randrange(1, 500))])
+            elif r < 0.8 and nodes:
+                with db.transaction() as tx:
+                    for _ in range(rng.randrange(1, 6)):
+                        i = rng.randrange(len(nodes))
+                        if nodes[i] is None:
+                            continue
+                        if rng.random() < 0.3:
+                            tx.delete_node(nodes[i], detach=True)
+                            nodes[i] = None
+                        else:
+                            tx.update_node(nodes[i], set={"k": rng.randrange(10 ** 6)})
+            elif r < 0.9:
+                db.checkpoint()
+            else:
+                db.close()
+                db = lpgdb.connect(path)
+        with db.snapshot() as s:
+            out = (sorted((n.id, n["k"], n["s"]) for n in s.nodes("N")),
+                   sorted((e.id, e.src, e.dst, e.label, e.get("w"))
+                          for e in s.edges()),
+                   [s.degree(n, "in") for n in nodes if n is not None])
+        db.verify()
+        db.close()
+        return out
+    finally:
+        attach.ATTACH_MIN_ROWS = old
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_histories_read_the_same_attached_or_logged(tmp_path, seed):
+    a = _history(str(tmp_path / "attached"), seed, 1)
+    b = _history(str(tmp_path / "logged"), seed, 1 << 62)
+    assert a == b
+    assert a[0] and a[1]                         # the history made nodes and edges
