@@ -153,6 +153,8 @@ def load(path: str, n: int, m: int, csvdir: str, memory_mb: int) -> dict:
     if got != (n, m):
         raise SystemExit(f"bench.large: bulk_import loaded {got}, not {(n, m)}")
     t2 = time.perf_counter()
+    print(f"  import done: {t2 - t1:.0f} s, max anon {sampler.max_kb // 1024} MB; create_index next",
+          file=sys.stderr, flush=True)
     out["import_s"] = t2 - t1
     out["import_max_anon_mb"] = sampler.max_kb / 1024
     sampler.max_kb = 0
@@ -263,7 +265,8 @@ def main(argv=None) -> int:
         cg = _child("csv", path, a.nodes, a.edges, csvdir, a.memory_mb)
         ld = _child("load", path, a.nodes, a.edges, csvdir, a.memory_mb)
         ld.update(csv_s=cg["csv_s"], csv_mb=cg["csv_mb"], csv_max_anon_mb=cg["max_anon_mb"])
-        disk = sum(os.path.getsize(os.path.join(d, f)) for d, _x, fs in os.walk(path) for f in fs)
+        # allocated blocks, as du counts them (a WAL segment is sparse beyond its log)
+        disk = sum(os.stat(os.path.join(d, f)).st_blocks * 512 for d, _x, fs in os.walk(path) for f in fs)
         rd = _child("reads", path, a.nodes, a.edges, csvdir, a.memory_mb)
     finally:
         if not a.keep:
