@@ -324,7 +324,9 @@ class KeyTable:
     ``(node ids array('Q') ascending, keys, key offsets array('Q'), flags)`` (flags[i] == 1:
     node i has key ``keys[koffs[i]:koffs[i + 1]]``), plus a dict of single entries (keys
     computed in Python, and nodes the same transaction wrote).  A dict of 10M small bytes
-    objects took ~1.7 GB; the chunks take about the key bytes plus 9 bytes a row."""
+    objects took ~1.7 GB; the chunks take about the key bytes plus 9 bytes a row (a chunk of
+    consecutive ids keeps ``range(first, first + n)`` instead of its ids), and ``install``
+    frees each chunk once it is in the store, so the two are never both whole in memory."""
 
     __slots__ = ("chunks", "single")
 
@@ -345,7 +347,10 @@ class KeyTable:
     def install(self, store, index_id: int, lsn: int) -> None:
         """key_put every entry into ``store`` (C, a chunk per call; node ids ascending within a
         chunk, so the key index's versions stay sorted cheaply)."""
-        for nids, keys, koffs, flags in self.chunks:
+        chunks, self.chunks = self.chunks, []
+        chunks.reverse()
+        while chunks:
+            nids, keys, koffs, flags = chunks.pop()      # freed once installed
             n = len(nids)
             if not n:
                 continue
@@ -845,7 +850,9 @@ class GraphState:
                 keys, koffs, flags = got
                 if not written and 2 not in flags:      # the usual chunk: every key from C
                     if max(map(int.__sub__, koffs[1:], koffs), default=0) <= key_max:
-                        table.chunks.append((part, bytes(keys), array("Q", koffs), bytes(flags)))
+                        dense = part[-1] - part[0] + 1 == len(part)
+                        table.chunks.append((range(part[0], part[-1] + 1) if dense else part,
+                                             bytes(keys), array("Q", koffs), bytes(flags)))
                         continue
                 for i, f in enumerate(flags):
                     if f == 0:
