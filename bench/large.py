@@ -41,7 +41,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = 42
 CHUNK = 5_000_000        # rows per generated CSV file
-MEMORY_MB = 256          # bulk_import's memory_bytes (its default): 512 took the loader past 2 GB at 10M nodes
+MEMORY_MB = 768          # bulk_import's memory_bytes (its default since each piece is a bulk attach)
 
 
 def person(i: int) -> tuple:
