@@ -12,8 +12,8 @@ Key uniqueness compares canonical key bytes made in C (core.rows_key) in a C set
 only when the loaded rows certainly introduce no violation of ``gt``; the load then logs them as
 columnar ops.  False means "cannot tell here": the caller validates the rows the transactional
 way (validate.py), so the verdict and every ``Violation`` record are those of the row path.  It
-covers STRICT typing (new endpoints only), single-property KEY/EXCLUSIVE/MANDATORY/SINGLETON
-(uniqueness within the load in C, against stored nodes by one batched index probe) and
+covers STRICT typing (new endpoints only), KEY/EXCLUSIVE/MANDATORY/SINGLETON over the node's own
+properties without a WHERE (uniqueness within the load in C, against stored nodes by one batched index probe) and
 participation over one edge step (MANDATORY / SINGLETON / COUNT OF the far end or the edge: the
 new nodes' degrees over the new edges); any other constraint, a key value C does not
 canonicalise, or an edge to a stored node: False.
@@ -26,7 +26,7 @@ Complexity: O(rows + bytes) in C, O(groups) decodes and shape checks in Python.
 from __future__ import annotations
 
 from array import array
-from itertools import compress
+from itertools import accumulate, compress
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .. import core
@@ -37,7 +37,7 @@ __all__ = ["certainly_valid", "scan_stored"]
 
 def _simple_key(c) -> bool:
     return (not c.edge_scope and c.where is None and not c.has_pattern and not c.count_vars
-            and c.prop_keys is not None and len(c.prop_keys) == 1 and not c.boolean
+            and c.prop_keys is not None and 1 <= len(c.prop_keys) <= _MAX_PARTS and not c.boolean
             and c.scope[0] in ("label", "type"))
 
 
@@ -87,7 +87,7 @@ def certainly_valid(gt: GraphType, view, node_batches: Sequence, edge_batches: S
                 return False
             reps.append((labels, props))
             for c in cons:
-                has = props.get(c.prop_keys[0]) is not None
+                has = all(props.get(k) is not None for k in c.prop_keys)
                 inside = _node_scope(c, labels, props)
                 if inside and (has < c.min or (c.max is not None and has > c.max)):
                     return False                # MANDATORY without the key, SINGLETON 0
@@ -96,7 +96,7 @@ def certainly_valid(gt: GraphType, view, node_batches: Sequence, edge_batches: S
         for c in cons:
             if not c.exclusive:
                 continue
-            keys, koffs, flags = core.rows_key(blob, offs, gids, bytes(keyed[id(c)]), c.prop_keys[0])
+            keys, koffs, flags = _tuple_keys(blob, offs, gids, bytes(keyed[id(c)]), c.prop_keys)
             if 2 in flags or 3 in flags:
                 return False                    # a value C leaves to Python (or NaN): the row path
             k = seen[id(c)]
@@ -224,10 +224,36 @@ def _node_scope(c, labels, props) -> bool:
     return eval_node_labels(scope, labels, props)
 
 
+_MAX_PARTS = 15    # a key of up to 15 properties: a msgpack fixarray header, as records.key_bytes
+
+
+def _tuple_keys(blob: bytes, offs, gids, mask: bytes, names) -> tuple:
+    """``core.rows_key`` for a key of one or more properties: ``(keys, koffs, flags)``, row r's
+    key ``keys[koffs[r]:koffs[r+1]]`` when ``flags[r]`` is 1: the canonical key bytes of the
+    tuple (records.key_bytes: one msgpack array of the parts' key forms), made from each part's
+    key bytes (read by C).  A row's flag is 0 when a part is missing, else its parts' largest: 2
+    when C leaves a part to Python, 3 when one is NaN.  O(rows x parts), one native call per part."""
+    if len(names) == 1:
+        return core.rows_key(blob, offs, gids, mask, names[0])
+    parts = [core.rows_key(blob, offs, gids, mask, k) for k in names]
+    fl = [f for _k, _o, f in parts]
+    flags = bytes(map(max, *fl))
+    if 0 in flags or b"\x00" in bytes(map(min, *fl)):      # a part missing: no key
+        flags = bytes(map(lambda lo, hi: hi if lo else 0, map(min, *fl), flags))
+    head = bytes([0x90 + len(names)])
+    # each part's key is the 1-tuple [v] (0x91, then v): the tuple's is the header, then each v
+    cols = [map(kb.__getitem__, map(slice, map((1).__add__, ko), ko[1:])) for kb, ko, _f in parts]
+    rows = [head + b"".join(t) for t in zip(*cols)]
+    koffs = array("Q", [0])
+    koffs.extend(accumulate(map(len, rows)))
+    return b"".join(rows), koffs, flags
+
+
 class _KeyScan:
     """One node-scoped constraint whose descriptor is the node's own properties, over the
     node chunks: per group, whether it is in scope and holds the key; per row, only what the
-    groups cannot settle (a WHERE, a key of several properties, key uniqueness)."""
+    groups cannot settle (a WHERE; key uniqueness, over key bytes made in C for keys of one or
+    several properties)."""
 
     def __init__(self, c, limit):
         self.c = c
@@ -241,7 +267,7 @@ class _KeyScan:
         self.by_value: Dict[tuple, int] = {}
         self.holders: Dict[tuple, int] = {}  # the per-row path's
         c = self.c
-        self.per_row = c.where is not None or len(c.prop_keys) != 1
+        self.per_row = c.where is not None or len(c.prop_keys) > _MAX_PARTS
 
     def add_groups(self, reps) -> None:
         c = self.c
@@ -272,7 +298,7 @@ class _KeyScan:
         if not c.exclusive:
             return
         mask = bytes(1 if s and h else 0 for s, h in zip(scope, has))
-        keys, koffs, flags = core.rows_key(blob, offs, gids, mask, c.prop_keys[0])
+        keys, koffs, flags = _tuple_keys(blob, offs, gids, mask, c.prop_keys)
         dups, holder, seen = self.dups, self.holder, self.seen
         if limit is not None and len(dups) >= limit:
             return
@@ -292,7 +318,8 @@ class _KeyScan:
             for i, f in enumerate(flags):
                 if f == 2:
                     nid = ids[i]
-                    t = (comparable(decode(blob[offs[i]:offs[i + 1]])[c.prop_keys[0]]),)
+                    props = decode(blob[offs[i]:offs[i + 1]])
+                    t = tuple(comparable(props[k]) for k in c.prop_keys)
                     first = self.by_value.setdefault(t, nid)
                     if first != nid:
                         dups.append((nid, first, t))
@@ -471,9 +498,9 @@ _TO_PYTHON = bytes.maketrans(b"\x03", b"\x02")
 def index_keys(spec, labelsets, lsets, blob: bytes, offs):
     """``IndexSpec.key_rows``: the scope decided per group of like rows (as ``scan_stored``),
     the key bytes read by C (core.rows_key); a NaN (flag 3) goes to ``key_of`` (flag 2), which
-    says why it cannot be a key.  None for a WHERE or a key of several properties."""
+    says why it cannot be a key.  None for a WHERE."""
     c = spec.constraint
-    if c.where is not None or c.prop_keys is None or len(c.prop_keys) != 1:
+    if c.where is not None or c.prop_keys is None or len(c.prop_keys) > _MAX_PARTS:
         return None
     cuts = _int_cuts()
     if cuts is None:
@@ -485,7 +512,7 @@ def index_keys(spec, labelsets, lsets, blob: bytes, offs):
         if lsets[i] != _NONE:
             labels = labelsets[lsets[i]]
             mask[g] = _node_scope(c, labels, _props(blob[offs[i]:offs[i + 1]]))
-    keys, koffs, flags = core.rows_key(blob, offs, gids, bytes(mask), c.prop_keys[0])
+    keys, koffs, flags = _tuple_keys(blob, offs, gids, bytes(mask), c.prop_keys)
     return keys, koffs, flags.translate(_TO_PYTHON)
 
 

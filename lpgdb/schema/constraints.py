@@ -170,7 +170,7 @@ class IndexSpec:
         the index with it): ``(keys, koffs, flags)``, row i's key ``keys[koffs[i]:koffs[i+1]]``
         when ``flags[i]`` is 1, none when 0, and ``key_of`` to ask when 2; rows as
         ``GraphView.node_chunks`` gives them (label set ids into ``labelsets``, msgpack maps in
-        ``blob`` at ``offs``).  None when only ``key_of`` will do (a WHERE, several properties)."""
+        ``blob`` at ``offs``).  None when only ``key_of`` will do (a WHERE)."""
         from .bulk import index_keys
         return index_keys(self, labelsets, lsets, blob, offs)
 

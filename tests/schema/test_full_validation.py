@@ -169,3 +169,36 @@ def test_key_duplicates_come_in_node_order_whichever_side_compares_them():
             scan = validate.validate_stored(gt, snap).violations
             assert scan == validate.validate_stored(gt, _ElementByElement(snap)).violations
             assert [v.id for v in scan if v.kind == "key_duplicate"] == [2, 3]
+
+
+KEY_VALUES = st.one_of(st.integers(-2 ** 63, 2 ** 63 - 1), st.sampled_from([1.0, 2.5, -0.0, float("nan"), True,
+                                                                          dt.date(2020, 1, 1), 2 ** 64 - 1]),
+                       st.text(max_size=3), st.binary(max_size=2))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), KEY_VALUES, max_size=3), min_size=1, max_size=8),
+       st.sampled_from([("a",), ("a", "b"), ("c", "a", "b")]))
+def test_key_bytes_of_several_properties_made_in_c_are_the_index_key_bytes(rows, names):
+    """bulk._tuple_keys (the vectorized validator's and the index build's keys of one or several
+    properties): for each row holding every part, the canonical key bytes of the tuple
+    (records.key_bytes), or flag 2 (a part C leaves to Python) / 3 (NaN); 0 when a part is
+    missing."""
+    from array import array
+    from itertools import accumulate
+    from lpgdb.schema.bulk import _tuple_keys
+    from lpgdb.storage import records
+    maps = [records.pack_props(r) for r in rows]
+    offs = array("Q", [0])
+    offs.extend(accumulate(map(len, maps)))
+    keys, koffs, flags = _tuple_keys(b"".join(maps), offs, array("I", bytes(4 * len(rows))), b"\x01", names)
+    for i, r in enumerate(rows):
+        if not all(n in r for n in names):
+            assert flags[i] == 0
+        elif any(type(r[n]) is float and r[n] != r[n] for n in names):
+            assert flags[i] == 3
+        elif flags[i] == 1:
+            assert keys[koffs[i]:koffs[i + 1]] == records.key_bytes(tuple(r[n] for n in names))
+        else:
+            assert flags[i] == 2 and any(type(r[n]) not in (int, float, str, bool, bytes) or type(r[n]) is int
+                                         and r[n] >= 2 ** 63 for n in names)
