@@ -382,11 +382,13 @@ def _degree_form(c) -> Optional[Tuple[str, Optional[str]]]:
 class _DegreeScan:
     """A participation constraint of ``_degree_form``, over the node chunks: the in-scope nodes'
     degrees in one native call a chunk; only the nodes whose degree does not settle the bounds
-    (a degree of 0 below a minimum, above a maximum, or any degree under a minimum of 2 or
-    more) go through the element-by-element check."""
+    (a degree of 0 below a minimum, above a maximum; under a minimum of 2 or more, the nodes
+    whose distinct edges or far ends, counted from one batched expansion a chunk, break a
+    bound) go through the element-by-element check."""
 
     def __init__(self, c, form):
         self.c, (self.direction, self.label) = c, form
+        self.edges = c.items[0].name == c.edges[0].var      # D(x): the edges, not the far ends
         self.scope: List[bool] = []          # group -> every row of it is in scope
         self.suspects: List[int] = []        # node ids, ascending
 
@@ -400,12 +402,24 @@ class _DegreeScan:
         if not sel:
             return
         c = self.c
-        if c.min > 1:                        # the degree bounds D(x) from above only
-            self.suspects.extend(sel)
-            return
         lo, hi = c.min, c.max
         degs = view.degree_many(sel, self.direction, self.label)
-        self.suspects.extend(n for n, d in zip(sel, degs) if d < lo or (hi is not None and d > hi))
+        if lo <= 1:
+            self.suspects.extend(n for n, d in zip(sel, degs) if d < lo or (hi is not None and d > hi))
+            return
+        # A minimum of 2 or more: the degree bounds |D(x)| from above only. Below the minimum
+        # the node fails (the element-by-element check says how); at or above it, |D(x)| is
+        # counted: the distinct edges, or distinct far ends, of one batched expansion.
+        out = [n for n, d in zip(sel, degs) if d < lo]
+        rest = [n for n, d in zip(sel, degs) if d >= lo]
+        if rest:
+            nbrs, eids, frm = view.expand(rest, self.direction, self.label)
+            count = [0] * len(rest)
+            for i, _x in set(zip(frm, eids if self.edges else nbrs)):
+                count[i] += 1
+            out += [n for n, k in zip(rest, count) if k < lo or (hi is not None and k > hi)]
+            out.sort()
+        self.suspects.extend(out)
 
     def report(self, v) -> None:
         if self.suspects:

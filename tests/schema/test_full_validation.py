@@ -176,7 +176,7 @@ KEY_VALUES = st.one_of(st.integers(-2 ** 63, 2 ** 63 - 1), st.sampled_from([1.0,
                        st.text(max_size=3), st.binary(max_size=2))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), KEY_VALUES, max_size=3), min_size=1, max_size=8),
        st.sampled_from([("a",), ("a", "b"), ("c", "a", "b")]))
 def test_key_bytes_of_several_properties_made_in_c_are_the_index_key_bytes(rows, names):
@@ -202,3 +202,29 @@ def test_key_bytes_of_several_properties_made_in_c_are_the_index_key_bytes(rows,
         else:
             assert flags[i] == 2 and any(type(r[n]) not in (int, float, str, bool, bytes) or type(r[n]) is int
                                          and r[n] >= 2 ** 63 for n in names)
+
+
+COUNT_SCHEMAS = st.sampled_from([
+    "CREATE GRAPH TYPE g LOOSE { FOR (x:A) COUNT 2..3 OF y WITHIN (x)-[:R]->(y) }",
+    "CREATE GRAPH TYPE g LOOSE { FOR (x:A) COUNT 2.. OF e WITHIN (x)-[e:R]-() }",
+    "CREATE GRAPH TYPE g LOOSE { FOR (x:B) COUNT 2..2 OF y WITHIN (y)-[:S]-(x) }",
+    "CREATE GRAPH TYPE g LOOSE { FOR (x:A) COUNT 3.. OF y WITHIN (x)<-[]-(y), FOR (x:A) MANDATORY e WITHIN (x)-[e]->() }",
+])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(COUNT_SCHEMAS, st.data())
+def test_count_of_two_or_more_counted_from_the_expansion_finds_what_the_element_check_finds(ddl, data):
+    """COUNT n.. OF with n >= 2 over one edge step: the scan counts the distinct far ends (or
+    edges) of the in-scope nodes from one batched expansion (parallel edges and self-loops
+    included) and checks element by element only the nodes that break a bound."""
+    gt = parse_schema(ddl)
+    with lpgdb.connect(":memory:") as db:
+        nodes, edges = [], []
+        for _ in range(data.draw(st.integers(1, 3))):
+            with db.transaction() as tx:
+                for _ in range(data.draw(st.integers(1, 14))):
+                    _op(data.draw, tx, nodes, edges)
+        with db.snapshot() as snap:
+            assert validate.validate_stored(gt, snap).violations == \
+                validate.validate_stored(gt, _ElementByElement(snap)).violations
