@@ -567,3 +567,24 @@ def test_power_loss_at_every_io_call_of_an_attach_is_all_or_nothing(tmp_path):
         assert check("drop_all", "after the load returned") == after
         db.close()
     assert len(seen) >= 30 and any(seen) and not all(seen)
+
+
+def test_catalog_version_only_moves_forward_across_a_failed_attach(tmp_path, monkeypatch):
+    files = _csv(str(tmp_path))
+    path = str(tmp_path / "db")
+    db = lpgdb.connect(path)
+    db.create_index("Person", "pid")
+    db.checkpoint()                                    # the attach fails in its own build
+    v0 = db._engine.state.catalog.version
+
+    def fail(*a, **k):
+        raise OperationalError("disk full: injected", reason="disk_full")
+    monkeypatch.setattr(checkpoint, "build_files", fail)
+    with pytest.raises(OperationalError):
+        _load(db, files)
+    monkeypatch.undo()
+    assert db._engine.state.catalog.version > v0      # a new catalog object, a newer version
+    _load(db, files)
+    with db.snapshot() as s:
+        assert s.node_count("Person") == 300
+    db.close()
