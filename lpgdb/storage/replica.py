@@ -29,7 +29,7 @@ import threading
 import time
 from typing import NamedTuple, Optional
 
-from ..errors import CorruptionError, OperationalError
+from ..errors import CorruptionError, NotFoundError, OperationalError
 from . import archive, attach, checkpoint, io, wal
 from .engine import Engine
 
@@ -147,9 +147,15 @@ class Replica:
                 try:
                     eng.apply_shipped(end)
                 except attach.NeedsBase as e:
-                    # a bulk attach: its files are not here; the archive holds the base at the
-                    # record's end (archive.py rule 6), which has them
-                    self._rebase(e.end)
+                    # a bulk attach: its files are not here; the archive holds a base at or after
+                    # the record's end (archive.py rule 6), which has them.  The newest one: the
+                    # base at the end itself may already be gone to retention
+                    bases = [b for b in archive.list_bases(self.store) if b >= e.end]
+                    if not bases:
+                        raise OperationalError(
+                            f"the archive {self.store.url!r} holds no base at or after LSN {e.end} yet "
+                            f"(it installs a bulk attach); the replica retries") from e
+                    self._rebase(bases[-1])
                     end = archive.fetch_log(self.store, self.ident, wal_dir, eng.replayed_to)
                     if end > eng.replayed_to:
                         eng.apply_shipped(end)
@@ -165,7 +171,8 @@ class Replica:
             try:
                 self.poll()
                 delay = self.interval
-            except (OperationalError, CorruptionError, OSError) as e:
+            except (OperationalError, CorruptionError, NotFoundError, OSError) as e:
+                # NotFoundError: an object listed a moment ago was removed by retention
                 self.last_error = f"{type(e).__name__}: {e}"
                 log.warning("replica %s: %s (will retry)", self.path, self.last_error)
                 delay = min(archive.MAX_BACKOFF, max(self.interval, delay * 2))

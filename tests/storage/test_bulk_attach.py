@@ -588,3 +588,56 @@ def test_catalog_version_only_moves_forward_across_a_failed_attach(tmp_path, mon
     with db.snapshot() as s:
         assert s.node_count("Person") == 300
     db.close()
+
+
+def test_a_replica_meeting_the_attach_loads_a_later_base_when_the_one_at_its_end_is_gone(tmp_path):
+    """A replica that replays up to just before an attach, and then meets the record when the base
+    at the record's end is gone (retention removed it once a newer base was shipped), loads the
+    newest base after the record instead of failing: it used to read exactly the base at the end,
+    and its thread died of the NotFoundError."""
+    from lpgdb.storage import archive, store as objstore
+    files = _csv(str(tmp_path))
+    path, arch, rpath = str(tmp_path / "db"), str(tmp_path / "arch"), str(tmp_path / "replica")
+    db = lpgdb.connect(path, archive=arch, archive_interval=0.05)
+    _prior(db)
+
+    def shipped():
+        deadline = time.time() + 20
+        while db.archive_status().lag_bytes and time.time() < deadline:
+            time.sleep(0.05)
+        assert db.archive_status().lag_bytes == 0
+
+    shipped()
+    rep = lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=0.02)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        with rep.snapshot() as s:
+            if s.node_count("Old") == 1:
+                break
+        time.sleep(0.05)
+    rep.close()                                        # it stops just before the attach
+    bases_before = set(os.listdir(os.path.join(arch, "base")))
+    _load(db, files)
+    with db.transaction() as tx:
+        tx.create_node(["Old"], {"k": 3})
+    db.checkpoint()                                    # a newer base than the attach's
+    shipped()
+    want = _state(db)
+    db.close()
+    store = objstore.open_store(arch)
+    new = sorted(archive.list_bases(store))
+    assert len(new) >= 2
+    for b in new[:-1]:                                 # retention: only the newest is kept
+        if os.path.basename(archive.base_name(b)) not in bases_before:
+            os.unlink(os.path.join(arch, archive.base_name(b)))
+    rep = lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=0.02)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with rep.snapshot() as s:
+                if s.node_count("Old") == 2:           # _prior's and the one after the load
+                    break
+            time.sleep(0.05)
+        assert _state(rep) == want
+    finally:
+        rep.close()
