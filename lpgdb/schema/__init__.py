@@ -1,6 +1,8 @@
 """PG-Schema: the DDL language (parser.py, ast.py), resolution (resolve.py) into graph types
 (graphtype.py, built from types.py and constraints.py) and, for the
-engine, commit-time validation (validate.py) and schema inference (infer.py).
+engine, commit-time validation (validate.py, which asks the compiled commit check in fastpath.py
+first), the vectorized validator of stored data and bulk loads (bulk.py) and schema inference
+(infer.py).
 
 ``parse_schema(text, graph_type=None)`` is the entry point: DDL text -> resolved ``GraphType``.
 """

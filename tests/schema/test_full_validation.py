@@ -176,7 +176,7 @@ KEY_VALUES = st.one_of(st.integers(-2 ** 63, 2 ** 63 - 1), st.sampled_from([1.0,
                        st.text(max_size=3), st.binary(max_size=2))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), KEY_VALUES, max_size=3), min_size=1, max_size=8),
        st.sampled_from([("a",), ("a", "b"), ("c", "a", "b")]))
 def test_key_bytes_of_several_properties_made_in_c_are_the_index_key_bytes(rows, names):
