@@ -363,7 +363,7 @@ class Database:
         """A consistent read-only view of everything committed (and durable) so far."""
         if self._closed:
             self._check_open()
-        return Snapshot(self, self._engine.snapshot_view())
+        return Snapshot(self, self._engine.pinned_view())
 
     def execute(self, query: str, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
         """Run an openCypher-style query in its own transaction (a snapshot if it only reads).
@@ -721,7 +721,7 @@ class PreparedStatement:
         if self._read:
             if pq.free is not None and (not params or _plain_params(params)):
                 return pq.run_free(params, opts)
-            view = db._engine.snapshot_view()
+            view = db._engine.pinned_view()
             try:
                 if until is None:           # a point lookup, MATCH (n:L {k: $v}) RETURN n.a, ...
                     res = pq.run_point(view, params, opts)
@@ -729,7 +729,7 @@ class PreparedStatement:
                         return res
                 return pq.run(_ViewReader(db, view), params, True, opts)
             finally:
-                view.close()
+                view.release()
         if pq.schema_command is not None:
             return db._schema_command(pq.schema_command)
         if db.readonly:      # a write on a follower: the query reports it (ReadOnly)

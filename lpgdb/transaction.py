@@ -447,7 +447,7 @@ class Snapshot(_ViewReader):
         """Release the snapshot (idempotent); later reads raise InterfaceError."""
         if self._open:
             self._open = False
-            self._view.close()
+            self._view.release()
 
     def __enter__(self):
         return self
@@ -455,7 +455,7 @@ class Snapshot(_ViewReader):
     def __exit__(self, *exc):
         if self._open:
             self._open = False
-            self._view.close()
+            self._view.release()
 
     def __del__(self):
         if self._open:           # a snapshot dropped without close(): release it now

@@ -529,6 +529,22 @@ class Engine:
             except Retired:          # a checkpoint swapped generations meanwhile: the new one
                 continue
 
+    def pinned_view(self) -> GraphView:
+        """A reader pinned at the visible LSN and the view it reads through: the generation's
+        shared view of that LSN (views never change, so every reader at one LSN can share one;
+        opening a snapshot allocates no view).  Release the pin with ``view.release()``, once.
+        O(1): one lock."""
+        while True:
+            st = self.state
+            try:
+                lsn = st.pin_visible()
+            except Retired:          # a checkpoint swapped generations meanwhile: the new one
+                continue
+            v = st.shared_view
+            if v is None or v.lsn != lsn:
+                v = st.shared_view = GraphView(st, lsn, False)
+            return v
+
     def writer_view(self) -> GraphView:
         """The writer's view at the applied LSN; valid while the writer lock is held."""
         st = self.state

@@ -422,9 +422,11 @@ class GraphState:
         self.applied_lsn = base_lsn
         self.visible_lsn = base_lsn                         # newest LSN new snapshots read at
         self.rows: dict = {}        # (node id, version) -> (labels, props): decoded rows (view.py)
-        self._readers: dict[int, int] = {}                  # snapshot lsn -> open reader count
-        self._readers_lock = threading.Lock()
+        self.shared_view = None     # the last GraphView handed out by engine.pinned_view (any LSN)
+        self._pins: list = []       # the snapshot LSN of every open reader (one entry a pin)
+        self._readers_lock = threading.Lock()               # publish; freeing the overlay once
         self._retired = False
+        self._freed = False
         # callable(ddl, name) -> the key specs (.name, .key_of) of that schema text, set by the
         # engine (the database passes lpgdb.schema.key_specs): storage keeps the schema's text
         # and the specs it indexes, never the resolved graph type.
@@ -456,46 +458,50 @@ class GraphState:
 
     # -- readers ---------------------------------------------------------------------------------
     # A new snapshot reads at ``visible_lsn`` (the last commit it may see: durable, in
-    # sync="full").  Pinning reads visible_lsn and registers the reader under one lock, and the
-    # trim floor is computed under the same lock and never exceeds visible_lsn, so a version a
-    # new or open snapshot may still read is never cut (invariant 2), even while commits
-    # wait for their fsync.
+    # sync="full").  Readers register without a lock: a pin is one ``list.append`` of the LSN
+    # read (atomic under the GIL), then a second read of ``visible_lsn``; if a commit became
+    # visible in between, the pin is dropped and taken again at the newer LSN.  ``trim_floor``
+    # reads ``visible_lsn`` first and the pins second, so a floor computed between a reader's
+    # two reads either sees its pin or was computed from a visible LSN the reader's second read
+    # would find newer (and retry): a version a new or open snapshot may still read is never
+    # cut (invariant 2), even while commits wait for their fsync.  Retiring a generation and
+    # the last unpin free the overlay exactly once (``_free_once``).
     def pin_visible(self) -> int:
         """Register a reader at the current visible LSN; return that LSN.  Retired when this
-        generation was retired (a checkpoint replaced it): pin the engine's current one."""
-        lock = self._readers_lock
-        lock.acquire()
-        if self._retired:
-            lock.release()
-            raise Retired()
-        snap = self.visible_lsn
-        r = self._readers
-        r[snap] = r.get(snap, 0) + 1
-        lock.release()
-        return snap
+        generation was retired (a checkpoint replaced it): pin the engine's current one.
+        O(1): no lock."""
+        pins = self._pins
+        while True:
+            snap = self.visible_lsn
+            pins.append(snap)
+            if self._retired:
+                self.unpin(snap)
+                raise Retired()
+            if self.visible_lsn == snap:
+                return snap
+            pins.remove(snap)
 
     def unpin(self, snap: int) -> None:
-        lock = self._readers_lock
-        lock.acquire()
-        r = self._readers
-        n = r[snap] - 1
-        if n:
-            r[snap] = n
-        else:
-            del r[snap]
-        last = self._retired and not r
-        lock.release()
-        if last:                  # the last snapshot of a retired generation: free it now
-            self._free()
+        """Release one pin at ``snap`` (ValueError if there is none: a caller's bug).
+        O(open readers)."""
+        pins = self._pins
+        pins.remove(snap)
+        if self._retired and not pins:    # the last snapshot of a retired generation: free it now
+            self._free_once()
 
     def retire(self) -> None:
         """A checkpoint replaced this generation: no new snapshot may pin it, and its overlay
         is freed as soon as no snapshot reads it (now, or at the last unpin)."""
+        self._retired = True
+        if not self._pins:
+            self._free_once()
+
+    def _free_once(self) -> None:
         with self._readers_lock:
-            self._retired = True
-            idle = not self._readers
-        if idle:
-            self._free()
+            if self._freed:
+                return
+            self._freed = True
+        self._free()
 
     def _free(self) -> None:
         self.close()
@@ -503,8 +509,9 @@ class GraphState:
 
     def trim_floor(self) -> int:
         """The oldest snapshot any reader holds or may still take (min of readers, visible LSN)."""
-        with self._readers_lock:
-            return min(self._readers, default=self.visible_lsn) if self._readers else self.visible_lsn
+        vis = self.visible_lsn          # first: see the comment above pin_visible
+        pins = self._pins
+        return min(min(pins, default=vis), vis)
 
     def publish(self, lsn: int) -> None:
         """Make commits up to ``lsn`` visible to new snapshots (never moves backwards)."""

@@ -8,6 +8,9 @@ storage engine can change underneath (issue 10: memory-mapped partition files + 
 Kinds of view
     ``engine.snapshot_view()``  pinned at the visible (durable) LSN; ``close()`` unpins.  Versions
                                 and files a pinned view may read are kept until it is closed.
+    ``engine.pinned_view()``    the same pin, through the generation's shared view of that LSN
+                                (what snapshots and read-only queries use: no view allocated per
+                                reader); ``release()`` unpins, once per pin.
     ``engine.writer_view()``    the writer's view at the applied LSN (all commits written, durable
                                 or not); valid while the caller holds the writer lock.
 
@@ -92,10 +95,15 @@ class GraphView:
         self._pinned = pinned
 
     def close(self) -> None:
-        """Release the snapshot (idempotent)."""
+        """Release the snapshot (idempotent; nothing for a shared view: ``release``)."""
         if self._pinned:
             self._pinned = False
             self._st.unpin(self.lsn)
+
+    def release(self) -> None:
+        """Release one reader pin taken by ``engine.pinned_view()`` (call it exactly once per
+        pin: the view itself is shared by the readers at its LSN)."""
+        self._st.unpin(self.lsn)
 
     def __enter__(self):
         return self
