@@ -413,7 +413,6 @@ class Engine:
         replay (``_switch_attached``)."""
         man = checkpoint.merged_manifest(getattr(state, "manifest", None), desc, end, seq, self.last_commit_ns)
         cat = Catalog.from_manifest(man, self.schema_loader, path=self._p("wal"))
-        cat.version = state.catalog.version + 1   # plan caches compare it: never back to an old value
         nxt = checkpoint.generation(self.path, replace(self.meta, checkpoint_lsn=end), man, cat,
                                     self.schema_loader, have=state.files)
         self._attach_pending = man
@@ -515,7 +514,6 @@ class Engine:
         except BaseException as e:
             self._poison(e)
             raise
-        fresh.catalog.version = st.catalog.version + 1   # plan caches compare it: never back
         fresh.publish(fresh.applied_lsn)
         self.state = fresh
         st.retire()

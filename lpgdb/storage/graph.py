@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import threading
 from array import array
-from itertools import accumulate
+from itertools import accumulate, count
 from typing import Iterable, Optional
 
 from .. import core
@@ -54,6 +54,11 @@ ALL = 0            # label id of the pseudo-label every node carries
 PARTITION_SHIFT = core.PART_SHIFT
 DELETED = core.NODE_DELETED
 
+
+#: Catalog versions, unique in the process: every new catalog (open, reload, a follower's
+#: refresh, an attach's generation) and every schema or index change takes the next one, so a
+#: plan cache keyed by the version can never meet an old number for a different catalog.
+_CATALOG_VERSIONS = count(1)
 
 class KeySpec:
     """A hash index over nodes: ``key_of(labels, props) -> tuple | None`` decides membership.
@@ -168,7 +173,7 @@ class Catalog:
         self.user_indexes: dict = {}                        # (label, props) -> KeySpec
         self.next_index_id = 1
         self.on_labelset = None                             # callback(id, label ids) for the store
-        self.version = 0                                    # bumped by schema / index changes
+        self.version = next(_CATALOG_VERSIONS)              # renewed by schema / index changes
 
     def label_id(self, name: str) -> int:
         lid = self.label_ids.get(name)
@@ -954,7 +959,7 @@ class GraphState:
                 cat.key_specs = key_specs
                 for key, (how, arg) in users_next.items():
                     self._set_user_index(key, how, arg, lsn)
-                cat.version += 1
+                cat.version = next(_CATALOG_VERSIONS)
             elif code == INDEX:
                 label, props, create = op[1], tuple(op[2]), op[3]
                 if create and (label, props) not in cat.user_indexes:
@@ -963,7 +968,7 @@ class GraphState:
                     old = cat.user_indexes.pop((label, props))
                     if not old.shared:
                         st.key_drop(old.index_id)
-                cat.version += 1
+                cat.version = next(_CATALOG_VERSIONS)
             elif code == NODES_BULK:
                 self._bulk_nodes(op[1], op[2], step[0], op[4], step[1], lsn)
             elif code == EDGES_BULK:

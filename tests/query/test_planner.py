@@ -139,3 +139,25 @@ def test_a_count_of_distinct_reach_keeps_the_with_where():
         assert "CountDistinctReach" in db.execute("EXPLAIN " + q, {"m": 0}).plan.operators
         assert db.execute(q, {"m": 1}).fetchall() == [(2,)]
         assert db.execute(q, {"m": 2}).fetchall() == []
+
+
+def test_a_followers_plan_cache_does_not_outlive_its_catalog_across_a_reload(tmp_path):
+    """A read-only follower that reloads after the writer's checkpoint builds a new catalog. Plan
+    caches are keyed by the catalog's version, which used to restart at 0 for every new catalog:
+    the follower then reused the plan made under the old schema, where label X was in no type
+    (a plan that returns nothing without reading), and counted 0 X nodes where there was 1."""
+    path = str(tmp_path / "g")
+    w = lpgdb.connect(path)
+    w.set_schema("CREATE GRAPH TYPE g STRICT { (pType: P {k INT}) }")
+    w.checkpoint()
+    f = lpgdb.connect(path, readonly=True)
+    q = "MATCH (n:X) RETURN count(*)"
+    assert f.execute(q).fetchall() == [(0,)]
+    w.set_schema("CREATE GRAPH TYPE g STRICT { (pType: P {k INT}), (xType: X {k INT}) }")
+    with w.transaction() as tx:
+        tx.create_node("X", {"k": 1})
+    w.checkpoint()
+    f.refresh()
+    assert f.execute(q).fetchall() == w.execute(q).fetchall() == [(1,)]
+    f.close()
+    w.close()
