@@ -214,6 +214,16 @@ def _firsts(gids, start: int, count: int) -> Dict[int, int]:
     return out
 
 
+def _labels_only(lx) -> bool:
+    """A resolved label expression that names no type (decided by the labels alone)."""
+    op = lx[0]
+    if op in ("label", "any"):
+        return True
+    if op in ("and", "or"):
+        return all(_labels_only(i) for i in lx[1])
+    return op == "not" and _labels_only(lx[1])
+
+
 def _node_scope(c, labels, props) -> bool:
     scope = c.scope
     if scope[0] == "type":
@@ -258,6 +268,7 @@ class _KeyScan:
     def __init__(self, c, limit):
         self.c = c
         self.limit = limit
+        self.element = "edge" if c.edge_scope else "node"
         self.scope: List[bool] = []          # group -> every row of it is in scope (no WHERE yet)
         self.has: List[bool] = []            # group -> its rows hold the key (all of them)
         self.bounds: list = []               # (nid, n, "least" | "most"), node order
@@ -330,13 +341,14 @@ class _KeyScan:
                 del dups[limit:]
 
     def report(self, v) -> None:
-        c = self.c
+        c, element = self.c, self.element
+        get = v.edge if element == "edge" else v.node
         for nid, n, which in self.bounds:
             kind = c.min_kind if which == "least" else "participation_max"
-            v.report(kind, "node", nid, c.name, v._bound_message(c, v.node(nid), n, which))
+            v.report(kind, element, nid, c.name, v._bound_message(c, get(nid), n, which))
         for culprit, other, t in self.dups:
             if t is None:
-                t = tuple(comparable(v.node(culprit).properties[k]) for k in c.prop_keys)
+                t = tuple(comparable(get(culprit).properties[k]) for k in c.prop_keys)
             v._duplicate(c, culprit, other, t)
 
 
@@ -453,6 +465,10 @@ def scan_stored(v, view) -> bool:
     strict = gt.strict
     labelsets, type_labels, decode = view.labelsets, view.type_labels, view.decode_props
     scans = [_KeyScan(c, limit) for c in gt.constraints if not c.edge_scope and c.prop_keys is not None]
+    # edge scopes decided by the edge's labels alone (no type: that needs the endpoints)
+    escans = [_KeyScan(c, limit) for c in gt.constraints
+              if c.edge_scope and c.prop_keys is not None and not _KeyScan(c, limit).per_row
+              and _labels_only(c.scope)]
     degrees = [_DegreeScan(c, f) for c, f in ((c, _degree_form(c)) for c in gt.constraints) if f is not None]
     groups = core.Groups(cuts)
     reps: List[tuple] = []                   # node group -> (labels, props) of its first row
@@ -480,14 +496,27 @@ def scan_stored(v, view) -> bool:
         for d in degrees:
             d.add_groups(reps)
             d.chunk(view, ids, gids)
-    if strict and all_ids:
-        node_group = array("I", [_NONE]) * (all_ids[-1] + 1)
-        core.u32_scatter(node_group, all_ids, all_gids)
+    typing = strict and len(all_ids) > 0
+    if typing or escans:
+        if typing:
+            node_group = array("I", [_NONE]) * (all_ids[-1] + 1)
+            core.u32_scatter(node_group, all_ids, all_gids)
         del all_ids, all_gids
         middles, triples = core.Groups(cuts), core.Groups()
         ok: List[bool] = []
+        ereps: List[tuple] = []              # edge middle group -> (labels, props) of its first row
         for ids, types, srcs, dsts, blob, offs in view.edge_chunks():
-            tg = triples.triples(middles.rows(blob, offs, types), srcs, dsts, node_group)
+            mg = middles.rows(blob, offs, types)
+            if escans:
+                for g, i in sorted(_firsts(mg, len(ereps), middles.count).items()):
+                    ereps.append((type_labels[types[i]] if types[i] != _NONE else None,
+                                  decode(blob[offs[i]:offs[i + 1]])))
+                for s in escans:
+                    s.add_groups(ereps)
+                    s.chunk(v, ids, mg, blob, offs, None, None, decode)
+            if not typing:
+                continue
+            tg = triples.triples(mg, srcs, dsts, node_group)
             for g, i in sorted(_firsts(tg, len(ok), triples.count).items()):
                 probe = type(v)(gt, v.view)          # does typing this edge report anything?
                 probe.type_edge(v.edge(ids[i]))
@@ -496,7 +525,7 @@ def scan_stored(v, view) -> bool:
                 for i, g in enumerate(tg):
                     if not ok[g] and types[i] != _NONE:
                         v.type_edge(v.edge(ids[i]))
-    by_c = {id(s.c): s for s in scans + degrees}
+    by_c = {id(s.c): s for s in scans + degrees + escans}
     for c in gt.constraints:
         s = by_c.get(id(c))
         if s is not None:
