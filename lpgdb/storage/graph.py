@@ -168,6 +168,7 @@ class Catalog:
         self.next_node_id = 0
         self.next_edge_id = 0
         self.schema: Optional[tuple] = None                 # (ddl, graph_type_name) or None
+        self.replaced_schemas: list = []                    # [(LSN it was replaced at, schema)], ascending
         self.schema_specs: list = []
         self.key_specs: list = []                           # what the schema loader gave (key specs)
         self.user_indexes: dict = {}                        # (label, props) -> KeySpec
@@ -950,6 +951,7 @@ class GraphState:
                 key_specs, tables, users_next = step
                 for spec in cat.schema_specs:
                     st.key_drop(spec.index_id)
+                cat.replaced_schemas.append((lsn, cat.schema))   # what older snapshots still see
                 cat.schema = (op[1], op[2]) if op[1] is not None else None
                 cat.schema_specs = []
                 for ispec in key_specs:

@@ -114,10 +114,21 @@ class GraphView:
     # -- metadata ---------------------------------------------------------------------------------
     @property
     def schema(self):
-        """The enforced schema as stored: ``(ddl, graph type name)``, or None (the current one:
-        schema changes are rare and take the writer lock). Resolving it is the schema
-        package's job (``lpgdb.schema.of``)."""
-        return self._cat.schema
+        """The enforced schema this view sees, as stored: ``(ddl, graph type name)``, or None.
+        A view older than the last schema change sees the schema of its time (a plan made with
+        the newer one could prune a label this view still holds). Resolving it is the schema
+        package's job (``lpgdb.schema.of``).  O(1) for a current view."""
+        return self._schema_at()[1]
+
+    def _schema_at(self):
+        """``(LSN the schema was replaced at or None, schema)`` visible at this view's LSN."""
+        cat = self._cat
+        old = cat.replaced_schemas
+        if old and self.lsn < old[-1][0]:
+            for until, schema in old:
+                if self.lsn < until:
+                    return until, schema
+        return None, cat.schema
 
     @property
     def next_node_id(self) -> int:
@@ -128,10 +139,12 @@ class GraphView:
         return self._cat.next_edge_id
 
     @property
-    def catalog_version(self) -> int:
-        """A number that changes whenever the schema or the set of indexes changes (the query
-        engine's plan caches compare it).  O(1)."""
-        return self._cat.version
+    def catalog_version(self):
+        """A value that changes whenever the schema or the set of indexes changes (the query
+        engine's plan caches compare it): a number, or for a view older than the last schema
+        change, the number and the LSN its schema was replaced at.  O(1) for a current view."""
+        until = self._schema_at()[0]
+        return self._cat.version if until is None else (self._cat.version, until)
 
     def user_indexes(self) -> list:
         """``[(label, (props...))]`` of the user hash indexes this view may read, sorted."""

@@ -161,3 +161,28 @@ def test_a_followers_plan_cache_does_not_outlive_its_catalog_across_a_reload(tmp
     assert f.execute(q).fetchall() == w.execute(q).fetchall() == [(1,)]
     f.close()
     w.close()
+
+
+def test_a_snapshot_older_than_a_schema_change_plans_with_the_schema_of_its_time():
+    """The planner prunes a label that no type of the schema has (nothing can match it). A
+    snapshot taken while X nodes existed, before they were deleted and a schema without X was
+    set, still holds them: it must not be planned with the newer schema (it counted 0)."""
+    db = lpgdb.connect(":memory:")
+    with db.transaction() as tx:
+        tx.create_node("X", {"k": 1})
+        tx.create_node("P", {"k": 2})
+    old = db.snapshot()
+    q = "MATCH (n:X) RETURN count(*)"
+    assert old.execute(q).fetchall() == [(1,)]             # a plan cached before the change
+    with db.transaction() as tx:
+        for n in tx.find_nodes("X"):
+            tx.delete_node(n.id)
+    db.set_schema("CREATE GRAPH TYPE g STRICT { (pType: P {k INT}) }")
+    assert db.execute(q).fetchall() == [(0,)]              # planned with the new schema
+    assert old.execute(q).fetchall() == [(1,)]
+    assert len(list(old.nodes("X"))) == 1
+    assert old.graph_type is None
+    with db.snapshot() as now:
+        assert now.graph_type is not None
+    old.close()
+    db.close()
