@@ -26,6 +26,7 @@ Every entry carries LSNs ``begin``/``end`` and is visible to a reader at ``snap`
 from __future__ import annotations
 
 import threading
+import weakref
 from array import array
 from itertools import accumulate
 
@@ -809,6 +810,45 @@ def key_hash(key: bytes) -> int:
     return lib.lpg_key_hash(key, len(key))
 
 
+# ---- lazily opened base files (Store.attach_lazy; store.c calls back at a file's first use) ------
+_lazy_files: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()   # tag -> opener
+_open_error = threading.local()          # the exception of this thread's last failed open
+
+
+@ffi.def_extern()
+def lpg_open_file_cb(handle, out):
+    """Called by store.c from inside a store call (its locks held, GIL taken by cffi): open file
+    ``handle``.  What runs here must not call a Store on this thread: the store functions keep
+    per-thread scratch buffers (``lazy_opening`` tells hooks, e.g. io.Simulator's on_call)."""
+    _open_error.depth = getattr(_open_error, "depth", 0) + 1
+    try:
+        lazy = _lazy_files.get(handle)
+        if lazy is None:
+            raise errors.InternalError(f"a lazily attached data file (tag {handle}) is gone")
+        f = lazy.open()
+        out[0] = f._h
+        return 0
+    except BaseException as e:   # noqa: BLE001 - handed to the reader's thread (take_open_error)
+        _open_error.exc = (handle, e)
+        return _ECORRUPT
+    finally:
+        _open_error.depth -= 1
+
+
+def lazy_opening() -> bool:
+    """Whether this thread is inside a lazy open (called from a store call)."""
+    return getattr(_open_error, "depth", 0) > 0
+
+
+def take_open_error(tag):
+    """The exception with which this thread's last lazy open of file ``tag`` failed, or None."""
+    pending = getattr(_open_error, "exc", None)
+    if pending is None or pending[0] != tag:
+        return None
+    _open_error.exc = None
+    return pending[1]
+
+
 class File:
     """An open, self-checking immutable file over a mapping (kept alive by this object).
 
@@ -931,6 +971,14 @@ class Store(_Native):
     def attach(self, f: File) -> None:
         _fcheck(lib.lpg_store_attach(self._hh(), f._h), "attach file")
         self._files.append(f)
+
+    def attach_lazy(self, kind: int, key1: int, key2: int, lazy) -> None:
+        """Attach a base file that is opened at its first use: ``lazy.tag`` identifies it,
+        ``lazy.open()`` returns its File (called once per store, from the read that needs it;
+        what it raises is kept for ``take_open_error``)."""
+        _lazy_files[lazy.tag] = lazy
+        _fcheck(lib.lpg_store_attach_lazy(self._hh(), kind, key1, key2, lazy.tag), "attach file")
+        self._files.append(lazy)
 
     def key_index(self, index: int, nsub_log: int) -> None:
         check(lib.lpg_store_key_index(self._hh(), index, nsub_log), "Store.key_index")

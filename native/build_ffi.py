@@ -24,6 +24,8 @@ def _cdef() -> str:
 
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef())
+# the opener of lazily attached base files (store.c calls it at a file's first use; core.py)
+ffibuilder.cdef('extern "Python+C" int lpg_open_file_cb(uint64_t handle, lpg_file **out);')
 ffibuilder.set_source(
     "lpgdb._native",
     '#include "lpgdb.h"',

@@ -267,6 +267,10 @@ int lpg_store_new(uint64_t node_base, uint64_t edge_base, lpg_store **out);
 void lpg_store_free(lpg_store *s);
 /* Attach a base file (by its kind and keys).  O(1): files are parsed on first use. */
 int lpg_store_attach(lpg_store *s, lpg_file *f);
+/* Attach a base file not opened yet, by the kind and keys its name gives: it is opened at its
+ * first use through the Python callback lpg_open_file_cb(handle), which maps it and checks its
+ * size and header (lpg_file_open); the opened file's kind and keys must match.  O(1). */
+int lpg_store_attach_lazy(lpg_store *s, uint32_t kind, uint64_t key1, uint64_t key2, uint64_t handle);
 /* Declare base hash index `index` split into 2^nsub_log sub-indexes (files attached or not). */
 int lpg_store_key_index(lpg_store *s, uint32_t index, uint32_t nsub_log);
 /* Base totals: live nodes per label id (index 0 = all nodes), live edges per type. */

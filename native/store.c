@@ -275,39 +275,41 @@ static int grow_slots(void **arr, uint32_t *n, uint32_t need, size_t elem)
     return LPG_OK;
 }
 
-int lpg_store_attach(lpg_store *s, lpg_file *f)
+/* Put file f (or, f NULL, the lazily opened file `lazy` - 1) into the slot its kind and keys name.
+ * `id` stands for the file in corruption reports.  Caller holds the write lock. */
+static int attach_slot(lpg_store *s, uint32_t kind, uint64_t key1, uint64_t key2, lpg_file *f,
+                       uint64_t lazy, const lpg_file *id)
 {
-    if (!s || !f)
-        return LPG_EINVAL;
     int rc = LPG_OK;
-    pthread_rwlock_wrlock(&s->lock);
-    if (f->kind == KIND_PART) {
-        if (f->key1 >= (LPG_ID_CAP >> PART_SHIFT) || (f->key1 << PART_SHIFT) >= s->node_base + PART_SLOTS) {
-            rc = file_corrupt(f, 32);
+    if (kind == KIND_PART) {
+        if (key1 >= (LPG_ID_CAP >> PART_SHIFT) || (key1 << PART_SHIFT) >= s->node_base + PART_SLOTS) {
+            rc = file_corrupt(id, 32);
             goto out;
         }
-        uint32_t p = (uint32_t)f->key1;
+        uint32_t p = (uint32_t)key1;
         if ((rc = grow_slots((void **)&s->parts, &s->nparts, p + 1, sizeof(pslot))))
             goto out;
         if (s->parts[p].state == 1)
             part_release(&s->parts[p].pt);
         memset(&s->parts[p], 0, sizeof(pslot));
         s->parts[p].f = f;
-    } else if (f->kind == KIND_ELOC) {
-        if (f->key1 >= (LPG_ID_CAP >> ELOC_SHIFT)) {
-            rc = file_corrupt(f, 32);
+        s->parts[p].lazy = lazy;
+    } else if (kind == KIND_ELOC) {
+        if (key1 >= (LPG_ID_CAP >> ELOC_SHIFT)) {
+            rc = file_corrupt(id, 32);
             goto out;
         }
-        uint32_t q = (uint32_t)f->key1;
+        uint32_t q = (uint32_t)key1;
         if ((rc = grow_slots((void **)&s->elocs, &s->nelocs, q + 1, sizeof(eslot))))
             goto out;
         memset(&s->elocs[q], 0, sizeof(eslot));
         s->elocs[q].f = f;
+        s->elocs[q].lazy = lazy;
     } else {
-        uint64_t index = f->key1;
-        uint32_t nsub_log = (uint32_t)(f->key2 >> 32), sub = (uint32_t)f->key2;
+        uint64_t index = key1;
+        uint32_t nsub_log = (uint32_t)(key2 >> 32), sub = (uint32_t)key2;
         if (index >= (1u << 20) || nsub_log > 16 || sub >= (1u << nsub_log)) {
-            rc = file_corrupt(f, 32);
+            rc = file_corrupt(id, 32);
             goto out;
         }
         if ((rc = grow_slots((void **)&s->kidx, &s->nkidx, (uint32_t)index + 1, sizeof(kindex))))
@@ -315,7 +317,7 @@ int lpg_store_attach(lpg_store *s, lpg_file *f)
         kindex *ki = &s->kidx[index];
         if (!ki->present || ki->nsub_log != nsub_log) {
             if (ki->present) {   /* mixing split levels in one generation is a manifest error */
-                rc = file_corrupt(f, 40);
+                rc = file_corrupt(id, 40);
                 goto out;
             }
             ki->subs = calloc((size_t)1 << nsub_log, sizeof(kslot));
@@ -328,10 +330,48 @@ int lpg_store_attach(lpg_store *s, lpg_file *f)
         }
         memset(&ki->subs[sub], 0, sizeof(kslot));
         ki->subs[sub].f = f;
+        ki->subs[sub].lazy = lazy;
     }
 out:
+    return rc;
+}
+
+int lpg_store_attach(lpg_store *s, lpg_file *f)
+{
+    if (!s || !f)
+        return LPG_EINVAL;
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = attach_slot(s, f->kind, f->key1, f->key2, f, 0, f);
     pthread_rwlock_unlock(&s->lock);
     return rc;
+}
+
+int lpg_store_attach_lazy(lpg_store *s, uint32_t kind, uint64_t key1, uint64_t key2, uint64_t handle)
+{
+    if (!s || kind < KIND_PART || kind > KIND_ELOC || handle == UINT64_MAX)
+        return LPG_EINVAL;
+    lpg_file id = {0};
+    id.tag = handle;
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = attach_slot(s, kind, key1, key2, NULL, handle + 1, &id);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+/* Open the lazily attached file of a slot (init mutex held, *f NULL): through the Python side,
+ * then check it is the file the slot was attached as. */
+static int open_lazy(uint64_t lazy, uint32_t kind, uint64_t key1, uint64_t key2, lpg_file **f)
+{
+    lpg_file id = {0};
+    id.tag = lazy - 1;
+    lpg_file *g = NULL;
+    int rc = lpg_open_file_cb(lazy - 1, &g);
+    if (rc || !g)
+        return file_corrupt(&id, 0);          /* the Python side holds the real error */
+    if (g->kind != kind || g->key1 != key1 || g->key2 != key2)
+        return file_corrupt(g, 12);
+    __atomic_store_n(f, g, __ATOMIC_RELEASE);
+    return LPG_OK;
 }
 
 int lpg_store_key_index(lpg_store *s, uint32_t index, uint32_t nsub_log)
@@ -541,13 +581,20 @@ int lpg_store_propkey(lpg_store *s, uint32_t id, uint8_t *out, size_t cap, size_
 int st_part(lpg_store *s, uint32_t p, part **out)
 {
     *out = NULL;
-    if (p >= s->nparts || !s->parts[p].f)
+    if (p >= s->nparts || (!s->parts[p].lazy && !s->parts[p].f))
         return LPG_OK;
     pslot *ps = &s->parts[p];
     int st = __atomic_load_n(&ps->state, __ATOMIC_ACQUIRE);
     if (st == 0) {
         pthread_mutex_lock(&s->init);
         st = ps->state;
+        if (st == 0 && !ps->f) {
+            int rc = open_lazy(ps->lazy, KIND_PART, p, 0, &ps->f);
+            if (rc) {
+                pthread_mutex_unlock(&s->init);
+                return rc;
+            }
+        }
         if (st == 0) {
             int rc = part_parse(ps->f, &ps->pt);
             __atomic_store_n(&ps->state, rc ? rc : 1, __ATOMIC_RELEASE);
@@ -564,13 +611,20 @@ int st_part(lpg_store *s, uint32_t p, part **out)
 int st_eloc(lpg_store *s, uint32_t q, eloc **out)
 {
     *out = NULL;
-    if (q >= s->nelocs || !s->elocs[q].f)
+    if (q >= s->nelocs || (!s->elocs[q].lazy && !s->elocs[q].f))
         return LPG_OK;
     eslot *es = &s->elocs[q];
     int st = __atomic_load_n(&es->state, __ATOMIC_ACQUIRE);
     if (st == 0) {
         pthread_mutex_lock(&s->init);
         st = es->state;
+        if (st == 0 && !es->f) {
+            int rc = open_lazy(es->lazy, KIND_ELOC, q, 0, &es->f);
+            if (rc) {
+                pthread_mutex_unlock(&s->init);
+                return rc;
+            }
+        }
         if (st == 0) {
             int rc = eloc_parse(es->f, &es->e);
             __atomic_store_n(&es->state, rc ? rc : 1, __ATOMIC_RELEASE);
@@ -590,12 +644,19 @@ int st_ksub(lpg_store *s, uint32_t index, uint32_t sub, uint32_t nsub_log, ksub 
     if (index >= s->nkidx || !s->kidx[index].present || s->kidx[index].nsub_log != nsub_log)
         return LPG_OK;
     kslot *ks = &s->kidx[index].subs[sub];
-    if (!ks->f)
+    if (!ks->lazy && !ks->f)
         return LPG_OK;
     int st = __atomic_load_n(&ks->state, __ATOMIC_ACQUIRE);
     if (st == 0) {
         pthread_mutex_lock(&s->init);
         st = ks->state;
+        if (st == 0 && !ks->f) {
+            int rc = open_lazy(ks->lazy, KIND_KEYS, index, ((uint64_t)nsub_log << 32) | sub, &ks->f);
+            if (rc) {
+                pthread_mutex_unlock(&s->init);
+                return rc;
+            }
+        }
         if (st == 0) {
             int rc = ksub_parse(ks->f, &ks->k);
             if (!rc && (ks->k.nsub_log != nsub_log || ks->k.sub != sub))

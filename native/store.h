@@ -70,22 +70,27 @@ typedef struct {
     size_t nent;
 } orun;
 
+/* A base file slot.  `lazy` != 0: the file (handle lazy - 1) is opened at first use through
+ * lpg_open_file_cb, under the store's init mutex, once; f stays NULL until then. */
 typedef struct {
     lpg_file *f;
     part pt;
     int state;               /* 0 unparsed, 1 ok, < 0 the parse error */
+    uint64_t lazy;
 } pslot;
 
 typedef struct {
     lpg_file *f;
     eloc e;
     int state;
+    uint64_t lazy;
 } eslot;
 
 typedef struct {
     lpg_file *f;
     ksub k;
     int state;
+    uint64_t lazy;
 } kslot;
 
 typedef struct {
@@ -179,6 +184,10 @@ typedef struct {
 } eloc_t;
 
 /* store.c helpers used by build.c (caller holds the lock) */
+/* Opens a lazily attached base file (handle = the tag given to lpg_store_attach_lazy): defined
+ * by the Python side (cffi extern "Python+C", native/build_ffi.py).  LPG_OK and *out, or an
+ * error (the Python side keeps the exception).  Called with the store's init mutex held. */
+int lpg_open_file_cb(uint64_t handle, lpg_file **out);
 int st_part(lpg_store *s, uint32_t p, part **out);          /* NULL *out when no file */
 int st_eloc(lpg_store *s, uint32_t q, eloc **out);
 int st_ksub(lpg_store *s, uint32_t index, uint32_t sub_at_nsub_log, uint32_t nsub_log, ksub **out);

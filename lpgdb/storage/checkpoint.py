@@ -261,10 +261,11 @@ def manifest_files(manifest: Optional[dict]) -> list:
     return [(os.path.join("data", e[0]), e[1], e[2]) for _k, _key, e in _file_entries(manifest)]
 
 
-def load(root: str, meta: Meta, schema_loader, have: Optional[dict] = None):
+def load(root: str, meta: Meta, schema_loader, have: Optional[dict] = None, *, lazy: bool = False):
     """The generation META names: ``(GraphState, manifest)`` (manifest None for a database never
-    checkpointed).  Maps the files (sizes and headers checked, blocks lazily); reuses the mapped
-    files in ``have`` (name -> MappedFile).  O(files), independent of the graph's size."""
+    checkpointed).  Maps the files (sizes and headers checked, blocks lazily) -- or, ``lazy``,
+    each at its first use (files.open_files); reuses the files in ``have`` (name ->
+    MappedFile).  O(manifest entries), independent of the graph's size; lazy touches no data file."""
     if meta.manifest_len == 0:
         if meta.checkpoint_lsn:
             raise CorruptionError("META names a checkpoint but no manifest; restore the database "
@@ -277,11 +278,13 @@ def load(root: str, meta: Meta, schema_loader, have: Optional[dict] = None):
     man = load_manifest(root, meta)
     mpath = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
     cat = graph.Catalog.from_manifest(man, schema_loader, path=mpath)
-    return generation(root, meta, man, cat, schema_loader, have), man
+    return generation(root, meta, man, cat, schema_loader, have, lazy=lazy), man
 
 
-def generation(root: str, meta: Meta, man: dict, cat, schema_loader, have: Optional[dict] = None):
-    """A GraphState over the files of manifest ``man`` with the (checked) catalog ``cat``."""
+def generation(root: str, meta: Meta, man: dict, cat, schema_loader, have: Optional[dict] = None,
+               *, lazy: bool = False):
+    """A GraphState over the files of manifest ``man`` with the (checked) catalog ``cat``;
+    ``lazy``: its data files are opened at their first use (files.open_files)."""
     mpath = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
     entries = _file_entries(man, mpath)
     key_subs = {}
@@ -304,7 +307,7 @@ def generation(root: str, meta: Meta, man: dict, cat, schema_loader, have: Optio
             raise ValueError("counters")
     except (KeyError, TypeError, ValueError) as e:
         raise CorruptionError(f"malformed manifest: {e}", path=mpath) from None
-    mapped = files.open_files(root, [e for _k, _key, e in entries], have)
+    mapped = files.open_files(root, [e for _k, _key, e in entries], have, lazy=lazy)
     st = graph.GraphState(cat, files=mapped, base_lsn=meta.checkpoint_lsn, propkeys=propkeys,
                           key_subs=key_subs, counts=(lcounts, tcounts))
     st.schema_loader = schema_loader

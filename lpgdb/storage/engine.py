@@ -64,7 +64,7 @@ from typing import Callable, Optional
 
 from .. import core
 from ..errors import CorruptionError, Error, InterfaceError, InternalError, OperationalError
-from . import archive, attach, checkpoint, io, records, wal
+from . import archive, attach, checkpoint, files, io, records, wal
 from .graph import Catalog, GraphState, Retired
 from .view import GraphView
 
@@ -228,7 +228,7 @@ class Engine:
         """Recovery for the writer: build the state from META + files + WAL."""
         self.meta, self._meta_other = checkpoint.read_slots(self._p("META"))
         self.seg_size = self.meta.seg_size
-        state, self.manifest = checkpoint.load(self.path, self.meta, self.schema_loader)
+        state, self.manifest = checkpoint.load(self.path, self.meta, self.schema_loader, lazy=True)
         self.commit_seq = self.manifest["commit_seq"] if self.manifest else 0
         self.last_commit_ns = self.manifest["last_commit_ns"] if self.manifest else 0
         end, torn, lost, state = self._replay(state, self.meta.checkpoint_lsn, None)
@@ -414,7 +414,7 @@ class Engine:
         man = checkpoint.merged_manifest(getattr(state, "manifest", None), desc, end, seq, self.last_commit_ns)
         cat = Catalog.from_manifest(man, self.schema_loader, path=self._p("wal"))
         nxt = checkpoint.generation(self.path, replace(self.meta, checkpoint_lsn=end), man, cat,
-                                    self.schema_loader, have=state.files)
+                                    self.schema_loader, have=state.files, lazy=not self.readonly)
         self._attach_pending = man
         if state is not self.state:
             state.retire()
@@ -483,7 +483,7 @@ class Engine:
             self.meta = checkpoint.switch(self.path, self.meta, man, mdata)
             self.manifest = man
             nxt = checkpoint.generation(self.path, self.meta, man, st.catalog, self.schema_loader,
-                                        have=st.files)
+                                        have=st.files, lazy=True)
         except BaseException as e:
             err = OperationalError(f"the bulk load is committed (its log record is durable) but "
                                    f"installing its files failed ({e}); reopen the database",
@@ -492,6 +492,7 @@ class Engine:
             raise err from e
         nxt.publish(lsn)
         self.state = nxt
+        files.open_retiring(st.files, nxt.files)     # snapshots of st keep what is deleted next
         st.retire()
         self.replayed_to = lsn
         try:
@@ -510,7 +511,7 @@ class Engine:
         """After a failed attach: the generation of the current checkpoint again (the overlay
         of ``st`` holds the unlogged load)."""
         try:
-            fresh, _man = checkpoint.load(self.path, self.meta, self.schema_loader, have=st.files)
+            fresh, _man = checkpoint.load(self.path, self.meta, self.schema_loader, have=st.files, lazy=True)
         except BaseException as e:
             self._poison(e)
             raise
@@ -732,7 +733,7 @@ class Engine:
             raise
         try:
             nxt = checkpoint.generation(self.path, self.meta, self.manifest, st.catalog,
-                                        self.schema_loader, have=st.files)
+                                        self.schema_loader, have=st.files, lazy=True)
         except BaseException as e:
             # META names the new checkpoint but its files cannot be mapped: memory and disk
             # disagree until the next open (which maps them, or reports the damage)
@@ -742,6 +743,7 @@ class Engine:
         # Snapshots still open on the old one keep it, and its mappings, until they close.
         nxt.publish(nxt.applied_lsn)
         self.state = nxt
+        files.open_retiring(st.files, nxt.files)     # snapshots of st keep what is deleted next
         st.retire()                  # freed now, or when its last snapshot closes
         self._next_auto_checkpoint = 0
         try:

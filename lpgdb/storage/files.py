@@ -62,8 +62,11 @@ def _new_tag(path: str) -> int:
         return tag
 
 
-def corruption(e: core.Corrupt) -> CorruptionError:
+def corruption(e: core.Corrupt) -> Exception:
     """The CorruptionError for damage the C core found in a mapped file."""
+    pending = core.take_open_error(e.tag)
+    if pending is not None:        # a lazy open failed (CorruptionError, OperationalError, ...)
+        return pending
     path = _tags.get(e.tag)
     return CorruptionError(f"{e.what}: a data file is damaged (checksum or format mismatch); "
                            f"restore the database from a backup or an archive", path=path,
@@ -71,13 +74,21 @@ def corruption(e: core.Corrupt) -> CorruptionError:
 
 
 class MappedFile:
-    """One immutable data file, mapped read-only and opened by the C core (lazy block CRCs).
+    """One immutable data file of a manifest, mapped read-only and opened by the C core (lazy
+    block CRCs) -- at its first use when the generation is lazy (``open_files(lazy=True)``).
 
-    The mapping lives as long as this object; generations and snapshots hold it, so a file
-    deleted by a later checkpoint stays readable for the snapshots that still use it.
+    The constructor touches no file: it checks the name and takes the kind and keys the name
+    gives.  ``open()`` (once; the store calls it from the first read that needs the file, or
+    ``verify`` does) fstats the file, refuses a size other than the manifest's (invariant 1),
+    maps it and checks its header (``core.File``); damage found then is a CorruptionError, kept
+    and raised again by every later use.  The mapping lives as long as this object; generations
+    and snapshots hold it, so a file deleted by a later checkpoint stays readable for the
+    snapshots that still use it -- once opened: the writer opens a retiring generation's files
+    before it deletes them (``open_retiring``).
     """
 
-    __slots__ = ("path", "name", "size", "crc", "file", "tag", "__weakref__")
+    __slots__ = ("path", "name", "size", "crc", "kind", "keys", "tag", "_file", "_error", "_lock",
+                 "__weakref__")
 
     def __init__(self, root: str, name: str, size: int, crc: int):
         if not valid_name(name):
@@ -85,33 +96,63 @@ class MappedFile:
                                   path=os.path.join(root, "manifest"))
         self.path = os.path.join(root, "data", name)
         self.name, self.size, self.crc = name, size, crc
+        parts = name[:-4].split("-")
+        if parts[0] == "part":
+            self.kind, self.keys = core.KIND_PART, (int(parts[1], 16), 0)
+        elif parts[0] == "eloc":
+            self.kind, self.keys = core.KIND_ELOC, (int(parts[1], 16), 0)
+        else:
+            self.kind = core.KIND_KEYS
+            self.keys = (int(parts[1], 16), (int(parts[2], 16) << 32) | int(parts[3], 16))
+        self._file = self._error = None
+        self._lock = threading.Lock()
+        self.tag = _new_tag(self.path)
+
+    @property
+    def opened(self) -> bool:
+        return self._file is not None
+
+    @property
+    def file(self) -> core.File:
+        return self._file if self._file is not None else self.open()
+
+    def open(self) -> core.File:
+        """The opened file (open, size check, map, header check on the first call).  O(1)."""
+        with self._lock:
+            if self._file is not None:
+                return self._file
+            if self._error is not None:
+                raise self._error
+            try:
+                self._file = self._open()
+            except CorruptionError as e:
+                self._error = e            # the file is damaged: every later use says so
+                raise
+            return self._file
+
+    def _open(self) -> core.File:
         fd = io.open(self.path, os.O_RDONLY, missing_ok=True)
         if fd is None:
             raise CorruptionError("a data file named by the manifest is missing; restore the database "
                                   "from a backup or an archive", path=self.path)
         try:
             actual = io.fstat(fd).st_size
-            if actual != size:   # (1)
-                raise CorruptionError(f"a data file has {actual} bytes, the manifest says {size} "
+            if actual != self.size:   # (1)
+                raise CorruptionError(f"a data file has {actual} bytes, the manifest says {self.size} "
                                       f"(truncated or replaced); restore the database from a backup",
-                                      path=self.path, offset=min(actual, size))
-            data = io.mmap(fd, size)
+                                      path=self.path, offset=min(actual, self.size))
+            data = io.mmap(fd, self.size)
         finally:
             io.close(fd)
-        self.tag = _new_tag(self.path)
         try:
-            self.file = core.File(data, self.tag)
+            return core.File(data, self.tag)
         except core.Corrupt as e:
             raise corruption(e) from None
-
-    @property
-    def kind(self) -> int:
-        return self.file.kind
 
     def verify(self) -> None:
         """Check every block's CRC (``lpgdb verify``).  O(file)."""
         try:
-            self.file.verify()
+            self.open().verify()
         except core.Corrupt as e:
             raise corruption(e) from None
 
@@ -128,14 +169,32 @@ def write_image(root: str, name: str, image) -> tuple:
     return core.crc32c(image), len(image)
 
 
-def open_files(root: str, entries, have: Optional[dict] = None) -> dict:
-    """name -> MappedFile for the manifest entries ``[(name, crc, size)]``, reusing the already
-    mapped ones in ``have`` (unchanged files are shared between generations)."""
+def open_files(root: str, entries, have: Optional[dict] = None, *, lazy: bool = False) -> dict:
+    """name -> MappedFile for the manifest entries ``[(name, crc, size)]``, reusing the ones in
+    ``have`` (unchanged files are shared between generations: opened and checked once).
+    ``lazy``: touch no file now (each is opened at its first use); only for the writer, which
+    alone deletes data files and opens what it deletes first (``open_retiring``).  Otherwise
+    every file is opened here (followers and read-only opens: a writer elsewhere may delete
+    the files of their generation at its next checkpoint)."""
     out = {}
     have = have or {}
     for name, crc, size in entries:
         f = have.get(name)
         if f is None or f.size != size:
             f = MappedFile(root, name, size, crc)
+        if not lazy:
+            f.open()
         out[name] = f
     return out
+
+
+def open_retiring(old: dict, new: dict) -> None:
+    """Before the writer deletes the files of generation ``old`` that ``new`` no longer names:
+    open the ones not opened yet, so the snapshots still reading ``old`` keep them mapped.
+    A damaged one stays damaged (its error is kept).  O(files of old not in new)."""
+    for name, f in old.items():
+        if name not in new and not f.opened:
+            try:
+                f.open()
+            except CorruptionError:
+                pass

@@ -418,7 +418,10 @@ class GraphState:
             st.set_propkey(kid, name)
         try:
             for f in self.files.values():
-                st.attach(f.file)
+                if f.opened:
+                    st.attach(f.file)
+                else:                       # opened at its first use (files.py)
+                    st.attach_lazy(f.kind, f.keys[0], f.keys[1], f)
         except core.Corrupt as e:
             from .files import corruption
             raise corruption(e) from None
