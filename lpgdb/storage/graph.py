@@ -217,7 +217,11 @@ class Catalog:
         return self.schema_specs + [s for s in self.user_indexes.values() if not s.shared]
 
     def spec_by_name(self, name: str) -> Optional[KeySpec]:
-        for spec in self.schema_specs + list(self.user_indexes.values()):
+        """O(indexes), without building a list: called on every key lookup (view.index_spec)."""
+        for spec in self.schema_specs:
+            if spec.name == name:
+                return spec
+        for spec in self.user_indexes.values():
             if spec.name == name:
                 return spec
         return None
