@@ -658,8 +658,12 @@ def copy_tree(src, dst, *, site=None) -> None:
 
 
 def remove_tree(path, *, site=None) -> None:
-    """Remove a directory tree this process created (never follows symbolic links)."""
+    """Remove a directory tree this process created (never follows symbolic links: a link
+    found at ``path`` or inside it is removed itself, what it points to is left alone)."""
     site = site or _caller()
+    if not is_real_dir(path):
+        unlink(path, site=site, missing_ok=True)
+        return
     for name in listdir(path, site=site, missing_ok=True):
         p = os.path.join(path, name)
         if is_real_dir(p):

@@ -202,3 +202,26 @@ def test_link_or_copy_and_copy_file(tmp_path):
     assert _read(tmp_path / "l") == _read(tmp_path / "c") == b"payload"
     with pytest.raises(lpgdb.OperationalError, match="exists"):
         io.copy_file(src, str(tmp_path / "c"))
+
+
+def test_remove_tree_never_deletes_through_a_symbolic_link(tmp_path):
+    """A staging directory replaced by a link (by a user, or restored from an archive that kept
+    links) is unlinked itself; the files it points to, and those a link inside it points to,
+    stay."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_bytes(b"keep me")
+    stage = tmp_path / "db" / "ship"
+    stage.parent.mkdir()
+    os.symlink(outside, stage)
+    io.remove_tree(str(stage))
+    assert not os.path.lexists(stage) and _read(outside / "precious") == b"keep me"
+
+    stage.mkdir()
+    (stage / "sub").mkdir()
+    (stage / "sub" / "f").write_bytes(b"x")
+    os.symlink(outside, stage / "sub" / "link")
+    os.symlink(outside / "precious", stage / "file-link")
+    io.remove_tree(str(stage))
+    assert not os.path.lexists(stage) and _read(outside / "precious") == b"keep me"
+    io.remove_tree(str(stage))             # missing: nothing to do
