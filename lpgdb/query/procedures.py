@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..errors import InterfaceError
+from ..values import kind
 from .diagnostics import type_error
 from .runtime import type_name
 
@@ -71,6 +72,12 @@ def get_procedure(name: str) -> Optional[Procedure]:
     return _REGISTRY.get(name)
 
 
+# a procedure signature's type -> the value kinds (lpgdb.values.kind, plus "map") it accepts;
+# any other type name (ANY, NODE, ...) accepts every value
+_ACCEPTS = {"INTEGER": ("int",), "FLOAT": ("float", "int"), "NUMBER": ("int", "float"), "STRING": ("str",),
+            "BOOLEAN": ("bool",), "LIST": ("list",), "MAP": ("map",)}
+
+
 def accepts(typ: str, static: str) -> bool:
     """Can a value of static type ``static`` (see semantic.py) be passed as ``typ``?"""
     base = typ.rstrip("?")
@@ -78,9 +85,7 @@ def accepts(typ: str, static: str) -> bool:
         return True
     if static == "null":
         return typ.endswith("?")
-    return {"INTEGER": ("int",), "FLOAT": ("float", "int"), "NUMBER": ("int", "float"), "STRING": ("str",),
-            "BOOLEAN": ("bool",), "LIST": ("list",), "MAP": ("map",)}.get(base, (static,)).__contains__(static) \
-        or base == "ANY"
+    return base == "ANY" or static in _ACCEPTS.get(base, (static,))
 
 
 def coerce(proc: Procedure, args: list) -> list:
@@ -92,10 +97,7 @@ def coerce(proc: Procedure, args: list) -> list:
                 raise type_error(f"{proc.name}: argument '{name}' must not be null")
             out.append(None)
             continue
-        ok = {"INTEGER": type(v) is int, "FLOAT": type(v) in (int, float), "NUMBER": type(v) in (int, float),
-              "STRING": isinstance(v, str), "BOOLEAN": type(v) is bool, "LIST": isinstance(v, list),
-              "MAP": isinstance(v, dict)}.get(base, True)
-        if not ok:
+        if base in _ACCEPTS and ("map" if isinstance(v, dict) else kind(v)) not in _ACCEPTS[base]:
             raise type_error(f"{proc.name}: argument '{name}' expects {base}, got {type_name(v)}")
         out.append(float(v) if base == "FLOAT" else v)
     return out

@@ -217,3 +217,32 @@ def test_registered_procedure_can_be_called():
             assert d.execute("CALL test.squares($n)", {"n": 2}).fetchall() == [(0,), (1,)]
     finally:
         lq.unregister_procedure("test.squares")
+
+
+@pytest.mark.parametrize("typ, good, bad", [
+    ("INTEGER", [3, -1], [1.5, True, "3"]),
+    ("FLOAT", [1.5, 2], [True, "1.5"]),
+    ("NUMBER", [1, 2.5], [False, [1]]),
+    ("STRING", ["a", ""], [1, b"a"]),
+    ("BOOLEAN", [True, False], [0, "true"]),
+    ("LIST", [[1, "a"], []], [{"a": 1}, "ab"]),
+    ("MAP", [{"a": 1}, {}], [[1], 1]),
+    ("ANY", [1, "a", [1], {"a": 1}], []),
+])
+def test_procedure_arguments_are_checked_by_their_declared_type(typ, good, bad):
+    lq.register_procedure("test.echo", [("v", typ)], [("out", "ANY")], lambda v: [(v,)])
+    try:
+        with lpgdb.connect(":memory:") as d:
+            for v in good:
+                got = d.execute("CALL test.echo($v) YIELD out RETURN out", {"v": v}).fetchall()
+                want = float(v) if typ == "FLOAT" else v
+                assert got == [(want,)] and type(got[0][0]) is type(want)
+            for v in bad:
+                with pytest.raises(lpgdb.Error, match=f"argument 'v' expects {typ}"):
+                    d.execute("CALL test.echo($v) YIELD out RETURN out", {"v": v}).fetchall()
+            with pytest.raises(lpgdb.Error, match="must not be null"):
+                d.execute("CALL test.echo($v) YIELD out RETURN out", {"v": None}).fetchall()
+            with pytest.raises(lpgdb.Error, match="got null"):    # known before running
+                d.execute("CALL test.echo(null) YIELD out RETURN out").fetchall()
+    finally:
+        lq.unregister_procedure("test.echo")
