@@ -31,10 +31,19 @@ Checkpoint protocol (crash-safe at every step; each step is a crash point in the
     3. the manifest is written the same way into manifest/;
     4. the older META slot is overwritten and fdatasynced: this is the switch;
     5. the other slot gets the same content (fdatasynced): both slots now name the checkpoint;
-    6. only then are unreferenced files and WAL segments below the checkpoint deleted.
+    6. only then are unreferenced files and WAL segments below the checkpoint deleted -- except
+       those of a superseded checkpoint that a reader process still reads (``ManifestPin``).
     A crash before 4 leaves the old META, whose manifest and files are untouched; orphans are
     removed at the next open.  A crash between 4 and 5 leaves both checkpoints complete (nothing
     was deleted); the next writer open finishes step 5.
+
+Readers in other processes (followers, read-only opens)
+    open data files lazily, at the first read that needs each, like the writer.  A reader holds
+    a shared ``flock`` on the manifest file of the checkpoint it loaded (``ManifestPin``, taken
+    before the manifest is read); the writer deletes a superseded manifest, and the data files
+    only it names, only under an exclusive ``flock`` on that manifest (``remove_orphans``).  So
+    the files of a checkpoint a reader still reads stay on disk until it lets go (or dies: the
+    kernel drops its locks), and deferred files are deleted by a later checkpoint or open.
 
 Names and numbers read from disk (META fields, manifest entries, file names, partition
 columns) are all validated before use: a mismatch is a CorruptionError, never a wrong answer,
@@ -188,6 +197,47 @@ class MetaWriteError(OperationalError):
 FORMAT = 2            # the manifest format (docs/storage.md "On-disk format 2")
 
 
+class ManifestPin:
+    """A reader's hold on the checkpoint it loaded: a shared flock on its manifest file.
+
+    Taken before the manifest is read.  The writer takes an exclusive flock on a superseded
+    manifest before deleting it and the files only it names (``remove_orphans``), and unlinks
+    it while holding that lock: so a pin taken on a manifest that is still linked keeps its
+    files on disk for as long as the pin is held.  OperationalError (``reason="retired"``) if
+    the writer is retiring that checkpoint now; the caller loads the newer one META names.
+    Released by ``release`` or when the last object holding it goes (files.MappedFile.guard
+    holds it until the file is opened)."""
+
+    __slots__ = ("fd", "path")
+
+    def __init__(self, path: str):
+        self.fd = None
+        self.path = path
+        fd = io.open(path, os.O_RDONLY | io.NOFOLLOW, missing_ok=True)
+        if fd is None:
+            raise CorruptionError("the manifest META names is missing; restore the database from "
+                                  "a backup", path=path)
+        try:
+            if not io.flock(fd, exclusive=False) or io.fstat(fd).st_nlink == 0:
+                raise OperationalError(f"the writer retired the checkpoint {path!r} names while "
+                                       f"this reader was opening it; open again", reason="retired")
+        except BaseException:
+            io.close(fd)
+            raise
+        self.fd = fd
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            io.close(fd)            # drops the flock
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:   # noqa: BLE001 - interpreter shutdown
+            pass
+
+
 def load_manifest(root: str, meta: Meta) -> dict:
     """The manifest META names, CRC-checked.  A database written by an older version is refused
     with the command that converts it."""
@@ -261,11 +311,14 @@ def manifest_files(manifest: Optional[dict]) -> list:
     return [(os.path.join("data", e[0]), e[1], e[2]) for _k, _key, e in _file_entries(manifest)]
 
 
-def load(root: str, meta: Meta, schema_loader, have: Optional[dict] = None, *, lazy: bool = False):
+def load(root: str, meta: Meta, schema_loader, have: Optional[dict] = None, *, lazy: bool = False,
+         pin: bool = False):
     """The generation META names: ``(GraphState, manifest)`` (manifest None for a database never
     checkpointed).  Maps the files (sizes and headers checked, blocks lazily) -- or, ``lazy``,
     each at its first use (files.open_files); reuses the files in ``have`` (name ->
-    MappedFile).  O(manifest entries), independent of the graph's size; lazy touches no data file."""
+    MappedFile).  ``pin`` (a reader beside a writer): the manifest is pinned first
+    (``ManifestPin``) and every file not opened yet holds the pin until it is opened.
+    O(manifest entries), independent of the graph's size; lazy touches no data file."""
     if meta.manifest_len == 0:
         if meta.checkpoint_lsn:
             raise CorruptionError("META names a checkpoint but no manifest; restore the database "
@@ -275,16 +328,18 @@ def load(root: str, meta: Meta, schema_loader, have: Optional[dict] = None, *, l
         st.schema_loader = schema_loader
         st.manifest = None
         return st, None
-    man = load_manifest(root, meta)
     mpath = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
+    guard = ManifestPin(mpath) if pin else None
+    man = load_manifest(root, meta)
     cat = graph.Catalog.from_manifest(man, schema_loader, path=mpath)
-    return generation(root, meta, man, cat, schema_loader, have, lazy=lazy), man
+    return generation(root, meta, man, cat, schema_loader, have, lazy=lazy, guard=guard), man
 
 
 def generation(root: str, meta: Meta, man: dict, cat, schema_loader, have: Optional[dict] = None,
-               *, lazy: bool = False):
+               *, lazy: bool = False, guard=None):
     """A GraphState over the files of manifest ``man`` with the (checked) catalog ``cat``;
-    ``lazy``: its data files are opened at their first use (files.open_files)."""
+    ``lazy``: its data files are opened at their first use (files.open_files), the ones not
+    opened yet holding ``guard`` (a ManifestPin) until then."""
     mpath = os.path.join(root, "manifest", manifest_name(meta.manifest_seq))
     entries = _file_entries(man, mpath)
     key_subs = {}
@@ -307,7 +362,7 @@ def generation(root: str, meta: Meta, man: dict, cat, schema_loader, have: Optio
             raise ValueError("counters")
     except (KeyError, TypeError, ValueError) as e:
         raise CorruptionError(f"malformed manifest: {e}", path=mpath) from None
-    mapped = files.open_files(root, [e for _k, _key, e in entries], have, lazy=lazy)
+    mapped = files.open_files(root, [e for _k, _key, e in entries], have, lazy=lazy, guard=guard)
     st = graph.GraphState(cat, files=mapped, base_lsn=meta.checkpoint_lsn, propkeys=propkeys,
                           key_subs=key_subs, counts=(lcounts, tcounts))
     st.schema_loader = schema_loader
@@ -521,19 +576,50 @@ def check_layout(root: str, *, repair: bool) -> None:
 
 def remove_orphans(root: str, meta: Meta, manifest: Optional[dict]) -> None:
     """Delete files of ours that the current checkpoint does not name (superseded checkpoints,
-    interrupted writes).  Only names lpgdb writes are touched, and only regular files."""
+    interrupted writes).  Only names lpgdb writes are touched, and only regular files.
+
+    A superseded manifest a reader pins (``ManifestPin``: our exclusive flock fails) is kept,
+    and so is every data file it names; the others are deleted while we hold their exclusive
+    lock, data files first (a crash in between leaves a manifest the next call deletes).  A
+    pinned manifest that cannot be read keeps every data file this time.
+    O(files in data/ + superseded manifests)."""
     keep = {os.path.basename(rel) for rel, _crc, _size in manifest_files(manifest)}
     current = manifest_name(meta.manifest_seq)
-    for sub, ours in (("data", lambda n: n.endswith(".lpg") and n not in keep),
-                      ("manifest", lambda n: _MANIFEST_NAME.match(n) is not None and n != current),
-                      ("tmp", lambda n: True)):
-        d = os.path.join(root, sub)
-        if not io.is_real_dir(d):
-            continue
-        for name in io.listdir(d):
-            path = os.path.join(d, name)
-            if ours(name) and not io.is_real_dir(path):
-                io.unlink(path, missing_ok=True)
+    mdir = os.path.join(root, "manifest")
+    retired = []              # (path, fd holding the exclusive lock) of manifests to delete
+    keep_all = False
+    try:
+        if io.is_real_dir(mdir):
+            for name in io.listdir(mdir):
+                path = os.path.join(mdir, name)
+                if _MANIFEST_NAME.match(name) is None or name == current or io.is_real_dir(path):
+                    continue
+                fd = io.open(path, os.O_RDONLY | io.NOFOLLOW, missing_ok=True)
+                if fd is None:
+                    continue
+                if io.flock(fd, exclusive=True):
+                    retired.append((path, fd))
+                    continue
+                io.close(fd)          # a reader still reads that checkpoint: keep its files
+                try:
+                    pinned = records.unpack(io.read_file(path), what="manifest", path=path)
+                    keep |= {os.path.basename(rel) for rel, _c, _s in manifest_files(pinned)}
+                except (CorruptionError, OperationalError, AttributeError, TypeError):
+                    keep_all = True
+        for sub, ours in (("data", lambda n: n.endswith(".lpg") and n not in keep and not keep_all),
+                          ("tmp", lambda n: True)):
+            d = os.path.join(root, sub)
+            if not io.is_real_dir(d):
+                continue
+            for name in io.listdir(d):
+                path = os.path.join(d, name)
+                if ours(name) and not io.is_real_dir(path):
+                    io.unlink(path, missing_ok=True)
+        for path, _fd in retired:
+            io.unlink(path, missing_ok=True)
+    finally:
+        for _path, fd in retired:
+            io.close(fd)
 
 
 def link_or_copy(src: str, dst: str) -> None:

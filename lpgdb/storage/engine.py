@@ -17,7 +17,8 @@ Open (recovery)
        deleted or replaced under a running writer (the LOCK file only names the holder's pid);
        a read-only follower takes none;
     2. check the layout (real subdirectories, never symbolic links), read META (two slots, all
-       fields validated), load the manifest and partition files it names (validated, CRC-checked);
+       fields validated), load the manifest (validated, CRC-checked); the data files it names
+       are opened, size- and header-checked at the first read that needs each (files.py);
     3. replay the WAL from the checkpoint LSN, preparing and applying each record; a torn tail
        is cut (zeroed); damage to acknowledged data raises CorruptionError (wal.py invariant 4),
        and so does a log that ends below the durable LSN the last writer published in SHM (a
@@ -46,8 +47,11 @@ Failures
 
 Followers (readonly=True)
     Replay only up to the durable LSN the writer publishes in SHM, and ``refresh()`` to follow.
-    A checkpoint of the writer can retire the files or segments a follower is reading: when a
-    read fails and META has changed meanwhile, the follower starts over from the new META.
+    Their open is lazy too: the manifest is pinned (checkpoint.ManifestPin: a shared flock the
+    writer's file deletion respects), so each data file can be opened at its first read, after
+    any number of the writer's checkpoints.  A checkpoint of the writer can retire the log
+    segments a follower is reading: when a read fails and META has changed meanwhile, the
+    follower starts over from the new META.
 
 In-memory databases (path None / ":memory:") have no files: commits apply directly.
 """
@@ -302,7 +306,8 @@ class Engine:
     def _load_from(self, meta) -> None:
         self.seg_size = meta.seg_size
         have = self.state.files if self.state is not None else None   # mappings to reuse
-        state, manifest = checkpoint.load(self.path, meta, self.schema_loader, have=have)
+        state, manifest = checkpoint.load(self.path, meta, self.schema_loader, have=have, lazy=True,
+                                          pin=True)
         self.commit_seq = manifest["commit_seq"] if manifest else 0
         self.last_commit_ns = manifest["last_commit_ns"] if manifest else 0
         self.meta = meta
@@ -910,6 +915,11 @@ class Engine:
                 if fd is not None:
                     io.close(fd)  # closing the directory fd releases the writer's flock
             self._shm_fd = self._lock_fd = None
+            if self.path is not None and self.state is not None:
+                # snapshots still open keep their generation (and a reader's manifest pin);
+                # the handle lets go of it now, not when it is garbage-collected
+                old, self.state = self.state, None
+                old.retire()
 
 
 def restore_copy(source: str, dest: str, *, schema_loader: Callable) -> None:

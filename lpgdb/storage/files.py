@@ -84,11 +84,13 @@ class MappedFile:
     and raised again by every later use.  The mapping lives as long as this object; generations
     and snapshots hold it, so a file deleted by a later checkpoint stays readable for the
     snapshots that still use it -- once opened: the writer opens a retiring generation's files
-    before it deletes them (``open_retiring``).
+    before it deletes them (``open_retiring``); in a reader process, ``guard`` (the
+    checkpoint.ManifestPin of a manifest naming the file) keeps the writer from deleting it
+    until it is opened, and is dropped then.
     """
 
-    __slots__ = ("path", "name", "size", "crc", "kind", "keys", "tag", "_file", "_error", "_lock",
-                 "__weakref__")
+    __slots__ = ("path", "name", "size", "crc", "kind", "keys", "tag", "guard", "_file", "_error",
+                 "_lock", "__weakref__")
 
     def __init__(self, root: str, name: str, size: int, crc: int):
         if not valid_name(name):
@@ -104,7 +106,7 @@ class MappedFile:
         else:
             self.kind = core.KIND_KEYS
             self.keys = (int(parts[1], 16), (int(parts[2], 16) << 32) | int(parts[3], 16))
-        self._file = self._error = None
+        self._file = self._error = self.guard = None
         self._lock = threading.Lock()
         self.tag = _new_tag(self.path)
 
@@ -127,7 +129,9 @@ class MappedFile:
                 self._file = self._open()
             except CorruptionError as e:
                 self._error = e            # the file is damaged: every later use says so
+                self.guard = None
                 raise
+            self.guard = None              # mapped: its deletion no longer matters to us
             return self._file
 
     def _open(self) -> core.File:
@@ -169,20 +173,26 @@ def write_image(root: str, name: str, image) -> tuple:
     return core.crc32c(image), len(image)
 
 
-def open_files(root: str, entries, have: Optional[dict] = None, *, lazy: bool = False) -> dict:
+def open_files(root: str, entries, have: Optional[dict] = None, *, lazy: bool = False,
+               guard=None) -> dict:
     """name -> MappedFile for the manifest entries ``[(name, crc, size)]``, reusing the ones in
     ``have`` (unchanged files are shared between generations: opened and checked once).
-    ``lazy``: touch no file now (each is opened at its first use); only for the writer, which
-    alone deletes data files and opens what it deletes first (``open_retiring``).  Otherwise
-    every file is opened here (followers and read-only opens: a writer elsewhere may delete
-    the files of their generation at its next checkpoint)."""
+
+    ``lazy``: touch no file now; each is opened at its first use.  Safe for the writer, which
+    alone deletes data files and opens what it deletes first (``open_retiring``), and for a
+    reader given ``guard``, the pin on the manifest naming these files (every file not opened
+    yet holds the newest pin naming it, so the writer keeps the file until it is opened).
+    Not lazy: every file opened now, except ones a pin still guards (a follower replaying a
+    bulk attach opens the attached files, which no manifest it pins names yet)."""
     out = {}
     have = have or {}
     for name, crc, size in entries:
         f = have.get(name)
         if f is None or f.size != size:
             f = MappedFile(root, name, size, crc)
-        if not lazy:
+        if guard is not None and not f.opened:
+            f.guard = guard
+        if not lazy and f.guard is None:
             f.open()
         out[name] = f
     return out

@@ -517,6 +517,7 @@ class GraphState:
         self._free()
 
     def _free(self) -> None:
+        self.shared_view = None     # (it refers back to us: let refcounting free both)
         self.close()
         core.release_memory()
 
