@@ -925,15 +925,15 @@ class Engine:
 def restore_copy(source: str, dest: str, *, schema_loader: Callable) -> None:
     """Copy the database (a backup) at ``source`` into the new directory ``dest``, atomically.
 
-    The source is opened read-only (every checksum and name validated, its log replayed); the
-    copy (META, manifest, partition files, the log from the checkpoint on) is built under a
-    private temporary name, opened as a writer and checked there, and only then renamed to
+    The source is opened read-only and verified in full (every name validated, every block
+    checksum of every file checked, its log replayed); the copy (META, manifest, partition
+    files, the log from the checkpoint on) is built under a private temporary name, opened as a writer and checked there, and only then renamed to
     ``dest`` (``io.build_dir``): a failure leaves no ``dest`` and touches no other file."""
     if io.exists(dest):
         raise OperationalError(f"restore destination {dest!r} already exists")
     src = Engine(source, readonly=True, schema_loader=schema_loader)
     try:
-        src.state.check()
+        src.verify()
         meta, manifest = src.meta, src.manifest
     finally:
         src.close()
