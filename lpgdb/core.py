@@ -1417,21 +1417,78 @@ class Store(_Native):
     def register_keys(self) -> None:
         _fcheck(lib.lpg_store_register_keys(self._hh()), "register property keys")
 
-    def build_part(self, snap, p, nslots) -> FileBuilder:
+    def build_part(self, snap, p, nslots, x=None, node_hi=0) -> FileBuilder:
+        """The image of partition p; ``x``: (out records, in records) of a streamed load's spill
+        (lpg_store_build_part_x), nodes below ``node_hi``."""
         out = ffi.new("lpg_fb **")
-        _fcheck(lib.lpg_store_build_part(self._hh(), snap, p, nslots, out), f"build partition {p}")
+        if x is None:
+            _fcheck(lib.lpg_store_build_part(self._hh(), snap, p, nslots, out), f"build partition {p}")
+        else:
+            (a, na), (b, nb) = _buf(x[0]), _buf(x[1])
+            _fcheck(lib.lpg_store_build_part_x(self._hh(), snap, p, nslots, a, na, b, nb, node_hi, out),
+                    f"build partition {p}")
         return FileBuilder(_handle=out[0])
 
-    def build_eloc(self, snap, q, nslots) -> FileBuilder:
+    def build_eloc(self, snap, q, nslots, x_first=0, x=None, node_hi=0) -> FileBuilder:
+        """The image of edge-id range q; ``x``: (src u64, type u32) of edges ``x_first``.. from a
+        streamed load's spill (lpg_store_build_eloc_x)."""
         out = ffi.new("lpg_fb **")
-        _fcheck(lib.lpg_store_build_eloc(self._hh(), snap, q, nslots, out), f"build edge locator {q}")
+        xp, n = _buf(x)
+        _fcheck(lib.lpg_store_build_eloc_x(self._hh(), snap, q, nslots, x_first, xp, n, node_hi, out),
+                f"build edge locator {q}")
         return FileBuilder(_handle=out[0])
+
+    def register_rows(self, blob, offs) -> None:
+        """Add the property key names of the maps blob[offs[i]:offs[i+1]] to the dictionary."""
+        oa, no = _u64_array(offs, "offsets")
+        bp, nb = _buf(blob)
+        check(lib.lpg_store_register_rows(self._hh(), bp, nb, oa, max(no - 1, 0)), "register property keys")
 
     def key_builder(self, snap, index, nsub_log) -> "KeyBuilder":
         return KeyBuilder(self, snap, index, nsub_log)
 
     def check(self) -> None:
         _invariants(self, lib.lpg_store_check)
+
+
+class Spill:
+    """A streamed bulk load's edges routed into per-partition buffers (lpg_spill): the caller
+    (storage/stream.py) appends them to its spill file and clears them."""
+
+    def __init__(self):
+        out = ffi.new("lpg_spill **")
+        check(lib.lpg_spill_new(out), "spill")
+        self._h = ffi.gc(out[0], lib.lpg_spill_free)
+        self._u64, self._u32 = ffi.new("uint64_t *"), ffi.new("uint32_t *")
+
+    def edges(self, first, types, srcs, dsts, blob, offs) -> None:
+        ta, n = _u32_array(types, "types")
+        sa, ns = _u64_array(srcs, "srcs")
+        da, nd = _u64_array(dsts, "dsts")
+        oa, no = _u64_array(offs, "offsets")
+        if not (n == ns == nd == no - 1):
+            raise errors.InterfaceError("Spill.edges: columns differ in length")
+        bp, nb = _buf(blob)
+        check(lib.lpg_spill_edges(self._h, first, n, ta, sa, da, bp, nb, oa), "Spill.edges")
+
+    def size(self):
+        """(bytes buffered, 1 + the largest partition routed to)."""
+        check(lib.lpg_spill_size(self._h, self._u64, self._u32), "Spill.size")
+        return self._u64[0], self._u32[0]
+
+    def buffer(self, p: int, d: int):
+        """The buffer of (partition p, direction d) (d = 2: edge locators), valid until clear()."""
+        data, n = ffi.new("const uint8_t **"), ffi.new("size_t *")
+        check(lib.lpg_spill_buffer(self._h, p, d, data, n), "Spill.buffer")
+        return ffi.buffer(data[0], n[0]) if n[0] else b""
+
+    def clear(self) -> None:
+        check(lib.lpg_spill_clear(self._h), "Spill.clear")
+
+    def close(self) -> None:
+        h, self._h = self._h, None
+        if h is not None:
+            ffi.release(h)
 
 
 class KeyBuilder:

@@ -134,12 +134,9 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
         _engine.restore_copy(source, dest, schema_loader=_schema_keys)   # checked before the rename
 
 
-#: what one row of a ``bulk_import`` piece holds in memory until the piece is attached: its
-#: columns (about 60 bytes), the overlay (about 130) and the building of the files it touches
-#: (measured: 1.34 GB peak RSS for pieces of 4M rows of 10M edges over 1M nodes)
-IMPORT_ROW_BYTES = 320
-#: rows per piece when set (tests); else ``memory_bytes // IMPORT_ROW_BYTES``
-IMPORT_COMMIT_ROWS: Optional[int] = None
+#: a streamed load's spill buffer (storage/stream.py) is this share of ``bulk_import``'s
+#: ``memory_bytes``, at most ``IMPORT_SPILL_MAX``
+IMPORT_SPILL_SHARE, IMPORT_SPILL_MAX = 8, 64 << 20
 
 
 def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimiter: str = ",",
@@ -149,10 +146,10 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
     """Create the NEW database ``path`` holding the nodes and edges of CSV, Parquet or table
     sources (as ``db.bulk_load`` takes them), in bounded memory.  Returns ``(nodes, edges)``.
 
-    The database is built under a private temporary name beside ``path`` (``.NAME.tmp-*``),
-    committed in pieces of ``memory_bytes // IMPORT_ROW_BYTES`` rows (2.5M at the default 768 MiB),
-    each a bulk attach (its files written directly, one small log record: docs/storage.md), then
-    closed, fsynced and renamed to ``path``:
+    The database is built under a private temporary name beside ``path`` (``.NAME.tmp-*``) by
+    one streamed bulk load (docs/storage.md: edges routed into per-partition spill runs of
+    ``memory_bytes // 8`` bytes at most 64 MiB, each partition file written once, one small log
+    record), then closed, fsynced and renamed to ``path``:
     ``path`` appears only when the whole load is in it, so a failure or a crash at any moment
     leaves no database at ``path`` (a crash can leave the temporary directory, which nothing
     reads: remove it).  ``path`` must not exist, or be an empty directory.  ``lpgdb import``
@@ -161,8 +158,9 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
     ``indexes``: ``(label, property)`` pairs (or ``(label, [properties])``) whose hash indexes
     are created on the empty database first, so each piece writes their key sub-index files as
     it goes (no index build over the whole graph afterwards).
-    Complexity: O(rows + bytes) per piece, and every piece rewrites the partitions it touches
-    (random edges touch them all: O(pieces x graph) in all; docs/import.md).
+    Memory: the parse buffer, the spill buffer, the nodes (in the overlay until the commit) and
+    one partition's edges while its file is built.  Complexity: O(rows + bytes); each file is
+    written once, and the edges pass through the spill file in tmp/ once.
     """
     from .ingest import Dialect
     from .ingest.load import Load, is_source
@@ -191,8 +189,8 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
         try:
             for label, props in specs:
                 db.create_index(label, *([props] if isinstance(props, str) else props))
-            rows = IMPORT_COMMIT_ROWS or max(1 << 16, memory_bytes // IMPORT_ROW_BYTES)
-            load = Load(db.transaction(), dialect, progress, _query_reader(db), commit_rows=rows)
+            spill = min(IMPORT_SPILL_MAX, memory_bytes // IMPORT_SPILL_SHARE)
+            load = Load(db.transaction(), dialect, progress, _query_reader(db), spill_bytes=spill)
             try:
                 node_ids = load.nodes(nodes) if nodes is not None else range(0)
                 edge_ids = load.edges(edges) if edges is not None else range(0)
@@ -508,7 +506,9 @@ class Database:
         load = None
         try:
             with self.transaction() as tx:
-                load = Load(tx, dialect, progress, _query_reader(self)) if node_src or edge_src else None
+                # streamed (bounded memory) unless Python rows follow that refer to the new nodes
+                load = Load(tx, dialect, progress, _query_reader(self), stream=edges is None or edge_src) \
+                    if node_src or edge_src else None
                 node_ids = load.nodes(nodes) if node_src else _load_node_rows(tx, nodes)
                 if edge_src:
                     edge_ids = load.edges(edges)

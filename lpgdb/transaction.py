@@ -519,6 +519,7 @@ class Transaction(_Reader):
         self._next_node = self._base_nodes
         self._next_edge = self._base_edges
         self._extra_ops: list = []                   # SCHEMA / INDEX / bulk ops (records.op_*)
+        self._stream = None                          # a streamed bulk load (_stream_bulk)
         self._key_cache: Optional[dict] = None
         self._undo: Optional[list] = None            # while a statement runs: how to undo it
         # labels of committed nodes read as edge endpoints (a node this transaction writes is
@@ -544,7 +545,12 @@ class Transaction(_Reader):
         self._nodes = self._edges = {}
         self._base_labels = {}
         self._new_out, self._new_in, self._extra_ops = {}, {}, []
-        self._db._end_transaction(self)
+        stream, self._stream = self._stream, None
+        try:
+            if stream is not None:
+                self._engine.stream_abort(stream)    # not committed: its spill and nodes go
+        finally:
+            self._db._end_transaction(self)
 
     def rollback(self) -> None:
         """Discard every change of this transaction."""
@@ -570,7 +576,14 @@ class Transaction(_Reader):
                 if violations:
                     raise SchemaViolationError(violations)
             self._extra_ops = []         # ops holds them now: the engine may drop each once applied
-            lsn = self._engine.commit(ops) if ops else None
+            if self._stream is not None:
+                stream, self._stream = self._stream, None
+                try:
+                    lsn = self._engine.commit_stream(stream, ops)
+                finally:
+                    self._engine.stream_abort(stream)    # a no-op once committed
+            else:
+                lsn = self._engine.commit(ops) if ops else None
             del ops                      # not kept through make_durable and _after_commit
         except BaseException:
             self._finish(FAILED)
@@ -993,6 +1006,17 @@ class Transaction(_Reader):
         self._extra_ops.append(records.op_nodes_cols(first, batch.labelsets, batch.lset, blob, offs))
         self._next_node += batch.n
         return range(first, self._next_node)
+
+    def _stream_bulk(self, budget: Optional[int] = None) -> None:
+        """Hand the columnar bulk ops logged so far to a streamed bulk load (storage/stream.py)
+        once they are worth attaching (``Engine.stream_wanted``): from then on the load holds no
+        more than a batch of them, and the commit writes each partition file once.  Only for a
+        transaction that holds nothing else (a bulk load without a schema)."""
+        if self._stream is None:
+            if self._nodes or self._edges or not self._engine.stream_wanted(self._extra_ops):
+                return
+            self._stream = self._engine.stream_begin(budget)
+        self._stream.add(self._extra_ops)
 
     def _buffer_batch(self, batch) -> range:
         """The rows of a batch as after-images in the write set (each map decoded once), so that

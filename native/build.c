@@ -275,6 +275,62 @@ typedef struct {
 } tlist;
 
 #define OVL UINT64_MAX
+#define XBIT (1ULL << 62)    /* bj: a spill record (its offset in the records) */
+
+/* ---- spill records (lpg_store_build_part_x) -------------------------------------------------- */
+#define XREC 28              /* slot u32 | type u32 | nbr u64 | eid u64 | plen u32, then props */
+
+/* One direction's records of one partition, ordered by slot (stable: edge-id order within). */
+typedef struct {
+    const uint8_t *rec;
+    uint64_t *pos;           /* record offsets, by slot */
+    uint64_t *soff;          /* nslots + 1: records of slot i are pos[soff[i] .. soff[i+1]) */
+    size_t n;
+} xents;
+
+static void xents_free(xents *x)
+{
+    free(x->pos);
+    free(x->soff);
+    memset(x, 0, sizeof(*x));
+}
+
+/* Check every record and order them by slot (a counting sort: O(records + nslots)). */
+static int xents_init(xents *x, const uint8_t *rec, size_t len, int dir, uint64_t nslots, uint64_t node_hi,
+                      uint64_t edge_base)
+{
+    memset(x, 0, sizeof(*x));
+    x->rec = rec;
+    if (!len)
+        return LPG_OK;
+    if (!rec)
+        return LPG_EINVAL;
+    x->soff = calloc(nslots + 2, 8);
+    if (!x->soff)
+        return LPG_ENOMEM;
+    size_t n = 0;
+    for (size_t o = 0; o < len;) {
+        if (len - o < XREC)
+            return file_corrupt(NULL, o);
+        uint32_t slot = rd32(rec + o), plen = rd32(rec + o + 24);
+        uint64_t nbr = rd64(rec + o + 8), eid = rd64(rec + o + 16);
+        if (slot >= nslots || nbr >= node_hi || eid < edge_base || eid >= LPG_ID_CAP || plen > len - o - XREC
+            || (dir && plen))
+            return file_corrupt(NULL, o);
+        x->soff[slot + 2]++;
+        n++;
+        o += XREC + plen;
+    }
+    for (uint64_t i = 0; i < nslots; i++)
+        x->soff[i + 2] += x->soff[i + 1];
+    x->pos = malloc((n ? n : 1) * 8);
+    if (!x->pos)
+        return LPG_ENOMEM;
+    for (size_t o = 0; o < len; o += XREC + rd32(rec + o + 24))
+        x->pos[x->soff[rd32(rec + o) + 1]++] = o;
+    x->n = n;
+    return LPG_OK;
+}
 
 typedef struct {
     uint32_t type, dir;
@@ -370,7 +426,7 @@ static const uint8_t *overlay_props(lpg_store *s, uint64_t eid, uint64_t snap, u
  * as for node properties.  The entries' edge ids are in node order, not id order, so the overlay
  * versions are read at random: each is read once, with its pointer and the version itself
  * prefetched ahead.  Memory: one cell per present value of the list.  O(entries + values). */
-static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
+static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t, const xents *x)
 {
     cells cs = {0};
     int rc = LPG_OK;
@@ -384,6 +440,11 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
             uint32_t len;
             const uint8_t *p = overlay_props(s, t->eid[j], t->snap, &len);
             rc = cells_from_map(s, &cs, p, len, j);
+        } else if (t->bj[j] & XBIT) {
+            const uint8_t *r = x->rec + (t->bj[j] & ~XBIT);
+            rc = cells_from_map(s, &cs, r + XREC, rd32(r + 24), j);
+            if (rc == LPG_ECORRUPT)
+                rc = file_corrupt(NULL, t->bj[j] & ~XBIT);
         } else if (t->bc)
             rc = cells_from_cols(&cs, t->bc->props, t->bc->prop_keys, t->bc->nprops, t->bj[j], j);
     }
@@ -394,7 +455,8 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t)
 }
 
 /* Gather the entries of slot i (node nid) in direction d visible at snap. */
-static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint64_t snap, tlists *ts)
+static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint64_t snap, tlists *ts,
+                  const xents *x)
 {
     int rc;
     if (pt && i < pt->n) {
@@ -448,20 +510,45 @@ static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint6
                 return rc;
         }
     }
+    /* spill records: after every base and overlay entry (their ids are larger), ascending */
+    uint64_t last = 0;
+    for (uint64_t k = x->n ? x->soff[i] : 0; x->n && k < x->soff[i + 1]; k++) {
+        const uint8_t *r = x->rec + x->pos[k];
+        uint64_t eid = rd64(r + 16);
+        if (k > x->soff[i] && eid <= last)
+            return file_corrupt(NULL, x->pos[k]);
+        last = eid;
+        tlist *t = tlist_get(ts, rd32(r + 4), (uint32_t)d, i);
+        if (!t)
+            return LPG_ENOMEM;
+        if ((rc = tlist_push(t, eid, rd64(r + 8), NULL, 0)))
+            return rc;
+        if (d == 0)
+            t->bj[t->n - 1] = XBIT | x->pos[k];
+    }
     return LPG_OK;
 }
 
 int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, lpg_fb **out)
 {
+    return lpg_store_build_part_x(s, snap, p, nslots, NULL, 0, NULL, 0, 0, out);
+}
+
+int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, const uint8_t *x0,
+                           size_t x0len, const uint8_t *x1, size_t x1len, uint64_t node_hi, lpg_fb **out)
+{
     if (!s || !out)
         return LPG_EINVAL;
     *out = NULL;
-    if (nslots > PART_SLOTS || p >= (LPG_ID_CAP >> PART_SHIFT))
+    if (nslots > PART_SLOTS || p >= (LPG_ID_CAP >> PART_SHIFT) || node_hi > LPG_ID_CAP)
         return LPG_EBOUNDS;
     lpg_fb *fb;
     int rc = lpg_fb_new(KIND_PART, p, 0, snap, &fb);
     if (rc)
         return rc;
+    const uint8_t *xr[2] = {x0, x1};
+    size_t xl[2] = {x0len, x1len};
+    xents xs = {0};
     uint64_t first = (uint64_t)p << PART_SHIFT;
     uint64_t *lset = calloc(nslots + 1, 8);
     uint8_t *flags = calloc(nslots + 1, 1);
@@ -547,8 +634,10 @@ int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslot
     }
     /* adjacency: one direction at a time (half the entries in memory) */
     for (int d = 0; d < 2 && !rc; d++) {
+        if ((rc = xents_init(&xs, xr[d], xl[d], d, nslots, node_hi, s->edge_base)))
+            break;
         for (uint64_t i = 0; i < nslots && !rc; i++) {
-            if ((rc = gather(s, pt, i, first + i, d, snap, &ts)))
+            if ((rc = gather(s, pt, i, first + i, d, snap, &ts, &xs)))
                 break;
             for (size_t k = 0; k < ts.n; k++) {
                 tlist *t = &ts.t[k];
@@ -570,7 +659,7 @@ int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslot
                 || (rc = fb_end(fb)))
                 break;
             if (t->dir == 0)
-                rc = emit_eprops(fb, s, t);
+                rc = emit_eprops(fb, s, t, &xs);
             if (!rc && grow((void **)&stats, &nstats_cap, nstats + 1, sizeof(cstat)))
                 rc = LPG_ENOMEM;
             if (!rc)
@@ -580,6 +669,7 @@ int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslot
         memset(&ts, 0, sizeof(ts));
         ts.nslots = nslots;
         ts.snap = snap;
+        xents_free(&xs);
     }
     /* statistics */
     if (!rc && !(rc = fb_begin(fb, S_STATS, 0, 0))) {
@@ -615,6 +705,7 @@ out:
     free(labels);
     free(stats);
     tlists_free(&ts);
+    xents_free(&xs);
     if (rc) {
         lpg_fb_free(fb);
         return rc;
@@ -626,11 +717,20 @@ out:
 /* ---- edge locators ---------------------------------------------------------------------------------- */
 int lpg_store_build_eloc(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslots, lpg_fb **out)
 {
-    if (!s || !out)
+    return lpg_store_build_eloc_x(s, snap, q, nslots, 0, NULL, 0, 0, out);
+}
+
+int lpg_store_build_eloc_x(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslots, uint64_t x_first,
+                           const uint8_t *x, size_t xlen, uint64_t node_hi, lpg_fb **out)
+{
+    if (!s || !out || (xlen && !x))
         return LPG_EINVAL;
     *out = NULL;
-    if (nslots > ELOC_SLOTS || q >= (LPG_ID_CAP >> ELOC_SHIFT))
+    if (nslots > ELOC_SLOTS || q >= (LPG_ID_CAP >> ELOC_SHIFT) || x_first > LPG_ID_CAP || node_hi > LPG_ID_CAP)
         return LPG_EBOUNDS;
+    if (xlen % 12)
+        return file_corrupt(NULL, xlen);
+    uint64_t xn = xlen / 12;
     lpg_fb *fb;
     int rc = lpg_fb_new(KIND_ELOC, q, 0, snap, &fb);
     if (rc)
@@ -668,6 +768,15 @@ int lpg_store_build_eloc(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslot
                 continue;
             src[r] = s1;
             type[r] = t;
+        } else if (eid >= x_first && eid - x_first < xn) {
+            const uint8_t *xr = x + (eid - x_first) * 12;
+            uint64_t s1 = rd64(xr);
+            if (s1 >= node_hi) {
+                rc = file_corrupt(NULL, (eid - x_first) * 12);
+                break;
+            }
+            src[r] = s1 + 1;
+            type[r] = rd32(xr + 8);
         } else {
             uint64_t i = eid - s->edge_base;
             if (i >= s->ecap || s->ebegin[i] == LPG_LSN_INF || !st_overlay_visible(s, eid, snap))
@@ -1048,5 +1157,141 @@ int lpg_kb_resplit(lpg_kb *kb, uint32_t nsub_log)
     if (!kb || nsub_log > 16 || nsub_log < kb->nsub_log)
         return LPG_EINVAL;
     kb->nsub_log = nsub_log;
+    return LPG_OK;
+}
+
+/* ---- a streamed bulk load: property keys and the spill router ---------------------------------- */
+int lpg_store_register_rows(lpg_store *s, const uint8_t *blob, size_t blob_len, const uint64_t *offs, size_t n)
+{
+    if (!s || (n && (!offs || (!blob && blob_len))))
+        return LPG_EINVAL;
+    int rc = LPG_OK;
+    pthread_rwlock_wrlock(&s->lock);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (offs[i] > offs[i + 1] || offs[i + 1] > blob_len)
+            rc = LPG_EBOUNDS;
+        else
+            rc = register_map(s, blob + offs[i], offs[i + 1] - offs[i]);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+struct lpg_spill {
+    buf *b;                  /* 2 per partition: [2p] out, [2p + 1] in */
+    size_t nb;               /* buffers allocated */
+    uint32_t nparts;         /* 1 + the largest partition routed to */
+    buf eloc;
+    uint64_t bytes;
+};
+
+int lpg_spill_new(lpg_spill **out)
+{
+    if (!out)
+        return LPG_EINVAL;
+    *out = calloc(1, sizeof(lpg_spill));
+    return *out ? LPG_OK : LPG_ENOMEM;
+}
+
+void lpg_spill_free(lpg_spill *sp)
+{
+    if (!sp)
+        return;
+    for (size_t i = 0; i < sp->nb; i++)
+        buf_free(&sp->b[i]);
+    free(sp->b);
+    buf_free(&sp->eloc);
+    free(sp);
+}
+
+static int spill_rec(lpg_spill *sp, uint64_t node, uint32_t d, uint32_t type, uint64_t nbr, uint64_t eid,
+                     const uint8_t *props, uint32_t plen)
+{
+    uint64_t p = node >> PART_SHIFT;
+    size_t i = (size_t)p * 2 + d;
+    if (i >= sp->nb && grow((void **)&sp->b, &sp->nb, i + 1, sizeof(buf)))
+        return LPG_ENOMEM;
+    if (p + 1 > sp->nparts)
+        sp->nparts = (uint32_t)(p + 1);
+    uint8_t h[XREC];
+    uint32_t slot = (uint32_t)(node & (PART_SLOTS - 1));
+    memcpy(h, &slot, 4);
+    memcpy(h + 4, &type, 4);
+    memcpy(h + 8, &nbr, 8);
+    memcpy(h + 16, &eid, 8);
+    memcpy(h + 24, &plen, 4);
+    buf *b = &sp->b[i];
+    if (buf_reserve(b, XREC + (size_t)plen))
+        return LPG_ENOMEM;
+    memcpy(b->p + b->n, h, XREC);
+    if (plen)
+        memcpy(b->p + b->n + XREC, props, plen);
+    b->n += XREC + plen;
+    sp->bytes += XREC + plen;
+    return LPG_OK;
+}
+
+int lpg_spill_edges(lpg_spill *sp, uint64_t first, size_t n, const uint32_t *types, const uint64_t *src,
+                    const uint64_t *dst, const uint8_t *blob, size_t blob_len, const uint64_t *offs)
+{
+    if (!sp || (n && (!types || !src || !dst || !offs || (!blob && blob_len))))
+        return LPG_EINVAL;
+    if (first > LPG_ID_CAP || n > LPG_ID_CAP - first)
+        return LPG_EBOUNDS;
+    for (size_t i = 0; i < n; i++)
+        if (src[i] >= LPG_ID_CAP || dst[i] >= LPG_ID_CAP || offs[i] > offs[i + 1] || offs[i + 1] > blob_len
+            || offs[i + 1] - offs[i] > UINT32_MAX)
+            return LPG_EBOUNDS;
+    if (buf_reserve(&sp->eloc, n * 12))
+        return LPG_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t eid = first + i;
+        int rc = spill_rec(sp, src[i], 0, types[i], dst[i], eid, blob + offs[i], (uint32_t)(offs[i + 1] - offs[i]));
+        if (!rc)
+            rc = spill_rec(sp, dst[i], 1, types[i], src[i], eid, NULL, 0);
+        if (rc)
+            return rc;
+        memcpy(sp->eloc.p + sp->eloc.n, &src[i], 8);
+        memcpy(sp->eloc.p + sp->eloc.n + 8, &types[i], 4);
+        sp->eloc.n += 12;
+        sp->bytes += 12;
+    }
+    return LPG_OK;
+}
+
+int lpg_spill_size(lpg_spill *sp, uint64_t *bytes, uint32_t *nparts)
+{
+    if (!sp || !bytes || !nparts)
+        return LPG_EINVAL;
+    *bytes = sp->bytes;
+    *nparts = sp->nparts;
+    return LPG_OK;
+}
+
+int lpg_spill_buffer(lpg_spill *sp, uint32_t p, uint32_t d, const uint8_t **data, size_t *len)
+{
+    if (!sp || !data || !len || d > 2)
+        return LPG_EINVAL;
+    const buf *b = NULL;
+    if (d == 2)
+        b = &sp->eloc;
+    else if ((size_t)p * 2 + d < sp->nb)
+        b = &sp->b[(size_t)p * 2 + d];
+    *data = b ? b->p : NULL;
+    *len = b ? b->n : 0;
+    return LPG_OK;
+}
+
+int lpg_spill_clear(lpg_spill *sp)
+{
+    if (!sp)
+        return LPG_EINVAL;
+    for (size_t i = 0; i < sp->nb; i++) {
+        if (sp->b[i].cap > (1u << 20))
+            buf_free(&sp->b[i]);     /* a big buffer is given back; small ones are reused */
+        sp->b[i].n = 0;
+    }
+    buf_free(&sp->eloc);
+    sp->bytes = 0;
     return LPG_OK;
 }

@@ -383,6 +383,39 @@ int lpg_store_register_keys(lpg_store *s);
  * O(that partition / range).  [out] *out: a finished-able builder, freed by the caller. */
 int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, lpg_fb **out);
 int lpg_store_build_eloc(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslots, lpg_fb **out);
+/* The same with the entries of a streamed bulk load's spill (storage/stream.py) added after the
+ * base's and the overlay's.  x[d], xlen[d]: the spill records of partition p in direction d
+ * (0 out, 1 in; NULL, 0 = none), in edge-id order, each
+ *     slot u32 | type u32 | neighbour u64 | edge id u64 | plen u32 | plen bytes (a msgpack map)
+ * (little-endian, unaligned; plen is 0 in direction 1).  Every record is checked: slot < nslots,
+ * neighbour < node_hi, edge_base <= edge id < 2^40, ids ascending per slot, the map well formed
+ * (LPG_ECORRUPT, no file tag).  Memory: O(the partition + its records). */
+int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, const uint8_t *x0,
+                           size_t x0len, const uint8_t *x1, size_t x1len, uint64_t node_hi, lpg_fb **out);
+/* Edge ids x_first .. x_first + xlen / 12 - 1 taken from x: src u64 | type u32 per edge (src <
+ * node_hi, else LPG_ECORRUPT), in place of the overlay's. */
+int lpg_store_build_eloc_x(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslots, uint64_t x_first,
+                           const uint8_t *x, size_t xlen, uint64_t node_hi, lpg_fb **out);
+/* Add the property key names of n msgpack maps (blob[offs[i] .. offs[i+1])) to the dictionary. */
+int lpg_store_register_rows(lpg_store *s, const uint8_t *blob, size_t blob_len, const uint64_t *offs, size_t n);
+/* lpg_spill: a streamed bulk load's edges routed into per-partition buffers (records as for
+ * lpg_store_build_part_x: by source partition in direction 0, with the properties, by target
+ * partition in direction 1) and the edge-locator stream (direction 2: src u64 | type u32 per
+ * edge), which the caller appends to its spill file and clears.  Not thread-safe. */
+typedef struct lpg_spill lpg_spill;
+int lpg_spill_new(lpg_spill **out);
+void lpg_spill_free(lpg_spill *sp);
+/* Route edges first .. first + n - 1 (types[i], src[i], dst[i] < 2^40; properties blob[offs[i] ..
+ * offs[i+1]), offs checked against blob_len). */
+int lpg_spill_edges(lpg_spill *sp, uint64_t first, size_t n, const uint32_t *types, const uint64_t *src,
+                    const uint64_t *dst, const uint8_t *blob, size_t blob_len, const uint64_t *offs);
+/* [out] *bytes: bytes buffered; *nparts: 1 + the largest partition routed to. */
+int lpg_spill_size(lpg_spill *sp, uint64_t *bytes, uint32_t *nparts);
+/* The buffer of (partition p, direction d) (d = 2: the edge-locator stream, p ignored): valid until
+ * lpg_spill_clear or the next lpg_spill_edges. */
+int lpg_spill_buffer(lpg_spill *sp, uint32_t p, uint32_t d, const uint8_t **data, size_t *len);
+/* Empty every buffer (memory kept for reuse up to a bound). */
+int lpg_spill_clear(lpg_spill *sp);
 /* Key builder: the overlay entries of one index at snap, collected once; then one image per
  * sub-index (2^nsub_log of them, nsub_log >= the base's), and the sub-indexes that changed. */
 int lpg_kb_new(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, lpg_kb **out);

@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-from ..errors import InterfaceError, InternalError
+from ..errors import InterfaceError
 from . import arrow as _arrow
 from .neo4j import CsvFiles, Dialect, Spaces, read_group
 
@@ -122,11 +122,12 @@ class Load:
     them row by row, reporting exactly what the row path reports."""
 
     def __init__(self, tx, dialect: Dialect, progress: Optional[Callable[[int], None]] = None,
-                 fallback: Optional[Callable[[str, str], Any]] = None, commit_rows: int = 0):
+                 fallback: Optional[Callable[[str, str], Any]] = None, stream: bool = True,
+                 spill_bytes: Optional[int] = None):
         self.tx, self.dialect, self.progress, self.fallback = tx, dialect, progress, fallback
-        # > 0 (lpgdb.bulk_import only, into a database nobody sees yet): commit every
-        # ``commit_rows`` rows and go on in a new transaction, so memory stays bounded
-        self.commit_rows, self.pending = commit_rows, 0
+        # without a schema, the logged batches are handed to a streamed bulk load as they come
+        # (Transaction._stream_bulk, storage/stream.py): memory stays bounded whatever the size
+        self.stream, self.spill_bytes = stream and tx.graph_type is None, spill_bytes
         self.spaces = Spaces(dialect.id_type == "integer")
         self.edge_where: List[tuple] = []      # (first edge id, rows, the batch's where(row) or None)
         self.graph_type = tx.graph_type
@@ -134,8 +135,6 @@ class Load:
         self.first_node = self.next_node
         self.kept: List[Any] = []              # batches awaiting finish() (with a schema)
         self.checked_columnar: Optional[bool] = None
-        if commit_rows and self.graph_type is not None:
-            raise InterfaceError("a load committed in pieces cannot be checked against a schema as a whole")
 
     def _batches(self, what: str, sources):
         for labels, src in sources:
@@ -156,22 +155,11 @@ class Load:
                     self.next_edge += batch.n
                 if self.graph_type is None:
                     self.tx._log_bulk_batch(batch)
-                    self.pending += batch.n
+                    if self.stream:
+                        self.tx._stream_bulk(self.spill_bytes)
                 else:
                     self.kept.append(batch)
                 del batch            # a logged batch's columns are freed: the op holds what it needs
-                if self.commit_rows and self.pending >= self.commit_rows:
-                    self._next_piece()
-
-    def _next_piece(self) -> None:
-        """Commit what was read so far and go on in a new transaction (``commit_rows``)."""
-        db = self.tx._db
-        self.tx.commit()
-        self.tx = db.transaction()
-        if (self.tx._next_node, self.tx._next_edge) != (self.next_node, self.next_edge):
-            raise InternalError(f"bulk_import: the database's next ids {self.tx._next_node}, {self.tx._next_edge} "
-                                f"are not the load's {self.next_node}, {self.next_edge}; this is a bug")
-        self.pending = 0
 
     def nodes(self, sources) -> range:
         """Read every node source; the new ids, in source order."""

@@ -425,13 +425,14 @@ def write(root: str, state, meta: Meta, manifest: Optional[dict], commit_seq: in
     return switch(root, meta, new_man, mdata), new_man
 
 
-def build_files(root: str, state, snap: int, manifest: Optional[dict], written: list) -> dict:
+def build_files(root: str, state, snap: int, manifest: Optional[dict], written: list, x=None) -> dict:
     """Build, write (tmp/, fdatasync, rename into data/) and fsync data/ for every file the
     overlay of ``state`` changed, read at ``snap`` and named by ``snap``; the names written go
     to ``written``.  Returns the delta a manifest takes (``merged_manifest``): ``files``
     (``parts``/``elocs`` {number: entry}; ``keys`` {index: [nsub_log, fresh, {sub: entry | None}]}),
     the catalog's manifest fields, ``propkeys`` and ``stats``.  Used by checkpoints and by bulk
-    attach (whose delta is its log record).  The caller holds the writer lock."""
+    attach (whose delta is its log record).  ``x``: a streamed bulk load (stream.py) whose
+    spilled edges join each file it touches.  The caller holds the writer lock."""
     cat, st = state.catalog, state.store
     old_files = manifest["files"] if manifest else {"parts": {}, "elocs": {}, "keys": {}}
     parts, elocs, keys = {}, {}, {}
@@ -447,12 +448,17 @@ def build_files(root: str, state, snap: int, manifest: Optional[dict], written: 
 
     try:
         st.register_keys()
-        for p in st.dirty(core.KIND_PART):
+        node_hi = cat.next_node_id
+        for p in sorted(set(st.dirty(core.KIND_PART)) | (x.parts() if x else set())):
             nslots = min(1 << core.PART_SHIFT, cat.next_node_id - (p << core.PART_SHIFT))
-            parts[p] = put(files.part_name(p, snap), st.build_part(snap, p, nslots))
-        for q in st.dirty(core.KIND_ELOC):
+            runs = x.part_runs(p) if x else None
+            parts[p] = put(files.part_name(p, snap), st.build_part(snap, p, nslots, runs, node_hi))
+            del runs
+        for q in sorted(set(st.dirty(core.KIND_ELOC)) | (x.elocs() if x else set())):
             nslots = min(1 << core.ELOC_SHIFT, cat.next_edge_id - (q << core.ELOC_SHIFT))
-            elocs[q] = put(files.eloc_name(q, snap), st.build_eloc(snap, q, nslots))
+            first, run = (x.eloc_run(q) if x else None) or (0, None)
+            elocs[q] = put(files.eloc_name(q, snap), st.build_eloc(snap, q, nslots, first, run, node_hi))
+            del run
         for spec in cat.all_specs():
             old = old_files["keys"].get(spec.index_id)
             old_nsub, old_subs = (old[0], old[1]) if old else (0, {})
@@ -475,10 +481,10 @@ def build_files(root: str, state, snap: int, manifest: Optional[dict], written: 
             if fresh or subs:
                 keys[spec.index_id] = [nsub, fresh, subs]
         lcounts = [st.label_count(lid, snap) for lid in range(len(cat.label_names))]
-        tcounts = [st.edge_count([t], snap) for t in range(len(cat.type_labels))]
+        tcounts = [st.edge_count([t], snap) + (x.type_count(t) if x else 0) for t in range(len(cat.type_labels))]
         propkeys = st.propkeys()
     except core.Corrupt as e:
-        raise files.corruption(e) from None
+        raise (x.corruption(e) if x is not None and e.tag is None else files.corruption(e)) from None
     io.fsync_dir(datadir)
     return {"files": {"parts": parts, "elocs": elocs, "keys": keys}, "catalog": cat.to_manifest(),
             "propkeys": propkeys, "stats": {"labels": lcounts, "types": tcounts}}

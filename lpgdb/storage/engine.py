@@ -68,7 +68,7 @@ from typing import Callable, Optional
 
 from .. import core
 from ..errors import CorruptionError, Error, InterfaceError, InternalError, OperationalError
-from . import archive, attach, checkpoint, files, io, records, wal
+from . import archive, attach, checkpoint, files, io, records, stream, wal
 from .graph import Catalog, GraphState, Retired
 from .view import GraphView
 
@@ -461,11 +461,59 @@ class Engine:
         except CorruptionError as e:
             raise InternalError(f"lpgdb built a malformed commit record ({e}); nothing was "
                                 f"written. This is a bug: please report it") from e
+        try:
+            st.apply(ops, base + 1, plan)          # never published: snapshots read at base
+        except BaseException:
+            self._reset_generation(st)
+            raise
+        del plan
+        return self._attach_built(st, base)
+
+    # -- streamed bulk loads (stream.py) -------------------------------------------------------------
+    def stream_wanted(self, ops: list) -> bool:
+        """Whether the columnar bulk ops ``ops`` are worth streaming (``stream_begin``): a
+        database on disk, and enough rows to be attached rather than logged."""
+        return self.wal is not None and attach.rows(ops) >= attach.ATTACH_MIN_ROWS
+
+    def stream_begin(self, budget: Optional[int] = None) -> "stream.Stream":
+        """Start a streamed bulk load (stream.py); the caller holds the writer lock until
+        ``commit_stream`` or ``stream_abort``.  Checkpoints first if the overlay is not empty."""
+        self.check_writable()
+        if self.wal is None:
+            raise InternalError("a streamed bulk load needs a database on disk; this is a bug")
+        if self.state.changed():
+            self.checkpoint()
+        return stream.Stream(self, budget or stream.BUDGET)
+
+    def commit_stream(self, x: "stream.Stream", ops: list) -> int:
+        """Commit the streamed load ``x`` (with its last columnar ``ops``) as one ATTACH record:
+        every file it touches built once (attach.py steps 2-4).  Its end LSN (durable)."""
+        self.check_writable()
+        st = x.state
+        if st is not self.state or not x.open:
+            raise InternalError("a streamed bulk load outlived its generation; this is a bug")
+        try:
+            x.add(ops)
+            x.flush()
+        except BaseException:
+            self.stream_abort(x)
+            raise
+        return self._attach_built(st, x.base, x)
+
+    def stream_abort(self, x: "stream.Stream") -> None:
+        """Drop the streamed load ``x``: its spill file, and the overlay holding its nodes."""
+        if not x.open:
+            return
+        x.close()
+        if self.state is x.state and x.state.changed():
+            self._reset_generation(x.state)
+
+    def _attach_built(self, st: GraphState, base: int, x=None) -> int:
+        """Steps 2-4 of a bulk attach whose load is in ``st``'s overlay at base + 1 (and, for a
+        streamed load, in ``x``'s spill)."""
         written: list = []
         try:                                                      # 2. build
-            st.apply(ops, base + 1, plan)          # never published: snapshots read at base
-            del plan
-            delta = checkpoint.build_files(self.path, st, base + 1, self.manifest, written)
+            delta = checkpoint.build_files(self.path, st, base + 1, self.manifest, written, x)
             desc = dict(delta, base=base)
             self.last_commit_ns = max(time.time_ns(), self.last_commit_ns + 1)
             payload = records.encode_commit(self.last_commit_ns, [records.op_attach(desc)])
@@ -473,12 +521,16 @@ class Engine:
                 self.archiver.hold(base)           # archive.py rule 6: no log from here on yet
             lsn = self.wal.append(payload)                        # 3. commit
         except BaseException:
+            if x is not None:
+                x.close()
             if not self.wal.failed:
                 checkpoint.discard(self.path, self.meta, self.manifest, written)
                 if self.archiver is not None:
                     self.archiver.hold(None)
             self._reset_generation(st)
             raise
+        if x is not None:
+            x.close()
         self.commit_seq = self.wal.commit_seq
         self.wal.sync_to(lsn)              # the commit point, in every sync mode
         try:                                                      # 4. install

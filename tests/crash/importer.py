@@ -12,7 +12,7 @@ per trial copies the base database, forks a writer that dies by SIGKILL at one o
 TRIALS is 0 or at least the number of calls), reopens the copy and checks it (:func:`check`), and prints one
 JSON line per trial: ``{"kill_at", "status", "outcome"}`` with outcome "none", "all" or
 "BAD: <why>".  The last line is ``{"calls": n}``.  With ``new``, the load is ``lpgdb.bulk_import``
-into a new database (in pieces, checkpointed every MiB of overlay, renamed into place at the
+into a new database (one streamed load spilled every 8 KiB, renamed into place at the
 end): "none" means no database at its path.
 """
 import json
@@ -69,10 +69,10 @@ def load(db, files) -> None:
 
 
 def load_new(path, files) -> None:
-    """bulk_import in pieces of ~1,000 rows read 500 at a time (run in a forked child only)."""
+    """bulk_import streamed in batches of 500 rows, spilled every 8 KiB (run in a forked child only)."""
     import lpgdb.database
     import lpgdb.ingest.neo4j
-    lpgdb.database.IMPORT_COMMIT_ROWS, lpgdb.ingest.neo4j.CHUNK_ROWS = 1000, 500
+    lpgdb.database.IMPORT_SPILL_MAX, lpgdb.ingest.neo4j.CHUNK_ROWS = 8192, 500
     lpgdb.bulk_import(path, nodes={"Person": files[0]}, edges={"KNOWS": files[1]}, id_type="integer",
                       memory_bytes=1 << 20)
 

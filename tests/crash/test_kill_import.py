@@ -6,8 +6,8 @@ intact and the database takes commits.
   (the load's commit and the checkpoint at close included); CI size: 20 random calls of a
   2,000-node / 8,000-edge load; soak: every call of a load of several CSV chunks
   (LPGDB_KILL_IMPORT_EDGES, default 600,000 edges);
-* the same for ``lpgdb.bulk_import`` into a new database (pieces of ~1,000 rows, checkpoints
-  every MiB of overlay, the rename into place last): no database at the path, or all of it;
+* the same for ``lpgdb.bulk_import`` into a new database (a streamed load spilled every 8 KiB,
+  the rename into place last): no database at the path, or all of it;
 * at a random moment: ``lpgdb import --append`` (one bulk_load transaction) and ``lpgdb import``
   into a new database (bulk_import), each in its own process with real fsyncs, killed after a
   random delay drawn over the length of an uninterrupted run (3 trials each; 20 under soak).
@@ -57,7 +57,7 @@ def test_kill_bulk_load_at_io_calls(fast_tmp):
 
 
 def test_kill_bulk_import_into_a_new_database_at_io_calls(fast_tmp):
-    # lpgdb.bulk_import: pieces of ~1,000 rows, checkpoints every MiB of overlay, the rename last
+    # lpgdb.bulk_import: one streamed load spilled every 8 KiB, the rename last
     _kill_at_io_calls(fast_tmp, 2000, 8000, 20, random.randrange(1 << 30), new=True)
 
 
@@ -128,5 +128,5 @@ def test_kill_lpgdb_import_into_a_new_database_at_random_moments(tmp_path):
 def test_kill_lpgdb_import_at_random_moments_soak(tmp_path):
     edges = int(os.environ.get("LPGDB_KILL_IMPORT_EDGES", "600000"))
     _kill_cli_import(tmp_path, max(edges // 3, 1), edges, 20, 2)
-    # into a new database: 2,400,000 rows by default, so the load is committed in 3 pieces
+    # into a new database: 2,400,000 rows by default, spilled in many runs
     _kill_cli_import(tmp_path / "new", max(edges // 3, 1) * 2, edges * 4, 20, 3, new=True)

@@ -1,4 +1,4 @@
-"""lpgdb.bulk_import: a new database from CSV sources, committed in pieces, renamed into place."""
+"""lpgdb.bulk_import: a new database from CSV sources, one streamed bulk load (spilled in many runs), renamed into place."""
 import os
 
 import pytest
@@ -27,12 +27,12 @@ def files(tmp_path):
     return str(tmp_path / "p.csv"), str(tmp_path / "k.csv")
 
 
-def test_the_same_graph_as_one_bulk_load_in_many_pieces_and_checkpoints(tmp_path, files, monkeypatch):
+def test_the_same_graph_as_one_bulk_load_in_many_spill_runs(tmp_path, files, monkeypatch):
     want_db = lpgdb.connect(":memory:")
     want_db.bulk_load(nodes={"Person": files[0]}, edges=files[1])
     want = graph(want_db)
-    # pieces of ~100 rows read 40 at a time, a checkpoint whenever 1 MiB of overlay built up
-    monkeypatch.setattr(lpgdb.database, "IMPORT_COMMIT_ROWS", 100)
+    # batches of 40 rows, the spill buffer written out every 2 KiB
+    monkeypatch.setattr(lpgdb.database, "IMPORT_SPILL_MAX", 2048)
     monkeypatch.setattr(lpgdb.ingest.neo4j, "CHUNK_ROWS", 40)
     path = tmp_path / "new"
     assert lpgdb.bulk_import(path, nodes={"Person": files[0]}, edges=files[1], memory_bytes=1 << 20) == (300, 1000)
@@ -60,8 +60,8 @@ def test_into_an_empty_directory_and_never_over_a_database(tmp_path, files):
     db.close()
 
 
-def test_a_bad_row_after_some_pieces_leaves_no_database(tmp_path, files, monkeypatch):
-    monkeypatch.setattr(lpgdb.database, "IMPORT_COMMIT_ROWS", 100)
+def test_a_bad_row_after_some_spill_runs_leaves_no_database(tmp_path, files, monkeypatch):
+    monkeypatch.setattr(lpgdb.database, "IMPORT_SPILL_MAX", 2048)
     monkeypatch.setattr(lpgdb.ingest.neo4j, "CHUNK_ROWS", 40)
     bad = tmp_path / "bad.csv"
     bad.write_text(KNOWS + "1,2,KNOWS,not-a-number\n")

@@ -388,6 +388,7 @@ def test_a_fault_at_every_io_call_site_of_an_attach_is_all_or_nothing(tmp_path):
     assert outcome == "acked"
     sites = sim.sites()
     assert any("attach" in site or "build_files" in site for _k, site in sites)
+    assert {k for k, site in sites if "stream" in site} >= {"open", "write", "read", "unlink"}, sites  # the spill
     faults = [(k, s, "EIO") for k, s in sites] + [(k, s, "ENOSPC") for k, s in sites if k in ("write", "pwrite")]
     seen = set()
     for fault in faults:
@@ -401,6 +402,7 @@ def test_a_fault_at_every_io_call_site_of_an_attach_is_all_or_nothing(tmp_path):
             with db.transaction() as tx:
                 tx.create_node(["After"], {})
         assert set(os.listdir(os.path.join(work, "data"))) == _named(work), f"{fault}: stray files"
+        assert not os.listdir(os.path.join(work, "tmp")), f"{fault}: a spill file outlived the next open"
     assert seen == {"all", "none"}, seen
     assert len(faults) >= 30, sites
 
@@ -410,7 +412,7 @@ def test_bulk_import_writes_key_files_as_it_goes_and_lpgdb_import_takes_index(tm
     import sys
     import lpgdb.database
     files = _csv(str(tmp_path), 300, 900)
-    monkeypatch.setattr(lpgdb.database, "IMPORT_COMMIT_ROWS", 250)      # several attached pieces
+    monkeypatch.setattr(lpgdb.database, "IMPORT_SPILL_MAX", 4096)      # several spill flushes
     path = str(tmp_path / "new")
     n, m = lpgdb.bulk_import(path, nodes={"Person": files[0]}, edges={"KNOWS": files[1]}, id_type="integer",
                              indexes=[("Person", "pid")])

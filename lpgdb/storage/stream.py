@@ -1,0 +1,195 @@
+"""A streamed bulk load: a columnar load of any size committed as ONE bulk attach (attach.py),
+each partition file written once, in bounded memory.
+
+Why (docs/storage.md "Streamed bulk loads")
+    A bulk attach applies the whole load to the overlay and builds the files it touches from it,
+    so memory grows with the load (about 130 bytes an edge); committing a big load in pieces
+    instead rewrites every partition a piece's random edges touch, once per piece.  Here the
+    edges never enter the overlay: as each batch arrives they are routed (native/build.c,
+    ``lpg_spill``) into per-partition runs (by source partition with their properties for the
+    out-adjacency, by target partition for the in-adjacency) and an edge-locator stream,
+    buffered in C and appended to ONE spill file in tmp/ whenever ``budget`` bytes are buffered.
+    At the commit each partition file is built once by the checkpoint's builder from its base
+    file, the overlay (the load's nodes) and its spill runs (``lpg_store_build_part_x``), each
+    edge-locator file from its stream, then the load is committed by one ATTACH record exactly
+    like ``Engine._attach``.
+
+    The nodes go to the overlay at LSN base + 1 (never published, as in ``_attach``): they arrive
+    in id order and are small next to the edges; their key index entries go with them.
+
+Memory: the parse buffer + ``budget`` + the nodes' overlay + at the commit one partition's spill
+runs and its image.  Disk: about 60 bytes an edge plus its properties, in tmp/ (removed on
+success and failure; a crash leaves it to the next writer open, which empties tmp/).
+
+Spill file: chunks appended at ``end``; ``chunks[(p, d)]`` = [(offset, length, crc32c)] in
+order (d 0/1: partition p's runs, d 2: the edge-locator records of edge-id range p).  Every
+chunk is CRC-checked when read back (CorruptionError), and the C builders check every record.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from array import array
+from typing import Optional
+
+from .. import core
+from ..errors import CorruptionError, InternalError
+from . import io
+from .records import EDGES_COLS, NODES_COLS
+
+#: bytes of spill records buffered in memory before they are appended to the spill file
+BUDGET = 32 << 20
+
+
+class Stream:
+    """The streamed bulk load of one transaction (``Engine.stream_begin``); the caller holds the
+    writer lock from ``stream_begin`` to ``Engine.commit_stream`` or ``abort``."""
+
+    def __init__(self, engine, budget: int = BUDGET):
+        self.engine = engine
+        self.state = engine.state
+        self.base = self.state.base_lsn
+        self.budget = max(1 << 10, int(budget))
+        self.path = os.path.join(engine.path, "tmp", f"spill-{uuid.uuid4().hex}")
+        self.fd: Optional[int] = None
+        self.end = 0
+        self.chunks: dict = {}
+        self.spill = core.Spill()
+        self.x_first: Optional[int] = None      # the first edge id routed
+        self.edges = 0
+        self.tcounts: dict = {}                 # type id -> edges routed
+        self.open = True
+
+    # -- loading ----------------------------------------------------------------------------------
+    def add(self, ops: list) -> None:
+        """Take the columnar bulk ops ``ops`` (NODES_COLS / EDGES_COLS, each checked by
+        ``prepare`` as a commit's would be): nodes into the overlay, edges into the spill.
+        Each op is dropped from ``ops`` once taken."""
+        if not self.open or self.engine.state is not self.state:
+            raise InternalError("a streamed bulk load was used after it ended; this is a bug")
+        st = self.state
+        while ops:
+            op = ops.pop(0)
+            if not isinstance(op, list) or not op or op[0] not in (NODES_COLS, EDGES_COLS):
+                raise InternalError("a streamed bulk load was given an op that is not columnar; this is a bug")
+            plan = st.prepare([op])
+            if op[0] == NODES_COLS:
+                st.apply([op], self.base + 1, plan)
+            else:
+                self._route(op, plan[0])
+            del op, plan
+
+    def _route(self, op, step) -> None:
+        first, lsets, blob = op[1], op[2], op[6]
+        idx, srcs, dsts, offs = step
+        n = len(idx)
+        if not n:
+            return
+        if self.x_first is None:
+            self.x_first = first
+        if first != self.x_first + self.edges:
+            raise InternalError(f"a streamed bulk load's edges are not consecutive ({first}); this is a bug")
+        cat = self.state.catalog
+        tids = [cat.type_id(frozenset(ls)) for ls in lsets]
+        if tids == list(range(len(tids))):
+            types = idx
+        else:
+            types = array("I", (tids[i] for i in idx))
+        counted = array("I", idx) if len(tids) > 1 else None
+        for k, t in enumerate(tids):
+            c = n if counted is None else counted.count(k)
+            if c:
+                self.tcounts[t] = self.tcounts.get(t, 0) + c
+        self.state.store.register_rows(blob, offs)
+        self.spill.edges(first, types, srcs, dsts, blob, offs)
+        self.edges += n
+        if first + n > cat.next_edge_id:
+            cat.next_edge_id = first + n
+        if self.spill.size()[0] >= self.budget:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append every buffered run to the spill file (one chunk per partition and direction;
+        the edge-locator records split at edge-id range boundaries) and empty the buffers."""
+        nbytes, nparts = self.spill.size()
+        if not nbytes:
+            return
+        if self.fd is None:
+            self.fd = io.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | io.NOFOLLOW, 0o600)
+        for p in range(nparts):
+            for d in (0, 1):
+                self._put((p, d), self.spill.buffer(p, d))
+        el = self.spill.buffer(0, 2)
+        eid = self.x_first + self.edges - len(el) // 12        # the first edge id of the buffer
+        pos = 0
+        while pos < len(el):
+            q = eid >> core.ELOC_SHIFT
+            take = min(len(el) - pos, (((q + 1) << core.ELOC_SHIFT) - eid) * 12)
+            self._put((q, 2), el[pos:pos + take])
+            pos += take
+            eid += take // 12
+        self.spill.clear()
+
+    def _put(self, key, data) -> None:
+        n = len(data)
+        if not n:
+            return
+        io.pwrite(self.fd, data, self.end)
+        self.chunks.setdefault(key, []).append((self.end, n, core.crc32c(data)))
+        self.end += n
+
+    def _read(self, key) -> bytes:
+        chunks = self.chunks.get(key)
+        if not chunks:
+            return b""
+        out = bytearray(sum(c[1] for c in chunks))
+        pos = 0
+        for off, n, crc in chunks:
+            data = io.pread(self.fd, n, off)
+            if len(data) != n or core.crc32c(data) != crc:
+                raise CorruptionError("a bulk load's spill file is damaged (a chunk fails its checksum); "
+                                      "the load was not committed: run it again", path=self.path, offset=off)
+            out[pos:pos + n] = data
+            pos += n
+            del data
+        return out
+
+    # -- building (checkpoint.build_files) -------------------------------------------------------
+    def parts(self) -> set:
+        return {p for p, d in self.chunks if d < 2}
+
+    def elocs(self) -> set:
+        return {q for q, d in self.chunks if d == 2}
+
+    def part_runs(self, p: int):
+        """(out records, in records) of partition ``p``, or None."""
+        if (p, 0) not in self.chunks and (p, 1) not in self.chunks:
+            return None
+        return self._read((p, 0)), self._read((p, 1))
+
+    def eloc_run(self, q: int):
+        """(first edge id, records) of edge-id range ``q``, or None."""
+        if (q, 2) not in self.chunks:
+            return None
+        return max(self.x_first, q << core.ELOC_SHIFT), self._read((q, 2))
+
+    def type_count(self, t: int) -> int:
+        return self.tcounts.get(t, 0)
+
+    def corruption(self, e: core.Corrupt) -> CorruptionError:
+        return CorruptionError(f"{e.what}: a bulk load's spill file holds a malformed record; the load "
+                               f"was not committed: run it again", path=self.path, offset=e.offset)
+
+    # -- the end ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Remove the spill file and free the buffers (after the commit or the abort).  A spill
+        file that cannot be removed is removed at the next writer open (tmp/ is emptied)."""
+        self.open = False
+        self.spill.close()
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            for step in (lambda: io.close(fd), lambda: io.unlink(self.path, missing_ok=True)):
+                try:
+                    step()
+                except Exception:      # noqa: BLE001 - tmp/ is emptied at the next writer open
+                    pass
