@@ -1350,6 +1350,18 @@ class Store(_Native):
         _fcheck(lib.lpg_store_edge_put(self._hh(), eid, type_id, src, dst, props, len(props), lsn, floor),
                 f"Store.edge_put(edge={eid})")
 
+    def edge_put_many(self, eids, types, srcs, dsts, blob: bytes, offs, lsn, floor) -> None:
+        """edge_put of many edges in one call (edge i's properties: blob[offs[i]:offs[i+1]])."""
+        ea, n = _u64_array(eids, "edge ids")
+        ta, nt = _u32_array(types, "types")
+        sa, ns = _u64_array(srcs, "srcs")
+        da, nd = _u64_array(dsts, "dsts")
+        oa, no = _u64_array(offs, "offsets")
+        if not (n == nt == ns == nd == no - 1):
+            raise errors.InterfaceError("edge_put_many: columns differ in length")
+        _fcheck(lib.lpg_store_edge_put_many(self._hh(), n, ea, ta, sa, da, blob, len(blob), oa, lsn, floor),
+                "Store.edge_put_many")
+
     def edges_bulk(self, first, types, srcs, dsts, blob: bytes, offs, lsn) -> None:
         ta, n = _u32_array(types, "types")
         sa, ns = _u64_array(srcs, "srcs")

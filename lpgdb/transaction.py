@@ -488,7 +488,7 @@ class _WriteSet:
         self.node_images = node_images          # the buffers (invariant 2), read, not copied
         self.edge_images = edge_images
         self.first_new_node = first_new_node    # ids from here on were created by the transaction
-        self.node_puts = node_puts              # the commit record's NODE_PUT ops (packed maps)
+        self.node_puts = node_puts              # (id, packed map) of each written node
 
 
 _REACH_MEMO = 1 << 20   # node ids count_reach may hold in remembered frontiers
@@ -611,23 +611,51 @@ class Transaction(_Reader):
 
     # -- building the log record ---------------------------------------------------------------
     def _ops(self, puts: Optional[list] = None) -> list:
-        """The commit record's ops; the NODE_PUT ops are also appended to ``puts``."""
+        """The commit record's ops: the nodes and edges this transaction created as columns
+        (records.cols_ops), its other writes op by op.  ``(id, packed map)`` of every node it
+        writes is appended to ``puts`` (the schema check reads them).
+
+        New ids are handed out ascending, and each new node or edge enters its buffer when it
+        is created, so the buffers hold them in id order.  A bulk op of the same transaction
+        (``_log_bulk_*``) takes ids in between: then every write goes op by op (a columnar op
+        must start above every id the record created before it)."""
         puts = [] if puts is None else puts
-        edge_puts, edge_dels, dels = [], [], []
-        base_nodes = self._base_nodes
+        pack = records.pack_props
+        base_nodes, base_edges = self._base_nodes, self._base_edges
+        cols = not any(records.makes_rows(op) for op in self._extra_ops)
+        node_puts, edge_puts, edge_dels, dels = [], [], [], []
+        ids, labels, maps = [], [], []
         for nid, img in self._nodes.items():
             if img is None:
                 if nid < base_nodes:
                     dels.append(records.op_node_del(nid))
+                continue
+            packed = pack(img[1])
+            puts.append((nid, packed))
+            if cols and nid >= base_nodes:
+                ids.append(nid)
+                labels.append(img[0])
+                maps.append(packed)
             else:
-                puts.append(records.op_node_put(nid, img[0], img[1]))
+                node_puts.append(records.op_node_put_packed(nid, img[0], packed))
+        if ids:
+            node_puts += records.cols_ops(ids, labels, maps)
+        ids, labels, maps, srcs, dsts = [], [], [], [], []
         for eid, img in self._edges.items():
             if img is None:
                 if eid in self._base_deleted_edges:
                     edge_dels.append(records.op_edge_del(eid))
+            elif cols and eid >= base_edges:
+                ids.append(eid)
+                labels.append(img[0])
+                srcs.append(img[1])
+                dsts.append(img[2])
+                maps.append(pack(img[3]))
             else:
                 edge_puts.append(records.op_edge_put(eid, img[0], img[1], img[2], img[3]))
-        return self._extra_ops + puts + edge_dels + edge_puts + dels
+        if ids:
+            edge_puts += records.cols_ops(ids, labels, maps, srcs, dsts)
+        return self._extra_ops + node_puts + edge_dels + edge_puts + dels
 
     def _write_set(self, node_puts: Optional[list] = None) -> _WriteSet:
         nw = {n for n, img in self._nodes.items() if img is not None}
@@ -760,6 +788,16 @@ class Transaction(_Reader):
                     seen[frontier] = step
         return len(frontier - {nid})
 
+    def key_lookup(self, label: str, prop: str, value: Any) -> Optional[List[int]]:
+        if self._status != ACTIVE or self._db._closed:
+            self._check_open()
+        if self._nodes or type(label) is not str or type(prop) is not str:
+            return _Reader.key_lookup(self, label, prop, value)    # merges the buffered nodes
+        # no node written or deleted yet (an edge-building transaction's endpoint lookups):
+        # the committed graph's answer, one native call through a user index
+        got = self._view.key_lookup_node(label, prop, value)
+        return got[0] if got is not None else _Reader.key_lookup(self, label, prop, value)
+
     def key_nodes(self, spec_name: str, key: tuple) -> List[int]:
         spec = self._view.index_spec(spec_name)
         if spec is None:
@@ -870,7 +908,8 @@ class Transaction(_Reader):
 
     def create_node(self, labels: Labels = (), properties: Optional[Mapping[str, Any]] = None) -> int:
         """Create a node; return its id. ``labels`` is a str or an iterable of str."""
-        self._check_open()
+        if self._status != ACTIVE or self._db._closed:
+            self._check_open()
         labs = label_set(labels)
         props = check_properties(properties, allow_none=False)
         nid = self._next_node
@@ -883,13 +922,16 @@ class Transaction(_Reader):
 
     def create_edge(self, src: int, label: Labels, dst: int, properties: Optional[Mapping[str, Any]] = None) -> int:
         """Create an edge src -[label]-> dst; ``label`` is a str or a (possibly empty) set of str."""
-        self._check_open()
-        s, d = _check_id(src, "node"), _check_id(dst, "node")
+        if self._status != ACTIVE or self._db._closed:
+            self._check_open()
+        s = src if type(src) is int else _check_id(src, "node")
+        d = dst if type(dst) is int else _check_id(dst, "node")
         labs = label_set(label)
         props = check_properties(properties, allow_none=False)
-        for n in (s, d):
-            if self.node_labels(n) is None:
-                raise NotFoundError(f"no node with id {n} (edge endpoint)")
+        if self.node_labels(s) is None:
+            raise NotFoundError(f"no node with id {s} (edge endpoint)")
+        if self.node_labels(d) is None:
+            raise NotFoundError(f"no node with id {d} (edge endpoint)")
         eid = self._next_edge
         self._next_edge += 1
         outs, ins = self._new_out.setdefault(s, []), self._new_in.setdefault(d, [])

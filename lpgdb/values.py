@@ -114,10 +114,22 @@ def _has_temporal(items) -> bool:
     return False
 
 
+_ONE_LABEL: dict = {}   # label -> frozenset({label}): a write names the same few labels again and again
+
+
 def label_set(labels: Any, what: str = "label") -> frozenset:
     """Normalize ``"A"`` / ``["A", "B"]`` / ``None`` into a frozenset of label names."""
     if labels is None:
         return frozenset()
+    if type(labels) is str:
+        hit = _ONE_LABEL.get(labels)
+        if hit is not None:
+            return hit
+        if labels:
+            if len(_ONE_LABEL) >= 4096:     # bounded: a stream of distinct labels does not grow it
+                _ONE_LABEL.clear()
+            hit = _ONE_LABEL[labels] = frozenset((labels,))
+            return hit
     if isinstance(labels, str):
         labels = (labels,)
     elif not isinstance(labels, Iterable) or isinstance(labels, (bytes, bytearray, Mapping)):

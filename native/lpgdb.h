@@ -357,6 +357,11 @@ int lpg_store_nodes_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t 
                          size_t blob_len, const uint64_t *offs, uint64_t lsn);
 int lpg_store_edge_put(lpg_store *s, uint64_t eid, uint32_t type, uint64_t src, uint64_t dst,
                        const uint8_t *props, size_t len, uint64_t lsn, uint64_t floor);
+/* edge_put for n edges (property maps blob[offs[i]..offs[i+1])) under one lock: a commit's run of
+ * edge writes in one call.  Stops at the first error (the caller poisons: apply failed). */
+int lpg_store_edge_put_many(lpg_store *s, size_t n, const uint64_t *eids, const uint32_t *types,
+                            const uint64_t *srcs, const uint64_t *dsts, const uint8_t *blob, size_t blob_len,
+                            const uint64_t *offs, uint64_t lsn, uint64_t floor);
 int lpg_store_edges_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t *types, const uint64_t *srcs,
                          const uint64_t *dsts, const uint8_t *blob, size_t blob_len, const uint64_t *offs,
                          uint64_t lsn);

@@ -1988,6 +1988,24 @@ int lpg_store_edge_put(lpg_store *s, uint64_t eid, uint32_t type, uint64_t src, 
     return rc;
 }
 
+int lpg_store_edge_put_many(lpg_store *s, size_t n, const uint64_t *eids, const uint32_t *types,
+                            const uint64_t *srcs, const uint64_t *dsts, const uint8_t *blob, size_t blob_len,
+                            const uint64_t *offs, uint64_t lsn, uint64_t floor)
+{
+    if (!s || (n && (!eids || !types || !srcs || !dsts || !offs)) || (blob_len && !blob))
+        return LPG_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (offs[i] > offs[i + 1] || offs[i + 1] > blob_len)
+            return LPG_EBOUNDS;
+    int rc = LPG_OK;
+    pthread_rwlock_wrlock(&s->lock);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = edge_put_locked(s, eids[i], types[i], srcs[i], dsts[i], blob + offs[i],
+                             (size_t)(offs[i + 1] - offs[i]), lsn, floor);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
 int lpg_store_edges_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t *types, const uint64_t *srcs,
                          const uint64_t *dsts, const uint8_t *blob, size_t blob_len, const uint64_t *offs,
                          uint64_t lsn)

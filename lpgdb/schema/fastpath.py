@@ -186,13 +186,13 @@ class _Checker:
         None when some row fails; else the indexes of the constraints left to the row loop
         (a WHERE, several key properties, a key C does not make, or one a committed node
         holds)."""
-        labs = [images[op[1]][0] for op in puts]
+        labs = [images[nid][0] for nid, _m in puts]
         if labs.count(labs[0]) == len(labs):        # one label set (the usual commit)
             tags = array("I", bytes(4 * len(labs)))
         else:
             numbers: dict = {}
             tags = array("I", [numbers.setdefault(ls, len(numbers)) for ls in labs])
-        maps = [op[3] for op in puts]
+        maps = [m for _nid, m in puts]
         blob = b"".join(maps)
         offs = array("Q", [0])
         offs.extend(accumulate(map(len, maps)))
@@ -202,7 +202,7 @@ class _Checker:
         simple = [i for i, c in enumerate(cons) if c.where is None and len(c.prop_keys) == 1]
         masks = {i: bytearray(groups.count) for i in simple}
         for g, r in _firsts(gids, 0, groups.count).items():
-            labels, props = images[puts[r][1]]
+            labels, props = images[puts[r][0]]
             plan = self.node_plan(labels)
             if self.strict and not any(s.record_ok(props) for s in plan.shapes):
                 return None

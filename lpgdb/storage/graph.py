@@ -102,6 +102,24 @@ def _plain_keys(key_specs) -> dict:
     return {} if not plain else {("schema", name): lp for name, lp in plain.items()}
 
 
+def _key_readers(specs, plain) -> list:
+    """``(ident, name, key_of, label, prop)`` per spec of ``specs`` for ``_keys_of_raw``: a
+    one-property user index, and a schema index that holds what such an index would (``plain``:
+    ident -> (label, property), from ``_plain_keys``), give the label a node needs and the
+    property (utf-8) whose value is the key; other user indexes give their label and None; other
+    schema indexes None and None (their ``key_of`` decides)."""
+    out = []
+    for ident, name, key_of in specs:
+        one = plain.get(ident) if plain else None
+        if one is None and ident[0] == "index" and len(ident[2]) == 1:
+            one = (ident[1], ident[2][0])
+        if one is not None:
+            out.append((ident, name, key_of, one[0], one[1].encode()))
+        else:
+            out.append((ident, name, key_of, ident[1] if ident[0] == "index" else None, None))
+    return out
+
+
 class _Bad(Exception):
     """A malformed op (prepare); the caller turns it into CorruptionError."""
 
@@ -579,38 +597,52 @@ class GraphState:
         users = {k: u.shared for k, u in cat.user_indexes.items()}
         cur_specs = cat.key_specs
         plain = _plain_keys(cur_specs)  # schema indexes kept like a one-property user index
-        track = any(isinstance(op, list) and op and op[0] in (SCHEMA, INDEX) for op in ops)
+        try:
+            codes = {op[0] for op in ops}
+        except (TypeError, IndexError, KeyError):
+            codes = {SCHEMA}          # a malformed op: the loop below says which
+        track = SCHEMA in codes or INDEX in codes
         written: dict = {}            # node id -> (labels, props bytes) | None, earlier in this record
         next_node, next_edge = cat.next_node_id, cat.next_edge_id
         new_edges = set()
+        readers = None                # _key_readers(specs, plain), made at the first NODE_PUT
+        max_id = core.MAX_ID
         plan = []
         try:
             for op in ops:
-                if not isinstance(op, list) or not op:
+                if type(op) is not list or not op:
                     raise _Bad("an op is not a list")
                 code, n = op[0], len(op)
                 step = None
                 if code == NODE_PUT and n == 4:
                     nid, labels, props = op[1], _names(op[2]), op[3]
-                    if not _is_id(nid) or type(props) is not bytes:
+                    if type(nid) is not int or not 0 <= nid < max_id or type(props) is not bytes:
                         raise _Bad("bad NODE_PUT")
                     if track:
                         written[nid] = (labels, props)
                     if specs:
-                        step = self._keys_of_raw(specs, nid, labels, props, plain)
+                        if readers is None:
+                            readers = _key_readers(specs, plain)
+                        step = (labels, self._keys_of_raw(readers, nid, labels, props))
+                    else:
+                        step = (labels, None)
                     if nid >= next_node:
                         next_node = nid + 1
+                elif code == EDGE_PUT and n == 6:
+                    eid, labels, src, dst, props = op[1], _names(op[2]), op[3], op[4], op[5]
+                    if (type(eid) is not int or type(src) is not int or type(dst) is not int
+                            or not (0 <= eid < max_id and 0 <= src < max_id and 0 <= dst < max_id)
+                            or type(props) is not bytes):
+                        raise _Bad("bad EDGE_PUT")
+                    new_edges.add(eid)
+                    if eid >= next_edge:
+                        next_edge = eid + 1
+                    step = labels
                 elif code == NODE_DEL and n == 2:
                     if not _is_id(op[1]):
                         raise _Bad("bad NODE_DEL")
                     if track:
                         written[op[1]] = None
-                elif code == EDGE_PUT and n == 6:
-                    eid, _labels, src, dst, props = op[1], _names(op[2]), op[3], op[4], op[5]
-                    if not (_is_id(eid) and _is_id(src) and _is_id(dst)) or type(props) is not bytes:
-                        raise _Bad("bad EDGE_PUT")
-                    new_edges.add(eid)
-                    next_edge = max(next_edge, eid + 1)
                 elif code == EDGE_DEL and n == 2:
                     eid = op[1]
                     if not _is_id(eid) or (eid not in new_edges and self._edge_now(eid) is None):
@@ -645,6 +677,7 @@ class GraphState:
                     users = {k: v[0] == "share" for k, v in users_next.items()} | \
                         {k: False for k in users if k not in users_next}
                     cur_specs = key_specs
+                    readers = None
                     step = (key_specs, tables, users_next)
                 elif code == INDEX and n == 4:
                     label, props, create = op[1], op[2], op[3]
@@ -668,6 +701,7 @@ class GraphState:
                     elif not create and have:
                         specs = [x for x in specs if x[0] != ident]
                         del users[key]
+                    readers = None
                 elif code == NODES_BULK and n == 5:
                     first, lsets, idx, props = op[1], op[2], _u_array("I", op[3], "label index"), op[4]
                     if (not _is_id(first) or first < next_node or not isinstance(lsets, list)
@@ -778,29 +812,24 @@ class GraphState:
             out.append((ident, bytes(keys), koffs, bytes(flags)))
         return out
 
-    def _keys_of_raw(self, specs, nid, labels, props: bytes, plain=None) -> dict:
-        """``_keys_of`` from stored property bytes: a one-property user index, and a schema
-        index that holds what such an index would (``plain``: ident -> (label, property), from
-        ``_plain_keys``), read an int or str value's canonical key bytes straight from the map
-        (core.key1); the map is decoded only when some index needs it."""
+    def _keys_of_raw(self, readers, nid, labels, props: bytes) -> dict:
+        """``_keys_of`` from stored property bytes, under ``readers`` (``_key_readers``): an
+        index whose key is one property reads an int or str value's canonical key bytes
+        straight from the map (core.key1); the map is decoded only when some index needs it."""
         out = {}
         decoded = None
-        for ident, name, key_of in specs:
-            one = plain.get(ident) if plain else None
-            if one is not None or ident[0] == "index":
-                if one is None and len(ident[2]) == 1:
-                    one = (ident[1], ident[2][0])
-                if (ident[1] if one is None else one[0]) not in labels:
+        for ident, name, key_of, label, prop in readers:
+            if label is not None and label not in labels:
+                continue
+            if prop is not None:
+                kb = core.key1(props, prop)
+                if kb is None:
                     continue
-                if one is not None:
-                    kb = core.key1(props, one[1].encode())
-                    if kb is None:
-                        continue
-                    if kb is not False:
-                        if len(kb) > core.KEY_MAX:
-                            self._key_bytes((records.unpack_props(props)[one[1]],), name, nid)
-                        out[ident] = kb
-                        continue
+                if kb is not False:
+                    if len(kb) > core.KEY_MAX:
+                        self._key_bytes((records.unpack_props(props)[prop.decode()],), name, nid)
+                    out[ident] = kb
+                    continue
             if decoded is None:
                 decoded = records.unpack_props(props)
             k = key_of(labels, decoded)
@@ -914,27 +943,31 @@ class GraphState:
         fresh = cat.next_node_id          # ids from here on are new in this commit: no old keys
         seen = set()                      # ... until one is written twice in the same record
         batch = None                      # consecutive NODE_PUTs go to C in one call
+        edges = None                      # ... and consecutive EDGE_PUTs
         # a bulk load's columnar ops are dropped from the (caller's) lists once in the overlay,
         # so that its columns and the overlay do not both reach their full size
         release = isinstance(ops, list) and isinstance(plan, list)
         for i, (op, step) in enumerate(zip(ops, plan)):
             code = op[0]
             if code == NODE_PUT:
-                nid, labels = op[1], _names(op[2])      # checked by prepare; cached frozensets
+                nid = op[1]
+                labels, new_keys = step           # from prepare: the checked label set, the keys
                 if batch is None:
                     batch = ([], array("I"), [], {})
                 if nid >= fresh and nid not in seen:
                     seen.add(nid)
-                    if step:
+                    if new_keys:
                         keys = batch[3]
-                        for ident, kb in step.items():
-                            keys.setdefault(ident, ([], []))
-                            keys[ident][0].append(kb)
-                            keys[ident][1].append(nid)
+                        for ident, kb in new_keys.items():
+                            got = keys.get(ident)
+                            if got is None:
+                                got = keys[ident] = ([], [])
+                            got[0].append(kb)
+                            got[1].append(nid)
                 else:
                     self._flush_puts(batch, lsn, floor)
                     batch = ([], array("I"), [], {})
-                    self._reindex(nid, labels, step, lsn)
+                    self._reindex(nid, labels, new_keys, lsn)
                 batch[0].append(nid)
                 batch[1].append(cat.labelset_id(labels))
                 batch[2].append(op[3])
@@ -945,11 +978,21 @@ class GraphState:
                 self._flush_puts(batch, lsn, floor)
                 batch = None
             if code == EDGE_PUT:
+                if edges is None:
+                    edges = (array("Q"), array("I"), array("Q"), array("Q"), [])
                 eid = op[1]
-                st.edge_put(eid, cat.type_id(frozenset(op[2])), op[3], op[4], op[5], lsn, floor)
+                edges[0].append(eid)
+                edges[1].append(cat.type_id(step))    # step: the label set prepare checked
+                edges[2].append(op[3])
+                edges[3].append(op[4])
+                edges[4].append(op[5])
                 if eid >= cat.next_edge_id:
                     cat.next_edge_id = eid + 1
-            elif code == EDGE_DEL:
+                continue
+            if edges is not None:
+                self._flush_edges(edges, lsn, floor)
+                edges = None
+            if code == EDGE_DEL:
                 st.edge_del(op[1], lsn)
             elif code == NODE_DEL:
                 if self._node_now(op[1], lsn) is not None:
@@ -993,7 +1036,16 @@ class GraphState:
                     ops[i] = plan[i] = op = step = None
         if batch is not None:
             self._flush_puts(batch, lsn, floor)
+        if edges is not None:
+            self._flush_edges(edges, lsn, floor)
         st.commit_end(lsn, floor)
+
+    def _flush_edges(self, edges, lsn, floor) -> None:
+        """Install a run of EDGE_PUTs (new edges or property updates) in one native call."""
+        eids, types, srcs, dsts, props = edges
+        offs = array("Q", [0])
+        offs.extend(accumulate(map(len, props)))
+        self.store.edge_put_many(eids, types, srcs, dsts, b"".join(props), offs, lsn, floor)
 
     def _flush_puts(self, batch, lsn, floor) -> None:
         """Install a run of NODE_PUTs: one native call for the nodes, one per index for the keys
