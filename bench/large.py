@@ -21,8 +21,8 @@ What it does, each step in its own process so every figure is that process's own
    it (the replay of that log: MB/s), checks the last persons, checkpoints and closes.
 4. **reads** in a fresh process: a writer's open and close, then a read-only open (the time
    and the anonymous memory it added), 20,000 key lookups (each checked: the id maps to its
-   person), 2,000 1-hop degrees (checked against degrees recomputed from the edge stream and
-   the update step's edges, after the reads and the memory figures), 200 2-hop distinct
+   person), 2,000 1-hop degrees (checked by the parent against degrees recomputed from the edge
+   stream and the update step's edges), 200 2-hop distinct
    counts (native) and 20 as Cypher, and VmRSS / RssAnon after them.
 
 Memory: a sampler thread in each step records the largest RssAnon of each phase (every
@@ -331,6 +331,7 @@ def reads(path: str, n: int, m: int) -> dict:
     out["w5_mean"] = sum(reach) / len(reach)
     q = ("MATCH (p:Person {id: $id})-[:KNOWS]->()-[:KNOWS]->(x) WHERE x <> p "
          "RETURN count(DISTINCT x) AS c")
+    db.execute(q, {"id": person(sample[-1])[0]}).single()      # untimed: parse + plan once
     t0 = time.perf_counter()
     cy_wrong = 0
     for i, want in zip(sample[:20], reach[:20]):
@@ -340,17 +341,22 @@ def reads(path: str, n: int, m: int) -> dict:
     out["w5_cypher_wrong"] = cy_wrong
     out["rss_after_reads_mb"] = _kb("VmRSS") / 1024
     db.close()
-    out["max_anon_mb"] = sampler.done()     # before the check below, which is not the database's
-    # the degrees, recomputed from the edge stream and the update step's edges
+    out["max_anon_mb"] = sampler.done()
+    out["hwm_mb"] = _kb("VmHWM") / 1024
+    out["degrees"] = [deg_sample, degs]     # checked by the parent (check_degrees): not this process's memory
+    return out
+
+
+def check_degrees(n: int, m: int, deg_sample: list, degs: list) -> int:
+    """How many of the degrees read are wrong: recomputed from the edge stream and the update
+    step's edges (in the parent, after the reading process ended)."""
     import numpy as np
     want = np.zeros(n, dtype=np.int64)
     for src, _d, _t in edge_chunks(n, m):
         want += np.bincount(src, minlength=n)
     for a, _b in update_edges(n):
         want[a] += 1
-    out["w4_wrong"] = sum(1 for i, d in zip(deg_sample, degs) if int(want[i]) != d)
-    out["hwm_mb"] = _kb("VmHWM") / 1024
-    return out
+    return sum(1 for i, d in zip(deg_sample, degs) if int(want[i]) != d)
 
 
 def _child(step: str, a, path: str, csvdir: str, *extra, killed: bool = False) -> dict:
@@ -434,6 +440,7 @@ def main(argv=None) -> int:
         cr = _child("crash", a, path, csvdir, killed=True)
         rc = _child("recover", a, path, csvdir, "--k", str(cr["crash_persons"]))
         rd = _child("reads", a, path, csvdir)
+        rd["w4_wrong"] = check_degrees(a.nodes, a.edges, *rd.pop("degrees"))
     finally:
         if not a.keep:
             shutil.rmtree(base, ignore_errors=True)
@@ -481,7 +488,7 @@ def render(r: dict) -> str:
          f"| RSS / anonymous memory after them | {rd['rss_after_lookups_mb']:,.0f} MB / {rd['anon_after_lookups_mb']:,.0f} MB |  |",
          f"| 2,000 1-hop degrees (checked against the edge stream) | {rd['w4_per_s']:,.0f} /s, {rd['w4_wrong']} wrong |  |",
          f"| 200 2-hop distinct counts (native count_reach) | {rd['w5_per_s']:,.1f} /s (mean {rd['w5_mean']:,.0f} nodes) |  |",
-         f"| 20 2-hop distinct counts in Cypher (checked against count_reach) | {rd['w5_cypher_per_s']:,.1f} /s, {rd['w5_cypher_wrong']} wrong |  |",
+         f"| 20 2-hop distinct counts in Cypher, after one untimed (checked against count_reach) | {rd['w5_cypher_per_s']:,.1f} /s, {rd['w5_cypher_wrong']} wrong |  |",
          f"| reading process | | {mem(rd)} |",
          f"| load average (1 min) at start / end | {r['loadavg_start']:.1f} / {r['loadavg_end']:.1f} |  |",
          "",
