@@ -585,8 +585,9 @@ def remove_orphans(root: str, meta: Meta, manifest: Optional[dict]) -> None:
     interrupted writes).  Only names lpgdb writes are touched, and only regular files.
 
     A superseded manifest a reader pins (``ManifestPin``: our exclusive flock fails) is kept,
-    and so is every data file it names; the others are deleted while we hold their exclusive
-    lock, data files first (a crash in between leaves a manifest the next call deletes).  A
+    and so is every data file it names; the others are unlinked while we hold their exclusive
+    lock, before the data files (a crash in between leaves data files no manifest names, which
+    the next call deletes; never a manifest a reader could pin whose files are gone).  A
     pinned manifest that cannot be read keeps every data file this time.
     O(files in data/ + superseded manifests)."""
     keep = {os.path.basename(rel) for rel, _crc, _size in manifest_files(manifest)}
@@ -612,6 +613,8 @@ def remove_orphans(root: str, meta: Meta, manifest: Optional[dict]) -> None:
                     keep |= {os.path.basename(rel) for rel, _c, _s in manifest_files(pinned)}
                 except (CorruptionError, OperationalError, AttributeError, TypeError):
                     keep_all = True
+        for path, _fd in retired:
+            io.unlink(path, missing_ok=True)
         for sub, ours in (("data", lambda n: n.endswith(".lpg") and n not in keep and not keep_all),
                           ("tmp", lambda n: True)):
             d = os.path.join(root, sub)
@@ -621,8 +624,6 @@ def remove_orphans(root: str, meta: Meta, manifest: Optional[dict]) -> None:
                 path = os.path.join(d, name)
                 if ours(name) and not io.is_real_dir(path):
                     io.unlink(path, missing_ok=True)
-        for path, _fd in retired:
-            io.unlink(path, missing_ok=True)
     finally:
         for _path, fd in retired:
             io.close(fd)
