@@ -428,8 +428,8 @@ class Database:
         if cmd.is_edge:
             raise NotSupportedError("relationship indexes and constraints are not supported yet; index node "
                                     "properties: CREATE INDEX FOR (n:Label) ON (n.prop)")
-        with self._engine.snapshot_view() as view:   # the read boundary: names, not structures
-            user_indexes, schema = view.user_indexes(), view.schema
+        view = self._engine.pinned_view()        # the read boundary: names, not structures
+        user_indexes, schema = view.user_indexes(), view.schema
         if cmd.kind == "create_index":
             if (cmd.label, tuple(cmd.props)) in user_indexes:
                 if cmd.if_exists:
@@ -605,9 +605,9 @@ class Database:
         constraint.  User indexes come first, each group sorted.
         """
         self._check_open()
-        with self._engine.snapshot_view() as view:
-            users = view.user_indexes()
-            gt = _graph_type(view.schema)
+        view = self._engine.pinned_view()
+        users = view.user_indexes()
+        gt = _graph_type(view.schema)
         out = [IndexInfo(label, props, "user", None) for label, props in users]
         if gt is not None:
             schema = []
@@ -721,15 +721,12 @@ class PreparedStatement:
         if self._read:
             if pq.free is not None and (not params or _plain_params(params)):
                 return pq.run_free(params, opts)
-            view = db._engine.pinned_view()
-            try:
-                if until is None:           # a point lookup, MATCH (n:L {k: $v}) RETURN n.a, ...
-                    res = pq.run_point(view, params, opts)
-                    if res is not None:
-                        return res
-                return pq.run(_ViewReader(db, view), params, True, opts)
-            finally:
-                view.release()
+            view = db._engine.pinned_view()     # pinned while referenced: for this call
+            if until is None:               # a point lookup, MATCH (n:L {k: $v}) RETURN n.a, ...
+                res = pq.run_point(view, params, opts)
+                if res is not None:
+                    return res
+            return pq.run(_ViewReader(db, view), params, True, opts)
         if pq.schema_command is not None:
             return db._schema_command(pq.schema_command)
         if db.readonly:      # a write on a follower: the query reports it (ReadOnly)

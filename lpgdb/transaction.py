@@ -358,15 +358,15 @@ class _Reader:
 
 class _ViewReader(_Reader):
     """The read API over one pinned view, without a lifecycle of its own: what a read-only
-    query runs on (``db.execute`` pins the view, runs the query and unpins it, so it needs no
-    Snapshot object, no finaliser and no context manager).  ``Snapshot`` adds those."""
+    query runs on (``db.execute`` takes the shared view for the call and drops it after, so it
+    needs no Snapshot object and no context manager).  ``Snapshot`` adds ``close`` and ``with``."""
 
     __slots__ = ("_db", "_view", "_snap", "_open", "_memo")
     _readonly_queries = True
 
     def __init__(self, db: Any, view: "GraphView") -> None:
         self._db = db
-        self._view = view          # pinned by the engine; released by close()
+        self._view = view          # the pin (engine.pinned_view): held while referenced
         self._snap = view.lsn
         self._open = True
         self._memo = None          # (id, version) of the first node the last key lookup found
@@ -435,34 +435,38 @@ class _ViewReader(_Reader):
         return self._snap
 
 
+class _ClosedView:
+    """What a closed snapshot reads through: every read raises InterfaceError."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        raise InterfaceError("the snapshot is closed; open a new one with db.snapshot()")
+
+
+_CLOSED = _ClosedView()
+
+
 class Snapshot(_ViewReader):
     """A consistent, read-only view of the committed graph as of one moment.
 
-    Opening one pins the current generation at the visible LSN (one lock, one counter: no
-    per-snapshot allocation but this object and its view); closing it unpins."""
+    Opening one takes the engine's shared view of the visible LSN; the view is the pin, held
+    as long as the snapshot references it: closing the snapshot (or dropping it unclosed)
+    releases it, with no call into the engine."""
 
     __slots__ = ()
 
     def close(self) -> None:
         """Release the snapshot (idempotent); later reads raise InterfaceError."""
-        if self._open:
-            self._open = False
-            self._view.release()
+        self._open = False
+        self._view = _CLOSED
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        if self._open:
-            self._open = False
-            self._view.release()
-
-    def __del__(self):
-        if self._open:           # a snapshot dropped without close(): release it now
-            try:
-                self.close()
-            except Exception:
-                pass
+    def __exit__(self, exc_type, exc, tb):
+        self._open = False
+        self._view = _CLOSED
 
 
 def _overlay_ids(base: list, buffer: dict, label: Optional[str]) -> list:

@@ -69,7 +69,7 @@ from typing import Callable, Optional
 from .. import core
 from ..errors import CorruptionError, Error, InterfaceError, InternalError, OperationalError
 from . import archive, attach, checkpoint, files, io, records, stream, wal
-from .graph import Catalog, GraphState, Retired
+from .graph import Catalog, GraphState
 from .view import GraphView
 
 log = logging.getLogger("lpgdb")
@@ -577,29 +577,22 @@ class Engine:
         st.retire()
 
     # -- the read boundary --------------------------------------------------------------------------
-    def snapshot_view(self) -> GraphView:
-        """A view pinned at the visible LSN (close() it to release)."""
-        while True:
-            try:
-                return GraphView(self.state)
-            except Retired:          # a checkpoint swapped generations meanwhile: the new one
-                continue
-
     def pinned_view(self) -> GraphView:
-        """A reader pinned at the visible LSN and the view it reads through: the generation's
-        shared view of that LSN (views never change, so every reader at one LSN can share one;
-        opening a snapshot allocates no view).  Release the pin with ``view.release()``, once.
-        O(1): one lock."""
+        """The committed graph at the visible LSN: the generation's shared view of that LSN
+        (views never change, so every reader at one LSN can share one; opening a snapshot
+        allocates no view).  The view is the pin: it is released when the last reference to
+        it goes (graph.py, "readers").  O(1), no lock."""
         while True:
             st = self.state
-            try:
-                lsn = st.pin_visible()
-            except Retired:          # a checkpoint swapped generations meanwhile: the new one
-                continue
+            lsn = st.visible_lsn
             v = st.shared_view
             if v is None or v.lsn != lsn:
-                v = st.shared_view = GraphView(st, lsn, False)
-            return v
+                v = GraphView(st, lsn)      # registered as a reader of st at lsn
+                st.shared_view = v
+            if st.visible_lsn == lsn and not st.retired:
+                return v
+            if st.retired and st.shared_view is v:
+                st.shared_view = None       # a checkpoint swapped generations: the new one
 
     def writer_view(self) -> GraphView:
         """The writer's view at the applied LSN; valid while the writer lock is held."""

@@ -163,10 +163,6 @@ def _u_array(code: str, blob, what: str) -> array:
     return array(code, blob)
 
 
-class Retired(Exception):
-    """The generation was replaced by a checkpoint (pin the current one instead)."""
-
-
 class Catalog:
     """Dictionaries, schema and index specs of one open database (shared by its generations).
 
@@ -453,8 +449,8 @@ class GraphState:
         self.applied_lsn = base_lsn
         self.visible_lsn = base_lsn                         # newest LSN new snapshots read at
         self.rows: dict = {}        # (node id, version) -> (labels, props): decoded rows (view.py)
-        self.shared_view = None     # the last GraphView handed out by engine.pinned_view (any LSN)
-        self._pins: list = []       # the snapshot LSN of every open reader (one entry a pin)
+        self.shared_view = None     # the view engine.pinned_view hands out (cleared by publish)
+        self._readers: dict = {}    # id(view) -> LSN of every live reader view (see "readers")
         self._readers_lock = threading.Lock()               # publish; freeing the overlay once
         self._retired = False
         self._freed = False
@@ -488,43 +484,36 @@ class GraphState:
         self.store.close()
 
     # -- readers ---------------------------------------------------------------------------------
-    # A new snapshot reads at ``visible_lsn`` (the last commit it may see: durable, in
-    # sync="full").  Readers register without a lock: a pin is one ``list.append`` of the LSN
-    # read (atomic under the GIL), then a second read of ``visible_lsn``; if a commit became
-    # visible in between, the pin is dropped and taken again at the newer LSN.  ``trim_floor``
-    # reads ``visible_lsn`` first and the pins second, so a floor computed between a reader's
-    # two reads either sees its pin or was computed from a visible LSN the reader's second read
-    # would find newer (and retry): a version a new or open snapshot may still read is never
-    # cut (invariant 2), even while commits wait for their fsync.  Retiring a generation and
-    # the last unpin free the overlay exactly once (``_free_once``).
-    def pin_visible(self) -> int:
-        """Register a reader at the current visible LSN; return that LSN.  Retired when this
-        generation was retired (a checkpoint replaced it): pin the engine's current one.
-        O(1): no lock."""
-        pins = self._pins
-        while True:
-            snap = self.visible_lsn
-            pins.append(snap)
-            if self._retired:
-                self.unpin(snap)
-                raise Retired()
-            if self.visible_lsn == snap:
-                return snap
-            pins.remove(snap)
+    # A reader is a GraphView registered in ``_readers`` (``id(view) -> LSN``) from its creation
+    # until it is garbage collected: a snapshot holds its view, so the view's life is the pin,
+    # and opening or closing a snapshot costs no call here (``engine.pinned_view`` hands out
+    # the generation's shared view of the visible LSN, ``shared_view``, kept only while that
+    # LSN is the visible one).  A reader registers first and reads ``visible_lsn`` second (if
+    # a commit became visible in between, it takes a view of the newer LSN); ``trim_floor``
+    # reads ``visible_lsn`` first and the readers second, so a floor computed between a
+    # reader's two reads either sees its view or was computed from a visible LSN the reader's
+    # second read finds newer (and retries): a version a new or open snapshot may still read
+    # is never cut (invariant 2), even while commits wait for their fsync.  Retiring a
+    # generation and the death of its last view free the overlay exactly once (``_free_once``).
+    @property
+    def retired(self) -> bool:
+        """Whether a checkpoint replaced this generation (new readers take the engine's
+        current one)."""
+        return self._retired
 
-    def unpin(self, snap: int) -> None:
-        """Release one pin at ``snap`` (ValueError if there is none: a caller's bug).
-        O(open readers)."""
-        pins = self._pins
-        pins.remove(snap)
-        if self._retired and not pins:    # the last snapshot of a retired generation: free it now
+    def reader_gone(self, key: int) -> None:
+        """The registered view ``key`` (its ``id``) died.  O(1)."""
+        readers = self._readers
+        readers.pop(key, None)
+        if self._retired and not readers:   # the last reader of a retired generation: free it now
             self._free_once()
 
     def retire(self) -> None:
         """A checkpoint replaced this generation: no new snapshot may pin it, and its overlay
-        is freed as soon as no snapshot reads it (now, or at the last unpin)."""
+        is freed as soon as no view reads it (now, or when the last one dies)."""
         self._retired = True
-        if not self._pins:
+        self.shared_view = None             # may be the last view: freed through reader_gone
+        if not self._readers:
             self._free_once()
 
     def _free_once(self) -> None:
@@ -540,16 +529,19 @@ class GraphState:
         core.release_memory()
 
     def trim_floor(self) -> int:
-        """The oldest snapshot any reader holds or may still take (min of readers, visible LSN)."""
-        vis = self.visible_lsn          # first: see the comment above pin_visible
-        pins = self._pins
-        return min(min(pins, default=vis), vis)
+        """The oldest snapshot any reader holds or may still take (min of readers, visible LSN).
+        O(live views): one per LSN that open snapshots read at."""
+        vis = self.visible_lsn          # first: see the comment above
+        return min(min(self._readers.values(), default=vis), vis)
 
     def publish(self, lsn: int) -> None:
         """Make commits up to ``lsn`` visible to new snapshots (never moves backwards)."""
         with self._readers_lock:
             if lsn > self.visible_lsn:
                 self.visible_lsn = min(lsn, self.applied_lsn)
+        v = self.shared_view
+        if v is not None and v.lsn != self.visible_lsn:
+            self.shared_view = None     # an older view would hold trim_floor back
 
     # -- reads used by apply (at the applied state) --------------------------------------------------
     def _node_now(self, nid, lsn=None):

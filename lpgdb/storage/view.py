@@ -6,11 +6,12 @@ storage names the adjacency, key-index, label-index or file structures behind th
 storage engine can change underneath (issue 10: memory-mapped partition files + an overlay).
 
 Kinds of view
-    ``engine.snapshot_view()``  pinned at the visible (durable) LSN; ``close()`` unpins.  Versions
-                                and files a pinned view may read are kept until it is closed.
-    ``engine.pinned_view()``    the same pin, through the generation's shared view of that LSN
-                                (what snapshots and read-only queries use: no view allocated per
-                                reader); ``release()`` unpins, once per pin.
+    ``engine.pinned_view()``    the committed graph at the visible (durable) LSN: the
+                                generation's shared view of that LSN (what snapshots and read-only
+                                queries use: no view allocated per reader).  The view is the pin:
+                                versions and files it may read are kept while it is referenced,
+                                and released when it is garbage collected (a snapshot drops its
+                                reference when it closes).
     ``engine.writer_view()``    the writer's view at the applied LSN (all commits written, durable
                                 or not); valid while the caller holds the writer lock.
 
@@ -84,32 +85,25 @@ class GraphView:
 
     __slots__ = ("_st", "_store", "_cat", "_rows", "lsn", "_pinned")
 
-    def __init__(self, state, lsn: Optional[int] = None, pinned: bool = True):
-        """A view of generation ``state`` at ``lsn``; with ``lsn`` None, pinned at the visible
-        LSN (registered as a reader until ``close()``)."""
+    def __init__(self, state, lsn: int, pinned: bool = True):
+        """A view of generation ``state`` at ``lsn``; ``pinned``: registered as a reader of
+        ``state`` until the view is garbage collected (versions and files it may read are kept
+        meanwhile).  Use ``engine.pinned_view()``: it registers before the LSN is checked."""
         self._st = state
         self._store = state.store
         self._cat = state.catalog
         self._rows = state.rows
-        self.lsn = state.pin_visible() if lsn is None else lsn
+        self.lsn = lsn
         self._pinned = pinned
+        if pinned:
+            state._readers[id(self)] = lsn
 
-    def close(self) -> None:
-        """Release the snapshot (idempotent; nothing for a shared view: ``release``)."""
+    def __del__(self):
         if self._pinned:
-            self._pinned = False
-            self._st.unpin(self.lsn)
-
-    def release(self) -> None:
-        """Release one reader pin taken by ``engine.pinned_view()`` (call it exactly once per
-        pin: the view itself is shared by the readers at its LSN)."""
-        self._st.unpin(self.lsn)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+            try:
+                self._st.reader_gone(id(self))
+            except Exception:   # noqa: BLE001 - interpreter shutdown; nothing left to free
+                pass
 
     # -- metadata ---------------------------------------------------------------------------------
     @property
