@@ -292,6 +292,9 @@ def test_archive_restore_before_and_after_the_attach_and_a_replica(tmp_path):
     lsn_before = db._engine.wal.end_lsn
     before = _state(db)
     rpath = str(tmp_path / "replica")
+    deadline = time.time() + 20             # a replica starts from a base: wait for the first one
+    while db.archive_status().newest_base_lsn is None and time.time() < deadline:
+        time.sleep(0.02)
     rep = lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=0.02)
     _load(db, files)
     want = _state(db)
