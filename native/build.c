@@ -174,25 +174,31 @@ static int emit_columns(lpg_fb *fb, cells *cs, uint32_t kind, uint32_t type, uin
     /* stable: sort (key, row) pairs; rows are unique per key, so qsort on (key) then row */
     cell *c = cs->c;
     size_t n = cs->n;
-    /* counting sort by key keeps row order */
-    uint32_t maxk = 0;
-    for (size_t i = 0; i < n; i++)
+    /* counting sort by key keeps row order (not needed, and no copy made, for one key) */
+    uint32_t maxk = 0, mink = UINT32_MAX;
+    for (size_t i = 0; i < n; i++) {
         if (c[i].key > maxk)
             maxk = c[i].key;
-    size_t *cnt = calloc((size_t)maxk + 2, sizeof(size_t));
-    cell *sorted = malloc(n * sizeof(cell));
-    if (!cnt || !sorted) {
-        free(cnt);
-        free(sorted);
-        return LPG_ENOMEM;
+        if (c[i].key < mink)
+            mink = c[i].key;
     }
-    for (size_t i = 0; i < n; i++)
-        cnt[c[i].key + 1]++;
-    for (uint32_t k = 0; k <= maxk; k++)
-        cnt[k + 1] += cnt[k];
-    for (size_t i = 0; i < n; i++)
-        sorted[cnt[c[i].key]++] = c[i];
-    free(cnt);
+    cell *sorted = c;
+    if (mink != maxk) {
+        size_t *cnt = calloc((size_t)maxk + 2, sizeof(size_t));
+        sorted = malloc(n * sizeof(cell));
+        if (!cnt || !sorted) {
+            free(cnt);
+            free(sorted);
+            return LPG_ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+            cnt[c[i].key + 1]++;
+        for (uint32_t k = 0; k <= maxk; k++)
+            cnt[k + 1] += cnt[k];
+        for (size_t i = 0; i < n; i++)
+            sorted[cnt[c[i].key]++] = c[i];
+        free(cnt);
+    }
     (void)cmp_key;
     int rc = LPG_OK;
     for (size_t i = 0; i < n && !rc;) {
@@ -207,7 +213,8 @@ static int emit_columns(lpg_fb *fb, cells *cs, uint32_t kind, uint32_t type, uin
         }
         i = j;
     }
-    free(sorted);
+    if (sorted != c)
+        free(sorted);
     return rc;
 }
 
@@ -436,6 +443,8 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t, const xents *x)
             __builtin_prefetch(&s->eprops[t->eid[j + 32] - s->edge_base]);
         if (j + 16 < n && t->eid[j + 16] >= s->edge_base && t->eid[j + 16] < s->edge_hi)
             __builtin_prefetch(s->eprops[t->eid[j + 16] - s->edge_base]);
+        if (j + 8 < n && t->bj[j + 8] != OVL && (t->bj[j + 8] & XBIT))
+            __builtin_prefetch(x->rec + (t->bj[j + 8] & ~XBIT) + 24);
         if (t->bj[j] == OVL) {
             uint32_t len;
             const uint8_t *p = overlay_props(s, t->eid[j], t->snap, &len);
@@ -513,6 +522,8 @@ static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint6
     /* spill records: after every base and overlay entry (their ids are larger), ascending */
     uint64_t last = 0;
     for (uint64_t k = x->n ? x->soff[i] : 0; x->n && k < x->soff[i + 1]; k++) {
+        if (k + 8 < x->n)           /* records are read in slot order, i.e. at random */
+            __builtin_prefetch(x->rec + x->pos[k + 8]);
         const uint8_t *r = x->rec + x->pos[k];
         uint64_t eid = rd64(r + 16);
         if (k > x->soff[i] && eid <= last)

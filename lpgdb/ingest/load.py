@@ -151,7 +151,8 @@ class Load:
                 if what == "nodes":
                     self.next_node += batch.n
                 else:
-                    self.edge_where.append((self.next_edge, batch.n, batch._where))   # not the batch
+                    if self.graph_type is not None:      # violations are reported with their lines
+                        self.edge_where.append((self.next_edge, batch.n, batch._where))   # not the batch
                     self.next_edge += batch.n
                 if self.graph_type is None:
                     self.tx._log_bulk_batch(batch)

@@ -165,6 +165,7 @@ class Stream:
         """(out records, in records) of partition ``p``, or None."""
         if (p, 0) not in self.chunks and (p, 1) not in self.chunks:
             return None
+        core.release_memory()      # what the previous partition's build freed goes back first
         return self._read((p, 0)), self._read((p, 1))
 
     def eloc_run(self, q: int):
