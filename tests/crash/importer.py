@@ -2,7 +2,9 @@
 
 Used by test_kill_import.py.  A database holds a little prior data (nodes, an edge, an index on
 the key the load fills); the load is one ``db.bulk_load`` of a node group and an edge group
-(Neo4j admin-import CSV, through the native reader), the same call ``lpgdb import`` makes.
+(Neo4j admin-import CSV, through the native reader), the same call ``lpgdb import`` makes: a
+streamed load (storage/stream.py) whose spill file is written every 8 KiB, so kills land
+between spill writes, in the build of each file and around the ATTACH record.
 
 ``python -m tests.crash.importer ROOT NODES EDGES TRIALS SEED [new]`` (a lean process, so that forks
 are cheap): writes the CSV files and the base database under ROOT, counts the I/O calls of an
@@ -23,7 +25,7 @@ import signal
 import sys
 
 import lpgdb
-from lpgdb.storage import attach, checkpoint, faults, io
+from lpgdb.storage import attach, checkpoint, faults, io, stream
 
 PRIOR = 5        # prior "Old" nodes, a chain of OLD edges between them
 
@@ -163,6 +165,7 @@ def main(root: str, nodes: int, edges: int, trials: int, seed: int, new: bool = 
     # every bulk load of this process commits through bulk attach (data files + one ATTACH
     # record), as a load of ATTACH_MIN_ROWS rows or more does (a bulk_import piece too)
     attach.ATTACH_MIN_ROWS = 1
+    stream.BUDGET = 8192          # a streamed load's spill file is written many times
     files, expected = write_csv(root, nodes, edges)
     base = os.path.join(root, "base", "db")
     if new:
