@@ -25,6 +25,7 @@ Every entry carries LSNs ``begin``/``end`` and is visible to a reader at ``snap`
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from array import array
@@ -835,6 +836,31 @@ def lpg_open_file_cb(handle, out):
         _open_error.depth -= 1
 
 
+_spill_sources: dict = {}          # handle -> [records(d), the buffer, its cdata, the exception]
+_spill_handles = itertools.count(1)
+
+
+@ffi.def_extern()
+def lpg_spill_cb(handle, d, data, n):
+    """Called by build.c from inside Store.build_part (the store's lock held shared, GIL taken by
+    cffi): the spill records of direction ``d``.  The previous direction's are dropped first."""
+    src = _spill_sources.get(handle)
+    if src is None:
+        return lib.LPG_EINVAL
+    try:
+        src[1] = src[2] = None
+        buf = src[0](d)
+        if len(buf):
+            src[1], src[2] = buf, ffi.from_buffer("uint8_t[]", buf)
+            data[0], n[0] = src[2], len(buf)
+        else:
+            data[0], n[0] = ffi.NULL, 0
+        return 0
+    except BaseException as e:   # noqa: BLE001 - raised by build_part on its thread
+        src[3] = e
+        return lib.LPG_EINVAL
+
+
 def lazy_opening() -> bool:
     """Whether this thread is inside a lazy open (called from a store call)."""
     return getattr(_open_error, "depth", 0) > 0
@@ -1430,15 +1456,22 @@ class Store(_Native):
         _fcheck(lib.lpg_store_register_keys(self._hh()), "register property keys")
 
     def build_part(self, snap, p, nslots, x=None, node_hi=0) -> FileBuilder:
-        """The image of partition p; ``x``: (out records, in records) of a streamed load's spill
-        (lpg_store_build_part_x), nodes below ``node_hi``."""
+        """The image of partition p; ``x``: a streamed load's spill records of p (lpg_store_build_part_x),
+        ``x(d)`` giving direction d's (called when the build needs them: one direction is held at
+        a time), or a pair; nodes below ``node_hi``."""
         out = ffi.new("lpg_fb **")
         if x is None:
             _fcheck(lib.lpg_store_build_part(self._hh(), snap, p, nslots, out), f"build partition {p}")
-        else:
-            (a, na), (b, nb) = _buf(x[0]), _buf(x[1])
-            _fcheck(lib.lpg_store_build_part_x(self._hh(), snap, p, nslots, a, na, b, nb, node_hi, out),
-                    f"build partition {p}")
+            return FileBuilder(_handle=out[0])
+        handle = next(_spill_handles)
+        src = _spill_sources[handle] = [x if callable(x) else x.__getitem__, None, None, None]
+        try:
+            rc = lib.lpg_store_build_part_x(self._hh(), snap, p, nslots, handle, node_hi, out)
+        finally:
+            del _spill_sources[handle]
+        if src[3] is not None:
+            raise src[3]
+        _fcheck(rc, f"build partition {p}")
         return FileBuilder(_handle=out[0])
 
     def build_eloc(self, snap, q, nslots, x_first=0, x=None, node_hi=0) -> FileBuilder:

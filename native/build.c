@@ -293,13 +293,24 @@ typedef struct {
     uint64_t *pos;           /* record offsets, by slot */
     uint64_t *soff;          /* nslots + 1: records of slot i are pos[soff[i] .. soff[i+1]) */
     size_t n;
+    uint64_t *tcount;        /* (type, records) pairs: the lists are allocated at their size */
+    size_t ntc, tccap;
 } xents;
 
 static void xents_free(xents *x)
 {
     free(x->pos);
     free(x->soff);
+    free(x->tcount);
     memset(x, 0, sizeof(*x));
+}
+
+static uint64_t xents_count(const xents *x, uint32_t type)
+{
+    for (size_t i = 0; i < x->ntc; i++)
+        if (x->tcount[2 * i] == type)
+            return x->tcount[2 * i + 1];
+    return 0;
 }
 
 /* Check every record and order them by slot (a counting sort: O(records + nslots)). */
@@ -327,6 +338,17 @@ static int xents_init(xents *x, const uint8_t *rec, size_t len, int dir, uint64_
         x->soff[slot + 2]++;
         n++;
         o += XREC + plen;
+        uint32_t type = rd32(rec + o - XREC - plen + 4);
+        size_t k = 0;
+        while (k < x->ntc && x->tcount[2 * k] != type)
+            k++;
+        if (k == x->ntc) {
+            if (grow((void **)&x->tcount, &x->tccap, 2 * k + 2, 8))
+                return LPG_ENOMEM;
+            x->tcount[2 * k] = type;
+            x->ntc++;
+        }
+        x->tcount[2 * k + 1]++;
     }
     for (uint64_t i = 0; i < nslots; i++)
         x->soff[i + 2] += x->soff[i + 1];
@@ -348,6 +370,8 @@ typedef struct {
     tlist *t;
     size_t n, cap;
     uint64_t nslots, snap;
+    const part *pt;          /* the base partition, and */
+    const xents *x;          /* the spill records: a new list is allocated at their size */
 } tlists;
 
 static void tlists_free(tlists *ts)
@@ -379,6 +403,18 @@ static tlist *tlist_get(tlists *ts, uint32_t type, uint32_t dir, uint64_t slot)
         return NULL;
     (void)slot;   /* offsets of earlier slots stay 0: no entries there */
     ts->n++;
+    uint64_t want = ts->x ? xents_count(ts->x, type) : 0;
+    const pcsr *bc = ts->pt ? part_csr(ts->pt, type, dir) : NULL;
+    if (want && bc)
+        want += bc->nent;
+    if (want) {               /* no doubling (and no copy of the arrays) for the spill's lists */
+        t->eid = malloc(want * 8);
+        t->nbr = malloc(want * 8);
+        t->bj = dir == 0 ? malloc(want * 8) : NULL;
+        if (!t->eid || !t->nbr || (dir == 0 && !t->bj))
+            return NULL;
+        t->cap = want;
+    }
     return t;
 }
 
@@ -542,11 +578,11 @@ static int gather(lpg_store *s, part *pt, uint64_t i, uint64_t nid, int d, uint6
 
 int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, lpg_fb **out)
 {
-    return lpg_store_build_part_x(s, snap, p, nslots, NULL, 0, NULL, 0, 0, out);
+    return lpg_store_build_part_x(s, snap, p, nslots, 0, 0, out);
 }
 
-int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, const uint8_t *x0,
-                           size_t x0len, const uint8_t *x1, size_t x1len, uint64_t node_hi, lpg_fb **out)
+int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, uint64_t xhandle,
+                           uint64_t node_hi, lpg_fb **out)
 {
     if (!s || !out)
         return LPG_EINVAL;
@@ -557,8 +593,6 @@ int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nsl
     int rc = lpg_fb_new(KIND_PART, p, 0, snap, &fb);
     if (rc)
         return rc;
-    const uint8_t *xr[2] = {x0, x1};
-    size_t xl[2] = {x0len, x1len};
     xents xs = {0};
     uint64_t first = (uint64_t)p << PART_SHIFT;
     uint64_t *lset = calloc(nslots + 1, 8);
@@ -619,6 +653,8 @@ int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nsl
         goto unlock;
     if ((rc = emit_columns(fb, &cs, S_NPROP, 0, nslots)))
         goto unlock;
+    free(cs.c);                    /* the node cells are written */
+    memset(&cs, 0, sizeof(cs));
     /* label bitmaps */
     qsort(labels, nlabels, 4, cmp_u32v);
     uint64_t *lcount = calloc(nlabels + 1, 8);
@@ -645,8 +681,14 @@ int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nsl
     }
     /* adjacency: one direction at a time (half the entries in memory) */
     for (int d = 0; d < 2 && !rc; d++) {
-        if ((rc = xents_init(&xs, xr[d], xl[d], d, nslots, node_hi, s->edge_base)))
+        const uint8_t *xr = NULL;
+        size_t xl = 0;
+        if (xhandle && (rc = lpg_spill_cb(xhandle, (uint32_t)d, &xr, &xl)))
+            break;                  /* each direction's records are asked for when needed */
+        if ((rc = xents_init(&xs, xr, xl, d, nslots, node_hi, s->edge_base)))
             break;
+        ts.pt = pt;
+        ts.x = &xs;
         for (uint64_t i = 0; i < nslots && !rc; i++) {
             if ((rc = gather(s, pt, i, first + i, d, snap, &ts, &xs)))
                 break;

@@ -26,6 +26,9 @@ ffibuilder = FFI()
 ffibuilder.cdef(_cdef())
 # the opener of lazily attached base files (store.c calls it at a file's first use; core.py)
 ffibuilder.cdef('extern "Python+C" int lpg_open_file_cb(uint64_t handle, lpg_file **out);')
+# a streamed bulk load's spill records, one direction at a time (build.c asks; core.py reads)
+ffibuilder.cdef('extern "Python+C" int lpg_spill_cb(uint64_t handle, uint32_t d, const uint8_t **data, '
+                'size_t *len);')
 ffibuilder.set_source(
     "lpgdb._native",
     '#include "lpgdb.h"',

@@ -389,14 +389,16 @@ int lpg_store_register_keys(lpg_store *s);
 int lpg_store_build_part(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, lpg_fb **out);
 int lpg_store_build_eloc(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslots, lpg_fb **out);
 /* The same with the entries of a streamed bulk load's spill (storage/stream.py) added after the
- * base's and the overlay's.  x[d], xlen[d]: the spill records of partition p in direction d
- * (0 out, 1 in; NULL, 0 = none), in edge-id order, each
+ * base's and the overlay's.  xhandle != 0: at the start of direction d (0 out, 1 in) the records
+ * of partition p in that direction are asked for through lpg_spill_cb(xhandle, d, ...) (a
+ * callback defined by the Python side, so that one direction's records are in memory at a
+ * time), in edge-id order, each
  *     slot u32 | type u32 | neighbour u64 | edge id u64 | plen u32 | plen bytes (a msgpack map)
  * (little-endian, unaligned; plen is 0 in direction 1).  Every record is checked: slot < nslots,
  * neighbour < node_hi, edge_base <= edge id < 2^40, ids ascending per slot, the map well formed
- * (LPG_ECORRUPT, no file tag).  Memory: O(the partition + its records). */
-int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, const uint8_t *x0,
-                           size_t x0len, const uint8_t *x1, size_t x1len, uint64_t node_hi, lpg_fb **out);
+ * (LPG_ECORRUPT, no file tag).  Memory: O(the partition + one direction's records). */
+int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, uint64_t xhandle,
+                           uint64_t node_hi, lpg_fb **out);
 /* Edge ids x_first .. x_first + xlen / 12 - 1 taken from x: src u64 | type u32 per edge (src <
  * node_hi, else LPG_ECORRUPT), in place of the overlay's. */
 int lpg_store_build_eloc_x(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslots, uint64_t x_first,

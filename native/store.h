@@ -188,6 +188,10 @@ typedef struct {
  * by the Python side (cffi extern "Python+C", native/build_ffi.py).  LPG_OK and *out, or an
  * error (the Python side keeps the exception).  Called with the store's init mutex held. */
 int lpg_open_file_cb(uint64_t handle, lpg_file **out);
+/* The spill records of direction d for lpg_store_build_part_x's source `handle` (defined by the
+ * Python side too): valid until the next call for that handle.  LPG_OK, or an error (the Python
+ * side keeps the exception).  Called with the store's lock held shared. */
+int lpg_spill_cb(uint64_t handle, uint32_t d, const uint8_t **data, size_t *len);
 int st_part(lpg_store *s, uint32_t p, part **out);          /* NULL *out when no file */
 int st_eloc(lpg_store *s, uint32_t q, eloc **out);
 int st_ksub(lpg_store *s, uint32_t index, uint32_t sub_at_nsub_log, uint32_t nsub_log, ksub **out);

@@ -38,7 +38,8 @@ from . import io
 from .records import EDGES_COLS, NODES_COLS
 
 #: bytes of spill records buffered in memory before they are appended to the spill file
-BUDGET = 32 << 20
+BUDGET = 16 << 20
+_READ = 1 << 20          # the spill is read back in reads of this size
 
 
 class Stream:
@@ -143,15 +144,19 @@ class Stream:
         if not chunks:
             return b""
         out = bytearray(sum(c[1] for c in chunks))
+        view = memoryview(out)
         pos = 0
         for off, n, crc in chunks:
-            data = io.pread(self.fd, n, off)
-            if len(data) != n or core.crc32c(data) != crc:
+            for k in range(0, n, _READ):          # small reads: no chunk-sized temporary copy
+                data = io.pread(self.fd, min(_READ, n - k), off + k)
+                if len(data) != min(_READ, n - k):
+                    break
+                view[pos + k:pos + k + len(data)] = data
+            if len(data) != min(_READ, n - k) or core.crc32c(view[pos:pos + n]) != crc:
                 raise CorruptionError("a bulk load's spill file is damaged (a chunk fails its checksum); "
                                       "the load was not committed: run it again", path=self.path, offset=off)
-            out[pos:pos + n] = data
             pos += n
-            del data
+        view.release()
         return out
 
     # -- building (checkpoint.build_files) -------------------------------------------------------
@@ -162,11 +167,12 @@ class Stream:
         return {q for q, d in self.chunks if d == 2}
 
     def part_runs(self, p: int):
-        """(out records, in records) of partition ``p``, or None."""
+        """None, or the reader of partition ``p``'s records: ``runs(d)`` reads direction d's
+        (Store.build_part asks for each when it needs it: one is in memory at a time)."""
         if (p, 0) not in self.chunks and (p, 1) not in self.chunks:
             return None
         core.release_memory()      # what the previous partition's build freed goes back first
-        return self._read((p, 0)), self._read((p, 1))
+        return lambda d: self._read((p, d))
 
     def eloc_run(self, q: int):
         """(first edge id, records) of edge-id range ``q``, or None."""
