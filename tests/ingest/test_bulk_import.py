@@ -80,3 +80,36 @@ def test_rows_of_python_values_and_bad_arguments_are_refused(tmp_path, files):
     with pytest.raises(lpgdb.InterfaceError, match="path"):
         lpgdb.bulk_import(42, nodes=files[0])
     assert not os.path.exists(tmp_path / "a")
+
+
+def test_nodes_committed_in_pieces_with_an_index_give_the_same_graph(tmp_path, files, monkeypatch):
+    """bulk_import commits its nodes every memory_bytes // IMPORT_NODE_BYTES of them (so they do
+    not all wait in the overlay), then streams the edges as one load: same graph, same index."""
+    import lpgdb.ingest.load
+    want_db = lpgdb.connect(":memory:")
+    want_db.bulk_load(nodes={"Person": files[0]}, edges=files[1])
+    want = graph(want_db)
+    monkeypatch.setattr(lpgdb.database, "IMPORT_NODE_BYTES", (1 << 20) // 50)    # pieces of >= 50 nodes
+    monkeypatch.setattr(lpgdb.ingest.neo4j, "CHUNK_ROWS", 40)
+    pieces = []
+    real = lpgdb.ingest.load.Load._next_piece
+
+    def spy(self):
+        pieces.append(self.next_node)
+        real(self)
+    monkeypatch.setattr(lpgdb.ingest.load.Load, "_next_piece", spy)
+    path = tmp_path / "new"
+    assert lpgdb.bulk_import(path, nodes={"Person": files[0]}, edges=files[1], memory_bytes=1 << 20,
+                             indexes=[("Person", "pid")]) == (300, 1000)
+    assert len(pieces) >= 3 and pieces == sorted(pieces) and pieces[-1] <= 300
+    db = lpgdb.connect(path, create=False)
+    try:
+        assert graph(db) == want
+        with db.snapshot() as s:
+            for i in range(1, 301):
+                (nid,) = s.key_lookup("Person", "pid", str(i))
+                assert s.node(nid)["name"] == f"n{i}"
+            assert s.key_lookup("Person", "pid", "301") == []
+        db.verify()
+    finally:
+        db.close()
