@@ -31,19 +31,24 @@
 
 /* ---- ID-space maps ---------------------------------------------------------------------------- */
 
+/* Open addressing, linear probing, at most 3/4 full; 16 bytes a slot (10M integer keys: 2^24
+ * slots = 256 MiB, and 128 + 256 MiB while it doubles there; it was 32-byte slots at most
+ * half full, 1 GiB + 512 MiB).
+ *   integer maps: a = the key, b = the value + 1 (b == 0: empty);
+ *   text maps:    a = the key's hash (top bit set; a == 0: empty), b = the offset in heap of
+ *                 the entry [value u64][length u32][key bytes] (unaligned: read with memcpy). */
 typedef struct {
-    uint64_t hash;            /* 0 = empty slot (stored hashes have the top bit set) */
-    uint64_t val;
-    uint64_t key;             /* integer maps: the key; else its offset in heap */
-    uint64_t klen;            /* text maps: its length */
+    uint64_t a, b;
 } islot;
 
 struct lpg_idmap {
     int integer;              /* keys are int64 (8 bytes LE), else UTF-8 text */
-    islot *slot;              /* one cache line holds two slots: a probe touches one or two */
+    islot *slot;              /* four slots a cache line */
     size_t cap, n;            /* slots (a power of two, or 0), entries */
-    buf heap;                 /* text keys */
+    buf heap;                 /* text maps' entries */
 };
+
+#define IDMAP_ENTRY 12        /* a text entry's value and length before its key bytes */
 
 static uint64_t mix(uint64_t h)
 {
@@ -107,35 +112,66 @@ int lpg_idmap_integer(lpg_idmap *m, int *integer)
     return LPG_OK;
 }
 
+static uint64_t int_hash(uint64_t v)
+{
+    return mix(v ^ 0x9e3779b97f4a7c15ULL) | (1ULL << 63);
+}
+
 /* The hash of a key in m's form (integer maps: k holds 8 bytes LE). */
 static uint64_t key_hash_of(const lpg_idmap *m, const uint8_t *k, size_t n)
 {
     if (m->integer) {
         uint64_t v;
         memcpy(&v, k, 8);
-        return mix(v ^ 0x9e3779b97f4a7c15ULL) | (1ULL << 63);
+        return int_hash(v);
     }
     return bytes_hash(k, n);
 }
 
+static int slot_used(const lpg_idmap *m, const islot *s)
+{
+    return m->integer ? s->b != 0 : s->a != 0;
+}
+
+static uint64_t slot_val(const lpg_idmap *m, const islot *s)
+{
+    if (m->integer)
+        return s->b - 1;
+    uint64_t v;
+    memcpy(&v, m->heap.p + s->b, 8);
+    return v;
+}
+
+/* The slot holding key k (*found = 1) or the empty slot where it goes (*found = 0).  h is
+ * key_hash_of(m, k, n); m->cap > 0 and the table is never full. */
 static size_t find_slot(const lpg_idmap *m, uint64_t h, const uint8_t *k, size_t n, int *found)
 {
     size_t mask = m->cap - 1, i = (size_t)h & mask;
-    uint64_t iv = 0;
-    if (m->integer)
+    if (m->integer) {
+        uint64_t iv;
         memcpy(&iv, k, 8);
-    for (;;) {
+        for (;; i = (i + 1) & mask) {
+            const islot *s = &m->slot[i];
+            if (s->b == 0 || s->a == iv) {
+                *found = s->b != 0;
+                return i;
+            }
+        }
+    }
+    for (;; i = (i + 1) & mask) {
         const islot *s = &m->slot[i];
-        if (s->hash == 0) {
+        if (s->a == 0) {
             *found = 0;
             return i;
         }
-        if (s->hash == h && (m->integer ? s->key == iv
-                                        : s->klen == n && memcmp(m->heap.p + s->key, k, n) == 0)) {
-            *found = 1;
-            return i;
+        if (s->a == h) {
+            uint32_t len;
+            memcpy(&len, m->heap.p + s->b + 8, 4);
+            if (len == n && memcmp(m->heap.p + s->b + IDMAP_ENTRY, k, n) == 0) {
+                *found = 1;
+                return i;
+            }
         }
-        i = (i + 1) & mask;
     }
 }
 
@@ -148,12 +184,13 @@ static int idmap_grow(lpg_idmap *m)
     if (!ns)
         return LPG_ENOMEM;
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->slot[i].hash)
+        const islot *s = &m->slot[i];
+        if (!slot_used(m, s))
             continue;
-        size_t j = (size_t)m->slot[i].hash & (ncap - 1);
-        while (ns[j].hash)
+        size_t j = (size_t)(m->integer ? int_hash(s->a) : s->a) & (ncap - 1);
+        while (slot_used(m, &ns[j]))
             j = (j + 1) & (ncap - 1);
-        ns[j] = m->slot[i];
+        ns[j] = *s;
     }
     free(m->slot);
     m->slot = ns;
@@ -164,7 +201,9 @@ static int idmap_grow(lpg_idmap *m)
 /* key: canonical bytes (8 LE bytes for an integer map).  LPG_EEXIST with *old set. */
 static int idmap_put(lpg_idmap *m, const uint8_t *k, size_t n, uint64_t val, uint64_t *old)
 {
-    if ((m->n + 1) * 2 > m->cap) {
+    if (m->integer ? (n != 8 || val == UINT64_MAX) : n > UINT32_MAX)
+        return LPG_EINVAL;
+    if ((m->n + 1) * 4 > m->cap * 3) {
         int rc = idmap_grow(m);
         if (rc)
             return rc;
@@ -174,21 +213,26 @@ static int idmap_put(lpg_idmap *m, const uint8_t *k, size_t n, uint64_t val, uin
     size_t i = find_slot(m, h, k, n, &found);
     if (found) {
         if (old)
-            *old = m->slot[i].val;
+            *old = slot_val(m, &m->slot[i]);
         return LPG_EEXIST;
     }
     islot *s = &m->slot[i];
     if (m->integer) {
-        memcpy(&s->key, k, 8);
-        s->klen = 8;
+        memcpy(&s->a, k, 8);
+        s->b = val + 1;
     } else {
-        s->key = m->heap.n;
-        s->klen = n;
-        if (buf_put(&m->heap, k, n))
+        uint8_t head[IDMAP_ENTRY];
+        uint32_t len = (uint32_t)n;
+        memcpy(head, &val, 8);
+        memcpy(head + 8, &len, 4);
+        size_t off = m->heap.n;
+        if (buf_put(&m->heap, head, IDMAP_ENTRY) || buf_put(&m->heap, k, n)) {
+            m->heap.n = off;
             return LPG_ENOMEM;
+        }
+        s->a = h;
+        s->b = off;
     }
-    s->hash = h;
-    s->val = val;
     m->n++;
     return LPG_OK;
 }
@@ -201,7 +245,7 @@ static int idmap_get(const lpg_idmap *m, const uint8_t *k, size_t n, uint64_t *v
     size_t i = find_slot(m, key_hash_of(m, k, n), k, n, &found);
     if (!found)
         return LPG_ENOTFOUND;
-    *val = m->slot[i].val;
+    *val = slot_val(m, &m->slot[i]);
     return LPG_OK;
 }
 
@@ -747,7 +791,7 @@ static int resolve_refs(lpg_csv *c, uint32_t col, size_t n, const uint8_t *base)
             size_t i = m->cap ? find_slot(m, hs[q % PREFETCH], key, klen, &found) : 0;
             if (!found)
                 return fail(c, LPG_CSVE_NO_ID, c->lines[q], col + 1, base, base + k->roff[q], k->rlen[q], 0);
-            vals[q] = m->slot[i].val;
+            vals[q] = slot_val(m, &m->slot[i]);
         }
         if (r < n) {
             const uint8_t *key;

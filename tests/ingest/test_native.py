@@ -195,3 +195,48 @@ def test_packer_checks_the_bounds_it_is_given():
         core.pack_rows(1, [("x", "str", 0, None, array("q", [0, 9]).tobytes(), b"abc")])
     with pytest.raises(InterfaceError):
         core.pack_rows(1, [("x", "msgpack", 0, None, array("q", [0, 1]).tobytes(), b"\xc1")])
+
+
+def test_id_maps_across_their_growth_agree_with_a_dict():
+    """Keys put in column chunks through several doublings of the table (16-byte slots, at most
+    3/4 full): every key maps to its value, a key put again is a duplicate naming its first
+    value, and an unknown key is reported (integer and text maps)."""
+    rnd = random.Random(3)
+    for integer in (True, False):
+        m = core.IdMap(integer)
+        keys = [rnd.randrange(-2 ** 62, 2 ** 62) for _ in range(20_000)]
+        keys = list(dict.fromkeys(keys))
+        if not integer:
+            keys = [f"{k}é" if k % 3 else str(k) for k in keys]
+        model = {}
+
+        def column(ks):
+            if integer:
+                return "int", array("q", ks).tobytes(), None
+            data = [k.encode() for k in ks]
+            offs = array("q", [0])
+            for d in data:
+                offs.append(offs[-1] + len(d))
+            return "str", offs.tobytes(), b"".join(data)
+
+        for lo in range(0, len(keys), 1000):
+            ks = keys[lo:lo + 1000]
+            kind, vals, data = column(ks)
+            m.put_column(kind, len(ks), None, vals, data, 5 + lo)
+            model.update((k, 5 + lo + i) for i, k in enumerate(ks))
+        assert len(m) == len(keys)
+        order = keys[:]
+        rnd.shuffle(order)
+        kind, vals, data = column(order)
+        assert list(m.get_column(kind, len(order), None, vals, data)) == [model[k] for k in order]
+        again = [keys[17], keys[-1]]
+        kind, vals, data = column(again)
+        with pytest.raises(core.InputFault) as e:
+            m.put_column(kind, 2, None, vals, data, 10 ** 6)
+        assert (e.value.what, e.value.row, e.value.aux) == ("dup_id", 0, model[keys[17]])
+        missing = [keys[3], (2 ** 62 + 1) if integer else "nope"]
+        kind, vals, data = column(missing)
+        with pytest.raises(core.InputFault) as e:
+            m.get_column(kind, 2, None, vals, data)
+        assert (e.value.what, e.value.row) == ("no_id", 1)
+        assert len(m) == len(keys)
