@@ -89,9 +89,14 @@ def check_properties(props: Optional[Mapping[str, Any]], *, allow_none: bool) ->
     if type(props) is not dict and not isinstance(props, Mapping):
         raise InterfaceError(f"properties must be a mapping, not {type(props).__name__}")
     out: dict = {}
+    fast = _FAST
     for k, v in props.items():
         if type(k) is not str:
             raise InterfaceError(f"property names must be str, not {type(k).__name__}")
+        t = type(v)
+        if t in fast or (t is int and -0x8000000000000000 <= v <= 0xFFFFFFFFFFFFFFFF):
+            out[k] = v                      # the usual value: checked, kept as it is
+            continue
         if v is None:
             if allow_none:
                 out[k] = None

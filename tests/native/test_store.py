@@ -96,7 +96,22 @@ class StoreModel(RuleBasedStateMachine):
         floor = min(l for l, _g in self.gens[-1:]) if False else lsn   # no readers pinned
         floor = self.gens[-1][0]     # keep every version since the generation began
         done = set()
+        run = []                     # consecutive edge writes: one edge_put_many (one edge: edge_put)
+
+        def flush():
+            if len(run) == 1:
+                s.edge_put(*run[0], lsn, floor)
+            elif run:
+                maps = [r[4] for r in run]
+                offs = [0]
+                for m in maps:
+                    offs.append(offs[-1] + len(m))
+                s.edge_put_many([r[0] for r in run], [r[1] for r in run], [r[2] for r in run],
+                                [r[3] for r in run], b"".join(maps), offs, lsn, floor)
+            run.clear()
         for op in self.pending:
+            if op[0] != "edge":
+                flush()
             if op[0] == "node":
                 _k, nid, lset, props = op
                 if nid in done:
@@ -128,13 +143,14 @@ class StoreModel(RuleBasedStateMachine):
                 _k, eid, t, src, dst, props = op
                 if src not in self.nodes or dst not in self.nodes or eid in done:
                     continue
-                s.edge_put(eid, t, src, dst, records.pack_props(props), lsn, floor)
+                run.append((eid, t, src, dst, records.pack_props(props)))
                 self.edges[eid] = (t, src, dst, props)
             elif op[0] == "edel":
                 if op[1] in self.edges:
                     s.edge_del(op[1], lsn)
                     del self.edges[op[1]]
                     done.add(op[1])
+        flush()
         s.commit_end(lsn, floor)
         self.pending = []
         self.history[lsn] = (dict(self.nodes), dict(self.edges))
@@ -242,6 +258,25 @@ def test_reads_refuse_bad_arguments():
         s.expand([1], "sideways", None, 0)
     with pytest.raises(errors.NotFoundError):
         s.edge_del(3, 1)
+
+
+def test_edge_put_many_checks_its_columns_before_writing():
+    s = core.Store(0, 0)
+    s.set_labelset(0, [])
+    s.node_put_many([0, 1], [0, 0], b"", [0, 0, 0], 1, 1)
+    m = records.pack_props({"w": 1})
+    with pytest.raises(errors.InterfaceError, match="differ in length"):
+        s.edge_put_many([0, 1], [0], [0, 1], [1, 0], m + m, [0, len(m), 2 * len(m)], 1, 1)
+    with pytest.raises(errors.Error):      # an offset past the blob: refused before any write
+        s.edge_put_many([0, 1], [0, 0], [0, 1], [1, 0], m, [0, len(m), 2 * len(m)], 1, 1)
+    with pytest.raises(errors.Error):      # offsets going back
+        s.edge_put_many([0, 1], [0, 0], [0, 1], [1, 0], m + m, [0, len(m) + 1, len(m)], 1, 1)
+    s.commit_end(1, 1)
+    assert s.edge_count(None, 1) == 0
+    s.edge_put_many([0, 1], [0, 2], [0, 1], [1, 0], m + b"", [0, len(m), len(m)], 2, 2)
+    s.commit_end(2, 2)
+    assert s.edge(2, 0)[:3] == (0, 0, 1) and s.edge(2, 1)[:3] == (2, 1, 0)
+    assert bytes(s.edge(2, 0)[3]) == m and bytes(s.edge(2, 1)[3]) == b""
 
 
 KEY_EDGES = [0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**63 - 1]
