@@ -872,6 +872,10 @@ class Engine:
                         raise _Retry() from None      # a file of our image was deleted under us
                     if not self._copy_log(os.path.join(tmp, "wal"), meta, end):
                         raise _Retry()                # a segment was dropped by a checkpoint
+                    if checkpoint.read_meta(self._p("META")) != meta:
+                        # a checkpoint during the copy may have given back log we read
+                        # (wal.drop_segments_below runs after the META switch): copy again
+                        raise _Retry()
             except _Retry:
                 continue
             return

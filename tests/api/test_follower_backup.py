@@ -63,3 +63,29 @@ def test_cli_backup_opens_read_only(tmp_path, capsys):
         stop.set()
         p.join(60)
     assert _count(str(tmp_path / "bk"))[0] >= 50
+
+
+def test_backup_from_a_follower_copies_again_when_the_writer_checkpoints_during_the_log_copy(
+        tmp_path, monkeypatch):
+    # the writer gives back the log below a new checkpoint (wal.drop_segments_below) after its
+    # META switch; a follower that read META before that and copies the log after it must not
+    # keep the zeros it read there (its copy would not open: CorruptionError)
+    from lpgdb.storage.engine import Engine
+    path = str(tmp_path / "db")
+    w = lpgdb.connect(path, checkpoint_wal_bytes=1 << 40)
+    for i in range(100):
+        with w.transaction() as tx:
+            tx.create_node("N", {"i": i})
+    ro = lpgdb.connect(path, readonly=True)
+    copy_log, calls = Engine._copy_log, []
+
+    def checkpoint_first(self, wal_dir, meta, end):
+        if not calls:
+            calls.append(meta.checkpoint_lsn)
+            w.checkpoint()
+        return copy_log(self, wal_dir, meta, end)
+    monkeypatch.setattr(Engine, "_copy_log", checkpoint_first)
+    ro.backup(str(tmp_path / "bk"))
+    ro.close()
+    w.close()
+    assert calls and _count(str(tmp_path / "bk")) == (100, list(range(100)))
