@@ -624,27 +624,30 @@ class Transaction(_Reader):
         (``_log_bulk_*``) takes ids in between: then every write goes op by op (a columnar op
         must start above every id the record created before it)."""
         puts = [] if puts is None else puts
-        pack = records.pack_props
         base_nodes, base_edges = self._base_nodes, self._base_edges
         cols = not any(records.makes_rows(op) for op in self._extra_ops)
         node_puts, edge_puts, edge_dels, dels = [], [], [], []
-        ids, labels, maps = [], [], []
-        for nid, img in self._nodes.items():
-            if img is None:
-                if nid < base_nodes:
-                    dels.append(records.op_node_del(nid))
-                continue
-            packed = pack(img[1])
-            puts.append((nid, packed))
-            if cols and nid >= base_nodes:
-                ids.append(nid)
-                labels.append(img[0])
-                maps.append(packed)
-            else:
-                node_puts.append(records.op_node_put_packed(nid, img[0], packed))
-        if ids:
-            node_puts += records.cols_ops(ids, labels, maps)
-        ids, labels, maps, srcs, dsts = [], [], [], [], []
+        live = [(nid, img) for nid, img in self._nodes.items() if img is not None]
+        if len(live) < len(self._nodes):
+            dels = [records.op_node_del(nid) for nid, img in self._nodes.items()
+                    if img is None and nid < base_nodes]
+        packed = records.pack_props_many([img[1] for _nid, img in live])
+        nids = [nid for nid, _img in live]
+        puts += zip(nids, packed)
+        if cols and live and min(nids) >= base_nodes:       # all new: columns
+            node_puts = records.cols_ops(nids, [img[0] for _nid, img in live], packed)
+        else:
+            ids, labels, maps = [], [], []
+            for (nid, img), m in zip(live, packed):
+                if cols and nid >= base_nodes:
+                    ids.append(nid)
+                    labels.append(img[0])
+                    maps.append(m)
+                else:
+                    node_puts.append(records.op_node_put_packed(nid, img[0], m))
+            if ids:
+                node_puts += records.cols_ops(ids, labels, maps)
+        ids, labels, srcs, dsts, props = [], [], [], [], []
         for eid, img in self._edges.items():
             if img is None:
                 if eid in self._base_deleted_edges:
@@ -654,11 +657,11 @@ class Transaction(_Reader):
                 labels.append(img[0])
                 srcs.append(img[1])
                 dsts.append(img[2])
-                maps.append(pack(img[3]))
+                props.append(img[3])
             else:
                 edge_puts.append(records.op_edge_put(eid, img[0], img[1], img[2], img[3]))
         if ids:
-            edge_puts += records.cols_ops(ids, labels, maps, srcs, dsts)
+            edge_puts += records.cols_ops(ids, labels, records.pack_props_many(props), srcs, dsts)
         return self._extra_ops + node_puts + edge_dels + edge_puts + dels
 
     def _write_set(self, node_puts: Optional[list] = None) -> _WriteSet:

@@ -198,6 +198,16 @@ def pack_props(props: dict) -> bytes:
     return pack(props) if props else b""
 
 
+def pack_props_many(maps) -> list:
+    """``[pack_props(m) for m in maps]`` with one packer lookup (a commit's after-images)."""
+    packer = _packers.packer
+    try:
+        return [packer.pack(m) if m else b"" for m in maps]
+    except (TypeError, ValueError, OverflowError) as e:
+        packer.reset()
+        raise DataError(f"cannot encode value: {e}") from e
+
+
 def unpack_props(data: bytes) -> dict:
     """Decode a property map written by :func:`pack_props`. O(size).
 
@@ -383,8 +393,13 @@ def cols_ops(ids: list, labels: list, packed: list, srcs=None, dsts=None) -> lis
         if end < n and ids[end] <= ids[end - 1]:
             raise InternalError("lpgdb built a commit whose new ids are not ascending; nothing was "
                                 "written. This is a bug: please report it")
-        numbers: dict = {}
-        idx = array("I", [numbers.setdefault(ls, len(numbers)) for ls in labels[start:end]])
+        labs = labels[start:end]
+        if labs.count(labs[0]) == len(labs):        # one label set (the usual transaction)
+            numbers = {labs[0]: 0}
+            idx = array("I", bytes(4 * len(labs)))
+        else:
+            numbers = {}
+            idx = array("I", [numbers.setdefault(ls, len(numbers)) for ls in labs])
         maps = packed[start:end]
         offs = array("Q", [0])
         offs.extend(accumulate(map(len, maps)))
