@@ -378,7 +378,13 @@ class Database:
         checking and planning: one dictionary lookup, then the run.  A text seen for the first
         time is parsed within the query's timeout, and the run gets what is left of it."""
         stmt = self._statements.get(query) if type(query) is str else None
-        if stmt is None:
+        if stmt is not None:
+            fast = stmt._fast
+            if fast is not None and not options and not self._closed:
+                res = fast(params, self.query_defaults)
+                if res is not None:
+                    return res
+        else:
             start = time.monotonic()        # the budget includes the first query's imports
             self._check_open()
             from . import query as _query
@@ -699,15 +705,25 @@ class PreparedStatement:
     runs it like ``db.execute(text, params)``.
 
     A read-only statement runs on a view pinned for the call, with no Snapshot object or
-    transaction around it; a writing one in its own transaction."""
+    transaction around it; a writing one in its own transaction.  Once a read-only plan is
+    cached, a call with no options first tries the plan's fast runner (``PreparedQuery.fast``:
+    no view object, reader or Context), which hands back to this general path whenever it
+    cannot answer the same way."""
 
-    __slots__ = ("_db", "_pq", "source", "_read")
+    __slots__ = ("_db", "_pq", "source", "_read", "_fast", "_fast_for")
 
     def __init__(self, db, pq):
         self._db, self._pq, self.source = db, pq, pq.source
         self._read = pq.readonly and pq.schema_command is None and not pq.batched
+        self._fast = None          # PreparedQuery.fast(...) for the plan _fast_for
+        self._fast_for = None      # the PreparedQuery._last the fast runner was made for
 
     def execute(self, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
+        fast = self._fast
+        if fast is not None and not options and not self._db._closed:
+            res = fast(params, self._db.query_defaults)
+            if res is not None:
+                return res
         return self._execute(params, options, None)
 
     def _execute(self, params, options: dict, until: Optional[float]) -> "Result":
@@ -727,14 +743,14 @@ class PreparedStatement:
         if until is not None:
             opts = {**opts, "deadline": until}
         if self._read:
-            if pq.free is not None and (not params or _plain_params(params)):
-                return pq.run_free(params, opts)
-            view = db._engine.pinned_view()     # pinned while referenced: for this call
-            if until is None:               # a point lookup, MATCH (n:L {k: $v}) RETURN n.a, ...
-                res = pq.run_point(view, params, opts)
-                if res is not None:
-                    return res
-            return pq.run(_ViewReader(db, view), params, True, opts)
+            res = pq.run_free(params, opts) if pq.free is not None else None
+            if res is None:
+                view = db._engine.pinned_view()     # pinned while referenced: for this call
+                res = pq.run(_ViewReader(db, view), params, True, opts)
+            if pq._last is not self._fast_for:
+                self._fast_for = pq._last        # the plan just used changed: its fast runner
+                self._fast = pq.fast(db._engine.point_read)
+            return res
         if pq.schema_command is not None:
             return db._schema_command(pq.schema_command)
         if db.readonly:      # a write on a follower: the query reports it (ReadOnly)
@@ -758,15 +774,6 @@ class PreparedStatement:
         return f"<lpgdb.PreparedStatement {self.source!r}>"
 
 
-_PLAIN = frozenset({int, float, str, bool, type(None), bytes})
-
-
-def _plain_params(params) -> bool:
-    """True when no parameter value can bring a node, relationship or path into a query."""
-    try:
-        return all(type(v) in _PLAIN for v in params.values())
-    except AttributeError:      # not a mapping: bind() reports it
-        return False
 
 
 def _check_options(options):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ..errors import InterfaceError, OperationalError
 from ..result import Result
@@ -187,54 +187,73 @@ class PreparedQuery:
             rows = [tuple([to_user(v, tx) for v in r]) for r in rows]
         return Result._of(cq.columns, cq.row_type, rows, plan, cq.notifications)
 
-    def run_point(self, view, params, options) -> Optional[Result]:
-        """The point-lookup physical plan of ``MATCH (n:L {k: $p}) RETURN n.a, ...`` on ``view``
-        (a pinned storage view): one key probe, one row read, one tuple, no Context and no
-        reader object.  Only for the plan cached for ``view``'s catalog (``CompiledQuery.point``),
-        ``params`` holding exactly ``$p`` as an int or a str, a user index on (L, k), one node
-        found and plain values read; otherwise None, and the caller runs the general path,
-        which answers and reports errors the same way.  O(1) + one native call."""
-        last = self._last
-        if last is None or type(params) is not dict or len(params) != 1:
-            return None
-        cq = last[1]
-        pt = cq.point
-        if pt is None or last[0] != view.catalog_version:
-            return None
-        if cq.used_stats:
-            self._runs += 1                       # plan_for's size check every _SIZE_CHECK_EVERY runs
-            if not self._runs % _SIZE_CHECK_EVERY:
-                return None
-        label, key, pname, cols = pt
-        v = params.get(pname)
-        if type(v) is not int and type(v) is not str:
-            return None
-        got = view.key_lookup_node(label, key, v)
-        if got is None:
-            return None
-        ids, ver = got
-        if ids:
-            if len(ids) > 1 or ver is None:
-                return None
-            raw = view.row(ids[0], ver)
-            if raw is None:
-                return None
-            props = raw[1]
-            vals = tuple(map(props.get, cols))
-            for x in vals:
-                if type(x) not in _SCALARS:       # temporal values, lists: converted by run()
-                    return None
-            mem, max_rows = options.get("memory"), options.get("max_rows")
-            if (mem is not None and mem < ROW_BYTES) or (max_rows is not None and max_rows < 1):
-                return None                       # run() raises the limit's error
-            rows = [vals]
-        else:
-            rows = []
-        return Result._of(cq.columns, cq.row_type, rows, cq.plan, cq.notifications)
+    def fast(self, point_read) -> Optional[Callable]:
+        """A runner ``run(params, options) -> Result | None`` for the plan cached last, when that
+        plan can run with no view, reader or Context built per call; None when it cannot.
 
-    def run_free(self, params, options) -> Result:
-        """Run the plan ``free`` (it reads no graph) with no view at all: ``RETURN $x + 1``.
-        ``params`` must hold only plain values (no node, relationship or path may enter)."""
+        * A plan that reads no graph (``RETURN $x + 1``): ``run_free``, when every parameter is
+          a plain value (a node, relationship or path could bring the graph in).
+        * The point plan of ``MATCH (n:L {k: $p}) RETURN n.a, ...`` over a user index on (L, k)
+          (``CompiledQuery.point``): ``point_read(L, k, (a, ...), catalog version)``, storage's
+          prepared read (one pin, one key probe, one row), answers it when ``params`` holds
+          exactly ``$p`` as an int or a str, at most one node has that key and every value read
+          is a plain scalar.
+
+        ``run`` returns None whenever the general path must run instead (which answers, and
+        reports errors, the same way): the plan cached is no longer the one it was made for
+        (a catalog change, a replan on the graph's size), every ``_SIZE_CHECK_EVERY``-th run
+        of a plan that used statistics (so that ``plan_for`` checks the size on the next),
+        other parameters, limits too small for one row, a value needing conversion."""
+        if self.uses_procedures or self.mode is not None:
+            return None
+        if self.free is not None:
+            return self.run_free
+        last = self._last
+        if last is None or last[1].point is None or type(last[0]) is not int:
+            return None
+        version, cq = last[0], last[1]
+        label, key, pname, props = cq.point
+        read = point_read(label, key, props, version)
+        columns, rt, plan, notes = cq.columns, cq.row_type, cq.plan, cq.notifications
+        left = _SIZE_CHECK_EVERY if cq.used_stats else -1
+        new, tnew = object.__new__, tuple.__new__
+
+        def run(params, options):
+            nonlocal left
+            if self._last is not last or type(params) is not dict or len(params) != 1:
+                return None
+            if left > 0:
+                left -= 1
+                if not left:                     # plan_for's size check, made by its next run
+                    left = _SIZE_CHECK_EVERY
+                    self._runs = _SIZE_CHECK_EVERY - 1
+                    return None
+            v = params.get(pname)
+            if type(v) is not int and type(v) is not str:
+                return None
+            rows = read(v)
+            if rows is None:
+                return None
+            if rows:
+                for x in rows[0]:
+                    if type(x) not in _SCALARS:      # temporal values, lists: converted by run()
+                        return None
+                mem, max_rows = options.get("memory"), options.get("max_rows")
+                if (mem is not None and mem < ROW_BYTES) or (max_rows is not None and max_rows < 1):
+                    return None                      # run() raises the limit's error
+                rows = [tnew(rt, rows[0])]
+            res = new(Result)
+            res.columns, res._rows, res._pos, res.plan = list(columns), rows, 0, plan
+            res.notifications = list(notes) if notes else []
+            return res
+        return run
+
+    def run_free(self, params, options) -> Optional[Result]:
+        """Run the plan ``free`` (it reads no graph) with no view at all: ``RETURN $x + 1``;
+        None when a parameter is not a plain value (a node, relationship or path could bring
+        the graph in: the caller runs the plan on a view)."""
+        if params and not plain_params(params):
+            return None
         cq = self.free
         bound = self.bind(params) if params or self.params else _NO_PARAMS
         ctx = Context(_NO_GRAPH, bound, options.get("timeout"), True, options.get("memory"), options.get("max_rows"),
@@ -265,6 +284,14 @@ class _NoGraph:
 
 _NO_GRAPH = _NoGraph()
 _PLAIN_PARAM = frozenset({int, float, str, bool, type(None), bytes})
+
+
+def plain_params(params) -> bool:
+    """True when no parameter value can bring a node, relationship or path into a query."""
+    try:
+        return all(type(v) in _PLAIN_PARAM for v in params.values())
+    except AttributeError:      # not a mapping: bind() reports it
+        return False
 
 
 _SCALAR = (int, float, str, bool, type(None), bytes)

@@ -121,7 +121,7 @@ class CompiledQuery:
         self.row_type = row_type(self.columns)
         self.phys = None
         self.direct = None      # rows(ctx) for the simple shapes (operators.direct), else None
-        self.point = None       # (label, key, parameter, property names): PreparedQuery.run_point
+        self.point = None       # (label, key, parameter, property names): PreparedQuery.fast
         self.used_stats = False
         self.reads_graph = reads_graph(root)
 

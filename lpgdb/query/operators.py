@@ -265,7 +265,7 @@ def _seek_nodes(op, C):
                 out.append(nid)
         return out
     # (label, key, parameter) when the seek is exactly "the nodes under the index on (label, key)
-    # for $parameter": what a point run (PreparedQuery.run_point) may do without the pipeline
+    # for $parameter": what a point run (PreparedQuery.fast) may do without the pipeline
     nodes.point = (label, key, param) if rest_check is None and param is not None else None
     return nodes
 

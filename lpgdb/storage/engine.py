@@ -70,7 +70,7 @@ from .. import core
 from ..errors import CorruptionError, Error, InterfaceError, InternalError, OperationalError
 from . import archive, attach, checkpoint, files, io, records, stream, wal
 from .graph import Catalog, GraphState
-from .view import GraphView
+from .view import GraphView, PointRead
 
 log = logging.getLogger("lpgdb")
 
@@ -593,6 +593,11 @@ class Engine:
                 return v
             if st.retired and st.shared_view is v:
                 st.shared_view = None       # a checkpoint swapped generations: the new one
+
+    def point_read(self, label: str, prop: str, props: tuple, version) -> PointRead:
+        """A point read through the user index on (label, prop) for the query engine's plans
+        made under catalog ``version`` (view.PointRead: one pinned_view per call, no reader)."""
+        return PointRead(self, label, prop, props, version)
 
     def writer_view(self) -> GraphView:
         """The writer's view at the applied LSN; valid while the writer lock is held."""

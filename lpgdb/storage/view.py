@@ -43,7 +43,7 @@ from .files import corruption
 from .records import unpack_props as _unpack_props
 from .graph import ALL
 
-__all__ = ["GraphView", "Statistics", "canonical_key"]
+__all__ = ["GraphView", "PointRead", "Statistics", "canonical_key"]
 
 
 def canonical_key(key: tuple) -> bytes:
@@ -172,18 +172,7 @@ class GraphView:
         return hit if hit is not None else self._load_row(nid, ver)
 
     def _load_row(self, nid: int, ver: int):
-        try:
-            r = self._store.node(self.lsn, nid)
-        except core.Corrupt as e:
-            raise corruption(e) from None
-        if r is None:
-            return None
-        row = self._cat.labelsets[r[0]], decode_props(r[1])
-        rows = self._rows
-        if len(rows) >= ROW_CACHE:
-            rows.clear()      # bounded: a scan does not grow it past ROW_CACHE rows
-        rows[(nid, ver)] = row
-        return row
+        return _load_row(self._st, self.lsn, nid, ver)
 
     def property_many(self, nids, prop: str) -> list:
         """Property ``prop`` of each node of ``nids`` (None where the node or the property is
@@ -476,6 +465,73 @@ class GraphView:
     def check(self) -> None:
         """Run every invariant check of the structures behind the view (InternalError)."""
         self._st.check()
+
+
+def _load_row(st, lsn: int, nid: int, ver: int):
+    """Read, decode and cache (in generation ``st``'s row cache) version ``ver`` of node ``nid``
+    as a reader at ``lsn`` sees it: ``(labels, props)``, or None."""
+    try:
+        r = st.store.node(lsn, nid)
+    except core.Corrupt as e:
+        raise corruption(e) from None
+    if r is None:
+        return None
+    row = st.catalog.labelsets[r[0]], decode_props(r[1])
+    rows = st.rows
+    if len(rows) >= ROW_CACHE:
+        rows.clear()      # bounded: a scan does not grow it past ROW_CACHE rows
+    rows[(nid, ver)] = row
+    return row
+
+
+class PointRead:
+    """A point read prepared once for a query plan cached under catalog ``version``
+    (``engine.point_read``): ``read(value)`` finds the nodes whose ``prop`` is ``value``
+    through the user index on exactly (``label``, ``prop``) as a new snapshot would see them
+    (on ``engine.pinned_view()``, held for the call), and returns the stored values of
+    ``props`` of the one node found: ``[(v1, v2, ...)]`` (None where absent), or ``[]`` when
+    no node has that key.
+
+    None when it cannot answer exactly as ``key_lookup_node`` + ``row`` on that view would, so
+    the caller takes that general path: the catalog is no longer ``version`` (a schema or
+    index change since), the view predates the last schema change (its ``catalog_version``
+    differs) or the index, ``value`` is neither an int nor a str (or has no one-call key), or
+    several nodes match.  O(1) + one native call (two when the row is not in the row cache)."""
+
+    __slots__ = ("_engine", "_key", "_props", "_version")
+
+    def __init__(self, engine, label: str, prop: str, props: tuple, version):
+        self._engine = engine
+        self._key = (label, (prop,))
+        self._props = props
+        self._version = version
+
+    def __call__(self, value):
+        v = self._engine.pinned_view()          # the pin, while v is referenced
+        cat = v._cat
+        if cat.version != self._version:
+            return None
+        spec = cat.user_indexes.get(self._key)
+        snap = v.lsn
+        old = cat.replaced_schemas
+        if spec is None or spec.since > snap or (old and snap < old[-1][0]):
+            return None
+        try:
+            got = v._store.key_point(spec.index_id, value, snap)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+        if got is None:
+            return None
+        ids, ver = got
+        if not ids:
+            return []
+        if len(ids) > 1 or ver is None:
+            return None
+        nid = ids[0]
+        row = v._rows.get((nid, ver)) or _load_row(v._st, snap, nid, ver)
+        if row is None:
+            return None
+        return [tuple(map(row[1].get, self._props))]
 
 
 _EMPTY_VIEW = MappingProxyType({})

@@ -1,5 +1,5 @@
 """The point-lookup paths (key lookups by index, and ``MATCH (n:L {k: $v}) RETURN n.a`` run by
-``PreparedQuery.run_point``) against a plain-dict model, through random writes, deletes,
+``PreparedQuery.fast``) against a plain-dict model, through random writes, deletes,
 checkpoints and index changes, and with snapshots held open across them."""
 import datetime as dt
 
