@@ -1457,8 +1457,8 @@ class Store(_Native):
 
     def build_part(self, snap, p, nslots, x=None, node_hi=0) -> FileBuilder:
         """The image of partition p; ``x``: a streamed load's spill records of p (lpg_store_build_part_x),
-        ``x(d)`` giving direction d's (called when the build needs them: one direction is held at
-        a time), or a pair; nodes below ``node_hi``."""
+        ``x(d)`` giving direction d's (0 out, 1 in, 2 the streamed nodes; called when the build
+        needs them: one is held at a time), or a triple; nodes below ``node_hi``."""
         out = ffi.new("lpg_fb **")
         if x is None:
             _fcheck(lib.lpg_store_build_part(self._hh(), snap, p, nslots, out), f"build partition {p}")
@@ -1489,8 +1489,8 @@ class Store(_Native):
         bp, nb = _buf(blob)
         check(lib.lpg_store_register_rows(self._hh(), bp, nb, oa, max(no - 1, 0)), "register property keys")
 
-    def key_builder(self, snap, index, nsub_log) -> "KeyBuilder":
-        return KeyBuilder(self, snap, index, nsub_log)
+    def key_builder(self, snap, index, nsub_log, x=None, node_hi=0) -> "KeyBuilder":
+        return KeyBuilder(self, snap, index, nsub_log, x, node_hi)
 
     def check(self) -> None:
         _invariants(self, lib.lpg_store_check)
@@ -1516,13 +1516,31 @@ class Spill:
         bp, nb = _buf(blob)
         check(lib.lpg_spill_edges(self._h, first, n, ta, sa, da, bp, nb, oa), "Spill.edges")
 
+    def nodes(self, first, lsets, blob, offs) -> None:
+        la, n = _u32_array(lsets, "label sets")
+        oa, no = _u64_array(offs, "offsets")
+        if n != no - 1:
+            raise errors.InterfaceError("Spill.nodes: columns differ in length")
+        bp, nb = _buf(blob)
+        check(lib.lpg_spill_nodes(self._h, first, n, la, bp, nb, oa), "Spill.nodes")
+
+    def keys(self, index, first, keys, koffs, flags) -> None:
+        n = len(flags)
+        oa, no = _u64_array(koffs, "key offsets")
+        if no != n + 1:
+            raise errors.InterfaceError("Spill.keys: need len(flags) + 1 offsets")
+        kp, nk = _buf(keys)
+        fp, _nf = _buf(flags)
+        check(lib.lpg_spill_keys(self._h, index, first, n, kp, nk, oa, fp), "Spill.keys")
+
     def size(self):
         """(bytes buffered, 1 + the largest partition routed to)."""
         check(lib.lpg_spill_size(self._h, self._u64, self._u32), "Spill.size")
         return self._u64[0], self._u32[0]
 
     def buffer(self, p: int, d: int):
-        """The buffer of (partition p, direction d) (d = 2: edge locators), valid until clear()."""
+        """The buffer of (partition p, direction d: 0 out, 1 in, 2 nodes; 3 edge locators, 4 keys),
+        valid until clear()."""
         data, n = ffi.new("const uint8_t **"), ffi.new("size_t *")
         check(lib.lpg_spill_buffer(self._h, p, d, data, n), "Spill.buffer")
         return ffi.buffer(data[0], n[0]) if n[0] else b""
@@ -1539,11 +1557,14 @@ class Spill:
 class KeyBuilder:
     """Builds the sub-index files of one hash index at a checkpoint (lpg_kb)."""
 
-    def __init__(self, store: Store, snap, index, nsub_log):
+    def __init__(self, store: Store, snap, index, nsub_log, x=None, node_hi=0):
+        """``x``: a streamed load's spilled key records (lpg_kb_new_x), kept while this lives."""
         out = ffi.new("lpg_kb **")
-        _fcheck(lib.lpg_kb_new(store._hh(), snap, index, nsub_log, out), "key builder")
+        xp, n = _buf(x)
+        _fcheck(lib.lpg_kb_new_x(store._hh(), snap, index, nsub_log, xp, n, node_hi, out), "key builder")
         self._h = ffi.gc(out[0], lib.lpg_kb_free)
         self._store = store
+        self._x = (x, xp)
 
     def dirty(self) -> list:
         return Store._collect_u32(lambda out, cap, size: lib.lpg_kb_dirty(self._h, out, cap, size))

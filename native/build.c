@@ -618,9 +618,33 @@ int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nsl
         rc = LPG_EINVAL;   /* the partition cannot shrink */
         goto unlock;
     }
+    /* a streamed load's nodes of this partition: slot u32 | lset u32 | plen u32 | props, slots
+     * ascending (direction 2 of the spill; valid until the adjacency asks for direction 0) */
+    const uint8_t *nr = NULL;
+    size_t nl = 0, no = 0;
+    if (xhandle && (rc = lpg_spill_cb(xhandle, 2, &nr, &nl)))
+        goto unlock;
     /* nodes */
     for (uint64_t i = 0; i < nslots && !rc; i++) {
         nloc L;
+        if (no < nl) {
+            if (nl - no < 12 || rd32(nr + no) < i || rd32(nr + no + 4) >= s->nls
+                || rd32(nr + no + 8) > nl - no - 12) {
+                rc = file_corrupt(NULL, no);
+                break;
+            }
+            if (rd32(nr + no) == i) {      /* a streamed node */
+                uint32_t plen = rd32(nr + no + 8);
+                flags[i] = 1;
+                lset[i] = rd32(nr + no + 4);
+                live++;
+                if ((rc = cells_from_map(s, &cs, nr + no + 12, plen, i)) == LPG_ECORRUPT)
+                    rc = file_corrupt(NULL, no);
+                L.lset = (uint32_t)lset[i];
+                no += 12 + (size_t)plen;
+                goto labels_of;
+            }
+        }
         if ((rc = st_locate_node(s, first + i, snap, &L)))
             break;
         if (!L.where)
@@ -632,6 +656,7 @@ int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nsl
             rc = cells_from_map(s, &cs, L.v->props, L.v->len, i);
         else
             rc = cells_from_cols(&cs, L.pt->nprops, L.pt->nprop_keys, L.pt->nnprops, i, i);
+    labels_of:
         for (uint32_t j = 0; !rc && j < s->ls_n[L.lset]; j++) {
             uint32_t l = s->ls_labels[L.lset][j];
             size_t k = 0;
@@ -645,6 +670,8 @@ int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nsl
             }
         }
     }
+    if (!rc && no < nl)
+        rc = file_corrupt(NULL, no);        /* records left over: a slot out of range */
     if (rc)
         goto unlock;
     if ((rc = fb_begin(fb, S_LABELSET, 0, 0)) || (rc = pcol_put(&fb->body, lset, nslots)) || (rc = fb_end(fb)))
@@ -934,7 +961,13 @@ static void kent_sort(kent *e, size_t n)
 
 int lpg_kb_new(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, lpg_kb **out)
 {
-    if (!s || !out || nsub_log > 16 || index >= (1u << 20))
+    return lpg_kb_new_x(s, snap, index, nsub_log, NULL, 0, 0, out);
+}
+
+int lpg_kb_new_x(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, const uint8_t *x, size_t xlen,
+                 uint64_t node_hi, lpg_kb **out)
+{
+    if (!s || !out || nsub_log > 16 || index >= (1u << 20) || (xlen && !x) || node_hi > LPG_ID_CAP)
         return LPG_EINVAL;
     *out = NULL;
     lpg_kb *kb = calloc(1, sizeof(*kb));
@@ -948,6 +981,14 @@ int lpg_kb_new(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, l
      * the copy of the last realloc) */
     size_t count = 0;
     int rc = keyidx_each(s->keys, index, snap, kb_count, &count);
+    for (size_t o = 0; !rc && o < xlen;) {    /* spilled keys: index u32 | klen u32 | node u64 | key */
+        if (xlen - o < 16 || rd32(x + o + 4) > xlen - o - 16 || rd64(x + o + 8) >= node_hi) {
+            rc = file_corrupt(NULL, o);
+            break;
+        }
+        count += rd32(x + o) == index;
+        o += 16 + (size_t)rd32(x + o + 4);
+    }
     if (!rc && count) {
         kb->e = malloc(count * sizeof(kent));
         if (!kb->e)
@@ -957,6 +998,9 @@ int lpg_kb_new(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, l
     }
     if (!rc)
         rc = keyidx_each(s->keys, index, snap, kb_collect, kb);
+    for (size_t o = 0; !rc && o < xlen; o += 16 + (size_t)rd32(x + o + 4))
+        if (rd32(x + o) == index)
+            rc = kb_collect(kb, x + o + 16, rd32(x + o + 4), rd64(x + o + 8));
     if (rc) {
         lpg_kb_free(kb);
         return rc;
@@ -1231,10 +1275,10 @@ int lpg_store_register_rows(lpg_store *s, const uint8_t *blob, size_t blob_len, 
 }
 
 struct lpg_spill {
-    buf *b;                  /* 2 per partition: [2p] out, [2p + 1] in */
+    buf *b;                  /* 3 per partition: [3p] out, [3p + 1] in, [3p + 2] nodes */
     size_t nb;               /* buffers allocated */
     uint32_t nparts;         /* 1 + the largest partition routed to */
-    buf eloc;
+    buf eloc, keys;
     uint64_t bytes;
 };
 
@@ -1254,14 +1298,25 @@ void lpg_spill_free(lpg_spill *sp)
         buf_free(&sp->b[i]);
     free(sp->b);
     buf_free(&sp->eloc);
+    buf_free(&sp->keys);
     free(sp);
+}
+
+static buf *spill_buf(lpg_spill *sp, uint64_t p, uint32_t d)
+{
+    size_t i = (size_t)p * 3 + d;
+    if (i >= sp->nb && grow((void **)&sp->b, &sp->nb, i + 1, sizeof(buf)))
+        return NULL;
+    if (p + 1 > sp->nparts)
+        sp->nparts = (uint32_t)(p + 1);
+    return &sp->b[i];
 }
 
 static int spill_rec(lpg_spill *sp, uint64_t node, uint32_t d, uint32_t type, uint64_t nbr, uint64_t eid,
                      const uint8_t *props, uint32_t plen)
 {
     uint64_t p = node >> PART_SHIFT;
-    size_t i = (size_t)p * 2 + d;
+    size_t i = (size_t)p * 3 + d;
     if (i >= sp->nb && grow((void **)&sp->b, &sp->nb, i + 1, sizeof(buf)))
         return LPG_ENOMEM;
     if (p + 1 > sp->nparts)
@@ -1312,6 +1367,48 @@ int lpg_spill_edges(lpg_spill *sp, uint64_t first, size_t n, const uint32_t *typ
     return LPG_OK;
 }
 
+int lpg_spill_nodes(lpg_spill *sp, uint64_t first, size_t n, const uint32_t *lsets, const uint8_t *blob,
+                    size_t blob_len, const uint64_t *offs)
+{
+    if (!sp || (n && (!lsets || !offs || (!blob && blob_len))))
+        return LPG_EINVAL;
+    if (first > LPG_ID_CAP || n > LPG_ID_CAP - first)
+        return LPG_EBOUNDS;
+    for (size_t i = 0; i < n; i++)
+        if (offs[i] > offs[i + 1] || offs[i + 1] > blob_len || offs[i + 1] - offs[i] > UINT32_MAX)
+            return LPG_EBOUNDS;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t nid = first + i;
+        buf *b = spill_buf(sp, nid >> PART_SHIFT, 2);
+        uint32_t h[3] = {(uint32_t)(nid & (PART_SLOTS - 1)), lsets[i], (uint32_t)(offs[i + 1] - offs[i])};
+        if (!b || buf_put(b, h, 12) || buf_put(b, blob + offs[i], h[2]))
+            return LPG_ENOMEM;
+        sp->bytes += 12 + h[2];
+    }
+    return LPG_OK;
+}
+
+int lpg_spill_keys(lpg_spill *sp, uint32_t index, uint64_t first, size_t n, const uint8_t *keys, size_t keys_len,
+                   const uint64_t *koffs, const uint8_t *flags)
+{
+    if (!sp || (n && (!koffs || !flags || (!keys && keys_len))))
+        return LPG_EINVAL;
+    if (first > LPG_ID_CAP || n > LPG_ID_CAP - first)
+        return LPG_EBOUNDS;
+    for (size_t i = 0; i < n; i++) {
+        if (!flags[i])
+            continue;
+        if (koffs[i] > koffs[i + 1] || koffs[i + 1] > keys_len || koffs[i + 1] - koffs[i] > UINT32_MAX)
+            return LPG_EBOUNDS;
+        uint32_t h[2] = {index, (uint32_t)(koffs[i + 1] - koffs[i])};
+        uint64_t nid = first + i;
+        if (buf_put(&sp->keys, h, 8) || buf_put(&sp->keys, &nid, 8) || buf_put(&sp->keys, keys + koffs[i], h[1]))
+            return LPG_ENOMEM;
+        sp->bytes += 16 + h[1];
+    }
+    return LPG_OK;
+}
+
 int lpg_spill_size(lpg_spill *sp, uint64_t *bytes, uint32_t *nparts)
 {
     if (!sp || !bytes || !nparts)
@@ -1323,13 +1420,15 @@ int lpg_spill_size(lpg_spill *sp, uint64_t *bytes, uint32_t *nparts)
 
 int lpg_spill_buffer(lpg_spill *sp, uint32_t p, uint32_t d, const uint8_t **data, size_t *len)
 {
-    if (!sp || !data || !len || d > 2)
+    if (!sp || !data || !len || d > 4)
         return LPG_EINVAL;
     const buf *b = NULL;
-    if (d == 2)
+    if (d == 3)
         b = &sp->eloc;
-    else if ((size_t)p * 2 + d < sp->nb)
-        b = &sp->b[(size_t)p * 2 + d];
+    else if (d == 4)
+        b = &sp->keys;
+    else if ((size_t)p * 3 + d < sp->nb)
+        b = &sp->b[(size_t)p * 3 + d];
     *data = b ? b->p : NULL;
     *len = b ? b->n : 0;
     return LPG_OK;
@@ -1339,12 +1438,10 @@ int lpg_spill_clear(lpg_spill *sp)
 {
     if (!sp)
         return LPG_EINVAL;
-    for (size_t i = 0; i < sp->nb; i++) {
-        if (sp->b[i].cap > (1u << 20))
-            buf_free(&sp->b[i]);     /* a big buffer is given back; small ones are reused */
-        sp->b[i].n = 0;
-    }
-    buf_free(&sp->eloc);
+    for (size_t i = 0; i < sp->nb; i++)
+        sp->b[i].n = 0;      /* the memory is kept: refilled at once (no page faults again) */
+    sp->eloc.n = 0;
+    sp->keys.n = 0;
     sp->bytes = 0;
     return LPG_OK;
 }

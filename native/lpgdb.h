@@ -399,6 +399,9 @@ int lpg_store_build_eloc(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslot
  * (LPG_ECORRUPT, no file tag).  Memory: O(the partition + one direction's records). */
 int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nslots, uint64_t xhandle,
                            uint64_t node_hi, lpg_fb **out);
+/* (Before the adjacency, lpg_store_build_part_x asks for direction 2: the partition's streamed
+ * nodes, each slot u32 | label set u32 | plen u32 | plen bytes (a msgpack map), slots ascending;
+ * a record's node takes its slot in place of the base's.) */
 /* Edge ids x_first .. x_first + xlen / 12 - 1 taken from x: src u64 | type u32 per edge (src <
  * node_hi, else LPG_ECORRUPT), in place of the overlay's. */
 int lpg_store_build_eloc_x(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nslots, uint64_t x_first,
@@ -416,16 +419,28 @@ void lpg_spill_free(lpg_spill *sp);
  * offs[i+1]), offs checked against blob_len). */
 int lpg_spill_edges(lpg_spill *sp, uint64_t first, size_t n, const uint32_t *types, const uint64_t *src,
                     const uint64_t *dst, const uint8_t *blob, size_t blob_len, const uint64_t *offs);
+/* Nodes first .. first + n - 1 (label set ids lsets[i], properties blob[offs[i] .. offs[i+1])) into
+ * their partitions' node buffers (direction 2). */
+int lpg_spill_nodes(lpg_spill *sp, uint64_t first, size_t n, const uint32_t *lsets, const uint8_t *blob,
+                    size_t blob_len, const uint64_t *offs);
+/* Key entries of index `index` (node first + i has key keys[koffs[i] .. koffs[i+1]) where flags[i])
+ * into the key stream (direction 4): index u32 | klen u32 | node u64 | key bytes. */
+int lpg_spill_keys(lpg_spill *sp, uint32_t index, uint64_t first, size_t n, const uint8_t *keys, size_t keys_len,
+                   const uint64_t *koffs, const uint8_t *flags);
 /* [out] *bytes: bytes buffered; *nparts: 1 + the largest partition routed to. */
 int lpg_spill_size(lpg_spill *sp, uint64_t *bytes, uint32_t *nparts);
-/* The buffer of (partition p, direction d) (d = 2: the edge-locator stream, p ignored): valid until
- * lpg_spill_clear or the next lpg_spill_edges. */
+/* The buffer of (partition p, direction d): d 0 out, 1 in, 2 nodes; d 3 the edge-locator stream
+ * and d 4 the key stream (p ignored): valid until lpg_spill_clear or the next lpg_spill_*. */
 int lpg_spill_buffer(lpg_spill *sp, uint32_t p, uint32_t d, const uint8_t **data, size_t *len);
-/* Empty every buffer (memory kept for reuse up to a bound). */
+/* Empty every buffer (their memory is kept for the next records). */
 int lpg_spill_clear(lpg_spill *sp);
 /* Key builder: the overlay entries of one index at snap, collected once; then one image per
  * sub-index (2^nsub_log of them, nsub_log >= the base's), and the sub-indexes that changed. */
 int lpg_kb_new(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, lpg_kb **out);
+/* The same plus a streamed load's spilled key entries x (records as lpg_spill_keys writes them;
+ * those of other indexes skipped; node < node_hi, else LPG_ECORRUPT): x must outlive the builder. */
+int lpg_kb_new_x(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, const uint8_t *x, size_t xlen,
+                 uint64_t node_hi, lpg_kb **out);
 int lpg_kb_dirty(lpg_kb *kb, uint32_t *out, size_t cap, size_t *count);
 int lpg_kb_sub(lpg_kb *kb, uint32_t sub, lpg_fb **out, uint64_t *entries);
 void lpg_kb_free(lpg_kb *kb);

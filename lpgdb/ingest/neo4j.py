@@ -752,6 +752,8 @@ def _batch(kind, header, parser, rows, lines, path, label_cache, first_id, space
     def where(row, lines=lines, path=path):
         return f"{path}:{lines[row]}"
     if kind == "nodes":
+        if lines and lines[-1] < 1 << 32:        # kept for the whole load: 4 bytes a node, not 8
+            lines = array("I", lines)
         spaces.sources.append((first_id, path, lines, rows, 0))
         return NodeBatch(rows, lset, lsets, cols, where)
     src = array("Q", parser.column(header.start_col)[1])

@@ -459,10 +459,11 @@ def build_files(root: str, state, snap: int, manifest: Optional[dict], written: 
             first, run = (x.eloc_run(q) if x else None) or (0, None)
             elocs[q] = put(files.eloc_name(q, snap), st.build_eloc(snap, q, nslots, first, run, node_hi))
             del run
+        keyrun = x.key_run() if x else None
         for spec in cat.all_specs():
             old = old_files["keys"].get(spec.index_id)
             old_nsub, old_subs = (old[0], old[1]) if old else (0, {})
-            kb = st.key_builder(snap, spec.index_id, old_nsub)
+            kb = st.key_builder(snap, spec.index_id, old_nsub, keyrun, node_hi)
             try:
                 nsub = _nsub_for(sum(v[3] for v in old_subs.values()) + kb.overlay_entries(), old_nsub)
                 kb.resplit(nsub)
@@ -480,7 +481,8 @@ def build_files(root: str, state, snap: int, manifest: Optional[dict], written: 
                 kb.close()
             if fresh or subs:
                 keys[spec.index_id] = [nsub, fresh, subs]
-        lcounts = [st.label_count(lid, snap) for lid in range(len(cat.label_names))]
+        del keyrun
+        lcounts = [st.label_count(lid, snap) + (x.label_count(lid) if x else 0) for lid in range(len(cat.label_names))]
         tcounts = [st.edge_count([t], snap) + (x.type_count(t) if x else 0) for t in range(len(cat.type_labels))]
         propkeys = st.propkeys()
     except core.Corrupt as e:

@@ -505,8 +505,8 @@ class Engine:
         if not x.open:
             return
         x.close()
-        if self.state is x.state and x.state.changed():
-            self._reset_generation(x.state)
+        if self.state is x.state and (x.touched or x.state.changed()):
+            self._reset_generation(x.state)       # its catalog took the load's ids and names
 
     def _attach_built(self, st: GraphState, base: int, x=None) -> int:
         """Steps 2-4 of a bulk attach whose load is in ``st``'s overlay at base + 1 (and, for a

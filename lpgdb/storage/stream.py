@@ -59,6 +59,8 @@ class Stream:
         self.x_first: Optional[int] = None      # the first edge id routed
         self.edges = 0
         self.tcounts: dict = {}                 # type id -> edges routed
+        self.lcounts: dict = {}                 # label id (0: every node) -> nodes routed
+        self.touched = False                    # anything taken (the catalog changed)
         self.open = True
 
     # -- loading ----------------------------------------------------------------------------------
@@ -74,11 +76,39 @@ class Stream:
             if not isinstance(op, list) or not op or op[0] not in (NODES_COLS, EDGES_COLS):
                 raise InternalError("a streamed bulk load was given an op that is not columnar; this is a bug")
             plan = st.prepare([op])
+            self.touched = True
             if op[0] == NODES_COLS:
-                st.apply([op], self.base + 1, plan)
+                self._route_nodes(op, plan[0])
             else:
                 self._route(op, plan[0])
             del op, plan
+
+    def _route_nodes(self, op, step) -> None:
+        first, lsets, blob = op[1], op[2], op[4]
+        idx, offs, keys = step
+        n = len(idx)
+        if not n:
+            return
+        cat = self.state.catalog
+        if first != cat.next_node_id:
+            raise InternalError(f"a streamed bulk load's nodes are not consecutive ({first}); this is a bug")
+        ids = [cat.labelset_id(frozenset(ls)) for ls in lsets]
+        lsids = idx if ids == list(range(len(ids))) else array("I", (ids[i] for i in idx))
+        counted = array("I", idx) if len(ids) > 1 else None
+        for k, lsid in enumerate(ids):
+            c = n if counted is None else counted.count(k)
+            if c:
+                for lid in [0] + [cat.label_id(name) for name in lsets[k]]:
+                    self.lcounts[lid] = self.lcounts.get(lid, 0) + c
+        self.state.store.register_rows(blob, offs)
+        self.spill.nodes(first, lsids, blob, offs)
+        if keys:
+            by_ident = {s.ident: s.index_id for s in cat.all_specs()}
+            for ident, kb, koffs, flags in keys:
+                self.spill.keys(by_ident[ident], first, kb, koffs, flags)
+        cat.next_node_id = first + n
+        if self.spill.size()[0] >= self.budget:
+            self.flush()
 
     def _route(self, op, step) -> None:
         first, lsets, blob = op[1], op[2], op[6]
@@ -118,15 +148,16 @@ class Stream:
         if self.fd is None:
             self.fd = io.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | io.NOFOLLOW, 0o600)
         for p in range(nparts):
-            for d in (0, 1):
+            for d in (0, 1, 2):
                 self._put((p, d), self.spill.buffer(p, d))
-        el = self.spill.buffer(0, 2)
-        eid = self.x_first + self.edges - len(el) // 12        # the first edge id of the buffer
+        self._put((0, 4), self.spill.buffer(0, 4))
+        el = self.spill.buffer(0, 3)
+        eid = self.x_first + self.edges - len(el) // 12 if self.edges else 0   # the buffer's first edge
         pos = 0
         while pos < len(el):
             q = eid >> core.ELOC_SHIFT
             take = min(len(el) - pos, (((q + 1) << core.ELOC_SHIFT) - eid) * 12)
-            self._put((q, 2), el[pos:pos + take])
+            self._put((q, 3), el[pos:pos + take])
             pos += take
             eid += take // 12
         self.spill.clear()
@@ -161,27 +192,35 @@ class Stream:
 
     # -- building (checkpoint.build_files) -------------------------------------------------------
     def parts(self) -> set:
-        return {p for p, d in self.chunks if d < 2}
+        return {p for p, d in self.chunks if d < 3}
 
     def elocs(self) -> set:
-        return {q for q, d in self.chunks if d == 2}
+        return {q for q, d in self.chunks if d == 3}
 
     def part_runs(self, p: int):
         """None, or the reader of partition ``p``'s records: ``runs(d)`` reads direction d's
-        (Store.build_part asks for each when it needs it: one is in memory at a time)."""
-        if (p, 0) not in self.chunks and (p, 1) not in self.chunks:
+        (0 out, 1 in, 2 nodes; Store.build_part asks for each when it needs it: one is in
+        memory at a time)."""
+        if not any((p, d) in self.chunks for d in (0, 1, 2)):
             return None
         core.release_memory()      # what the previous partition's build freed goes back first
         return lambda d: self._read((p, d))
 
     def eloc_run(self, q: int):
         """(first edge id, records) of edge-id range ``q``, or None."""
-        if (q, 2) not in self.chunks:
+        if (q, 3) not in self.chunks:
             return None
-        return max(self.x_first, q << core.ELOC_SHIFT), self._read((q, 2))
+        return max(self.x_first, q << core.ELOC_SHIFT), self._read((q, 3))
+
+    def key_run(self):
+        """The spilled key entries of every index (the key builder takes its own), or None."""
+        return self._read((0, 4)) if (0, 4) in self.chunks else None
 
     def type_count(self, t: int) -> int:
         return self.tcounts.get(t, 0)
+
+    def label_count(self, lid: int) -> int:
+        return self.lcounts.get(lid, 0)
 
     def corruption(self, e: core.Corrupt) -> CorruptionError:
         return CorruptionError(f"{e.what}: a bulk load's spill file holds a malformed record; the load "

@@ -48,8 +48,8 @@ def _check(db, model_nodes, model_edges, prior):
             assert s.edge_count(t) == sum(e[1] == t for e in model_edges)
         ids = s.node_ids("Person")
         names = s.property_many(ids, "name")
-        node_of = {int(name[1:]): nid for nid, name in zip(ids, names)}     # pid -> node id
-        assert sorted(node_of) == sorted(model_nodes) and len(ids) == len(model_nodes)
+        node_of = {int(name[1:]): nid for nid, name in zip(ids, names) if name != "old"}   # pid -> id
+        assert sorted(node_of) == sorted(model_nodes) and len(node_of) == len(model_nodes)
         for pid in list(model_nodes)[::97]:
             assert s.node(node_of[pid]).labels == frozenset(model_nodes[pid][1])
         pid_of = {v: k for k, v in node_of.items()}
@@ -84,17 +84,24 @@ def test_a_load_far_larger_than_its_spill_budget_reads_back_as_the_model(tmp_pat
             a = tx.create_node(["Old"], {"k": 1})
             b = tx.create_node(["Old"], {"k": 2})
             tx.create_edge(a, "OLD", b, {"w": -1})
+        db.create_index("Person", "name")               # its key files come from the spilled keys
         db.checkpoint()
         with db.transaction() as tx:                   # and an overlay that the stream checkpoints first
             tx.create_edge(b, "OLD", a, {"w": -2})
+            tx.create_node(["Person"], {"name": "old"})
         db.bulk_load(nodes=people, edges=knows)
         assert len(flushes) > 15 and flushes[-1] > 300 * 4096     # the spill: >500x the budget
         assert os.listdir(os.path.join(path, "tmp")) == []        # the spill file is gone
-        _check(db, model_nodes, model_edges, (2, 2))
+        _check(db, model_nodes, model_edges, (3, 2))
         with db.snapshot() as s:
             assert sorted(e["w"] for e in s.edges("OLD")) == [-2, -1]
+            for pid in list(model_nodes)[::331] + [max(model_nodes)]:
+                assert [s.node(n)["name"] for n in s.key_lookup("Person", "name", f"n{pid}")] == [f"n{pid}"]
+            assert len(s.key_lookup("Person", "name", "old")) == 1
     with lpgdb.connect(path) as db:                    # from the files alone
-        _check(db, model_nodes, model_edges, (2, 2))
+        _check(db, model_nodes, model_edges, (3, 2))
+        with db.snapshot() as s:
+            assert len(s.key_lookup("Person", "name", f"n{max(model_nodes)}")) == 1
         db.verify()
 
 
@@ -143,7 +150,8 @@ def test_a_damaged_spill_is_corruption_and_the_database_is_as_before(tmp_path, m
 def test_malformed_spill_records_are_refused_by_the_builder(tmp_path):
     """The C builder checks every record it is handed (the CRC catches damage first; this is
     the second line): a slot, neighbour or edge id out of range, a truncated record, ids out of
-    order within a slot, a bad property map."""
+    order within a slot, a bad property map; node records with a slot out of range or out of
+    order, an unknown label set, a bad map."""
     import struct
     with lpgdb.connect(str(tmp_path / "db")) as db:
         with db.transaction() as tx:
@@ -156,14 +164,22 @@ def test_malformed_spill_records_are_refused_by_the_builder(tmp_path):
             return struct.pack("<IIQQI", slot, typ, nbr, eid, len(props)) + props
         good = rec(0, 0, 1, 0, b"\x81\xa1w\x01") + rec(1, 0, 2, 1)
         st.register_rows(b"\x81\xa1w\x01", [0, 4])
-        st.build_part(snap, 0, 4, (good, b""), 4).close()          # well formed: builds
+        st.build_part(snap, 0, 4, (good, b"", b""), 4).close()      # well formed: builds
         for bad in (rec(4, 0, 1, 0), rec(0, 0, 4, 0), rec(0, 0, 1, 1 << 40), good[:-3],
                     rec(0, 0, 1, 5) + rec(0, 0, 2, 3), rec(0, 0, 1, 0, b"\x81\xa1"),
                     rec(0, 0, 1, 0, b"\xc1")):
             with pytest.raises(core.Corrupt):
-                st.build_part(snap, 0, 4, (bad, b""), 4)
+                st.build_part(snap, 0, 4, (bad, b"", b""), 4)
         with pytest.raises(core.Corrupt):                            # plen in the in-direction
-            st.build_part(snap, 0, 4, (b"", rec(0, 0, 1, 0, b"\x80")), 4)
+            st.build_part(snap, 0, 4, (b"", rec(0, 0, 1, 0, b"\x80"), b""), 4)
+
+        def node(slot, lset, props=b""):
+            return struct.pack("<III", slot, lset, len(props)) + props
+        st.build_part(snap, 0, 4, (b"", b"", node(0, 0, b"\x81\xa1w\x01") + node(2, 0)), 4).close()
+        for bad in (node(4, 0), node(1, 0) + node(0, 0), node(0, 1 << 20), node(0, 0, b"\x81")[:-1],
+                    node(0, 0, b"\xc1"), node(0, 0)[:-2]):
+            with pytest.raises(core.Corrupt):                        # the streamed nodes' records
+                st.build_part(snap, 0, 4, (b"", b"", bad), 4)
         with pytest.raises(core.Corrupt):                            # an edge locator source
             st.build_eloc(snap, 0, 4, 0, struct.pack("<QI", 9, 0), 4)
         with pytest.raises(core.Corrupt):
