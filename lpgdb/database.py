@@ -137,9 +137,6 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
 #: a streamed load's spill buffer (storage/stream.py) is this share of ``bulk_import``'s
 #: ``memory_bytes``, at most ``IMPORT_SPILL_MAX``
 IMPORT_SPILL_SHARE, IMPORT_SPILL_MAX = 8, 64 << 20
-#: bulk_import commits its nodes every ``memory_bytes // IMPORT_NODE_BYTES`` of them (a node and
-#: its key entries cost about 300-420 bytes in the overlay until they are committed)
-IMPORT_NODE_BYTES = 512
 
 
 def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimiter: str = ",",
@@ -161,13 +158,10 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
     ``indexes``: ``(label, property)`` pairs (or ``(label, [properties])``) whose hash indexes
     are created on the empty database first, so each piece writes their key sub-index files as
     it goes (no index build over the whole graph afterwards).
-    Memory: the parse buffer, the spill buffer, the map of CSV ids to node ids, at most
-    ``memory_bytes // 512`` nodes in the overlay (the nodes are committed in pieces of that many
-    while they are read: ids ascend, so a piece writes only new node partitions, and the key
-    sub-index files of ``indexes``) and one partition's edges while its file is built.
-    Complexity: O(rows + bytes) for the nodes' and edges' partition files, each edge partition
-    written once and the edges passing through the spill file in tmp/ once; plus
-    O(pieces x keys) for the key sub-index files of ``indexes``, rewritten by each node piece.
+    Memory: the parse buffer, the spill buffer, the map of CSV ids to node ids, one partition's
+    nodes and edges while its file is built, and the key entries of ``indexes`` while their
+    sub-index files are built (about 50 bytes a key).  Nodes, their keys and edges all pass
+    through the spill file in tmp/ once.  Complexity: O(rows + bytes); each file is written once.
     """
     from .ingest import Dialect
     from .ingest.load import Load, is_source
@@ -197,8 +191,7 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
             for label, props in specs:
                 db.create_index(label, *([props] if isinstance(props, str) else props))
             spill = min(IMPORT_SPILL_MAX, memory_bytes // IMPORT_SPILL_SHARE)
-            load = Load(db.transaction(), dialect, progress, _query_reader(db), spill_bytes=spill,
-                        node_piece_rows=max(1, memory_bytes // IMPORT_NODE_BYTES))
+            load = Load(db.transaction(), dialect, progress, _query_reader(db), spill_bytes=spill)
             try:
                 node_ids = load.nodes(nodes) if nodes is not None else range(0)
                 edge_ids = load.edges(edges) if edges is not None else range(0)

@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-from ..errors import InterfaceError, InternalError
+from ..errors import InterfaceError
 from . import arrow as _arrow
 from .neo4j import CsvFiles, Dialect, Spaces, read_group
 
@@ -123,16 +123,8 @@ class Load:
 
     def __init__(self, tx, dialect: Dialect, progress: Optional[Callable[[int], None]] = None,
                  fallback: Optional[Callable[[str, str], Any]] = None, stream: bool = True,
-                 spill_bytes: Optional[int] = None, node_piece_rows: int = 0):
+                 spill_bytes: Optional[int] = None):
         self.tx, self.dialect, self.progress, self.fallback = tx, dialect, progress, fallback
-        # > 0 (lpgdb.bulk_import only, into a database nobody sees yet): while nodes are read,
-        # commit every ``node_piece_rows`` of them and go on in a new transaction, so they do not
-        # all wait in the overlay (~300-400 bytes a node with a key) for the final commit.  Node
-        # ids ascend, so each such commit writes only new node partitions (and the one it ends
-        # in); edges stay ONE streamed load, each partition's file built once.
-        self.node_piece_rows, self.pending = node_piece_rows, 0
-        if node_piece_rows and tx.graph_type is not None:
-            raise InterfaceError("a load committed in pieces cannot be checked against a schema as a whole")
         # without a schema, the logged batches are handed to a streamed bulk load as they come
         # (Transaction._stream_bulk, storage/stream.py): memory stays bounded whatever the size
         self.stream, self.spill_bytes = stream and tx.graph_type is None, spill_bytes
@@ -168,21 +160,7 @@ class Load:
                         self.tx._stream_bulk(self.spill_bytes)
                 else:
                     self.kept.append(batch)
-                if self.node_piece_rows and what == "nodes":
-                    self.pending += batch.n
                 del batch            # a logged batch's columns are freed: the op holds what it needs
-                if self.node_piece_rows and self.pending >= self.node_piece_rows:
-                    self._next_piece()
-
-    def _next_piece(self) -> None:
-        """Commit the nodes read so far and go on in a new transaction (``node_piece_rows``)."""
-        db = self.tx._db
-        self.tx.commit()
-        self.tx = db.transaction()
-        if (self.tx._next_node, self.tx._next_edge) != (self.next_node, self.next_edge):
-            raise InternalError(f"bulk_import: the database's next ids {self.tx._next_node}, {self.tx._next_edge} "
-                                f"are not the load's {self.next_node}, {self.next_edge}; this is a bug")
-        self.pending = 0
 
     def nodes(self, sources) -> range:
         """Read every node source; the new ids, in source order."""

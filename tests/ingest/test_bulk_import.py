@@ -32,6 +32,8 @@ def test_the_same_graph_as_one_bulk_load_in_many_spill_runs(tmp_path, files, mon
     want_db.bulk_load(nodes={"Person": files[0]}, edges=files[1])
     want = graph(want_db)
     # batches of 40 rows, the spill buffer written out every 2 KiB
+    from lpgdb.storage import attach
+    monkeypatch.setattr(attach, "ATTACH_MIN_ROWS", 1)                      # streamed however small
     monkeypatch.setattr(lpgdb.database, "IMPORT_SPILL_MAX", 2048)
     monkeypatch.setattr(lpgdb.ingest.neo4j, "CHUNK_ROWS", 40)
     path = tmp_path / "new"
@@ -82,26 +84,27 @@ def test_rows_of_python_values_and_bad_arguments_are_refused(tmp_path, files):
     assert not os.path.exists(tmp_path / "a")
 
 
-def test_nodes_committed_in_pieces_with_an_index_give_the_same_graph(tmp_path, files, monkeypatch):
-    """bulk_import commits its nodes every memory_bytes // IMPORT_NODE_BYTES of them (so they do
-    not all wait in the overlay), then streams the edges as one load: same graph, same index."""
-    import lpgdb.ingest.load
+def test_nodes_streamed_with_an_index_give_the_same_graph(tmp_path, files, monkeypatch):
+    """bulk_import streams its nodes, their index keys and its edges through the spill file (many
+    spill writes here), then builds each file once: same graph, same index as one bulk_load."""
+    from lpgdb.storage import attach, stream
     want_db = lpgdb.connect(":memory:")
     want_db.bulk_load(nodes={"Person": files[0]}, edges=files[1])
     want = graph(want_db)
-    monkeypatch.setattr(lpgdb.database, "IMPORT_NODE_BYTES", (1 << 20) // 50)    # pieces of >= 50 nodes
+    monkeypatch.setattr(attach, "ATTACH_MIN_ROWS", 1)                      # streamed however small
+    monkeypatch.setattr(lpgdb.database, "IMPORT_SPILL_MAX", 1024)
     monkeypatch.setattr(lpgdb.ingest.neo4j, "CHUNK_ROWS", 40)
-    pieces = []
-    real = lpgdb.ingest.load.Load._next_piece
+    flushes = []
+    real = stream.Stream.flush
 
     def spy(self):
-        pieces.append(self.next_node)
+        flushes.append(self.end)
         real(self)
-    monkeypatch.setattr(lpgdb.ingest.load.Load, "_next_piece", spy)
+    monkeypatch.setattr(stream.Stream, "flush", spy)
     path = tmp_path / "new"
     assert lpgdb.bulk_import(path, nodes={"Person": files[0]}, edges=files[1], memory_bytes=1 << 20,
                              indexes=[("Person", "pid")]) == (300, 1000)
-    assert len(pieces) >= 3 and pieces == sorted(pieces) and pieces[-1] <= 300
+    assert len(flushes) >= 10
     db = lpgdb.connect(path, create=False)
     try:
         assert graph(db) == want
