@@ -579,6 +579,9 @@ class Transaction(_Reader):
                 violations = validate.validate_commit(gt, self, self._write_set(puts))
                 if violations:
                     raise SchemaViolationError(violations)
+            # a bulk op's rows may be attached (files built at commit); the transaction's own
+            # rows, columns too, are logged: a big write's commit stays one log append
+            bulk = any(records.makes_rows(op) for op in self._extra_ops)
             self._extra_ops = []         # ops holds them now: the engine may drop each once applied
             if self._stream is not None:
                 stream, self._stream = self._stream, None
@@ -587,7 +590,7 @@ class Transaction(_Reader):
                 finally:
                     self._engine.stream_abort(stream)    # a no-op once committed
             else:
-                lsn = self._engine.commit(ops) if ops else None
+                lsn = self._engine.commit(ops, may_attach=bulk) if ops else None
             del ops                      # not kept through make_durable and _after_commit
         except BaseException:
             self._finish(FAILED)

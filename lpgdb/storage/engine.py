@@ -679,13 +679,15 @@ class Engine:
         if self._poisoned is None:
             self._poisoned = err
 
-    def commit(self, ops: list) -> int:
+    def commit(self, ops: list, *, may_attach: bool = True) -> int:
         """Prepare, log and apply one transaction; return its LSN. Caller holds the writer lock.
+        ``may_attach``: a commit of columnar bulk ops only, of ATTACH_MIN_ROWS rows or more, is
+        attached (``_attach``: its files built now) rather than logged.
 
         Everything that can refuse the transaction (a value no index can hold, a malformed op)
         happens before the record is written: then nothing is logged and the handle is fine."""
         self.check_writable()
-        if self.wal is not None and attach.rows(ops) >= attach.ATTACH_MIN_ROWS:
+        if may_attach and self.wal is not None and attach.rows(ops) >= attach.ATTACH_MIN_ROWS:
             return self._attach(ops)
         st = self.state
         try:

@@ -88,3 +88,22 @@ def test_cols_ops_refuse_ids_out_of_order():
         records.cols_ops([4, 6, 5], [frozenset({"P"})] * 3, maps)
     with pytest.raises(lpgdb.InternalError, match="not ascending"):
         records.cols_ops([4, 4], [frozenset({"P"})] * 2, maps[:2])
+
+
+def test_a_transaction_of_many_new_rows_is_logged_not_attached(tmp_path):
+    # its new rows are columnar ops, as a bulk load's are, but only bulk ops are attached (files
+    # built at commit): a transaction's commit stays one log append however big it is
+    from lpgdb.storage import attach
+    db = lpgdb.connect(str(tmp_path / "g"))
+    eng = db._engine
+    seq, end = eng.meta.manifest_seq, eng.wal.end_lsn
+    n = attach.ATTACH_MIN_ROWS
+    with db.transaction() as tx:
+        ids = [tx.create_node("P", {"k": i}) for i in range(n)]
+        for i in range(0, n, 2):
+            tx.create_edge(ids[i], "R", ids[i + 1])
+    assert eng.meta.manifest_seq == seq                  # no checkpoint image was built
+    assert eng.wal.end_lsn - end > 12 * n                # the rows are in the log
+    with db.snapshot() as s:
+        assert s.node_count("P") == n and s.edge_count("R") == n // 2
+    db.close()
