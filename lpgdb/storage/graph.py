@@ -1119,9 +1119,10 @@ class GraphState:
                 if ok is not None:
                     okb = records.key_bytes(ok)
             nkb = new_keys.get(spec.ident) if labels is not None and new_keys else None
-            if base:
+            if base and spec.index_id in self.key_subs:
                 # the base entry is masked from now on: its sub-index is rewritten at the next
-                # checkpoint, and the overlay holds the node's keys
+                # checkpoint, and the overlay holds the node's keys (an index made since the
+                # base files has all its entries in the overlay: the general case below)
                 if okb is not None:
                     st.key_base_dead(spec.index_id, okb)
                 if nkb is not None:
