@@ -1316,7 +1316,7 @@ class Store(_Native):
             elif not types:
                 return 0 if self.node_lset(snap, node) is not None else None
             else:
-                tp, nt = _types(types)
+                tp, nt = (type(types) is tuple and _types_cache.get(types)) or _types(types)
                 d = _store_degree_of(h, node, _DIRECTIONS[direction], tp, nt, snap)
         except (TypeError, OverflowError, KeyError) as e:
             _direction(direction)

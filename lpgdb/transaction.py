@@ -94,7 +94,8 @@ class _Reader:
 
     # -- primitives (overridden by Transaction to merge its buffer) --------------------------------
     def _node_raw(self, nid: int):
-        """``(labels, props)`` of a visible node, or None (props read-only)."""
+        """``(labels, props)`` of a visible node (a view's row, ``[labels, props, spare]``, or a
+        transaction's after-image), or None (props read-only)."""
         return self._view.node(nid)
 
     def _edge_raw(self, eid: int):
@@ -209,7 +210,7 @@ class _Reader:
             raw = self._node_raw(nid)
             if raw is None:
                 continue
-            labels, p = raw
+            labels, p = raw[0], raw[1]
             if (label is None or label in labels) and all(k in p and equal(p[k], v) for k, v in want.items()):
                 yield Node(nid, labels, p)
 
@@ -398,7 +399,10 @@ class _ViewReader(_Reader):
             raw = self._view.node(id)
         if raw is None:
             raise NotFoundError(f"no node with id {id}")
-        return Node(id, raw[0], raw[1])
+        n = raw[2]          # the Node of this row version, made by the first reader that read it
+        if n is None:
+            n = raw[2] = Node(id, raw[0], raw[1])
+        return n
 
     def degree(self, id: int, direction: str = "out", label: Optional[str] = None) -> int:
         if not self._open or self._db._closed:

@@ -452,7 +452,7 @@ class GraphState:
         self.shared_view = None     # the view engine.pinned_view hands out (cleared by publish)
         self._readers: dict = {}    # id(view) -> LSN of every live reader view (see "readers")
         self._readers_lock = threading.Lock()               # publish; freeing the overlay once
-        self._retired = False
+        self.retired = False         # a checkpoint replaced it: new readers take the next one
         self._freed = False
         # callable(ddl, name) -> the key specs (.name, .key_of) of that schema text, set by the
         # engine (the database passes lpgdb.schema.key_specs): storage keeps the schema's text
@@ -495,23 +495,17 @@ class GraphState:
     # second read finds newer (and retries): a version a new or open snapshot may still read
     # is never cut (invariant 2), even while commits wait for their fsync.  Retiring a
     # generation and the death of its last view free the overlay exactly once (``_free_once``).
-    @property
-    def retired(self) -> bool:
-        """Whether a checkpoint replaced this generation (new readers take the engine's
-        current one)."""
-        return self._retired
-
     def reader_gone(self, key: int) -> None:
         """The registered view ``key`` (its ``id``) died.  O(1)."""
         readers = self._readers
         readers.pop(key, None)
-        if self._retired and not readers:   # the last reader of a retired generation: free it now
+        if self.retired and not readers:   # the last reader of a retired generation: free it now
             self._free_once()
 
     def retire(self) -> None:
         """A checkpoint replaced this generation: no new snapshot may pin it, and its overlay
         is freed as soon as no view reads it (now, or when the last one dies)."""
-        self._retired = True
+        self.retired = True
         self.shared_view = None             # may be the last view: freed through reader_gone
         if not self._readers:
             self._free_once()

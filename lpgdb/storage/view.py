@@ -16,8 +16,12 @@ Kinds of view
                                 or not); valid while the caller holds the writer lock.
 
 What a view returns
-    node(id)        ``(labels: frozenset[str], props: Mapping)`` or None.  ``props`` is read-only
-                    and may be shared between calls: copy it (``dict(props)``) before changing it.
+    node(id)        a row ``[labels: frozenset[str], props: Mapping, spare]`` or None, shared by
+                    every reader of that node version (the generation's row cache): read
+                    ``row[0]`` and ``row[1]``, never change them; ``props`` is read-only (copy
+                    it, ``dict(props)``, to change it).  ``row[2]`` is None until the layer above
+                    stores its element object for the row there (transaction.py: the API's
+                    Node), once: a row version never changes, so neither does its Node.
     edge(id)        ``(labels, src, dst, props)`` or None.
     directions      "out", "in" or "both" (validated by the caller); ``label`` None = any.
     ids             ascending lists of ints.
@@ -83,7 +87,7 @@ class GraphView:
     msgpack only when a node or edge is read.  Damage found in a data file is CorruptionError.
     """
 
-    __slots__ = ("_st", "_store", "_cat", "_rows", "lsn", "_pinned")
+    __slots__ = ("_st", "_store", "_cat", "_rows", "lsn", "_pinned", "_k1", "_k1v", "_tl")
 
     def __init__(self, state, lsn: int, pinned: bool = True):
         """A view of generation ``state`` at ``lsn``; ``pinned``: registered as a reader of
@@ -95,6 +99,9 @@ class GraphView:
         self._rows = state.rows
         self.lsn = lsn
         self._pinned = pinned
+        self._k1 = {}               # (label, prop) -> KeySpec or None: key_lookup_node's specs ...
+        self._k1v = None            # ... as of this catalog version
+        self._tl = {}               # edge label -> tuple of its type ids (degree_if_node)
         if pinned:
             state._readers[id(self)] = lsn
 
@@ -154,7 +161,7 @@ class GraphView:
 
     # -- nodes --------------------------------------------------------------------------------------
     def node(self, nid: int):
-        """``(labels, props)`` of node ``nid``, or None.  O(1) native calls; the properties are
+        """The row (``[labels, props, spare]``, see above) of node ``nid``, or None.  O(1) native calls; the properties are
         decoded once per row version and kept in the generation's bounded row cache."""
         try:
             got = self._store.node_ver(self.lsn, nid)
@@ -423,8 +430,15 @@ class GraphView:
         """``key_lookup`` plus which version of the first node found a reader sees, in one
         native call: ``(ids, ver)`` with ``ver`` the version of ``ids[0]`` (for ``row``; None
         when nothing was found), or None when there is no user index on (label, prop).  An int
-        or str value goes to C as it is (the key bytes are built there)."""
-        spec = self._cat.user_indexes.get((label, (prop,)))
+        or str value goes to C as it is (the key bytes are built there).  The index is found
+        through a per-view dict of (label, prop) renewed with the catalog version: O(1)."""
+        cat = self._cat
+        if self._k1v != cat.version:
+            self._k1 = {}
+            self._k1v = cat.version
+        spec = self._k1.get((label, prop), _MISSING)
+        if spec is _MISSING:
+            spec = self._k1[(label, prop)] = cat.user_indexes.get((label, (prop,)))
         if spec is None or spec.since > self.lsn:
             return None
         try:
@@ -443,10 +457,17 @@ class GraphView:
         return ids, (None if first is None else first[1])
 
     def degree_if_node(self, nid: int, direction: str, label: Optional[str] = None):
-        """``degree(nid, ...)``, or None if ``nid`` is not a node of this view.  One native call."""
+        """``degree(nid, ...)``, or None if ``nid`` is not a node of this view.  One native call.
+        (The label's type ids are kept per view: a type made after the view's LSN has no edge
+        the view sees, so a view never needs to renew them.)"""
+        if label is None:
+            types = None
+        else:
+            types = self._tl.get(label)
+            if types is None:
+                types = self._tl[label] = tuple(self._cat.types_by_label.get(label, ()))
         try:
-            return self._store.degree1(nid, direction, None if label is None else
-                                       self._cat.types_by_label.get(label, ()), self.lsn)
+            return self._store.degree1(nid, direction, types, self.lsn)
         except core.Corrupt as e:
             raise corruption(e) from None
 
@@ -469,14 +490,14 @@ class GraphView:
 
 def _load_row(st, lsn: int, nid: int, ver: int):
     """Read, decode and cache (in generation ``st``'s row cache) version ``ver`` of node ``nid``
-    as a reader at ``lsn`` sees it: ``(labels, props)``, or None."""
+    as a reader at ``lsn`` sees it: the row ``[labels, props, None]`` (see ``node``), or None."""
     try:
         r = st.store.node(lsn, nid)
     except core.Corrupt as e:
         raise corruption(e) from None
     if r is None:
         return None
-    row = st.catalog.labelsets[r[0]], decode_props(r[1])
+    row = [st.catalog.labelsets[r[0]], decode_props(r[1]), None]
     rows = st.rows
     if len(rows) >= ROW_CACHE:
         rows.clear()      # bounded: a scan does not grow it past ROW_CACHE rows
@@ -535,6 +556,7 @@ class PointRead:
 
 
 _EMPTY_VIEW = MappingProxyType({})
+_MISSING = object()
 ROW_CACHE = 32768      # decoded node rows kept per generation (their content never changes)
 
 

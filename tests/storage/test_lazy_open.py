@@ -96,6 +96,18 @@ def test_damage_is_corruption_exactly_when_a_read_needs_the_file(pristine, tmp_p
                     s.node(P1 + 3)
                 assert name in str(ei.value.path)
             assert s.node(6)["i"] == 6
+        with db.snapshot() as s:                        # the point-read fast paths
+            try:                                        # the right answer or CorruptionError
+                ids = s.key_lookup("N", "i", P1 + 3)
+            except lpgdb.CorruptionError:
+                pass
+            else:
+                assert ids == [P1 + 3]
+                with pytest.raises(lpgdb.CorruptionError):
+                    s.node(ids[0])
+            with pytest.raises(lpgdb.CorruptionError):
+                s.degree(P1 + 3, "out", "E")
+            assert s.node(s.key_lookup("N", "i", 9)[0])["i"] == 9 and s.degree(1000, "out", "E") == 1
         with pytest.raises(lpgdb.CorruptionError):
             db.verify()
 
