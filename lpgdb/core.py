@@ -752,6 +752,7 @@ _store_key_node = lib.lpg_store_key_node
 _store_node_ver = lib.lpg_store_node_ver
 _store_degree1 = lib.lpg_store_degree1
 _store_key1 = lib.lpg_store_key1
+_store_key1i = lib.lpg_store_key1i
 _store_degree_of = lib.lpg_store_degree_of
 _KEY1_CAP = 8          # ids a point lookup returns without a second call
 _ECORRUPT = lib.LPG_ECORRUPT
@@ -1266,7 +1267,7 @@ class Store(_Native):
         t = type(value)
         try:
             if t is int:
-                n = _store_key1(h, index, 1, value, _NULL, 0, snap, ids, _KEY1_CAP, info)
+                n = _store_key1i(h, index, value, snap, ids, _KEY1_CAP, info)
             elif t is str:
                 b = value.encode()
                 n = _store_key1(h, index, 2, 0, b, len(b), snap, ids, _KEY1_CAP, info)

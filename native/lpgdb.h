@@ -337,6 +337,9 @@ int lpg_store_key_node(lpg_store *s, uint32_t index, const uint8_t *key, size_t 
  * lpg_store_node_ver; UINT64_MAX when none) of out[0].  One lock; O(1 + key size + n) expected. */
 int64_t lpg_store_key1(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
                        uint64_t snap, uint64_t *out, size_t cap, uint64_t *info);
+/* lpg_store_key1 of an int64 key value (kind 1): the hot point lookup with fewer arguments. */
+int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t snap, uint64_t *out, size_t cap,
+                        uint64_t *info);
 int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t keys_len,
                              const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out);
 

@@ -2526,6 +2526,12 @@ int64_t lpg_store_key1(lpg_store *s, uint32_t index, int kind, int64_t ival, con
     return rc ? rc : (int64_t)n;
 }
 
+int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t snap, uint64_t *out, size_t cap,
+                        uint64_t *info)
+{
+    return lpg_store_key1(s, index, 1, ival, NULL, 0, snap, out, cap, info);
+}
+
 int lpg_store_key_node(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
                        uint64_t *ids, size_t cap, size_t *count, uint32_t *lset, uint64_t *ver)
 {
