@@ -394,7 +394,8 @@ class _ViewReader(_Reader):
             id = _check_id(id, "node")
         memo = self._memo
         if memo is not None and memo[0] == id:    # found by the key lookup (snapshots never change)
-            raw = self._view.row(id, memo[1])
+            view = self._view
+            raw = view.rows.get(memo) or view.row(id, memo[1])
         else:
             raw = self._view.node(id)
         if raw is None:

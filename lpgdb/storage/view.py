@@ -87,7 +87,7 @@ class GraphView:
     msgpack only when a node or edge is read.  Damage found in a data file is CorruptionError.
     """
 
-    __slots__ = ("_st", "_store", "_cat", "_rows", "lsn", "_pinned", "_k1", "_k1v", "_tl")
+    __slots__ = ("_st", "_store", "_cat", "rows", "lsn", "_pinned", "_k1", "_k1v", "_tl")
 
     def __init__(self, state, lsn: int, pinned: bool = True):
         """A view of generation ``state`` at ``lsn``; ``pinned``: registered as a reader of
@@ -96,7 +96,7 @@ class GraphView:
         self._st = state
         self._store = state.store
         self._cat = state.catalog
-        self._rows = state.rows
+        self.rows = state.rows     # read-only for callers: (node id, version) -> row already decoded
         self.lsn = lsn
         self._pinned = pinned
         self._k1 = {}               # (label, prop) -> KeySpec or None: key_lookup_node's specs ...
@@ -169,13 +169,15 @@ class GraphView:
             raise corruption(e) from None
         if got is None:
             return None
-        hit = self._rows.get((nid, got[1]))
+        hit = self.rows.get((nid, got[1]))
         return hit if hit is not None else self._load_row(nid, got[1])
 
     def row(self, nid: int, ver: int):
         """``node(nid)`` for a node whose version ``ver`` a lookup of this view already found
-        (``key_lookup_node``): no native call when the row is cached."""
-        hit = self._rows.get((nid, ver))
+        (``key_lookup_node``): no native call when the row is cached (``rows.get((nid, ver))``
+        first saves the call into the view: ``rows`` is the generation's row cache, read-only
+        for callers)."""
+        hit = self.rows.get((nid, ver))
         return hit if hit is not None else self._load_row(nid, ver)
 
     def _load_row(self, nid: int, ver: int):
@@ -549,7 +551,7 @@ class PointRead:
         if len(ids) > 1 or ver is None:
             return None
         nid = ids[0]
-        row = v._rows.get((nid, ver)) or _load_row(v._st, snap, nid, ver)
+        row = v.rows.get((nid, ver)) or _load_row(v._st, snap, nid, ver)
         if row is None:
             return None
         return [tuple(map(row[1].get, self._props))]
