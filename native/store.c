@@ -1501,16 +1501,11 @@ static int base_key_nodes(lpg_store *s, uint32_t index, const uint8_t *key, size
 
 static __thread u64vec tl_kb, tl_ko;
 
-int lpg_store_key_get(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
-                      uint64_t *out, size_t cap, size_t *count)
+/* The nodes holding ``key`` under ``index`` at ``snap``: the base files' into tl_kb, the
+ * overlay's into tl_ko (merge them with merge_out).  The caller holds s->lock (read). */
+static int key_nodes_locked(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap)
 {
-    if (!s || !count || (cap && !out) || (klen && !key))
-        return LPG_EINVAL;
-    *count = 0;
-    if (klen > LPG_KEY_MAX)
-        return LPG_EBOUNDS;
     tl_kb.n = tl_ko.n = 0;
-    pthread_rwlock_rdlock(&s->lock);
     int rc = base_key_nodes(s, index, key, klen, snap, &tl_kb);
     if (!rc) {
         size_t cnt = 0;
@@ -1523,6 +1518,19 @@ int lpg_store_key_get(lpg_store *s, uint32_t index, const uint8_t *key, size_t k
         }
         tl_ko.n = cnt;
     }
+    return rc;
+}
+
+int lpg_store_key_get(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
+                      uint64_t *out, size_t cap, size_t *count)
+{
+    if (!s || !count || (cap && !out) || (klen && !key))
+        return LPG_EINVAL;
+    *count = 0;
+    if (klen > LPG_KEY_MAX)
+        return LPG_EBOUNDS;
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = key_nodes_locked(s, index, key, klen, snap);
     pthread_rwlock_unlock(&s->lock);
     if (!rc)
         rc = merge_out(&tl_kb, &tl_ko, out, cap, count);
@@ -2494,20 +2502,8 @@ int64_t lpg_store_key1(lpg_store *s, uint32_t index, int kind, int64_t ival, con
     size_t klen = tl_key1.n;
     if (klen > LPG_KEY_MAX)
         return 0;                                 /* no stored key is that long */
-    tl_kb.n = tl_ko.n = 0;
     pthread_rwlock_rdlock(&s->lock);
-    rc = base_key_nodes(s, index, key, klen, snap, &tl_kb);
-    if (!rc) {
-        size_t cnt = 0;
-        rc = lpg_keyidx_get(s->keys, index, key, klen, snap, tl_ko.v, tl_ko.cap, &cnt);
-        if (rc == LPG_ETOOSMALL) {
-            if (grow((void **)&tl_ko.v, &tl_ko.cap, cnt, 8))
-                rc = LPG_ENOMEM;
-            else
-                rc = lpg_keyidx_get(s->keys, index, key, klen, snap, tl_ko.v, tl_ko.cap, &cnt);
-        }
-        tl_ko.n = cnt;
-    }
+    rc = key_nodes_locked(s, index, key, klen, snap);
     size_t n = 0;
     if (!rc) {
         rc = merge_out(&tl_kb, &tl_ko, out, cap, &n);
