@@ -1737,9 +1737,8 @@ int lpg_store_nodes_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t 
         return LPG_EINVAL;
     if (first >= LPG_ID_CAP || n > LPG_ID_CAP - first)
         return LPG_EBOUNDS;
-    for (size_t i = 0; i < n; i++)
-        if (offs[i] > offs[i + 1] || offs[i + 1] > blob_len)
-            return LPG_EBOUNDS;
+    if (!offsets_ok(offs, n, blob_len))
+        return LPG_EBOUNDS;
     int rc = LPG_OK;
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < n; i++)
@@ -2002,9 +2001,8 @@ int lpg_store_edge_put_many(lpg_store *s, size_t n, const uint64_t *eids, const 
 {
     if (!s || (n && (!eids || !types || !srcs || !dsts || !offs)) || (blob_len && !blob))
         return LPG_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (offs[i] > offs[i + 1] || offs[i + 1] > blob_len)
-            return LPG_EBOUNDS;
+    if (!offsets_ok(offs, n, blob_len))
+        return LPG_EBOUNDS;
     int rc = LPG_OK;
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < n && !rc; i++)
@@ -2551,9 +2549,8 @@ int lpg_store_node_put_many(lpg_store *s, size_t n, const uint64_t *nids, const 
 {
     if (!s || (n && (!nids || !lsets || !offs)) || (blob_len && !blob))
         return LPG_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (offs[i] > offs[i + 1] || offs[i + 1] > blob_len)
-            return LPG_EBOUNDS;
+    if (!offsets_ok(offs, n, blob_len))
+        return LPG_EBOUNDS;
     int rc = LPG_OK;
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < n && !rc; i++)
@@ -2568,9 +2565,8 @@ int lpg_store_key_put_list(lpg_store *s, uint32_t index, size_t n, const uint8_t
 {
     if (!s || (n && (!offs || !nodes)) || (keys_len && !keys))
         return LPG_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (offs[i] > offs[i + 1] || offs[i + 1] > keys_len)
-            return LPG_EBOUNDS;
+    if (!offsets_ok(offs, n, keys_len))
+        return LPG_EBOUNDS;
     int rc = LPG_OK;
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < n && !rc; i++) {

@@ -5,7 +5,8 @@
  *   - grow(): overflow-checked geometric growth of a malloc'd array;
  *   - rwlock_init(): a writer-preferring pthread rwlock, so a stream of readers cannot starve
  *     the single writer;
- *   - LPG_LSN_INF: the `end` of a live version; LPG_ID_CAP: the bound on node and edge ids.
+ *   - LPG_LSN_INF: the `end` of a live version; LPG_ID_CAP: the bound on node and edge ids;
+ *   - offsets_ok(): the check of a caller's offsets array into a blob.
  */
 #ifndef LPGDB_VEC_H
 #define LPGDB_VEC_H
@@ -18,6 +19,16 @@
 
 #define LPG_LSN_INF UINT64_MAX
 #define LPG_ID_CAP (1ULL << 40)      /* node and edge ids must be < this */
+
+/* Whether offs[0..n] (n + 1 entries) are non-decreasing and end within a blob of `len` bytes,
+ * so row i is blob[offs[i], offs[i + 1]).  O(n). */
+static inline int offsets_ok(const uint64_t *offs, size_t n, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (offs[i] > offs[i + 1] || offs[i + 1] > len)
+            return 0;
+    return 1;
+}
 
 /* Ensure *cap >= need for the array *p of elements of size `elem`, growing geometrically.
  * New memory is zero-filled.  Returns 0, or -1 on overflow / out of memory (array unchanged). */
