@@ -152,7 +152,7 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
     record), then closed, fsynced and renamed to ``path``:
     ``path`` appears only when the whole load is in it, so a failure or a crash at any moment
     leaves no database at ``path`` (a crash can leave the temporary directory, which nothing
-    reads: remove it).  ``path`` must not exist, or be an empty directory.  ``lpgdb import``
+    reads; the next build of ``path`` removes it: storage/io.py ``build_dir``).  ``path`` must not exist, or be an empty directory.  ``lpgdb import``
     into a new database uses this; ``db.bulk_load`` loads into an open database in one
     transaction instead, holding the whole load in memory until its commit is checkpointed.
     ``indexes``: ``(label, property)`` pairs (or ``(label, [properties])``) whose hash indexes

@@ -45,6 +45,10 @@ fsync it).
 never the name of someone else's file); on success every file and directory in it is fsynced, it
 is renamed to ``dest`` and the parent is fsynced (if that fsync fails, the rename is taken
 back); on failure only that private directory is removed.  ``dest`` must not exist (``replace_empty=True``: or be an empty directory).
+While it builds, the builder holds an exclusive flock on a sidecar file ``<tmp>.lock`` (not on
+the directory itself: what is built there may flock its own directory).  A builder killed before
+it could clean up leaves both; the next ``build_dir`` of the same ``dest`` removes every
+``.<name>.tmp-<12 hex>`` whose lock file it can flock (its builder is gone), and nothing else.
 
 The simulator (tests only)
     ``install(Simulator(root, ...))`` routes every call through the simulator until
@@ -706,25 +710,89 @@ def build_dir(dest, *, site=None, replace_empty: bool = False):
         raise _error(FileExistsError(_errno.EEXIST, "exists"), "create", dest)
     if not exists(parent):
         makedirs(parent, site=site)
-    tmp = os.path.join(parent, f".{base}.tmp-{_uuid.uuid4().hex[:12]}")
-    mkdir(tmp, site=site)             # a fresh name: never anyone else's file
+    _sweep_builds(parent, base, site)
+    tmp, lock_fd = _claim_build(parent, base, site)
     try:
-        yield tmp
-        _sync_tree(tmp, site)
-        if taken():
-            raise _error(FileExistsError(_errno.EEXIST, "exists"), "create", dest)
-        rename(tmp, dest, site=site)
+        mkdir(tmp, site=site)             # a fresh name: never anyone else's file
         try:
-            fsync_dir(parent, site=site)
+            yield tmp
+            _sync_tree(tmp, site)
+            if taken():
+                raise _error(FileExistsError(_errno.EEXIST, "exists"), "create", dest)
+            rename(tmp, dest, site=site)
+            try:
+                fsync_dir(parent, site=site)
+            except BaseException:
+                rename(dest, tmp, site=site)   # not durable: take it back (best effort)
+                raise
         except BaseException:
-            rename(dest, tmp, site=site)   # not durable: take it back (best effort)
+            try:
+                remove_tree(tmp, site=site)
+            except OperationalError:
+                pass    # keep tmp and its lock file: the next sweep removes them
+            else:
+                _forget_lock(tmp, site)
             raise
-    except BaseException:
+        _forget_lock(tmp, site)
+    finally:
+        close(lock_fd)
+
+
+_BUILD_HEX = 12
+
+
+def _claim_build(parent, base, site):
+    """A fresh ``(tmp, lock_fd)``: ``tmp + ".lock"`` created and exclusively flocked.  A sweeper
+    may flock and unlink the lock file in the instant between its creation and our flock; then
+    the fd's link count is 0 and another fresh name is drawn.  O(1) expected."""
+    while True:
+        tmp = os.path.join(parent, f".{base}.tmp-{_uuid.uuid4().hex[:_BUILD_HEX]}")
+        fd = open(tmp + ".lock", os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, site=site)
         try:
-            remove_tree(tmp, site=site)
+            if flock(fd, site=site) and fstat(fd, site=site).st_nlink > 0:
+                return tmp, fd
+        except BaseException:
+            close(fd)
+            unlink(tmp + ".lock", site=site, missing_ok=True)
+            raise
+        close(fd)
+
+
+def _forget_lock(tmp, site) -> None:
+    try:
+        unlink(tmp + ".lock", site=site, missing_ok=True)
+    except OperationalError:
+        pass    # an unlocked lock file with no directory: the next sweep removes it
+
+
+def _sweep_builds(parent, base, site) -> None:
+    """Remove what killed builders of ``parent/base`` left: each ``.<base>.tmp-<hex>`` whose
+    ``.lock`` no live builder holds.  Best effort (a failure leaves it for the next sweep);
+    O(entries of parent)."""
+    import re
+    pat = re.compile(r"\.%s\.tmp-[0-9a-f]{%d}\.lock\Z" % (re.escape(base), _BUILD_HEX))
+    try:
+        names = listdir(parent, site=site, missing_ok=True)
+    except OperationalError:
+        return
+    for name in names:
+        if not pat.match(name):
+            continue
+        lock = os.path.join(parent, name)
+        try:
+            fd = open(lock, os.O_RDWR | _O_NOFOLLOW, site=site, missing_ok=True)
         except OperationalError:
-            pass   # leave the private temporary directory; the original error matters
-        raise
+            continue
+        if fd is None:
+            continue
+        try:
+            if flock(fd, site=site) and fstat(fd, site=site).st_nlink > 0:
+                remove_tree(lock[:-len(".lock")], site=site)
+                unlink(lock, site=site, missing_ok=True)
+        except OperationalError:
+            pass
+        finally:
+            close(fd)
 
 
 # -- the simulator (tests) ----------------------------------------------------------------------

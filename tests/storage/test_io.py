@@ -225,3 +225,78 @@ def test_remove_tree_never_deletes_through_a_symbolic_link(tmp_path):
     io.remove_tree(str(stage))
     assert not os.path.lexists(stage) and _read(outside / "precious") == b"keep me"
     io.remove_tree(str(stage))             # missing: nothing to do
+
+
+def _child_env():
+    """The environment for a child python that imports this lpgdb."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(lpgdb.__file__)))
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([here] + rest))
+
+
+def _killed_builder(dest):
+    """A child process that dies (os._exit, no cleanup) in the middle of build_dir(dest)."""
+    import subprocess
+    import sys
+    code = ("import os, sys\n"
+            "from lpgdb.storage import io\n"
+            "with io.build_dir(sys.argv[1]) as tmp:\n"
+            "    io.write_file(os.path.join(tmp, 'half'), b'x' * 1000)\n"
+            "    os._exit(9)\n")
+    env = _child_env()
+    assert subprocess.run([sys.executable, "-c", code, dest], env=env).returncode == 9
+
+
+def test_build_dir_sweeps_what_a_killed_builder_left(tmp_path):
+    dest = str(tmp_path / "d")
+    _killed_builder(dest)
+    left = sorted(os.listdir(tmp_path))
+    assert len(left) == 2 and left[0].startswith(".d.tmp-") and left[1] == left[0] + ".lock"
+    (tmp_path / "d.tmp").write_bytes(b"someone else's")
+    os.mkdir(tmp_path / ".other.tmp-0123456789ab")          # another destination's build
+    (tmp_path / ".other.tmp-0123456789ab.lock").write_bytes(b"")
+    with io.build_dir(dest) as tmp:
+        io.write_file(os.path.join(tmp, "a"), b"1")
+    assert sorted(os.listdir(tmp_path)) == [".other.tmp-0123456789ab",
+                                            ".other.tmp-0123456789ab.lock", "d", "d.tmp"]
+    assert os.listdir(dest) == ["a"]
+
+
+def test_build_dir_never_sweeps_a_live_build(tmp_path):
+    dest = str(tmp_path / "d")
+    with io.build_dir(dest) as first:
+        io.write_file(os.path.join(first, "a"), b"1")
+        with pytest.raises(ZeroDivisionError):
+            with io.build_dir(dest):          # sweeps: the first build's lock is held
+                1 / 0
+        assert os.listdir(first) == ["a"]
+    assert os.listdir(dest) == ["a"]
+    assert sorted(os.listdir(tmp_path)) == ["d"]
+
+
+def test_restore_after_a_killed_restore_leaves_nothing_behind(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    path, bak, dest = str(tmp_path / "db"), str(tmp_path / "bak"), str(tmp_path / "r")
+    with lpgdb.connect(path) as db:
+        with db.transaction() as tx:
+            for i in range(200):
+                tx.create_node(["P"], {"i": i, "s": "x" * 200})
+        db.backup(bak)
+    code = ("import os, signal, sys, lpgdb\n"
+            "from lpgdb.storage import io\n"
+            "real = io.fsync_dir\n"
+            "def die(*a, **k):\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "io.fsync_dir = die\n"
+            "lpgdb.restore(sys.argv[1], sys.argv[2])\n")
+    env = _child_env()
+    rc = subprocess.run([sys.executable, "-c", code, bak, dest], env=env).returncode
+    assert rc == -signal.SIGKILL
+    assert any(n.startswith(".r.tmp-") for n in os.listdir(tmp_path))
+    lpgdb.restore(bak, dest)
+    assert sorted(os.listdir(tmp_path)) == ["bak", "db", "r"]
+    with lpgdb.connect(dest, readonly=True) as db:
+        with db.snapshot() as s:
+            assert sorted(n["i"] for n in s.find_nodes("P")) == list(range(200))
