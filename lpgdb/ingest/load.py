@@ -21,6 +21,8 @@ vectorized validator of issue 11 item 2 lands: see docs/import.md).
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
@@ -31,6 +33,62 @@ from .neo4j import CsvFiles, Dialect, Spaces, read_group
 __all__ = ["is_source", "Load"]
 
 _PARQUET = (".parquet", ".pq", ".parq")
+
+#: batches a reader thread parses ahead of the load (0: parse on the caller's thread).  The C
+#: parser and packer run without the GIL, so on two cores the next batch is parsed while the
+#: last one is spilled (storage/stream.py); memory: READ_AHEAD + 2 batches of CHUNK_ROWS rows.
+READ_AHEAD = 2
+
+
+def read_ahead(gen, depth: int):
+    """Iterate ``gen`` run on a reader thread, at most ``depth`` items ahead.  The reader's
+    exception is raised here, when its place in the sequence is reached.  Closing the iterator
+    (or leaving it by an exception) stops the reader after the item it is on, closes ``gen``
+    on the reader's thread and joins it: nothing outlives the loop that reads it."""
+    q: "queue.Queue" = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in gen:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as e:   # noqa: BLE001 - raised on the consumer's thread
+            put((done, e))
+        finally:
+            gen.close()
+
+    t = threading.Thread(target=run, name="lpgdb-ingest-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            item, err = q.get()
+            if item is done:
+                if err is not None:
+                    raise err
+                return
+            yield item
+            del item
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                while True:
+                    q.get_nowait()
+            except queue.Empty:
+                pass
+            t.join(0.05)
 
 
 def _is_path(x) -> bool:
@@ -136,18 +194,41 @@ class Load:
         self.kept: List[Any] = []              # batches awaiting finish() (with a schema)
         self.checked_columnar: Optional[bool] = None
 
-    def _batches(self, what: str, sources):
+    def _read(self, what: str, sources, first: int, progress):
+        """The batches of ``sources`` in order, their ids from ``first`` on (parsed and, for a
+        load logged as it is read, packed: the reader thread's share of the work)."""
         for labels, src in sources:
-            first = self.next_node if what == "nodes" else self.next_edge
             if _arrow.is_table(src) or (_is_path(src) and os.fspath(src).lower().endswith(_PARQUET)):
                 gen = _arrow.read_table(what, labels, src, _name(src), self.dialect, self.spaces, first)
             else:
                 header = src.header if isinstance(src, CsvFiles) else None
                 files = src.files if isinstance(src, CsvFiles) else \
                     [os.fspath(p) for p in (src if _is_group(src) else [src])]
-                gen = read_group(what, labels, files, self.dialect, self.spaces, first, self.progress,
+                gen = read_group(what, labels, files, self.dialect, self.spaces, first, progress,
                                  self.fallback, header)
             for batch in gen:
+                if self.graph_type is None:
+                    batch.props()
+                first += batch.n
+                yield batch
+
+    def _batches(self, what: str, sources):
+        first = self.next_node if what == "nodes" else self.next_edge
+        if READ_AHEAD > 0:
+            bytes_read = [0]         # the reader's progress, reported on this thread
+            reported = 0
+
+            def count(n: int) -> None:
+                bytes_read[0] += n
+            batches = read_ahead(self._read(what, sources, first, count if self.progress else None), READ_AHEAD)
+        else:
+            batches = self._read(what, sources, first, self.progress)
+        try:
+            for batch in batches:
+                if READ_AHEAD > 0 and self.progress is not None and bytes_read[0] > reported:
+                    done = bytes_read[0]
+                    self.progress(done - reported)
+                    reported = done
                 if what == "nodes":
                     self.next_node += batch.n
                 else:
@@ -161,6 +242,10 @@ class Load:
                 else:
                     self.kept.append(batch)
                 del batch            # a logged batch's columns are freed: the op holds what it needs
+        finally:
+            batches.close()          # the reader thread stopped and joined, the files closed
+        if READ_AHEAD > 0 and self.progress is not None and bytes_read[0] > reported:
+            self.progress(bytes_read[0] - reported)
 
     def nodes(self, sources) -> range:
         """Read every node source; the new ids, in source order."""

@@ -55,6 +55,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -71,6 +72,9 @@ MAX_ID = 1 << 40                 # node and edge ids (native bound)
 MAX_MANIFEST = 1 << 30
 _MANIFEST_NAME = re.compile(r"MANIFEST-([0-9a-f]{16})\Z")
 SUBDIRS = ("wal", "data", "manifest", "tmp")
+#: partition files built at once by ``build_files`` (the C builder runs without the GIL and
+#: holds the store's lock shared): memory is this many partitions' images and spill runs
+BUILD_THREADS = 2
 
 
 @dataclass
@@ -449,11 +453,11 @@ def build_files(root: str, state, snap: int, manifest: Optional[dict], written: 
     try:
         st.register_keys()
         node_hi = cat.next_node_id
-        for p in sorted(set(st.dirty(core.KIND_PART)) | (x.parts() if x else set())):
+        def part(p):
             nslots = min(1 << core.PART_SHIFT, cat.next_node_id - (p << core.PART_SHIFT))
             runs = x.part_runs(p) if x else None
             parts[p] = put(files.part_name(p, snap), st.build_part(snap, p, nslots, runs, node_hi))
-            del runs
+        _each(part, sorted(set(st.dirty(core.KIND_PART)) | (x.parts() if x else set())), BUILD_THREADS)
         for q in sorted(set(st.dirty(core.KIND_ELOC)) | (x.elocs() if x else set())):
             nslots = min(1 << core.ELOC_SHIFT, cat.next_edge_id - (q << core.ELOC_SHIFT))
             first, run = (x.eloc_run(q) if x else None) or (0, None)
@@ -490,6 +494,47 @@ def build_files(root: str, state, snap: int, manifest: Optional[dict], written: 
     io.fsync_dir(datadir)
     return {"files": {"parts": parts, "elocs": elocs, "keys": keys}, "catalog": cat.to_manifest(),
             "propkeys": propkeys, "stats": {"labels": lcounts, "types": tcounts}}
+
+
+def _each(fn, items: list, threads: int) -> None:
+    """``fn(item)`` for every item, on the caller's thread and up to ``threads - 1`` more.  After
+    a failure (or an interrupt of the caller) no item is started any more; every thread is
+    joined before this returns or raises, and an interrupt, else the failure of the earliest
+    failed item, is raised (the one a serial loop would meet first, given the same failures)."""
+    if threads <= 1 or len(items) <= 1:
+        for item in items:
+            fn(item)
+        return
+    todo = iter(enumerate(items))
+    lock = threading.Lock()
+    errors: dict = {}
+
+    def work() -> None:
+        while True:
+            with lock:
+                nxt = None if errors else next(todo, None)
+            if nxt is None:
+                return
+            try:
+                fn(nxt[1])
+            except BaseException as e:   # noqa: BLE001 - raised below, on the caller's thread
+                with lock:
+                    errors[nxt[0]] = e
+                return
+    helpers = [threading.Thread(target=work, name="lpgdb-build", daemon=True)
+               for _ in range(min(threads, len(items)) - 1)]
+    for t in helpers:
+        t.start()
+    work()
+    for t in helpers:
+        while t.is_alive():
+            try:
+                t.join()
+            except BaseException as e:   # noqa: BLE001 - an interrupt: the helpers stop after their item
+                with lock:
+                    errors[-1] = e
+    if errors:       # an interrupt first, then the earliest item's failure
+        raise min(errors.items(), key=lambda kv: (isinstance(kv[1], Exception), kv[0]))[1]
 
 
 def merged_manifest(manifest: Optional[dict], delta: dict, lsn: int, commit_seq: int,
