@@ -95,6 +95,14 @@ _keyidx_get = lib.lpg_keyidx_get
 _labels_has = lib.lpg_labels_has
 _ETOOSMALL = lib.LPG_ETOOSMALL
 _ENOTFOUND = lib.LPG_ENOTFOUND
+
+
+def degree_args(direction: str, types) -> tuple:
+    """``(direction code, types pointer, count)``: store_degree_of's arguments after the node id
+    for ``direction`` and the type filter ``types`` (None = any); InterfaceError for a bad
+    direction.  The tuple keeps the C array alive."""
+    tp, nt = _types(None if types is None else tuple(types))
+    return _direction(direction), tp, nt
 _NO_TYPES = (ffi.NULL, 0)
 _NULL = ffi.NULL
 _TYPES_CACHE_MAX = 512
@@ -754,6 +762,12 @@ _store_degree1 = lib.lpg_store_degree1
 _store_key1 = lib.lpg_store_key1
 _store_key1i = lib.lpg_store_key1i
 _store_degree_of = lib.lpg_store_degree_of
+# The hot point reads, called straight by storage/view.py's PinnedReads with a Store's handle
+# (``Store.handle``): one native call each, answered in the return value (no out buffer).
+store_key_id_int = lib.lpg_store_key_id_int      # (h, index, ival, snap) -> id | negative status
+store_key_id_str = lib.lpg_store_key_id_str      # (h, index, utf8, len, snap) -> id | negative status
+store_degree_of = lib.lpg_store_degree_of        # (h, nid, dir code, types, ntypes, snap) -> degree | status
+ENOTFOUND = lib.LPG_ENOTFOUND
 _KEY1_CAP = 8          # ids a point lookup returns without a second call
 _ECORRUPT = lib.LPG_ECORRUPT
 

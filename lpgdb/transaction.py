@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, List, Mappi
 from . import schema as _schema
 from .errors import (DataError, IntegrityError, InterfaceError, NotFoundError, SchemaViolationError)
 from .storage import records
-from .storage.view import canonical_key
+from .storage.view import PinnedReads, canonical_key
 from .values import Edge, Node, check_properties, equal, label_set
 
 if TYPE_CHECKING:
@@ -357,19 +357,20 @@ class _Reader:
         return _query.execute(query, params, self, self._readonly_queries, **options)
 
 
-class _ViewReader(_Reader):
+class _ViewReader(PinnedReads, _Reader):
     """The read API over one pinned view, without a lifecycle of its own: what a read-only
     query runs on (``db.execute`` takes the shared view for the call and drops it after, so it
-    needs no Snapshot object and no context manager).  ``Snapshot`` adds ``close`` and ``with``."""
+    needs no Snapshot object and no context manager).  ``Snapshot`` adds ``close`` and ``with``.
+    ``key_lookup`` and ``degree`` are storage's one-frame point reads (view.PinnedReads), which
+    leave every case they do not answer to ``_key_lookup_any`` / ``_degree_any`` below."""
 
-    __slots__ = ("_db", "_view", "_snap", "_open", "_memo")
+    __slots__ = ("_db", "_view", "_snap", "_memo")
     _readonly_queries = True
 
     def __init__(self, db: Any, view: "GraphView") -> None:
         self._db = db
-        self._view = view          # the pin (engine.pinned_view): held while referenced
+        self._view = view          # the pin (engine.pinned_view): held while referenced; _CLOSED once closed
         self._snap = view.lsn
-        self._open = True
         self._memo = None          # (id, version) of the first node the last key lookup found
 
     def node_raw(self, id: int):
@@ -381,23 +382,23 @@ class _ViewReader(_Reader):
         return self._view.node(id)
 
     def _check_open(self) -> None:
-        if not self._open:
+        if self._view is _CLOSED:
             raise InterfaceError("the snapshot is closed")
         self._db._check_open()
 
-    # Hot read paths, specialised for snapshots (no transaction buffer to merge).  They keep the
-    # checks of the generic versions above; each is one view call.
+    # The hot read path, specialised for snapshots (no transaction buffer to merge); it keeps the
+    # checks of the generic version above and is one view call (a closed snapshot's view raises).
     def node(self, id: int) -> Node:
-        if not self._open or self._db._closed:
+        view = self._view
+        if self._db._closed:
             self._check_open()
         if type(id) is not int:
             id = _check_id(id, "node")
         memo = self._memo
         if memo is not None and memo[0] == id:    # found by the key lookup (snapshots never change)
-            view = self._view
             raw = view.rows.get(memo) or view.row(id, memo[1])
         else:
-            raw = self._view.node(id)
+            raw = view.node(id)
         if raw is None:
             raise NotFoundError(f"no node with id {id}")
         n = raw[2]          # the Node of this row version, made by the first reader that read it
@@ -405,19 +406,21 @@ class _ViewReader(_Reader):
             n = raw[2] = Node(id, raw[0], raw[1])
         return n
 
-    def degree(self, id: int, direction: str = "out", label: Optional[str] = None) -> int:
-        if not self._open or self._db._closed:
-            self._check_open()
+    def _degree_any(self, id, direction, label) -> int:
+        """``degree`` for every case view.PinnedReads leaves here (arguments it does not take,
+        a node that is not there, damage)."""
+        self._check_open()
         if type(id) is not int or direction not in _DIRECTIONS or (label is not None and type(label) is not str):
             return _Reader.degree(self, id, direction, label)
-        d = self._view.degree_if_node(id, direction, label)
+        d = self._view.degree_if_node(id, direction, label) if 0 <= id < 1 << 64 else None
         if d is None:
             raise NotFoundError(f"no node with id {id}")
         return d
 
-    def key_lookup(self, label: str, prop: str, value: Any) -> Optional[List[int]]:
-        if not self._open or self._db._closed:
-            self._check_open()
+    def _key_lookup_any(self, label, prop, value) -> Optional[List[int]]:
+        """``key_lookup`` for every case view.PinnedReads leaves here (no user index, a value
+        that is not an int or a str, several nodes, a node written since the checkpoint)."""
+        self._check_open()
         if type(label) is not str or type(prop) is not str:
             return _Reader.key_lookup(self, label, prop, value)
         got = self._view.key_lookup_node(label, prop, value)
@@ -463,14 +466,12 @@ class Snapshot(_ViewReader):
 
     def close(self) -> None:
         """Release the snapshot (idempotent); later reads raise InterfaceError."""
-        self._open = False
         self._view = _CLOSED
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self._open = False
         self._view = _CLOSED
 
 

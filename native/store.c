@@ -2526,6 +2526,30 @@ int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t sna
     return lpg_store_key1(s, index, 1, ival, NULL, 0, snap, out, cap, info);
 }
 
+static int64_t key_id(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
+                      uint64_t snap)
+{
+    uint64_t out[1], info[2];
+    int64_t n = lpg_store_key1(s, index, kind, ival, str, slen, snap, out, 1, info);
+    if (n < 0)
+        return n;
+    if (n == 0)
+        return LPG_ENOTFOUND;
+    if (n > 1 || info[1] != 0)
+        return LPG_ETOOSMALL;
+    return (int64_t)out[0];                       /* < LPG_ID_CAP: never negative */
+}
+
+int64_t lpg_store_key_id_int(lpg_store *s, uint32_t index, int64_t ival, uint64_t snap)
+{
+    return key_id(s, index, 1, ival, NULL, 0, snap);
+}
+
+int64_t lpg_store_key_id_str(lpg_store *s, uint32_t index, const uint8_t *str, size_t slen, uint64_t snap)
+{
+    return key_id(s, index, 2, 0, str, slen, snap);
+}
+
 int lpg_store_key_node(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
                        uint64_t *ids, size_t cap, size_t *count, uint32_t *lset, uint64_t *ver)
 {

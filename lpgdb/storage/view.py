@@ -47,7 +47,7 @@ from .files import corruption
 from .records import unpack_props as _unpack_props
 from .graph import ALL
 
-__all__ = ["GraphView", "PointRead", "Statistics", "canonical_key"]
+__all__ = ["GraphView", "PinnedReads", "PointRead", "Statistics", "canonical_key"]
 
 
 def canonical_key(key: tuple) -> bytes:
@@ -87,7 +87,7 @@ class GraphView:
     msgpack only when a node or edge is read.  Damage found in a data file is CorruptionError.
     """
 
-    __slots__ = ("_st", "_store", "_cat", "rows", "lsn", "_pinned", "_k1", "_k1v", "_tl")
+    __slots__ = ("_st", "_store", "_cat", "rows", "lsn", "_pinned", "_k1", "_k1v", "_tl", "_dg")
 
     def __init__(self, state, lsn: int, pinned: bool = True):
         """A view of generation ``state`` at ``lsn``; ``pinned``: registered as a reader of
@@ -102,6 +102,7 @@ class GraphView:
         self._k1 = {}               # (label, prop) -> KeySpec or None: key_lookup_node's specs ...
         self._k1v = None            # ... as of this catalog version
         self._tl = {}               # edge label -> tuple of its type ids (degree_if_node)
+        self._dg = {}               # (direction, edge label) -> degree_args, or None (PinnedReads)
         if pinned:
             state._readers[id(self)] = lsn
 
@@ -434,17 +435,13 @@ class GraphView:
         when nothing was found), or None when there is no user index on (label, prop).  An int
         or str value goes to C as it is (the key bytes are built there).  The index is found
         through a per-view dict of (label, prop) renewed with the catalog version: O(1)."""
-        cat = self._cat
-        if self._k1v != cat.version:
-            self._k1 = {}
-            self._k1v = cat.version
-        spec = self._k1.get((label, prop), _MISSING)
-        if spec is _MISSING:
-            spec = self._k1[(label, prop)] = cat.user_indexes.get((label, (prop,)))
-        if spec is None or spec.since > self.lsn:
+        ix = self._k1.get((label, prop), _MISSING) if self._k1v == self._cat.version else _MISSING
+        if ix is _MISSING:
+            ix = self.key_index_id(label, prop)
+        if ix is None:
             return None
         try:
-            got = self._store.key_point(spec.index_id, value, self.lsn)   # an int or a str: no key bytes here
+            got = self._store.key_point(ix, value, self.lsn)   # an int or a str: no key bytes here
             if got is not None:
                 return got
             try:
@@ -453,10 +450,40 @@ class GraphView:
                 return [], None
             if len(kb) > core.KEY_MAX:
                 return [], None
-            ids, first = self._store.key_node(spec.index_id, kb, self.lsn)
+            ids, first = self._store.key_node(ix, kb, self.lsn)
         except core.Corrupt as e:
             raise corruption(e) from None
         return ids, (None if first is None else first[1])
+
+    def key_index_id(self, label, prop):
+        """The index id a one-value key lookup on (``label``, ``prop``) probes: that of the user
+        index on exactly (label, prop) if this view may read it, else None.  Memoized per view
+        in ``_k1`` while the catalog version stays (PinnedReads.key_lookup); O(1)."""
+        if type(label) is not str or type(prop) is not str:
+            return None
+        cat = self._cat
+        if self._k1v != cat.version:
+            self._k1 = {}
+            self._k1v = cat.version
+        spec = cat.user_indexes.get((label, (prop,)))
+        ix = self._k1[(label, prop)] = None if spec is None or spec.since > self.lsn else spec.index_id
+        return ix
+
+    def degree_args(self, direction, label):
+        """``core.degree_args`` of (``direction``, the edge types carrying ``label``) for this
+        view, memoized in ``_dg``; None when the fast degree cannot answer (a direction that is
+        not one of the three, a label that is not a str, or one no edge type carries: the
+        general path answers).  A type made after this view's LSN has no edge the view sees, so
+        the memo never needs renewing.  O(1) after the first call."""
+        if direction not in ("out", "in", "both") or (label is not None and type(label) is not str):
+            return None
+        if label is None:
+            args = core.degree_args(direction, None)
+        else:
+            types = self._cat.types_by_label.get(label)
+            args = core.degree_args(direction, types) if types else None
+        self._dg[(direction, label)] = args
+        return args
 
     def degree_if_node(self, nid: int, direction: str, label: Optional[str] = None):
         """``degree(nid, ...)``, or None if ``nid`` is not a node of this view.  One native call.
@@ -505,6 +532,82 @@ def _load_row(st, lsn: int, nid: int, ver: int):
         rows.clear()      # bounded: a scan does not grow it past ROW_CACHE rows
     rows[(nid, ver)] = row
     return row
+
+
+class PinnedReads:
+    """The point reads of a reader pinned on one view, each one Python frame and one native call
+    in the common case: the public ``key_lookup`` and ``degree`` of ``transaction.Snapshot``,
+    which inherits them (its ``node`` reads the row the lookup found from the row cache).
+
+    The subclass holds ``_view`` (the pinned GraphView; once closed, an object whose every
+    attribute raises InterfaceError), ``_db`` (whose ``_closed`` turns true when reads must stop:
+    then ``_check_open()`` raises), ``_memo`` (set here to the row-cache key ``(id, version)``
+    of the node a key lookup found), and the general paths ``_key_lookup_any(label, prop,
+    value)`` and ``_degree_any(id, direction, label)``, which answer everything the fast paths
+    leave to them with the same results and errors.
+
+    key_lookup: the (label, prop) -> index id memo of the view (``key_index_id``), then one C
+    call that builds the key bytes of an int or str value and probes the index, returning the id
+    when exactly one node holds the key and the reader sees its base row.  Anything else (no
+    user index: a schema KEY index may serve; another value kind; several nodes; a node written
+    since the last checkpoint; damage) goes to the general path.  O(1 + key size) expected.
+    degree: the (direction, label) -> C arguments memo of the view (``degree_args``), then one
+    C call.  O(deg)."""
+
+    __slots__ = ()
+
+    def key_lookup(self, label, prop, value):
+        """Ids of nodes with ``label`` and ``prop == value`` through an index, or None if no
+        index on (label, prop) exists (see ``transaction._Reader.key_lookup``)."""
+        view = self._view
+        if self._db._closed:
+            self._check_open()
+        try:
+            ix = view._k1[(label, prop)] if view._k1v == view._cat.version else view.key_index_id(label, prop)
+        except KeyError:
+            ix = view.key_index_id(label, prop)
+        except TypeError:           # unhashable label or prop: the general path says what is wrong
+            ix = None
+        if ix is not None:
+            t = type(value)
+            try:
+                if t is int:
+                    r = core.store_key_id_int(view._store._h, ix, value, view.lsn)
+                elif t is str:
+                    b = value.encode()
+                    r = core.store_key_id_str(view._store._h, ix, b, len(b), view.lsn)
+                else:
+                    r = None
+            except (OverflowError, UnicodeEncodeError, TypeError):   # past int64, lone surrogates;
+                r = None                                           # a closed store (None handle)
+            if r is not None:
+                if r >= 0:
+                    self._memo = (r, 0)
+                    return [r]
+                if r == core.ENOTFOUND:
+                    return []
+        return self._key_lookup_any(label, prop, value)
+
+    def degree(self, id, direction="out", label=None):
+        """Number of edges at node ``id`` in ``direction`` carrying ``label`` (None = any);
+        NotFoundError if there is no such node (see ``transaction._Reader.degree``)."""
+        view = self._view
+        if self._db._closed:
+            self._check_open()
+        try:
+            args = view._dg[(direction, label)]
+        except KeyError:
+            args = view.degree_args(direction, label)
+        except TypeError:
+            args = None
+        if args is not None and type(id) is int:
+            try:
+                d = core.store_degree_of(view._store._h, id, args[0], args[1], args[2], view.lsn)
+            except (OverflowError, TypeError):      # a negative or huge id; a closed store
+                d = None
+            if d is not None and d >= 0:
+                return d
+        return self._degree_any(id, direction, label)
 
 
 class PointRead:
