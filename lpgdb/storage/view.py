@@ -566,8 +566,8 @@ class PinnedReads:
             ix = view._k1[(label, prop)] if view._k1v == view._cat.version else view.key_index_id(label, prop)
         except KeyError:
             ix = view.key_index_id(label, prop)
-        except TypeError:           # unhashable label or prop: the general path says what is wrong
-            ix = None
+        except Exception:           # noqa: BLE001 - a label or prop that cannot be hashed (or
+            ix = None               # whose hash raises): the general path says what is wrong
         if ix is not None:
             t = type(value)
             try:
@@ -598,7 +598,7 @@ class PinnedReads:
             args = view._dg[(direction, label)]
         except KeyError:
             args = view.degree_args(direction, label)
-        except TypeError:
+        except Exception:           # noqa: BLE001 - as in key_lookup: the general path answers
             args = None
         if args is not None and type(id) is int:
             try:
