@@ -225,7 +225,17 @@ static int cmp_u32v(const void *a, const void *b)
 }
 
 /* ---- registering property keys ------------------------------------------------------------------ */
-static int register_map(lpg_store *s, const uint8_t *p, size_t len)
+/* The names registered lately by one call (pointers into its maps, valid during the call): rows
+ * of a load mostly repeat the same few keys, and a compare here is cheaper than the dictionary's
+ * hash probe.  NULL: no memo. */
+#define NAME_MEMO 8
+typedef struct {
+    const uint8_t *name[NAME_MEMO];
+    size_t len[NAME_MEMO];
+    unsigned next;
+} name_memo;
+
+static int register_map(lpg_store *s, const uint8_t *p, size_t len, name_memo *memo)
 {
     if (!len)
         return LPG_OK;
@@ -239,9 +249,18 @@ static int register_map(lpg_store *s, const uint8_t *p, size_t len)
         uint32_t id;
         if (mp_str(q, end, &name, &nl, &q) || mp_skip(q, end, &q))
             return LPG_EINVAL;
+        int seen = 0;
+        for (unsigned j = 0; memo && j < NAME_MEMO && !seen; j++)
+            seen = memo->name[j] && memo->len[j] == nl && memcmp(memo->name[j], name, nl) == 0;
+        if (seen)
+            continue;
         int rc = store_propkey_id(s, name, nl, 1, &id);
         if (rc)
             return rc;
+        if (memo) {
+            memo->name[memo->next % NAME_MEMO] = name;
+            memo->len[memo->next++ % NAME_MEMO] = nl;
+        }
     }
     return LPG_OK;
 }
@@ -254,16 +273,16 @@ int lpg_store_register_keys(lpg_store *s)
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < s->nnew_cap && !rc; i++)
         for (const nver *v = s->nnew[i]; v && !rc; v = v->prev)
-            rc = register_map(s, v->props, v->len);
+            rc = register_map(s, v->props, v->len, NULL);
     for (size_t i = 0; i < s->ntrec && !rc; i++)
         for (const nver *v = s->trecs[i].chain; v && !rc; v = v->prev)
-            rc = register_map(s, v->props, v->len);
+            rc = register_map(s, v->props, v->len, NULL);
     for (size_t i = 0; s->eprops && i < s->ecap && !rc; i++)
         for (const ever *v = s->eprops[i]; v && !rc; v = v->prev)
-            rc = register_map(s, v->props, v->len);
+            rc = register_map(s, v->props, v->len, NULL);
     for (size_t i = 0; i < s->nberec && !rc; i++)
         for (const ever *v = s->berecs[i].props; v && !rc; v = v->prev)
-            rc = register_map(s, v->props, v->len);
+            rc = register_map(s, v->props, v->len, NULL);
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }
@@ -1263,12 +1282,13 @@ int lpg_store_register_rows(lpg_store *s, const uint8_t *blob, size_t blob_len, 
     if (!s || (n && (!offs || (!blob && blob_len))))
         return LPG_EINVAL;
     int rc = LPG_OK;
+    name_memo memo = {{0}, {0}, 0};
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < n && !rc; i++) {
         if (offs[i] > offs[i + 1] || offs[i + 1] > blob_len)
             rc = LPG_EBOUNDS;
         else
-            rc = register_map(s, blob + offs[i], offs[i + 1] - offs[i]);
+            rc = register_map(s, blob + offs[i], offs[i + 1] - offs[i], &memo);
     }
     pthread_rwlock_unlock(&s->lock);
     return rc;

@@ -183,6 +183,7 @@ static int idmap_grow(lpg_idmap *m)
     islot *ns = calloc(ncap, sizeof(islot));
     if (!ns)
         return LPG_ENOMEM;
+    hint_huge(ns, ncap * sizeof(islot));     /* probed at random: TLB misses otherwise */
     for (size_t i = 0; i < m->cap; i++) {
         const islot *s = &m->slot[i];
         if (!slot_used(m, s))
@@ -225,11 +226,13 @@ static int idmap_put(lpg_idmap *m, const uint8_t *k, size_t n, uint64_t val, uin
         uint32_t len = (uint32_t)n;
         memcpy(head, &val, 8);
         memcpy(head + 8, &len, 4);
-        size_t off = m->heap.n;
+        size_t off = m->heap.n, cap = m->heap.cap;
         if (buf_put(&m->heap, head, IDMAP_ENTRY) || buf_put(&m->heap, k, n)) {
             m->heap.n = off;
             return LPG_ENOMEM;
         }
+        if (m->heap.cap != cap)
+            hint_huge(m->heap.p, m->heap.cap);
         s->a = h;
         s->b = off;
     }
@@ -765,19 +768,24 @@ static int put_field(lpg_csv *c, uint32_t i, size_t r, const uint8_t *f, size_t 
     return LPG_EINVAL;
 }
 
-/* Look the gathered keys of REF column k up for rows [0, n): vals[r] becomes the value.  The
- * probes run PREFETCH rows ahead of the compares.  LPG_EINVAL (error set) at the first missing
- * key. */
-#define PREFETCH 16
+/* Look the gathered keys of REF column k up for rows [0, n): vals[r] becomes the value.  LPG_EINVAL
+ * (error set) at the first missing key.  The map is bigger than the caches, so the probes of many
+ * rows overlap in three stages: row r's slot is prefetched; PF1 rows later (text maps) the entry
+ * its hash names in the heap is prefetched; PF2 rows after that the key is compared.  O(n)
+ * expected; about one cache miss's latency per PF1 + PF2 rows instead of two per row. */
+#define PF1 24
+#define PF2 16
+#define PFRING 64             /* > PF1 + PF2, a power of two */
 static int resolve_refs(lpg_csv *c, uint32_t col, size_t n, const uint8_t *base)
 {
     ccol *k = &c->cols[col];
     const lpg_idmap *m = k->map;
     uint64_t *vals = (uint64_t *)k->vals;
-    uint64_t hs[PREFETCH];
-    for (size_t r = 0; r < n + PREFETCH; r++) {
-        if (r >= PREFETCH) {          /* compare row q, whose slot was prefetched PREFETCH rows ago */
-            size_t q = r - PREFETCH;
+    uint64_t hs[PFRING];
+    size_t mask = m->cap ? m->cap - 1 : 0;
+    for (size_t r = 0; r < n + PF1 + PF2; r++) {
+        if (r >= PF1 + PF2) {         /* compare row q: its slot and entry were prefetched */
+            size_t q = r - PF1 - PF2;
             const uint8_t *key;
             size_t klen;
             if (m->integer) {
@@ -788,10 +796,17 @@ static int resolve_refs(lpg_csv *c, uint32_t col, size_t n, const uint8_t *base)
                 klen = (size_t)(k->koff[q + 1] - k->koff[q]);
             }
             int found = 0;
-            size_t i = m->cap ? find_slot(m, hs[q % PREFETCH], key, klen, &found) : 0;
+            size_t i = m->cap ? find_slot(m, hs[q % PFRING], key, klen, &found) : 0;
             if (!found)
                 return fail(c, LPG_CSVE_NO_ID, c->lines[q], col + 1, base, base + k->roff[q], k->rlen[q], 0);
             vals[q] = slot_val(m, &m->slot[i]);
+        }
+        if (r >= PF1 && r - PF1 < n && m->cap && !m->integer) {   /* the entry of row q's first slot */
+            const islot *sl = &m->slot[(size_t)hs[(r - PF1) % PFRING] & mask];
+            if (sl->a) {      /* the entry's head and (for keys up to ~20 bytes) its key */
+                __builtin_prefetch(m->heap.p + sl->b);
+                __builtin_prefetch(m->heap.p + sl->b + IDMAP_ENTRY + 20);
+            }
         }
         if (r < n) {
             const uint8_t *key;
@@ -804,9 +819,9 @@ static int resolve_refs(lpg_csv *c, uint32_t col, size_t n, const uint8_t *base)
                 klen = (size_t)(k->koff[r + 1] - k->koff[r]);
             }
             uint64_t h = key_hash_of(m, key, klen);
-            hs[r % PREFETCH] = h;
+            hs[r % PFRING] = h;
             if (m->cap)
-                __builtin_prefetch(&m->slot[(size_t)h & (m->cap - 1)]);
+                __builtin_prefetch(&m->slot[(size_t)h & mask]);
         }
     }
     return LPG_OK;
