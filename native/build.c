@@ -23,10 +23,17 @@
 #include "mpack.h"
 
 /* ---- cells: (key, row, value) triples, bucketed by key into columns ------------------------------ */
+/* 24 bytes (an mval is 40): a partition's edge properties can be millions of cells */
 typedef struct {
     uint32_t key;
     uint32_t row;
-    mval v;
+    union {
+        int64_t i;           /* V_INT, V_BOOL */
+        double d;            /* V_FLOAT */
+        const uint8_t *p;    /* V_STR, V_BYTES, V_MSGPACK (as mval.p) */
+    } u;
+    uint32_t n;              /* the length of p's value */
+    uint32_t kind;
 } cell;
 
 typedef struct {
@@ -38,10 +45,19 @@ static int cells_add(cells *cs, uint32_t key, uint64_t row, const mval *v)
 {
     if (cs->n == cs->cap && grow((void **)&cs->c, &cs->cap, cs->n + 1, sizeof(cell)))
         return LPG_ENOMEM;
+    if (v->n > UINT32_MAX)
+        return LPG_EBOUNDS;
     cell *x = &cs->c[cs->n++];
     x->key = key;
     x->row = (uint32_t)row;
-    x->v = *v;
+    x->kind = (uint32_t)v->kind;
+    x->n = (uint32_t)v->n;
+    if (v->kind == V_INT || v->kind == V_BOOL)
+        x->u.i = v->i;
+    else if (v->kind == V_FLOAT)
+        x->u.d = v->d;
+    else
+        x->u.p = v->p;
     return LPG_OK;
 }
 
@@ -88,9 +104,9 @@ static int cells_from_cols(cells *cs, const pprop *props, const uint32_t *keys, 
 /* Encode one property column of `rows` rows from cells c[0..n) (one key, ascending rows). */
 static int put_propcol(buf *b, const cell *c, size_t n, uint64_t rows)
 {
-    int kind = c[0].v.kind;
+    int kind = (int)c[0].kind;
     for (size_t i = 1; i < n; i++)
-        if (c[i].v.kind != kind)
+        if ((int)c[i].kind != kind)
             kind = V_MSGPACK;
     uint8_t head[8] = {(uint8_t)kind};
     int rc = buf_put(b, head, 8);
@@ -108,11 +124,11 @@ static int put_propcol(buf *b, const cell *c, size_t n, uint64_t rows)
         int64_t *vals = malloc((rows ? rows : 1) * 8);
         if (!vals)
             return LPG_ENOMEM;
-        int64_t fill = c[0].v.i;   /* absent rows repeat a present value: no wider frame */
+        int64_t fill = c[0].u.i;   /* absent rows repeat a present value: no wider frame */
         for (uint64_t r = 0; r < rows; r++)
             vals[r] = fill;
         for (size_t i = 0; i < n; i++)
-            vals[c[i].row] = c[i].v.i;
+            vals[c[i].row] = c[i].u.i;
         rc = kind == V_INT ? pcol_put_signed(b, vals, rows) : pcol_put(b, (const uint64_t *)vals, rows);
         free(vals);
         return rc;
@@ -122,7 +138,7 @@ static int put_propcol(buf *b, const cell *c, size_t n, uint64_t rows)
         if (!vals)
             return LPG_ENOMEM;
         for (size_t i = 0; i < n; i++)
-            vals[c[i].row] = c[i].v.d;
+            vals[c[i].row] = c[i].u.d;
         if (!(rc = buf_u64(b, rows)))
             rc = buf_put(b, vals, rows * 8);
         free(vals);
@@ -137,11 +153,19 @@ static int put_propcol(buf *b, const cell *c, size_t n, uint64_t rows)
     for (uint64_t r = 0; r < rows && !rc; r++) {
         off[r] = heap.n;
         if (i < n && c[i].row == r) {
-            const mval *v = &c[i].v;
-            if (kind == V_MSGPACK)
-                rc = mp_put_value(&heap, v);
-            else
-                rc = buf_put(&heap, v->p, v->n);
+            const cell *v = &c[i];
+            if (kind != V_MSGPACK)
+                rc = buf_put(&heap, v->u.p, v->n);
+            else {                 /* a mixed column: each value re-encoded as msgpack */
+                mval m = {.kind = (int)v->kind, .n = v->n};
+                if (v->kind == V_INT || v->kind == V_BOOL)
+                    m.i = v->u.i;
+                else if (v->kind == V_FLOAT)
+                    m.d = v->u.d;
+                else
+                    m.p = v->u.p;
+                rc = mp_put_value(&heap, &m);
+            }
             i++;
         }
     }

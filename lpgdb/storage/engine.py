@@ -494,7 +494,7 @@ class Engine:
             raise InternalError("a streamed bulk load outlived its generation; this is a bug")
         try:
             x.add(ops)
-            x.flush()
+            x.seal()
         except BaseException:
             self.stream_abort(x)
             raise

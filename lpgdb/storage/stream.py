@@ -17,8 +17,8 @@ Why (docs/storage.md "Streamed bulk loads")
     The nodes go to the overlay at LSN base + 1 (never published, as in ``_attach``): they arrive
     in id order and are small next to the edges; their key index entries go with them.
 
-Memory: the parse buffer + ``budget`` + the nodes' overlay + at the commit one partition's spill
-runs and its image.  Disk: about 60 bytes an edge plus its properties, in tmp/ (removed on
+Memory: the parse buffer + ``budget`` + the nodes' overlay; at the commit (the buffers freed by
+``seal``) one partition's spill runs and its image.  Disk: about 60 bytes an edge plus its properties, in tmp/ (removed on
 success and failure; a crash leaves it to the next writer open, which empties tmp/).
 
 Spill file: chunks appended at ``end``; ``chunks[(p, d)]`` = [(offset, length, crc32c)] in
@@ -161,6 +161,13 @@ class Stream:
             pos += take
             eid += take // 12
         self.spill.clear()
+
+    def seal(self) -> None:
+        """The last flush before the build: every buffered record goes to the spill file and
+        the C buffers (kept between flushes, up to ``budget`` bytes and more) are freed, so
+        the partition builds that follow have that memory."""
+        self.flush()
+        self.spill.close()
 
     def _put(self, key, data) -> None:
         n = len(data)
