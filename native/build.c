@@ -150,22 +150,35 @@ static int put_propcol(buf *b, const cell *c, size_t n, uint64_t rows)
     if (!off)
         return LPG_ENOMEM;
     size_t i = 0;
+    if (kind != V_MSGPACK) {       /* the values are their bytes: written in place, no heap copy */
+        uint64_t at = 0;
+        for (uint64_t r = 0; r < rows; r++) {
+            off[r] = at;
+            if (i < n && c[i].row == r)
+                at += c[i++].n;
+        }
+        off[rows] = at;
+        if (!(rc = pcol_put(b, off, rows + 1)))
+            rc = buf_u64(b, at);
+        free(off);
+        if (!rc)
+            rc = buf_reserve(b, (size_t)at);
+        for (i = 0; i < n && !rc; i++)
+            rc = buf_put(b, c[i].u.p, c[i].n);
+        return rc ? rc : buf_pad8(b);
+    }
     for (uint64_t r = 0; r < rows && !rc; r++) {
         off[r] = heap.n;
         if (i < n && c[i].row == r) {
-            const cell *v = &c[i];
-            if (kind != V_MSGPACK)
-                rc = buf_put(&heap, v->u.p, v->n);
-            else {                 /* a mixed column: each value re-encoded as msgpack */
-                mval m = {.kind = (int)v->kind, .n = v->n};
-                if (v->kind == V_INT || v->kind == V_BOOL)
-                    m.i = v->u.i;
-                else if (v->kind == V_FLOAT)
-                    m.d = v->u.d;
-                else
-                    m.p = v->u.p;
-                rc = mp_put_value(&heap, &m);
-            }
+            const cell *v = &c[i];     /* msgpack: each value (re-)encoded */
+            mval m = {.kind = (int)v->kind, .n = v->n};
+            if (v->kind == V_INT || v->kind == V_BOOL)
+                m.i = v->u.i;
+            else if (v->kind == V_FLOAT)
+                m.d = v->u.d;
+            else
+                m.p = v->u.p;
+            rc = mp_put_value(&heap, &m);
             i++;
         }
     }
@@ -448,9 +461,10 @@ static tlist *tlist_get(tlists *ts, uint32_t type, uint32_t dir, uint64_t slot)
     ts->n++;
     uint64_t want = ts->x ? xents_count(ts->x, type) : 0;
     const pcsr *bc = ts->pt ? part_csr(ts->pt, type, dir) : NULL;
-    if (want && bc)
+    if (bc)
         want += bc->nent;
-    if (want) {               /* no doubling (and no copy of the arrays) for the spill's lists */
+    if (want) {               /* sized for the base's and the spill's entries: no doubling (and no
+                               * copy of the arrays) unless the overlay adds more */
         t->eid = malloc(want * 8);
         t->nbr = malloc(want * 8);
         t->bj = dir == 0 ? malloc(want * 8) : NULL;
@@ -464,7 +478,7 @@ static tlist *tlist_get(tlists *ts, uint32_t type, uint32_t dir, uint64_t slot)
 static int tlist_push(tlist *t, uint64_t eid, uint64_t nbr, const pcsr *bc, uint64_t bj)
 {
     if (t->n == t->cap) {
-        size_t ncap = t->cap ? t->cap * 2 : 64;
+        size_t ncap = t->cap ? t->cap + t->cap / 2 + 64 : 64;
         uint64_t *a = realloc(t->eid, ncap * 8), *b2;
         if (!a)
             return LPG_ENOMEM;
@@ -517,6 +531,9 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t, const xents *x)
     cells cs = {0};
     int rc = LPG_OK;
     uint64_t n = t->n;
+    /* one value an entry is the common case: allocated once at that size */
+    if (n && grow((void **)&cs.c, &cs.cap, n, sizeof(cell)))
+        return LPG_ENOMEM;
     for (uint64_t j = 0; j < n && !rc; j++) {
         if (j + 32 < n && t->eid[j + 32] >= s->edge_base && t->eid[j + 32] < s->edge_hi)
             __builtin_prefetch(&s->eprops[t->eid[j + 32] - s->edge_base]);
