@@ -606,9 +606,10 @@ class Engine:
 
     @property
     def schema(self):
-        """The enforced schema as stored, ``(ddl, graph type name)`` (as of the last applied
-        commit), or None."""
-        return self.state.schema
+        """The enforced schema as stored, ``(ddl, graph type name)``, or None: that of the last
+        visible (acknowledged) commit.  A commit whose log fdatasync failed is applied to the
+        overlay but never made visible, so its schema is not this one.  O(1)."""
+        return self.pinned_view().schema
 
     def verify(self) -> None:
         """Check every invariant of the in-memory overlay (InternalError on failure) and every
