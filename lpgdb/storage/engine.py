@@ -76,6 +76,7 @@ log = logging.getLogger("lpgdb")
 
 CHECKPOINT_WAL_MAX = 256 << 20   # log since the last checkpoint that always triggers one
 _SHM = struct.Struct("<16sQQ")      # db uuid, visible LSN (followers), synced LSN (witness)
+_SHM_BYTES = _SHM.size + 4          # + CRC-32C
 SYNC_MODES = ("full", "normal", "off")
 RECOVER_MODES = (None, "truncate")
 _FOLLOWER_RETRIES = 20
@@ -130,6 +131,7 @@ class Engine:
         self.wal: Optional[wal.WalWriter] = None
         self._lock_fd: Optional[int] = None
         self._shm_fd: Optional[int] = None
+        self._shm_map = None                 # SHM's shared writable mapping (the writer)
         self._poisoned: Optional[BaseException] = None
         self._next_auto_checkpoint = 0            # WAL end LSN before which no auto-checkpoint
         self.meta: Optional[checkpoint.Meta] = None
@@ -283,6 +285,9 @@ class Engine:
             log.warning("lpgdb: could not remove obsolete files of %s (retried at the next open): %s",
                         self.path, e)
         self._shm_fd = io.open(self._p("SHM"), os.O_RDWR | os.O_CREAT | io.NOFOLLOW)
+        if io.fstat(self._shm_fd).st_size != _SHM_BYTES:
+            io.ftruncate(self._shm_fd, _SHM_BYTES)
+        self._shm_map = io.mmap(self._shm_fd, _SHM_BYTES, shared_write=True)
         self._publish(self.wal.durable_lsn)
         if self.archive is not None:
             self.archiver = archive.Archiver(self, self.archive, interval=self.archive_interval,
@@ -620,27 +625,31 @@ class Engine:
 
     # -- SHM: the LSNs published for followers (and as a witness for recovery) ---------------------
     def _publish(self, durable: int, visible: Optional[int] = None) -> None:
-        """Write SHM.  Never raises: followers lag behind (a warning) rather than a commit fail."""
-        if self._shm_fd is None:
+        """Publish the LSNs in SHM: a store into its shared mapping, which cannot fail (a write
+        call that failed would leave readers opened after an acknowledged commit behind it).
+        O(1)."""
+        if self._shm_map is None:
             return
         body = _SHM.pack(self.meta.uuid, durable if visible is None else visible, durable)
-        try:
-            io.pwrite(self._shm_fd, body + struct.pack("<I", core.crc32c(body)), 0)
-        except OperationalError as e:
-            log.warning("lpgdb: could not publish the durable LSN in %s (followers lag): %s",
-                        self._p("SHM"), e)
+        self._shm_map[0:_SHM_BYTES] = body + struct.pack("<I", core.crc32c(body))
 
     def _shm_read(self) -> Optional[tuple]:
-        """``(visible, synced)`` from SHM if it is intact and belongs to this database."""
-        try:
-            data = io.read_file(self._p("SHM"), missing_ok=True)
-        except OperationalError:
+        """``(visible, synced)`` from SHM if it is intact and belongs to this database.  A read
+        that raced the writer's store (bad CRC) is retried."""
+        for _attempt in range(3):
+            try:
+                data = io.read_file(self._p("SHM"), missing_ok=True)
+            except OperationalError:
+                return None
+            if data is None or len(data) < _SHM_BYTES:
+                return None
+            (crc,) = struct.unpack_from("<I", data, _SHM.size)
+            if crc == core.crc32c(data[:_SHM.size]):
+                break
+        else:
             return None
-        if data is None or len(data) < _SHM.size + 4:
-            return None
-        (crc,) = struct.unpack_from("<I", data, _SHM.size)
         uuid, visible, synced = _SHM.unpack_from(data)
-        if crc != core.crc32c(data[:_SHM.size]) or uuid != self.meta.uuid or synced > visible:
+        if uuid != self.meta.uuid or synced > visible:
             return None
         return visible, synced
 
@@ -968,6 +977,9 @@ class Engine:
                 self.wal.close()
                 self.wal = None
         finally:
+            if self._shm_map is not None:
+                self._shm_map.close()
+                self._shm_map = None
             for fd in (self._shm_fd, self._lock_fd):
                 if fd is not None:
                     io.close(fd)  # closing the directory fd releases the writer's flock

@@ -572,16 +572,18 @@ def is_real_dir(path) -> bool:
     return st is not None and _stat.S_ISDIR(st.st_mode)
 
 
-def mmap(fd: int, size: int, *, site=None):
+def mmap(fd: int, size: int, *, site=None, shared_write: bool = False):
     """A read-only mapping of the first ``size`` bytes of ``fd`` (b"" when size is 0).  The
     caller checks ``size`` against ``fstat`` first: touching pages past the end of a file that
-    shrank raises SIGBUS, which no Python code can catch."""
+    shrank raises SIGBUS, which no Python code can catch.  ``shared_write``: a writable shared
+    mapping instead (stores go to the page cache that every process reads: no write call that
+    could fail; never synced, so only for volatile files such as SHM)."""
     if size == 0:
         return b""
     if _sim is not None:
         _sim._plain("mmap", site, _name(fd))
     try:
-        return _mmap.mmap(fd, size, access=_mmap.ACCESS_READ)
+        return _mmap.mmap(fd, size, access=_mmap.ACCESS_WRITE if shared_write else _mmap.ACCESS_READ)
     except (OSError, ValueError) as e:
         if isinstance(e, OSError):
             raise _error(e, "map", _name(fd)) from e
