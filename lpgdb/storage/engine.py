@@ -586,18 +586,16 @@ class Engine:
         """The committed graph at the visible LSN: the generation's shared view of that LSN
         (views never change, so every reader at one LSN can share one; opening a snapshot
         allocates no view).  The view is the pin: it is released when the last reference to
-        it goes (graph.py, "readers").  O(1), no lock."""
+        it goes (graph.py, "readers").  O(1); the readers lock only when the visible LSN
+        moved since the last snapshot."""
         while True:
             st = self.state
-            lsn = st.visible_lsn
-            v = st.shared_view
-            if v is None or v.lsn != lsn:
-                v = GraphView(st, lsn)      # registered as a reader of st at lsn
-                st.shared_view = v
-            if st.visible_lsn == lsn and not st.retired:
+            v = st.shared_view              # None, or a view of the visible LSN (GraphState.share)
+            if v is not None:
                 return v
-            if st.retired and st.shared_view is v:
-                st.shared_view = None       # a checkpoint swapped generations: the new one
+            v = GraphView(st, st.visible_lsn)   # registered as a reader of st first, then checked:
+            if st.share(v):                     # a commit made visible meanwhile, or a checkpoint
+                return v                        # that swapped generations, means: try again
 
     def point_read(self, label: str, prop: str, props: tuple, version) -> PointRead:
         """A point read through the user index on (label, prop) for the query engine's plans

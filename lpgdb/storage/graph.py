@@ -506,9 +506,23 @@ class GraphState:
         """A checkpoint replaced this generation: no new snapshot may pin it, and its overlay
         is freed as soon as no view reads it (now, or when the last one dies)."""
         self.retired = True
-        self.shared_view = None             # may be the last view: freed through reader_gone
+        with self._readers_lock:            # see share()
+            v, self.shared_view = self.shared_view, None
+        del v                               # may be the last view: freed through reader_gone
         if not self._readers:
             self._free_once()
+
+    def share(self, view) -> bool:
+        """Whether ``view`` (a registered reader of this generation) is of the visible LSN of a
+        generation still current; if so, it becomes the shared view when there is none.
+        ``shared_view`` changes only under the readers lock, by publish, retire and here, so
+        whenever that lock is free it is None or a view of ``visible_lsn`` on a generation not
+        retired: a new snapshot may take it unchecked (engine.pinned_view).  O(1)."""
+        with self._readers_lock:
+            ok = view.lsn == self.visible_lsn and not self.retired
+            if ok and self.shared_view is None:
+                self.shared_view = view
+        return ok
 
     def _free_once(self) -> None:
         with self._readers_lock:
@@ -530,12 +544,13 @@ class GraphState:
 
     def publish(self, lsn: int) -> None:
         """Make commits up to ``lsn`` visible to new snapshots (never moves backwards)."""
-        with self._readers_lock:
+        with self._readers_lock:        # see share()
             if lsn > self.visible_lsn:
                 self.visible_lsn = min(lsn, self.applied_lsn)
-        v = self.shared_view
-        if v is not None and v.lsn != self.visible_lsn:
-            self.shared_view = None     # an older view would hold trim_floor back
+            v = self.shared_view
+            if v is not None and v.lsn != self.visible_lsn:
+                self.shared_view = None     # new readers must not take it (and it would hold
+        del v                               # trim_floor back); released after the lock
 
     # -- reads used by apply (at the applied state) --------------------------------------------------
     def _node_now(self, nid, lsn=None):
