@@ -161,11 +161,17 @@ class LpgdbAdapter(Adapter):
 
     def out_degree(self, pid):
         with self.db.snapshot() as s:
-            return s.degree(self._finder(s)(pid), "out", "KNOWS")
+            ids = s.key_lookup("Person", "id", pid)
+            if not ids:
+                raise LookupError(f"no Person with id {pid}")
+            return s.degree(ids[0], "out", "KNOWS")
 
     def two_hop_count(self, pid):
         with self.db.snapshot() as s:
-            return s.count_reach(self._finder(s)(pid), 2, "out", "KNOWS")
+            ids = s.key_lookup("Person", "id", pid)
+            if not ids:
+                raise LookupError(f"no Person with id {pid}")
+            return s.count_reach(ids[0], 2, "out", "KNOWS")
 
     def avg_age_out_degree_gt(self, threshold):
         v = self.db.execute(Q_W7, {"t": threshold}).fetchone()[0]
