@@ -1554,11 +1554,11 @@ class Spill:
         return self._u64[0], self._u32[0]
 
     def buffer(self, p: int, d: int):
-        """The buffer of (partition p, direction d: 0 out, 1 in, 2 nodes; 3 edge locators, 4 keys),
-        valid until clear()."""
-        data, n = ffi.new("const uint8_t **"), ffi.new("size_t *")
-        check(lib.lpg_spill_buffer(self._h, p, d, data, n), "Spill.buffer")
-        return ffi.buffer(data[0], n[0]) if n[0] else b""
+        """(the buffer of (partition p, direction d: 0 out, 1 in, 2 nodes; 3 edge locators, 4 keys),
+        valid until clear(); its size unpacked (``spill_unpack``))."""
+        data, n, x = ffi.new("const uint8_t **"), ffi.new("size_t *"), ffi.new("size_t *")
+        check(lib.lpg_spill_buffer(self._h, p, d, data, n, x), "Spill.buffer")
+        return (ffi.buffer(data[0], n[0]) if n[0] else b""), x[0]
 
     def clear(self) -> None:
         check(lib.lpg_spill_clear(self._h), "Spill.clear")
@@ -1567,6 +1567,14 @@ class Spill:
         h, self._h = self._h, None
         if h is not None:
             ffi.release(h)
+
+
+def spill_unpack(d: int, data, out) -> None:
+    """Unpack one spill buffer's contents ``data`` (direction ``d``, as ``Spill.buffer`` gave it)
+    into the writable buffer ``out``, which it must fill exactly; Corrupt if it is malformed."""
+    ip, n = _buf(data)
+    op = ffi.from_buffer("uint8_t[]", out, require_writable=True)
+    _fcheck(lib.lpg_spill_unpack(d, ip, n, op, len(op)), "a spill chunk")
 
 
 class KeyBuilder:

@@ -548,7 +548,7 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t, const xents *x)
         } else if (t->bj[j] & XBIT) {
             const uint8_t *r = x->rec + (t->bj[j] & ~XBIT);
             rc = cells_from_map(s, &cs, r + XREC, rd32(r + 24), j);
-            if (rc == LPG_ECORRUPT)
+            if (rc == LPG_ECORRUPT || rc == LPG_EINVAL)     /* malformed, or a name never routed */
                 rc = file_corrupt(NULL, t->bj[j] & ~XBIT);
         } else if (t->bc)
             rc = cells_from_cols(&cs, t->bc->props, t->bc->prop_keys, t->bc->nprops, t->bj[j], j);
@@ -698,7 +698,8 @@ int lpg_store_build_part_x(lpg_store *s, uint64_t snap, uint32_t p, uint64_t nsl
                 flags[i] = 1;
                 lset[i] = rd32(nr + no + 4);
                 live++;
-                if ((rc = cells_from_map(s, &cs, nr + no + 12, plen, i)) == LPG_ECORRUPT)
+                rc = cells_from_map(s, &cs, nr + no + 12, plen, i);
+                if (rc == LPG_ECORRUPT || rc == LPG_EINVAL)      /* malformed, or a name never routed */
                     rc = file_corrupt(NULL, no);
                 L.lset = (uint32_t)lset[i];
                 no += 12 + (size_t)plen;
@@ -1335,8 +1336,21 @@ int lpg_store_register_rows(lpg_store *s, const uint8_t *blob, size_t blob_len, 
     return rc;
 }
 
+/* In the spill buffers (and the spill file) an edge record of direction 0/1 is packed: LEB128
+ * varints slot | type | neighbour | edge id minus the buffer's previous record's (the first: minus
+ * 0) | plen, then plen bytes of properties.  lpg_spill_unpack gives back the fixed XREC records
+ * the builder reads (36 -> ~16 bytes an out-record of one int property, 28 -> ~9 an in-record:
+ * half the spill's bytes written, checksummed and read back). */
+#define XPACK_MAX 40         /* a packed record's head at most (5 varints) */
+
+typedef struct {
+    buf b;
+    uint64_t last;           /* edge records: the previous record's edge id */
+    uint64_t xlen;           /* the bytes of b's records unpacked */
+} sbuf;
+
 struct lpg_spill {
-    buf *b;                  /* 3 per partition: [3p] out, [3p + 1] in, [3p + 2] nodes */
+    sbuf *b;                 /* 3 per partition: [3p] out, [3p + 1] in, [3p + 2] nodes */
     size_t nb;               /* buffers allocated */
     uint32_t nparts;         /* 1 + the largest partition routed to */
     buf eloc, keys;
@@ -1356,48 +1370,109 @@ void lpg_spill_free(lpg_spill *sp)
     if (!sp)
         return;
     for (size_t i = 0; i < sp->nb; i++)
-        buf_free(&sp->b[i]);
+        buf_free(&sp->b[i].b);
     free(sp->b);
     buf_free(&sp->eloc);
     buf_free(&sp->keys);
     free(sp);
 }
 
-static buf *spill_buf(lpg_spill *sp, uint64_t p, uint32_t d)
+static sbuf *spill_buf(lpg_spill *sp, uint64_t p, uint32_t d)
 {
     size_t i = (size_t)p * 3 + d;
-    if (i >= sp->nb && grow((void **)&sp->b, &sp->nb, i + 1, sizeof(buf)))
+    if (i >= sp->nb && grow((void **)&sp->b, &sp->nb, i + 1, sizeof(sbuf)))
         return NULL;
     if (p + 1 > sp->nparts)
         sp->nparts = (uint32_t)(p + 1);
     return &sp->b[i];
 }
 
+static inline size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* A varint at *p (< end); 0 if it is truncated or longer than 10 bytes. */
+static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t c = *(*p)++;
+        if (shift == 63 && c > 1)
+            return 0;
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int spill_rec(lpg_spill *sp, uint64_t node, uint32_t d, uint32_t type, uint64_t nbr, uint64_t eid,
                      const uint8_t *props, uint32_t plen)
 {
-    uint64_t p = node >> PART_SHIFT;
-    size_t i = (size_t)p * 3 + d;
-    if (i >= sp->nb && grow((void **)&sp->b, &sp->nb, i + 1, sizeof(buf)))
+    sbuf *s = spill_buf(sp, node >> PART_SHIFT, d);
+    if (!s || buf_reserve(&s->b, XPACK_MAX + (size_t)plen))
         return LPG_ENOMEM;
-    if (p + 1 > sp->nparts)
-        sp->nparts = (uint32_t)(p + 1);
-    uint8_t h[XREC];
-    uint32_t slot = (uint32_t)(node & (PART_SLOTS - 1));
-    memcpy(h, &slot, 4);
-    memcpy(h + 4, &type, 4);
-    memcpy(h + 8, &nbr, 8);
-    memcpy(h + 16, &eid, 8);
-    memcpy(h + 24, &plen, 4);
-    buf *b = &sp->b[i];
-    if (buf_reserve(b, XREC + (size_t)plen))
-        return LPG_ENOMEM;
-    memcpy(b->p + b->n, h, XREC);
+    if (eid < s->last)
+        return LPG_EINVAL;          /* the caller routes edges in id order */
+    uint8_t *o = s->b.p + s->b.n, *o0 = o;
+    o += put_varint(o, node & (PART_SLOTS - 1));
+    o += put_varint(o, type);
+    o += put_varint(o, nbr);
+    o += put_varint(o, eid - s->last);
+    o += put_varint(o, plen);
     if (plen)
-        memcpy(b->p + b->n + XREC, props, plen);
-    b->n += XREC + plen;
-    sp->bytes += XREC + plen;
+        memcpy(o, props, plen);
+    o += plen;
+    s->last = eid;
+    s->xlen += XREC + (uint64_t)plen;
+    s->b.n += (size_t)(o - o0);
+    sp->bytes += (uint64_t)(o - o0);
     return LPG_OK;
+}
+
+int lpg_spill_unpack(uint32_t d, const uint8_t *in, size_t n, uint8_t *out, size_t cap)
+{
+    if ((n && !in) || (cap && !out) || d > 4)
+        return LPG_EINVAL;
+    if (d > 1) {                     /* stored as they are */
+        if (n != cap)
+            return file_corrupt(NULL, 0);
+        if (n)
+            memcpy(out, in, n);
+        return LPG_OK;
+    }
+    const uint8_t *p = in, *end = in + n;
+    size_t o = 0;
+    uint64_t eid = 0;
+    while (p < end) {
+        uint64_t slot, type, nbr, delta, plen;
+        size_t at = (size_t)(p - in);
+        if (!get_varint(&p, end, &slot) || !get_varint(&p, end, &type) || !get_varint(&p, end, &nbr)
+            || !get_varint(&p, end, &delta) || !get_varint(&p, end, &plen) || slot > UINT32_MAX
+            || type > UINT32_MAX || delta > LPG_ID_CAP || (eid += delta) > LPG_ID_CAP
+            || plen > (uint64_t)(end - p) || cap - o < XREC || plen > cap - o - XREC)
+            return file_corrupt(NULL, at);
+        uint32_t s32 = (uint32_t)slot, t32 = (uint32_t)type, p32 = (uint32_t)plen;
+        memcpy(out + o, &s32, 4);
+        memcpy(out + o + 4, &t32, 4);
+        memcpy(out + o + 8, &nbr, 8);
+        memcpy(out + o + 16, &eid, 8);
+        memcpy(out + o + 24, &p32, 4);
+        if (plen)
+            memcpy(out + o + XREC, p, plen);
+        o += XREC + plen;
+        p += plen;
+    }
+    return o == cap ? LPG_OK : file_corrupt(NULL, n);
 }
 
 int lpg_spill_edges(lpg_spill *sp, uint64_t first, size_t n, const uint32_t *types, const uint64_t *src,
@@ -1440,10 +1515,12 @@ int lpg_spill_nodes(lpg_spill *sp, uint64_t first, size_t n, const uint32_t *lse
             return LPG_EBOUNDS;
     for (size_t i = 0; i < n; i++) {
         uint64_t nid = first + i;
-        buf *b = spill_buf(sp, nid >> PART_SHIFT, 2);
+        sbuf *sb = spill_buf(sp, nid >> PART_SHIFT, 2);
+        buf *b = sb ? &sb->b : NULL;
         uint32_t h[3] = {(uint32_t)(nid & (PART_SLOTS - 1)), lsets[i], (uint32_t)(offs[i + 1] - offs[i])};
         if (!b || buf_put(b, h, 12) || buf_put(b, blob + offs[i], h[2]))
             return LPG_ENOMEM;
+        sb->xlen += 12 + (uint64_t)h[2];
         sp->bytes += 12 + h[2];
     }
     return LPG_OK;
@@ -1479,19 +1556,21 @@ int lpg_spill_size(lpg_spill *sp, uint64_t *bytes, uint32_t *nparts)
     return LPG_OK;
 }
 
-int lpg_spill_buffer(lpg_spill *sp, uint32_t p, uint32_t d, const uint8_t **data, size_t *len)
+int lpg_spill_buffer(lpg_spill *sp, uint32_t p, uint32_t d, const uint8_t **data, size_t *len, size_t *unpacked)
 {
-    if (!sp || !data || !len || d > 4)
+    if (!sp || !data || !len || !unpacked || d > 4)
         return LPG_EINVAL;
     const buf *b = NULL;
+    const sbuf *s = NULL;
     if (d == 3)
         b = &sp->eloc;
     else if (d == 4)
         b = &sp->keys;
     else if ((size_t)p * 3 + d < sp->nb)
-        b = &sp->b[(size_t)p * 3 + d];
+        b = &(s = &sp->b[(size_t)p * 3 + d])->b;
     *data = b ? b->p : NULL;
     *len = b ? b->n : 0;
+    *unpacked = s ? (size_t)s->xlen : *len;
     return LPG_OK;
 }
 
@@ -1499,8 +1578,11 @@ int lpg_spill_clear(lpg_spill *sp)
 {
     if (!sp)
         return LPG_EINVAL;
-    for (size_t i = 0; i < sp->nb; i++)
-        sp->b[i].n = 0;      /* the memory is kept: refilled at once (no page faults again) */
+    for (size_t i = 0; i < sp->nb; i++) {
+        sp->b[i].b.n = 0;    /* the memory is kept: refilled at once (no page faults again) */
+        sp->b[i].last = 0;   /* each buffer's packed records start again from edge id 0 */
+        sp->b[i].xlen = 0;
+    }
     sp->eloc.n = 0;
     sp->keys.n = 0;
     sp->bytes = 0;

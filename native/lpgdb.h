@@ -420,8 +420,8 @@ int lpg_store_build_eloc_x(lpg_store *s, uint64_t snap, uint32_t q, uint64_t nsl
 /* Add the property key names of n msgpack maps (blob[offs[i] .. offs[i+1])) to the dictionary. */
 int lpg_store_register_rows(lpg_store *s, const uint8_t *blob, size_t blob_len, const uint64_t *offs, size_t n);
 /* lpg_spill: a streamed bulk load's edges routed into per-partition buffers (records as for
- * lpg_store_build_part_x: by source partition in direction 0, with the properties, by target
- * partition in direction 1) and the edge-locator stream (direction 2: src u64 | type u32 per
+ * lpg_store_build_part_x, packed (lpg_spill_unpack): by source partition in direction 0, with the
+ * properties, by target partition in direction 1) and the edge-locator stream (direction 2: src u64 | type u32 per
  * edge), which the caller appends to its spill file and clears.  Not thread-safe. */
 typedef struct lpg_spill lpg_spill;
 int lpg_spill_new(lpg_spill **out);
@@ -441,10 +441,17 @@ int lpg_spill_keys(lpg_spill *sp, uint32_t index, uint64_t first, size_t n, cons
 /* [out] *bytes: bytes buffered; *nparts: 1 + the largest partition routed to. */
 int lpg_spill_size(lpg_spill *sp, uint64_t *bytes, uint32_t *nparts);
 /* The buffer of (partition p, direction d): d 0 out, 1 in, 2 nodes; d 3 the edge-locator stream
- * and d 4 the key stream (p ignored): valid until lpg_spill_clear or the next lpg_spill_*. */
-int lpg_spill_buffer(lpg_spill *sp, uint32_t p, uint32_t d, const uint8_t **data, size_t *len);
+ * and d 4 the key stream (p ignored): valid until lpg_spill_clear or the next lpg_spill_*.
+ * *unpacked: its size once unpacked (lpg_spill_unpack). */
+int lpg_spill_buffer(lpg_spill *sp, uint32_t p, uint32_t d, const uint8_t **data, size_t *len, size_t *unpacked);
 /* Empty every buffer (their memory is kept for the next records). */
 int lpg_spill_clear(lpg_spill *sp);
+/* The edge records of directions 0 and 1 are buffered packed (varints: slot | type | neighbour |
+ * edge id minus the previous record's in the buffer | plen, then the properties).  Unpack n
+ * bytes of one buffer's contents (d 0/1; d 2-4 are copied as they are) into exactly cap bytes of
+ * records as lpg_store_build_part_x reads them.  LPG_ECORRUPT (no file tag, the offset in `in`)
+ * for anything malformed or a size that is not cap. */
+int lpg_spill_unpack(uint32_t d, const uint8_t *in, size_t n, uint8_t *out, size_t cap);
 /* Key builder: the overlay entries of one index at snap, collected once; then one image per
  * sub-index (2^nsub_log of them, nsub_log >= the base's), and the sub-indexes that changed. */
 int lpg_kb_new(lpg_store *s, uint64_t snap, uint32_t index, uint32_t nsub_log, lpg_kb **out);

@@ -21,8 +21,10 @@ Memory: the parse buffer + ``budget`` + the nodes' overlay; at the commit (the b
 ``seal``) one partition's spill runs and its image.  Disk: about 60 bytes an edge plus its properties, in tmp/ (removed on
 success and failure; a crash leaves it to the next writer open, which empties tmp/).
 
-Spill file: chunks appended at ``end``; ``chunks[(p, d)]`` = [(offset, length, crc32c)] in
-order (d 0/1: partition p's runs, d 2: the edge-locator records of edge-id range p).  Every
+Spill file: chunks appended at ``end``; ``chunks[(p, d)]`` = [(offset, length, crc32c,
+unpacked length)] in order (d 0/1: partition p's edge runs, packed by C: about half the bytes of
+the records the builder reads, ``core.spill_unpack``; d 2: its nodes; d 3: the edge-locator
+records of edge-id range p; d 4 the index keys).  Every
 chunk is CRC-checked when read back (CorruptionError), and the C builders check every record.
 """
 from __future__ import annotations
@@ -149,15 +151,15 @@ class Stream:
             self.fd = io.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | io.NOFOLLOW, 0o600)
         for p in range(nparts):
             for d in (0, 1, 2):
-                self._put((p, d), self.spill.buffer(p, d))
-        self._put((0, 4), self.spill.buffer(0, 4))
-        el = self.spill.buffer(0, 3)
+                self._put((p, d), *self.spill.buffer(p, d))
+        self._put((0, 4), *self.spill.buffer(0, 4))
+        el = self.spill.buffer(0, 3)[0]
         eid = self.x_first + self.edges - len(el) // 12 if self.edges else 0   # the buffer's first edge
         pos = 0
         while pos < len(el):
             q = eid >> core.ELOC_SHIFT
             take = min(len(el) - pos, (((q + 1) << core.ELOC_SHIFT) - eid) * 12)
-            self._put((q, 3), el[pos:pos + take])
+            self._put((q, 3), el[pos:pos + take], take)
             pos += take
             eid += take // 12
         self.spill.clear()
@@ -169,32 +171,46 @@ class Stream:
         self.flush()
         self.spill.close()
 
-    def _put(self, key, data) -> None:
+    def _put(self, key, data, unpacked: int) -> None:
         n = len(data)
         if not n:
             return
         io.pwrite(self.fd, data, self.end)
-        self.chunks.setdefault(key, []).append((self.end, n, core.crc32c(data)))
+        self.chunks.setdefault(key, []).append((self.end, n, core.crc32c(data), unpacked))
         self.end += n
 
     def _read(self, key) -> bytes:
+        """The records of ``key``'s chunks, unpacked, in order.  Each chunk is read into one
+        buffer reused for the next and unpacked by C into the result."""
         chunks = self.chunks.get(key)
         if not chunks:
             return b""
-        out = bytearray(sum(c[1] for c in chunks))
+        out = bytearray(sum(c[3] for c in chunks))
         view = memoryview(out)
+        d = key[1]
         pos = 0
-        for off, n, crc in chunks:
-            for k in range(0, n, _READ):          # small reads: no chunk-sized temporary copy
-                data = io.pread(self.fd, min(_READ, n - k), off + k)
-                if len(data) != min(_READ, n - k):
-                    break
-                view[pos + k:pos + k + len(data)] = data
-            if len(data) != min(_READ, n - k) or core.crc32c(view[pos:pos + n]) != crc:
-                raise CorruptionError("a bulk load's spill file is damaged (a chunk fails its checksum); "
-                                      "the load was not committed: run it again", path=self.path, offset=off)
-            pos += n
-        view.release()
+        scratch = bytearray(max(c[1] for c in chunks))
+        sview = memoryview(scratch)
+        try:
+            for off, n, crc, unpacked in chunks:
+                got = 0
+                while got < n:                    # 1 MiB reads: no chunk-sized temporary copy
+                    data = io.pread(self.fd, min(_READ, n - got), off + got)
+                    if not data:
+                        break
+                    sview[got:got + len(data)] = data
+                    got += len(data)
+                if got != n or core.crc32c(sview[:n]) != crc:
+                    raise CorruptionError("a bulk load's spill file is damaged (a chunk fails its checksum); "
+                                          "the load was not committed: run it again", path=self.path, offset=off)
+                try:
+                    core.spill_unpack(d, sview[:n], view[pos:pos + unpacked])
+                except core.Corrupt as e:
+                    raise self.corruption(core.Corrupt(e.what, None, off + e.offset)) from None
+                pos += unpacked
+        finally:
+            sview.release()
+            view.release()
         return out
 
     # -- building (checkpoint.build_files) -------------------------------------------------------
