@@ -1952,6 +1952,28 @@ class Groups:
         return gid
 
 
+def u32_take(table: list, idx) -> array:
+    """array('I') of table[idx[i]] (idx: array or memoryview of 'I'; table: a list of ints below
+    2**32) in one C pass; ``idx`` itself when table is 0, 1, ... (the common op: one label set
+    each, numbered in order).  InterfaceError for an index past the table's end.  O(n)."""
+    k = len(table)
+    if all(table[i] == i for i in range(k)):
+        return idx
+    n = len(idx)
+    if k == 1:
+        return array("I", table) * n
+    if not isinstance(idx, (array, memoryview)):
+        idx = array("I", idx)
+    out = array("I", bytes(4 * n))
+    if n:
+        u32 = (lambda x: ffi.from_buffer("uint32_t[]", x))   # noqa: E731
+        rc = lib.lpg_u32_gather(u32(array("I", table)), k, u32(idx), n, u32(out))
+        if rc == lib.LPG_EBOUNDS:
+            raise errors.InterfaceError("u32_take: an index past the table's end")
+        check(rc, "gather")
+    return out
+
+
 def u32_scatter(table: array, ids, vals: array) -> None:
     """table[ids[i]] = vals[i] (table, vals: array('I'); ids: array('Q')); InterfaceError past
     the table's end."""

@@ -348,20 +348,3 @@ int lpg_rows_key(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t 
     *out = r;
     return LPG_OK;
 }
-
-int lpg_store_key_put_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t klen, const uint64_t *koffs,
-                           const uint8_t *flags, size_t n, uint64_t first, uint64_t lsn)
-{
-    if (!s || (klen && !keys) || (n && (!koffs || !flags)))
-        return LPG_EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (flags[i] != 1)
-            continue;
-        if (koffs[i] > koffs[i + 1] || koffs[i + 1] > klen)
-            return LPG_EBOUNDS;
-        int rc = lpg_store_key_put(s, index, keys + koffs[i], (size_t)(koffs[i + 1] - koffs[i]), first + i, lsn);
-        if (rc)
-            return rc;
-    }
-    return LPG_OK;
-}

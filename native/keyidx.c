@@ -136,6 +136,10 @@ static void rebuild_into(lpg_keyidx *k, slot *nt, size_t ncap, int drop, uint32_
 {
     size_t mask = ncap - 1, count = 0;
     for (size_t i = 0; i < k->cap; i++) {
+        if (i + 16 < k->cap && k->t[i + 16].rec) {     /* the new home slot and the rec, ahead */
+            __builtin_prefetch(&nt[(size_t)k->t[i + 16].hash & mask], 1);
+            __builtin_prefetch(k->t[i + 16].rec);
+        }
         keyrec *r = k->t[i].rec;
         if (!r)
             continue;
@@ -206,23 +210,32 @@ void lpg_keyidx_free(lpg_keyidx *k)
     free(k);
 }
 
-int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
-                   uint64_t lsn)
+int lpg_keyidx_reserve(lpg_keyidx *k, size_t extra)
 {
-    int rc = key_args(k, key, klen);
-    if (rc != LPG_OK)
-        return rc;
-    if (node >= LPG_ID_CAP)
-        return LPG_EBOUNDS;
-    if (lsn == LPG_LSN_INF)
+    if (!k)
         return LPG_EINVAL;
-    uint64_t h = hash_key(index, key, klen);
     pthread_rwlock_wrlock(&k->lock);
-    if ((k->count + 1) * 2 > k->cap) {
-        if (k->cap > SIZE_MAX / 2 / sizeof(slot) || rebuild(k, k->cap * 2, 0, 0) != LPG_OK) {
+    int rc = LPG_OK;
+    if (extra > SIZE_MAX / 4 - k->count)
+        rc = LPG_ENOMEM;
+    else if ((k->count + extra) * 2 > k->cap) {
+        size_t ncap = k->cap;
+        while ((k->count + extra) * 2 > ncap && ncap <= SIZE_MAX / 2 / sizeof(slot))
+            ncap *= 2;
+        if ((k->count + extra) * 2 > ncap || rebuild(k, ncap, 0, 0) != LPG_OK)
             rc = LPG_ENOMEM;
-            goto out;
-        }
+    }
+    pthread_rwlock_unlock(&k->lock);
+    return rc;
+}
+
+/* The body of lpg_keyidx_put (args checked, h = hash_key(index, key), the lock held). */
+static int put_locked(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node, uint64_t lsn,
+                      uint64_t h)
+{
+    if ((k->count + 1) * 2 > k->cap) {
+        if (k->cap > SIZE_MAX / 2 / sizeof(slot) || rebuild(k, k->cap * 2, 0, 0) != LPG_OK)
+            return LPG_ENOMEM;
     }
     size_t i = find_slot(k, h, index, key, klen);
     keyrec *r = k->t[i].rec;
@@ -230,26 +243,18 @@ int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t kle
     if (r) {
         /* the new version goes after the node's earlier (ended) versions, keeping (3) */
         for (at = lower_bound(r, node); at < r->n && r->v[at].node == node; at++) {
-            if (r->v[at].end == LPG_LSN_INF) {
-                rc = LPG_EEXIST;
-                goto out;
-            }
-            if (lsn < r->v[at].end) {
-                rc = LPG_EINVAL;
-                goto out;
-            }
+            if (r->v[at].end == LPG_LSN_INF)
+                return LPG_EEXIST;
+            if (lsn < r->v[at].end)
+                return LPG_EINVAL;
         }
         if (r->n == r->cap) {
-            if (r->cap >= UINT32_MAX / 2) {
-                rc = LPG_ENOMEM;
-                goto out;
-            }
+            if (r->cap >= UINT32_MAX / 2)
+                return LPG_ENOMEM;
             uint32_t ncap = r->cap * 2;
             kver *nv = malloc((size_t)ncap * sizeof(kver));
-            if (!nv) {
-                rc = LPG_ENOMEM;
-                goto out;
-            }
+            if (!nv)
+                return LPG_ENOMEM;
             memcpy(nv, r->v, r->n * sizeof(kver));
             if (r->v != &r->one)
                 free(r->v);
@@ -258,10 +263,8 @@ int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t kle
         }
     } else {
         r = malloc(sizeof(keyrec) + klen);
-        if (!r) {
-            rc = LPG_ENOMEM;
-            goto out;
-        }
+        if (!r)
+            return LPG_ENOMEM;
         r->hash = h;
         r->index = index;
         r->klen = (uint32_t)klen;
@@ -278,7 +281,75 @@ int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t kle
     memmove(&r->v[at + 1], &r->v[at], (r->n - at) * sizeof(kver));
     r->v[at] = nv;
     r->n++;
-out:
+    return LPG_OK;
+}
+
+int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
+                   uint64_t lsn)
+{
+    int rc = key_args(k, key, klen);
+    if (rc != LPG_OK)
+        return rc;
+    if (node >= LPG_ID_CAP)
+        return LPG_EBOUNDS;
+    if (lsn == LPG_LSN_INF)
+        return LPG_EINVAL;
+    uint64_t h = hash_key(index, key, klen);
+    pthread_rwlock_wrlock(&k->lock);
+    rc = put_locked(k, index, key, klen, node, lsn, h);
+    pthread_rwlock_unlock(&k->lock);
+    return rc;
+}
+
+/* The table is reserved for every key first; each key's home slot is prefetched PF keys ahead
+ * (the slots are met at random: a miss each), so the inserts overlap their misses. */
+#define PF 8
+
+int lpg_keyidx_put_many(lpg_keyidx *k, uint32_t index, const uint8_t *keys, size_t klen, const uint64_t *koffs,
+                        const uint8_t *flags, size_t n, uint64_t first, uint64_t lsn, size_t *done)
+{
+    if (!k || !done || (klen && !keys) || (n && (!koffs || !flags)))
+        return LPG_EINVAL;
+    *done = 0;
+    if (lsn == LPG_LSN_INF)
+        return LPG_EINVAL;
+    if (first > LPG_ID_CAP || n > LPG_ID_CAP - first)
+        return LPG_EBOUNDS;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (flags[i] != 1)
+            continue;
+        if (koffs[i] > koffs[i + 1] || koffs[i + 1] > klen || koffs[i + 1] - koffs[i] > LPG_KEY_MAX
+            || first + i >= LPG_ID_CAP)
+            return LPG_EBOUNDS;
+        m++;
+    }
+    int rc = lpg_keyidx_reserve(k, m);
+    if (rc)
+        return rc;
+    pthread_rwlock_wrlock(&k->lock);
+    uint64_t hs[PF];
+    size_t at[PF], head = 0, tail = 0, next = 0;   /* ring of the next keys, hashed and prefetched */
+    for (;;) {
+        while (head - tail < PF && next < n) {
+            if (flags[next] == 1) {
+                uint64_t h = hash_key(index, keys + koffs[next], (size_t)(koffs[next + 1] - koffs[next]));
+                __builtin_prefetch(&k->t[(size_t)h & (k->cap - 1)]);
+                hs[head % PF] = h;
+                at[head % PF] = next;
+                head++;
+            }
+            next++;
+        }
+        if (head == tail)
+            break;
+        size_t i = at[tail % PF];
+        rc = put_locked(k, index, keys + koffs[i], (size_t)(koffs[i + 1] - koffs[i]), first + i, lsn, hs[tail % PF]);
+        if (rc)
+            break;
+        tail++;
+        (*done)++;
+    }
     pthread_rwlock_unlock(&k->lock);
     return rc;
 }

@@ -140,6 +140,14 @@ void lpg_keyidx_free(lpg_keyidx *k);
  * node ids when node is not the largest under the key. */
 int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
                    uint64_t lsn);
+/* Write.  lpg_keyidx_put of the keys keys[koffs[i] .. koffs[i+1]) of the rows i with flags[i] == 1
+ * (lpg_rows_key's output) for node first + i, under one lock, the table grown once; *done = the
+ * keys put (all of them unless an error stops it).  O(n + key bytes) expected. */
+int lpg_keyidx_put_many(lpg_keyidx *k, uint32_t index, const uint8_t *keys, size_t klen, const uint64_t *koffs,
+                        const uint8_t *flags, size_t n, uint64_t first, uint64_t lsn, size_t *done);
+/* Room for `extra` more keys without a rehash (one rebuild now instead of several during a batch
+ * of puts).  LPG_ENOMEM leaves the index unchanged.  O(keys) when it rebuilds. */
+int lpg_keyidx_reserve(lpg_keyidx *k, size_t extra);
 /* Write.  Ends the live version of node under (index, key) at lsn.  LPG_ENOTFOUND if none;
  * LPG_EINVAL if lsn is before its begin.  O(1 + klen + log(versions)) expected. */
 int lpg_keyidx_del(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
@@ -589,7 +597,8 @@ int lpg_store_edges_read(lpg_store *s, uint64_t snap, const uint64_t *ids, size_
  * ncuts <= 250), groups numbered in order of first appearance across calls; *ngroups the count
  * so far.  lpg_groups_triples numbers (a[r], map[b[r]], map[c[r]]) (UINT32_MAX past map_len).
  * lpg_groups_rows checks the blob as lpg_rows_check (LPG_ECORRUPT).  O(bytes); memory
- * O(distinct signatures).  lpg_u32_scatter: map[ids[i]] = vals[i] (LPG_EBOUNDS past map_len). */
+ * O(distinct signatures).  lpg_u32_scatter: map[ids[i]] = vals[i]; lpg_u32_gather: out[i] = map[idx[i]]
+ * (both LPG_EBOUNDS past map_len). */
 typedef struct lpg_groups lpg_groups;
 int lpg_groups_new(const int64_t *cuts, size_t ncuts, lpg_groups **out);
 void lpg_groups_free(lpg_groups *g);
@@ -603,6 +612,7 @@ int lpg_groups_triples(lpg_groups *g, size_t n, const uint32_t *a, const uint64_
 int lpg_groups_keys(lpg_groups *g, const uint8_t *keys, size_t klen, const uint64_t *koffs, const uint8_t *flags,
                     size_t n, uint32_t *gid, uint32_t *ngroups);
 int lpg_u32_scatter(uint32_t *map, size_t map_len, const uint64_t *ids, const uint32_t *vals, size_t n);
+int lpg_u32_gather(const uint32_t *map, size_t map_len, const uint32_t *idx, size_t n, uint32_t *out);
 /* cffi:end */
 
 #endif /* LPGDB_H */

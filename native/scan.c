@@ -389,6 +389,18 @@ int lpg_groups_keys(lpg_groups *g, const uint8_t *keys, size_t klen, const uint6
     return LPG_OK;
 }
 
+int lpg_u32_gather(const uint32_t *map, size_t map_len, const uint32_t *idx, size_t n, uint32_t *out)
+{
+    if ((map_len && !map) || (n && (!idx || !out)))
+        return LPG_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= map_len)
+            return LPG_EBOUNDS;
+        out[i] = map[idx[i]];
+    }
+    return LPG_OK;
+}
+
 int lpg_u32_scatter(uint32_t *map, size_t map_len, const uint64_t *ids, const uint32_t *vals, size_t n)
 {
     if ((map_len && !map) || (n && (!ids || !vals)))

@@ -2603,6 +2603,21 @@ int lpg_store_key_put_list(lpg_store *s, uint32_t index, size_t n, const uint8_t
     return rc;
 }
 
+/* The keys of rows first + i with flags[i] == 1 (a columnar op's, lpg_rows_key): one store lock
+ * and one key index reservation for all of them.  O(n + key bytes) expected. */
+int lpg_store_key_put_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t klen, const uint64_t *koffs,
+                           const uint8_t *flags, size_t n, uint64_t first, uint64_t lsn)
+{
+    if (!s)
+        return LPG_EINVAL;
+    size_t done = 0;
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = lpg_keyidx_put_many(s->keys, index, keys, klen, koffs, flags, n, first, lsn, &done);
+    s->mem += done * 64 + (done ? (uint64_t)klen : 0);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
 /* Append the msgpack encoding of property `key` (its id: kid, or UINT32_MAX when the dictionary
  * lacks it) of the node L locates, or nil. */
 static int prop_of(const nloc *L, uint32_t kid, const uint8_t *name, size_t nlen, buf *out)

@@ -798,7 +798,7 @@ class GraphState:
                 mask = bytes(1 if one[0] in ls else 0 for ls in lsets)
                 keys, koffs, flags = core.rows_key(blob, offs, idx, mask, one[1])
                 if (b"\x02" not in flags and b"\x03" not in flags
-                        and (not keys or max(map(int.__sub__, koffs[1:], koffs)) <= core.KEY_MAX)):
+                        and (len(keys) <= core.KEY_MAX or max(map(int.__sub__, koffs[1:], koffs)) <= core.KEY_MAX)):
                     out.append((ident, keys, koffs, flags))
                     continue
             if rows is None:
@@ -1148,7 +1148,7 @@ class GraphState:
         """Create nodes first, first+1, ... (all new) in one native call.  O(n)."""
         cat = self.catalog
         ids = [cat.labelset_id(frozenset(ls)) for ls in lsets]
-        lsids = idx if ids == list(range(len(ids))) else array("I", (ids[i] for i in idx))
+        lsids = core.u32_take(ids, idx)
         offs = array("Q", [0])
         offs.extend(accumulate(map(len, props)))
         self.store.nodes_bulk(first, lsids, b"".join(props), offs, lsn)
@@ -1164,7 +1164,7 @@ class GraphState:
         """Create edges first, first+1, ... (all new) in one native call.  O(n)."""
         cat = self.catalog
         tids = [cat.type_id(frozenset(ls)) for ls in lsets]
-        types = idx if tids == list(range(len(tids))) else array("I", (tids[i] for i in idx))
+        types = core.u32_take(tids, idx)
         offs = array("Q", [0])
         offs.extend(accumulate(map(len, props)))
         self.store.edges_bulk(first, types, srcs, dsts, b"".join(props), offs, lsn)
@@ -1176,7 +1176,7 @@ class GraphState:
         idx, offs, keys = step
         cat = self.catalog
         ids = [cat.labelset_id(frozenset(ls)) for ls in lsets]
-        lsids = idx if ids == list(range(len(ids))) else array("I", (ids[i] for i in idx))
+        lsids = core.u32_take(ids, idx)
         self.store.nodes_bulk(first, lsids, blob, offs, lsn)
         if keys:
             by_ident = {s.ident: s.index_id for s in cat.all_specs()}
@@ -1189,7 +1189,7 @@ class GraphState:
         idx, srcs, dsts, offs = step
         cat = self.catalog
         tids = [cat.type_id(frozenset(ls)) for ls in lsets]
-        types = idx if tids == list(range(len(tids))) else array("I", (tids[i] for i in idx))
+        types = core.u32_take(tids, idx)
         self.store.edges_bulk(first, types, srcs, dsts, blob, offs, lsn)
         if first + len(idx) > cat.next_edge_id:
             cat.next_edge_id = first + len(idx)

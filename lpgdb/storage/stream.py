@@ -95,7 +95,7 @@ class Stream:
         if first != cat.next_node_id:
             raise InternalError(f"a streamed bulk load's nodes are not consecutive ({first}); this is a bug")
         ids = [cat.labelset_id(frozenset(ls)) for ls in lsets]
-        lsids = idx if ids == list(range(len(ids))) else array("I", (ids[i] for i in idx))
+        lsids = core.u32_take(ids, idx)
         counted = array("I", idx) if len(ids) > 1 else None
         for k, lsid in enumerate(ids):
             c = n if counted is None else counted.count(k)
@@ -124,10 +124,7 @@ class Stream:
             raise InternalError(f"a streamed bulk load's edges are not consecutive ({first}); this is a bug")
         cat = self.state.catalog
         tids = [cat.type_id(frozenset(ls)) for ls in lsets]
-        if tids == list(range(len(tids))):
-            types = idx
-        else:
-            types = array("I", (tids[i] for i in idx))
+        types = core.u32_take(tids, idx)
         counted = array("I", idx) if len(tids) > 1 else None
         for k, t in enumerate(tids):
             c = n if counted is None else counted.count(k)

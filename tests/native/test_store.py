@@ -6,6 +6,7 @@ compares every read path with the model, at the current LSN and at older snapsho
 generation still serves.  Old generations keep answering for their snapshots after checkpoints.
 """
 import datetime as dt
+from array import array
 
 import hypothesis.strategies as st
 import pytest
@@ -311,3 +312,53 @@ def test_point_lookup_leaves_other_kinds_to_the_caller():
     big.commit_end(1, 1)
     assert big.key_point(KEY_INDEX, 7, 1) is None
     assert big.key_get(KEY_INDEX, records.key_bytes((7,)), 1) == list(range(12))
+
+
+def test_key_put_many_matches_one_at_a_time():
+    """key_put_many (one lock, the table reserved once, home slots prefetched) stores what
+    key_put of each row would: many batches through several table growths, rows without a key
+    skipped, then every key found under its node and nothing else."""
+    many, one = core.Store(0, 0), core.Store(0, 0)
+    rows = 5000
+    keys = [records.key_bytes((i * 7919 % 100003,)) if i % 5 else None for i in range(rows)]
+    for lo in range(0, rows, 700):
+        part = keys[lo:lo + 700]
+        blob = b"".join(k or b"" for k in part)
+        koffs, at = [0], 0
+        for k in part:
+            at += len(k or b"")
+            koffs.append(at)
+        many.key_put_many(KEY_INDEX, blob, array("Q", koffs), bytes(1 if k else 0 for k in part), lo, 1)
+        for i, k in enumerate(part):
+            if k:
+                one.key_put(KEY_INDEX, k, lo + i, 1)
+    for s in (many, one):
+        s.commit_end(1, 1)
+    for i, k in enumerate(keys):
+        if k:
+            assert many.key_get(KEY_INDEX, k, 1) == one.key_get(KEY_INDEX, k, 1) == [i]
+    assert many.key_get(KEY_INDEX, records.key_bytes((100004,)), 1) == []
+
+
+def test_key_put_many_checks_offsets_before_writing_and_refuses_a_live_duplicate():
+    s = core.Store(0, 0)
+    a, b = records.key_bytes(("a",)), records.key_bytes(("b",))
+    with pytest.raises(errors.Error):     # the second key's end is past the blob: nothing written
+        s.key_put_many(KEY_INDEX, a + b, array("Q", [0, len(a), len(a + b) + 1]), b"\x01\x01", 0, 1)
+    s.commit_end(1, 1)
+    assert s.key_get(KEY_INDEX, a, 1) == []
+    s.key_put_many(KEY_INDEX, a + b, array("Q", [0, len(a), len(a + b)]), b"\x01\x01", 0, 2)
+    with pytest.raises(errors.Error):     # node 0 already holds key a
+        s.key_put_many(KEY_INDEX, a, array("Q", [0, len(a)]), b"\x01", 0, 3)
+    s.commit_end(2, 2)
+    assert s.key_get(KEY_INDEX, a, 2) == [0] and s.key_get(KEY_INDEX, b, 2) == [1]
+
+
+def test_u32_take():
+    idx = array("I", [2, 0, 1, 2])
+    assert core.u32_take([0, 1, 2], idx) is idx                 # the identity table
+    assert list(core.u32_take([7], array("I", [0, 0, 0]))) == [7, 7, 7]
+    assert list(core.u32_take([5, 9, 11], idx)) == [11, 5, 9, 11]
+    assert list(core.u32_take([5, 9, 11], memoryview(idx))) == [11, 5, 9, 11]
+    with pytest.raises(errors.InterfaceError, match="past the table"):
+        core.u32_take([5, 9], idx)
