@@ -195,8 +195,9 @@ class Load:
         self.checked_columnar: Optional[bool] = None
 
     def _read(self, what: str, sources, first: int, progress):
-        """The batches of ``sources`` in order, their ids from ``first`` on (parsed and, for a
-        load logged as it is read, packed: the reader thread's share of the work)."""
+        """The batches of ``sources`` in order, their ids from ``first`` on (the reader thread's
+        share of the work; packing the property maps is the loading thread's: it has the
+        lighter share since the spill runs are packed)."""
         for labels, src in sources:
             if _arrow.is_table(src) or (_is_path(src) and os.fspath(src).lower().endswith(_PARQUET)):
                 gen = _arrow.read_table(what, labels, src, _name(src), self.dialect, self.spaces, first)
@@ -207,8 +208,6 @@ class Load:
                 gen = read_group(what, labels, files, self.dialect, self.spaces, first, progress,
                                  self.fallback, header)
             for batch in gen:
-                if self.graph_type is None:
-                    batch.props()
                 first += batch.n
                 yield batch
 
