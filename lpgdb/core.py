@@ -95,6 +95,7 @@ _keyidx_get = lib.lpg_keyidx_get
 _labels_has = lib.lpg_labels_has
 _ETOOSMALL = lib.LPG_ETOOSMALL
 _ENOTFOUND = lib.LPG_ENOTFOUND
+KEY_ID_OVERLAY = lib.LPG_KEY_ID_OVERLAY       # store_key_id_*: added to the id of an overlay version
 
 
 def degree_args(direction: str, types) -> tuple:

@@ -348,12 +348,14 @@ int64_t lpg_store_key1(lpg_store *s, uint32_t index, int kind, int64_t ival, con
 /* lpg_store_key1 of an int64 key value (kind 1): the hot point lookup with fewer arguments. */
 int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t snap, uint64_t *out, size_t cap,
                         uint64_t *info);
-/* The point lookup of lpg_store_key1 answered in its return value, with no out buffer: the id of
- * the one node under key [v] (v = ival, or the UTF-8 string str[0..slen)) when exactly one node
- * holds it and the version a reader at snap sees is its base row (lpg_store_node_ver's ver 0);
- * LPG_ENOTFOUND when no node holds it; LPG_ETOOSMALL when the answer does not fit (several
- * nodes, or an overlay version: ask lpg_store_key1); else a negative status.  O(1 + key size)
- * expected: the hot path of a snapshot's key_lookup (storage/view.py, PinnedReads). */
+/* The point lookup of lpg_store_key1 answered in its return value, with no out buffer: when
+ * exactly one node holds key [v] (v = ival, or the UTF-8 string str[0..slen)), its id if the
+ * version a reader at snap sees is its base row (lpg_store_node_ver's ver 0), or its id +
+ * LPG_KEY_ID_OVERLAY if that is an overlay version (ask lpg_store_node_ver for it);
+ * LPG_ENOTFOUND when no node holds it; LPG_ETOOSMALL when several do (ask lpg_store_key1);
+ * else a negative status.  O(1 + key size) expected: the hot path of a snapshot's key_lookup
+ * (storage/view.py, PinnedReads). */
+#define LPG_KEY_ID_OVERLAY 1099511627776
 int64_t lpg_store_key_id_int(lpg_store *s, uint32_t index, int64_t ival, uint64_t snap);
 int64_t lpg_store_key_id_str(lpg_store *s, uint32_t index, const uint8_t *str, size_t slen, uint64_t snap);
 int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t keys_len,

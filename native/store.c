@@ -2535,9 +2535,10 @@ static int64_t key_id(lpg_store *s, uint32_t index, int kind, int64_t ival, cons
         return n;
     if (n == 0)
         return LPG_ENOTFOUND;
-    if (n > 1 || info[1] != 0)
+    if (n > 1 || info[1] == UINT64_MAX)           /* several, or (never) one not visible */
         return LPG_ETOOSMALL;
-    return (int64_t)out[0];                       /* < LPG_ID_CAP: never negative */
+    _Static_assert(LPG_KEY_ID_OVERLAY == LPG_ID_CAP, "key ids and the overlay flag overlap");
+    return (int64_t)out[0] + (info[1] ? (int64_t)LPG_KEY_ID_OVERLAY : 0);   /* out[0] < LPG_ID_CAP */
 }
 
 int64_t lpg_store_key_id_int(lpg_store *s, uint32_t index, int64_t ival, uint64_t snap)

@@ -548,9 +548,10 @@ class PinnedReads:
 
     key_lookup: the (label, prop) -> index id memo of the view (``key_index_id``), then one C
     call that builds the key bytes of an int or str value and probes the index, returning the id
-    when exactly one node holds the key and the reader sees its base row.  Anything else (no
-    user index: a schema KEY index may serve; another value kind; several nodes; a node written
-    since the last checkpoint; damage) goes to the general path.  O(1 + key size) expected.
+    when exactly one node holds the key (and whether the reader sees its base row: then the
+    memo lets ``node`` skip its native call).  Anything else (no user index: a schema KEY index
+    may serve; another value kind; several nodes; damage) goes to the general path.
+    O(1 + key size) expected.
     degree: the (direction, label) -> C arguments memo of the view (``degree_args``), then one
     C call.  O(deg)."""
 
@@ -582,8 +583,10 @@ class PinnedReads:
                 r = None                                           # a closed store (None handle)
             if r is not None:
                 if r >= 0:
-                    self._memo = (r, 0)
-                    return [r]
+                    if r < core.KEY_ID_OVERLAY:     # the base row: node() reads it from the row
+                        self._memo = (r, 0)         # cache without a native call
+                        return [r]
+                    return [r - core.KEY_ID_OVERLAY]    # node() asks for the version
                 if r == core.ENOTFOUND:
                     return []
         return self._key_lookup_any(label, prop, value)

@@ -1,9 +1,9 @@
 """A snapshot's one-call point reads (storage/view.py ``PinnedReads``: ``key_lookup`` and
 ``degree``) against the general read path of a transaction on the same committed graph, for
-the arguments the one-call path hands on (values that are not an int or a str, ints past int64,
-strings that are not UTF-8, several nodes under a key, nodes written since the checkpoint, no
-user index, labels without edges, bad directions, ids that are not
-nodes), and the errors after a snapshot or its database is closed.  (tests/api/
+base rows and nodes written since the checkpoint alike, and for the arguments the one-call path
+hands on (values that are not an int or a str, ints past int64, strings that are not UTF-8,
+several nodes under a key, no user index, labels without edges, bad directions, ids that are not
+nodes); and the errors after a snapshot or its database is closed.  (tests/api/
 test_snapshot_fast.py checks the common calls against a model through random histories.)"""
 import pytest
 
