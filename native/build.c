@@ -531,9 +531,13 @@ static int emit_eprops(lpg_fb *fb, lpg_store *s, const tlist *t, const xents *x)
     cells cs = {0};
     int rc = LPG_OK;
     uint64_t n = t->n;
-    /* one value an entry is the common case: allocated once at that size */
-    if (n && grow((void **)&cs.c, &cs.cap, n, sizeof(cell)))
-        return LPG_ENOMEM;
+    /* one value an entry is the common case: allocated once at exactly that size (grow() would
+     * round up to a power of two and zero all of it); more values grow it from there */
+    if (n) {
+        if (n > SIZE_MAX / sizeof(cell) || !(cs.c = malloc(n * sizeof(cell))))
+            return LPG_ENOMEM;
+        cs.cap = n;
+    }
     for (uint64_t j = 0; j < n && !rc; j++) {
         if (j + 32 < n && t->eid[j + 32] >= s->edge_base && t->eid[j + 32] < s->edge_hi)
             __builtin_prefetch(&s->eprops[t->eid[j + 32] - s->edge_base]);
