@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from functools import partial
 import weakref
 from array import array
 from itertools import accumulate
@@ -762,6 +763,10 @@ _store_node_ver = lib.lpg_store_node_ver
 _store_degree1 = lib.lpg_store_degree1
 _store_key1 = lib.lpg_store_key1
 _store_key1i = lib.lpg_store_key1i
+_store_key1i_is = lib.lpg_store_key1i_is
+_store_key1s_is = lib.lpg_store_key1s_is
+NO_NODE = 2**64 - 1
+"""``Store.key1_is``'s node id for "no node under the key"."""
 _store_degree_of = lib.lpg_store_degree_of
 # The hot point reads, called straight by storage/view.py's PinnedReads with a Store's handle
 # (``Store.handle``): one native call each, answered in the return value (no out buffer).
@@ -794,6 +799,14 @@ def _fcheck(rc: int, what: str) -> int:
         tag, off = last_corrupt()
         raise Corrupt(what, tag, off)
     return check(rc, what)
+
+
+check_read = _fcheck
+"""``check`` for a read of base files: ``Corrupt`` (storage names the file) for damage."""
+
+
+def _closed_store(*args):
+    raise errors.InterfaceError("Store is closed")
 
 
 _key1_out = ffi.new("uint8_t[]", 70_000)
@@ -1000,6 +1013,10 @@ class Store(_Native):
         check(lib.lpg_store_new(node_base, edge_base, out), "Store: new")
         self._h = ffi.gc(out[0], lib.lpg_store_free)
         self._s = _StoreScratch()
+        # key1i_is(index, snap, ival, nid, ver) -> status: key1_is of an int64 ``ival`` with no
+        # Python frame (the C function bound to this store; OverflowError past int64, the raw
+        # status, negative for an error: ``check_read``).  The hot probe of view.PointRead.
+        self.key1i_is = partial(_store_key1i_is, self._h)
         self._files = []                       # attached File objects: must outlive the store
         self.node_base, self.edge_base = node_base, edge_base
 
@@ -1301,6 +1318,33 @@ class Store(_Native):
             return None
         v = info[1]
         return ffi.unpack(ids, n), (None if v == LSN_INF else v)
+
+    def close(self) -> None:
+        self.key1i_is = _closed_store
+        super().close()
+
+    def key1_is(self, index: int, value, snap: int, nid: int, ver: int) -> bool:
+        """Whether ``key_point(index, value, snap)`` would find exactly the one node ``nid`` at
+        version ``ver`` (``nid`` = ``NO_NODE``: no node at all): the check that an answer kept
+        for a key still holds.  False for a ``value`` that is not an int or a str, or has no
+        one-call key (past int64, not UTF-8).  One C call, no buffer."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        t = type(value)
+        try:
+            if t is int:
+                rc = _store_key1i_is(h, index, snap, value, nid, ver)
+            elif t is str:
+                b = value.encode()
+                rc = _store_key1s_is(h, index, snap, b, len(b), nid, ver)
+            else:
+                return False
+        except (OverflowError, UnicodeEncodeError):
+            return False
+        if rc < 0:
+            _fcheck(rc, "key lookup")
+        return rc == 1
 
     def node_ver(self, snap: int, nid: int):
         """``(labelset id, version)`` of the node a reader at ``snap`` sees, or None: version 0

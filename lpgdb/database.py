@@ -297,6 +297,7 @@ class Database:
         acquired = self._tx_lock.acquire(timeout=30)
         try:
             self._closed = True
+            self._statements.clear()        # db.execute's fast path checks no flag
             if self._replica is not None:
                 self._replica.close()
             else:
@@ -371,20 +372,19 @@ class Database:
         checking and planning: one dictionary lookup, then the run.  A text seen for the first
         time is parsed within the query's timeout, and the run gets what is left of it."""
         stmt = self._statements.get(query) if type(query) is str else None
-        if stmt is not None:
+        if stmt is not None:                # (close() empties _statements)
             fast = stmt._fast
-            if fast is not None and not options and not self._closed:
+            if fast is not None and not options:
                 res = fast(params, self.query_defaults)
                 if res is not None:
                     return res
-        else:
-            start = time.monotonic()        # the budget includes the first query's imports
-            self._check_open()
-            from . import query as _query
-            until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")), start)
-            stmt = self._prepare(query, until)
-            return stmt._execute(params, options, until)
-        return stmt._execute(params, options, None)
+            return stmt._execute(params, options, None)
+        start = time.monotonic()            # the budget includes the first query's imports
+        self._check_open()
+        from . import query as _query
+        until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")), start)
+        stmt = self._prepare(query, until)
+        return stmt._execute(params, options, until)
 
     def cursor(self) -> "Cursor":
         """A PEP 249-style cursor: ``execute`` / ``executemany`` / ``fetch*`` (lpgdb/cursor.py)."""
@@ -709,7 +709,7 @@ class PreparedStatement:
         self._db, self._pq, self.source = db, pq, pq.source
         self._read = pq.readonly and pq.schema_command is None and not pq.batched
         self._fast = None          # PreparedQuery.fast(...) for the plan _fast_for
-        self._fast_for = None      # the PreparedQuery._last the fast runner was made for
+        self._fast_for = None      # the plan (free, or the _plans entry of this database's catalog) it was made for
 
     def execute(self, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
         fast = self._fast
@@ -736,13 +736,16 @@ class PreparedStatement:
         if until is not None:
             opts = {**opts, "deadline": until}
         if self._read:
+            key = None
             res = pq.run_free(params, opts) if pq.free is not None else None
             if res is None:
                 view = db._engine.pinned_view()     # pinned while referenced: for this call
                 res = pq.run(_ViewReader(db, view), params, True, opts)
-            if pq._last is not self._fast_for:
-                self._fast_for = pq._last        # the plan just used changed: its fast runner
-                self._fast = pq.fast(db._engine.point_read)
+                key = view.catalog_version
+            made = pq.free if pq.free is not None else pq._plans.get(key)
+            if made is not self._fast_for:
+                self._fast_for = made            # the plan just used changed: its fast runner
+                self._fast = pq.fast(db._engine.point_read, key)
             return res
         if pq.schema_command is not None:
             return db._schema_command(pq.schema_command)

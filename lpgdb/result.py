@@ -116,27 +116,69 @@ class Result:
     """
 
     arraysize = 1
+    # _cols: the column names (a tuple, shared by every Result of one plan); _rows: the rows (a
+    # list or a tuple of Rows, never changed: a query's fast path hands one kept tuple to every
+    # Result of one answer); _pos: rows fetched; _notes: the notifications (a tuple).  The
+    # lists ``columns`` and ``notifications`` are made from them at their first read.
+    __slots__ = ("_cols", "_rows", "_pos", "plan", "_notes", "_columns", "_notifications", "__weakref__")
 
     def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, plan: Any = None,
                  notifications: Optional[list] = None) -> None:
-        self.columns = list(columns)
-        rt = row_type(self.columns)
+        self._cols = cols = tuple(columns)
+        rt = row_type(cols)
         self._rows = [tuple.__new__(rt, r) for r in rows]
         self._pos = 0
         self.plan = plan
-        self.notifications = notifications if notifications is not None else []
+        self._notes = ()
+        if notifications is not None:
+            self._notifications = notifications
 
     @classmethod
-    def _of(cls, columns: list, rt: type, rows: list, plan, notifications: list) -> "Result":
+    def _of(cls, columns: Sequence[str], rt: type, rows: list, plan, notifications: Sequence) -> "Result":
         """The query engine's constructor: ``rows`` are tuples in column order, ``rt`` their
-        ``row_type(columns)``; ``notifications`` is copied."""
+        ``row_type(columns)``; ``notifications`` is copied (at the first read of the attribute)."""
         self = object.__new__(cls)
-        self.columns = list(columns)
+        self._cols = tuple(columns)
         self._rows = [tuple.__new__(rt, rows[0])] if len(rows) == 1 else [tuple.__new__(rt, r) for r in rows]
         self._pos = 0
         self.plan = plan
-        self.notifications = list(notifications) if notifications else []
+        self._notes = tuple(notifications) if notifications else ()
         return self
+
+    @property
+    def columns(self) -> List[str]:
+        """The column names, in order (a list)."""
+        try:
+            return self._columns
+        except AttributeError:
+            c = self._columns = list(self._cols)
+            return c
+
+    @columns.setter
+    def columns(self, value: Sequence[str]) -> None:
+        self._columns = list(value)
+        self._cols = tuple(value)
+
+    @property
+    def notifications(self) -> list:
+        """The query's notifications (see the class docstring), a list."""
+        try:
+            return self._notifications
+        except AttributeError:
+            n = self._notifications = list(self._notes)
+            return n
+
+    @notifications.setter
+    def notifications(self, value: list) -> None:
+        self._notifications = value
+
+    def __getstate__(self):
+        return (self._cols, list(self._rows), self._pos, self.plan, list(self.notifications))
+
+    def __setstate__(self, state) -> None:
+        self._cols, self._rows, self._pos, self.plan, notes = state
+        self._notes = tuple(notes)
+        self._notifications = notes
 
     # -- PEP 249 -------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Row]:
@@ -163,24 +205,24 @@ class Result:
 
     def fetchone(self) -> Optional[Row]:
         """The next row, or None when there are no more."""
-        if self._pos >= len(self._rows):
-            return None
-        row = self._rows[self._pos]
-        self._pos += 1
-        return row
+        pos, rows = self._pos, self._rows
+        if pos < len(rows):
+            self._pos = pos + 1
+            return rows[pos]
+        return None
 
     def fetchmany(self, size: Optional[int] = None) -> List[Row]:
         """The next ``size`` rows (default ``arraysize``); fewer, or none, at the end."""
         n = self.arraysize if size is None else size
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise InterfaceError(f"fetchmany size must be a non-negative int, not {size!r}")
-        rows = self._rows[self._pos:self._pos + n]
+        rows = list(self._rows[self._pos:self._pos + n])
         self._pos += len(rows)
         return rows
 
     def fetchall(self) -> List[Row]:
         """All remaining rows."""
-        rows = self._rows[self._pos:]
+        rows = list(self._rows[self._pos:])
         self._pos = len(self._rows)
         return rows
 

@@ -358,6 +358,12 @@ int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t sna
 #define LPG_KEY_ID_OVERLAY 1099511627776
 int64_t lpg_store_key_id_int(lpg_store *s, uint32_t index, int64_t ival, uint64_t snap);
 int64_t lpg_store_key_id_str(lpg_store *s, uint32_t index, const uint8_t *str, size_t slen, uint64_t snap);
+/* Whether lpg_store_key1 of [v] at snap would find exactly the one node nid at version ver (nid ==
+ * UINT64_MAX: no node): 1 yes, 0 no, or a negative status.  The check behind an answer kept for a
+ * key (storage/view.py PointRead): no output buffer. v an int64 (key1i_is) or UTF-8 (key1s_is). */
+int64_t lpg_store_key1i_is(lpg_store *s, uint32_t index, uint64_t snap, int64_t ival, uint64_t nid, uint64_t ver);
+int64_t lpg_store_key1s_is(lpg_store *s, uint32_t index, uint64_t snap, const uint8_t *str, size_t slen,
+                           uint64_t nid, uint64_t ver);
 int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t keys_len,
                              const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out);
 

@@ -2551,6 +2551,48 @@ int64_t lpg_store_key_id_str(lpg_store *s, uint32_t index, const uint8_t *str, s
     return key_id(s, index, 2, 0, str, slen, snap);
 }
 
+/* Whether the point lookup of [v] at snap finds what a kept answer was made from: exactly one node,
+ * nid, at version ver (as lpg_store_node_ver gives it), or, for nid == UINT64_MAX, no node at all.
+ * 1 yes, 0 no, or a negative status.  One lock; O(1 + key size + nodes under the key) expected. */
+static int64_t key1_is(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
+                       uint64_t snap, uint64_t nid, uint64_t ver)
+{
+    if (!s || (slen && !str))
+        return LPG_EINVAL;
+    int rc = key1_bytes(kind, ival, str, slen);
+    if (rc)
+        return rc;
+    if (tl_key1.n > LPG_KEY_MAX)
+        return nid == UINT64_MAX;                 /* no stored key is that long */
+    int64_t same = 0;
+    pthread_rwlock_rdlock(&s->lock);
+    rc = key_nodes_locked(s, index, tl_key1.p, tl_key1.n, snap);
+    if (!rc) {
+        size_t n = tl_kb.n + tl_ko.n;
+        if (n == 0)
+            same = nid == UINT64_MAX;
+        else if (n == 1 && nid != UINT64_MAX && (tl_kb.n ? tl_kb.v[0] : tl_ko.v[0]) == nid) {
+            nloc L;
+            rc = st_locate_node(s, nid, snap, &L);
+            if (!rc && L.where)
+                same = (L.where == 1 ? L.v->begin : 0) == ver;
+        }
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc ? rc : same;
+}
+
+int64_t lpg_store_key1i_is(lpg_store *s, uint32_t index, uint64_t snap, int64_t ival, uint64_t nid, uint64_t ver)
+{
+    return key1_is(s, index, 1, ival, NULL, 0, snap, nid, ver);
+}
+
+int64_t lpg_store_key1s_is(lpg_store *s, uint32_t index, uint64_t snap, const uint8_t *str, size_t slen,
+                           uint64_t nid, uint64_t ver)
+{
+    return key1_is(s, index, 2, 0, str, slen, snap, nid, ver);
+}
+
 int lpg_store_key_node(lpg_store *s, uint32_t index, const uint8_t *key, size_t klen, uint64_t snap,
                        uint64_t *ids, size_t cap, size_t *count, uint32_t *lset, uint64_t *ver)
 {

@@ -187,64 +187,64 @@ class PreparedQuery:
             rows = [tuple([to_user(v, tx) for v in r]) for r in rows]
         return Result._of(cq.columns, cq.row_type, rows, plan, cq.notifications)
 
-    def fast(self, point_read) -> Optional[Callable]:
-        """A runner ``run(params, options) -> Result | None`` for the plan cached last, when that
-        plan can run with no view, reader or Context built per call; None when it cannot.
+    def fast(self, point_read, key) -> Optional[Callable]:
+        """A runner ``run(params, options) -> Result | None`` for the plan cached for catalog
+        ``key`` (a view's ``catalog_version``), when that plan can run with no view, reader or
+        Context built per call; None when it cannot.
 
         * A plan that reads no graph (``RETURN $x + 1``): ``run_free``, when every parameter is
           a plain value (a node, relationship or path could bring the graph in).
         * The point plan of ``MATCH (n:L {k: $p}) RETURN n.a, ...`` over a user index on (L, k)
-          (``CompiledQuery.point``): ``point_read(L, k, (a, ...), catalog version)``, storage's
-          prepared read (one pin, one key probe, one row), answers it when ``params`` holds
-          exactly ``$p`` as an int or a str, at most one node has that key and every value read
-          is a plain scalar.
+          (``CompiledQuery.point``; the planner reads no statistics for it, so it is the plan
+          of this text under ``key`` at any graph size): ``point_read(L, k, (a, ...), key,
+          make)``, storage's prepared read (one pin and one C key probe; the answer of a key is
+          kept while the probe finds the same node version), answers it when ``params`` holds
+          exactly ``$p`` as an int or a str, at most one node has that key and every value
+          read is a plain scalar.  Its Result shares the plan's column tuple and the kept tuple
+          of one Row: a call builds nothing but the Result.
 
         ``run`` returns None whenever the general path must run instead (which answers, and
-        reports errors, the same way): the plan cached is no longer the one it was made for
-        (a catalog change, a replan on the graph's size), every ``_SIZE_CHECK_EVERY``-th run
-        of a plan that used statistics (so that ``plan_for`` checks the size on the next),
-        other parameters, limits too small for one row, a value needing conversion."""
+        reports errors, the same way): the database's catalog is no longer ``key`` (storage
+        checks it), other parameters, limits too small for one row, a value needing
+        conversion.  The runner depends only on ``key``'s plan, not on the plan this (shared)
+        PreparedQuery ran last, so databases running one text in turn each keep theirs."""
         if self.uses_procedures or self.mode is not None:
             return None
         if self.free is not None:
             return self.run_free
-        last = self._last
-        if last is None or last[1].point is None or type(last[0]) is not int:
+        entry = self._plans.get(key)
+        if entry is None or entry[0].point is None or entry[0].used_stats or type(key) is not int:
             return None
-        version, cq = last[0], last[1]
-        label, key, pname, props = cq.point
-        read = point_read(label, key, props, version)
-        columns, rt, plan, notes = cq.columns, cq.row_type, cq.plan, cq.notifications
-        left = _SIZE_CHECK_EVERY if cq.used_stats else -1
+        cq = entry[0]
+        label, prop, pname, props = cq.point
+        cols, rt, plan = tuple(cq.columns), cq.row_type, cq.plan
+        notes = tuple(cq.notifications)
         new, tnew = object.__new__, tuple.__new__
 
-        def run(params, options):
-            nonlocal left
-            if self._last is not last or type(params) is not dict or len(params) != 1:
-                return None
-            if left > 0:
-                left -= 1
-                if not left:                     # plan_for's size check, made by its next run
-                    left = _SIZE_CHECK_EVERY
-                    self._runs = _SIZE_CHECK_EVERY - 1
+        def make(values):
+            for x in values:
+                if type(x) not in _SCALARS:      # temporal values, lists: converted by run()
                     return None
-            v = params.get(pname)
-            if type(v) is not int and type(v) is not str:
+            return (tnew(rt, values),)
+
+        read = point_read(label, prop, props, key, make)
+
+        def run(params, options):
+            if type(params) is not dict or len(params) != 1:
                 return None
-            rows = read(v)
+            rows = read(params.get(pname))       # None unless an int or a str (PointRead)
             if rows is None:
                 return None
-            if rows:
-                for x in rows[0]:
-                    if type(x) not in _SCALARS:      # temporal values, lists: converted by run()
-                        return None
+            if rows and options:
                 mem, max_rows = options.get("memory"), options.get("max_rows")
                 if (mem is not None and mem < ROW_BYTES) or (max_rows is not None and max_rows < 1):
-                    return None                      # run() raises the limit's error
-                rows = [tnew(rt, rows[0])]
+                    return None                  # run() raises the limit's error
             res = new(Result)
-            res.columns, res._rows, res._pos, res.plan = list(columns), rows, 0, plan
-            res.notifications = list(notes) if notes else []
+            res._cols = cols
+            res._rows = rows
+            res._pos = 0
+            res.plan = plan
+            res._notes = notes
             return res
         return run
 

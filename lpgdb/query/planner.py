@@ -462,23 +462,29 @@ class Planner:
             if n.var in known:
                 cost, kind = 0.5, ("bound",)
             else:
-                kind = None
-                cost = float(self.stats.nodes(None))
-                for lab in n.labels:
-                    c = float(self.stats.nodes(lab))
-                    if c <= cost:
-                        cost, kind = c, ("scan", lab)
-                    for key, expr, deps in self._eqs(n, hints):
-                        if deps <= known and self.stats.index(lab, key):
-                            cost, kind = 1.0, ("seek", lab, key, expr)
-                            break
-                    if kind and kind[0] == "seek":
-                        break
+                # an index seek costs 1 whatever the counts, so they are read only without one
+                # (a plan that read none is valid at any graph size: PreparedQuery.plan_for)
+                cost, kind = 1.0, self._seek(n, known, hints)
+                if kind is None:
+                    cost = float(self.stats.nodes(None))
+                    for lab in n.labels:
+                        c = float(self.stats.nodes(lab))
+                        if c <= cost:
+                            cost, kind = c, ("scan", lab)
                 if kind is None:
                     kind = ("all",)
             if best_cost is None or cost < best_cost:
                 best, best_cost, best_kind = i, cost, kind
         return best, best_cost, best_kind
+
+    def _seek(self, n, known, hints):
+        """``("seek", label, key, expr)`` for the first label of node pattern ``n`` with an
+        index on a key it is matched on by an expression of ``known`` variables, or None."""
+        for lab in n.labels:
+            for key, expr, deps in self._eqs(n, hints):
+                if deps <= known and self.stats.index(lab, key):
+                    return ("seek", lab, key, expr)
+        return None
 
     @staticmethod
     def _take_seek_predicate(pending, var, key, expr):

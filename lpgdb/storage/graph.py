@@ -449,6 +449,7 @@ class GraphState:
         self.applied_lsn = base_lsn
         self.visible_lsn = base_lsn                         # newest LSN new snapshots read at
         self.rows: dict = {}        # (node id, version) -> (labels, props): decoded rows (view.py)
+        self.answers: dict = {}     # (point read, key) -> (node id, version, answer): view.PointRead
         self.shared_view = None     # the view engine.pinned_view hands out (cleared by publish)
         self._readers: dict = {}    # id(view) -> LSN of every live reader view (see "readers")
         self._readers_lock = threading.Lock()               # publish; freeing the overlay once

@@ -37,6 +37,7 @@ Invariants
 from __future__ import annotations
 
 from array import array
+from itertools import count
 from typing import Iterable, Optional
 
 from types import MappingProxyType
@@ -617,50 +618,92 @@ class PointRead:
     """A point read prepared once for a query plan cached under catalog ``version``
     (``engine.point_read``): ``read(value)`` finds the nodes whose ``prop`` is ``value``
     through the user index on exactly (``label``, ``prop``) as a new snapshot would see them
-    (on ``engine.pinned_view()``, held for the call), and returns the stored values of
-    ``props`` of the one node found: ``[(v1, v2, ...)]`` (None where absent), or ``[]`` when
-    no node has that key.
+    (on the engine's pinned view of the visible LSN, held for the call), and returns
+    ``make(values)`` for the one node found, ``values`` the stored values of ``props`` (None
+    where absent), or ``()`` when no node has that key.
 
     None when it cannot answer exactly as ``key_lookup_node`` + ``row`` on that view would, so
     the caller takes that general path: the catalog is no longer ``version`` (a schema or
     index change since), the view predates the last schema change (its ``catalog_version``
-    differs) or the index, ``value`` is neither an int nor a str (or has no one-call key), or
-    several nodes match.  O(1) + one native call (two when the row is not in the row cache)."""
+    differs) or the index, ``value`` is neither an int nor a str (or has no one-call key),
+    several nodes match, or ``make`` returned None.
 
-    __slots__ = ("_engine", "_key", "_props", "_version")
+    Answers are kept per generation (``GraphState.answers``, bounded like the row cache) with
+    the node and version they were made from; a kept answer is returned only after the C
+    index probe confirms that the key still finds exactly that node at that version at the
+    view's LSN (``Store.key1_is``), so a kept answer is never stale.  O(1) + one native call
+    (three when nothing is kept for the key: the probe, the lookup and, when the row is not
+    in the row cache, the row)."""
 
-    def __init__(self, engine, label: str, prop: str, props: tuple, version):
+    __slots__ = ("_engine", "_props", "_version", "_make", "_tag", "_index", "_from")
+
+    def __init__(self, engine, label: str, prop: str, props: tuple, version, make):
         self._engine = engine
-        self._key = (label, (prop,))
         self._props = props
-        self._version = version
+        self._make = make
+        self._tag = next(_POINT_TAGS)
+        # what the checks of a view come to under catalog ``version`` (it fixes the index and
+        # the schema history): the index, and the first LSN a view may have to read it
+        cat = engine.state.catalog
+        spec = cat.user_indexes.get((label, (prop,))) if cat.version == version else None
+        old = cat.replaced_schemas
+        self._version = version if spec is not None else None    # None: never answers
+        self._index = spec.index_id if spec is not None else 0
+        self._from = max(spec.since if spec is not None else 0, old[-1][0] if old else 0)
 
     def __call__(self, value):
-        v = self._engine.pinned_view()          # the pin, while v is referenced
-        cat = v._cat
-        if cat.version != self._version:
+        if type(value) is not int and type(value) is not str:
             return None
-        spec = cat.user_indexes.get(self._key)
+        eng = self._engine
+        st = eng.state
+        v = st.shared_view                      # the pin, while v is referenced
+        if v is None or v.lsn != st.visible_lsn or st.retired:
+            v = eng.pinned_view()
+            st = v._st
         snap = v.lsn
-        old = cat.replaced_schemas
-        if spec is None or spec.since > snap or (old and snap < old[-1][0]):
-            return None
+        if v._cat.version != self._version or snap < self._from:
+            return None          # another catalog; a view older than the index or the schema
+        answers = st.answers
+        mk = (self._tag, value)
+        kept = answers.get(mk)
+        store = v._store
         try:
-            got = v._store.key_point(spec.index_id, value, snap)
+            if kept is not None:
+                nid, ver, ans = kept
+                if type(value) is int:           # (kept: key_point took it, an int64)
+                    rc = store.key1i_is(self._index, snap, value, nid, ver)
+                    if rc == 1:
+                        return ans
+                    if rc < 0:
+                        core.check_read(rc, "key lookup")
+                elif store.key1_is(self._index, value, snap, nid, ver):
+                    return ans
+            got = store.key_point(self._index, value, snap)
         except core.Corrupt as e:
             raise corruption(e) from None
         if got is None:
             return None
         ids, ver = got
         if not ids:
-            return []
-        if len(ids) > 1 or ver is None:
-            return None
-        nid = ids[0]
-        row = v.rows.get((nid, ver)) or _load_row(v._st, snap, nid, ver)
-        if row is None:
-            return None
-        return [tuple(map(row[1].get, self._props))]
+            kept = (core.NO_NODE, 0, ())
+        else:
+            if len(ids) > 1 or ver is None:
+                return None
+            nid = ids[0]
+            row = v.rows.get((nid, ver)) or _load_row(st, snap, nid, ver)
+            if row is None:
+                return None
+            ans = self._make(tuple(map(row[1].get, self._props)))
+            if ans is None:
+                return None
+            kept = (nid, ver, ans)
+        if len(answers) >= ROW_CACHE:
+            answers.clear()
+        answers[mk] = kept
+        return kept[2]
+
+
+_POINT_TAGS = count(1)
 
 
 _EMPTY_VIEW = MappingProxyType({})

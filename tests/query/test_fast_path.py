@@ -56,11 +56,19 @@ class FastVsGeneral(RuleBasedStateMachine):
         self.schema = None
         self.model = {}                 # node id -> (label, props), committed
         self.held = []                  # (snapshot, model copy, schema name at its start)
+        # a second database running the same texts (one shared PreparedQuery per text): its
+        # answers stay its own, whatever happens to the first
+        self.other = lpgdb.connect(":memory:")
+        self.other.create_index("P", "k")
+        with self.other.transaction() as tx:
+            for k in (0, 1, "a"):
+                tx.create_node("P", {"k": k, "name": f"other {k}"})
 
     def teardown(self):
         for s, _m, _sc in self.held:
             s.close()
         self.db.close()
+        self.other.close()
 
     def _write(self, fn):
         try:
@@ -83,6 +91,16 @@ class FastVsGeneral(RuleBasedStateMachine):
         self._write(lambda tx: tx.update_node(nid, set={"k": k}))
         label, props = self.model[nid]
         self.model[nid] = (label, {**props, "k": k})
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data(), name=NAMES)
+    def rename(self, data, name):
+        """The key stays, the value read changes: an answer kept for the key is stale."""
+        nid = data.draw(st.sampled_from(sorted(self.model)))
+        self._write(lambda tx: tx.update_node(nid, set={"name": name}))
+        label, props = self.model[nid]
+        props = {k: v for k, v in props.items() if k != "name"}
+        self.model[nid] = (label, props if name is None else {**props, "name": name})
 
     @precondition(lambda self: self.model)
     @rule(data=st.data())
@@ -173,6 +191,9 @@ class FastVsGeneral(RuleBasedStateMachine):
                 if q in POINT:
                     want = self.want(q, self.model, k)
                     assert general[1] == _typed(want), (q, k, general, want)
+                    mine = [(f"other {o}", o) if q == POINT[0] else (f"other {o}",) for o in (0, 1, "a")
+                            if _eq(o, k)]
+                    assert _typed(self.other.execute(q, params).fetchall()) == _typed(mine), (q, k)
         for s, m, _sc in self.held:     # held snapshots see neither later commits nor later schemas
             for k in (0, "a"):
                 assert _typed(s.execute(POINT[0], {"k": k}).fetchall()) == \
@@ -198,8 +219,6 @@ def test_the_fast_runners_answer_the_common_calls():
         fast = db._statements[q]._fast
         assert fast is not None, q
         got = fast(params, db.query_defaults)
-        if got is None:          # a point runner hands every 64th run to the size check
-            got = fast(params, db.query_defaults)
         assert got.fetchall() == want, q
         assert db.execute(q, params).fetchall() == want
     fast = db._statements[POINT[1]]._fast
@@ -220,21 +239,56 @@ def test_the_fast_runners_answer_the_common_calls():
         db.execute("RETURN 1")
 
 
-def test_the_point_runner_leaves_the_size_check_to_the_general_path():
-    """A plan made with statistics is remade when the graph grows past 4x; the point runner
-    hands one run in _SIZE_CHECK_EVERY to the general path, whose next plan_for checks it."""
+def test_a_point_plan_reads_no_statistics_and_a_scan_is_replanned_as_the_graph_grows():
+    """The point plan is an index seek at any size (the planner reads no counts for a seek), so
+    its fast runner needs no size check; a plan made with statistics is remade when the graph
+    grows past 4x (plan_for counts its runs and checks the size every _SIZE_CHECK_EVERY)."""
     db = lpgdb.connect(":memory:")
     db.create_index("P", "k")
     with db.transaction() as tx:
         for i in range(10):
             tx.create_node("P", {"k": i, "name": f"n{i}"})
-    q = "MATCH (p:P {k: $k}) RETURN p.name AS size_check"
-    assert db.execute(q, {"k": 1}).fetchall() == [("n1",)]
-    pq = db._statements[q]._pq
-    first = pq._last
-    assert first[1].used_stats and db._statements[q]._fast is not None
+    point = "MATCH (p:P {k: $k}) RETURN p.name AS size_check"
+    scan = "MATCH (p:P) WHERE p.name = $n RETURN p.k"
+    assert db.execute(point, {"k": 1}).fetchall() == [("n1",)]
+    assert db.execute(scan, {"n": "n1"}).fetchall() == [(1,)]
+    pq, sq = db._statements[point]._pq, db._statements[scan]._pq
+    first, sfirst = pq._last, sq._last
+    assert not first[1].used_stats and sfirst[1].used_stats
+    assert db._statements[point]._fast is not None
     db.bulk_load(nodes=(("P", {"k": i, "name": f"n{i}"}) for i in range(10, 1000)))
     for i in range(3 * 64):
-        assert db.execute(q, {"k": i}).fetchall() == [(f"n{i}",)]
-    assert pq._last is not first and pq._last[2] >= 1000       # remade at the new size
+        assert db.execute(point, {"k": i}).fetchall() == [(f"n{i}",)]
+        assert db.execute(scan, {"n": f"n{i}"}).fetchall() == [(i,)]
+    assert pq._last is first                                   # the seek is kept
+    assert sq._last is not sfirst and sq._last[2] >= 1000       # remade at the new size
     db.close()
+
+
+def test_two_databases_running_one_text_keep_their_fast_runners():
+    """The PreparedQuery of a text is shared by every database of the process; each database's
+    statement keeps the fast runner of its own catalog's plan, so alternating two databases
+    neither rebuilds the runners nor mixes their answers."""
+    dbs = [lpgdb.connect(":memory:") for _ in range(2)]
+    for j, db in enumerate(dbs):
+        db.create_index("P", "k")
+        with db.transaction() as tx:
+            for i in range(5):
+                tx.create_node("P", {"k": i, "name": f"db{j}-{i}"})
+    q = POINT[1]
+    for db in dbs:
+        db.execute(q, {"k": 0})
+    runners = [db._statements[q]._fast for db in dbs]
+    assert all(r is not None for r in runners)
+    assert dbs[0]._statements[q]._pq is dbs[1]._statements[q]._pq
+    for i in range(5):
+        for j, db in enumerate(dbs):
+            assert db.execute(q, {"k": i}).fetchall() == [(f"db{j}-{i}",)]
+            assert runners[j]({"k": i}, db.query_defaults).fetchall() == [(f"db{j}-{i}",)]
+    assert [db._statements[q]._fast for db in dbs] == runners       # not rebuilt
+    with dbs[1].transaction() as tx:                                # a write to one of them
+        tx.create_node("P", {"k": 7, "name": "new"})
+    assert dbs[1].execute(q, {"k": 7}).fetchall() == [("new",)]
+    assert dbs[0].execute(q, {"k": 7}).fetchall() == []
+    for db in dbs:
+        db.close()
