@@ -31,24 +31,30 @@
 
 /* ---- ID-space maps ---------------------------------------------------------------------------- */
 
-/* Open addressing, linear probing, at most 3/4 full; 16 bytes a slot (10M integer keys: 2^24
- * slots = 256 MiB, and 128 + 256 MiB while it doubles there; it was 32-byte slots at most
- * half full, 1 GiB + 512 MiB).
- *   integer maps: a = the key, b = the value + 1 (b == 0: empty);
- *   text maps:    a = the key's hash (top bit set; a == 0: empty), b = the offset in heap of
- *                 the entry [value u64][length u32][key bytes] (unaligned: read with memcpy). */
+/* Open addressing, linear probing, at most 3/4 full.
+ *   integer maps: 16 bytes a slot (10M keys: 2^24 slots = 256 MiB, and 128 + 256 MiB while it
+ *                 doubles there): a = the key, b = the value + 1 (b == 0: empty);
+ *   text maps:    32 bytes a slot (two islots): a = the key's hash (top bit set; a == 0: empty);
+ *                 a key of at most INLINE_KEY bytes is kept in the second islot (its length,
+ *                 then its bytes) and b is the value, so a probe reads one cache line; a longer
+ *                 key (length byte LONG_KEY) has b = the offset in heap of the entry
+ *                 [value u64][length u32][key bytes] (unaligned: read with memcpy). */
 typedef struct {
     uint64_t a, b;
 } islot;
 
 struct lpg_idmap {
     int integer;              /* keys are int64 (8 bytes LE), else UTF-8 text */
-    islot *slot;              /* four slots a cache line */
+    islot *slot;              /* integer maps: cap slots; text maps: 2 * cap islots (64-aligned) */
+    void *raw;                /* the allocation holding slot */
     size_t cap, n;            /* slots (a power of two, or 0), entries */
-    buf heap;                 /* text maps' entries */
+    buf heap;                 /* text maps' long keys */
 };
 
-#define IDMAP_ENTRY 12        /* a text entry's value and length before its key bytes */
+#define IDMAP_ENTRY 12        /* a long text entry's value and length before its key bytes */
+#define INLINE_KEY 15
+#define LONG_KEY 0xff
+#define SLOT_WORDS(m) ((m)->integer ? 1u : 2u)
 
 static uint64_t mix(uint64_t h)
 {
@@ -91,7 +97,7 @@ void lpg_idmap_free(lpg_idmap *m)
 {
     if (!m)
         return;
-    free(m->slot);
+    free(m->raw);
     buf_free(&m->heap);
     free(m);
 }
@@ -128,6 +134,12 @@ static uint64_t key_hash_of(const lpg_idmap *m, const uint8_t *k, size_t n)
     return bytes_hash(k, n);
 }
 
+/* Slot i's first islot. */
+static inline islot *slot_at(const lpg_idmap *m, size_t i)
+{
+    return &m->slot[m->integer ? i : 2 * i];
+}
+
 static int slot_used(const lpg_idmap *m, const islot *s)
 {
     return m->integer ? s->b != 0 : s->a != 0;
@@ -137,6 +149,8 @@ static uint64_t slot_val(const lpg_idmap *m, const islot *s)
 {
     if (m->integer)
         return s->b - 1;
+    if (((const uint8_t *)&s[1])[0] != LONG_KEY)
+        return s->b;
     uint64_t v;
     memcpy(&v, m->heap.p + s->b, 8);
     return v;
@@ -159,12 +173,20 @@ static size_t find_slot(const lpg_idmap *m, uint64_t h, const uint8_t *k, size_t
         }
     }
     for (;; i = (i + 1) & mask) {
-        const islot *s = &m->slot[i];
+        const islot *s = &m->slot[2 * i];
         if (s->a == 0) {
             *found = 0;
             return i;
         }
         if (s->a == h) {
+            const uint8_t *kb = (const uint8_t *)&s[1];
+            if (kb[0] != LONG_KEY) {
+                if (kb[0] == n && memcmp(kb + 1, k, n) == 0) {
+                    *found = 1;
+                    return i;
+                }
+                continue;
+            }
             uint32_t len;
             memcpy(&len, m->heap.p + s->b + 8, 4);
             if (len == n && memcmp(m->heap.p + s->b + IDMAP_ENTRY, k, n) == 0) {
@@ -177,23 +199,25 @@ static size_t find_slot(const lpg_idmap *m, uint64_t h, const uint8_t *k, size_t
 
 static int idmap_grow(lpg_idmap *m)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 1024;
-    if (ncap > SIZE_MAX / sizeof(islot))
+    size_t ncap = m->cap ? m->cap * 2 : 1024, w = SLOT_WORDS(m);
+    if (ncap > SIZE_MAX / sizeof(islot) / w)
         return LPG_ENOMEM;
-    islot *ns = calloc(ncap, sizeof(islot));
-    if (!ns)
+    void *raw = calloc(ncap * w + 4, sizeof(islot));      /* + a cache line to align to */
+    if (!raw)
         return LPG_ENOMEM;
-    hint_huge(ns, ncap * sizeof(islot));     /* probed at random: TLB misses otherwise */
+    islot *ns = (islot *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    hint_huge(ns, ncap * w * sizeof(islot));     /* probed at random: TLB misses otherwise */
     for (size_t i = 0; i < m->cap; i++) {
-        const islot *s = &m->slot[i];
+        const islot *s = slot_at(m, i);
         if (!slot_used(m, s))
             continue;
         size_t j = (size_t)(m->integer ? int_hash(s->a) : s->a) & (ncap - 1);
-        while (slot_used(m, &ns[j]))
+        while (slot_used(m, &ns[j * w]))
             j = (j + 1) & (ncap - 1);
-        ns[j] = *s;
+        memcpy(&ns[j * w], s, w * sizeof(islot));
     }
-    free(m->slot);
+    free(m->raw);
+    m->raw = raw;
     m->slot = ns;
     m->cap = ncap;
     return LPG_OK;
@@ -212,15 +236,21 @@ static int idmap_put(lpg_idmap *m, const uint8_t *k, size_t n, uint64_t val, uin
     uint64_t h = key_hash_of(m, k, n);
     int found;
     size_t i = find_slot(m, h, k, n, &found);
+    islot *s = slot_at(m, i);
     if (found) {
         if (old)
-            *old = slot_val(m, &m->slot[i]);
+            *old = slot_val(m, s);
         return LPG_EEXIST;
     }
-    islot *s = &m->slot[i];
     if (m->integer) {
         memcpy(&s->a, k, 8);
         s->b = val + 1;
+    } else if (n <= INLINE_KEY) {
+        uint8_t *kb = (uint8_t *)&s[1];
+        kb[0] = (uint8_t)n;
+        memcpy(kb + 1, k, n);
+        s->a = h;
+        s->b = val;
     } else {
         uint8_t head[IDMAP_ENTRY];
         uint32_t len = (uint32_t)n;
@@ -233,6 +263,7 @@ static int idmap_put(lpg_idmap *m, const uint8_t *k, size_t n, uint64_t val, uin
         }
         if (m->heap.cap != cap)
             hint_huge(m->heap.p, m->heap.cap);
+        ((uint8_t *)&s[1])[0] = LONG_KEY;
         s->a = h;
         s->b = off;
     }
@@ -248,7 +279,7 @@ static int idmap_get(const lpg_idmap *m, const uint8_t *k, size_t n, uint64_t *v
     size_t i = find_slot(m, key_hash_of(m, k, n), k, n, &found);
     if (!found)
         return LPG_ENOTFOUND;
-    *val = slot_val(m, &m->slot[i]);
+    *val = slot_val(m, slot_at(m, i));
     return LPG_OK;
 }
 
@@ -799,11 +830,11 @@ static int resolve_refs(lpg_csv *c, uint32_t col, size_t n, const uint8_t *base)
             size_t i = m->cap ? find_slot(m, hs[q % PFRING], key, klen, &found) : 0;
             if (!found)
                 return fail(c, LPG_CSVE_NO_ID, c->lines[q], col + 1, base, base + k->roff[q], k->rlen[q], 0);
-            vals[q] = slot_val(m, &m->slot[i]);
+            vals[q] = slot_val(m, slot_at(m, i));
         }
-        if (r >= PF1 && r - PF1 < n && m->cap && !m->integer) {   /* the entry of row q's first slot */
-            const islot *sl = &m->slot[(size_t)hs[(r - PF1) % PFRING] & mask];
-            if (sl->a) {      /* the entry's head and (for keys up to ~20 bytes) its key */
+        if (r >= PF1 && r - PF1 < n && m->cap && !m->integer) {   /* a long key's entry */
+            const islot *sl = slot_at(m, (size_t)hs[(r - PF1) % PFRING] & mask);
+            if (sl->a && ((const uint8_t *)&sl[1])[0] == LONG_KEY) {   /* its head and key */
                 __builtin_prefetch(m->heap.p + sl->b);
                 __builtin_prefetch(m->heap.p + sl->b + IDMAP_ENTRY + 20);
             }
@@ -821,7 +852,7 @@ static int resolve_refs(lpg_csv *c, uint32_t col, size_t n, const uint8_t *base)
             uint64_t h = key_hash_of(m, key, klen);
             hs[r % PFRING] = h;
             if (m->cap)
-                __builtin_prefetch(&m->slot[(size_t)h & mask]);
+                __builtin_prefetch(slot_at(m, (size_t)h & mask));
         }
     }
     return LPG_OK;

@@ -198,16 +198,18 @@ def test_packer_checks_the_bounds_it_is_given():
 
 
 def test_id_maps_across_their_growth_agree_with_a_dict():
-    """Keys put in column chunks through several doublings of the table (16-byte slots, at most
-    3/4 full): every key maps to its value, a key put again is a duplicate naming its first
+    """Keys put in column chunks through several doublings of the table (at most 3/4 full;
+    short text keys in the slot, long ones beside it): every key maps to its value, a key put again is a duplicate naming its first
     value, and an unknown key is reported (integer and text maps)."""
     rnd = random.Random(3)
     for integer in (True, False):
         m = core.IdMap(integer)
         keys = [rnd.randrange(-2 ** 62, 2 ** 62) for _ in range(20_000)]
         keys = list(dict.fromkeys(keys))
-        if not integer:
-            keys = [f"{k}é" if k % 3 else str(k) for k in keys]
+        if not integer:      # long keys (kept beside the table) and short ones (kept in the slot)
+            keys = list(dict.fromkeys(str(k) if k % 3 == 0 else f"{k}é" if k % 3 == 1 else
+                                      f"{k % 10 ** (k % 17)}"[:15] for k in keys))
+            assert {len(k.encode()) for k in keys} >= {1, 14, 15, 16, 21}
         model = {}
 
         def column(ks):
