@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from functools import partial
 import weakref
 from array import array
 from itertools import accumulate
@@ -773,6 +772,8 @@ _store_degree_of = lib.lpg_store_degree_of
 store_key_id_int = lib.lpg_store_key_id_int      # (h, index, ival, snap) -> id | negative status
 store_key_id_str = lib.lpg_store_key_id_str      # (h, index, utf8, len, snap) -> id | negative status
 store_degree_of = lib.lpg_store_degree_of        # (h, nid, dir code, types, ntypes, snap) -> degree | status
+store_key1i_is = _store_key1i_is                  # (h, index, snap, ival, nid, ver) -> 1 | 0 | status:
+                                                  # Store.key1_is of an int64 (view.PointRead)
 ENOTFOUND = lib.LPG_ENOTFOUND
 _KEY1_CAP = 8          # ids a point lookup returns without a second call
 _ECORRUPT = lib.LPG_ECORRUPT
@@ -803,10 +804,6 @@ def _fcheck(rc: int, what: str) -> int:
 
 check_read = _fcheck
 """``check`` for a read of base files: ``Corrupt`` (storage names the file) for damage."""
-
-
-def _closed_store(*args):
-    raise errors.InterfaceError("Store is closed")
 
 
 _key1_out = ffi.new("uint8_t[]", 70_000)
@@ -1013,10 +1010,6 @@ class Store(_Native):
         check(lib.lpg_store_new(node_base, edge_base, out), "Store: new")
         self._h = ffi.gc(out[0], lib.lpg_store_free)
         self._s = _StoreScratch()
-        # key1i_is(index, snap, ival, nid, ver) -> status: key1_is of an int64 ``ival`` with no
-        # Python frame (the C function bound to this store; OverflowError past int64, the raw
-        # status, negative for an error: ``check_read``).  The hot probe of view.PointRead.
-        self.key1i_is = partial(_store_key1i_is, self._h)
         self._files = []                       # attached File objects: must outlive the store
         self.node_base, self.edge_base = node_base, edge_base
 
@@ -1318,10 +1311,6 @@ class Store(_Native):
             return None
         v = info[1]
         return ffi.unpack(ids, n), (None if v == LSN_INF else v)
-
-    def close(self) -> None:
-        self.key1i_is = _closed_store
-        super().close()
 
     def key1_is(self, index: int, value, snap: int, nid: int, ver: int) -> bool:
         """Whether ``key_point(index, value, snap)`` would find exactly the one node ``nid`` at

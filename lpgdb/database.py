@@ -371,7 +371,10 @@ class Database:
         The statement is kept by its text (``prepare``), so a repeated text skips parsing,
         checking and planning: one dictionary lookup, then the run.  A text seen for the first
         time is parsed within the query's timeout, and the run gets what is left of it."""
-        stmt = self._statements.get(query) if type(query) is str else None
+        try:
+            stmt = self._statements.get(query)
+        except TypeError:                   # unhashable: prepare() says what is wrong
+            stmt = None
         if stmt is not None:                # (close() empties _statements)
             fast = stmt._fast
             if fast is not None and not options:

@@ -59,6 +59,7 @@ DELETED = core.NODE_DELETED
 #: refresh, an attach's generation) and every schema or index change takes the next one, so a
 #: plan cache keyed by the version can never meet an old number for a different catalog.
 _CATALOG_VERSIONS = count(1)
+ANSWERS = 32768     # point-read answers kept per generation (GraphState.keep_answer)
 
 class KeySpec:
     """A hash index over nodes: ``key_of(labels, props) -> tuple | None`` decides membership.
@@ -449,7 +450,8 @@ class GraphState:
         self.applied_lsn = base_lsn
         self.visible_lsn = base_lsn                         # newest LSN new snapshots read at
         self.rows: dict = {}        # (node id, version) -> (labels, props): decoded rows (view.py)
-        self.answers: dict = {}     # (point read, key) -> (node id, version, answer): view.PointRead
+        self.answers: dict = {}     # point read -> {key: (node id, version, answer)}: keep_answer
+        self._answers_n = 0
         self.shared_view = None     # the view engine.pinned_view hands out (cleared by publish)
         self._readers: dict = {}    # id(view) -> LSN of every live reader view (see "readers")
         self._readers_lock = threading.Lock()               # publish; freeing the overlay once
@@ -483,6 +485,22 @@ class GraphState:
         if self.catalog.on_labelset == self.store.set_labelset:
             self.catalog.on_labelset = None
         self.store.close()
+
+    def keep_answer(self, tag: int, key, kept: tuple) -> None:
+        """Keep ``kept`` = (node id, version, answer) for ``key`` of point read ``tag``
+        (view.PointRead: an answer is handed out again only after a probe finds that node
+        version under the key).  At most ``view.ROW_CACHE`` answers per generation, like the
+        row cache; all are dropped when that is passed.  O(1)."""
+        answers = self.answers
+        if self._answers_n >= ANSWERS:
+            answers.clear()
+            self._answers_n = 0
+        mine = answers.get(tag)
+        if mine is None:
+            mine = answers[tag] = {}
+        if key not in mine:
+            self._answers_n += 1
+        mine[key] = kept
 
     # -- readers ---------------------------------------------------------------------------------
     # A reader is a GraphView registered in ``_readers`` (``id(view) -> LSN``) from its creation

@@ -628,7 +628,7 @@ class PointRead:
     differs) or the index, ``value`` is neither an int nor a str (or has no one-call key),
     several nodes match, or ``make`` returned None.
 
-    Answers are kept per generation (``GraphState.answers``, bounded like the row cache) with
+    Answers are kept per generation (``GraphState.keep_answer``, bounded like the row cache) with
     the node and version they were made from; a kept answer is returned only after the C
     index probe confirms that the key still finds exactly that node at that version at the
     view's LSN (``Store.key1_is``), so a kept answer is never stale.  O(1) + one native call
@@ -652,7 +652,8 @@ class PointRead:
         self._from = max(spec.since if spec is not None else 0, old[-1][0] if old else 0)
 
     def __call__(self, value):
-        if type(value) is not int and type(value) is not str:
+        t = type(value)
+        if t is not int and t is not str:
             return None
         eng = self._engine
         st = eng.state
@@ -663,15 +664,14 @@ class PointRead:
         snap = v.lsn
         if v._cat.version != self._version or snap < self._from:
             return None          # another catalog; a view older than the index or the schema
-        answers = st.answers
-        mk = (self._tag, value)
-        kept = answers.get(mk)
+        mine = st.answers.get(self._tag)
+        kept = mine.get(value) if mine is not None else None
         store = v._store
         try:
             if kept is not None:
                 nid, ver, ans = kept
-                if type(value) is int:           # (kept: key_point took it, an int64)
-                    rc = store.key1i_is(self._index, snap, value, nid, ver)
+                if t is int:                     # (kept: key_point took it, an int64)
+                    rc = core.store_key1i_is(store._h, self._index, snap, value, nid, ver)
                     if rc == 1:
                         return ans
                     if rc < 0:
@@ -681,6 +681,8 @@ class PointRead:
             got = store.key_point(self._index, value, snap)
         except core.Corrupt as e:
             raise corruption(e) from None
+        except TypeError:                       # a closed store (no handle): key_point says so
+            got = store.key_point(self._index, value, snap)
         if got is None:
             return None
         ids, ver = got
@@ -697,9 +699,7 @@ class PointRead:
             if ans is None:
                 return None
             kept = (nid, ver, ans)
-        if len(answers) >= ROW_CACHE:
-            answers.clear()
-        answers[mk] = kept
+        st.keep_answer(self._tag, value, kept)
         return kept[2]
 
 
