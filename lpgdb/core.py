@@ -81,6 +81,9 @@ def crc32c(data, crc: int = 0) -> int:
 # ---- multi-version indexes --------------------------------------------------------------------
 
 KEY_MAX = lib.LPG_KEY_MAX   # longest key the native indexes hold
+# Store.keys_fresh verdicts
+KEYS_FRESH, KEYS_TWICE, KEYS_HELD, KEYS_PYTHON = (lib.LPG_KEYS_FRESH, lib.LPG_KEYS_TWICE, lib.LPG_KEYS_HELD,
+                                                  lib.LPG_KEYS_PYTHON)
 MAX_ID = 1 << 40            # node and edge ids the native structures accept (ids < 2^40)
 
 LSN_INF = 2**64 - 1
@@ -1386,6 +1389,24 @@ class Store(_Native):
                                              ffi.from_buffer("uint64_t[]", offsets), n, snap, out),
                 "key lookup")
         return ffi.unpack(out, n)
+
+    def keys_fresh(self, index: int, snap: int, blob: bytes, offs, tags, mask: bytes, name: str) -> int:
+        """lpg_store_keys_fresh: KEYS_FRESH when the key of property ``name`` of every row
+        blob[offs[r]:offs[r+1]] whose tag (``tags``, array('I')) is set in ``mask`` is unique
+        among them and held by no node at ``snap`` under ``index``; KEYS_TWICE, KEYS_HELD or
+        KEYS_PYTHON (a value C does not make a key of) otherwise.  One call, one lock; O(bytes +
+        keys) expected."""
+        n = len(offs) - 1
+        if n < 0 or len(tags) != n or getattr(tags, "itemsize", 0) != 4 or getattr(offs, "itemsize", 0) != 8:
+            raise errors.InterfaceError("Store.keys_fresh: need array('Q') offsets and array('I') tags, one per row")
+        verdict = ffi.new("int *")
+        nm = name.encode("utf-8")
+        _fcheck(lib.lpg_store_keys_fresh(self._hh(), index, snap, blob if blob else ffi.NULL, len(blob),
+                                         ffi.from_buffer("uint64_t[]", offs), n,
+                                         ffi.from_buffer("uint32_t[]", tags) if n else ffi.NULL,
+                                         mask if mask else ffi.NULL, len(mask), nm if nm else ffi.NULL, len(nm),
+                                         verdict), "key check")
+        return verdict[0]
 
     # -- writes --
     def node_put(self, nid, lset, props: bytes, lsn, floor) -> None:

@@ -490,7 +490,8 @@ class _WriteSet:
     """What a transaction changed, for the incremental schema check."""
 
     def __init__(self, nodes_written, nodes_deleted, edges_written, edges_deleted,
-                 node_images=None, edge_images=None, first_new_node=None, node_puts=None):
+                 node_images=None, edge_images=None, first_new_node=None, node_puts=None,
+                 node_runs=None, edge_runs=None):
         self.nodes_written = nodes_written
         self.nodes_deleted = nodes_deleted
         self.edges_written = edges_written
@@ -499,6 +500,9 @@ class _WriteSet:
         self.edge_images = edge_images
         self.first_new_node = first_new_node    # ids from here on were created by the transaction
         self.node_puts = node_puts              # (id, packed map) of each written node
+        # the columns of the commit record's NODES_COLS / EDGES_COLS ops (records.cols_ops runs)
+        self.node_runs = node_runs
+        self.edge_runs = edge_runs
 
 
 _REACH_MEMO = 1 << 20   # node ids count_reach may hold in remembered frontiers
@@ -579,10 +583,12 @@ class Transaction(_Reader):
         try:
             gt = _schema.of(self._view.schema)
             puts: list = []
-            ops = self._ops(puts)        # each after-image packed once: the log's and the check's
+            node_runs: list = []
+            edge_runs: list = []
+            ops = self._ops(puts, node_runs, edge_runs)  # each after-image packed once: the log's and the check's
             if gt is not None and (self._nodes or self._edges):
                 from .schema import validate
-                violations = validate.validate_commit(gt, self, self._write_set(puts))
+                violations = validate.validate_commit(gt, self, self._write_set(puts, node_runs, edge_runs))
                 if violations:
                     raise SchemaViolationError(violations)
             # a bulk op's rows may be attached (files built at commit); the transaction's own
@@ -623,10 +629,12 @@ class Transaction(_Reader):
         return False
 
     # -- building the log record ---------------------------------------------------------------
-    def _ops(self, puts: Optional[list] = None) -> list:
+    def _ops(self, puts: Optional[list] = None, node_runs: Optional[list] = None,
+             edge_runs: Optional[list] = None) -> list:
         """The commit record's ops: the nodes and edges this transaction created as columns
         (records.cols_ops), its other writes op by op.  ``(id, packed map)`` of every node it
-        writes is appended to ``puts`` (the schema check reads them).
+        writes is appended to ``puts``, and the columns of the column ops to ``node_runs`` and
+        ``edge_runs`` (the schema check reads them).
 
         New ids are handed out ascending, and each new node or edge enters its buffer when it
         is created, so the buffers hold them in id order.  A bulk op of the same transaction
@@ -644,7 +652,7 @@ class Transaction(_Reader):
         nids = [nid for nid, _img in live]
         puts += zip(nids, packed)
         if cols and live and min(nids) >= base_nodes:       # all new: columns
-            node_puts = records.cols_ops(nids, [img[0] for _nid, img in live], packed)
+            node_puts = records.cols_ops(nids, [img[0] for _nid, img in live], packed, runs=node_runs)
         else:
             ids, labels, maps = [], [], []
             for (nid, img), m in zip(live, packed):
@@ -655,7 +663,7 @@ class Transaction(_Reader):
                 else:
                     node_puts.append(records.op_node_put_packed(nid, img[0], m))
             if ids:
-                node_puts += records.cols_ops(ids, labels, maps)
+                node_puts += records.cols_ops(ids, labels, maps, runs=node_runs)
         ids, labels, srcs, dsts, props = [], [], [], [], []
         for eid, img in self._edges.items():
             if img is None:
@@ -670,15 +678,16 @@ class Transaction(_Reader):
             else:
                 edge_puts.append(records.op_edge_put(eid, img[0], img[1], img[2], img[3]))
         if ids:
-            edge_puts += records.cols_ops(ids, labels, records.pack_props_many(props), srcs, dsts)
+            edge_puts += records.cols_ops(ids, labels, records.pack_props_many(props), srcs, dsts, edge_runs)
         return self._extra_ops + node_puts + edge_dels + edge_puts + dels
 
-    def _write_set(self, node_puts: Optional[list] = None) -> _WriteSet:
+    def _write_set(self, node_puts: Optional[list] = None, node_runs: Optional[list] = None,
+                   edge_runs: Optional[list] = None) -> _WriteSet:
         nw = {n for n, img in self._nodes.items() if img is not None}
         nd = {n for n, img in self._nodes.items() if img is None and n < self._base_nodes}
         ew = {e for e, img in self._edges.items() if img is not None}
         return _WriteSet(nw, nd, ew, dict(self._base_deleted_edges), self._nodes, self._edges,
-                         self._base_nodes, node_puts)
+                         self._base_nodes, node_puts, node_runs, edge_runs)
 
     # -- reads merged with the buffer ------------------------------------------------------------
     def _node_raw(self, nid):
@@ -707,6 +716,16 @@ class Transaction(_Reader):
             if labels is not None:
                 self._base_labels[nid] = labels
         return labels
+
+    def node_labels_many(self, ids) -> list:
+        """``node_labels`` of each id (the schema fast path's endpoints of many edges): the
+        labels kept when the edges were made, without a call per id when this transaction
+        wrote no node."""
+        if not self._nodes:
+            out = list(map(self._base_labels.get, ids))
+            if None not in out:
+                return out
+        return [self.node_labels(n) for n in ids]
 
     def _edge_raw(self, eid):
         if eid in self._edges:
@@ -861,11 +880,11 @@ class Transaction(_Reader):
             self._key_cache[ck] = tx_keys
         return sorted([n for n in base if n not in self._nodes] + tx_keys.get(kb, []))
 
-    def key_held(self, spec_name: str, kbs: list) -> bool:
-        """Whether a committed node holds one of the canonical key bytes ``kbs`` under index
-        ``spec_name`` (this transaction's writes aside: a True may be a node it rewrote), in
-        one native call (the schema fast path's probe)."""
-        return bool(kbs) and max(self._view.key_first_bytes(spec_name, kbs)) >= 0
+    def keys_fresh(self, spec_name: str, blob: bytes, offs, tags, mask: bytes, prop: str) -> int:
+        """``GraphView.keys_fresh`` against the committed graph (this transaction's writes
+        aside: KEYS_HELD may be a node it rewrote): the schema fast path's key check of its
+        written nodes, one native call."""
+        return self._view.keys_fresh(spec_name, blob, offs, tags, mask, prop)
 
     def untouched_key_nodes(self, spec_name: str, keys: Sequence[tuple]) -> List[List[int]]:
         """For each key, the ids of the committed nodes this transaction has not written or

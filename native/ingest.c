@@ -292,11 +292,18 @@ int lpg_rows_key(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t 
                  const uint8_t *mask, size_t nmask, const uint8_t *name, size_t nlen, uint8_t *flags,
                  lpg_rows **out)
 {
-    if ((blen && !blob) || !offs || (n && (!lset || !flags)) || (nmask && !mask) || (nlen && !name) || !out)
+    if ((blen && !blob) || !offs)
         return LPG_EINVAL;
     int rc = lpg_rows_check(blob, blen, offs, n);
-    if (rc)
-        return rc;
+    return rc ? rc : rows_key(blob, offs, n, lset, mask, nmask, name, nlen, flags, out);
+}
+
+int rows_key(const uint8_t *blob, const uint64_t *offs, size_t n, const uint32_t *lset, const uint8_t *mask,
+             size_t nmask, const uint8_t *name, size_t nlen, uint8_t *flags, lpg_rows **out)
+{
+    if ((n && (!lset || !flags)) || (nmask && !mask) || (nlen && !name) || !out)
+        return LPG_EINVAL;
+    int rc = LPG_OK;
     lpg_rows *r = calloc(1, sizeof *r);
     if (!r || !(r->offs = malloc((n + 1) * 8))) {
         lpg_rows_free(r);

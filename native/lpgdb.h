@@ -366,6 +366,22 @@ int64_t lpg_store_key1s_is(lpg_store *s, uint32_t index, uint64_t snap, const ui
                            uint64_t nid, uint64_t ver);
 int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t keys_len,
                              const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out);
+/* The schema fast path's key check of a commit's new rows (schema/fastpath.py), in one call:
+ * the canonical key of property `name` of each row r whose tag[r] has mask[tag[r]] set (as
+ * lpg_rows_key makes it; n rows blob[offs[r] .. offs[r+1]), offs with n + 1 entries) must be
+ * unique among the rows and held by no node visible at snap under `index` (base files and
+ * overlay, as lpg_store_key_first_many).  *verdict: LPG_KEYS_FRESH (0) all unique and unheld;
+ * LPG_KEYS_TWICE two rows share a key; LPG_KEYS_HELD a key is held at snap (perhaps by a node
+ * the caller rewrites: it decides); LPG_KEYS_PYTHON a value C does not canonicalise, or NaN.
+ * LPG_EINVAL for a malformed blob or offsets (lpg_rows_check), LPG_ECORRUPT from a damaged file.
+ * O(bytes + keys) expected. */
+#define LPG_KEYS_FRESH 0
+#define LPG_KEYS_TWICE 1
+#define LPG_KEYS_HELD 2
+#define LPG_KEYS_PYTHON 3
+int lpg_store_keys_fresh(lpg_store *s, uint32_t index, uint64_t snap, const uint8_t *blob, size_t blen,
+                         const uint64_t *offs, size_t n, const uint32_t *tag, const uint8_t *mask, size_t nmask,
+                         const uint8_t *name, size_t nlen, int *verdict);
 
 /* Writes (the single writer).  lset UINT32_MAX deletes the node.  New edges become readable at
  * lpg_store_commit_end (once per commit).  LPG_EINVAL for an unknown label set, a stale lsn, or

@@ -22,6 +22,7 @@
 #include "lpgdb.h"
 #include "mpack.h"
 #include "rows.h"
+#include "vec.h"
 
 /* ---- many reads in one call ----------------------------------------------------------------- */
 
@@ -204,7 +205,7 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
     return mix(h ^ w);
 }
 
-static int grow(lpg_groups *g)
+static int groups_grow(lpg_groups *g)
 {
     size_t cap = g->cap * 2;
     if (cap > SIZE_MAX / sizeof(slot))
@@ -253,7 +254,7 @@ static int intern(lpg_groups *g, uint32_t *gid)
     g->slots[j] = (slot){h, off, (uint32_t)n, g->count};
     *gid = g->count++;
     if ((size_t)g->count * 2 > g->cap)
-        return grow(g);
+        return groups_grow(g);
     return LPG_OK;
 }
 
@@ -311,10 +312,10 @@ int lpg_groups_rows(lpg_groups *g, const uint8_t *blob, size_t blen, const uint6
 {
     if (!g || (blen && !blob) || !offs || (n && (!tag || !gid)) || !ngroups)
         return LPG_EINVAL;
-    int rc = lpg_rows_check(blob, blen, offs, n);
-    if (rc)
-        return rc;
-    for (size_t r = 0; r < n; r++) {
+    if (!offsets_ok(offs, n, blen))
+        return LPG_ECORRUPT;
+    int rc;
+    for (size_t r = 0; r < n; r++) {               /* each row exactly one map (lpg_rows_check) */
         g->sig.n = 0;
         uint8_t head[5] = {'R'};
         memcpy(head + 1, &tag[r], 4);
@@ -337,6 +338,8 @@ int lpg_groups_rows(lpg_groups *g, const uint8_t *blob, size_t blen, const uint6
                 if ((rc = put_class(g, &v)))
                     return rc;
             }
+            if (p != end)
+                return LPG_ECORRUPT;
         }
         if ((rc = intern(g, &gid[r])))
             return rc;

@@ -38,6 +38,7 @@
 #include "lpgdb.h"
 #include "store.h"
 #include "mpack.h"
+#include "rows.h"
 
 #define FREE_LSN LPG_LSN_INF
 
@@ -1537,6 +1538,23 @@ int lpg_store_key_get(lpg_store *s, uint32_t index, const uint8_t *key, size_t k
     return rc;
 }
 
+/* The smallest node holding `key` under `index` at `snap` (base files and overlay), or -1.  The
+ * caller holds s->lock (read). */
+static int key_first_locked(lpg_store *s, uint32_t index, const uint8_t *k, size_t kl, uint64_t snap, int64_t *best)
+{
+    tl_kb.n = 0;
+    int rc = base_key_nodes(s, index, k, kl, snap, &tl_kb);
+    if (rc)
+        return rc;
+    int64_t b = tl_kb.n ? (int64_t)tl_kb.v[0] : -1;
+    int64_t o = -1;
+    rc = lpg_keyidx_get_first_many(s->keys, index, k, kl, (const uint64_t[]){0, kl}, 1, snap, &o);
+    if (o >= 0 && (b < 0 || o < b))
+        b = o;
+    *best = b;
+    return rc;
+}
+
 int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, size_t keys_len,
                              const uint64_t *offsets, size_t n, uint64_t snap, int64_t *out)
 {
@@ -1547,21 +1565,83 @@ int lpg_store_key_first_many(lpg_store *s, uint32_t index, const uint8_t *keys, 
             return LPG_EBOUNDS;
     int rc = LPG_OK;
     pthread_rwlock_rdlock(&s->lock);
-    for (size_t i = 0; i < n && !rc; i++) {
-        const uint8_t *k = keys + offsets[i];
-        size_t kl = (size_t)(offsets[i + 1] - offsets[i]);
-        tl_kb.n = 0;
-        rc = base_key_nodes(s, index, k, kl, snap, &tl_kb);
-        if (rc)
-            break;
-        int64_t best = tl_kb.n ? (int64_t)tl_kb.v[0] : -1;
-        int64_t o = -1;
-        rc = lpg_keyidx_get_first_many(s->keys, index, k, kl, (const uint64_t[]){0, kl}, 1, snap, &o);
-        if (o >= 0 && (best < 0 || o < best))
-            best = o;
-        out[i] = best;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = key_first_locked(s, index, keys + offsets[i], (size_t)(offsets[i + 1] - offsets[i]), snap, &out[i]);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int lpg_store_keys_fresh(lpg_store *s, uint32_t index, uint64_t snap, const uint8_t *blob, size_t blen,
+                         const uint64_t *offs, size_t n, const uint32_t *tag, const uint8_t *mask, size_t nmask,
+                         const uint8_t *name, size_t nlen, int *verdict)
+{
+    if (!s || !verdict || !offs || (n && !tag))
+        return LPG_EINVAL;
+    if (n >= UINT32_MAX)
+        return LPG_EBOUNDS;
+    *verdict = LPG_KEYS_FRESH;
+    uint8_t *flags = malloc(n ? n : 1);
+    if (!flags)
+        return LPG_ENOMEM;
+    lpg_rows *r = NULL;
+    uint32_t *slot = NULL;
+    /* each key read within its row's bounds: the rest of a map is the caller's to check */
+    int rc = (blen && !blob) ? LPG_EINVAL : !offsets_ok(offs, n, blen) ? LPG_EBOUNDS
+             : rows_key(blob, offs, n, tag, mask, nmask, name, nlen, flags, &r);
+    if (rc == LPG_ECORRUPT)
+        rc = LPG_EINVAL;                        /* the caller's rows, not a file: not damage */
+    if (rc)
+        goto out;
+    size_t nk = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (flags[i] > 1) {                      /* a value C does not canonicalise, or NaN */
+            *verdict = LPG_KEYS_PYTHON;
+            goto out;
+        }
+        nk += flags[i];
+    }
+    if (!nk)
+        goto out;
+    /* uniqueness among the rows: open addressing over row numbers + 1, at most half full */
+    size_t cap = 16;
+    while (cap < 2 * nk)
+        cap <<= 1;
+    if (!(slot = calloc(cap, sizeof *slot))) {
+        rc = LPG_ENOMEM;
+        goto out;
+    }
+    const uint8_t *kb = r->blob.p;
+    const uint64_t *ko = r->offs;
+    for (size_t i = 0; i < n; i++) {
+        if (flags[i] != 1)
+            continue;
+        size_t kl = (size_t)(ko[i + 1] - ko[i]);
+        size_t h = (size_t)key_hash(kb + ko[i], kl) & (cap - 1);
+        for (; slot[h]; h = (h + 1) & (cap - 1)) {
+            size_t j = slot[h] - 1;
+            if ((size_t)(ko[j + 1] - ko[j]) == kl && memcmp(kb + ko[j], kb + ko[i], kl) == 0) {
+                *verdict = LPG_KEYS_TWICE;
+                goto out;
+            }
+        }
+        slot[h] = (uint32_t)(i + 1);
+    }
+    /* held by a node visible at snap (a key over LPG_KEY_MAX is in no index) */
+    pthread_rwlock_rdlock(&s->lock);
+    for (size_t i = 0; i < n && !rc && *verdict == LPG_KEYS_FRESH; i++) {
+        size_t kl = (size_t)(ko[i + 1] - ko[i]);
+        if (flags[i] != 1 || kl > LPG_KEY_MAX)
+            continue;
+        int64_t first = -1;
+        rc = key_first_locked(s, index, kb + ko[i], kl, snap, &first);
+        if (!rc && first >= 0)
+            *verdict = LPG_KEYS_HELD;
     }
     pthread_rwlock_unlock(&s->lock);
+out:
+    free(slot);
+    lpg_rows_free(r);
+    free(flags);
     return rc;
 }
 

@@ -26,7 +26,7 @@ it. Cost: O(written elements), plus one native call per EXCLUSIVE constraint.
 from __future__ import annotations
 
 from array import array
-from itertools import accumulate, compress
+from itertools import accumulate
 from typing import Optional
 
 from .. import core
@@ -69,6 +69,28 @@ def accepts(gt, view, ws) -> bool:
         return chk.accepts(view, ws)
     except Exception:           # whatever it is (a NaN key, ...), the general validator says it
         return False
+
+
+def _node_columns(ws, written):
+    """The written nodes as columns ``(ids, label sets, tags array('I'), blob, offs
+    array('Q'))``, row r node ids[r] with packed map blob[offs[r]:offs[r+1]]: the commit
+    record's one NODES_COLS run when it holds them all (nothing copied), else joined from the
+    write set's ``(id, packed map)`` puts; None when neither covers every written node."""
+    runs = getattr(ws, "node_runs", None)
+    if runs and len(runs) == 1 and len(runs[0][2]) == len(written):
+        first, lsets, tags, blob, offs = runs[0]
+        return range(first, first + len(tags)), lsets, tags, blob, offs
+    puts = getattr(ws, "node_puts", None)
+    if puts is None or len(puts) != len(written):
+        return None
+    images = ws.node_images
+    labs = [images[nid][0] for nid, _m in puts]
+    numbers: dict = {}
+    tags = array("I", [numbers.setdefault(ls, len(numbers)) for ls in labs])
+    maps = [m for _nid, m in puts]
+    offs = array("Q", [0])
+    offs.extend(accumulate(map(len, maps)))
+    return [nid for nid, _m in puts], list(numbers), tags, b"".join(maps), offs
 
 
 class _NodePlan:
@@ -134,12 +156,11 @@ class _Checker:
         if images is None or getattr(ws, "edge_images", None) is None:
             return False
         written = ws.nodes_written
-        puts = getattr(ws, "node_puts", None)
         rest = range(len(self.constraints))
         rows = None
-        if (puts is not None and len(puts) >= GROUPED_FROM and len(puts) == len(written)
-                and self._cuts is not None):
-            rest = self._grouped(view, puts, images)
+        cols = _node_columns(ws, written) if len(written) >= GROUPED_FROM and self._cuts is not None else None
+        if cols is not None:
+            rest = self._grouped(view, cols, images)
             if rest is None:
                 return False
             if rest:
@@ -178,31 +199,22 @@ class _Checker:
             rows.append((nid, labels, plan.cons, props))
         return rows
 
-    def _grouped(self, view, puts, images) -> Optional[list]:
-        """The written nodes checked by group (the commit record's packed maps numbered by
-        signature in C, as schema/bulk.py does: label set, and each property's key and value
-        class): STRICT typing, and each constraint over one property without a WHERE (scope,
-        bounds, and its keys made in C: unique among the rows, held by no committed node).
-        None when some row fails; else the indexes of the constraints left to the row loop
-        (a WHERE, several key properties, a key C does not make, or one a committed node
-        holds)."""
-        labs = [images[nid][0] for nid, _m in puts]
-        if labs.count(labs[0]) == len(labs):        # one label set (the usual commit)
-            tags = array("I", bytes(4 * len(labs)))
-        else:
-            numbers: dict = {}
-            tags = array("I", [numbers.setdefault(ls, len(numbers)) for ls in labs])
-        maps = [m for _nid, m in puts]
-        blob = b"".join(maps)
-        offs = array("Q", [0])
-        offs.extend(accumulate(map(len, maps)))
+    def _grouped(self, view, cols, images) -> Optional[list]:
+        """The written nodes checked by group (their packed maps, ``cols`` as _node_columns
+        gives them, numbered by signature in C, as schema/bulk.py does: label set, and each
+        property's key and value class): STRICT typing, and each constraint over one property
+        without a WHERE (scope and bounds once per group; its keys made, compared among the
+        rows and probed against committed nodes in one native call, ``keys_fresh``).  None when
+        some row fails; else the indexes of the constraints left to the row loop (a WHERE,
+        several key properties, a key C does not make, or one a committed node holds)."""
+        ids, _lsets, tags, blob, offs = cols
         groups = core.Groups(self._cuts)
         gids = groups.rows(blob, offs, tags)
         cons = self.constraints
         simple = [i for i, c in enumerate(cons) if c.where is None and len(c.prop_keys) == 1]
         masks = {i: bytearray(groups.count) for i in simple}
         for g, r in _firsts(gids, 0, groups.count).items():
-            labels, props = images[puts[r][0]]
+            labels, props = images[ids[r]]
             plan = self.node_plan(labels)
             if self.strict and not any(s.record_ok(props) for s in plan.shapes):
                 return None
@@ -214,21 +226,20 @@ class _Checker:
                 if inside and (has < c.min or (c.max is not None and has > c.max)):
                     return None
                 masks[i][g] = inside and has
+        fresh = getattr(view, "keys_fresh", None)
         for i in simple:
             c = cons[i]
             if not c.exclusive or not any(masks[i]):
                 continue
-            keys, koffs, flags = core.rows_key(blob, offs, gids, bytes(masks[i]), c.prop_keys[0])
-            if b"\x02" in flags or b"\x03" in flags:
-                del masks[i]                # a value C leaves to Python, or NaN: the row loop
-                continue
-            kbs = [keys[koffs[r]:koffs[r + 1]] for r in compress(range(len(flags)), flags)]
-            if len(set(kbs)) != len(kbs):
+            verdict = core.KEYS_PYTHON if fresh is None else \
+                fresh(c.name, blob, offs, gids, bytes(masks[i]), c.prop_keys[0])
+            if verdict == core.KEYS_TWICE:
                 return None                 # a key twice among the written nodes (equal keys,
                                             # equal bytes: values.key_value)
-            if view.key_held(c.name, kbs):
-                del masks[i]                # held by a committed node, maybe one rewritten here:
-                                            # the row loop's probe tells (untouched_key_nodes)
+            if verdict != core.KEYS_FRESH:
+                del masks[i]                # held by a committed node, maybe one rewritten here
+                                            # (the row loop's probe tells: untouched_key_nodes),
+                                            # or a value C leaves to Python, or NaN
         return [i for i in range(len(cons)) if i not in masks]
 
     def _constraint_ok(self, view, c, i, rows) -> bool:
@@ -276,10 +287,54 @@ class _Checker:
                 return False
         return True
 
+    def _implies(self, shapes, labels) -> bool:
+        """An untouched node with ``labels`` matches one of ``shapes`` (an endpoint spec) by
+        its labels alone (``GraphType.strict_implies``: it conformed before the commit)."""
+        hit = self._implied.get((id(shapes), labels))
+        if hit is None or hit[0] is not shapes:
+            hit = self._implied.put((id(shapes), labels), (shapes, self.gt.strict_implies(shapes, labels)))
+        return hit[1]
+
+    def _edges_grouped(self, view, run, eimages) -> bool:
+        """The written edges of a transaction that wrote no node, all new and in one column
+        run (records.cols_ops), typed by group: their packed maps numbered by signature in C
+        (label set, each property's key and value class), each distinct (group, source labels,
+        target labels) checked once, an endpoint settled by its labels (it is untouched).
+        False when some triple is not settled so (the row loop decides).  O(edges) in C and
+        in one pass of zip/set, plus O(distinct triples) checks."""
+        labels_many = getattr(view, "node_labels_many", None)
+        if labels_many is None:
+            return False
+        first, _lsets, tags, srcs, dsts, blob, offs = run
+        groups = core.Groups(self._cuts)
+        gids = groups.rows(blob, offs, tags)
+        firsts = _firsts(gids, 0, groups.count)
+        plans, implies = self._edges, self._implies
+        for g, sl, dl in set(zip(gids, labels_many(srcs), labels_many(dsts))):
+            if sl is None or dl is None:
+                return False
+            labels, _src, _dst, props = eimages[first + firsts[g]]
+            try:
+                plan = plans[labels]
+            except (KeyError, TypeError):
+                plan = self.edge_plan(labels)
+            for shape, source, target in plan:
+                if shape.record_ok(props) and implies(source, sl) and implies(target, dl):
+                    break
+            else:
+                return False
+        return True
+
     def _edges_typed(self, view, ws, images) -> bool:
         """Every written edge, and every edge at a written node that existed before the
         transaction, conforms to a concrete member edge type (STRICT)."""
         edges = ws.edges_written
+        runs = getattr(ws, "edge_runs", None)
+        if (runs and len(runs) == 1 and not images and len(edges) >= GROUPED_FROM
+                and len(runs[0][2]) == len(edges) and self._cuts is not None):
+            ok = self._edges_grouped(view, runs[0], ws.edge_images)
+            if ok:
+                return True
         first_new = getattr(ws, "first_new_node", None)
         labels_of = getattr(view, "node_labels", None)
         if first_new is None or labels_of is None:
@@ -293,7 +348,7 @@ class _Checker:
                 for e in view.edges_of(n, "both"):
                     edges.add(e.id)
                     found[e.id] = e
-        implied, gt = self._implied, self.gt
+        implies = self._implies
         memo = {}
 
         def end_ok(shapes, nid) -> bool:
@@ -304,10 +359,7 @@ class _Checker:
                 labels = labels_of(nid)
                 if labels is None:
                     return False
-                hit = implied.get((id(shapes), labels))
-                if hit is None or hit[0] is not shapes:
-                    hit = implied.put((id(shapes), labels), (shapes, gt.strict_implies(shapes, labels)))
-                if hit[1]:
+                if implies(shapes, labels):
                     return True
             key = (id(shapes), nid)
             r = memo.get(key)

@@ -376,12 +376,15 @@ def makes_rows(op: list) -> bool:
     return op[0] in (NODES_COLS, EDGES_COLS, NODES_BULK, EDGES_BULK)
 
 
-def cols_ops(ids: list, labels: list, packed: list, srcs=None, dsts=None) -> list:
+def cols_ops(ids: list, labels: list, packed: list, srcs=None, dsts=None, runs=None) -> list:
     """The ops creating new nodes (or, given ``srcs`` and ``dsts``, edges) ``ids[i]`` with label
     set ``labels[i]`` and property map ``packed[i]`` (pack_props' bytes), ids ascending: one
     NODES_COLS / EDGES_COLS op per run of consecutive ids, so that a transaction's new rows
     reach the log, prepare and apply as columns (checked, indexed and installed by C, no Python
-    object per row).  InternalError if the ids are not ascending.  O(rows)."""
+    object per row).  Each run's columns are appended to ``runs`` (if given) as ``(first,
+    label sets, idx array('I'), blob, offs array('Q'))`` for nodes, with ``srcs, dsts``
+    (array('Q')) before ``blob`` for edges: the schema check reads them.  InternalError if the
+    ids are not ascending.  O(rows)."""
     from array import array
     from itertools import accumulate
     out = []
@@ -403,11 +406,16 @@ def cols_ops(ids: list, labels: list, packed: list, srcs=None, dsts=None) -> lis
         maps = packed[start:end]
         offs = array("Q", [0])
         offs.extend(accumulate(map(len, maps)))
+        blob = b"".join(maps)
         if srcs is None:
-            out.append(op_nodes_cols(ids[start], list(numbers), idx, b"".join(maps), offs))
+            out.append(op_nodes_cols(ids[start], list(numbers), idx, blob, offs))
+            cols = (ids[start], list(numbers), idx, blob, offs)
         else:
-            out.append(op_edges_cols(ids[start], list(numbers), idx, array("Q", srcs[start:end]),
-                                     array("Q", dsts[start:end]), b"".join(maps), offs))
+            sa, da = array("Q", srcs[start:end]), array("Q", dsts[start:end])
+            out.append(op_edges_cols(ids[start], list(numbers), idx, sa, da, blob, offs))
+            cols = (ids[start], list(numbers), idx, sa, da, blob, offs)
+        if runs is not None:
+            runs.append(cols)
         start = end
     return out
 

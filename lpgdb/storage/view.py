@@ -412,6 +412,21 @@ class GraphView:
             out[i] = g
         return out
 
+    def keys_fresh(self, name: str, blob: bytes, offs, tags, mask: bytes, prop: str) -> int:
+        """Whether the keys under index ``name`` of rows about to be written are new: the key of
+        property ``prop`` of each row ``blob[offs[r]:offs[r+1]]`` (a packed property map) whose
+        tag ``tags[r]`` is set in ``mask`` must be unique among those rows and held by no node
+        at this view's LSN.  One native call: ``core.KEYS_FRESH``, ``KEYS_TWICE``,
+        ``KEYS_HELD`` or ``KEYS_PYTHON`` (a value only values.py makes a key of).  KeyError if
+        there is no such index.  O(bytes + keys) expected."""
+        spec = self.index_spec(name)
+        if spec is None:
+            raise KeyError(name)
+        try:
+            return self._store.keys_fresh(spec.index_id, self.lsn, blob, offs, tags, mask, prop)
+        except core.Corrupt as e:
+            raise corruption(e) from None
+
     def user_index_name(self, label: str, props: tuple) -> Optional[str]:
         """The name of the user index on exactly (label, props), or None."""
         spec = self._cat.user_indexes.get((label, tuple(props)))

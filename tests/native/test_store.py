@@ -167,6 +167,29 @@ class StoreModel(RuleBasedStateMachine):
         self.gens = self.gens[-3:]
 
     # -- reads --
+    @rule(data=st.data())
+    def keys_fresh(self, data):
+        """lpg_store_keys_fresh (the schema fast path's key check) against the model, at the
+        current LSN and at the oldest snapshot the generation serves: rows tagged 0 (checked)
+        or 1 (masked off), keys equal by value (1 = 1.0), committed keys held."""
+        held = [p["k"] for _l, p in self.nodes.values() if type(p.get("k")) in (int, str)]
+        kval = st.one_of(st.integers(-3, 3), st.sampled_from([1.0, 2.0, 2.5, -0.0, True, "x", b"y",
+                                                              float("nan"), dt.date(2020, 1, 1)]),
+                         *([st.sampled_from(held)] if held else []))
+        rows = data.draw(st.lists(st.tuples(st.integers(0, 1), st.fixed_dictionaries(
+            {}, optional={"k": kval, "a": st.integers(0, 2)})), max_size=6))
+        maps = [records.pack_props(p) for _t, p in rows]
+        offs = [0]
+        for m in maps:
+            offs.append(offs[-1] + len(m))
+        tags = array("I", [t for t, _p in rows])
+        for snap in sorted({self.gens[-1][0], self.lsn}):
+            keys = {key_of(p) for _l, p in self.history[snap][0].values()} - {None}
+            got = self.gen.store.keys_fresh(KEY_INDEX, snap, b"".join(maps), array("Q", offs), tags,
+                                            b"\x01\x00", "k")
+            assert got == _keys_verdict([p for t, p in rows if t == 0], keys), (snap, rows)
+
+
     def check_at(self, gen, snap):
         nodes, edges = self.history[snap]
         s = gen.store
@@ -240,6 +263,45 @@ class StoreModel(RuleBasedStateMachine):
         if len(self.gens) > 1:   # an older generation still serves the snapshots it began with
             lsn0, g0 = self.gens[-2]
             self.check_at(g0, lsn0)
+
+
+def _keys_verdict(rows, committed) -> int:
+    """What keys_fresh must say of the checked rows' "k" values, by values.py's key equality."""
+    kbs = []
+    for p in rows:
+        v = p.get("k")
+        if v is None:
+            continue
+        if isinstance(v, dt.date) or v != v:
+            return core.KEYS_PYTHON
+        kbs.append(records.key_bytes((v,)))
+    if len(set(kbs)) < len(kbs):
+        return core.KEYS_TWICE
+    return core.KEYS_HELD if any(kb in committed for kb in kbs) else core.KEYS_FRESH
+
+
+def test_keys_fresh_checks_what_it_is_handed():
+    """Offsets out of order or past the blob, tags of another length, a malformed map: typed
+    errors, nothing read out of bounds; no rows: fresh."""
+    gen = Gen(0, 0, LABELSETS, [], {}, {}, ([], []))
+    s = gen.store
+    m = records.pack_props({"k": 1})
+    one = array("I", [0])
+    assert s.keys_fresh(KEY_INDEX, 0, b"", array("Q", [0]), array("I"), b"\x01", "k") == core.KEYS_FRESH
+    assert s.keys_fresh(KEY_INDEX, 0, m + m, array("Q", [0, len(m), 2 * len(m)]), array("I", [0, 0]), b"\x01",
+                        "k") == core.KEYS_TWICE
+    assert s.keys_fresh(KEY_INDEX, 0, m + m, array("Q", [0, len(m), 2 * len(m)]), array("I", [0, 7]), b"\x01",
+                        "k") == core.KEYS_FRESH       # tag 7 is past the mask: not checked
+    for offs in ([0, len(m) + 1], [len(m), 0], [3, 2]):
+        with pytest.raises(errors.InterfaceError):
+            s.keys_fresh(KEY_INDEX, 0, m, array("Q", offs), one, b"\x01", "k")
+    with pytest.raises(errors.InterfaceError):
+        s.keys_fresh(KEY_INDEX, 0, m, array("Q", [0, len(m)]), array("I", [0, 0]), b"\x01", "k")
+    with pytest.raises(errors.InterfaceError):
+        s.keys_fresh(KEY_INDEX, 0, m, [0, len(m)], one, b"\x01", "k")
+    for bad in (b"\x81\xa1k", b"\xc1", m[:-1]):      # a map cut short, not a map, a value cut short
+        with pytest.raises(errors.InterfaceError):
+            s.keys_fresh(KEY_INDEX, 0, bad, array("Q", [0, len(bad)]), one, b"\x01", "k")
 
 
 TestStoreModel = StoreModel.TestCase
