@@ -717,7 +717,7 @@ class Transaction(_Reader):
                 self._base_labels[nid] = labels
         return labels
 
-    def node_labels_many(self, ids) -> list:
+    def node_labels_many(self, ids: Sequence[int]) -> list:
         """``node_labels`` of each id (the schema fast path's endpoints of many edges): the
         labels kept when the edges were made, without a call per id when this transaction
         wrote no node."""
@@ -880,7 +880,8 @@ class Transaction(_Reader):
             self._key_cache[ck] = tx_keys
         return sorted([n for n in base if n not in self._nodes] + tx_keys.get(kb, []))
 
-    def keys_fresh(self, spec_name: str, blob: bytes, offs, tags, mask: bytes, prop: str) -> int:
+    def keys_fresh(self, spec_name: str, blob: bytes, offs: Sequence[int], tags: Sequence[int], mask: bytes,
+                   prop: str) -> int:
         """``GraphView.keys_fresh`` against the committed graph (this transaction's writes
         aside: KEYS_HELD may be a node it rewrote): the schema fast path's key check of its
         written nodes, one native call."""
