@@ -284,8 +284,8 @@ static int put_locked(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t 
     return LPG_OK;
 }
 
-int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
-                   uint64_t lsn)
+/* The checks of one (key, node, lsn) a caller hands to put or del. */
+static int point_args(const lpg_keyidx *k, const uint8_t *key, size_t klen, uint64_t node, uint64_t lsn)
 {
     int rc = key_args(k, key, klen);
     if (rc != LPG_OK)
@@ -294,6 +294,15 @@ int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t kle
         return LPG_EBOUNDS;
     if (lsn == LPG_LSN_INF)
         return LPG_EINVAL;
+    return LPG_OK;
+}
+
+int lpg_keyidx_put(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
+                   uint64_t lsn)
+{
+    int rc = point_args(k, key, klen, node, lsn);
+    if (rc != LPG_OK)
+        return rc;
     uint64_t h = hash_key(index, key, klen);
     pthread_rwlock_wrlock(&k->lock);
     rc = put_locked(k, index, key, klen, node, lsn, h);
@@ -357,13 +366,9 @@ int lpg_keyidx_put_many(lpg_keyidx *k, uint32_t index, const uint8_t *keys, size
 int lpg_keyidx_del(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t klen, uint64_t node,
                    uint64_t lsn)
 {
-    int rc = key_args(k, key, klen);
+    int rc = point_args(k, key, klen, node, lsn);
     if (rc != LPG_OK)
         return rc;
-    if (node >= LPG_ID_CAP)
-        return LPG_EBOUNDS;
-    if (lsn == LPG_LSN_INF)
-        return LPG_EINVAL;
     uint64_t h = hash_key(index, key, klen);
     rc = LPG_ENOTFOUND;
     pthread_rwlock_wrlock(&k->lock);
