@@ -96,9 +96,7 @@ class Stream:
             raise InternalError(f"a streamed bulk load's nodes are not consecutive ({first}); this is a bug")
         ids = [cat.labelset_id(frozenset(ls)) for ls in lsets]
         lsids = core.u32_take(ids, idx)
-        counted = array("I", idx) if len(ids) > 1 else None
-        for k, lsid in enumerate(ids):
-            c = n if counted is None else counted.count(k)
+        for k, c in enumerate(_row_counts(idx, n, len(ids))):
             if c:
                 for lid in [0] + [cat.label_id(name) for name in lsets[k]]:
                     self.lcounts[lid] = self.lcounts.get(lid, 0) + c
@@ -125,9 +123,7 @@ class Stream:
         cat = self.state.catalog
         tids = [cat.type_id(frozenset(ls)) for ls in lsets]
         types = core.u32_take(tids, idx)
-        counted = array("I", idx) if len(tids) > 1 else None
-        for k, t in enumerate(tids):
-            c = n if counted is None else counted.count(k)
+        for t, c in zip(tids, _row_counts(idx, n, len(tids))):
             if c:
                 self.tcounts[t] = self.tcounts.get(t, 0) + c
         self.state.store.register_rows(blob, offs)
@@ -259,3 +255,12 @@ class Stream:
                     step()
                 except Exception:      # noqa: BLE001 - tmp/ is emptied at the next writer open
                     pass
+
+
+def _row_counts(idx, n: int, kinds: int) -> list:
+    """How many of the ``n`` rows name each of ``kinds`` entries (``idx``: each row's entry).
+    O(n * kinds); one kind needs no pass."""
+    if kinds == 1:
+        return [n]
+    rows = array("I", idx)
+    return [rows.count(k) for k in range(kinds)]
