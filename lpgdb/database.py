@@ -371,10 +371,9 @@ class Database:
         The statement is kept by its text (``prepare``), so a repeated text skips parsing,
         checking and planning: one dictionary lookup, then the run.  A text seen for the first
         time is parsed within the query's timeout, and the run gets what is left of it."""
-        try:
-            stmt = self._statements.get(query)
-        except TypeError:                   # unhashable: prepare() says what is wrong
-            stmt = None
+        # Only a str is ever a key: hashing anything else could run user code (a tzinfo, a
+        # __hash__) that raises; prepare() below says what is wrong with a non-str query.
+        stmt = self._statements.get(query) if type(query) is str else None
         if stmt is not None:                # (close() empties _statements)
             fast = stmt._fast
             if fast is not None and not options:
@@ -408,10 +407,11 @@ class Database:
         """``prepare``, the parse bounded by the monotonic deadline ``until``."""
         from . import query as _query
         stmt = PreparedStatement(self, _query.prepare(query, deadline=until))
-        cache = self._statements
-        if len(cache) >= _STATEMENTS:
-            cache.clear()
-        cache[query] = stmt
+        if type(query) is str:              # (see execute: only a str is ever a key)
+            cache = self._statements
+            if len(cache) >= _STATEMENTS:
+                cache.clear()
+            cache[query] = stmt
         return stmt
 
     def _execute_batched(self, pq, params, options):
