@@ -273,12 +273,15 @@ static int key_of_value(const mval *v, buf *out)
     case V_STR: rc = mp_put_str(out, v->p, v->n); break;
     case V_BYTES: rc = mp_put_bin(out, v->p, v->n); break;
     case V_FLOAT:
+        /* The range first: converting a NaN, an infinity or a double outside the integer type's
+         * range is undefined behaviour; inside it, the round trip says whether it is integral. */
         if (v->d != v->d)
             return 3;
-        if (v->d == (double)(int64_t)v->d && v->d >= -9223372036854775808.0 && v->d < 9223372036854775808.0)
+        if (v->d >= -9223372036854775808.0 && v->d < 9223372036854775808.0
+            && v->d == (double)(int64_t)v->d)
             rc = mp_put_int(out, (int64_t)v->d);      /* 1.0 and 1 are one key */
-        else if (v->d >= 9223372036854775808.0 && v->d < 18446744073709551616.0 && v->d == (double)(uint64_t)v->d)
-            return 2;                                   /* a uint64: Python's encoding */
+        else if (v->d >= 9223372036854775808.0 && v->d < 18446744073709551616.0)
+            return 2;                                   /* integral (2**53 < it): a uint64, Python's encoding */
         else
             rc = mp_put_float(out, v->d);
         break;
