@@ -10,10 +10,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union
 
-from .errors import InterfaceError, NotFoundError, OperationalError, SchemaViolationError
+from .errors import Error, InterfaceError, NotFoundError, OperationalError, SchemaViolationError
 from .storage import engine as _engine
 from .storage.view import canonical_key
 from .transaction import Snapshot, Transaction, _ViewReader
+from .values import offset_of, plain
 
 if TYPE_CHECKING:
     import datetime
@@ -102,9 +103,8 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
     import datetime as _dt
     from .storage import archive as _archive
     from .storage import store as _store
-    if not isinstance(dest, (str, os.PathLike)):
-        raise InterfaceError(f"restore: dest must be a path (str or os.PathLike), not {type(dest).__name__}")
-    dest = os.fspath(dest)
+    dest = _path(dest, "restore: dest")
+    source, until, lsn = plain(source), plain(until), plain(lsn)
     if isinstance(until, int) and not isinstance(until, bool) and lsn is None:
         until, lsn = None, until
     if until is not None and not isinstance(until, _dt.datetime):
@@ -113,6 +113,8 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
         raise InterfaceError("lsn must be a non-negative int")
     if until is not None and lsn is not None:
         raise InterfaceError("give until= or lsn=, not both")
+    if until is not None:
+        offset_of(until, "until")    # DataError for a time zone that fails
     if os.path.exists(dest):
         raise OperationalError(f"restore destination {dest!r} already exists")
     is_backup = (isinstance(source, (str, os.PathLike)) and not os.fspath(source).startswith("s3://")
@@ -166,9 +168,8 @@ def bulk_import(path: PathLike, nodes: Any = None, edges: Any = None, *, delimit
     from .ingest import Dialect
     from .ingest.load import Load, is_source
     from .storage import io as _io
-    if not isinstance(path, (str, os.PathLike)):
-        raise InterfaceError(f"bulk_import: path must be a path (str or os.PathLike), not {type(path).__name__}")
-    nodes, edges = (None if isinstance(x, (list, tuple)) and not x else x for x in (nodes, edges))
+    path = _path(path, "bulk_import: path")
+    nodes, edges = (None if isinstance(x, (list, tuple)) and not x else x for x in (plain(nodes), plain(edges)))
     for what, x in (("nodes", nodes), ("edges", edges)):
         if x is not None and not is_source(x):
             raise InterfaceError(f"bulk_import: {what} must be CSV or Parquet paths or tables (as db.bulk_load "
@@ -226,10 +227,11 @@ class Database:
 
     def __init__(self, path: Optional[PathLike], *, readonly: bool = False, create: bool = True,
                  sync: str = "full", timeout: Optional[float] = None, **options: Any) -> None:
-        if sync not in _engine.SYNC_MODES:
+        sync = plain(sync)
+        if type(sync) is not str or sync not in _engine.SYNC_MODES:
             raise InterfaceError(f"sync must be one of {', '.join(_engine.SYNC_MODES)}, not {sync!r}")
-        if path is not None and not isinstance(path, (str, os.PathLike)):
-            raise InterfaceError(f"path must be a str or os.PathLike, not {type(path).__name__}")
+        if path is not None:
+            path = _path(path, "path")
         memory = path is None or path == ":memory:"
         if memory and readonly:
             raise InterfaceError("an in-memory database cannot be opened read-only")
@@ -240,9 +242,7 @@ class Database:
         if unknown:
             raise InterfaceError(f"unknown option(s): {', '.join(sorted(unknown))}")
         _engine.check_options(options, readonly)
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not timeout >= 0):
-            raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
+        timeout = _seconds(timeout)
         self.path = None if memory else os.fspath(path)
         self.readonly = readonly
         self._closed = True
@@ -510,6 +510,7 @@ class Database:
         from .ingest import Dialect
         from .ingest.load import Load, is_source
         from .errors import SchemaViolationError
+        nodes, edges = plain(nodes), plain(edges)
         node_src, edge_src = is_source(nodes), is_source(edges)
         if node_src or edge_src:
             dialect = Dialect(delimiter, array_delimiter, quote, encoding, id_type)
@@ -551,11 +552,13 @@ class Database:
         a count of each kind found, and ``.complete`` False.
         """
         self._check_open()
-        if not isinstance(ddl, str):
+        ddl = plain(ddl)
+        if type(ddl) is not str:
             raise InterfaceError(f"the schema must be a str of PG-Schema DDL, not {type(ddl).__name__}")
-        _check_limit(max_violations)
+        max_violations = _check_limit(max_violations)
         from .schema import parse_schema, validate
         gt = parse_schema(ddl, graph_type)   # raises the syntax/semantic errors
+        graph_type = plain(graph_type)
         with self.transaction() as tx:
             found = validate.validate_stored(gt, _PendingSchemaView(tx, gt), limit=max_violations)
             if found.violations:
@@ -572,7 +575,7 @@ class Database:
         """Validate all stored data against the schema now; [] means it conforms. With
         ``max_violations``, stop once that many are found (and return those)."""
         self._check_open()
-        _check_limit(max_violations)
+        max_violations = _check_limit(max_violations)
         gt = _graph_type(self._engine.schema)
         if gt is None:
             return []
@@ -590,20 +593,22 @@ class Database:
     # -- indexes ------------------------------------------------------------------------------------
     def create_index(self, label: str, *properties: str) -> None:
         """Create a hash index on (label, properties...); used by find_nodes and queries."""
-        self._check_index_args(label, properties)
+        label, properties = self._index_args(label, properties)
         with self.transaction() as tx:
             tx._log_index(label, properties, True)
 
     def drop_index(self, label: str, *properties: str) -> None:
         """Drop the user index on (label, properties...); nothing happens if there is none."""
-        self._check_index_args(label, properties)
+        label, properties = self._index_args(label, properties)
         with self.transaction() as tx:
             tx._log_index(label, properties, False)
 
     @staticmethod
-    def _check_index_args(label, properties) -> None:
-        if not isinstance(label, str) or not properties or not all(isinstance(p, str) for p in properties):
+    def _index_args(label, properties) -> tuple:
+        label, properties = plain(label), tuple(map(plain, properties))
+        if type(label) is not str or not properties or not all(type(p) is str for p in properties):
             raise InterfaceError("create_index(label, prop, ...) needs a label and at least one property name")
+        return label, properties
 
     def indexes(self) -> List["IndexInfo"]:
         """Every index: the user indexes and those the schema's KEY / EXCLUSIVE constraints provide.
@@ -653,11 +658,12 @@ class Database:
         writer's last checkpoint plus the durable log after it, as of ``refresh()`` now.
         """
         self._check_open()
+        dest = _path(dest, "backup: dest")
         if self.readonly:
-            self._engine.backup(os.fspath(dest))
+            self._engine.backup(dest)
             return
         with self._tx_lock:
-            self._engine.backup(os.fspath(dest))
+            self._engine.backup(dest)
 
     def refresh(self) -> None:
         """Read-only databases: catch up with the writer's durable commits (a replica: with
@@ -848,18 +854,33 @@ class IndexInfo(tuple):
         return f"IndexInfo({self[0]!r}, {self[1]!r}, kind={self.kind!r})"
 
 
-def _check_limit(limit) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise InterfaceError(f"max_violations must be an int >= 1 or None, not {limit!r}")
+def _path(p, what: str):
+    """A path argument as a built-in str (or bytes): InterfaceError unless a str or os.PathLike."""
+    p = plain(p)
+    if not isinstance(p, (str, os.PathLike)):
+        raise InterfaceError(f"{what} must be a path (str or os.PathLike), not {type(p).__name__}")
+    return plain(os.fspath(p))
+
+
+def _check_limit(limit) -> Optional[int]:
+    limit = plain(limit)
+    if limit is not None and (type(limit) is not int or limit < 1):
+        raise InterfaceError(f"max_violations must be an int >= 1 or None, not {limit!r:.80}")
+    return limit
+
+
+def _seconds(timeout) -> Optional[float]:
+    """``timeout`` as a plain number of seconds (None: no limit); InterfaceError unless >= 0."""
+    timeout = plain(timeout)
+    if timeout is not None and (type(timeout) not in (int, float) or not timeout >= 0):
+        raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r:.80}")
+    return timeout
 
 
 def _wait_seconds(timeout) -> float:
     """A lock wait for ``threading.Lock.acquire``: -1 (forever) for None or infinity."""
-    if timeout is None:
-        return -1
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-        raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
-    return -1 if timeout >= threading.TIMEOUT_MAX else timeout
+    timeout = _seconds(timeout)
+    return -1 if timeout is None or timeout >= threading.TIMEOUT_MAX else timeout
 
 
 def _load_node_rows(tx, nodes) -> range:
@@ -922,11 +943,19 @@ def _rows(rows, width: int, what: str):
     if rows is None:
         return
     try:
-        it = iter(rows)
+        it = iter(plain(rows))
     except TypeError:
         raise InterfaceError(f"bulk_load: {what} must be an iterable of rows, not "
                              f"{type(rows).__name__}") from None
-    for row in it:
+    while True:
+        try:
+            row = plain(next(it))
+        except StopIteration:
+            return
+        except Error:
+            raise
+        except Exception as e:      # the user's iterable failed
+            raise InterfaceError(f"bulk_load: reading the {what} failed: {type(e).__name__}: {e}") from e
         try:
             items = tuple(row)
         except TypeError:
@@ -940,7 +969,7 @@ def _rows(rows, width: int, what: str):
 
 def _intern_labels(labels, index: dict, table: list) -> int:
     """Position of ``labels`` (a str or iterable of str) in ``table``, adding it if new."""
-    i = index.get(labels) if isinstance(labels, str) else None
+    i = index.get(labels) if type(labels) is str else None
     if i is None:
         from .values import label_set
         ls = label_set(labels)
@@ -948,7 +977,7 @@ def _intern_labels(labels, index: dict, table: list) -> int:
         if i is None:
             i = index[ls] = len(table)
             table.append(ls)
-        if isinstance(labels, str):
+        if type(labels) is str:
             index[labels] = i
     return i
 

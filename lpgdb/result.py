@@ -29,7 +29,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import InterfaceError
-from .values import Edge, Node, Path, temporal_text
+from .values import Edge, Node, Path, plain, temporal_text
 
 if TYPE_CHECKING:
     import networkx
@@ -62,6 +62,7 @@ class Row(tuple):
 
     def __getitem__(self, key):
         if isinstance(key, str):
+            key = plain(key)
             try:
                 return tuple.__getitem__(self, self._columns.index(key))
             except ValueError:
@@ -80,6 +81,10 @@ class Row(tuple):
 
     def value(self, key: "int | str" = 0, default: Any = None) -> Any:
         """The value of column ``key`` (a position or a name), or ``default`` if there is none."""
+        key = plain(key)
+        if type(key) is not int and type(key) is not str:
+            raise InterfaceError(f"a column is given by its position (an int) or its name (a str), "
+                                 f"not {type(key).__name__}")
         try:
             return self[key]
         except (IndexError, KeyError):
@@ -213,8 +218,8 @@ class Result:
 
     def fetchmany(self, size: Optional[int] = None) -> List[Row]:
         """The next ``size`` rows (default ``arraysize``); fewer, or none, at the end."""
-        n = self.arraysize if size is None else size
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        n = plain(self.arraysize if size is None else size)
+        if type(n) is not int or n < 0:
             raise InterfaceError(f"fetchmany size must be a non-negative int, not {size!r}")
         rows = list(self._rows[self._pos:self._pos + n])
         self._pos += len(rows)

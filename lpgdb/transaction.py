@@ -29,7 +29,7 @@ from . import schema as _schema
 from .errors import (DataError, IntegrityError, InterfaceError, NotFoundError, SchemaViolationError)
 from .storage import records
 from .storage.view import PinnedReads, canonical_key
-from .values import Edge, Node, check_properties, equal, label_set
+from .values import Edge, Node, check_properties, equal, label_set, plain
 
 if TYPE_CHECKING:
     from .result import Result
@@ -42,16 +42,20 @@ _DIRECTIONS = ("out", "in", "both")
 
 
 def _check_id(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, (Node, Edge)):
-            return value.id
-        raise InterfaceError(f"{what} id must be an int, not {type(value).__name__}")
-    return value
+    if type(value) is int:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return plain(value)
+    if isinstance(value, (Node, Edge)):
+        return value.id
+    raise InterfaceError(f"{what} id must be an int, not {type(value).__name__}")
 
 
 def _check_direction(direction: str) -> str:
-    if direction not in _DIRECTIONS:
-        raise InterfaceError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+    if type(direction) is not str:
+        direction = plain(direction)
+    if type(direction) is not str or direction not in _DIRECTIONS:
+        raise InterfaceError(f"direction must be 'out', 'in' or 'both', not {direction!r:.80}")
     return direction
 
 
@@ -62,20 +66,27 @@ MAX_HOPS = 1 << 20
 def _check_hops(hops) -> int:
     if isinstance(hops, bool) or not isinstance(hops, int):
         raise InterfaceError(f"hops must be an int, not {type(hops).__name__}")
+    hops = plain(hops)
     if not 0 <= hops <= MAX_HOPS:
         raise InterfaceError(f"hops must be between 0 and {MAX_HOPS}, not {hops}")
-    return int(hops)
+    return hops
 
 
 def _check_name(name, what: str) -> str:
-    if not isinstance(name, str):
-        raise InterfaceError(f"{what} must be a str, not {type(name).__name__}")
+    if type(name) is not str:
+        name = plain(name)
+        if type(name) is not str:
+            raise InterfaceError(f"{what} must be a str, not {type(name).__name__}")
     return name
 
 
 def _check_label(label) -> Optional[str]:
-    if label is not None and not isinstance(label, str):
-        raise InterfaceError(f"label must be a str or None, not {type(label).__name__}")
+    if label is None:
+        return None
+    if type(label) is not str:
+        label = plain(label)
+        if type(label) is not str:
+            raise InterfaceError(f"label must be a str or None, not {type(label).__name__}")
     return label
 
 
@@ -199,7 +210,7 @@ class _Reader:
         """Nodes with ``label`` whose properties equal ``props``; uses a hash index when one
         covers (label, some of the props), else scans the label."""
         self._check_open()
-        _check_label(label)
+        label = _check_label(label)
         want = check_properties(props, allow_none=False)
         ids = None
         if label is not None and want:
@@ -257,7 +268,8 @@ class _Reader:
         on (label, prop) exists: a user index (``db.create_index``) or one that a schema KEY or
         EXCLUSIVE constraint provides (see ``db.indexes()``)."""
         self._check_open()
-        name = self._view.user_index_name(_check_name(label, "label"), (_check_name(prop, "property"),))
+        label, prop = _check_name(label, "label"), _check_name(prop, "property")
+        name = self._view.user_index_name(label, (prop,))
         try:
             if name is not None:
                 return self.key_nodes(name, (value,))
@@ -410,7 +422,8 @@ class _ViewReader(PinnedReads, _Reader):
         """``degree`` for every case view.PinnedReads leaves here (arguments it does not take,
         a node that is not there, damage)."""
         self._check_open()
-        if type(id) is not int or direction not in _DIRECTIONS or (label is not None and type(label) is not str):
+        if (type(id) is not int or type(direction) is not str or direction not in _DIRECTIONS
+                or (label is not None and type(label) is not str)):
             return _Reader.degree(self, id, direction, label)
         d = self._view.degree_if_node(id, direction, label) if 0 <= id < 1 << 64 else None
         if d is None:
@@ -763,8 +776,7 @@ class Transaction(_Reader):
         if not self._edges and not self._nodes:
             return _Reader.expand(self, node_ids, direction, label)
         self._check_open()
-        _check_direction(direction)
-        _check_label(label)
+        direction, label = _check_direction(direction), _check_label(label)
         nbrs, eids, frm = [], [], []
         for i, nid in enumerate(node_ids):
             if not self._node_exists(nid):
@@ -790,8 +802,7 @@ class Transaction(_Reader):
         if not self._edges and not self._nodes:
             return _Reader.degree_many(self, node_ids, direction, label)
         self._check_open()
-        _check_direction(direction)
-        _check_label(label)
+        direction, label = _check_direction(direction), _check_label(label)
         return [len(self._incident(n, direction, label)) if self._node_exists(n) else 0
                 for n in node_ids]
 
@@ -800,8 +811,7 @@ class Transaction(_Reader):
             return _Reader.count_reach(self, id, hops, direction, label)
         nid = self._require_node(id)
         hops = _check_hops(hops)
-        _check_direction(direction)
-        _check_label(label)
+        direction, label = _check_direction(direction), _check_label(label)
         frontier = frozenset((nid,))
         # The frontiers F(i+1) = N(F(i)) form a sequence that is eventually periodic; once a
         # frontier repeats, the one at ``hops`` follows without walking the rest (B11).  The
@@ -988,7 +998,7 @@ class Transaction(_Reader):
             raise NotFoundError(f"no node with id {nid}")
         labels, props = raw[0], dict(raw[1])
         changes = check_properties(set, allow_none=True)
-        rem = label_set(remove, "property name") if remove else frozenset()
+        rem = label_set(remove, "property name")
         for k in rem:
             props.pop(k, None)
         for k, v in changes.items():
@@ -1010,7 +1020,7 @@ class Transaction(_Reader):
             raise NotFoundError(f"no edge with id {eid}")
         labels, src, dst, props = raw[0], raw[1], raw[2], dict(raw[3])
         changes = check_properties(set, allow_none=True)
-        for k in (label_set(remove, "property name") if remove else ()):
+        for k in label_set(remove, "property name"):
             props.pop(k, None)
         for k, v in changes.items():
             if v is None:

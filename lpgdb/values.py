@@ -25,60 +25,110 @@ from .errors import DataError, InterfaceError
 
 __all__ = ["Node", "Edge", "Relationship", "Path", "check_properties", "check_value", "label_set", "temporal_text",
            "Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "canonical",
-           "KINDS", "kind", "key_value", "comparable", "equal"]
+           "KINDS", "kind", "key_value", "comparable", "equal", "plain", "stored", "offset_of"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _SCALARS = (bool, int, float, str, bytes, _dt.date, _dt.time, _dt.timedelta)  # datetime is a date
 
 
 _FAST = {str, float, bytes, bool}
+_ZERO = _dt.timedelta(0)
+_EXACT = frozenset({str, int, float, bool, bytes, type(None), list, tuple, dict, _dt.date, _dt.datetime, _dt.time,
+                    _dt.timedelta})
+
+
+def plain(v: Any) -> Any:
+    """``v`` as the built-in type it subclasses, when its type subclasses one of the value types
+    (str, int, float, bytes, date, time, datetime, timedelta, list, tuple, dict): an enum member,
+    numpy.float64, pandas.Timestamp, a str subclass.  The value is read with the built-in type's
+    own methods, so no method of the subclass (``__eq__``, ``__hash__``, ``__str__``,
+    ``__index__``, ``__iter__``, ...) runs inside lpgdb, and the value compares, hashes and is
+    stored as the built-in value does.  Other values are returned unchanged.  O(1); a container
+    is copied (not its items)."""
+    if type(v) in _EXACT:
+        return v
+    if isinstance(v, str):
+        return str.__str__(v)
+    if isinstance(v, int):
+        return v if isinstance(v, bool) else int.__index__(v)
+    if isinstance(v, float):
+        return float.__float__(v)
+    if isinstance(v, bytes):
+        return bytes.__getitem__(v, slice(None))
+    if isinstance(v, _dt.datetime):
+        return _dt.datetime.combine(_dt.datetime.date(v), _dt.datetime.timetz(v))
+    if isinstance(v, _dt.date):
+        return _dt.date.fromordinal(_dt.date.toordinal(v))
+    if isinstance(v, _dt.time):
+        return _dt.datetime.combine(_dt.date.min, v).timetz()
+    if isinstance(v, _dt.timedelta):
+        return _dt.timedelta.__add__(v, _ZERO)
+    if isinstance(v, list):
+        return list(list.__iter__(v))
+    if isinstance(v, tuple):
+        return tuple(tuple.__iter__(v))
+    if isinstance(v, dict):
+        return dict(dict.items(v))
+    return v
 
 
 def check_value(key: str, value: Any) -> None:
     """Raise DataError unless ``value`` is a storable property value (None excluded)."""
+    stored(key, value)
+
+
+def stored(key: str, value: Any) -> Any:
+    """The form in which ``value`` is stored as property ``key``: built-in types (``plain``), a
+    temporal value of this module in its ``canonical`` form, a tuple as a list.  DataError unless
+    it is a storable property value (None excluded)."""
     t = type(value)
     if t in _FAST:
-        return
+        return value
     if t is int:
         if not -(2 ** 63) <= value < 2 ** 64:
             raise DataError(f"property {key!r}: integer {value} does not fit in 64 bits")
-        return
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int):
-        check_value(key, int(value))
-        return
-    if isinstance(value, (_dt.time, _dt.datetime)):
-        _check_offset(key, value)
-        return
-    if isinstance(value, _SCALARS):
-        return
-    if isinstance(value, Temporal):
-        _check_temporal(key, value)
-        return
-    if isinstance(value, (list, tuple)):
+        return value
+    if t is _dt.time or t is _dt.datetime:
+        offset_of(value, f"property {key!r}")
+        return value
+    if t is _dt.date or t is _dt.timedelta:
+        return value
+    if t is list or t is tuple:
+        out = []
         for item in value:
             if item is None:
                 raise DataError(f"property {key!r}: lists may not contain null")
-            if isinstance(item, (list, tuple)):
+            item = plain(item)
+            if type(item) is list or type(item) is tuple:
                 raise DataError(f"property {key!r}: nested lists are not supported")
-            check_value(key, item)
-        return
-    raise DataError(f"property {key!r}: unsupported value type {type(value).__name__} "
+            out.append(stored(key, item))
+        return out
+    if isinstance(value, Temporal):
+        _check_temporal(key, value)
+        return canonical(value)
+    if t not in _EXACT:
+        value = plain(value)
+        if type(value) in _EXACT:
+            return stored(key, value)
+    raise DataError(f"property {key!r}: unsupported value type {t.__name__} "
                     f"(use bool, int, float, str, bytes, date, time, datetime, timedelta or a list)")
 
 
-def _check_offset(key: str, value) -> None:
-    """A zoned time or datetime is stored with its UTC offset in whole seconds: refuse an offset
-    with a fraction of a second (storing it would silently change the value), or a tzinfo whose
-    offset cannot be read."""
+def offset_of(value, what: Optional[str]) -> Optional[int]:
+    """The UTC offset of a time or datetime in whole seconds (None when it has none).  DataError,
+    naming ``what``, for an offset with a fraction of a second (storing it would silently change
+    the value) or a tzinfo whose offset cannot be read."""
     try:
         off = value.utcoffset()
-    except Exception as e:   # a user tzinfo that fails
-        raise DataError(f"property {key!r}: the time zone of {value!r} has no usable UTC offset ({e})") from None
-    if off is not None and off.microseconds:
-        raise DataError(f"property {key!r}: UTC offset {off} has a fraction of a second; lpgdb stores "
-                        f"offsets in whole seconds (round the offset, or store the value in UTC)")
+    except Exception as e:   # a user tzinfo that fails, or gives something else than a timedelta
+        raise DataError(f"{what + ': ' if what else ''}the time zone of {_short_repr(value)} has no usable "
+                        f"UTC offset ({e})") from None
+    if off is None:
+        return None
+    if off.microseconds:
+        raise DataError(f"{what + ': ' if what else ''}UTC offset {off} has a fraction of a second; lpgdb "
+                        f"stores offsets in whole seconds (round the offset, or store the value in UTC)")
+    return off.days * 86400 + off.seconds
 
 
 def check_properties(props: Optional[Mapping[str, Any]], *, allow_none: bool) -> dict:
@@ -86,8 +136,8 @@ def check_properties(props: Optional[Mapping[str, Any]], *, allow_none: bool) ->
     None values are kept when ``allow_none`` (meaning "remove"), else dropped. O(len(props))."""
     if props is None:
         return {}
-    if type(props) is not dict and not isinstance(props, Mapping):
-        raise InterfaceError(f"properties must be a mapping, not {type(props).__name__}")
+    if type(props) is not dict:
+        props = as_dict(props, "properties")
     out: dict = {}
     fast = _FAST
     for k, v in props.items():
@@ -101,22 +151,23 @@ def check_properties(props: Optional[Mapping[str, Any]], *, allow_none: bool) ->
             if allow_none:
                 out[k] = None
             continue
-        check_value(k, v)
-        t = type(v)
-        if t is tuple or t is list:
-            if t is tuple or _has_temporal(v):
-                v = [canonical(x) for x in v]
-        elif isinstance(v, Temporal):
-            v = canonical(v)
-        out[k] = v
+        out[k] = stored(k, v)
     return out
 
 
-def _has_temporal(items) -> bool:
-    for x in items:
-        if isinstance(x, Temporal):
-            return True
-    return False
+def as_dict(m: Any, what: str) -> dict:
+    """``m``, a dict or a Mapping, as a plain dict (``plain``).  InterfaceError, naming ``what``,
+    when it is neither, or when reading a user's Mapping fails (the cause: the user's exception)."""
+    if type(m) is dict:
+        return m
+    if isinstance(m, dict):
+        return plain(m)
+    if not isinstance(m, Mapping):
+        raise InterfaceError(f"{what} must be a mapping (dict), not {type(m).__name__}")
+    try:
+        return dict(m.items())
+    except Exception as e:
+        raise InterfaceError(f"reading the {what} (a {type(m).__name__}) failed: {type(e).__name__}: {e}") from e
 
 
 _ONE_LABEL: dict = {}   # label -> frozenset({label}): a write names the same few labels again and again
@@ -135,15 +186,25 @@ def label_set(labels: Any, what: str = "label") -> frozenset:
                 _ONE_LABEL.clear()
             hit = _ONE_LABEL[labels] = frozenset((labels,))
             return hit
-    if isinstance(labels, str):
+    labels = plain(labels)
+    if type(labels) is str:
         labels = (labels,)
     elif not isinstance(labels, Iterable) or isinstance(labels, (bytes, bytearray, Mapping)):
         raise InterfaceError(f"{what}s must be a str or an iterable of str, not {type(labels).__name__}")
-    labels = tuple(labels)
+    elif type(labels) is not list and type(labels) is not tuple:
+        try:
+            labels = tuple(labels)
+        except Exception as e:      # a user iterable that fails
+            raise InterfaceError(f"reading the {what}s from a {type(labels).__name__} failed: "
+                                 f"{type(e).__name__}: {e}") from e
+    out = []
     for lab in labels:
-        if not isinstance(lab, str) or not lab:
+        if type(lab) is not str:
+            lab = plain(lab)
+        if type(lab) is not str or not lab:
             raise InterfaceError(f"{what}s must be non-empty strings, got {_short_repr(lab)}")
-    return frozenset(labels)
+        out.append(lab)
+    return frozenset(out)
 
 
 def _short_repr(v) -> str:
@@ -715,7 +776,7 @@ def kind(v) -> Optional[str]:
 def _offset_or_none(v):
     try:
         return v.utcoffset()
-    except Exception:   # a tzinfo that fails: check_value refuses it
+    except Exception:   # a tzinfo that fails: stored() refuses it
         return None
 
 
@@ -741,6 +802,10 @@ def key_value(v):
         return [key_value(x) for x in v]
     if isinstance(v, Temporal):
         return canonical(v)
+    if t not in _EXACT:
+        p = plain(v)
+        if p is not v:
+            return key_value(p)
     return v
 
 

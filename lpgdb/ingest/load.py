@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from ..errors import InterfaceError
+from ..values import plain
 from . import arrow as _arrow
 from .neo4j import CsvFiles, Dialect, Spaces, read_group
 
@@ -105,12 +106,13 @@ def _is_one_source(x) -> bool:
 
 def is_source(x) -> bool:
     """Whether ``x`` (a bulk_load argument) names sources rather than rows of Python values."""
+    x = plain(x)
     if x is None:
         return False
     if _is_one_source(x) or isinstance(x, Mapping):
         return True
     if isinstance(x, (list, tuple)) and x:
-        first = x[0]
+        first = plain(x[0])
         if _is_one_source(first):
             return True
         if isinstance(first, tuple) and len(first) == 2 and _is_one_source(first[1]) \
@@ -120,17 +122,19 @@ def is_source(x) -> bool:
 
 
 def _labels(key, what: str) -> Tuple[str, ...]:
+    key = plain(key)
     if key is None:
         return ()
-    if isinstance(key, str):
+    if type(key) is str:
         return tuple(x for x in key.split(":") if x)
     try:
         items = tuple(key)
     except TypeError:
         items = None
-    if items is None or not all(isinstance(x, str) and x for x in items):
+    items = items and tuple(map(plain, items))
+    if items is None or not all(type(x) is str and x for x in items):
         raise InterfaceError(f"bulk_load: the labels of a {what} source must be a str ('A' or 'A:B') or an "
-                             f"iterable of str, not {key!r}")
+                             f"iterable of str, not {key!r:.80}")
     return items
 
 
@@ -139,16 +143,17 @@ def _sources(x, what: str) -> List[Tuple[Tuple[str, ...], Any]]:
     if x is None:
         return []
     if _is_one_source(x):
-        return [((), x)]
+        return [((), _source(x))]
     if isinstance(x, Mapping):          # checked below like the others ({label: []} is no source)
-        out = [(_labels(k, what), v) for k, v in x.items()]
+        out = [(_labels(k, what), _source(v)) for k, v in x.items()]
     else:
         out = []
         for item in x:
+            item = plain(item)
             if _is_one_source(item):
-                out.append(((), item))
-            elif isinstance(item, tuple) and len(item) == 2 and _is_one_source(item[1]):
-                out.append((_labels(item[0], what), item[1]))
+                out.append(((), _source(item)))
+            elif type(item) is tuple and len(item) == 2 and _is_one_source(item[1]):
+                out.append((_labels(item[0], what), _source(item[1])))
             else:
                 raise InterfaceError(f"bulk_load: {what} holds {type(item).__name__}; give paths, tables, "
                                      f"(labels, source) pairs or a mapping {{labels: source}}")
@@ -157,6 +162,12 @@ def _sources(x, what: str) -> List[Tuple[Tuple[str, ...], Any]]:
             raise InterfaceError(f"bulk_load: a {what} source must be a CSV or Parquet path, a list of CSV paths "
                                  f"(one group) or a table, not {type(src).__name__}")
     return out
+
+
+def _source(src):
+    """A source with its paths as built-in values (``values.plain``)."""
+    src = plain(src)
+    return list(map(plain, src)) if _is_group(src) else src
 
 
 def _name(src) -> str:

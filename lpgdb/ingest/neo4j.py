@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 from .. import core
 from ..errors import DataError
 from ..storage import records
-from ..values import check_properties
+from ..values import check_properties, plain
 from .columns import Column, EdgeBatch, NodeBatch
 
 __all__ = ["CsvError", "CsvFiles", "Dialect", "Header", "read_header", "read_group", "parse_char"]
@@ -91,6 +91,8 @@ class Dialect:
 
     def __init__(self, delimiter: str = ",", array_delimiter: str = ";", quote: str = '"',
                  encoding: str = "utf-8", id_type: str = "string"):
+        delimiter, array_delimiter, quote, encoding, id_type = map(plain, (delimiter, array_delimiter, quote,
+                                                                           encoding, id_type))
         self.delimiter = parse_char(delimiter, "--delimiter")
         self.array_delimiter = parse_char(array_delimiter, "--array-delimiter")
         self.quote = parse_char(quote, "--quote")
@@ -106,7 +108,7 @@ class Dialect:
             raise CsvError(f"unknown --input-encoding {encoding!r} (try utf-8 or latin-1)") from None
         self.encoding = encoding
         self.utf8 = encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")
-        if id_type not in ("string", "integer"):
+        if type(id_type) is not str or id_type not in ("string", "integer"):
             raise CsvError(f"--id-type must be string or integer, not {id_type!r} "
                            "(Neo4j's 'actual' has no meaning in lpgdb: ids are assigned)")
         self.id_type = id_type

@@ -28,8 +28,9 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Mapping, Optional
 
-from ..errors import InterfaceError, OperationalError
+from ..errors import DataError, InterfaceError, OperationalError
 from ..result import Result
+from ..values import as_dict, plain
 from . import ast as A
 from . import procedures
 from .context import ROW_BYTES, Context
@@ -137,16 +138,16 @@ class PreparedQuery:
     def bind(self, params) -> dict:
         """The parameters as runtime values, checked: InterfaceError for a name that is not a
         str, SemanticError (ParameterMissing) for one the query uses and ``params`` lacks."""
-        if params:
-            if type(params) is not dict and not isinstance(params, Mapping):
-                raise InterfaceError(f"query parameters must be a mapping (dict), not {type(params).__name__}")
+        if params is None or (type(params) is dict and not params):
+            out = _NO_PARAMS
+        else:
+            if type(params) is not dict:
+                params = as_dict(params, "query parameters")
             out = {}
             for name, v in params.items():
                 if type(name) is not str:
                     raise InterfaceError(f"parameter names must be str, not {type(name).__name__}")
-                out[name] = v if type(v) in _PLAIN_PARAM else from_user(v)
-        else:
-            out = _NO_PARAMS
+                out[name] = v if type(v) in _PLAIN_PARAM else _param(name, v)
         for name in self.params:
             if name not in out:
                 raise parameter_missing(name)
@@ -252,7 +253,7 @@ class PreparedQuery:
         """Run the plan ``free`` (it reads no graph) with no view at all: ``RETURN $x + 1``;
         None when a parameter is not a plain value (a node, relationship or path could bring
         the graph in: the caller runs the plan on a view)."""
-        if params and not plain_params(params):
+        if not plain_params(params):
             return None
         cq = self.free
         bound = self.bind(params) if params or self.params else _NO_PARAMS
@@ -287,11 +288,19 @@ _PLAIN_PARAM = frozenset({int, float, str, bool, type(None), bytes})
 
 
 def plain_params(params) -> bool:
-    """True when no parameter value can bring a node, relationship or path into a query."""
+    """True when ``params`` is None or a dict whose values are all plain: no parameter value can
+    bring a node, relationship or path into a query (anything else: bind() converts or reports it)."""
+    return params is None or (type(params) is dict and all(type(v) in _PLAIN_PARAM for v in params.values()))
+
+
+def _param(name: str, v):
+    """The runtime value of parameter ``name`` (``from_user``); DataError naming the parameter."""
     try:
-        return all(type(v) in _PLAIN_PARAM for v in params.values())
-    except AttributeError:      # not a mapping: bind() reports it
-        return False
+        return from_user(v)
+    except RecursionError:
+        raise DataError(f"query parameter ${name} contains itself or nests too deeply") from None
+    except DataError as e:
+        raise DataError(f"query parameter ${name}: {e}") from None
 
 
 _SCALAR = (int, float, str, bool, type(None), bytes)
@@ -324,10 +333,11 @@ def deadline(timeout, start: Optional[float] = None) -> Optional[float]:
     now); None: no limit.
 
     Raises InterfaceError for a timeout that is not a number >= 0."""
+    timeout = plain(timeout)
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-        raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
+    if type(timeout) not in (int, float) or not timeout >= 0:
+        raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r:.80}")
     return (time.monotonic() if start is None else start) + timeout
 
 

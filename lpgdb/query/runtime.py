@@ -18,7 +18,7 @@ import datetime as _dt
 import math
 from typing import Any
 
-from ..values import Edge, Node, Path
+from ..values import Edge, Node, Path, plain
 from ..values import kind as value_kind
 from .temporal import Duration, Temporal, from_python, to_python_if_exact
 
@@ -280,7 +280,9 @@ def stored_map(m) -> dict:
 
 def from_user(v: Any):
     """Parameters and stored properties into runtime values (tuples become lists, Node/Edge
-    objects become references, Python datetime values become query temporal values)."""
+    objects become references, Python datetime values become query temporal values; a subclass
+    of a built-in value type is read as that type, ``values.plain``)."""
+    v = plain(v)
     if isinstance(v, Node):
         return NodeRef(v.id)
     if isinstance(v, Edge):

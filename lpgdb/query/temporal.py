@@ -24,8 +24,8 @@ import re
 from fractions import Fraction
 from typing import Optional
 
-from ..values import Date, DateTime, Duration, LocalDateTime, LocalTime, Temporal, Time, canonical, offset_seconds, \
-    time_of_day
+from ..values import Date, DateTime, Duration, LocalDateTime, LocalTime, Temporal, Time, canonical, offset_of, \
+    offset_seconds, time_of_day
 from ..values import _offset_text as _offset_str
 from .diagnostics import argument_error, type_error
 
@@ -774,15 +774,14 @@ def from_python(v):
         return Date(v)
     if t is _dt.datetime:
         ns = ((v.hour * 60 + v.minute) * 60 + v.second) * _NS + v.microsecond * 1000
-        if v.tzinfo is None:
+        off = offset_of(v, None)
+        if off is None:
             return LocalDateTime(v.date(), ns)
-        zone = getattr(v.tzinfo, "key", None)
-        return DateTime(v.date(), ns, int(v.utcoffset().total_seconds()), zone)
+        return DateTime(v.date(), ns, off, getattr(v.tzinfo, "key", None))
     if t is _dt.time:
         ns = ((v.hour * 60 + v.minute) * 60 + v.second) * _NS + v.microsecond * 1000
-        if v.tzinfo is None:
-            return LocalTime(ns)
-        return Time(ns, int(v.utcoffset().total_seconds()))
+        off = offset_of(v, None)
+        return LocalTime(ns) if off is None else Time(ns, off)
     if t is _dt.timedelta:
         return Duration(0, v.days, (v.seconds * 1_000_000 + v.microseconds) * 1000)
     return v

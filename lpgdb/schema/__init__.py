@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 from typing import List, Optional, Tuple
 
-from ..errors import SemanticError
+from ..errors import InterfaceError, SemanticError
+from ..values import plain
 from .constraints import IndexSpec
 from .graphtype import GraphType
 from .resolve import resolve_schema
@@ -27,6 +28,11 @@ def parse_schema(text: str, graph_type: Optional[str] = None) -> GraphType:
     says how, e.g. ``unknown_type_reference``, ``cyclic_type_reference``).
     """
     schema = parse_ddl(text)
+    if graph_type is not None and type(graph_type) is not str:
+        graph_type = plain(graph_type)
+        if type(graph_type) is not str:
+            raise InterfaceError(f"graph_type must be the name of a graph type (a str) or None, "
+                                 f"not {type(graph_type).__name__}")
     try:
         return resolve_schema(schema, graph_type)
     except RecursionError:

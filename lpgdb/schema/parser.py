@@ -25,6 +25,7 @@ from lark import Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import SchemaSyntaxError, SemanticError
+from ..values import plain
 from . import ast
 
 __all__ = ["parse_ddl", "MAX_DDL_LENGTH", "MAX_DDL_TOKENS", "MAX_NESTING"]
@@ -83,7 +84,8 @@ def _get_parser() -> lark.Lark:
 
 def parse_ddl(text: str) -> ast.Schema:
     """Parse DDL text into an ``ast.Schema``; raise SchemaSyntaxError (or SemanticError) if it is wrong."""
-    if not isinstance(text, str):
+    text = plain(text)
+    if type(text) is not str:
         raise SchemaSyntaxError(f"schema DDL must be a str, not {type(text).__name__}")
     if not text.strip():
         raise SchemaSyntaxError("the schema is empty: expected CREATE GRAPH TYPE, CREATE NODE TYPE "
