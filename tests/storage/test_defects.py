@@ -137,7 +137,7 @@ def test_b2_failed_checkpoint_leaves_the_handle_usable(tmp_path, monkeypatch):
     for i in range(3):
         _commit(db, i)
     with monkeypatch.context() as m:
-        _fail_os(m, "write", errno.ENOSPC, lambda p: "/tmp/" in p and p.startswith(path))
+        _fail_os(m, "write", errno.ENOSPC, lambda p: p.startswith(os.path.join(path, "tmp", "")))
         with pytest.raises(lpgdb.OperationalError, match="disk full"):
             db.checkpoint()
     for i in range(3, 6):
