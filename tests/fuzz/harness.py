@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import List, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
+STARTUP_SECONDS = 120.0     # the longest a child may take to start before it is called hung
 
 
 @dataclass
@@ -70,11 +71,14 @@ def fuzz(target: str, seconds: float, *, engine: str = "random", seed: int = 0,
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    last, lines, buf = -1, [], b""
+    last, lines, buf, ready = -1, [], b"", False
     try:
         while True:
-            # the atheris engine reports its own hangs; allow it time to do so
+            # the atheris engine reports its own hangs; allow it time to do so.  Before the child
+            # says READY it is starting Python and importing lpgdb: slow on a loaded machine, no hang.
             wait = hang_after if engine == "random" else hang_after * 3 + 60
+            if not ready:
+                wait = max(wait, STARTUP_SECONDS)
             ready, _, _ = select.select([proc.stdout], [], [], wait)
             if not ready:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -90,7 +94,10 @@ def fuzz(target: str, seconds: float, *, engine: str = "random", seed: int = 0,
             for raw in complete:
                 line = raw.decode("utf-8", "replace")
                 lines.append(line)
-                if line.startswith("I "):
+                if line == "READY":
+                    ready = True
+                elif line.startswith("I "):
+                    ready = True
                     last = int(line[2:])
                 elif line.startswith("F "):
                     n, _, msg = line[2:].partition(" ")
