@@ -272,8 +272,8 @@ def _keys_verdict(rows, committed) -> int:
         v = p.get("k")
         if v is None:
             continue
-        if isinstance(v, dt.date) or v != v:
-            return core.KEYS_PYTHON
+        if isinstance(v, dt.date) or v != v or (type(v) is int and v > 2**63 - 1):
+            return core.KEYS_PYTHON     # C leaves dates, NaN and uint64 ints past int64 to Python
         kbs.append(records.key_bytes((v,)))
     if len(set(kbs)) < len(kbs):
         return core.KEYS_TWICE
