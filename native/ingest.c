@@ -22,6 +22,7 @@
 #include "mpack.h"
 
 #include "rows.h"
+#include "vec.h"
 
 static inline int bit(const uint8_t *bits, uint64_t i) { return bits[i >> 3] >> (i & 7) & 1; }
 
@@ -297,12 +298,13 @@ int lpg_rows_key(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t 
 {
     if ((blen && !blob) || !offs)
         return LPG_EINVAL;
-    int rc = lpg_rows_check(blob, blen, offs, n);
-    return rc ? rc : rows_key(blob, offs, n, lset, mask, nmask, name, nlen, flags, out);
+    if (!offsets_ok(offs, n, blen))
+        return LPG_ECORRUPT;
+    return rows_key(blob, offs, n, lset, mask, nmask, name, nlen, 1, flags, out);
 }
 
 int rows_key(const uint8_t *blob, const uint64_t *offs, size_t n, const uint32_t *lset, const uint8_t *mask,
-             size_t nmask, const uint8_t *name, size_t nlen, uint8_t *flags, lpg_rows **out)
+             size_t nmask, const uint8_t *name, size_t nlen, int whole, uint8_t *flags, lpg_rows **out)
 {
     if ((n && (!lset || !flags)) || (nmask && !mask) || (nlen && !name) || !out)
         return LPG_EINVAL;
@@ -314,41 +316,45 @@ int rows_key(const uint8_t *blob, const uint64_t *offs, size_t n, const uint32_t
     }
     r->n = n;
     r->offs[0] = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !rc; i++) {
         flags[i] = 0;
-        if (lset[i] < nmask && mask[lset[i]] && offs[i] < offs[i + 1]) {
-            const uint8_t *p = blob + offs[i], *end = blob + offs[i + 1];
-            uint64_t items;
-            if (mp_map(p, end, &items, &p)) {
+        int masked = lset[i] < nmask && mask[lset[i]];
+        r->offs[i + 1] = r->blob.n;
+        if (offs[i] == offs[i + 1] || !(masked || whole))
+            continue;                           /* the empty map, or a row not read */
+        const uint8_t *p = blob + offs[i], *end = blob + offs[i + 1];
+        uint64_t left;                          /* entries not read yet */
+        if (mp_map(p, end, &left, &p)) {
+            rc = LPG_ECORRUPT;
+            break;
+        }
+        while (masked && left) {
+            const uint8_t *s;
+            size_t sl;
+            mval v;
+            left--;
+            if (mp_str(p, end, &s, &sl, &p) || mp_value(p, end, &v, &p)) {
                 rc = LPG_ECORRUPT;
                 break;
             }
-            for (uint64_t k = 0; k < items; k++) {
-                const uint8_t *s;
-                size_t sl;
-                mval v;
-                if (mp_str(p, end, &s, &sl, &p) || mp_value(p, end, &v, &p)) {
-                    rc = LPG_ECORRUPT;
+            if (sl == nlen && memcmp(s, name, nlen) == 0) {
+                if (v.kind == V_MSGPACK && v.n == 1 && v.p[0] == 0xc0)
+                    break;                          /* nil: no value */
+                size_t at = r->blob.n;
+                int k2 = key_of_value(&v, &r->blob);
+                if (k2 < 0) {
+                    rc = LPG_ENOMEM;
                     break;
                 }
-                if (sl == nlen && memcmp(s, name, nlen) == 0) {
-                    if (v.kind == V_MSGPACK && v.n == 1 && v.p[0] == 0xc0)
-                        break;                          /* nil: no value */
-                    size_t at = r->blob.n;
-                    int k2 = key_of_value(&v, &r->blob);
-                    if (k2 < 0) {
-                        rc = LPG_ENOMEM;
-                        break;
-                    }
-                    if (k2 > 0)
-                        r->blob.n = at;
-                    flags[i] = k2 == 0 ? 1 : (uint8_t)k2;
-                    break;
-                }
-            }
-            if (rc)
+                if (k2 > 0)
+                    r->blob.n = at;
+                flags[i] = k2 == 0 ? 1 : (uint8_t)k2;
                 break;
+            }
         }
+        /* whole: the row is exactly the map (its other entries skipped), as lpg_rows_check */
+        if (!rc && whole && (mp_skip_n(p, end, 2 * left, &p) || p != end))
+            rc = LPG_ECORRUPT;
         r->offs[i + 1] = r->blob.n;
     }
     if (rc) {

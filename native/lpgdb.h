@@ -599,8 +599,8 @@ int lpg_rows_check(const uint8_t *blob, size_t blen, const uint64_t *offs, size_
 uint64_t lpg_umax(const void *a, size_t n, int width);
 /* The canonical key bytes (records.key_bytes) of property `name` of the rows whose label set
  * lset[r] has mask[lset[r]] set: flags[r] = 0 no key (not masked, or no value), 1 key in *out's
- * row r, 2 a value this does not canonicalise (Python does it), 3 NaN.  LPG_ECORRUPT like
- * lpg_rows_check.  O(bytes). */
+ * row r, 2 a value this does not canonicalise (Python does it), 3 NaN.  Every row is checked as
+ * lpg_rows_check does, in the same pass (LPG_ECORRUPT).  O(bytes). */
 int lpg_rows_key(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t n, const uint32_t *lset,
                  const uint8_t *mask, size_t nmask, const uint8_t *name, size_t nlen, uint8_t *flags,
                  lpg_rows **out);

@@ -80,10 +80,25 @@ static int head(const uint8_t *p, const uint8_t *end, size_t *hdr, uint64_t *bod
     return 0;
 }
 
-int mp_skip(const uint8_t *p, const uint8_t *end, const uint8_t **next)
+int mp_skip_n(const uint8_t *p, const uint8_t *end, uint64_t pending, const uint8_t **next)
 {
-    uint64_t pending = 1;
     while (pending) {
+        if (p >= end)
+            return -1;
+        uint8_t c = p[0];
+        /* the common one-byte heads first: fixint, nil, bool, fixstr */
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+            p++;
+            pending--;
+            continue;
+        }
+        if (c >= 0xa0 && c <= 0xbf) {
+            if ((size_t)(c & 0x1f) >= (size_t)(end - p))
+                return -1;
+            p += 1 + (c & 0x1f);
+            pending--;
+            continue;
+        }
         size_t hdr;
         uint64_t body, items;
         if (head(p, end, &hdr, &body, &items))
@@ -98,6 +113,11 @@ int mp_skip(const uint8_t *p, const uint8_t *end, const uint8_t **next)
     }
     *next = p;
     return 0;
+}
+
+int mp_skip(const uint8_t *p, const uint8_t *end, const uint8_t **next)
+{
+    return mp_skip_n(p, end, 1, next);
 }
 
 int mp_map(const uint8_t *p, const uint8_t *end, uint64_t *n, const uint8_t **next)

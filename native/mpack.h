@@ -26,6 +26,8 @@ typedef struct {
 int mp_value(const uint8_t *p, const uint8_t *end, mval *v, const uint8_t **next);
 /* Skip one value.  0 or -1. */
 int mp_skip(const uint8_t *p, const uint8_t *end, const uint8_t **next);
+/* Skip `count` values one after another.  0 or -1. */
+int mp_skip_n(const uint8_t *p, const uint8_t *end, uint64_t count, const uint8_t **next);
 /* A map header: *n entries.  0 or -1 (not a map). */
 int mp_map(const uint8_t *p, const uint8_t *end, uint64_t *n, const uint8_t **next);
 /* A str: payload in *s, *len.  0 or -1 (not a str). */

@@ -15,10 +15,11 @@ struct lpg_rows {
     size_t n;
 };
 
-/* lpg_rows_key of rows whose offsets the caller checked (offsets_ok) but whose maps it did not
- * (lpg_rows_check): each map is read within its row's bounds up to the key, LPG_ECORRUPT for a
- * malformed one met on the way.  O(bytes read). */
+/* lpg_rows_key of rows whose offsets the caller checked (offsets_ok): each masked map is read
+ * within its row's bounds up to the key; with `whole`, every row is checked to be empty or
+ * exactly one map as lpg_rows_check (in the same pass), else only what is read.  LPG_ECORRUPT
+ * for a malformed map met on the way.  O(bytes read). */
 int rows_key(const uint8_t *blob, const uint64_t *offs, size_t n, const uint32_t *lset, const uint8_t *mask,
-             size_t nmask, const uint8_t *name, size_t nlen, uint8_t *flags, lpg_rows **out);
+             size_t nmask, const uint8_t *name, size_t nlen, int whole, uint8_t *flags, lpg_rows **out);
 
 #endif /* LPGDB_ROWS_H */

@@ -1587,7 +1587,7 @@ int lpg_store_keys_fresh(lpg_store *s, uint32_t index, uint64_t snap, const uint
     uint32_t *slot = NULL;
     /* each key read within its row's bounds: the rest of a map is the caller's to check */
     int rc = (blen && !blob) ? LPG_EINVAL : !offsets_ok(offs, n, blen) ? LPG_EBOUNDS
-             : rows_key(blob, offs, n, tag, mask, nmask, name, nlen, flags, &r);
+             : rows_key(blob, offs, n, tag, mask, nmask, name, nlen, 0, flags, &r);
     if (rc == LPG_ECORRUPT)
         rc = LPG_EINVAL;                        /* the caller's rows, not a file: not damage */
     if (rc)

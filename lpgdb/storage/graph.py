@@ -762,10 +762,10 @@ class GraphState:
                     m = len(idx)
                     if (not _is_id(first) or first < next_node or not isinstance(lsets, list)
                             or type(blob) is not bytes or len(offs) != m + 1 or first + m > core.MAX_ID
-                            or (m and core.umax(idx) >= len(lsets)) or not core.rows_ok(blob, offs)):
+                            or (m and core.umax(idx) >= len(lsets))):
                         raise _Bad("bad NODES_COLS")
                     lsets = [_names(ls) for ls in lsets]
-                    step = (idx, offs, self._cols_keys(specs, first, lsets, idx, blob, offs, plain) if specs else ())
+                    step = (idx, offs, self._cols_keys(specs, first, lsets, idx, blob, offs, plain))
                     if track:
                         written.update((first + i, (lsets[li], blob[offs[i]:offs[i + 1]])) for i, li in enumerate(idx))
                     next_node = first + m
@@ -806,20 +806,30 @@ class GraphState:
         user index, and a schema index that holds what such an index would (``plain``, as in
         ``_keys_of_raw``: a columnar op's rows were validated first), is read by C from the maps
         (native/ingest.c); other specs, and values C does not canonicalise, go through key_of
-        per row.  DataError if a key cannot be indexed."""
+        per row.  Checks that every row is empty or one map (_Bad if not): in the same pass as
+        the first key C reads, else on its own.  DataError if a key cannot be indexed."""
         out = []
         rows = None
+        checked = False
         for ident, name, key_of in specs:
             one = plain.get(ident) if plain else None
             if one is None and ident[0] == "index" and len(ident[2]) == 1:
                 one = (ident[1], ident[2][0])
             if one is not None:
                 mask = bytes(1 if one[0] in ls else 0 for ls in lsets)
-                keys, koffs, flags = core.rows_key(blob, offs, idx, mask, one[1])
+                try:
+                    keys, koffs, flags = core.rows_key(blob, offs, idx, mask, one[1])
+                except CorruptionError:
+                    raise _Bad("bad NODES_COLS") from None
+                checked = True
                 if (b"\x02" not in flags and b"\x03" not in flags
                         and (len(keys) <= core.KEY_MAX or max(map(int.__sub__, koffs[1:], koffs)) <= core.KEY_MAX)):
                     out.append((ident, keys, koffs, flags))
                     continue
+            if not checked:
+                if not core.rows_ok(blob, offs):
+                    raise _Bad("bad NODES_COLS")
+                checked = True
             if rows is None:
                 rows = [records.unpack_props(blob[offs[i]:offs[i + 1]]) for i in range(len(idx))]
             keys, koffs, flags = bytearray(), array("Q", [0]), bytearray(len(idx))
@@ -830,6 +840,8 @@ class GraphState:
                     flags[i] = 1
                 koffs.append(len(keys))
             out.append((ident, bytes(keys), koffs, bytes(flags)))
+        if not checked and not core.rows_ok(blob, offs):
+            raise _Bad("bad NODES_COLS")
         return out
 
     def _keys_of_raw(self, readers, nid, labels, props: bytes) -> dict:

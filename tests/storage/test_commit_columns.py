@@ -107,3 +107,36 @@ def test_a_transaction_of_many_new_rows_is_logged_not_attached(tmp_path):
     with db.snapshot() as s:
         assert s.node_count("P") == n and s.edge_count("R") == n // 2
     db.close()
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_a_columnar_op_with_a_malformed_row_is_corruption_whether_or_not_an_index_reads_it(tmp_path, indexed):
+    """prepare checks every row of a NODES_COLS op (each empty or exactly one map): on its own,
+    or in the same pass as the key a one-property index reads (core.rows_key).  A row that is
+    damaged after the key, in a row the index does not read (another label), or followed by
+    stray bytes, is CorruptionError before anything changes; the well-formed op prepares."""
+    from array import array
+    db = lpgdb.connect(str(tmp_path / "g"))
+    if indexed:
+        db.create_index("P", "k")
+    state = db._engine.state
+    first = state.catalog.next_node_id
+    good = records.pack_props({"k": 1, "s": "x"})
+
+    def op(maps, sets=(("P",), ("Q",)), idx=None):
+        offs = array("Q", [0])
+        for m in maps:
+            offs.append(offs[-1] + len(m))
+        ix = array("I", idx if idx is not None else [0] * len(maps))
+        return [records.NODES_COLS, first, [list(s) for s in sets], ix.tobytes(), b"".join(maps), offs.tobytes()]
+
+    state.prepare([op([good, b"", good], idx=[0, 1, 1])])
+    bad_after_key = good[:-2] + b"\xc1" + good[-1:]         # "s"'s value: the never-used 0xc1
+    for ops in ([op([good, bad_after_key])],                 # damaged past the key the index reads
+                [op([good, bad_after_key], idx=[0, 1])],     # in a row of a label no index reads
+                [op([good + b"\x01"])],                      # a map, then a stray byte
+                [op([good[:-1]])],                           # a truncated map
+                [op([b"\x01"])]):                            # not a map
+        with pytest.raises(lpgdb.CorruptionError):
+            state.prepare(ops)
+    db.close()
