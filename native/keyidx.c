@@ -4,16 +4,21 @@
  * Data layout
  *
  *   slot[0..cap)   {hash, rec}; rec == NULL marks an empty slot; cap is a power of two (>= 16)
- *   keyrec         one per distinct (index, key): its hash, index, klen, the versions
- *                  v[0..n) {node, begin, end} sorted by (node, begin), and the key bytes inline;
- *                  v points at the inline `one` while cap == 1, else at a malloc'd array
+ *   keyrec         one per distinct (index, key): its index, klen, the versions v[0..n)
+ *                  {node, begin, end} sorted by (node, begin), and the key bytes inline; v points
+ *                  at the inline `one` while cap == 1, else at a malloc'd array
+ *   slab           the keyrecs of keys of up to SLAB_KEY[c] bytes are cells of SLAB_CELL[c]
+ *                  bytes carved from chunks the index owns (no malloc per key; chunks grow
+ *                  geometrically up to CHUNK_MAX); a freed
+ *                  cell goes on its class's free list.  Longer keys' recs are malloc'd.  The
+ *                  class of a rec is a function of its klen (rec_class).
  *
  * Probing is linear from the home slot hash & (cap - 1).  Removal (drop, gc) rebuilds the table,
  * so there are no tombstones.
  *
  * Invariants (checked by lpg_keyidx_check):
  *   (1) count == number of non-empty slots, and count * 2 <= cap (load factor <= 1/2);
- *   (2) slot.hash == rec->hash == hash(rec->index, rec->key); every rec is reached by probing
+ *   (2) slot.hash == hash(rec->index, rec->key); every rec is reached by probing
  *       from its home slot without crossing an empty slot; no two recs share (index, key);
  *   (3) every rec has 1 <= n <= cap versions, sorted by (node, begin); begin <= end for each;
  *       versions of one node do not overlap (prev.end <= next.begin), so a node has at most one
@@ -34,7 +39,6 @@ typedef struct {
 } kver;
 
 typedef struct {
-    uint64_t hash;          /* hash(index, key) */
     uint32_t index;         /* index id */
     uint32_t klen;          /* key length, <= LPG_KEY_MAX */
     uint32_t n, cap;        /* versions held / allocated */
@@ -48,12 +52,69 @@ typedef struct {
     keyrec *rec;            /* NULL = empty */
 } slot;
 
+/* cell classes: keys of up to SLAB_KEY[c] bytes in cells of SLAB_CELL[c] bytes (a multiple of 16) */
+#define NCLASS 2
+static const size_t SLAB_CELL[NCLASS] = {64, 128};
+#define SLAB_KEY(c) (SLAB_CELL[c] - sizeof(keyrec))
+#define CHUNK_MIN 4096                  /* bytes of a class's first chunk */
+#define CHUNK_MAX ((size_t)4 << 20)     /* and of its largest (doubling up to it) */
+
+typedef struct {
+    uint8_t *cur, *end;     /* the unused rest of the newest chunk */
+    void *free;             /* freed cells, linked through their first word */
+    size_t next;            /* bytes of the next chunk */
+} slab;
+
 struct lpg_keyidx {
     pthread_rwlock_t lock;  /* readers shared, the writer exclusive */
     slot *t;                /* cap slots */
     size_t cap;             /* power of two */
     size_t count;           /* non-empty slots */
+    slab cls[NCLASS];
+    void **chunks;          /* every chunk of every class, freed with the index */
+    size_t nchunks, chunks_cap;
 };
+
+_Static_assert(sizeof(keyrec) == 48, "keyrec layout");
+
+/* The slab class of a rec of klen key bytes, or NCLASS (malloc'd). */
+static inline int rec_class(size_t klen)
+{
+    for (int c = 0; c < NCLASS; c++)
+        if (klen <= SLAB_KEY(c))
+            return c;
+    return NCLASS;
+}
+
+/* A rec for klen key bytes (uninitialised), or NULL (LPG_ENOMEM). */
+static keyrec *rec_alloc(lpg_keyidx *k, size_t klen)
+{
+    int c = rec_class(klen);
+    if (c == NCLASS)
+        return malloc(sizeof(keyrec) + klen);
+    slab *sl = &k->cls[c];
+    if (sl->free) {
+        void *cell = sl->free;
+        memcpy(&sl->free, cell, sizeof(void *));
+        return cell;
+    }
+    if ((size_t)(sl->end - sl->cur) < SLAB_CELL[c]) {
+        size_t bytes = sl->next ? sl->next : CHUNK_MIN;
+        if (k->nchunks == k->chunks_cap
+            && grow((void **)&k->chunks, &k->chunks_cap, k->nchunks + 1, sizeof(void *)))
+            return NULL;
+        uint8_t *chunk = malloc(bytes);
+        if (!chunk)
+            return NULL;
+        k->chunks[k->nchunks++] = chunk;
+        sl->cur = chunk;
+        sl->end = chunk + bytes;
+        sl->next = bytes < CHUNK_MAX ? bytes * 2 : CHUNK_MAX;
+    }
+    keyrec *r = (keyrec *)sl->cur;
+    sl->cur += SLAB_CELL[c];
+    return r;
+}
 
 static inline uint64_t rotl(uint64_t x, int r)
 {
@@ -90,10 +151,9 @@ static uint64_t hash_key(uint32_t index, const uint8_t *k, size_t n)
     return fmix(h);
 }
 
-static inline int rec_is(const keyrec *r, uint64_t h, uint32_t index, const uint8_t *key, size_t klen)
+static inline int rec_is(const keyrec *r, uint32_t index, const uint8_t *key, size_t klen)
 {
-    return r->hash == h && r->index == index && r->klen == klen
-           && (klen == 0 || memcmp(r->key, key, klen) == 0);
+    return r->index == index && r->klen == klen && (klen == 0 || memcmp(r->key, key, klen) == 0);
 }
 
 /* Slot of (index, key), or of the empty slot where it would go. */
@@ -103,7 +163,7 @@ static size_t find_slot(const lpg_keyidx *k, uint64_t h, uint32_t index, const u
     size_t mask = k->cap - 1, i = (size_t)h & mask;
     for (;;) {
         const slot *s = &k->t[i];
-        if (!s->rec || (s->hash == h && rec_is(s->rec, h, index, key, klen)))
+        if (!s->rec || (s->hash == h && rec_is(s->rec, index, key, klen)))
             return i;
         i = (i + 1) & mask;
     }
@@ -123,35 +183,42 @@ static uint32_t lower_bound(const keyrec *r, uint64_t node)
     return lo;
 }
 
-static void rec_free(keyrec *r)
+static void rec_free(lpg_keyidx *k, keyrec *r)
 {
     if (r->v != &r->one)
         free(r->v);
-    free(r);
+    int c = rec_class(r->klen);
+    if (c == NCLASS) {
+        free(r);
+        return;
+    }
+    memcpy(r, &k->cls[c].free, sizeof(void *));
+    k->cls[c].free = r;
 }
 
-/* Move every rec into the zeroed table nt of ncap slots (a power of two), freeing recs with
- * n == 0 and, when drop is set, recs of index drop_index.  Cannot fail. */
-static void rebuild_into(lpg_keyidx *k, slot *nt, size_t ncap, int drop, uint32_t drop_index)
+/* Move every rec into the zeroed table nt of ncap slots (a power of two).  With sweep, first free
+ * the recs with n == 0 (gc emptied them) and, when drop is set, those of index drop_index;
+ * without, the recs are not read (a table growth: only the slots move).  Cannot fail. */
+static void rebuild_into(lpg_keyidx *k, slot *nt, size_t ncap, int sweep, int drop, uint32_t drop_index)
 {
     size_t mask = ncap - 1, count = 0;
     for (size_t i = 0; i < k->cap; i++) {
-        if (i + 16 < k->cap && k->t[i + 16].rec) {     /* the new home slot and the rec, ahead */
+        if (i + 16 < k->cap && k->t[i + 16].rec) {     /* the new home slot (and the rec), ahead */
             __builtin_prefetch(&nt[(size_t)k->t[i + 16].hash & mask], 1);
-            __builtin_prefetch(k->t[i + 16].rec);
+            if (sweep)
+                __builtin_prefetch(k->t[i + 16].rec);
         }
         keyrec *r = k->t[i].rec;
         if (!r)
             continue;
-        if (r->n == 0 || (drop && r->index == drop_index)) {
-            rec_free(r);
+        if (sweep && (r->n == 0 || (drop && r->index == drop_index))) {
+            rec_free(k, r);
             continue;
         }
-        size_t j = (size_t)r->hash & mask;
+        size_t j = (size_t)k->t[i].hash & mask;
         while (nt[j].rec)
             j = (j + 1) & mask;
-        nt[j].hash = r->hash;
-        nt[j].rec = r;
+        nt[j] = k->t[i];
         count++;
     }
     free(k->t);
@@ -161,12 +228,12 @@ static void rebuild_into(lpg_keyidx *k, slot *nt, size_t ncap, int drop, uint32_
 }
 
 /* rebuild_into a fresh table of ncap slots; LPG_ENOMEM leaves everything unchanged. */
-static int rebuild(lpg_keyidx *k, size_t ncap, int drop, uint32_t drop_index)
+static int rebuild(lpg_keyidx *k, size_t ncap, int sweep, int drop, uint32_t drop_index)
 {
     slot *nt = calloc(ncap, sizeof(slot));
     if (!nt)
         return LPG_ENOMEM;
-    rebuild_into(k, nt, ncap, drop, drop_index);
+    rebuild_into(k, nt, ncap, sweep, drop, drop_index);
     return LPG_OK;
 }
 
@@ -202,9 +269,16 @@ void lpg_keyidx_free(lpg_keyidx *k)
 {
     if (!k)
         return;
-    for (size_t i = 0; i < k->cap; i++)
-        if (k->t[i].rec)
-            rec_free(k->t[i].rec);
+    for (size_t i = 0; i < k->cap; i++) {
+        keyrec *r = k->t[i].rec;
+        if (r && r->v != &r->one)
+            free(r->v);
+        if (r && rec_class(r->klen) == NCLASS)
+            free(r);
+    }
+    for (size_t i = 0; i < k->nchunks; i++)
+        free(k->chunks[i]);
+    free(k->chunks);
     free(k->t);
     pthread_rwlock_destroy(&k->lock);
     free(k);
@@ -222,7 +296,7 @@ int lpg_keyidx_reserve(lpg_keyidx *k, size_t extra)
         size_t ncap = k->cap;
         while ((k->count + extra) * 2 > ncap && ncap <= SIZE_MAX / 2 / sizeof(slot))
             ncap *= 2;
-        if ((k->count + extra) * 2 > ncap || rebuild(k, ncap, 0, 0) != LPG_OK)
+        if ((k->count + extra) * 2 > ncap || rebuild(k, ncap, 0, 0, 0) != LPG_OK)
             rc = LPG_ENOMEM;
     }
     pthread_rwlock_unlock(&k->lock);
@@ -234,7 +308,7 @@ static int put_locked(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t 
                       uint64_t h)
 {
     if ((k->count + 1) * 2 > k->cap) {
-        if (k->cap > SIZE_MAX / 2 / sizeof(slot) || rebuild(k, k->cap * 2, 0, 0) != LPG_OK)
+        if (k->cap > SIZE_MAX / 2 / sizeof(slot) || rebuild(k, k->cap * 2, 0, 0, 0) != LPG_OK)
             return LPG_ENOMEM;
     }
     size_t i = find_slot(k, h, index, key, klen);
@@ -262,10 +336,9 @@ static int put_locked(lpg_keyidx *k, uint32_t index, const uint8_t *key, size_t 
             r->cap = ncap;
         }
     } else {
-        r = malloc(sizeof(keyrec) + klen);
+        r = rec_alloc(k, klen);
         if (!r)
             return LPG_ENOMEM;
-        r->hash = h;
         r->index = index;
         r->klen = (uint32_t)klen;
         r->n = 0;
@@ -463,7 +536,7 @@ int lpg_keyidx_drop(lpg_keyidx *k, uint32_t index)
     if (!k)
         return LPG_EINVAL;
     pthread_rwlock_wrlock(&k->lock);
-    int rc = rebuild(k, k->cap, 1, index);
+    int rc = rebuild(k, k->cap, 1, 1, index);
     pthread_rwlock_unlock(&k->lock);
     return rc;
 }
@@ -505,7 +578,7 @@ int lpg_keyidx_gc(lpg_keyidx *k, uint64_t min_snap)
         r->n = w;
     }
     if (nt)
-        rebuild_into(k, nt, ncap, 0, 0);
+        rebuild_into(k, nt, ncap, 1, 0, 0);
 out:
     pthread_rwlock_unlock(&k->lock);
     return rc;
@@ -535,9 +608,8 @@ int lpg_keyidx_check(lpg_keyidx *k)
         if (!r)
             continue;
         count++;
-        if (r->klen > LPG_KEY_MAX || k->t[i].hash != r->hash
-            || r->hash != hash_key(r->index, r->key, r->klen)
-            || find_slot(k, r->hash, r->index, r->key, r->klen) != i
+        if (r->klen > LPG_KEY_MAX || k->t[i].hash != hash_key(r->index, r->key, r->klen)
+            || find_slot(k, k->t[i].hash, r->index, r->key, r->klen) != i
             || r->n == 0 || r->n > r->cap || (r->cap == 1) != (r->v == &r->one)) {
             rc = LPG_ECORRUPT;
             break;

@@ -4,7 +4,12 @@ from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from lpgdb import errors
-from lpgdb.core import LSN_INF, KeyIndex
+from lpgdb.core import LSN_INF, KeyIndex, ffi, lib
+
+# keys on both sides of each slab class's limit (16 and 80 key bytes in keyidx.c) and past them
+# (a malloc'd record): the model covers every way a record is stored
+KEYS = st.one_of(st.binary(max_size=3), st.binary(min_size=15, max_size=17),
+                 st.binary(min_size=79, max_size=81), st.binary(min_size=120, max_size=130))
 
 
 @pytest.fixture
@@ -148,7 +153,7 @@ class KeyIndexModel(RuleBasedStateMachine):
     def teardown(self):
         self.k.close()
 
-    @rule(index=st.integers(0, 2), key=st.binary(max_size=12), node=st.integers(0, 6))
+    @rule(index=st.integers(0, 2), key=KEYS, node=st.integers(0, 6))
     def put(self, index, key, node):
         self.lsn += 1
         if any(v[:3] == [index, key, node] and v[4] == LSN_INF for v in self.m):
@@ -158,6 +163,33 @@ class KeyIndexModel(RuleBasedStateMachine):
         self.k.put(index, key, node, self.lsn)
         self.m.append([index, key, node, self.lsn, LSN_INF])
 
+    @rule(index=st.integers(0, 2), first=st.integers(0, 6), rows=st.lists(st.one_of(st.none(), KEYS), max_size=40))
+    def put_many(self, index, first, rows):
+        """lpg_keyidx_put_many (a columnar op's keys: node first + r for row r with a key, the
+        table reserved once): all of them, or on a key already live for its node, the ones
+        before it (*done)."""
+        self.lsn += 1
+        keys = b"".join(r for r in rows if r is not None)
+        offs, at = [0], 0
+        for r in rows:
+            at += len(r) if r is not None else 0
+            offs.append(at)
+        flags = bytes(0 if r is None else 1 for r in rows)
+        done = ffi.new("size_t *")
+        rc = lib.lpg_keyidx_put_many(self.k._h, index, keys, len(keys), ffi.new("uint64_t[]", offs), flags,
+                                     len(rows), first, self.lsn, done)
+        want = [(r, first + i) for i, r in enumerate(rows) if r is not None]
+        ok = 0
+        for key, node in want:
+            if any(v[:3] == [index, key, node] and v[4] == LSN_INF for v in self.m):
+                assert rc == lib.LPG_EEXIST
+                break
+            self.m.append([index, key, node, self.lsn, LSN_INF])
+            ok += 1
+        else:
+            assert rc == lib.LPG_OK
+        assert done[0] == ok
+
     @precondition(lambda self: any(v[4] == LSN_INF for v in self.m))
     @rule(data=st.data())
     def delete(self, data):
@@ -166,7 +198,7 @@ class KeyIndexModel(RuleBasedStateMachine):
         self.k.delete(v[0], v[1], v[2], self.lsn)
         v[4] = self.lsn
 
-    @rule(index=st.integers(0, 2), key=st.binary(max_size=3), node=st.integers(0, 6))
+    @rule(index=st.integers(0, 2), key=KEYS, node=st.integers(0, 6))
     def delete_missing(self, index, key, node):
         if any(v[:3] == [index, key, node] and v[4] == LSN_INF for v in self.m):
             return
@@ -250,3 +282,32 @@ class KeyIndexModelSoak(KeyIndexModel):
 
 KeyIndexModelSoak.TestCase.settings = settings(max_examples=2000, stateful_step_count=60, deadline=None)
 test_keyindex_model_soak = pytest.mark.slow(KeyIndexModelSoak.TestCase)
+
+
+@pytest.mark.parametrize("klen", [2, 16, 17, 80, 81, 300])
+def test_records_freed_by_gc_and_drop_are_reused_and_the_table_grows_past_them(ki, klen):
+    """Keys of one length (each slab class, its limits, and a malloc'd record): many puts (the
+    table grows, the slab takes chunk after chunk), half ended and collected, an index dropped,
+    then as many new keys again (freed cells reused): every answer as a dict says."""
+    def key(i):
+        return (i.to_bytes(4, "little") * (klen // 4 + 1))[:klen]
+    n = 3000
+    model = {}
+    for i in range(n):
+        ki.put(i % 2, key(i), i, 1)
+        model[(i % 2, key(i))] = i
+    for i in range(0, n, 3):
+        ki.delete(i % 2, key(i), i, 2)
+        del model[(i % 2, key(i))]
+    ki.gc(2)
+    ki.check()
+    ki.drop(1)
+    model = {k: v for k, v in model.items() if k[0] != 1}
+    for i in range(n, 2 * n):
+        ki.put(i % 2, key(i), i, 3)
+        model[(i % 2, key(i))] = i
+    ki.check()
+    assert len(ki) == len(model)
+    for index in (0, 1):
+        keys = [key(i) for i in range(2 * n)]
+        assert ki.get_first_many(index, keys, 3) == [model.get((index, kb), -1) for kb in keys]
