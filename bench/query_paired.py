@@ -9,7 +9,7 @@ Cypher) against lpgdb's native ``count_reach`` (W5).  Each system's database is 
 benchmark's worker builds it (``bench.run``: W1, then reopened); the inputs are the benchmark's
 (workload.json).  Reported: medians of the wall and the CPU time of each turn, and the ratio
 reference / lpgdb (> 1: lpgdb faster), with the 1-minute load average.  The per-call figures
-(W0, W3u) are ``bench.percall``'s.
+(W0, W3u) are ``bench.floor_paired``'s.
 """
 from __future__ import annotations
 

@@ -69,3 +69,16 @@ def test_harness_runs_lpgdb_sqlite_networkx_and_answers_agree(tmp_path):
     assert "| sqlite | **wrong answers**: numbers withheld" in md
     if "networkx" in systems:
         assert "| metric | networkx |" in md      # sqlite left out of the ratio table
+
+
+def test_floor_paired_rounds_check_answers_and_report_ratios():
+    """bench.floor_paired at a tiny size: both systems' answers are checked first, then every
+    workload gets its rounds' ratio quartiles for both clocks (no timing asserted)."""
+    from bench import floor_paired
+    got = floor_paired.one_run(rounds=4, calls=20, workloads=list(floor_paired.WORKLOADS))
+    assert set(got["workloads"]) == set(floor_paired.WORKLOADS)
+    for res in got["workloads"].values():
+        for clock in ("cpu", "wall"):
+            r = res[clock]
+            assert 0 < r["ratio_q1"] <= r["ratio_median"] <= r["ratio_q3"]
+            assert set(r["us_per_call"]) == {"lpgdb", "sqlite"}
