@@ -4,17 +4,24 @@ written as a query) against SQLite in the same process, in many short alternatin
     python -m bench.floor_paired [--rounds 50] [--calls 2000] [--runs 5] [--out FILE.json]
     python -m bench.floor_paired --callgrind [--calls 2000]
 
-What is compared (10,000 nodes ``(:P {id: 7i, name: "n<i>"})``
-with a user index on P.id; SQLite ``p(id INTEGER PRIMARY KEY, name TEXT)`` in memory):
+What is compared (10,000 nodes ``(:P {id: 7i, name: "n<i>"})`` with a user index on P.id, and
+with W3c more; SQLite ``p(id INTEGER PRIMARY KEY, name TEXT)`` in memory):
 
     W0   lpgdb  db.execute("RETURN 1")
          SQLite con.execute("SELECT 1").fetchone()
     W3u  lpgdb  db.execute("MATCH (p:P {id: $id}) RETURN p.name", {"id": k}).fetchone()
          SQLite con.execute("SELECT name FROM p WHERE id = ?", (k,)).fetchone()
                (sqlite3 keeps the prepared statement in its statement cache)
-    W3p  lpgdb  db.prepare(...).execute({"id": k}).fetchone()       (for information)
+         2,000 keys, the same in every round: lpgdb answers a key read before at the same
+         snapshot from the answer it kept (storage's PointRead)
+    W3w  W3u with one committed write of another node before every block (untimed): the
+         snapshot moved, so each kept answer is first confirmed by a C index probe
+    W3c  W3u over keys never read before (a fresh shuffled 2,000 per block): the whole
+         lookup (index probe, row read and decode)
+    W3p  lpgdb  db.prepare(...).execute({"id": k}).fetchone() beside W3u's SQLite loop
 
-Both systems answer the same 2,000 keys in the same order (each answer checked once).
+Both systems answer the same keys in the same order (every answer checked, W3c's after the
+timed rounds so that they stay cold).
 
 Clock mode (default): each round times one block of ``--calls`` calls of each system, back to
 back, the order alternating between rounds (lpgdb first in even rounds), after two warm-up
@@ -29,7 +36,8 @@ Callgrind mode (``--callgrind``): instructions per call, independent of the load
 process (under ``valgrind --tool=callgrind``) builds both databases and runs every loop
 (warm-up included); the baseline runs each loop ``--calls`` times, and one further run per loop
 runs that loop ``5 x --calls`` times: the loop's instructions per call are the difference
-divided by the difference in calls (``PYTHONHASHSEED=0``).
+divided by the difference in calls (``PYTHONHASHSEED=0``).  W3w's write comes before every
+2,000 calls there, so 4 writes fall in the difference (about 1% of a call's count).
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ import argparse
 import gc
 import json
 import os
+import random
 import re
 import sqlite3
 import statistics
@@ -55,74 +64,110 @@ NODES = 10_000
 KEYS = 2_000
 Q = "MATCH (p:P {id: $id}) RETURN p.name"
 SQ = "SELECT name FROM p WHERE id = ?"
-WORKLOADS = ("W0", "W3u", "W3p")
+WORKLOADS = ("W0", "W3u", "W3w", "W3c", "W3p")
 REF = "sqlite"
 
 
-def build(nodes: int = NODES):
-    """(lpgdb database, sqlite3 connection, keys) holding the same ``nodes`` persons."""
-    db = lpgdb.connect(":memory:")
-    db.bulk_load(nodes=(("P", {"id": i * 7, "name": f"n{i}"}) for i in range(nodes)))
-    db.create_index("P", "id")
-    con = sqlite3.connect(":memory:", isolation_level=None)
-    con.execute("CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT)")
-    con.executemany("INSERT INTO p VALUES (?, ?)", ((i * 7, f"n{i}") for i in range(nodes)))
-    keys = [(i * 7919) % nodes * 7 for i in range(KEYS)]
-    return db, con, keys
+class Pair:
+    """lpgdb and SQLite holding the same persons: ``NODES`` with ids 7i (W3u's 2,000 keys are
+    among them) and ``cold`` more, looked up once each by W3c, in a seeded shuffled order."""
 
+    def __init__(self, cold: int = 0):
+        n = NODES + cold
+        self.db = db = lpgdb.connect(":memory:")
+        db.bulk_load(nodes=(("P", {"id": i * 7, "name": f"n{i}"}) for i in range(n)))
+        db.create_index("P", "id")
+        db.bulk_load(nodes=[("Q", {"n": 0})])       # W3w writes this node between rounds
+        self.con = con = sqlite3.connect(":memory:", isolation_level=None)
+        con.execute("CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT)")
+        con.executemany("INSERT INTO p VALUES (?, ?)", ((i * 7, f"n{i}") for i in range(n)))
+        con.execute("CREATE TABLE q(n INTEGER)")
+        con.execute("INSERT INTO q VALUES (0)")
+        self.keys = [(i * 7919) % NODES * 7 for i in range(KEYS)]
+        self.cold = [i * 7 for i in range(NODES, n)]
+        random.Random(12).shuffle(self.cold)
+        self.q = db.execute("MATCH (q:Q) RETURN id(q)").value()[0]
+        self.writes = 0
 
-def loops(db, con, keys) -> dict:
-    """{(workload, system): fn(n)}: ``fn(n)`` makes ``n`` calls (cycling through ``keys``)."""
-    stmt = db.prepare(Q)
-    nk = len(keys)
+    def loops(self) -> dict:
+        """{(workload, system): (before, fn)}: ``fn(n)`` makes ``n`` calls (W3u, W3w: cycling
+        through the 2,000 keys; W3c: the next ``n`` cold keys of that system); ``before()`` (or
+        None), untimed, runs before each timed block: W3w's one committed write of another
+        node (so the LSN moved and no answer is known at the new snapshot)."""
+        db, con, keys = self.db, self.con, self.keys
+        stmt = db.prepare(Q)
+        nk = len(keys)
 
-    def seq(n):
-        return (keys * (n // nk + 1))[:n] if n > nk else keys[:n]
+        def seq(n):
+            return (keys * (n // nk + 1))[:n] if n > nk else keys[:n]
 
-    def w0(n):
-        ex = db.execute
-        for _ in range(n):
-            ex("RETURN 1")
+        def cold_seq():
+            it = iter(self.cold)
+            return lambda n: [next(it) for _ in range(n)]
 
-    def w0_sqlite(n):
-        ex = con.execute
-        for _ in range(n):
-            ex("SELECT 1").fetchone()
+        def w0(n):
+            ex = db.execute
+            for _ in range(n):
+                ex("RETURN 1")
 
-    def w3u(n):
-        ex = db.execute
-        for k in seq(n):
-            ex(Q, {"id": k}).fetchone()
+        def w0_sqlite(n):
+            ex = con.execute
+            for _ in range(n):
+                ex("SELECT 1").fetchone()
 
-    def w3p(n):
-        ex = stmt.execute
-        for k in seq(n):
-            ex({"id": k}).fetchone()
+        def w3(ks):
+            def run(n):
+                ex = db.execute
+                for k in ks(n):
+                    ex(Q, {"id": k}).fetchone()
+            return run
 
-    def w3_sqlite(n):
-        ex = con.execute
-        for k in seq(n):
-            ex(SQ, (k,)).fetchone()
+        def w3p(n):
+            ex = stmt.execute
+            for k in seq(n):
+                ex({"id": k}).fetchone()
 
-    return {("W0", "lpgdb"): w0, ("W0", REF): w0_sqlite, ("W3u", "lpgdb"): w3u,
-            ("W3u", REF): w3_sqlite, ("W3p", "lpgdb"): w3p}
+        def w3_sqlite(ks):
+            def run(n):
+                ex = con.execute
+                for k in ks(n):
+                    ex(SQ, (k,)).fetchone()
+            return run
+
+        def write():
+            self.writes += 1
+            with db.transaction() as tx:
+                tx.update_node(self.q, set={"n": self.writes})
+
+        def write_sqlite():
+            con.execute("UPDATE q SET n = ?", (self.writes,))
+
+        return {("W0", "lpgdb"): (None, w0), ("W0", REF): (None, w0_sqlite),
+                ("W3u", "lpgdb"): (None, w3(seq)), ("W3u", REF): (None, w3_sqlite(seq)),
+                ("W3w", "lpgdb"): (write, w3(seq)), ("W3w", REF): (write_sqlite, w3_sqlite(seq)),
+                ("W3c", "lpgdb"): (None, w3(cold_seq())), ("W3c", REF): (None, w3_sqlite(cold_seq())),
+                ("W3p", "lpgdb"): (None, w3p)}
+
+    def check(self, keys) -> None:
+        """Both systems give the same answers for ``keys`` (lpgdb's execute and prepare agree)."""
+        db, con = self.db, self.con
+        stmt = db.prepare(Q)
+        for k in keys:
+            want = con.execute(SQ, (k,)).fetchone()[0]
+            got = (db.execute(Q, {"id": k}).fetchone()[0], stmt.execute({"id": k}).fetchone()[0])
+            if got != (want, want):
+                raise SystemExit(f"answers differ for id {k}: lpgdb {got}, SQLite {want!r}")
+        if db.execute("RETURN 1").fetchone()[0] != con.execute("SELECT 1").fetchone()[0]:
+            raise SystemExit("RETURN 1 and SELECT 1 differ")
+
+    def close(self):
+        self.db.close()
+        self.con.close()
 
 
 def pair_of(w: str):
     """The two loop keys of workload ``w``: (lpgdb's, SQLite's); W3p's reference is W3u's."""
     return (w, "lpgdb"), ("W3u" if w == "W3p" else w, REF)
-
-
-def check(db, con, keys) -> None:
-    """Both systems give the same answers (and lpgdb's execute, prepare and API agree)."""
-    stmt = db.prepare(Q)
-    for k in keys:
-        want = con.execute(SQ, (k,)).fetchone()[0]
-        got = (db.execute(Q, {"id": k}).fetchone()[0], stmt.execute({"id": k}).fetchone()[0])
-        if got != (want, want):
-            raise SystemExit(f"answers differ for id {k}: lpgdb {got}, SQLite {want!r}")
-    if db.execute("RETURN 1").fetchone()[0] != con.execute("SELECT 1").fetchone()[0]:
-        raise SystemExit("RETURN 1 and SELECT 1 differ")
 
 
 def _quartiles(xs):
@@ -132,9 +177,9 @@ def _quartiles(xs):
 
 def one_run(rounds: int, calls: int, workloads) -> dict:
     """One process's paired rounds: per workload the rounds' ratios (CPU and wall)."""
-    db, con, keys = build()
-    check(db, con, keys)
-    fns = loops(db, con, keys)
+    p = Pair((rounds + 2) * calls if "W3c" in workloads else 0)
+    p.check(p.keys)
+    fns = p.loops()
     load0 = os.getloadavg()[0]
     out = {}
     cpu, wall = time.process_time_ns, time.perf_counter_ns
@@ -144,7 +189,9 @@ def one_run(rounds: int, calls: int, workloads) -> dict:
         for r in range(-2, rounds):              # two warm-up rounds
             gc.collect()
             order = pair if r % 2 == 0 else pair[::-1]
-            for s, fn in order:
+            for s, (before, fn) in order:
+                if before is not None:
+                    before()
                 gc.disable()
                 c0, w0 = cpu(), wall()
                 fn(calls)
@@ -160,8 +207,9 @@ def one_run(rounds: int, calls: int, workloads) -> dict:
                           "us_per_call": {s: statistics.median(x[i] for x in v) / calls / 1e3
                                           for s, v in got.items()}}
         out[w] = res
-    db.close()
-    con.close()
+    if "W3c" in workloads:
+        p.check(p.cold[:(rounds + 2) * calls])
+    p.close()
     return {"rounds": rounds, "calls": calls, "load": [load0, os.getloadavg()[0]], "workloads": out}
 
 
@@ -205,13 +253,20 @@ def clock_mode(args) -> dict:
 def child(counts: dict) -> None:
     """Build, warm every loop named in ``counts``, then run each ``counts[key]`` times (under
     callgrind)."""
-    db, con, keys = build()
-    fns = loops(db, con, keys)
+    p = Pair(KEYS + max(counts.values()) if any(w == "W3c" for w, _s in counts) else 0)
+    fns = p.loops()
+
+    def run(key, n):        # W3w: its write before every block of KEYS calls (~1% of a call)
+        before, fn = fns[key]
+        for i in range(0, n, KEYS):
+            if before is not None:
+                before()
+            fn(min(KEYS, n - i))
     for key in counts:
-        fns[key](KEYS)
+        run(key, KEYS)
     gc.collect()
     for key, n in counts.items():
-        fns[key](n)
+        run(key, n)
 
 
 def _instructions(counts: dict) -> int:
