@@ -198,8 +198,9 @@ class PreparedQuery:
         * The point plan of ``MATCH (n:L {k: $p}) RETURN n.a, ...`` over a user index on (L, k)
           (``CompiledQuery.point``; the planner reads no statistics for it, so it is the plan
           of this text under ``key`` at any graph size): ``point_read(L, k, (a, ...), key,
-          make)``, storage's prepared read (one pin and one C key probe; the answer of a key is
-          kept while the probe finds the same node version), answers it when ``params`` holds
+          make)``, storage's prepared read (one pin, and one C key probe unless the answer was
+          made or confirmed at this LSN; the answer of a key is kept while the probe finds the
+          same node version), answers it when ``params`` holds
           exactly ``$p`` as an int or a str, at most one node has that key and every value
           read is a plain scalar.  Its Result shares the plan's column tuple and the kept tuple
           of one Row: a call builds nothing but the Result.

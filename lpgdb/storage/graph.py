@@ -450,7 +450,7 @@ class GraphState:
         self.applied_lsn = base_lsn
         self.visible_lsn = base_lsn                         # newest LSN new snapshots read at
         self.rows: dict = {}        # (node id, version) -> (labels, props): decoded rows (view.py)
-        self.answers: dict = {}     # point read -> {key: (node id, version, answer)}: keep_answer
+        self.answers: dict = {}     # point read -> {key: (node id, version, answer, LSN)}: keep_answer
         self._answers_n = 0
         self.shared_view = None     # the view engine.pinned_view hands out (cleared by publish)
         self._readers: dict = {}    # id(view) -> LSN of every live reader view (see "readers")
@@ -487,9 +487,9 @@ class GraphState:
         self.store.close()
 
     def keep_answer(self, tag: int, key, kept: tuple) -> None:
-        """Keep ``kept`` = (node id, version, answer) for ``key`` of point read ``tag``
-        (view.PointRead: an answer is handed out again only after a probe finds that node
-        version under the key).  At most ``view.ROW_CACHE`` answers per generation, like the
+        """Keep ``kept`` = (node id, version, answer, LSN) for ``key`` of point read ``tag``
+        (view.PointRead: an answer is handed out again at that LSN, or after a probe finds that
+        node version under the key at another).  At most ``view.ROW_CACHE`` answers per generation, like the
         row cache; all are dropped when that is passed.  O(1)."""
         answers = self.answers
         if self._answers_n >= ANSWERS:

@@ -644,11 +644,14 @@ class PointRead:
     several nodes match, or ``make`` returned None.
 
     Answers are kept per generation (``GraphState.keep_answer``, bounded like the row cache) with
-    the node and version they were made from; a kept answer is returned only after the C
-    index probe confirms that the key still finds exactly that node at that version at the
-    view's LSN (``Store.key1_is``), so a kept answer is never stale.  O(1) + one native call
-    (three when nothing is kept for the key: the probe, the lookup and, when the row is not
-    in the row cache, the row)."""
+    the node and version they were made from and the LSN at which they were last known true.
+    At that same LSN a kept answer is returned at once (a view never changes: every snapshot
+    at one LSN reads the same graph); at another, only after the C index probe confirms that
+    the key still finds exactly that node at that version at the view's LSN
+    (``Store.key1_is``), which then records the new LSN; so a kept answer is never stale.
+    O(1): no native call when the answer was made or confirmed at the visible LSN, one
+    otherwise (three when nothing is kept for the key: the probe, the lookup and, when the
+    row is not in the row cache, the row)."""
 
     __slots__ = ("_engine", "_props", "_version", "_make", "_tag", "_index", "_from")
 
@@ -681,17 +684,21 @@ class PointRead:
             return None          # another catalog; a view older than the index or the schema
         mine = st.answers.get(self._tag)
         kept = mine.get(value) if mine is not None else None
+        if kept is not None and kept[3] == snap:
+            return kept[2]                       # made or confirmed at this very snapshot
         store = v._store
         try:
             if kept is not None:
-                nid, ver, ans = kept
+                nid, ver, ans, _lsn = kept
                 if t is int:                     # (kept: key_point took it, an int64)
                     rc = core.store_key1i_is(store._h, self._index, snap, value, nid, ver)
                     if rc == 1:
+                        st.keep_answer(self._tag, value, (nid, ver, ans, snap))
                         return ans
                     if rc < 0:
                         core.check_read(rc, "key lookup")
                 elif store.key1_is(self._index, value, snap, nid, ver):
+                    st.keep_answer(self._tag, value, (nid, ver, ans, snap))
                     return ans
             got = store.key_point(self._index, value, snap)
         except core.Corrupt as e:
@@ -702,7 +709,7 @@ class PointRead:
             return None
         ids, ver = got
         if not ids:
-            kept = (core.NO_NODE, 0, ())
+            kept = (core.NO_NODE, 0, (), snap)
         else:
             if len(ids) > 1 or ver is None:
                 return None
@@ -713,7 +720,7 @@ class PointRead:
             ans = self._make(tuple(map(row[1].get, self._props)))
             if ans is None:
                 return None
-            kept = (nid, ver, ans)
+            kept = (nid, ver, ans, snap)
         st.keep_answer(self._tag, value, kept)
         return kept[2]
 
