@@ -110,6 +110,8 @@ def param(text: str) -> Tuple[str, Any]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+    except RecursionError:
+        raise argparse.ArgumentTypeError(f"parameter {key!r}: its JSON value nests too deeply") from None
 
 
 def add_timeout(parser: argparse.ArgumentParser) -> None:

@@ -215,7 +215,11 @@ class Shell:
                 self.err.write("usage: :param NAME VALUE\n")
                 self.status = 1
             else:
-                self.params[name] = param(f"{name}={value.strip()}")[1]
+                try:
+                    self.params[name] = param(f"{name}={value.strip()}")[1]
+                except argparse.ArgumentTypeError as e:
+                    self.err.write(f"{e}\n")
+                    self.status = 1
         elif word == "params":
             for k, v in self.params.items():
                 self.out.write(f"${k} = {format_value([v])[1:-1]}\n")

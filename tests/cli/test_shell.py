@@ -2,6 +2,8 @@
 import io
 import json
 
+import pytest
+
 import lpgdb
 from lpgdb.cli.shell import format_table, format_value, run_query, run_shell, split_statements
 
@@ -142,3 +144,15 @@ def test_a_result_taller_than_the_terminal_goes_through_the_pager(monkeypatch):
     assert len(paged) == 1 and "│ 4 │" in out.getvalue()
     print_table(["n", "s"], rows, out, terminal=True, pager=False)         # :pager off
     assert len(paged) == 1 and "│ 49 │" in out.getvalue()
+
+
+def test_a_parameter_nested_too_deeply_is_refused_not_a_traceback(tmp_path, capsys):
+    from lpgdb.cli import main
+    deep = "[" * 50000 + "]" * 50000        # json.loads raises RecursionError
+    with pytest.raises(SystemExit) as e:
+        main(["query", str(tmp_path / "db"), "RETURN $x AS x", "-p", "x=" + deep])
+    assert e.value.code == 2 and "nests too deeply" in capsys.readouterr().err
+    out, err = io.StringIO(), io.StringIO()
+    with _db() as db:
+        status = run_shell(db, stdin=io.StringIO(f":param x {deep}\nRETURN 1 AS one;\n"), out=out, err=err)
+    assert status == 1 and "nests too deeply" in err.getvalue() and "| 1   |" in out.getvalue()
