@@ -318,7 +318,7 @@ def f_range(ctx, a):
     if step == 0:
         raise argument_error("range() step must not be zero", "NumberOutOfRange")
     r = range(start, end + 1, step) if step > 0 else range(start, end - 1, step)
-    n = len(r)
+    n = max(0, (r.stop - r.start + step - (1 if step > 0 else -1)) // step)     # len(r) fails past 2**63
     ctx.charge_items(n)                  # refuse at once what cannot fit in the memory limit
     ctx.charge(n * 40)
     if n <= 4096:

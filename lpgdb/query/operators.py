@@ -28,6 +28,7 @@ import itertools
 import math
 import operator
 import os
+import sys
 import time
 
 from ..errors import IntegrityError, OperationalError
@@ -1062,7 +1063,8 @@ def _projection(op, C):
                 ctx.charge(ROW_BYTES * len(pairs))
                 pairs.sort(key=sk)
         if skip or limit is not None:
-            pairs = itertools.islice(pairs, skip, None if limit is None else skip + limit)
+            big = sys.maxsize      # islice's bound; no result has that many rows
+            pairs = itertools.islice(pairs, min(skip, big), None if limit is None else min(skip + limit, big))
         if where_fn is not None:
             pairs = (pr for pr in pairs if where_fn(pr[1], ctx) is True)
         return _rebatch(pr[0] for pr in pairs)

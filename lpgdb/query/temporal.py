@@ -20,6 +20,7 @@ Not supported: years outside 1..9999 (DataError).
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from fractions import Fraction
 from typing import Optional
@@ -274,8 +275,20 @@ def _num(s: str):
     return float(s) if "." in s else int(s)
 
 
+_I64 = 1 << 63
+
+
+def _duration(months: int, days: int, ns: int) -> Duration:
+    """A Duration made by the query language, checked: each part fits in 64 bits (values.py
+    invariant (3)), else a NumberOutOfRange error (storing it would fail, and Neo4j refuses it)."""
+    if -_I64 <= months < _I64 and -_I64 <= days < _I64 and -_I64 <= ns < _I64:
+        return Duration(months, days, ns)
+    raise argument_error("duration out of range: its months, days and nanoseconds must each fit in 64 bits",
+                         "NumberOutOfRange")
+
+
 def _neg(d: Duration) -> Duration:
-    return Duration(-d.months, -d.days, -d.ns)
+    return _duration(-d.months, -d.days, -d.ns)
 
 
 # ---------------------------------------------------------------- construction from maps
@@ -338,7 +351,7 @@ def _date_from_map(m, base: Optional[_dt.date] = None) -> _dt.date:
         if "quarter" in m:
             return _quarter_date(y, _int_arg(m, "quarter", 1), _int_arg(m, "dayOfQuarter", 1))
         return _dt.date(y, _int_arg(m, "month", 1), _int_arg(m, "day", 1))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _bad(f"invalid date {m}") from None
 
 
@@ -349,6 +362,8 @@ def _duration_from_map(m) -> Duration:
     for k, v in m.items():
         if v is not None and (type(v) not in (int, float)):
             raise type_error(f"duration component '{k}' must be a number")
+        if type(v) is float and not math.isfinite(v):
+            raise argument_error(f"duration component '{k}' must be a finite number, not {v}", "NumberOutOfRange")
     if any(type(v) is float for v in m.values()):     # exact rational arithmetic, no float drift
         m = {k: Fraction(v) for k, v in m.items()}
     months = m.get("years", 0) * 12 + m.get("months", 0)
@@ -364,7 +379,7 @@ def _duration_from_map(m) -> Duration:
     whole_s = int(secs)
     if secs != whole_s:
         ns += (secs - whole_s) * _NS
-    return Duration(whole_months, whole_days, whole_s * _NS + round(ns))
+    return _duration(whole_months, whole_days, whole_s * _NS + round(ns))
 
 
 def _select(m, *keys):
@@ -695,17 +710,17 @@ def _between(kind):
                 raise type_error(f"duration.{kind}() expects two temporal values")
         months, total, has_dates = _between_parts(a, b)
         if kind == "inSeconds":
-            return Duration(0, 0, total)
+            return _duration(0, 0, total)
         if kind == "inDays":
-            return Duration(0, int(total / _DAY_NS), 0)
+            return _duration(0, int(total / _DAY_NS), 0)
         if kind == "inMonths":
-            return Duration(months, 0, 0)
+            return _duration(months, 0, 0)
         if not has_dates:
-            return Duration(0, 0, total)
+            return _duration(0, 0, total)
         mid = _add_months(a.d, months)
         rest = total - (mid.toordinal() - a.d.toordinal()) * _DAY_NS
         days = int(rest / _DAY_NS)
-        return Duration(months, days, rest - days * _DAY_NS)
+        return _duration(months, days, rest - days * _DAY_NS)
     return f
 
 
@@ -725,7 +740,7 @@ def add(t, dur: Duration, sign=1):
     """temporal + sign * duration"""
     months, days, ns = sign * dur.months, sign * dur.days, sign * dur.ns
     if isinstance(t, Duration):
-        return Duration(t.months + months, t.days + days, t.ns + ns)
+        return _duration(t.months + months, t.days + days, t.ns + ns)
     try:
         if isinstance(t, Date):
             d = _add_months(t.d, months) + _dt.timedelta(days=days + int(ns / _DAY_NS))
@@ -747,7 +762,7 @@ def add(t, dur: Duration, sign=1):
 
 def scale(dur: Duration, k) -> Duration:
     if isinstance(k, int):
-        return Duration(dur.months * k, dur.days * k, dur.ns * k)
+        return _duration(dur.months * k, dur.days * k, dur.ns * k)
     secs = int(dur.ns / _NS)          # seconds and nanoseconds scale apart (as Neo4j does)
     return _duration_from_map({"months": dur.months * k, "days": dur.days * k, "seconds": secs * k,
                                "nanoseconds": (dur.ns - secs * _NS) * k})
@@ -783,5 +798,5 @@ def from_python(v):
         off = offset_of(v, None)
         return LocalTime(ns) if off is None else Time(ns, off)
     if t is _dt.timedelta:
-        return Duration(0, v.days, (v.seconds * 1_000_000 + v.microseconds) * 1000)
+        return _duration(0, v.days, (v.seconds * 1_000_000 + v.microseconds) * 1000)
     return v
