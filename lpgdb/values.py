@@ -380,7 +380,11 @@ class Path:
     edges: Tuple[Edge, ...]
 
     def __init__(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
-        nodes, edges = tuple(nodes), tuple(edges)
+        try:
+            nodes, edges = tuple(nodes), tuple(edges)
+        except TypeError:
+            raise InterfaceError(f"a path is made of an iterable of nodes and one of edges, not "
+                                 f"{type(nodes).__name__} and {type(edges).__name__}") from None
         if len(nodes) != len(edges) + 1:
             raise InterfaceError("a path has exactly one more node than edges")
         object.__setattr__(self, "nodes", nodes)

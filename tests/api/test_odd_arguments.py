@@ -465,3 +465,9 @@ def test_wrong_kinds_of_arguments_are_typed_errors(tmp_path, call, error):
         else:
             with pytest.raises(error):
                 call(db, tmp_path)
+
+
+@pytest.mark.parametrize("nodes, edges", [(1, ()), (None, None), ([], 2.5), (object(), [])])
+def test_a_path_of_what_is_not_iterable_is_an_interface_error(nodes, edges):
+    with pytest.raises(lpgdb.InterfaceError, match="path"):
+        lpgdb.Path(nodes, edges)
