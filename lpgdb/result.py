@@ -139,15 +139,17 @@ class Result:
             self._notifications = notifications
 
     @classmethod
-    def _of(cls, columns: Sequence[str], rt: type, rows: list, plan, notifications: Sequence) -> "Result":
-        """The query engine's constructor: ``rows`` are tuples in column order, ``rt`` their
-        ``row_type(columns)``; ``notifications`` is copied (at the first read of the attribute)."""
+    def _of(cls, cols: tuple, rt: type, rows: list, plan, notes: tuple) -> "Result":
+        """The query engine's constructor: ``cols`` the column names and ``notes`` the
+        notifications, tuples shared by every Result of one plan (the lists ``columns`` and
+        ``notifications`` are made at their first read); ``rows`` are tuples in column order,
+        ``rt`` their ``row_type(cols)``."""
         self = object.__new__(cls)
-        self._cols = tuple(columns)
+        self._cols = cols
         self._rows = [tuple.__new__(rt, rows[0])] if len(rows) == 1 else [tuple.__new__(rt, r) for r in rows]
         self._pos = 0
         self.plan = plan
-        self._notes = tuple(notifications) if notifications else ()
+        self._notes = notes
         return self
 
     @property

@@ -33,7 +33,7 @@ from ..result import Result
 from ..values import as_dict, plain
 from . import ast as A
 from . import procedures
-from .context import ROW_BYTES, Context
+from .context import ROW_BYTES, new_context
 from .diagnostics import parameter_missing, semantic as _semantic_error
 from .execute import Plan, compile_query, too_many_rows
 from .parser import parse
@@ -168,8 +168,7 @@ class PreparedQuery:
         cq = self.plan_for(tx)
         if self.mode == "EXPLAIN":
             return Result(cq.columns, [], plan=cq.plan, notifications=list(cq.notifications))
-        ctx = Context(tx, bound, options.get("timeout"), readonly, options.get("memory"), options.get("max_rows"),
-                      options)
+        ctx = new_context(tx, bound, readonly, options)
         if self.mode == "PROFILE":
             ctx.profile = {}
         direct = cq.direct
@@ -184,9 +183,9 @@ class PreparedQuery:
             plan = Plan(cq.root, {k: tuple(v) for k, v in ctx.profile.items()})
         else:
             plan = cq.plan
-        if rows and not (_SCALARS.issuperset(map(type, rows[0])) if len(rows) == 1 else _plain(rows)):
+        if rows and not _plain(rows):
             rows = [tuple([to_user(v, tx) for v in r]) for r in rows]
-        return Result._of(cq.columns, cq.row_type, rows, plan, cq.notifications)
+        return Result._of(cq.cols, cq.row_type, rows, plan, cq.notes)
 
     def fast(self, point_read, key) -> Optional[Callable]:
         """A runner ``run(params, options) -> Result | None`` for the plan cached for catalog
@@ -219,8 +218,7 @@ class PreparedQuery:
             return None
         cq = entry[0]
         label, prop, pname, props = cq.point
-        cols, rt, plan = tuple(cq.columns), cq.row_type, cq.plan
-        notes = tuple(cq.notifications)
+        cols, rt, plan, notes = cq.cols, cq.row_type, cq.plan, cq.notes
         new, tnew = object.__new__, tuple.__new__
 
         def make(values):
@@ -254,19 +252,18 @@ class PreparedQuery:
         """Run the plan ``free`` (it reads no graph) with no view at all: ``RETURN $x + 1``;
         None when a parameter is not a plain value (a node, relationship or path could bring
         the graph in: the caller runs the plan on a view)."""
-        if not plain_params(params):
+        if params is not None and not plain_params(params):
             return None
         cq = self.free
         bound = self.bind(params) if params or self.params else _NO_PARAMS
-        ctx = Context(_NO_GRAPH, bound, options.get("timeout"), True, options.get("memory"), options.get("max_rows"),
-                      options)
+        ctx = new_context(_NO_GRAPH, bound, True, options)
         direct = cq.direct
         rows = direct(ctx) if direct is not None else cq.run(ctx)
         if ctx.max_rows is not None and len(rows) > ctx.max_rows:
             raise too_many_rows(ctx.max_rows)
-        if rows and not (_SCALARS.issuperset(map(type, rows[0])) if len(rows) == 1 else _plain(rows)):
+        if rows and not _plain(rows):
             rows = [tuple([to_user(v, None) for v in r]) for r in rows]
-        return Result._of(cq.columns, cq.row_type, rows, cq.plan, cq.notifications)
+        return Result._of(cq.cols, cq.row_type, rows, cq.plan, cq.notes)
 
     def execute(self, *args, **kwargs):
         raise InterfaceError("a PreparedQuery from lpgdb.query.prepare() runs with .run(tx, params); "

@@ -20,13 +20,14 @@ from time import monotonic as _monotonic
 from ..errors import NotFoundError, OperationalError
 from .diagnostics import entity_not_found
 
-__all__ = ["Context", "ROW_BYTES", "VALUE_BYTES", "value_bytes"]
+__all__ = ["Context", "new_context", "ROW_BYTES", "VALUE_BYTES", "value_bytes"]
 
 ROW_BYTES = 120       # a dict row with a few entries
 VALUE_BYTES = 40      # a list slot plus a small boxed value
 _CHECK_EVERY = 128    # ticks between two clock reads
 _NO_OPTIONS: dict = {}
 _NONE = frozenset()
+_new = object.__new__
 
 
 def value_bytes(v) -> int:
@@ -48,36 +49,41 @@ class _NodeData(tuple):
     properties = property(itemgetter(1))
 
 
-class Context:
-    """Execution state of one query run (graph access, parameters, limits).
+def new_context(tx, params, readonly: bool, options) -> "Context":
+    """The Context of one query run on ``tx`` (a Transaction, a Snapshot, a reader) with the
+    limits of ``options`` (already checked): ``timeout`` (seconds; ``deadline``, a monotonic
+    time, where parsing spent part of it already), ``memory`` and ``max_rows``.
 
-    A query run makes one per call, so construction is a few slot assignments; what most runs
-    never touch (deleted-element sets, the PROFILE table) is made on first use."""
+    A query run makes one per call, so this is a few slot assignments (a function rather than
+    ``Context(...)``: calling a class with an ``__init__`` costs a third more in CPython 3.11);
+    what most runs never touch (deleted-element sets, the PROFILE table) is made on first use."""
+    c = _new(Context)
+    c.tx = tx
+    c.params = params
+    c.timeout = timeout = options.get("timeout")    # as the caller gave it (the message quotes it)
+    c.deadline = None if timeout is None else options.get("deadline") or _monotonic() + timeout
+    c.memory = options.get("memory")
+    c.max_rows = options.get("max_rows")
+    c.readonly = readonly
+    c.options = options or _NO_OPTIONS
+    c.used = c._ticks = 0
+    c._next_check = _CHECK_EVERY
+    c._nodes = {}
+    c._edges = {}
+    c.now = None            # the statement clock, set on first use (temporal.py)
+    c.profile = None        # {id(op): [rows, seconds]} under PROFILE
+    c.deleted_nodes = c.deleted_edges = _NONE   # sets on the first DELETE
+    c._dead = None
+    return c
+
+
+class Context:
+    """Execution state of one query run (graph access, parameters, limits); ``new_context``
+    makes one."""
 
     __slots__ = ("tx", "params", "timeout", "deadline", "memory", "max_rows", "readonly", "options", "used",
                  "_ticks", "_next_check", "_nodes", "_edges", "now", "profile", "deleted_nodes", "deleted_edges",
                  "_dead")
-
-    def __init__(self, tx, params, timeout=None, readonly=False, memory=None, max_rows=None, options=None):
-        self.tx = tx
-        self.params = params
-        self.timeout = timeout           # as the caller gave it (the error message quotes it)
-        if timeout is None:
-            self.deadline = None
-        else:                            # options["deadline"]: set where parsing spent part of it
-            self.deadline = (options and options.get("deadline")) or _monotonic() + timeout
-        self.memory = memory
-        self.max_rows = max_rows
-        self.readonly = readonly
-        self.options = options or _NO_OPTIONS
-        self.used = self._ticks = 0
-        self._next_check = _CHECK_EVERY
-        self._nodes = {}
-        self._edges = {}
-        self.now = None            # the statement clock, set on first use (temporal.py)
-        self.profile = None        # {id(op): [rows, seconds]} under PROFILE
-        self.deleted_nodes = self.deleted_edges = _NONE   # sets on the first DELETE
-        self._dead = None
 
     # graph access used by the operators: the transaction's (which includes its own writes)
     def expand(self, node_ids, direction, label):

@@ -115,8 +115,10 @@ class CompiledQuery:
     def __init__(self, root: L.ProduceResults, columns, writes, notifications):
         self.root = root
         self.columns = list(columns or [])
+        self.cols = tuple(self.columns)         # what every Result of this plan shares
         self.writes = writes
         self.notifications = notifications
+        self.notes = tuple(notifications)
         self.plan = Plan(root)
         self.row_type = row_type(self.columns)
         self.phys = None

@@ -693,12 +693,12 @@ class PointRead:
                 if t is int:                     # (kept: key_point took it, an int64)
                     rc = core.store_key1i_is(store._h, self._index, snap, value, nid, ver)
                     if rc == 1:
-                        st.keep_answer(self._tag, value, (nid, ver, ans, snap))
+                        mine[value] = (nid, ver, ans, snap)     # (replaced: no new entry to count)
                         return ans
                     if rc < 0:
                         core.check_read(rc, "key lookup")
                 elif store.key1_is(self._index, value, snap, nid, ver):
-                    st.keep_answer(self._tag, value, (nid, ver, ans, snap))
+                    mine[value] = (nid, ver, ans, snap)
                     return ans
             got = store.key_point(self._index, value, snap)
         except core.Corrupt as e:
