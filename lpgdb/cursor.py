@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Mapping, Option
 
 from .errors import InterfaceError
 from .result import Result, Row
+from .values import plain
 
 if TYPE_CHECKING:
     from .database import Database
@@ -62,8 +63,13 @@ class Cursor:
         run commits or none does.  Rows the query returns are discarded."""
         self._check()
         self._result = None
+        try:
+            runs = iter(plain(seq_of_params))
+        except TypeError:
+            raise InterfaceError(f"executemany needs an iterable of parameter mappings, not "
+                                 f"{type(seq_of_params).__name__}") from None
         with self.connection.transaction() as tx:
-            for params in seq_of_params:
+            for params in runs:
                 tx.execute(query, params)
 
     @property

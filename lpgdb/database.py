@@ -738,8 +738,7 @@ class PreparedStatement:
         if pq.uses_procedures and pq.registry != _procedures_version():
             pq = self._pq = _reprepare(pq)
         if options:
-            _check_options(options)
-            opts = {**db.query_defaults, **options}
+            opts = {**db.query_defaults, **_check_options(options)}
         else:
             opts = db.query_defaults
         if until is not None:
@@ -781,11 +780,9 @@ class PreparedStatement:
 
 
 
-def _check_options(options):
-    from .query import check_options, deadline
-    check_options(options)
-    if "timeout" in options:
-        deadline(options["timeout"])            # InterfaceError unless a number >= 0 or None
+def _check_options(options) -> dict:
+    from .query import check_options
+    return check_options(options)
 
 
 def _procedures_version():
@@ -805,6 +802,7 @@ def _query_defaults(options: dict) -> dict:
     """Pop the query options of ``connect`` and return them as execute() defaults."""
     out = {}
     for k, default in _QUERY_DEFAULTS.items():
+        given = k in options
         v = options.pop(k, default)
         if k == "import_dir":
             if v is not None:
@@ -812,8 +810,9 @@ def _query_defaults(options: dict) -> dict:
                     raise InterfaceError(f"import_dir must be an existing directory, not {v!r}")
                 out[k] = os.path.realpath(os.fspath(v))
             continue
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
-            raise InterfaceError(f"{k} must be a number >= 0 or None, not {v!r}")
+        if given:                            # checked as execute() checks it
+            from .query import check_limit
+            v = check_limit(k, v)
         if v is not None:
             out[{"query_timeout": "timeout", "query_memory": "memory"}.get(k, k)] = v
     return out

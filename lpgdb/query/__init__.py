@@ -159,8 +159,7 @@ class PreparedQuery:
         ``options`` (already checked by ``check_options``: timeout, memory, max_rows, hooks);
         options given as keywords (``timeout=1.0``) are checked and added to them."""
         if more:
-            check_options(more)
-            options = {**options, **more}
+            options = {**options, **check_options(more)}
         bound = self.bind(params)
         if readonly and not self.readonly:
             raise _semantic_error("this query writes to the graph, but it runs on a read-only snapshot; "
@@ -331,11 +330,9 @@ def deadline(timeout, start: Optional[float] = None) -> Optional[float]:
     now); None: no limit.
 
     Raises InterfaceError for a timeout that is not a number >= 0."""
-    timeout = plain(timeout)
+    timeout = check_limit("timeout", timeout)
     if timeout is None:
         return None
-    if type(timeout) not in (int, float) or not timeout >= 0:
-        raise InterfaceError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r:.80}")
     return (time.monotonic() if start is None else start) + timeout
 
 
@@ -357,11 +354,29 @@ def prepare(source: str, *, deadline: Optional[float] = None) -> PreparedQuery:
     return pq
 
 
-def check_options(options: Mapping[str, Any]) -> None:
-    """InterfaceError for an option ``execute`` does not know."""
-    for k in options:
+def check_options(options: Mapping[str, Any]) -> dict:
+    """The options of ``execute``, checked (InterfaceError for one it does not know, or a
+    ``timeout``, ``memory`` or ``max_rows`` that is not a number >= 0 or None) and returned
+    with those values as plain numbers (``values.plain``)."""
+    out = dict(options)
+    for k, v in options.items():
         if k not in _OPTIONS:
             raise InterfaceError(f"unknown query option {k!r} (known: {', '.join(sorted(_OPTIONS))})")
+        if k in _LIMITS:
+            out[k] = check_limit(k, v)
+    return out
+
+
+_LIMITS = ("timeout", "memory", "max_rows")
+
+
+def check_limit(name: str, v):
+    """``v`` as the limit ``name`` (seconds, bytes or rows): a plain number >= 0, or None;
+    InterfaceError for anything else (NaN included)."""
+    v = plain(v)
+    if v is not None and (type(v) not in (int, float) or not v >= 0):
+        raise InterfaceError(f"{name} must be a number >= 0 or None, not {v!r:.80}")
+    return v
 
 
 def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool = False, *,
@@ -374,7 +389,7 @@ def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool
         NotSupportedError: a feature lpgdb's query language does not implement.
         OperationalError: the query passed its time, memory or row limit.
     """
-    check_options(options)
+    options = check_options(options)
     if timeout is None:
         options["timeout"] = None
         return prepare(source).run(tx, params, readonly, options)

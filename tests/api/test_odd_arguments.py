@@ -457,6 +457,12 @@ def test_options_paths_and_sources_given_as_subclasses(tmp_path):
     (lambda db, p: lpgdb.restore(p, p / "r", until=dt.datetime(2020, 1, 1, tzinfo=_BadTZ())), lpgdb.DataError),
     (lambda db, p: lpgdb.connect(p / "c", timeout=float("nan")), lpgdb.InterfaceError),
     (lambda db, p: db.bulk_load(nodes=[_hostile(tuple, ("A", {}))], edges=None), None),
+    (lambda db, p: db.execute("RETURN 1 AS x", max_rows=object()).value(), lpgdb.InterfaceError),
+    (lambda db, p: db.snapshot().execute("RETURN 1 AS x", memory=float("nan")).value(), lpgdb.InterfaceError),
+    (lambda db, p: db.prepare("RETURN 1 AS x").execute(max_rows="2").value(), lpgdb.InterfaceError),
+    (lambda db, p: db.execute("RETURN 1 AS x", max_rows=_hostile(int, 5)).value(), None),
+    (lambda db, p: lpgdb.connect(p / "q", query_memory=float("nan")), lpgdb.InterfaceError),
+    (lambda db, p: db.cursor().executemany("RETURN 1 AS x", 5), lpgdb.InterfaceError),
 ])
 def test_wrong_kinds_of_arguments_are_typed_errors(tmp_path, call, error):
     with lpgdb.connect(str(tmp_path / "db")) as db:
