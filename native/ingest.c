@@ -264,12 +264,13 @@ int lpg_rows_check(const uint8_t *blob, size_t blen, const uint64_t *offs, size_
  * value needs Python (a kind this does not canonicalise), 3 NaN (not a key). */
 static int key_of_value(const mval *v, buf *out)
 {
-    uint8_t arr1 = 0x91;
-    int rc = buf_put(out, &arr1, 1);
+    uint8_t arr1[10] = {0x91};
+    if (v->kind == V_INT)                        /* the usual key: one write */
+        return buf_put(out, arr1, 1 + mp_enc_int(arr1 + 1, v->i)) ? -1 : 0;
+    int rc = buf_put(out, arr1, 1);
     if (rc)
         return -1;
     switch (v->kind) {
-    case V_INT: rc = mp_put_int(out, v->i); break;
     case V_BOOL: rc = mp_put_bool(out, (int)v->i); break;
     case V_STR: rc = mp_put_str(out, v->p, v->n); break;
     case V_BYTES: rc = mp_put_bin(out, v->p, v->n); break;
@@ -333,24 +334,33 @@ int rows_key(const uint8_t *blob, const uint64_t *offs, size_t n, const uint32_t
             size_t sl;
             mval v;
             left--;
-            if (mp_str(p, end, &s, &sl, &p) || mp_value(p, end, &v, &p)) {
+            if (mp_str(p, end, &s, &sl, &p)) {
                 rc = LPG_ECORRUPT;
                 break;
             }
-            if (sl == nlen && memcmp(s, name, nlen) == 0) {
-                if (v.kind == V_MSGPACK && v.n == 1 && v.p[0] == 0xc0)
-                    break;                          /* nil: no value */
-                size_t at = r->blob.n;
-                int k2 = key_of_value(&v, &r->blob);
-                if (k2 < 0) {
-                    rc = LPG_ENOMEM;
+            if (sl != nlen || memcmp(s, name, nlen) != 0) {
+                if (mp_skip_n(p, end, 1, &p)) {       /* another property's value */
+                    rc = LPG_ECORRUPT;
                     break;
                 }
-                if (k2 > 0)
-                    r->blob.n = at;
-                flags[i] = k2 == 0 ? 1 : (uint8_t)k2;
+                continue;
+            }
+            if (mp_value(p, end, &v, &p)) {
+                rc = LPG_ECORRUPT;
                 break;
             }
+            if (v.kind == V_MSGPACK && v.n == 1 && v.p[0] == 0xc0)
+                break;                              /* nil: no value */
+            size_t at = r->blob.n;
+            int k2 = key_of_value(&v, &r->blob);
+            if (k2 < 0) {
+                rc = LPG_ENOMEM;
+                break;
+            }
+            if (k2 > 0)
+                r->blob.n = at;
+            flags[i] = k2 == 0 ? 1 : (uint8_t)k2;
+            break;
         }
         /* whole: the row is exactly the map (its other entries skipped), as lpg_rows_check */
         if (!rc && whole && (mp_skip_n(p, end, 2 * left, &p) || p != end))

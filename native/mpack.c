@@ -80,22 +80,38 @@ static int head(const uint8_t *p, const uint8_t *end, size_t *hdr, uint64_t *bod
     return 0;
 }
 
+/* The whole size of a value by its first byte when that fixes it (scalars, fixstr, fixext); -1
+ * when it depends on a length field or nested values (head() reads those); 0 for 0xc1 (never
+ * used).  Checked against head() by tests/native (test_mpack_sizes). */
+static const int8_t FIXED[256] = {
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 00 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 10 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 20 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 30 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 40 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 50 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 60 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 70 */
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  /* 80 */
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  /* 90 */
+     1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15, 16,  /* a0 */
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,  /* b0 */
+     1,  0,  1,  1, -1, -1, -1, -1, -1, -1,  5,  9,  2,  3,  5,  9,  /* c0 */
+     2,  3,  5,  9,  3,  4,  6, 10, 18, -1, -1, -1, -1, -1, -1, -1,  /* d0 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* e0 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* f0 */
+};
+
 int mp_skip_n(const uint8_t *p, const uint8_t *end, uint64_t pending, const uint8_t **next)
 {
     while (pending) {
         if (p >= end)
             return -1;
-        uint8_t c = p[0];
-        /* the common one-byte heads first: fixint, nil, bool, fixstr */
-        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-            p++;
-            pending--;
-            continue;
-        }
-        if (c >= 0xa0 && c <= 0xbf) {
-            if ((size_t)(c & 0x1f) >= (size_t)(end - p))
+        int fixed = FIXED[p[0]];
+        if (fixed > 0) {
+            if ((size_t)fixed > (size_t)(end - p))
                 return -1;
-            p += 1 + (c & 0x1f);
+            p += fixed;
             pending--;
             continue;
         }
@@ -122,6 +138,11 @@ int mp_skip(const uint8_t *p, const uint8_t *end, const uint8_t **next)
 
 int mp_map(const uint8_t *p, const uint8_t *end, uint64_t *n, const uint8_t **next)
 {
+    if (p < end && (p[0] & 0xf0) == 0x80) {                       /* fixmap */
+        *n = p[0] & 0x0f;
+        *next = p + 1;
+        return 0;
+    }
     size_t hdr;
     uint64_t body, items;
     if (head(p, end, &hdr, &body, &items))
@@ -136,6 +157,15 @@ int mp_map(const uint8_t *p, const uint8_t *end, uint64_t *n, const uint8_t **ne
 
 int mp_str(const uint8_t *p, const uint8_t *end, const uint8_t **s, size_t *len, const uint8_t **next)
 {
+    if (p < end && (p[0] & 0xe0) == 0xa0) {                       /* fixstr */
+        size_t n = p[0] & 0x1f;
+        if (n >= (size_t)(end - p))
+            return -1;
+        *s = p + 1;
+        *len = n;
+        *next = p + 1 + n;
+        return 0;
+    }
     size_t hdr;
     uint64_t body, items;
     if (head(p, end, &hdr, &body, &items))
@@ -153,6 +183,13 @@ int mp_str(const uint8_t *p, const uint8_t *end, const uint8_t **s, size_t *len,
 
 int mp_value(const uint8_t *p, const uint8_t *end, mval *v, const uint8_t **next)
 {
+    if (p < end && p[0] <= 0x7f) {                                 /* positive fixint */
+        memset(v, 0, sizeof(*v));
+        v->kind = V_INT;
+        v->i = p[0];
+        *next = p + 1;
+        return 0;
+    }
     size_t hdr;
     uint64_t body, items;
     if (head(p, end, &hdr, &body, &items))
@@ -257,32 +294,33 @@ int mp_put_bin(buf *b, const uint8_t *s, size_t len)
     return buf_put(b, s, len);
 }
 
-int mp_put_int(buf *b, int64_t v)
+size_t mp_enc_int(uint8_t out[9], int64_t v)
 {
+    uint64_t u = (uint64_t)v;
+    int n;
     if (v >= 0) {
         if (v <= 0x7f) {
-            uint8_t c = (uint8_t)v;
-            return buf_put(b, &c, 1);
+            out[0] = (uint8_t)v;
+            return 1;
         }
-        if (v <= 0xff)
-            return put_be(b, 0xcc, (uint64_t)v, 1);
-        if (v <= 0xffff)
-            return put_be(b, 0xcd, (uint64_t)v, 2);
-        if (v <= 0xffffffffLL)
-            return put_be(b, 0xce, (uint64_t)v, 4);
-        return put_be(b, 0xcf, (uint64_t)v, 8);
+        out[0] = v <= 0xff ? 0xcc : v <= 0xffff ? 0xcd : v <= 0xffffffffLL ? 0xce : 0xcf;
+    } else {
+        if (v >= -32) {
+            out[0] = (uint8_t)(int8_t)v;
+            return 1;
+        }
+        out[0] = v >= INT8_MIN ? 0xd0 : v >= INT16_MIN ? 0xd1 : v >= INT32_MIN ? 0xd2 : 0xd3;
     }
-    if (v >= -32) {
-        uint8_t c = (uint8_t)(int8_t)v;
-        return buf_put(b, &c, 1);
-    }
-    if (v >= INT8_MIN)
-        return put_be(b, 0xd0, (uint64_t)(uint8_t)(int8_t)v, 1);
-    if (v >= INT16_MIN)
-        return put_be(b, 0xd1, (uint64_t)(uint16_t)(int16_t)v, 2);
-    if (v >= INT32_MIN)
-        return put_be(b, 0xd2, (uint64_t)(uint32_t)(int32_t)v, 4);
-    return put_be(b, 0xd3, (uint64_t)v, 8);
+    n = 1 << (out[0] & 3);                                           /* cc/d0 1 .. cf/d3 8 bytes */
+    for (int i = 0; i < n; i++)
+        out[1 + i] = (uint8_t)(u >> (8 * (n - 1 - i)));
+    return 1 + (size_t)n;
+}
+
+int mp_put_int(buf *b, int64_t v)
+{
+    uint8_t tmp[9];
+    return buf_put(b, tmp, mp_enc_int(tmp, v));
 }
 
 int mp_put_float(buf *b, double d)

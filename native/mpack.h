@@ -37,6 +37,8 @@ int mp_put_map(buf *b, uint64_t n);
 int mp_put_str(buf *b, const uint8_t *s, size_t len);
 int mp_put_bin(buf *b, const uint8_t *s, size_t len);
 int mp_put_int(buf *b, int64_t v);
+/* The msgpack encoding of v (its smallest form, as Python's msgpack writes it) into out: bytes. */
+size_t mp_enc_int(uint8_t out[9], int64_t v);
 int mp_put_float(buf *b, double d);
 int mp_put_bool(buf *b, int v);
 /* Any mval, in msgpack form. */
