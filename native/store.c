@@ -183,7 +183,8 @@ static void chain_free(nver *v)
 {
     while (v) {
         nver *p = v->prev;
-        free(v);
+        if (!v->arena)
+            free(v);
         v = p;
     }
 }
@@ -1785,6 +1786,7 @@ static int node_put_locked(lpg_store *s, uint64_t nid, uint32_t lset, const uint
     v->begin = lsn;
     v->lset = lset;
     v->len = (uint32_t)len;
+    v->arena = 0;
     if (len)
         memcpy(v->props, props, len);
     if ((rc = label_diff(s, nid, old, lset, lsn))) {
@@ -1819,6 +1821,12 @@ int lpg_store_nodes_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t 
         return LPG_EBOUNDS;
     if (!offsets_ok(offs, n, blob_len))
         return LPG_EBOUNDS;
+    size_t bytes = 0;                   /* of the versions' arena */
+    for (size_t i = 0; i < n; i++) {
+        if (offs[i + 1] - offs[i] > UINT32_MAX)
+            return LPG_EBOUNDS;
+        bytes += (sizeof(nver) + (size_t)(offs[i + 1] - offs[i]) + 7) & ~(size_t)7;
+    }
     int rc = LPG_OK;
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < n; i++)
@@ -1835,6 +1843,15 @@ int lpg_store_nodes_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t 
             rc = LPG_EEXIST;
             goto out;
         }
+    /* the versions in one arena instead of a malloc each (as edges_bulk), held by the store */
+    uint8_t *arena = n ? malloc(bytes) : NULL;
+    if (n && (!arena || grow((void **)&s->arenas, &s->arenacap, s->narenas + 1, sizeof(void *)))) {
+        free(arena);
+        rc = LPG_ENOMEM;
+        goto out;
+    }
+    if (n)
+        s->arenas[s->narenas++] = arena;
     /* label membership, grouped by label set (ascending ids append at page ends) */
     {
         uint64_t *ids = malloc((n ? n : 1) * sizeof(uint64_t));
@@ -1868,20 +1885,18 @@ int lpg_store_nodes_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t 
     }
     for (size_t i = 0; i < n; i++) {
         size_t len = (size_t)(offs[i + 1] - offs[i]);
-        nver *v = malloc(sizeof(nver) + len);
-        if (!v) {
-            rc = LPG_ENOMEM;   /* labels were added: the caller poisons the store (apply failed) */
-            goto out;
-        }
+        nver *v = (nver *)(void *)arena;
+        arena += (sizeof(nver) + len + 7) & ~(size_t)7;
         v->prev = NULL;
         v->begin = lsn;
         v->lset = lsets[i];
         v->len = (uint32_t)len;
+        v->arena = 1;
         if (len)
             memcpy(v->props, blob + offs[i], len);
         s->nnew[first + i - s->node_base] = v;
-        s->mem += sizeof(nver) + len + 16;
     }
+    s->mem += bytes + 8 * n;
     if (n && first + n > s->node_hi)
         s->node_hi = first + n;
     for (uint64_t p = first >> PART_SHIFT; n && p <= (first + n - 1) >> PART_SHIFT && !rc; p++)

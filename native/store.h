@@ -21,6 +21,7 @@ typedef struct nver {
     uint64_t begin;          /* commit LSN */
     uint32_t lset;           /* label set id, or NV_DELETED */
     uint32_t len;            /* property bytes (msgpack map; 0 = no properties) */
+    uint32_t arena;          /* 1: lives in a bulk arena (freed with the store, never alone) */
     uint8_t props[];
 } nver;
 

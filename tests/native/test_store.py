@@ -48,9 +48,11 @@ class StoreModel(RuleBasedStateMachine):
         self.pending = []
 
     # -- writes (one commit = the pending ops, applied at commit) --
-    @rule(lset=st.integers(0, 3), props=prop_maps)
-    def create_node(self, lset, props):
-        self.pending.append(("node", self.next_node, lset, props))
+    @rule(lset=st.integers(0, 3), props=prop_maps, bulk=st.booleans())
+    def create_node(self, lset, props, bulk):
+        """A new node: node_put, or (bulk) nodes_bulk, whose version lives in the store's arena
+        (later versions supersede it, trimming frees around it, the store frees it)."""
+        self.pending.append(("node", self.next_node, lset, props, bulk))
         self.next_node += 1
 
     @precondition(lambda self: self.nodes)
@@ -114,7 +116,7 @@ class StoreModel(RuleBasedStateMachine):
             if op[0] != "edge":
                 flush()
             if op[0] == "node":
-                _k, nid, lset, props = op
+                _k, nid, lset, props = op[:4]
                 if nid in done:
                     continue
                 old = self.nodes.get(nid)
@@ -124,7 +126,11 @@ class StoreModel(RuleBasedStateMachine):
                     old = None
                 if old is not None and key_of(old[1]) is not None:
                     s.key_del(KEY_INDEX, key_of(old[1]), nid, lsn)
-                s.node_put(nid, lset, records.pack_props(props), lsn, floor)
+                packed = records.pack_props(props)
+                if op[4:] == (True,):
+                    s.nodes_bulk(nid, [lset], packed, [0, len(packed)], lsn)
+                else:
+                    s.node_put(nid, lset, packed, lsn, floor)
                 if key_of(props) is not None:
                     s.key_put(KEY_INDEX, key_of(props), nid, lsn)
                 self.nodes[nid] = (lset, props)
