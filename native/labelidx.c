@@ -238,9 +238,17 @@ int lpg_labels_add_many(lpg_labels *l, uint32_t label, const uint64_t *nodes, si
         rc = LPG_ENOMEM;
         goto out;
     }
-    /* pass 1: every node may be added; reserve room page by page (groups of equal page) */
-    for (size_t i = 0; i < n && rc == LPG_OK; i++)
-        rc = can_add(s->pages[v[i] >> PAGE_SHIFT], v[i], lsn);
+    /* pass 1: every node may be added (a group of a page past the page's last node, as ascending
+     * new ids are, cannot meet a version: no search); reserve room page by page (groups of
+     * equal page) */
+    for (size_t i = 0, j; i < n && rc == LPG_OK; i = j) {
+        const lpage *pg = s->pages[v[i] >> PAGE_SHIFT];
+        for (j = i; j < n && (v[j] >> PAGE_SHIFT) == (v[i] >> PAGE_SHIFT); j++)
+            ;
+        if (pg && pg->n && pg->e[pg->n - 1].node >= v[i])
+            for (size_t q = i; q < j && rc == LPG_OK; q++)
+                rc = can_add(pg, v[q], lsn);
+    }
     for (size_t i = 0, j; rc == LPG_OK && i < n; i = j) {
         size_t p = (size_t)(v[i] >> PAGE_SHIFT);
         for (j = i; j < n && (v[j] >> PAGE_SHIFT) == p; j++)
