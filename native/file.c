@@ -263,16 +263,6 @@ int buf_reserve(buf *b, size_t extra)
     return LPG_OK;
 }
 
-int buf_put(buf *b, const void *src, size_t len)
-{
-    if (buf_reserve(b, len))
-        return LPG_ENOMEM;
-    if (len)
-        memcpy(b->p + b->n, src, len);
-    b->n += len;
-    return LPG_OK;
-}
-
 int buf_pad8(buf *b)
 {
     static const uint8_t z[8] = {0};

@@ -173,7 +173,16 @@ typedef struct {
 } buf;
 
 int buf_reserve(buf *b, size_t extra);
-int buf_put(buf *b, const void *src, size_t len);
+/* Append len bytes (inline: most appends fit, and are a few bytes). */
+static inline int buf_put(buf *b, const void *src, size_t len)
+{
+    if (len > b->cap - b->n && buf_reserve(b, len))
+        return LPG_ENOMEM;
+    if (len)
+        memcpy(b->p + b->n, src, len);
+    b->n += len;
+    return LPG_OK;
+}
 static inline int buf_u64(buf *b, uint64_t v) { return buf_put(b, &v, 8); }
 static inline int buf_u32(buf *b, uint32_t v) { return buf_put(b, &v, 4); }
 int buf_pad8(buf *b);

@@ -183,17 +183,15 @@ int mp_str(const uint8_t *p, const uint8_t *end, const uint8_t **s, size_t *len,
 
 int mp_value(const uint8_t *p, const uint8_t *end, mval *v, const uint8_t **next)
 {
-    if (p < end && p[0] <= 0x7f) {                                 /* positive fixint */
-        memset(v, 0, sizeof(*v));
-        v->kind = V_INT;
-        v->i = p[0];
-        *next = p + 1;
-        return 0;
-    }
     size_t hdr;
     uint64_t body, items;
-    if (head(p, end, &hdr, &body, &items))
+    int fixed = p < end ? FIXED[p[0]] : 0;
+    if (fixed > 0) {                        /* a head of one byte and a fixed body: no head() */
+        hdr = 1;
+        body = (uint64_t)fixed - 1;
+    } else if (head(p, end, &hdr, &body, &items)) {
         return -1;
+    }
     if (body > (uint64_t)(end - p) - hdr)
         return -1;
     uint8_t c = p[0];
