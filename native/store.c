@@ -33,6 +33,7 @@
  * Node ids < 2^40 (LPG_EBOUNDS otherwise).
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lpgdb.h"
@@ -1779,7 +1780,7 @@ static int node_put_locked(lpg_store *s, uint64_t nid, uint32_t lset, const uint
     if (head && head->begin > lsn)
         return LPG_EINVAL;
     uint32_t old = head ? head->lset : NV_DELETED;
-    nver *v = malloc(sizeof(nver) + len);
+    nver *v = malloc(offsetof(nver, props) + len);
     if (!v)
         return LPG_ENOMEM;
     v->prev = head;
@@ -1825,7 +1826,7 @@ int lpg_store_nodes_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t 
     for (size_t i = 0; i < n; i++) {
         if (offs[i + 1] - offs[i] > UINT32_MAX)
             return LPG_EBOUNDS;
-        bytes += (sizeof(nver) + (size_t)(offs[i + 1] - offs[i]) + 7) & ~(size_t)7;
+        bytes += (offsetof(nver, props) + (size_t)(offs[i + 1] - offs[i]) + 7) & ~(size_t)7;
     }
     int rc = LPG_OK;
     pthread_rwlock_wrlock(&s->lock);
@@ -1886,7 +1887,7 @@ int lpg_store_nodes_bulk(lpg_store *s, uint64_t first, size_t n, const uint32_t 
     for (size_t i = 0; i < n; i++) {
         size_t len = (size_t)(offs[i + 1] - offs[i]);
         nver *v = (nver *)(void *)arena;
-        arena += (sizeof(nver) + len + 7) & ~(size_t)7;
+        arena += (offsetof(nver, props) + len + 7) & ~(size_t)7;
         v->prev = NULL;
         v->begin = lsn;
         v->lset = lsets[i];

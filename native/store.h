@@ -22,7 +22,7 @@ typedef struct nver {
     uint32_t lset;           /* label set id, or NV_DELETED */
     uint32_t len;            /* property bytes (msgpack map; 0 = no properties) */
     uint32_t arena;          /* 1: lives in a bulk arena (freed with the store, never alone) */
-    uint8_t props[];
+    uint8_t props[];         /* at offsetof(nver, props) == 28: versions are allocated from there */
 } nver;
 
 /* an edge-property version (overlay) */
