@@ -251,10 +251,11 @@ def clock_mode(args) -> dict:
 
 # ---- callgrind mode ---------------------------------------------------------------------------
 
-def child(counts: dict) -> None:
-    """Build, warm every loop named in ``counts``, then run each ``counts[key]`` times (under
-    callgrind)."""
-    p = Pair(KEYS + max(counts.values()) if any(w == "W3c" for w, _s in counts) else 0)
+def child(counts: dict, cold: int) -> None:
+    """Build (with ``cold`` more nodes: the same in every run of one measurement, so that the
+    difference of two runs is only their loops), warm every loop named in ``counts``, then run
+    each ``counts[key]`` times (under callgrind)."""
+    p = Pair(cold)
     fns = p.loops()
 
     def run(key, n):        # W3w: its write before every block of KEYS calls (~1% of a call)
@@ -270,13 +271,13 @@ def child(counts: dict) -> None:
         run(key, n)
 
 
-def _instructions(counts: dict) -> int:
+def _instructions(counts: dict, cold: int) -> int:
     spec = ",".join(f"{w}:{s}={n}" for (w, s), n in counts.items())
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                        sys.executable, "-m", "bench.floor_paired", "--child", spec],
+                        sys.executable, "-m", "bench.floor_paired", "--child", spec, "--cold", str(cold)],
                        check=True, capture_output=True, env=env)
         with open(out) as f:
             m = re.search(r"^(?:totals|summary): (\d+)", f.read(), re.M)
@@ -286,8 +287,9 @@ def _instructions(counts: dict) -> int:
 def callgrind_mode(args) -> dict:
     keys = list(dict.fromkeys(k for w in args.workloads for k in pair_of(w)))
     n1, n2 = args.calls, 5 * args.calls
-    base = _instructions({k: n1 for k in keys})
-    per = {k: (_instructions({**{j: n1 for j in keys}, k: n2}) - base) / (n2 - n1) for k in keys}
+    cold = KEYS + n2 if "W3c" in args.workloads else 0
+    base = _instructions({k: n1 for k in keys}, cold)
+    per = {k: (_instructions({**{j: n1 for j in keys}, k: n2}, cold) - base) / (n2 - n1) for k in keys}
     out = {}
     for w in args.workloads:
         a, b = (per[k] for k in pair_of(w))
@@ -306,9 +308,10 @@ def main(argv=None) -> int:
     p.add_argument("--out")
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--cold", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        child({tuple(k.split(":")): int(n) for k, n in (x.split("=") for x in args.child.split(","))})
+        child({tuple(k.split(":")): int(n) for k, n in (x.split("=") for x in args.child.split(","))}, args.cold)
         return 0
     asked = set(args.workloads.split(","))
     if not asked <= set(WORKLOADS):
