@@ -765,6 +765,7 @@ _store_node_ver = lib.lpg_store_node_ver
 _store_degree1 = lib.lpg_store_degree1
 _store_key1 = lib.lpg_store_key1
 _store_key1i = lib.lpg_store_key1i
+_store_key1_row = lib.lpg_store_key1_row
 _store_key1i_is = lib.lpg_store_key1i_is
 _store_key1s_is = lib.lpg_store_key1s_is
 NO_NODE = 2**64 - 1
@@ -972,7 +973,7 @@ class FileBuilder:
 class _StoreScratch(threading.local):
     def __init__(self):
         self.u32 = ffi.new("uint32_t[1]")
-        self.u64 = ffi.new("uint64_t[3]")
+        self.u64 = ffi.new("uint64_t[3]")      # (also key_row's node, label set, version)
         self.size = ffi.new("size_t[1]")
         self.plen = ffi.new("size_t[1]")
         self.flag = ffi.new("int[1]")
@@ -1314,6 +1315,41 @@ class Store(_Native):
             return None
         v = info[1]
         return ffi.unpack(ids, n), (None if v == LSN_INF else v)
+
+    def key_row(self, index: int, value, snap: int):
+        """``key_point`` and the row of the one node it finds, under one lock: ``()`` when no
+        node holds the key, ``(nid, ver, lset, props buffer)`` (the buffer per thread, as
+        ``node`` gives it: decode it before the next call) when exactly one does and ``snap``
+        sees it, else None (another kind of value, past int64, not UTF-8, several nodes: the
+        caller asks ``key_point``).  One C call: the miss of a point read written as a query."""
+        h = self._h
+        if h is None:
+            raise self._closed()
+        s = self._s
+        info = s.u64
+        t = type(value)
+        try:
+            if t is int:
+                n = _store_key1_row(h, index, 1, value, ffi.NULL, 0, snap, info, s.props, s.pcap, s.size)
+            elif t is str:
+                b = value.encode()
+                n = _store_key1_row(h, index, 2, 0, b, len(b), snap, info, s.props, s.pcap, s.size)
+            else:
+                return None
+        except (OverflowError, UnicodeEncodeError):
+            return None
+        if n == 1:
+            if info[2] == LSN_INF:
+                return None
+            return info[0], info[2], info[1], ffi.buffer(s.props, s.size[0])
+        if n == 0:
+            return ()
+        if n == _ETOOSMALL:
+            s.ensure_props(s.size[0])
+            return self.key_row(index, value, snap)
+        if n < 0:
+            _fcheck(n, "key lookup")
+        return None
 
     def key1_is(self, index: int, value, snap: int, nid: int, ver: int) -> bool:
         """Whether ``key_point(index, value, snap)`` would find exactly the one node ``nid`` at

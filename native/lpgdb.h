@@ -348,6 +348,14 @@ int64_t lpg_store_key1(lpg_store *s, uint32_t index, int kind, int64_t ival, con
 /* lpg_store_key1 of an int64 key value (kind 1): the hot point lookup with fewer arguments. */
 int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t snap, uint64_t *out, size_t cap,
                         uint64_t *info);
+/* lpg_store_key1's lookup and, when exactly one node holds the key, its row under the same lock:
+ * info[0] = its id, info[1] = the label set id and info[2] = the version (as lpg_store_node_ver;
+ * UINT64_MAX when a reader at snap does not see it, and then nothing is copied), and its property
+ * bytes copied to out[0..*len) (LPG_ETOOSMALL with *len the size needed when cap is short).
+ * Returns the number of nodes under the key (no row is read unless it is 1) or a negative status.
+ * The miss of a point read written as a query (storage/view.py PointRead): one call, not two. */
+int64_t lpg_store_key1_row(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
+                           uint64_t snap, uint64_t *info, uint8_t *out, size_t cap, size_t *len);
 /* The point lookup of lpg_store_key1 answered in its return value, with no out buffer: when
  * exactly one node holds key [v] (v = ival, or the UTF-8 string str[0..slen)), its id if the
  * version a reader at snap sees is its base row (lpg_store_node_ver's ver 0), or its id +

@@ -787,6 +787,16 @@ static int copy_out(const uint8_t *p, size_t n, uint8_t *out, size_t cap, size_t
     return LPG_OK;
 }
 
+/* The property bytes of the located (visible) node version L, copied to out (read lock held). */
+static int node_props_out(lpg_store *s, const nloc *L, uint8_t *out, size_t cap, size_t *len)
+{
+    if (L->where == 1)
+        return copy_out(L->v->props, L->v->len, out, cap, len);
+    tl_props.n = 0;
+    int rc = part_emit_node_props(L->pt, L->slot, &s->kn, &tl_props);
+    return rc ? rc : copy_out(tl_props.p, tl_props.n, out, cap, len);
+}
+
 int lpg_store_node(lpg_store *s, uint64_t snap, uint64_t nid, uint32_t *lset, uint8_t *out, size_t cap,
                    size_t *len)
 {
@@ -804,14 +814,7 @@ int lpg_store_node(lpg_store *s, uint64_t snap, uint64_t nid, uint32_t *lset, ui
         goto out;
     }
     *lset = L.lset;
-    if (L.where == 1)
-        rc = copy_out(L.v->props, L.v->len, out, cap, len);
-    else {
-        tl_props.n = 0;
-        if ((rc = part_emit_node_props(L.pt, L.slot, &s->kn, &tl_props)))
-            goto out;
-        rc = copy_out(tl_props.p, tl_props.n, out, cap, len);
-    }
+    rc = node_props_out(s, &L, out, cap, len);
 out:
     pthread_rwlock_unlock(&s->lock);
     return rc;
@@ -2620,6 +2623,38 @@ int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t sna
                         uint64_t *info)
 {
     return lpg_store_key1(s, index, 1, ival, NULL, 0, snap, out, cap, info);
+}
+
+int64_t lpg_store_key1_row(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
+                           uint64_t snap, uint64_t *info, uint8_t *out, size_t cap, size_t *len)
+{
+    if (!s || !info || !len || (cap && !out) || (kind != 1 && kind != 2) || (slen && !str))
+        return LPG_EINVAL;
+    info[0] = UINT64_MAX;
+    info[1] = 0;
+    info[2] = UINT64_MAX;
+    *len = 0;
+    int rc = key1_bytes(kind, ival, str, slen);
+    if (rc)
+        return rc;
+    if (tl_key1.n > LPG_KEY_MAX)
+        return 0;                                 /* no stored key is that long */
+    pthread_rwlock_rdlock(&s->lock);
+    rc = key_nodes_locked(s, index, tl_key1.p, tl_key1.n, snap);
+    size_t n = rc ? 0 : tl_kb.n + tl_ko.n;
+    if (!rc && n == 1) {
+        uint64_t nid = tl_kb.n ? tl_kb.v[0] : tl_ko.v[0];
+        nloc L;
+        info[0] = nid;
+        rc = st_locate_node(s, nid, snap, &L);
+        if (!rc && L.where) {
+            info[1] = L.lset;
+            info[2] = L.where == 1 ? L.v->begin : 0;
+            rc = node_props_out(s, &L, out, cap, len);
+        }
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc ? rc : (int64_t)n;
 }
 
 static int64_t key_id(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,

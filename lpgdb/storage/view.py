@@ -540,9 +540,13 @@ def _load_row(st, lsn: int, nid: int, ver: int):
         r = st.store.node(lsn, nid)
     except core.Corrupt as e:
         raise corruption(e) from None
-    if r is None:
-        return None
-    row = [st.catalog.labelsets[r[0]], decode_props(r[1]), None]
+    return None if r is None else _cache_row(st, nid, ver, r[0], r[1])
+
+
+def _cache_row(st, nid: int, ver: int, lset: int, data):
+    """Decode the row of version ``ver`` of node ``nid`` (label set id, property bytes) and keep
+    it in generation ``st``'s row cache."""
+    row = [st.catalog.labelsets[lset], decode_props(data), None]
     rows = st.rows
     if len(rows) >= ROW_CACHE:
         rows.clear()      # bounded: a scan does not grow it past ROW_CACHE rows
@@ -700,23 +704,18 @@ class PointRead:
                 elif store.key1_is(self._index, value, snap, nid, ver):
                     mine[value] = (nid, ver, ans, snap)
                     return ans
-            got = store.key_point(self._index, value, snap)
+            got = store.key_row(self._index, value, snap)
         except core.Corrupt as e:
             raise corruption(e) from None
-        except TypeError:                       # a closed store (no handle): key_point says so
-            got = store.key_point(self._index, value, snap)
+        except TypeError:                       # a closed store (no handle): key_row says so
+            got = store.key_row(self._index, value, snap)
         if got is None:
             return None
-        ids, ver = got
-        if not ids:
+        if not got:
             kept = (core.NO_NODE, 0, (), snap)
         else:
-            if len(ids) > 1 or ver is None:
-                return None
-            nid = ids[0]
-            row = v.rows.get((nid, ver)) or _load_row(st, snap, nid, ver)
-            if row is None:
-                return None
+            nid, ver, lset, data = got
+            row = v.rows.get((nid, ver)) or _cache_row(st, nid, ver, lset, data)
             ans = self._make(tuple(map(row[1].get, self._props)))
             if ans is None:
                 return None
