@@ -896,7 +896,7 @@ def _load_node_rows(tx, nodes) -> range:
     for lab, p in _rows(nodes, 2, "nodes"):
         if lab is not last_lab:
             last_lab, last_li = lab, _intern_labels(lab, lset_of, lsets)
-        cols.add_node(last_li, check_properties(p, allow_none=False) if p else {})
+        cols.add_node(last_li, check_properties(p, allow_none=False))
     return tx._log_bulk_nodes(cols, lsets)
 
 
@@ -914,7 +914,7 @@ def _load_edge_rows(tx, edges, node_ids: range) -> range:
         for s, lab, d, p in _rows(edges, 4, "edges"):
             if lab is not last_lab:   # rows usually repeat one label object
                 last_lab, last_ti = lab, _intern_labels(lab, etype_of, etypes)
-            ecols.add_edge(last_ti, s, d, check_properties(p, allow_none=False) if p else {})
+            ecols.add_edge(last_ti, s, d, check_properties(p, allow_none=False))
     except (TypeError, OverflowError) as e:
         raise InterfaceError(f"bulk_load: edge endpoints must be node ids (int): {e}") from e
     has_node = tx._view.has_node

@@ -427,6 +427,19 @@ def test_user_iterables_and_mappings_that_fail_are_interface_errors(mem):
     assert mem.snapshot().node_count() == 0
 
 
+@pytest.mark.parametrize("what", ["nodes", "edges"])
+@pytest.mark.parametrize("props", [_hostile(str, "x"), _hostile(list, [1]), _hostile(int, 3), 7, "k"],
+                         ids=["hostile-str", "hostile-list", "hostile-int", "int", "str"])
+def test_bulk_load_rows_whose_properties_are_no_map_are_interface_errors(mem, what, props):
+    # bulk_load read a row's properties as truthy/falsy first, so a str subclass whose __len__
+    # raises escaped as RuntimeError (found by the odd-arguments sweep)
+    rows = {"nodes": [("A", {}), ("A", props)], "edges": [(0, "R", 0, props)]}
+    nodes = rows["nodes"] if what == "nodes" else [("A", {})]
+    with pytest.raises(lpgdb.InterfaceError, match="properties"):
+        mem.bulk_load(nodes=nodes, edges=rows["edges"] if what == "edges" else None)
+    assert mem.snapshot().node_count() == 0
+
+
 def test_options_paths_and_sources_given_as_subclasses(tmp_path):
     H = _hostile
     csv = tmp_path / "n.csv"
