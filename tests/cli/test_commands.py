@@ -9,6 +9,8 @@ import pytest
 import lpgdb
 from lpgdb.cli import main
 
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(lpgdb.__file__)))   # the lpgdb under test, whatever the cwd
+
 
 def test_demo_runs_end_to_end(tmp_path, capsys):
     assert main(["demo", str(tmp_path / "fraud")]) == 0
@@ -182,7 +184,7 @@ def test_index_commands(tmp_path, capsys):
 def test_piped_shell_exit_status_and_bail(tmp_path, monkeypatch):
     db = str(tmp_path / "db")
     lpgdb.connect(db).close()
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "PYTHONPATH": _HERE}
     script = "CREATE (:A);\nRETURN nope;\nCREATE (:B);\n"
     r = subprocess.run([sys.executable, "-m", "lpgdb", "shell", db], input=script, capture_output=True, text=True,
                        timeout=60, env=env)

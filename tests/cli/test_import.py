@@ -12,6 +12,8 @@ import lpgdb
 from lpgdb.cli import main
 from lpgdb.values import DateTime, Duration, LocalTime
 
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(lpgdb.__file__)))   # the lpgdb under test, whatever the cwd
+
 
 def run(*argv):
     return main([str(a) for a in argv])
@@ -222,7 +224,7 @@ def test_duplicate_ids_name_both_lines(tmp_path, capsys):
 def test_a_latin1_file_is_a_one_line_error_naming_the_encoding_flag(tmp_path):
     f = write(tmp_path / "n.csv", ":ID,:LABEL,name\n1,P,José\n", encoding="latin-1")
     r = subprocess.run([sys.executable, "-m", "lpgdb", "import", str(tmp_path / "db"), "--nodes", str(f)],
-                       capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": _HERE})
     assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert f"{f}:2: byte 0xe9 (character 8 of the line) is not valid utf-8 text" in r.stderr and "--input-encoding latin-1" in r.stderr
     assert run("import", tmp_path / "db", "--nodes", f, "--input-encoding", "latin-1") == 0

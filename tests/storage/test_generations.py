@@ -15,6 +15,8 @@ import textwrap
 import lpgdb
 
 
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(lpgdb.__file__)))   # the lpgdb under test, whatever the cwd
+
 def _dump(s):
     nodes = {n.id: (n.labels, dict(n.properties)) for n in s.nodes()}
     edges = {e.id: (e.labels, e.src, e.dst, dict(e.properties)) for e in s.edges()}
@@ -120,7 +122,7 @@ def test_open_maps_files_and_adds_little_memory(tmp_path):
         print(b - a)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=120)
+                         env={**os.environ, "PYTHONPATH": _HERE}, timeout=120)
     assert out.returncode == 0, out.stderr
     added = int(out.stdout.split()[-1])
     assert data > 4 << 20 and added < data / 4, (added, data)
