@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Option
 from .errors import Error, InterfaceError, NotFoundError, OperationalError, SchemaViolationError
 from .storage import engine as _engine
 from .storage.view import canonical_key
-from .transaction import Snapshot, Transaction, _ViewReader
+from .transaction import Snapshot, Transaction, _ViewReader, _check_id
 from .values import offset_of, plain
 
 if TYPE_CHECKING:
@@ -914,7 +914,8 @@ def _load_edge_rows(tx, edges, node_ids: range) -> range:
         for s, lab, d, p in _rows(edges, 4, "edges"):
             if lab is not last_lab:   # rows usually repeat one label object
                 last_lab, last_ti = lab, _intern_labels(lab, etype_of, etypes)
-            ecols.add_edge(last_ti, s, d, check_properties(p, allow_none=False))
+            ecols.add_edge(last_ti, s if type(s) is int else _check_id(s, "edge endpoint"),
+                           d if type(d) is int else _check_id(d, "edge endpoint"), check_properties(p, allow_none=False))
     except (TypeError, OverflowError) as e:
         raise InterfaceError(f"bulk_load: edge endpoints must be node ids (int): {e}") from e
     has_node = tx._view.has_node

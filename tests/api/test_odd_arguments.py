@@ -490,3 +490,17 @@ def test_wrong_kinds_of_arguments_are_typed_errors(tmp_path, call, error):
 def test_a_path_of_what_is_not_iterable_is_an_interface_error(nodes, edges):
     with pytest.raises(lpgdb.InterfaceError, match="path"):
         lpgdb.Path(nodes, edges)
+
+
+def test_bulk_load_rows_take_ids_and_properties_as_the_write_api_does(mem):
+    H = _hostile
+    ids, _ = mem.bulk_load(nodes=[("A", {}), ("A", H(dict, {"k": H(int, 1)}))])
+    _, eids = mem.bulk_load(edges=[(H(int, ids[0]), H(str, "R"), ids[1], H(dict, {"w": H(float, 1.5)}))])
+    with mem.snapshot() as s:
+        e = s.edge(eids[0])
+        assert (e.src, e.dst, e.labels, dict(e)) == (ids[0], ids[1], {"R"}, {"w": 1.5})
+        assert s.node(ids[1])["k"] == 1
+    for bad in (True, 1.0, "0"):            # bool is not an id (tx.create_edge refuses it too)
+        with pytest.raises(lpgdb.InterfaceError):
+            mem.bulk_load(edges=[(bad, "R", ids[1], {})])
+    assert mem.snapshot().edge_count() == 1
