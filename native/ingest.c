@@ -293,6 +293,25 @@ static int key_of_value(const mval *v, buf *out)
     return rc ? -1 : 0;
 }
 
+/* The bytes of a non-negative int below 2**32 in its smallest form (as Python's msgpack writes
+ * it) at p < end, whose key (key_of_value) is 0x91 and those bytes: their count, or 0 for any
+ * other value, a longer form or a truncated one (mp_value reads those). */
+static inline size_t small_uint(const uint8_t *p, const uint8_t *end)
+{
+    uint8_t c = p[0];
+    if (c <= 0x7f)
+        return 1;
+    if (c < 0xcc || c > 0xce)
+        return 0;
+    size_t w = (size_t)1 << (c - 0xcc);
+    if (w >= (size_t)(end - p))
+        return 0;
+    uint64_t u = 0;
+    for (size_t k = 0; k < w; k++)
+        u = u << 8 | p[1 + k];
+    return u > (w == 1 ? 0x7fu : w == 2 ? 0xffu : 0xffffu) ? 1 + w : 0;
+}
+
 int lpg_rows_key(const uint8_t *blob, size_t blen, const uint64_t *offs, size_t n, const uint32_t *lset,
                  const uint8_t *mask, size_t nmask, const uint8_t *name, size_t nlen, uint8_t *flags,
                  lpg_rows **out)
@@ -344,6 +363,18 @@ int rows_key(const uint8_t *blob, const uint64_t *offs, size_t n, const uint32_t
                     break;
                 }
                 continue;
+            }
+            size_t w = p < end ? small_uint(p, end) : 0;
+            if (w) {                                /* the usual key: its bytes as they are */
+                uint8_t k[5] = {0x91};
+                memcpy(k + 1, p, w);
+                if (buf_put(&r->blob, k, 1 + w)) {
+                    rc = LPG_ENOMEM;
+                    break;
+                }
+                p += w;
+                flags[i] = 1;
+                break;
             }
             if (mp_value(p, end, &v, &p)) {
                 rc = LPG_ECORRUPT;

@@ -80,10 +80,8 @@ static int head(const uint8_t *p, const uint8_t *end, size_t *hdr, uint64_t *bod
     return 0;
 }
 
-/* The whole size of a value by its first byte when that fixes it (scalars, fixstr, fixext); -1
- * when it depends on a length field or nested values (head() reads those); 0 for 0xc1 (never
- * used).  Checked against head() by tests/native (test_mpack_sizes). */
-static const int8_t FIXED[256] = {
+/* MP_FIXED (mpack.h): checked against head() by tests/native (test_mpack_sizes). */
+const int8_t MP_FIXED[256] = {
      1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 00 */
      1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 10 */
      1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 20 */
@@ -102,12 +100,12 @@ static const int8_t FIXED[256] = {
      1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* f0 */
 };
 
-int mp_skip_n(const uint8_t *p, const uint8_t *end, uint64_t pending, const uint8_t **next)
+int mp_skip_n_slow(const uint8_t *p, const uint8_t *end, uint64_t pending, const uint8_t **next)
 {
     while (pending) {
         if (p >= end)
             return -1;
-        int fixed = FIXED[p[0]];
+        int fixed = MP_FIXED[p[0]];
         if (fixed > 0) {
             if ((size_t)fixed > (size_t)(end - p))
                 return -1;
@@ -133,16 +131,11 @@ int mp_skip_n(const uint8_t *p, const uint8_t *end, uint64_t pending, const uint
 
 int mp_skip(const uint8_t *p, const uint8_t *end, const uint8_t **next)
 {
-    return mp_skip_n(p, end, 1, next);
+    return mp_skip_n_slow(p, end, 1, next);
 }
 
-int mp_map(const uint8_t *p, const uint8_t *end, uint64_t *n, const uint8_t **next)
+int mp_map_slow(const uint8_t *p, const uint8_t *end, uint64_t *n, const uint8_t **next)
 {
-    if (p < end && (p[0] & 0xf0) == 0x80) {                       /* fixmap */
-        *n = p[0] & 0x0f;
-        *next = p + 1;
-        return 0;
-    }
     size_t hdr;
     uint64_t body, items;
     if (head(p, end, &hdr, &body, &items))
@@ -155,17 +148,8 @@ int mp_map(const uint8_t *p, const uint8_t *end, uint64_t *n, const uint8_t **ne
     return 0;
 }
 
-int mp_str(const uint8_t *p, const uint8_t *end, const uint8_t **s, size_t *len, const uint8_t **next)
+int mp_str_slow(const uint8_t *p, const uint8_t *end, const uint8_t **s, size_t *len, const uint8_t **next)
 {
-    if (p < end && (p[0] & 0xe0) == 0xa0) {                       /* fixstr */
-        size_t n = p[0] & 0x1f;
-        if (n >= (size_t)(end - p))
-            return -1;
-        *s = p + 1;
-        *len = n;
-        *next = p + 1 + n;
-        return 0;
-    }
     size_t hdr;
     uint64_t body, items;
     if (head(p, end, &hdr, &body, &items))
@@ -185,7 +169,7 @@ int mp_value(const uint8_t *p, const uint8_t *end, mval *v, const uint8_t **next
 {
     size_t hdr;
     uint64_t body, items;
-    int fixed = p < end ? FIXED[p[0]] : 0;
+    int fixed = p < end ? MP_FIXED[p[0]] : 0;
     if (fixed > 0) {                        /* a head of one byte and a fixed body: no head() */
         hdr = 1;
         body = (uint64_t)fixed - 1;
