@@ -118,6 +118,9 @@ def main(argv=None) -> int:
                     dst = os.path.join(scratch, f"{shape}.copy")
                     shutil.rmtree(dst, ignore_errors=True)
                     shutil.copytree(src, dst)
+                    # A crashed database's log was made durable by its commits; the fresh copy's
+                    # pages are still dirty, and recovery's first fsync would write them all back.
+                    os.sync()
                     r = _child(t, "--_recover", dst)
                     if r.returncode:
                         print(f"{shape}: recovery failed in {t}: {r.stderr[-800:]}")
