@@ -1,9 +1,9 @@
 """Crash-recovery replay speed (issue 10: "replaying >= 100 MB/s"), for two record shapes in one run.
 
-    python -m bench.replay [--mb 20] [--reps 5] [--tree DIR ...]
+    python -m bench.replay [--mb 20] [--reps 5] [--base 100000] [--base-edges 0] [--tree DIR ...]
 
-For each shape a database is made once: a base of 100,000 persons with a Person.id index, bulk
-loaded and checkpointed; then a writer process commits ``--mb`` MB of log and is killed with
+For each shape a database is made once: a base of ``--base`` persons (100,000) with a Person.id
+index and ``--base-edges`` KNOWS edges between them (none), bulk loaded and checkpointed; then a writer process commits ``--mb`` MB of log and is killed with
 SIGKILL (automatic checkpoints off, as bench/large.py's crash step):
 
     small   transactions of 1,000 new persons {id, name, age} (~45 bytes a person in the log;
@@ -32,7 +32,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BASE = 100_000
+BASE = 100_000     # persons in the checkpointed base (--base)
 SHAPES = {"small": (1000, 0), "w10": (100, 1000)}   # persons a transaction, name padded to bytes
 
 
@@ -41,24 +41,27 @@ def person(i: int, pad: int) -> dict:
     return {"id": 7 * i + 3, "name": name + "x" * max(0, pad - len(name)), "age": 18 + i % 73}
 
 
-def make(path: str, shape: str, mb: int) -> None:
+def make(path: str, shape: str, mb: int, base: int, base_edges: int) -> None:
     """Child: the base, then the log of ``shape`` until ``mb`` MB, then SIGKILL."""
+    import random
     import lpgdb
     db = lpgdb.connect(path)
     db.create_index("Person", "id")
-    db.bulk_load(nodes=[(("Person",), person(i, 0)) for i in range(BASE)])
+    rnd = random.Random(7)
+    db.bulk_load(nodes=((("Person",), person(i, 0)) for i in range(base)),
+                 edges=((rnd.randrange(base), "KNOWS", rnd.randrange(base), None) for _ in range(base_edges)))
     db.checkpoint()
     db.close()
     batch, pad = SHAPES[shape]
     db = lpgdb.connect(path, create=False, checkpoint_wal_bytes=1 << 40, checkpoint_mem_bytes=1 << 40)
     eng = db._engine
-    start, k = eng.wal.end_lsn, BASE
+    start, k = eng.wal.end_lsn, base
     while eng.wal.end_lsn - start < mb << 20:
         with db.transaction() as tx:
             for j in range(k, k + batch):
                 tx.create_node("Person", person(j, pad))
         k += batch
-    print(json.dumps({"persons": k - BASE}), flush=True)
+    print(json.dumps({"persons": k - base}), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -87,13 +90,15 @@ def main(argv=None) -> int:
     p.add_argument("--mb", type=int, default=20, help="log written before the SIGKILL (default %(default)s)")
     p.add_argument("--reps", type=int, default=5, help="recoveries per shape and tree")
     p.add_argument("--shapes", default="small,w10")
+    p.add_argument("--base", type=int, default=BASE, help="persons in the base (default %(default)s)")
+    p.add_argument("--base-edges", type=int, default=0, help="KNOWS edges in the base (default %(default)s)")
     p.add_argument("--tree", action="append", help="a source tree whose lpgdb recovers (repeatable; default: this one)")
     p.add_argument("--dir", help="scratch directory (default: a temporary one, removed)")
-    p.add_argument("--_make", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--_make", nargs=5, help=argparse.SUPPRESS)
     p.add_argument("--_recover", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a._make:
-        make(a._make[0], a._make[1], int(a._make[2]))
+        make(a._make[0], a._make[1], int(a._make[2]), int(a._make[3]), int(a._make[4]))
         return 0
     if a._recover:
         recover(a._recover)
@@ -107,7 +112,7 @@ def main(argv=None) -> int:
         for shape in a.shapes.split(","):
             src = os.path.join(scratch, f"{shape}.lpg")
             shutil.rmtree(src, ignore_errors=True)
-            r = _child(trees[0], "--_make", src, shape, str(a.mb))
+            r = _child(trees[0], "--_make", src, shape, str(a.mb), str(a.base), str(a.base_edges))
             if r.returncode != -signal.SIGKILL:
                 print(f"{shape}: the writer did not die by SIGKILL ({r.returncode}): {r.stderr[-800:]}")
                 return 1
