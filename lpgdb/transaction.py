@@ -291,7 +291,7 @@ class _Reader:
                ) -> Tuple[List[int], List[int], List[int]]:
         """Batched 1-hop: ``(nbrs, eids, from_index)`` for all edges of ``node_ids``."""
         self._check_open()
-        return self._view.expand(node_ids, _check_direction(direction), _check_label(label))
+        return self._view.expand(plain(node_ids), _check_direction(direction), _check_label(label))
 
     def property_many(self, node_ids: Sequence[int], prop: str) -> List[Any]:
         """Property ``prop`` of each node (None where the node or the property is absent), in one
@@ -299,14 +299,14 @@ class _Reader:
         self._check_open()
         if type(prop) is not str:
             raise InterfaceError(f"property name must be a str, not {type(prop).__name__}")
-        return self._view.property_many(node_ids, prop)
+        return self._view.property_many(plain(node_ids), prop)
 
     def degree_many(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
                     ) -> List[int]:
         """Degrees of many nodes in one native call (0 for ids that are not nodes). O(sum of
         degrees)."""
         self._check_open()
-        return self._view.degree_many(node_ids, _check_direction(direction), _check_label(label))
+        return self._view.degree_many(plain(node_ids), _check_direction(direction), _check_label(label))
 
     def count_reach(self, id: int, hops: int, direction: str = "out", label: Optional[str] = None) -> int:
         """Distinct nodes reachable from ``id`` by walks of exactly ``hops`` edges, excluding ``id``."""
@@ -773,6 +773,7 @@ class Transaction(_Reader):
     def expand(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
                ) -> Tuple[List[int], List[int], List[int]]:
         """Batched 1-hop over the committed graph plus this transaction's writes."""
+        node_ids = plain(node_ids)
         if not self._edges and not self._nodes:
             return _Reader.expand(self, node_ids, direction, label)
         self._check_open()
@@ -788,6 +789,7 @@ class Transaction(_Reader):
         return nbrs, eids, frm
 
     def property_many(self, node_ids: Sequence[int], prop: str) -> List[Any]:
+        node_ids = plain(node_ids)
         if not self._nodes:
             return _Reader.property_many(self, node_ids, prop)
         self._check_open()
@@ -799,6 +801,7 @@ class Transaction(_Reader):
 
     def degree_many(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
                     ) -> List[int]:
+        node_ids = plain(node_ids)
         if not self._edges and not self._nodes:
             return _Reader.degree_many(self, node_ids, direction, label)
         self._check_open()

@@ -504,3 +504,24 @@ def test_bulk_load_rows_take_ids_and_properties_as_the_write_api_does(mem):
         with pytest.raises(lpgdb.InterfaceError):
             mem.bulk_load(edges=[(bad, "R", ids[1], {})])
     assert mem.snapshot().edge_count() == 1
+
+
+@pytest.mark.parametrize("buffered", [False, True])
+def test_batched_reads_take_node_id_sequences_as_built_ins(mem, buffered):
+    # found by the sweep (seed 909): Transaction.expand(node_ids=<a str subclass>) ran its __iter__
+    with mem.transaction() as tx:
+        a, b = tx.create_node("A", {"k": 1}), tx.create_node("A", {"k": 2})
+        tx.create_edge(a, "R", b)
+    tx = mem.transaction()
+    if buffered:
+        tx.create_node("B")
+    for reader in (tx, mem.snapshot()):
+        assert reader.expand(_hostile(list, [a]))[0] == [b]
+        assert reader.degree_many(_hostile(tuple, (a, b)), "in") == [0, 1]
+        assert reader.property_many(_hostile(list, [b]), "k") == [2]
+        for call in (reader.expand, reader.degree_many, lambda ids: reader.property_many(ids, "k")):
+            try:
+                call(_hostile(str, "A"))
+            except lpgdb.Error:
+                pass
+    tx.rollback()
