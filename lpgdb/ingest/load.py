@@ -97,6 +97,7 @@ def _is_path(x) -> bool:
 
 
 def _is_group(x) -> bool:
+    x = plain(x)            # a list subclass's own __len__ / __iter__ never run
     return isinstance(x, (list, tuple)) and bool(x) and all(_is_path(p) for p in x)
 
 

@@ -525,3 +525,11 @@ def test_batched_reads_take_node_id_sequences_as_built_ins(mem, buffered):
             except lpgdb.Error:
                 pass
     tx.rollback()
+
+
+def test_bulk_load_decides_rows_or_sources_without_running_a_subclass(mem):
+    # found by the sweep (seed 1111): is_source() truth-tested a row's list subclass; read as the
+    # list ["A"] it names a CSV group, as (None, ["A"]) does
+    with pytest.raises(lpgdb.DataError, match="no such file"):
+        mem.bulk_load(nodes=[(None, _hostile(list, ["A"]))])
+    assert mem.snapshot().node_count() == 0
