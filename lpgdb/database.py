@@ -227,7 +227,7 @@ class Database:
 
     def __init__(self, path: Optional[PathLike], *, readonly: bool = False, create: bool = True,
                  sync: str = "full", timeout: Optional[float] = None, **options: Any) -> None:
-        sync = plain(sync)
+        readonly, create, sync = bool(plain(readonly)), bool(plain(create)), plain(sync)
         if type(sync) is not str or sync not in _engine.SYNC_MODES:
             raise InterfaceError(f"sync must be one of {', '.join(_engine.SYNC_MODES)}, not {sync!r}")
         if path is not None:

@@ -1053,7 +1053,7 @@ class Transaction(_Reader):
         if not self._node_exists(nid):
             raise NotFoundError(f"no node with id {nid}")
         incident = self._incident(nid, "both", None)
-        if incident and not detach:
+        if incident and not plain(detach):
             raise IntegrityError(f"node {nid} still has {len(incident)} edge(s); delete them first "
                                  f"or use delete_node(id, detach=True)")
         for eid, _nbr in incident:

@@ -533,3 +533,15 @@ def test_bulk_load_decides_rows_or_sources_without_running_a_subclass(mem):
     with pytest.raises(lpgdb.DataError, match="no such file"):
         mem.bulk_load(nodes=[(None, _hostile(list, ["A"]))])
     assert mem.snapshot().node_count() == 0
+
+
+def test_flags_given_as_subclasses_are_read_as_built_ins(mem, tmp_path):
+    # found by the sweep (seed 1212): delete_node(id, detach=<str subclass>) truth-tested it
+    with mem.transaction() as tx:
+        a = tx.create_node("A")
+        tx.create_edge(a, "R", tx.create_node("A"))
+        tx.delete_node(a, detach=_hostile(str, "yes"))
+    assert mem.snapshot().edge_count() == 0
+    lpgdb.connect(str(tmp_path / "db")).close()
+    with lpgdb.connect(str(tmp_path / "db"), readonly=_hostile(int, 1), create=_hostile(str, "")) as db:
+        assert db.readonly is True
