@@ -194,6 +194,9 @@ class Load:
     def __init__(self, tx, dialect: Dialect, progress: Optional[Callable[[int], None]] = None,
                  fallback: Optional[Callable[[str, str], Any]] = None, stream: bool = True,
                  spill_bytes: Optional[int] = None):
+        if progress is not None and not callable(progress):
+            raise InterfaceError(f"progress must be a callable taking a number of bytes, or None, "
+                                 f"not {type(progress).__name__}")
         self.tx, self.dialect, self.progress, self.fallback = tx, dialect, progress, fallback
         # without a schema, the logged batches are handed to a streamed bulk load as they come
         # (Transaction._stream_bulk, storage/stream.py): memory stays bounded whatever the size
@@ -231,7 +234,7 @@ class Load:
 
             def count(n: int) -> None:
                 bytes_read[0] += n
-            batches = read_ahead(self._read(what, sources, first, count if self.progress else None), READ_AHEAD)
+            batches = read_ahead(self._read(what, sources, first, count if self.progress is not None else None), READ_AHEAD)
         else:
             batches = self._read(what, sources, first, self.progress)
         try:

@@ -440,6 +440,22 @@ def test_bulk_load_rows_whose_properties_are_no_map_are_interface_errors(mem, wh
     assert mem.snapshot().node_count() == 0
 
 
+@pytest.mark.parametrize("progress", [_hostile(str, "p"), "p", 3], ids=["hostile-str", "str", "int"])
+def test_a_progress_that_is_not_callable_is_an_interface_error(tmp_path, progress):
+    # the load truth-tested progress, so a str subclass whose __bool__/__len__ raises escaped as
+    # RuntimeError (the sweep's seed 1414); a str was called and failed as TypeError
+    (tmp_path / "a.csv").write_text("id:ID,name\n1,x\n")
+    db = lpgdb.connect(str(tmp_path / "db"))
+    try:
+        with pytest.raises(lpgdb.InterfaceError, match="progress must be a callable"):
+            db.bulk_load(nodes=[("A", [str(tmp_path / "a.csv")])], progress=progress)
+        assert db.snapshot().node_count() == 0
+    finally:
+        db.close()
+    with pytest.raises(lpgdb.InterfaceError, match="progress must be a callable"):
+        lpgdb.bulk_import(str(tmp_path / "imp"), nodes=[("A", [str(tmp_path / "a.csv")])], progress=progress)
+
+
 def test_options_paths_and_sources_given_as_subclasses(tmp_path):
     H = _hostile
     csv = tmp_path / "n.csv"
