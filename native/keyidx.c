@@ -227,22 +227,10 @@ static void rebuild_into(lpg_keyidx *k, slot *nt, size_t ncap, int sweep, int dr
     k->count = count;
 }
 
-/* A zeroed table of ncap slots, or NULL.  Each page is written once first: a big calloc is a
- * fresh mapping, and the probes of a rebuild read a page before they write it, which faults
- * twice (the shared zero page mapped, then copied) where a write faults once. */
-static slot *table_new(size_t ncap)
-{
-    slot *t = calloc(ncap, sizeof(slot));
-    volatile uint8_t *b = (volatile uint8_t *)t;
-    for (size_t i = 0; t && i < ncap * sizeof(slot); i += 4096)
-        b[i] = 0;
-    return t;
-}
-
 /* rebuild_into a fresh table of ncap slots; LPG_ENOMEM leaves everything unchanged. */
 static int rebuild(lpg_keyidx *k, size_t ncap, int sweep, int drop, uint32_t drop_index)
 {
-    slot *nt = table_new(ncap);
+    slot *nt = calloc(ncap, sizeof(slot));
     if (!nt)
         return LPG_ENOMEM;
     rebuild_into(k, nt, ncap, sweep, drop, drop_index);
@@ -573,7 +561,7 @@ int lpg_keyidx_gc(lpg_keyidx *k, uint64_t min_snap)
     if (emptied) {
         while (ncap > 16 && (k->count - emptied) * 8 < ncap)
             ncap /= 2;
-        nt = table_new(ncap);
+        nt = calloc(ncap, sizeof(slot));
         if (!nt) {
             rc = LPG_ENOMEM;
             goto out;
