@@ -1320,8 +1320,9 @@ class Store(_Native):
         """``key_point`` and the row of the one node it finds, under one lock: ``()`` when no
         node holds the key, ``(nid, ver, lset, props buffer)`` (the buffer per thread, as
         ``node`` gives it: decode it before the next call) when exactly one does and ``snap``
-        sees it, else None (another kind of value, past int64, not UTF-8, several nodes: the
-        caller asks ``key_point``).  One C call: the miss of a point read written as a query."""
+        sees it, else None (another kind of value, past int64, not UTF-8, several nodes, or one
+        the reader does not see: the caller takes its general path).  One C call: the miss of
+        a point read written as a query (view.PointRead)."""
         h = self._h
         if h is None:
             raise self._closed()

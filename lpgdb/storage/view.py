@@ -654,8 +654,8 @@ class PointRead:
     the key still finds exactly that node at that version at the view's LSN
     (``Store.key1_is``), which then records the new LSN; so a kept answer is never stale.
     O(1): no native call when the answer was made or confirmed at the visible LSN, one
-    otherwise (three when nothing is kept for the key: the probe, the lookup and, when the
-    row is not in the row cache, the row)."""
+    otherwise (two when the probe finds the kept answer outdated: then, as when nothing is
+    kept for the key, ``Store.key_row`` finds the node and reads its row in one call)."""
 
     __slots__ = ("_engine", "_props", "_version", "_make", "_tag", "_index", "_from")
 
@@ -694,7 +694,7 @@ class PointRead:
         try:
             if kept is not None:
                 nid, ver, ans, _lsn = kept
-                if t is int:                     # (kept: key_point took it, an int64)
+                if t is int:                     # (kept: key_row took it, an int64)
                     rc = core.store_key1i_is(store._h, self._index, snap, value, nid, ver)
                     if rc == 1:
                         mine[value] = (nid, ver, ans, snap)     # (replaced: no new entry to count)
