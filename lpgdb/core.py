@@ -26,10 +26,13 @@ Every entry carries LSNs ``begin``/``end`` and is visible to a reader at ``snap`
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import weakref
 from array import array
 from itertools import accumulate
+
+import msgpack
 
 from . import errors
 
@@ -765,7 +768,6 @@ _store_node_ver = lib.lpg_store_node_ver
 _store_degree1 = lib.lpg_store_degree1
 _store_key1 = lib.lpg_store_key1
 _store_key1i = lib.lpg_store_key1i
-_store_key1_row = lib.lpg_store_key1_row
 _store_key1i_is = lib.lpg_store_key1i_is
 _store_key1s_is = lib.lpg_store_key1s_is
 NO_NODE = 2**64 - 1
@@ -778,6 +780,9 @@ store_key_id_str = lib.lpg_store_key_id_str      # (h, index, utf8, len, snap) -
 store_degree_of = lib.lpg_store_degree_of        # (h, nid, dir code, types, ntypes, snap) -> degree | status
 store_key1i_is = _store_key1i_is                  # (h, index, snap, ival, nid, ver) -> 1 | 0 | status:
                                                   # Store.key1_is of an int64 (view.PointRead)
+store_point1 = lib.lpg_store_point1               # (h, PointQuery.c, kind, ival, utf8, len, snap)
+                                                  # -> the thread's lpg_point_res (view.PointRead)
+ETOOSMALL = lib.LPG_ETOOSMALL
 ENOTFOUND = lib.LPG_ENOTFOUND
 _KEY1_CAP = 8          # ids a point lookup returns without a second call
 _ECORRUPT = lib.LPG_ECORRUPT
@@ -829,6 +834,31 @@ def key1(props: bytes, name: bytes):
     if rc == _EINVAL or rc == _ETOOSMALL:
         return False
     raise errors.CorruptionError("a stored property map is malformed")
+
+
+POINT_NAMES = 13
+"""The most properties a ``PointQuery`` projects (store.c's point_answer: one fixarray)."""
+
+
+class PointQuery:
+    """A point read's projection for ``store_point1``: key index ``index`` and the property
+    ``names`` (str) the query returns; ``c`` is the ``lpg_pointq`` the C side reads.  ValueError
+    for more than ``POINT_NAMES`` names or a name that is not UTF-8."""
+
+    __slots__ = ("c", "_names")
+
+    def __init__(self, index: int, names):
+        if len(names) > POINT_NAMES:
+            raise ValueError(f"a point read projects at most {POINT_NAMES} properties")
+        enc = [n.encode() for n in names]          # UnicodeEncodeError is a ValueError
+        blob = b"".join(len(b).to_bytes(4, sys.byteorder) + b for b in enc)
+        self._names = ffi.new("uint8_t[]", blob) if blob else ffi.NULL   # c.names points here
+        c = self.c = ffi.new("lpg_pointq *")
+        c.index, c.nnames, c.names_len, c.names = index, len(enc), len(blob), self._names
+
+
+unpackb = msgpack.unpackb
+"""(view.PointRead decodes ``store_point1``'s answer with it.)"""
 
 
 def release_memory() -> None:
@@ -973,7 +1003,7 @@ class FileBuilder:
 class _StoreScratch(threading.local):
     def __init__(self):
         self.u32 = ffi.new("uint32_t[1]")
-        self.u64 = ffi.new("uint64_t[3]")      # (also key_row's node, label set, version)
+        self.u64 = ffi.new("uint64_t[2]")      # (edge: source and target)
         self.size = ffi.new("size_t[1]")
         self.plen = ffi.new("size_t[1]")
         self.flag = ffi.new("int[1]")
@@ -1315,42 +1345,6 @@ class Store(_Native):
             return None
         v = info[1]
         return ffi.unpack(ids, n), (None if v == LSN_INF else v)
-
-    def key_row(self, index: int, value, snap: int):
-        """``key_point`` and the row of the one node it finds, under one lock: ``()`` when no
-        node holds the key, ``(nid, ver, lset, props buffer)`` (the buffer per thread, as
-        ``node`` gives it: decode it before the next call) when exactly one does and ``snap``
-        sees it, else None (another kind of value, past int64, not UTF-8, several nodes, or one
-        the reader does not see: the caller takes its general path).  One C call: the miss of
-        a point read written as a query (view.PointRead)."""
-        h = self._h
-        if h is None:
-            raise self._closed()
-        s = self._s
-        info = s.u64
-        t = type(value)
-        try:
-            if t is int:
-                n = _store_key1_row(h, index, 1, value, ffi.NULL, 0, snap, info, s.props, s.pcap, s.size)
-            elif t is str:
-                b = value.encode()
-                n = _store_key1_row(h, index, 2, 0, b, len(b), snap, info, s.props, s.pcap, s.size)
-            else:
-                return None
-        except (OverflowError, UnicodeEncodeError):
-            return None
-        if n == 1:
-            if info[2] == LSN_INF:
-                return None
-            return info[0], info[2], info[1], ffi.buffer(s.props, s.size[0])
-        if n == 0:
-            return ()
-        if n == _ETOOSMALL:
-            s.ensure_props(s.size[0])
-            return self.key_row(index, value, snap)
-        if n < 0:
-            _fcheck(n, "key lookup")
-        return None
 
     def key1_is(self, index: int, value, snap: int, nid: int, ver: int) -> bool:
         """Whether ``key_point(index, value, snap)`` would find exactly the one node ``nid`` at

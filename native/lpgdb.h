@@ -348,14 +348,31 @@ int64_t lpg_store_key1(lpg_store *s, uint32_t index, int kind, int64_t ival, con
 /* lpg_store_key1 of an int64 key value (kind 1): the hot point lookup with fewer arguments. */
 int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t snap, uint64_t *out, size_t cap,
                         uint64_t *info);
-/* lpg_store_key1's lookup and, when exactly one node holds the key, its row under the same lock:
- * info[0] = its id, info[1] = the label set id and info[2] = the version (as lpg_store_node_ver;
- * UINT64_MAX when a reader at snap does not see it, and then nothing is copied), and its property
- * bytes copied to out[0..*len) (LPG_ETOOSMALL with *len the size needed when cap is short).
- * Returns the number of nodes under the key (no row is read unless it is 1) or a negative status.
- * The miss of a point read written as a query (storage/view.py PointRead): one call, not two. */
-int64_t lpg_store_key1_row(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
-                           uint64_t snap, uint64_t *info, uint8_t *out, size_t cap, size_t *len);
+/* A point read's projection (storage/view.py PointRead): the key index and the properties the
+ * query returns, names[0..names_len) holding nnames names, each a uint32 length (native byte order)
+ * and its UTF-8 bytes.  Built once per prepared point read; read-only afterwards. */
+typedef struct {
+    uint32_t index;
+    uint32_t nnames;
+    size_t names_len;
+    const uint8_t *names;
+} lpg_pointq;
+/* What lpg_store_point1 answered, in a buffer of the calling thread (valid until its next call):
+ * rc > 0: out[0..rc) is a msgpack array [node id, version, value of each name...] (nil for a
+ * name the node does not hold), the one node holding the key and visible at snap; rc == 0: no
+ * node holds it; LPG_ETOOSMALL: the caller takes its general path (several nodes hold it, the
+ * reader does not see the one that does, or a named value is not an int, float, bool or str:
+ * the caller decodes and checks those); else a negative status. */
+typedef struct {
+    int64_t rc;
+    const uint8_t *out;
+} lpg_point_res;
+/* lpg_store_key1 and, when one node holds the key, its row projected in C onto q's names, under
+ * one lock: the miss of a point read written as a query, with no property map handed to Python.
+ * The key is [v] (kind 1: ival; kind 2: the UTF-8 string str[0..slen)).
+ * O(1 + key size + row size + row properties x names) expected. */
+const lpg_point_res *lpg_store_point1(lpg_store *s, const lpg_pointq *q, int kind, int64_t ival,
+                                      const uint8_t *str, size_t slen, uint64_t snap);
 /* The point lookup of lpg_store_key1 answered in its return value, with no out buffer: when
  * exactly one node holds key [v] (v = ival, or the UTF-8 string str[0..slen)), its id if the
  * version a reader at snap sees is its base row (lpg_store_node_ver's ver 0), or its id +

@@ -2625,36 +2625,124 @@ int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t sna
     return lpg_store_key1(s, index, 1, ival, NULL, 0, snap, out, cap, info);
 }
 
-int64_t lpg_store_key1_row(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
-                           uint64_t snap, uint64_t *info, uint8_t *out, size_t cap, size_t *len)
+/* The msgpack answer of lpg_store_point1 for the located node: [nid, ver, value of each of q's
+ * names] into b; 0, LPG_ETOOSMALL (a value this does not hand out: the caller's general path), or
+ * LPG_ECORRUPT / LPG_EINVAL (a malformed row or projection).  Every value is copied as stored, so
+ * each is one msgpack int, float64, bool or str. */
+#define POINT_NAMES 13            /* names a fixarray holds after the id and the version */
+static int point_answer(const lpg_pointq *q, uint64_t nid, uint64_t ver, const uint8_t *row, size_t len,
+                        buf *b)
 {
-    if (!s || !info || !len || (cap && !out) || (kind != 1 && kind != 2) || (slen && !str))
+    const uint8_t *nm[POINT_NAMES], *val[POINT_NAMES], *vend[POINT_NAMES];
+    uint32_t nl[POINT_NAMES];
+    if (q->nnames > POINT_NAMES || (q->names_len && !q->names))
         return LPG_EINVAL;
-    info[0] = UINT64_MAX;
-    info[1] = 0;
-    info[2] = UINT64_MAX;
-    *len = 0;
+    size_t off = 0;
+    for (uint32_t j = 0; j < q->nnames; j++) {          /* the names, each bound checked */
+        uint32_t l;
+        if (q->names_len - off < 4)
+            return LPG_EINVAL;
+        memcpy(&l, q->names + off, 4);
+        off += 4;
+        if (l > q->names_len - off)
+            return LPG_EINVAL;
+        nm[j] = q->names + off;
+        nl[j] = l;
+        val[j] = NULL;
+        off += l;
+    }
+    if (off != q->names_len)
+        return LPG_EINVAL;
+    if (len) {                                         /* an empty row holds no property */
+        const uint8_t *end = row + len, *p;
+        uint64_t n;
+        if (mp_map(row, end, &n, &p))
+            return LPG_ECORRUPT;
+        for (uint64_t i = 0; i < n; i++) {
+            const uint8_t *k, *v;
+            size_t kl;
+            if (mp_str(p, end, &k, &kl, &p))
+                return LPG_ECORRUPT;
+            v = p;
+            if (mp_skip(p, end, &p))
+                return LPG_ECORRUPT;
+            for (uint32_t j = 0; j < q->nnames; j++)
+                if (nl[j] == kl && memcmp(nm[j], k, kl) == 0) {
+                    val[j] = v;                        /* a name stored twice: the last, as Python */
+                    vend[j] = p;
+                }
+        }
+        if (p != end)
+            return LPG_ECORRUPT;
+    }
+    uint8_t arr = (uint8_t)(0x90 | (q->nnames + 2)), nil = 0xc0;
+    int rc = buf_put(b, &arr, 1);
+    if (!rc)
+        rc = mp_put_int(b, (int64_t)nid);             /* nid < 2^40 */
+    if (!rc) {                                        /* ver < UINT64_MAX: as a uint64 */
+        uint8_t u[9] = {0xcf};
+        for (int i = 0; i < 8; i++)
+            u[1 + i] = (uint8_t)(ver >> (56 - 8 * i));
+        rc = buf_put(b, u, 9);
+    }
+    for (uint32_t j = 0; !rc && j < q->nnames; j++) {
+        if (!val[j]) {
+            rc = buf_put(b, &nil, 1);
+            continue;
+        }
+        mval mv;
+        const uint8_t *after;
+        if (mp_value(val[j], vend[j], &mv, &after) || after != vend[j])
+            return LPG_ECORRUPT;
+        if (mv.kind != V_INT && mv.kind != V_FLOAT && mv.kind != V_BOOL && mv.kind != V_STR)
+            return LPG_ETOOSMALL;                      /* lists, temporal values, anything else */
+        rc = buf_put(b, val[j], (size_t)(vend[j] - val[j]));
+    }
+    return rc;
+}
+
+static __thread buf tl_point;
+static __thread lpg_point_res tl_point_res;
+
+const lpg_point_res *lpg_store_point1(lpg_store *s, const lpg_pointq *q, int kind, int64_t ival,
+                                      const uint8_t *str, size_t slen, uint64_t snap)
+{
+    lpg_point_res *r = &tl_point_res;
+    r->out = NULL;
+    if (!s || !q || (kind != 1 && kind != 2) || (slen && !str)) {
+        r->rc = LPG_EINVAL;
+        return r;
+    }
     int rc = key1_bytes(kind, ival, str, slen);
-    if (rc)
-        return rc;
-    if (tl_key1.n > LPG_KEY_MAX)
-        return 0;                                 /* no stored key is that long */
+    if (rc || tl_key1.n > LPG_KEY_MAX) {               /* no stored key is that long */
+        r->rc = rc;
+        return r;
+    }
+    tl_point.n = 0;
     pthread_rwlock_rdlock(&s->lock);
-    rc = key_nodes_locked(s, index, tl_key1.p, tl_key1.n, snap);
+    rc = key_nodes_locked(s, q->index, tl_key1.p, tl_key1.n, snap);
     size_t n = rc ? 0 : tl_kb.n + tl_ko.n;
-    if (!rc && n == 1) {
+    if (!rc && n > 1)
+        rc = LPG_ETOOSMALL;
+    else if (!rc && n == 1) {
         uint64_t nid = tl_kb.n ? tl_kb.v[0] : tl_ko.v[0];
         nloc L;
-        info[0] = nid;
         rc = st_locate_node(s, nid, snap, &L);
-        if (!rc && L.where) {
-            info[1] = L.lset;
-            info[2] = L.where == 1 ? L.v->begin : 0;
-            rc = node_props_out(s, &L, out, cap, len);
+        if (!rc && !L.where)
+            rc = LPG_ETOOSMALL;                        /* (never: the key's node is visible) */
+        else if (!rc && L.where == 1)
+            rc = point_answer(q, nid, L.v->begin, L.v->props, L.v->len, &tl_point);
+        else if (!rc) {
+            tl_props.n = 0;
+            rc = part_emit_node_props(L.pt, L.slot, &s->kn, &tl_props);
+            if (!rc)
+                rc = point_answer(q, nid, 0, tl_props.p, tl_props.n, &tl_point);
         }
     }
     pthread_rwlock_unlock(&s->lock);
-    return rc ? rc : (int64_t)n;
+    r->rc = rc ? rc : (int64_t)tl_point.n;
+    r->out = tl_point.p;
+    return r;
 }
 
 static int64_t key_id(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,

@@ -218,15 +218,8 @@ class PreparedQuery:
         cq = entry[0]
         label, prop, pname, props = cq.point
         cols, rt, plan, notes = cq.cols, cq.row_type, cq.plan, cq.notes
-        new, tnew = object.__new__, tuple.__new__
-
-        def make(values):
-            for x in values:
-                if type(x) not in _SCALARS:      # temporal values, lists: converted by run()
-                    return None
-            return (tnew(rt, values),)
-
-        read = point_read(label, prop, props, key, make)
+        new = object.__new__
+        read = point_read(label, prop, props, key, rt)     # rows of rt holding plain scalars
 
         def run(params, options):
             if type(params) is not dict or len(params) != 1:
@@ -301,7 +294,6 @@ def _param(name: str, v):
 
 
 _SCALAR = (int, float, str, bool, type(None), bytes)
-_SCALARS = frozenset(_SCALAR)
 
 
 def _plain(rows) -> bool:

@@ -597,11 +597,11 @@ class Engine:
             if st.share(v):                     # a commit made visible meanwhile, or a checkpoint
                 return v                        # that swapped generations, means: try again
 
-    def point_read(self, label: str, prop: str, props: tuple, version, make) -> PointRead:
+    def point_read(self, label: str, prop: str, props: tuple, version, row_type) -> PointRead:
         """A point read through the user index on (label, prop) for the query engine's plans
-        made under catalog ``version``, answering ``make(values of props)`` (view.PointRead:
+        made under catalog ``version``, answering ``(row_type(values of props),)`` (view.PointRead:
         the pinned view of the visible LSN per call, no reader; answers kept per generation)."""
-        return PointRead(self, label, prop, props, version, make)
+        return PointRead(self, label, prop, props, version, row_type)
 
     def writer_view(self) -> GraphView:
         """The writer's view at the applied LSN; valid while the writer lock is held."""

@@ -451,7 +451,7 @@ class GraphState:
         self.visible_lsn = base_lsn                         # newest LSN new snapshots read at
         self.rows: dict = {}        # (node id, version) -> (labels, props): decoded rows (view.py)
         self.answers: dict = {}     # point read -> {key: (node id, version, answer, LSN)}: keep_answer
-        self._answers_n = 0
+        self.answers_n = 0
         self.shared_view = None     # the view engine.pinned_view hands out (cleared by publish)
         self._readers: dict = {}    # id(view) -> LSN of every live reader view (see "readers")
         self._readers_lock = threading.Lock()               # publish; freeing the overlay once
@@ -492,14 +492,14 @@ class GraphState:
         node version under the key at another).  At most ``view.ROW_CACHE`` answers per generation, like the
         row cache; all are dropped when that is passed.  O(1)."""
         answers = self.answers
-        if self._answers_n >= ANSWERS:
+        if self.answers_n >= ANSWERS:
             answers.clear()
-            self._answers_n = 0
+            self.answers_n = 0
         mine = answers.get(tag)
         if mine is None:
             mine = answers[tag] = {}
         if key not in mine:
-            self._answers_n += 1
+            self.answers_n += 1
         mine[key] = kept
 
     # -- readers ---------------------------------------------------------------------------------

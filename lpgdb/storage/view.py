@@ -43,10 +43,11 @@ from typing import Iterable, Optional
 from types import MappingProxyType
 
 from .. import core
+from ..errors import CorruptionError
 from . import records
 from .files import corruption
 from .records import unpack_props as _unpack_props
-from .graph import ALL
+from .graph import ALL, ANSWERS
 
 __all__ = ["GraphView", "PinnedReads", "PointRead", "Statistics", "canonical_key"]
 
@@ -638,14 +639,15 @@ class PointRead:
     (``engine.point_read``): ``read(value)`` finds the nodes whose ``prop`` is ``value``
     through the user index on exactly (``label``, ``prop``) as a new snapshot would see them
     (on the engine's pinned view of the visible LSN, held for the call), and returns
-    ``make(values)`` for the one node found, ``values`` the stored values of ``props`` (None
-    where absent), or ``()`` when no node has that key.
+    ``(row_type(values),)`` for the one node found (built with ``tuple.__new__``), ``values``
+    the stored values of ``props`` (None where absent), each a plain int, float, bool or str,
+    or ``()`` when no node has that key.
 
     None when it cannot answer exactly as ``key_lookup_node`` + ``row`` on that view would, so
     the caller takes that general path: the catalog is no longer ``version`` (a schema or
     index change since), the view predates the last schema change (its ``catalog_version``
     differs) or the index, ``value`` is neither an int nor a str (or has no one-call key),
-    several nodes match, or ``make`` returned None.
+    several nodes match, or a value is of another kind (a list, a temporal value).
 
     Answers are kept per generation (``GraphState.keep_answer``, bounded like the row cache) with
     the node and version they were made from and the LSN at which they were last known true.
@@ -655,21 +657,26 @@ class PointRead:
     (``Store.key1_is``), which then records the new LSN; so a kept answer is never stale.
     O(1): no native call when the answer was made or confirmed at the visible LSN, one
     otherwise (two when the probe finds the kept answer outdated: then, as when nothing is
-    kept for the key, ``Store.key_row`` finds the node and reads its row in one call)."""
+    kept for the key, ``Store.point1`` finds the node and projects its row onto ``props`` in
+    C, in one call).  O(row size x props) for that projection."""
 
-    __slots__ = ("_engine", "_props", "_version", "_make", "_tag", "_index", "_from")
+    __slots__ = ("_engine", "_q", "_c", "_version", "_rt", "_tag", "_index", "_from")
 
-    def __init__(self, engine, label: str, prop: str, props: tuple, version, make):
+    def __init__(self, engine, label: str, prop: str, props: tuple, version, row_type):
         self._engine = engine
-        self._props = props
-        self._make = make
+        self._rt = row_type
         self._tag = next(_POINT_TAGS)
         # what the checks of a view come to under catalog ``version`` (it fixes the index and
         # the schema history): the index, and the first LSN a view may have to read it
         cat = engine.state.catalog
         spec = cat.user_indexes.get((label, (prop,))) if cat.version == version else None
         old = cat.replaced_schemas
-        self._version = version if spec is not None else None    # None: never answers
+        try:
+            self._q = core.PointQuery(spec.index_id, props) if spec is not None else None
+        except ValueError:                      # too many properties, or one not UTF-8
+            self._q = None
+        self._c = self._q.c if self._q is not None else None
+        self._version = version if self._q is not None else None    # None: never answers
         self._index = spec.index_id if spec is not None else 0
         self._from = max(spec.since if spec is not None else 0, old[-1][0] if old else 0)
 
@@ -694,7 +701,7 @@ class PointRead:
         try:
             if kept is not None:
                 nid, ver, ans, _lsn = kept
-                if t is int:                     # (kept: key_row took it, an int64)
+                if t is int:                     # (kept: point1 took it, an int64)
                     rc = core.store_key1i_is(store._h, self._index, snap, value, nid, ver)
                     if rc == 1:
                         mine[value] = (nid, ver, ans, snap)     # (replaced: no new entry to count)
@@ -704,27 +711,46 @@ class PointRead:
                 elif store.key1_is(self._index, value, snap, nid, ver):
                     mine[value] = (nid, ver, ans, snap)
                     return ans
-            got = store.key_row(self._index, value, snap)
+            h = store._h                         # (None once closed: cffi's TypeError below)
+            if t is int:
+                r = _point1(h, self._c, 1, value, _NULL, 0, snap)
+            else:
+                b = value.encode()
+                r = _point1(h, self._c, 2, 0, b, len(b), snap)
+            n = r.rc
+            if n > 0:                # [node id, version, a plain scalar per property] in msgpack
+                got = _unpackb(_buffer(r.out, n))
+                new = (got[0], got[1], (_tnew(self._rt, got[2:]),), snap)
+            elif n == 0:
+                new = (core.NO_NODE, 0, (), snap)
+            elif n == core.ETOOSMALL:
+                return None                      # several nodes, or a value to decode in Python
+            else:
+                core.check_read(n, "key lookup")
         except core.Corrupt as e:
             raise corruption(e) from None
-        except TypeError:                       # a closed store (no handle): key_row says so
-            got = store.key_row(self._index, value, snap)
-        if got is None:
-            return None
-        if not got:
-            kept = (core.NO_NODE, 0, (), snap)
+        except (OverflowError, UnicodeEncodeError):
+            return None                          # past int64, or not UTF-8: no one-call key
+        except UnicodeDecodeError as e:          # (C checked the rest of what it copied)
+            raise CorruptionError(f"a stored property value is not UTF-8: {e}") from None
+        except TypeError:
+            if store._h is None:
+                raise store._closed() from None
+            raise
+        if mine is not None and kept is None and st.answers_n < ANSWERS:
+            st.answers_n += 1                    # keep_answer, inline for a new key
+            mine[value] = new
         else:
-            nid, ver, lset, data = got
-            row = v.rows.get((nid, ver)) or _cache_row(st, nid, ver, lset, data)
-            ans = self._make(tuple(map(row[1].get, self._props)))
-            if ans is None:
-                return None
-            kept = (nid, ver, ans, snap)
-        st.keep_answer(self._tag, value, kept)
-        return kept[2]
+            st.keep_answer(self._tag, value, new)
+        return new[2]
 
 
 _POINT_TAGS = count(1)
+_tnew = tuple.__new__
+_point1 = core.store_point1
+_NULL = core.ffi.NULL
+_buffer = core.ffi.buffer
+_unpackb = core.unpackb
 
 
 _EMPTY_VIEW = MappingProxyType({})
