@@ -9,11 +9,13 @@ import datetime as dt
 from array import array
 
 import hypothesis.strategies as st
+import msgpack
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from lpgdb import core, errors
+from lpgdb.core import ffi, lib
 from lpgdb.storage import records
 from tests.native.storegen import Gen, checkpoint
 
@@ -430,3 +432,41 @@ def test_u32_take():
     assert list(core.u32_take([5, 9, 11], memoryview(idx))) == [11, 5, 9, 11]
     with pytest.raises(errors.InterfaceError, match="past the table"):
         core.u32_take([5, 9], idx)
+
+
+def _point(s, q, value, snap):
+    """lpg_store_point1 of an int key: (rc, the msgpack answer decoded, or None)."""
+    r = lib.lpg_store_point1(s._h, q, 1, value, ffi.NULL, 0, snap)
+    return r.rc, (msgpack.unpackb(ffi.buffer(r.out, r.rc)) if r.rc > 0 else None)
+
+
+def test_point1_projects_a_row_and_checks_its_projection():
+    """The projection C makes of a point read's row (view.PointRead): the named scalars copied
+    (nil for an absent name), LPG_ETOOSMALL for several nodes or a value Python must decode,
+    and LPG_EINVAL for a projection whose lengths do not add up (nothing is read past it)."""
+    s = core.Store(0, 0)
+    s.set_labelset(0, [])
+    rows = {5: {"k": 1, "a": "x", "b": 2.5, "c": True}, 6: {"k": 2, "a": [1]}, 7: {"k": 3}, 8: {"k": 3}}
+    for nid, props in rows.items():
+        s.node_put(nid, 0, records.pack_props(props), 1, 1)
+        s.key_put(KEY_INDEX, records.key_bytes((props["k"],)), nid, 1)
+    s.commit_end(1, 1)
+    q = core.PointQuery(KEY_INDEX, ("c", "a", "nope", "b"))
+    rc, got = _point(s, q.c, 1, 1)
+    assert rc > 0 and got == [5, 1, True, "x", None, 2.5]     # node 5, its version (LSN 1)
+    assert _point(s, q.c, 1, 0)[0] == 0                       # not yet committed at snap 0
+    assert _point(s, q.c, 9, 1)[0] == 0                       # no node holds the key
+    assert _point(s, q.c, 2, 1)[0] == lib.LPG_ETOOSMALL       # a list: decoded in Python
+    assert _point(s, q.c, 3, 1)[0] == lib.LPG_ETOOSMALL       # two nodes
+    names = ffi.new("uint8_t[]", b"\x05\x00\x00\x00ab")      # a name of 5 bytes in 6
+    bad = ffi.new("lpg_pointq *", {"index": KEY_INDEX, "nnames": 1, "names_len": 6, "names": names})
+    assert _point(s, bad, 1, 1)[0] == lib.LPG_EINVAL
+    bad.nnames, bad.names_len = 14, 0                          # more names than an answer holds
+    assert _point(s, bad, 1, 1)[0] == lib.LPG_EINVAL
+    bad.nnames, bad.names_len, bad.names = 1, 4, ffi.NULL
+    assert _point(s, bad, 1, 1)[0] == lib.LPG_EINVAL
+    assert lib.lpg_store_point1(ffi.NULL, q.c, 1, 1, ffi.NULL, 0, 1).rc == lib.LPG_EINVAL
+    assert lib.lpg_store_point1(s._h, ffi.NULL, 1, 1, ffi.NULL, 0, 1).rc == lib.LPG_EINVAL
+    assert lib.lpg_store_point1(s._h, q.c, 3, 1, ffi.NULL, 0, 1).rc == lib.LPG_EINVAL
+    with pytest.raises(ValueError):
+        core.PointQuery(KEY_INDEX, tuple(f"p{i}" for i in range(14)))
