@@ -782,6 +782,7 @@ store_key1i_is = _store_key1i_is                  # (h, index, snap, ival, nid, 
                                                   # Store.key1_is of an int64 (view.PointRead)
 store_point1 = lib.lpg_store_point1               # (h, PointQuery.c, kind, ival, utf8, len, snap)
                                                   # -> the thread's lpg_point_res (view.PointRead)
+store_point1i = lib.lpg_store_point1i             # (h, PointQuery.c, ival, snap): of an int64
 ETOOSMALL = lib.LPG_ETOOSMALL
 ENOTFOUND = lib.LPG_ENOTFOUND
 _KEY1_CAP = 8          # ids a point lookup returns without a second call

@@ -373,6 +373,8 @@ typedef struct {
  * O(1 + key size + row size + row properties x names) expected. */
 const lpg_point_res *lpg_store_point1(lpg_store *s, const lpg_pointq *q, int kind, int64_t ival,
                                       const uint8_t *str, size_t slen, uint64_t snap);
+/* lpg_store_point1 of an int64 key value (kind 1): the hot miss with fewer arguments. */
+const lpg_point_res *lpg_store_point1i(lpg_store *s, const lpg_pointq *q, int64_t ival, uint64_t snap);
 /* The point lookup of lpg_store_key1 answered in its return value, with no out buffer: when
  * exactly one node holds key [v] (v = ival, or the UTF-8 string str[0..slen)), its id if the
  * version a reader at snap sees is its base row (lpg_store_node_ver's ver 0), or its id +

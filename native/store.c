@@ -2745,6 +2745,11 @@ const lpg_point_res *lpg_store_point1(lpg_store *s, const lpg_pointq *q, int kin
     return r;
 }
 
+const lpg_point_res *lpg_store_point1i(lpg_store *s, const lpg_pointq *q, int64_t ival, uint64_t snap)
+{
+    return lpg_store_point1(s, q, 1, ival, NULL, 0, snap);
+}
+
 static int64_t key_id(lpg_store *s, uint32_t index, int kind, int64_t ival, const uint8_t *str, size_t slen,
                       uint64_t snap)
 {

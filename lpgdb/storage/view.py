@@ -713,7 +713,7 @@ class PointRead:
                     return ans
             h = store._h                         # (None once closed: cffi's TypeError below)
             if t is int:
-                r = _point1(h, self._c, 1, value, _NULL, 0, snap)
+                r = _point1i(h, self._c, value, snap)
             else:
                 b = value.encode()
                 r = _point1(h, self._c, 2, 0, b, len(b), snap)
@@ -748,7 +748,7 @@ class PointRead:
 _POINT_TAGS = count(1)
 _tnew = tuple.__new__
 _point1 = core.store_point1
-_NULL = core.ffi.NULL
+_point1i = core.store_point1i
 _buffer = core.ffi.buffer
 _unpackb = core.unpackb
 
