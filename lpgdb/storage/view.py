@@ -657,8 +657,8 @@ class PointRead:
     (``Store.key1_is``), which then records the new LSN; so a kept answer is never stale.
     O(1): no native call when the answer was made or confirmed at the visible LSN, one
     otherwise (two when the probe finds the kept answer outdated: then, as when nothing is
-    kept for the key, ``Store.point1`` finds the node and projects its row onto ``props`` in
-    C, in one call).  O(row size x props) for that projection."""
+    kept for the key, ``core.store_point1`` finds the node and projects its row onto
+    ``props`` in C, in one call).  O(row size x props) for that projection."""
 
     __slots__ = ("_engine", "_q", "_c", "_version", "_rt", "_tag", "_index", "_from")
 
@@ -731,8 +731,8 @@ class PointRead:
             raise corruption(e) from None
         except (OverflowError, UnicodeEncodeError):
             return None                          # past int64, or not UTF-8: no one-call key
-        except UnicodeDecodeError as e:          # (C checked the rest of what it copied)
-            raise CorruptionError(f"a stored property value is not UTF-8: {e}") from None
+        except ValueError as e:      # a str not UTF-8 (C checked the rest of what it copied)
+            raise CorruptionError(f"a stored property value is undecodable: {e}") from None
         except TypeError:
             if store._h is None:
                 raise store._closed() from None
