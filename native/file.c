@@ -448,10 +448,24 @@ int lpg_fb_finish(lpg_fb *fb, const uint8_t **data, size_t *len)
         uint64_t data_end = start + fb->body.n;
         uint64_t nblocks = (data_end + (1ULL << FILE_BLOCK_SHIFT) - 1) >> FILE_BLOCK_SHIFT;
         uint64_t file_size = data_end + 4 * nblocks;
-        buf *im = &fb->image;
-        if (buf_reserve(im, file_size))
+        /* The body becomes the image in place: grown to exactly the file's size (a big body is
+         * an mmap'd block, which realloc moves by mremap, without a copy) and moved up past the
+         * header and section table, so the file is never held twice (a checkpoint's partition
+         * of 1 KB strings was held as its body and its image at once: its peak memory). */
+        buf im = fb->body;
+        if (file_size > SIZE_MAX)
             return LPG_ENOMEM;
-        uint8_t *p = im->p;
+        if (im.cap < file_size) {
+            uint8_t *q = realloc(im.p, (size_t)file_size);
+            if (!q)
+                return LPG_ENOMEM;
+            im.p = q;
+            im.cap = (size_t)file_size;
+        }
+        memset(&fb->body, 0, sizeof(fb->body));
+        uint8_t *p = im.p;
+        if (im.n)
+            memmove(p + start, p, im.n);
         memset(p, 0, start);
         memcpy(p, FILE_MAGIC, 8);
         uint32_t v32 = FILE_VERSION;
@@ -475,9 +489,6 @@ int lpg_fb_finish(lpg_fb *fb, const uint8_t **data, size_t *len)
             memcpy(e + 16, &off, 8);
             memcpy(e + 24, &s->len, 8);
         }
-        if (fb->body.n)
-            memcpy(p + start, fb->body.p, fb->body.n);
-        buf_free(&fb->body);
         /* block CRCs first (block 0 reads the two CRC fields at [80, 88) as zero), then the
          * CRC of the CRC table at 80, then the header CRC at 84: no circularity */
         uint8_t *crcs = p + data_end;
@@ -492,7 +503,8 @@ int lpg_fb_finish(lpg_fb *fb, const uint8_t **data, size_t *len)
         hcrc = lpg_crc32c(hcrc, zero4, 4);
         hcrc = lpg_crc32c(hcrc, p + 88, table_end - 88);
         memcpy(p + 84, &hcrc, 4);
-        im->n = file_size;
+        im.n = (size_t)file_size;
+        fb->image = im;
     }
     *data = fb->image.p;
     *len = fb->image.n;
