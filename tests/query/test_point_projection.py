@@ -77,3 +77,50 @@ def test_a_projection_past_one_answer_and_names_stored_twice(tmp_path):
     assert db.execute(same, {"k": 1}).fetchall() == [(3, 3, None)]
     assert db._statements[same]._fast({"k": 1}, db.query_defaults).fetchall() == [(3, 3, None)]
     db.close()
+
+
+def test_point_queries_in_threads_across_commits_and_checkpoints(tmp_path):
+    """Threads asking point queries at once (the C call runs without the GIL, its answer in a
+    per-thread buffer) while commits change the rows and checkpoints move them to partition
+    files: every answer is one committed row, whole (its two properties agree), and no key's
+    value goes back in time for a thread."""
+    import threading
+
+    db = lpgdb.connect(str(tmp_path / "g.lpg"))
+    keys = 40
+    db.create_index("P", "k")
+    with db.transaction() as tx:
+        ids = [tx.create_node("P", {"k": k, "v": 0, "tag": f"k{k}v0"}) for k in range(keys)]
+    q = "MATCH (p:P {k: $k}) RETURN p.v AS v, p.tag AS tag"
+    stop = threading.Event()
+    problems = []
+
+    def reader(seed):
+        last = [0] * keys
+        i = seed
+        while not stop.is_set():
+            k = i % keys
+            i += 7
+            rows = db.execute(q, {"k": k}).fetchall()
+            if len(rows) != 1 or rows[0][1] != f"k{k}v{rows[0][0]}" or rows[0][0] < last[k]:
+                problems.append((k, rows, last[k]))
+                return
+            last[k] = rows[0][0]
+
+    threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for v in range(1, 61):
+            with db.transaction() as tx:
+                for k in range(v % 3, keys, 3):
+                    tx.update_node(ids[k], set={"v": v, "tag": f"k{k}v{v}"})
+            if v % 20 == 0:
+                db.checkpoint()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert problems == []
+    assert [tuple(r) for r in db.execute(q, {"k": 5}).fetchall()] == [(59, "k5v59")]
+    db.close()
