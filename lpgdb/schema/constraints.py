@@ -217,7 +217,7 @@ def eval_expr(e, env: Mapping[str, tuple]):
         b = env.get(e.var)
         return None if b is None else b[1].get(e.key)
     if isinstance(e, ast.Var):
-        b = env.get(e.var)
+        b = env.get(e.name)
         return None if b is None or len(b) < 3 else ("@" + b[0], b[2])
     if isinstance(e, ast.Comparison):
         l, r = eval_expr(e.left, env), eval_expr(e.right, env)

@@ -226,3 +226,24 @@ def test_abstract_only_and_loose_mode():
         with db.transaction() as tx:
             tx.create_node([], {"name": "x"})
             tx.create_node("Robot", {})
+
+
+def test_a_where_comparing_elements_themselves():
+    """``WHERE y <> x`` compares the elements, not their properties (a variable in a comparison
+    was read through a field its AST node does not have: AttributeError, found by the schema
+    fuzzer's soak run): here every person needs another person."""
+    ddl = """CREATE GRAPH TYPE g LOOSE { (personType: Person {OPTIONAL pid INT}),
+             FOR (x:personType) MANDATORY y WITHIN (y:personType) WHERE y <> x }"""
+    with lpgdb.connect(":memory:") as db:
+        with db.transaction() as tx:
+            alone = tx.create_node("Person", {"pid": 1})
+        with pytest.raises(SchemaViolationError) as ei:     # the only person is x itself
+            db.set_schema(ddl)
+        assert [v.kind for v in ei.value.violations] == ["participation_min"]
+        with db.transaction() as tx:
+            tx.create_node("Person", {"pid": 1})             # the same properties, another element
+        db.set_schema(ddl)
+        db.check()
+        with pytest.raises(SchemaViolationError):            # deleting one leaves one alone again
+            with db.transaction() as tx:
+                tx.delete_node(alone)
