@@ -2625,20 +2625,20 @@ int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t sna
     return lpg_store_key1(s, index, 1, ival, NULL, 0, snap, out, cap, info);
 }
 
-/* The msgpack answer of lpg_store_point1 for the located node: [nid, ver, value of each of q's
- * names] into b; 0, LPG_ETOOSMALL (a value this does not hand out: the caller's general path), or
- * LPG_ECORRUPT / LPG_EINVAL (a malformed row or projection).  Every value is copied as stored, so
- * each is one msgpack int, float64, bool or str. */
+static int prop_of(const nloc *L, uint32_t kid, const uint8_t *name, size_t nlen, buf *out);
+
+/* The msgpack answer of lpg_store_point1 for the node L locates (read lock held): [nid, ver,
+ * value of each of q's names] into b, each value as prop_of reads it (the stored map of an
+ * overlay version, the column of a base slot); 0, LPG_ETOOSMALL (a value this does not hand
+ * out: the caller's general path), or LPG_ECORRUPT / LPG_EINVAL (a malformed row or
+ * projection).  So each value is nil or one msgpack int, float64, bool or str. */
 #define POINT_NAMES 13            /* names a fixarray holds after the id and the version */
-static int point_answer(const lpg_pointq *q, uint64_t nid, uint64_t ver, const uint8_t *row, size_t len,
-                        buf *b)
+static int point_answer(lpg_store *s, const lpg_pointq *q, uint64_t nid, uint64_t ver, const nloc *L, buf *b)
 {
-    const uint8_t *nm[POINT_NAMES], *val[POINT_NAMES], *vend[POINT_NAMES];
-    uint32_t nl[POINT_NAMES];
     if (q->nnames > POINT_NAMES || (q->names_len && !q->names))
         return LPG_EINVAL;
     size_t off = 0;
-    for (uint32_t j = 0; j < q->nnames; j++) {          /* the names, each bound checked */
+    for (uint32_t j = 0; j < q->nnames; j++) {          /* the names' lengths, checked first */
         uint32_t l;
         if (q->names_len - off < 4)
             return LPG_EINVAL;
@@ -2646,57 +2646,37 @@ static int point_answer(const lpg_pointq *q, uint64_t nid, uint64_t ver, const u
         off += 4;
         if (l > q->names_len - off)
             return LPG_EINVAL;
-        nm[j] = q->names + off;
-        nl[j] = l;
-        val[j] = NULL;
         off += l;
     }
     if (off != q->names_len)
         return LPG_EINVAL;
-    if (len) {                                         /* an empty row holds no property */
-        const uint8_t *end = row + len, *p;
-        uint64_t n;
-        if (mp_map(row, end, &n, &p))
-            return LPG_ECORRUPT;
-        for (uint64_t i = 0; i < n; i++) {
-            const uint8_t *k, *v;
-            size_t kl;
-            if (mp_str(p, end, &k, &kl, &p))
-                return LPG_ECORRUPT;
-            v = p;
-            if (mp_skip(p, end, &p))
-                return LPG_ECORRUPT;
-            for (uint32_t j = 0; j < q->nnames; j++)
-                if (nl[j] == kl && memcmp(nm[j], k, kl) == 0) {
-                    val[j] = v;                        /* a name stored twice: the last, as Python */
-                    vend[j] = p;
-                }
-        }
-        if (p != end)
-            return LPG_ECORRUPT;
-    }
-    uint8_t arr = (uint8_t)(0x90 | (q->nnames + 2)), nil = 0xc0;
+    uint8_t arr = (uint8_t)(0x90 | (q->nnames + 2)), u[9] = {0xcf};
+    for (int i = 0; i < 8; i++)                       /* ver < UINT64_MAX: as a uint64 */
+        u[1 + i] = (uint8_t)(ver >> (56 - 8 * i));
     int rc = buf_put(b, &arr, 1);
     if (!rc)
         rc = mp_put_int(b, (int64_t)nid);             /* nid < 2^40 */
-    if (!rc) {                                        /* ver < UINT64_MAX: as a uint64 */
-        uint8_t u[9] = {0xcf};
-        for (int i = 0; i < 8; i++)
-            u[1 + i] = (uint8_t)(ver >> (56 - 8 * i));
+    if (!rc)
         rc = buf_put(b, u, 9);
-    }
+    off = 0;
     for (uint32_t j = 0; !rc && j < q->nnames; j++) {
-        if (!val[j]) {
-            rc = buf_put(b, &nil, 1);
-            continue;
-        }
+        uint32_t l, kid = UINT32_MAX;
+        memcpy(&l, q->names + off, 4);
+        const uint8_t *name = q->names + off + 4;
+        off += 4 + (size_t)l;
+        if (L->where == 2 && store_propkey_id(s, name, l, 0, &kid) != LPG_OK)
+            kid = UINT32_MAX;                          /* a name no base row holds */
+        size_t at = b->n;
+        if ((rc = prop_of(L, kid, name, l, b)))
+            return rc;
+        if (b->p[at] == 0xc0)
+            continue;                                  /* absent */
         mval mv;
         const uint8_t *after;
-        if (mp_value(val[j], vend[j], &mv, &after) || after != vend[j])
+        if (mp_value(b->p + at, b->p + b->n, &mv, &after) || after != b->p + b->n)
             return LPG_ECORRUPT;
         if (mv.kind != V_INT && mv.kind != V_FLOAT && mv.kind != V_BOOL && mv.kind != V_STR)
             return LPG_ETOOSMALL;                      /* lists, temporal values, anything else */
-        rc = buf_put(b, val[j], (size_t)(vend[j] - val[j]));
     }
     return rc;
 }
@@ -2730,14 +2710,8 @@ const lpg_point_res *lpg_store_point1(lpg_store *s, const lpg_pointq *q, int kin
         rc = st_locate_node(s, nid, snap, &L);
         if (!rc && !L.where)
             rc = LPG_ETOOSMALL;                        /* (never: the key's node is visible) */
-        else if (!rc && L.where == 1)
-            rc = point_answer(q, nid, L.v->begin, L.v->props, L.v->len, &tl_point);
-        else if (!rc) {
-            tl_props.n = 0;
-            rc = part_emit_node_props(L.pt, L.slot, &s->kn, &tl_props);
-            if (!rc)
-                rc = point_answer(q, nid, 0, tl_props.p, tl_props.n, &tl_point);
-        }
+        else if (!rc)
+            rc = point_answer(s, q, nid, L.where == 1 ? L.v->begin : 0, &L, &tl_point);
     }
     pthread_rwlock_unlock(&s->lock);
     r->rc = rc ? rc : (int64_t)tl_point.n;
@@ -2893,7 +2867,9 @@ static int prop_of(const nloc *L, uint32_t kid, const uint8_t *name, size_t nlen
     if (L->where == 1) {
         const uint8_t *p = L->v->props, *end = p + L->v->len, *q;
         uint64_t n;
-        if (L->v->len && !mp_map(p, end, &n, &q)) {
+        if (L->v->len) {
+            if (mp_map(p, end, &n, &q))
+                return LPG_ECORRUPT;
             for (uint64_t i = 0; i < n; i++) {
                 const uint8_t *k, *v;
                 size_t kl;
