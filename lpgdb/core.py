@@ -837,8 +837,8 @@ def key1(props: bytes, name: bytes):
     raise errors.CorruptionError("a stored property map is malformed")
 
 
-POINT_NAMES = 13
-"""The most properties a ``PointQuery`` projects (store.c's point_answer: one fixarray)."""
+POINT_NAMES = lib.LPG_POINT_NAMES
+"""The most properties a ``PointQuery`` projects (its answer is one msgpack fixarray)."""
 
 
 class PointQuery:

@@ -351,9 +351,10 @@ int64_t lpg_store_key1i(lpg_store *s, uint32_t index, int64_t ival, uint64_t sna
 /* A point read's projection (storage/view.py PointRead): the key index and the properties the
  * query returns, names[0..names_len) holding nnames names, each a uint32 length (native byte order)
  * and its UTF-8 bytes.  Built once per prepared point read; read-only afterwards. */
+#define LPG_POINT_NAMES 13
 typedef struct {
     uint32_t index;
-    uint32_t nnames;
+    uint32_t nnames;               /* <= LPG_POINT_NAMES (an answer is one msgpack fixarray) */
     size_t names_len;
     const uint8_t *names;
 } lpg_pointq;

@@ -2632,10 +2632,10 @@ static int prop_of(const nloc *L, uint32_t kid, const uint8_t *name, size_t nlen
  * overlay version, the column of a base slot); 0, LPG_ETOOSMALL (a value this does not hand
  * out: the caller's general path), or LPG_ECORRUPT / LPG_EINVAL (a malformed row or
  * projection).  So each value is nil or one msgpack int, float64, bool or str. */
-#define POINT_NAMES 13            /* names a fixarray holds after the id and the version */
+_Static_assert(LPG_POINT_NAMES + 2 <= 15, "an answer (id, version, values) is one msgpack fixarray");
 static int point_answer(lpg_store *s, const lpg_pointq *q, uint64_t nid, uint64_t ver, const nloc *L, buf *b)
 {
-    if (q->nnames > POINT_NAMES || (q->names_len && !q->names))
+    if (q->nnames > LPG_POINT_NAMES || (q->names_len && !q->names))
         return LPG_EINVAL;
     size_t off = 0;
     for (uint32_t j = 0; j < q->nnames; j++) {          /* the names' lengths, checked first */
