@@ -252,7 +252,7 @@ class Result:
         if n == 1:
             return self._rows[0]
         msg = f"expected exactly one row, the result has {n}"
-        if strict:
+        if plain(strict):
             raise InterfaceError(msg)
         warnings.warn(msg, stacklevel=2)
         return self._rows[0] if n else None

@@ -561,3 +561,12 @@ def test_flags_given_as_subclasses_are_read_as_built_ins(mem, tmp_path):
     lpgdb.connect(str(tmp_path / "db")).close()
     with lpgdb.connect(str(tmp_path / "db"), readonly=_hostile(int, 1), create=_hostile(str, "")) as db:
         assert db.readonly is True
+
+
+def test_result_single_reads_strict_as_a_built_in(mem):
+    # found by sweeping Result methods with the odd values above (seed 2014): Result.single(strict=<str
+    # subclass>) truth-tested it, so the subclass's __len__ ran (RuntimeError)
+    with pytest.raises(lpgdb.InterfaceError, match="exactly one row"):
+        mem.execute("UNWIND [1, 2] AS x RETURN x").single(strict=_hostile(str, "A"))
+    with pytest.warns(UserWarning, match="exactly one row"):
+        assert mem.execute("UNWIND [1, 2] AS x RETURN x").single(strict=_hostile(int, 0))[0] == 1
