@@ -331,7 +331,7 @@ class Result:
         by id, the same way.  An edge whose endpoints are not in the result still adds them, bare.
         Needs networkx."""
         nx = _optional("networkx", "networkx")
-        g = nx.MultiDiGraph() if directed else nx.MultiGraph()
+        g = nx.MultiDiGraph() if plain(directed) else nx.MultiGraph()
         nodes: Dict[int, Node] = {}
         edges: Dict[int, Edge] = {}
         for r in self._rows:

@@ -570,3 +570,12 @@ def test_result_single_reads_strict_as_a_built_in(mem):
         mem.execute("UNWIND [1, 2] AS x RETURN x").single(strict=_hostile(str, "A"))
     with pytest.warns(UserWarning, match="exactly one row"):
         assert mem.execute("UNWIND [1, 2] AS x RETURN x").single(strict=_hostile(int, 0))[0] == 1
+
+
+def test_result_get_as_networkx_reads_directed_as_a_built_in(mem):
+    # the same sweep of Result methods (seed 2015): get_as_networkx(directed=<str subclass>) truth-tested it
+    pytest.importorskip("networkx")
+    with mem.transaction() as tx:
+        tx.create_edge(tx.create_node("A"), "R", tx.create_node("A"))
+    assert mem.execute("MATCH p = ()-->() RETURN p").get_as_networkx(directed=_hostile(str, "")).is_directed() is False
+    assert mem.execute("MATCH p = ()-->() RETURN p").get_as_networkx(directed=_hostile(int, 1)).is_directed() is True
