@@ -953,6 +953,11 @@ class Engine:
 
     # -- close -------------------------------------------------------------------------------------
     def close(self, *, checkpoint_on_close: bool = True) -> None:
+        """Checkpoint (``checkpoint_on_close``; its failure is only logged: the log holds every
+        commit) and release everything.  A clean close also makes the log durable: when commits
+        acknowledged without an fdatasync (sync normal/off) cannot be made durable, the handle
+        is closed all the same and OperationalError says they may be lost."""
+        unsynced = None
         try:
             if self.wal is not None:
                 if checkpoint_on_close and self._poisoned is None and not self.wal.failed:
@@ -961,6 +966,13 @@ class Engine:
                     except Error as e:
                         log.warning("lpgdb: checkpoint at close of %s failed (the log holds every "
                                     "commit; the next open replays it): %s", self.path, e)
+                if checkpoint_on_close and not self.readonly:
+                    if not self.wal.failed:
+                        try:
+                            self.wal.sync_to(self.wal.end_lsn)
+                        except OperationalError:
+                            pass                   # reported below when it leaves commits in doubt
+                    unsynced = self.wal.unsynced_acknowledged()
                 if self.archiver is not None:
                     self.archiver.stop()           # ships what is left, within a time limit
                     try:
@@ -988,6 +1000,16 @@ class Engine:
                 # the handle lets go of it now, not when it is garbage-collected
                 old, self.state = self.state, None
                 old.retire()
+        if unsynced is not None:
+            durable, acked, cause = unsynced
+            raise OperationalError(
+                f"closed {self.path}, but the last commits may not be durable: they were "
+                f"acknowledged under sync={self.sync!r} before an fdatasync, and making the log "
+                f"durable failed ({cause}); the log from LSN {durable} to {acked} may be "
+                f"lost on a power cut or crash. Reopen the database to see which commits "
+                f"survived (everything durable is there); if the device is failing, copy the "
+                f"database elsewhere or restore it from a backup",
+                reason=getattr(cause, "reason", None))
 
 
 def restore_copy(source: str, dest: str, *, schema_loader: Callable) -> None:

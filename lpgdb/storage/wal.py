@@ -186,6 +186,8 @@ class WalWriter:
         self._cv = threading.Condition()
         self._flushing = False
         self._failed: Optional[BaseException] = None
+        self._acked = 0                   # sync normal/off: commits below were acknowledged
+        self._erased_from: Optional[int] = None   # set by _poison: the log above was zeroed
         self._last_sync = time.monotonic()
         self.commit_seq = 0
         self._flusher: Optional[threading.Thread] = None
@@ -349,9 +351,11 @@ class WalWriter:
             self._cv.notify_all()
         if err is not None:
             self._poison(err, self.end_lsn)
-            raise OperationalError(f"WAL fdatasync failed; commits not yet durable were not "
-                                   f"acknowledged, and the database must be reopened: {err}",
-                                   reason=getattr(err, "reason", None)) from err
+            what = ("commits not yet durable were not acknowledged" if self.sync_mode == "full" else
+                    f"commits acknowledged since the last sync (sync={self.sync_mode!r}) may not "
+                    f"be durable")
+            raise OperationalError(f"WAL fdatasync failed; {what}, and the database must be "
+                                   f"reopened: {err}", reason=getattr(err, "reason", None)) from err
         faults.point("wal_after_sync")
         if self._on_durable is not None:
             self._on_durable(self.durable_lsn)
@@ -360,11 +364,18 @@ class WalWriter:
         """Apply the sync mode to a commit ending at ``lsn`` (called without the writer lock).
 
         full: wait for the group fdatasync.  normal: return at once; a background thread
-        fdatasyncs whatever is unsynced every SYNC_INTERVAL.  off: the OS decides.
+        fdatasyncs whatever is unsynced every SYNC_INTERVAL.  off: the OS decides.  In normal
+        and off the commit is acknowledged here: ``_poison`` keeps its bytes from then on (a
+        failure between ``append`` and here erased them: OperationalError).
         """
         if self.sync_mode == "full":
             self.sync_to(lsn)
-        elif self.sync_mode == "normal" and self._flusher is None:
+            return
+        with self._cv:
+            if self._erased_from is not None and lsn > self._erased_from:
+                self._check_failed()
+            self._acked = max(self._acked, lsn)
+        if self.sync_mode == "normal" and self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_loop, name="lpgdb-wal-flush", daemon=True)
             self._flusher.start()
 
@@ -380,17 +391,29 @@ class WalWriter:
     def failed(self) -> bool:
         return self._failed is not None
 
+    def unsynced_acknowledged(self) -> Optional[tuple]:
+        """``(durable_lsn, acked_lsn, failure)`` when commits acknowledged without an fdatasync
+        (sync normal/off) are not known to be durable, else None."""
+        with self._cv:
+            if self._acked > self.durable_lsn:
+                return self.durable_lsn, self._acked, self._failed
+            return None
+
     def _poison(self, err: BaseException, written_end: int) -> None:
-        """Invariant (6): refuse further writes, then zero the log from ``durable_lsn`` to
-        ``written_end`` (best effort) so commits never acknowledged cannot reappear at recovery.
-        Waits for a flush in progress: what it makes durable stays acknowledged."""
+        """Invariant (6): refuse further writes, then zero the log from the end of what was
+        acknowledged (``durable_lsn``, or in sync normal/off the last commit acknowledged
+        without a sync: those stay, they may well be on disk) to ``written_end`` (best effort)
+        so commits never acknowledged cannot reappear at recovery.  Waits for a flush in
+        progress: what it makes durable stays acknowledged."""
         with self._cv:
             if self._failed is None:
                 self._failed = err
             while self._flushing:
                 self._cv.wait()
+            keep = max(self.durable_lsn, self._acked)
+            self._erased_from = keep if self._erased_from is None else min(self._erased_from, keep)
             try:
-                pos = self.durable_lsn
+                pos = keep
                 while pos < written_end:
                     seg, off = divmod(pos, self.seg_size)
                     n = min(written_end, (seg + 1) * self.seg_size) - pos
