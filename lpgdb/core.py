@@ -1088,9 +1088,15 @@ class Store(_Native):
         n = ffi.new("uint32_t *")
         check(lib.lpg_store_propkeys(h, n), "Store.propkeys")
         out, size = [], ffi.new("size_t *")
-        buf = ffi.new("uint8_t[]", 65536)
+        cap = 65536
+        buf = ffi.new("uint8_t[]", cap)
         for i in range(n[0]):
-            check(lib.lpg_store_propkey(h, i, buf, 65536, size), "Store.propkey")
+            rc = lib.lpg_store_propkey(h, i, buf, cap, size)
+            if rc == _ETOOSMALL:            # a name longer than the buffer: size holds its length
+                cap = size[0]
+                buf = ffi.new("uint8_t[]", cap)
+                rc = lib.lpg_store_propkey(h, i, buf, cap, size)
+            check(rc, "Store.propkey")
             out.append(ffi.buffer(buf, size[0])[:].decode("utf-8", "surrogateescape"))
         return out
 

@@ -496,7 +496,7 @@ int store_propkey_id(lpg_store *s, const uint8_t *name, size_t len, int add, uin
     }
     if (!add)
         return LPG_ENOTFOUND;
-    if (s->kn.n >= (1u << 24))
+    if (s->kn.n >= (1u << 24) || len > UINT32_MAX)
         return LPG_EBOUNDS;
     if (s->kn.n == s->kncap) {
         uint32_t ncap = s->kncap ? s->kncap * 2 : 64;
@@ -534,7 +534,7 @@ int store_propkey_id(lpg_store *s, const uint8_t *name, size_t len, int add, uin
 
 int lpg_store_set_propkey(lpg_store *s, uint32_t id, const uint8_t *name, size_t len)
 {
-    if (!s || (len && !name) || len > 65536)
+    if (!s || (len && !name) || len > UINT32_MAX)
         return LPG_EINVAL;
     pthread_rwlock_wrlock(&s->lock);
     int rc = LPG_OK;

@@ -64,3 +64,31 @@ def test_close_after_synced_commits_raises_nothing(tmp_path, monkeypatch):
     db.close()
     monkeypatch.undo()
     assert _ids(path) == [0]
+
+
+# -- 2: names and values longer than 64 KiB through a checkpoint and a reopen -------------------
+@pytest.mark.parametrize("n", [65535, 65536, 65537, 200_000])
+def test_long_names_and_values_checkpoint_and_reopen(tmp_path, n):
+    """A property name of more than 64 KiB was committed, but every checkpoint then failed
+    (InternalError: the native store read property names back into a 64 KiB buffer), so the
+    log could never be retired.  Long names (property, label, edge type) and long values must
+    checkpoint, reopen and read back."""
+    path = str(tmp_path / "db")
+    prop, label, etype, value = "p" * (n - 1) + "q", "L" * n, "T" * n, "v" * n
+    with lpgdb.connect(path, wal_segment_size=SEG) as db:
+        with db.transaction() as tx:
+            a = tx.create_node(label, {prop: 1, "s": value})
+            b = tx.create_node("C", {"i": 0})
+            tx.create_edge(a, etype, b, {prop: 2})
+        db.checkpoint()
+        assert db._engine.meta.checkpoint_lsn == db._engine.wal.end_lsn   # the log is retired
+        with db.transaction() as tx:                # one more, replayed over the checkpoint
+            tx.create_node(label, {prop: 3})
+    for _round in range(2):                         # reopen from the log, then from the files
+        with lpgdb.connect(path, wal_segment_size=SEG) as db, db.snapshot() as s:
+            nodes = sorted(s.nodes(label), key=lambda x: x[prop])
+            assert [x[prop] for x in nodes] == [1, 3]
+            assert nodes[0]["s"] == value
+            (e,) = list(s.edges(etype))
+            assert e[prop] == 2
+            db.checkpoint()
