@@ -354,6 +354,9 @@ class _Reader:
         """A value that changes whenever the schema or the set of indexes changes (plan cache)."""
         return self._view.catalog_version
 
+    # a snapshot's graph is committed, so it conforms to its enforced graph type
+    schema_holds = True
+
     @property
     def graph_type(self) -> "Optional[GraphType]":
         """The enforced graph type, or None."""
@@ -640,6 +643,22 @@ class Transaction(_Reader):
         else:
             self._finish(ROLLED_BACK)
         return False
+
+    # -- what the query planner may assume -------------------------------------------------------
+    @property
+    def schema_holds(self) -> bool:
+        """True while the graph this transaction reads is known to conform to the enforced graph
+        type: it has written nothing yet.  Its writes are checked at commit, so once it holds any,
+        it may read elements no type allows (the query planner then prunes nothing)."""
+        return not (self._nodes or self._edges)
+
+    def catalog_version(self) -> Hashable:
+        """The view's catalog version, marked "unchecked" while the transaction holds writes under
+        a graph type (``schema_holds`` is False): a plan pruned by the schema is not reused then."""
+        v = self._view.catalog_version
+        if (self._nodes or self._edges) and self._view.schema is not None:
+            return ("unchecked", v)
+        return v
 
     # -- building the log record ---------------------------------------------------------------
     def _ops(self, puts: Optional[list] = None, node_runs: Optional[list] = None,

@@ -17,9 +17,14 @@ its types, so "no type allows it" means "nothing can match"):
   * a node label in no node type, an edge type in no edge type, or an edge type whose
     endpoint types cannot carry the pattern's endpoint labels -> an ``EmptyResult`` plan and
     a notification;
-  * an equality on a property that every candidate type declares CLOSED without it -> same;
+  * a comparison (``=``, ``<>``, ``<``, ``<=``, ``>``, ``>=``, chains) on a property that every
+    candidate type declares CLOSED without it (the property is always null) -> same;
   * label implications: a label test implied by the scanned label (every node type carrying
     ``Customer`` also carries ``Person``) is dropped, and EXPLAIN says so.
+Only where the graph is known to conform (``prune``): a transaction's writes are checked at
+commit, so in one holding unchecked writes (``view.schema_holds`` False; its
+``catalog_version`` differs, so a pruned plan is not reused) and in a query that writes, the
+notifications are still given but nothing is pruned.
 Must not: evaluate expressions or read data other than through ``Stats``.
 """
 from __future__ import annotations
@@ -168,6 +173,9 @@ class Planner:
         gt = stats.graph_type
         self.schema = _Schema(gt) if gt is not None and getattr(gt, "strict", False) else None
         self.gt = gt
+        # prune only where the graph is known to conform: not in a transaction holding writes
+        # it has not checked yet, nor in a query that writes (its reads see its own writes)
+        self.prune = self.schema is not None and getattr(stats.view, "schema_holds", True) is True
 
     def hidden(self, kind: str) -> str:
         self._hidden += 1
@@ -179,6 +187,8 @@ class Planner:
     # ------------------------------------------------------------ queries
     def plan(self, q: A.Query):
         """Return ``(root, columns, writes)``."""
+        if any(_writes(c) for clauses in q.parts for c in clauses):
+            self.prune = False
         roots, columns, writes = [], None, False
         for clauses in q.parts:
             op, cols, w = self.single(clauses, [])
@@ -512,7 +522,7 @@ class Planner:
     def _part(self, part, anchor, kind, op, known, hints, pending, rel_vars, local_only=False):
         if self.schema is not None:
             reason = self._impossible(part)
-            if reason:
+            if reason and self.prune:
                 return L.EmptyResult(source=op, reason=reason, notes=["schema: cannot match"])
         np = part.nodes[anchor]
         implied = frozenset()
@@ -530,7 +540,7 @@ class Planner:
             lab = kind[1]
             est = op.est * self.stats.nodes(lab)
             op = L.NodeScan(source=op, var=np.var, label=lab, pattern=np, est=est)
-            if self.schema is not None:
+            if self.prune:
                 implied = self.schema.implied([lab]) - {lab}
                 dropped = [l for l in np.labels if l in implied]
                 if dropped:
@@ -638,7 +648,7 @@ class Planner:
         if self.schema is not None:
             for c in preds:
                 reason = self._closed_property(c, op)
-                if reason:
+                if reason and self.prune:
                     return L.EmptyResult(source=op, reason=reason, notes=["schema: cannot match"])
         return L.Filter(source=op, predicates=preds, est=max(1.0, op.est * 0.3 ** len(preds)))
 
@@ -672,7 +682,7 @@ class Planner:
         return None
 
     def _closed_property(self, c, op) -> Optional[str]:
-        if not (isinstance(c, A.Compare) and c.ops == ["="]):
+        if not isinstance(c, A.Compare):      # = <> < > <= >=, chains too: null when one side is
             return None
         labels_of = _labels_in_plan(op)
         for x in c.operands:
