@@ -226,6 +226,20 @@ class HashJoin(Op):
 
 
 @dataclass(eq=False)
+class RelsDistinct(Op):
+    """Rows of ``source`` in which no relationship bound by a variable of ``left`` is also bound
+    by one of ``right``: relationship uniqueness between two parts of one MATCH that were
+    matched separately and then joined (a product or a hash join)."""
+    left: list = field(default_factory=list)
+    right: list = field(default_factory=list)
+    name = "RelationshipsDistinct"
+
+    def details(self):
+        show = lambda vs: ", ".join(v for v in vs if not v.startswith(" ")) or "_"  # noqa: E731
+        return f"[{show(self.left)}] / [{show(self.right)}]"
+
+
+@dataclass(eq=False)
 class Optional_(Op):
     """For each row of ``source``: the rows of ``inner`` (which starts from that row), or the
     row with ``new_vars`` set to null when there are none."""

@@ -700,6 +700,24 @@ def _filter(op, C):
     return run
 
 
+def _rels_distinct(op, C):
+    src = _unary(op, C)
+    left, right = op.left, op.right
+
+    def run(ctx, batches):
+        for batch in src(ctx, batches):
+            out = []
+            for row in batch:
+                used = _used_edges(row, left)
+                if used and not used.isdisjoint(_used_edges(row, right) or ()):
+                    continue
+                out.append(row)
+            ctx.tick(len(batch) // 8 + 1)
+            if out:
+                yield out
+    return run
+
+
 def _materialise(ctx, run):
     rows = []
     for batch in run(ctx, iter([[{}]])):
@@ -1733,7 +1751,7 @@ def _schema_command(op, C):
 _BUILDERS = {
     L.Argument: _argument, L.EmptyResult: _empty, L.NodeScan: _scan, L.NodeIndexSeek: _seek,
     L.NodeCheck: _node_check, L.Expand: _expand, L.VarExpand: _var_expand, L.BuildPath: _build_path,
-    L.CountReach: _count_reach, L.DegreeCount: _degree_count, L.ShortestPath: _shortest, L.Filter: _filter, L.CartesianProduct: _product,
+    L.CountReach: _count_reach, L.DegreeCount: _degree_count, L.ShortestPath: _shortest, L.Filter: _filter, L.CartesianProduct: _product, L.RelsDistinct: _rels_distinct,
     L.HashJoin: _hash_join, L.Optional_: _optional, L.Unwind: _unwind, L.LoadCsv: _load_csv,
     L.Projection: _projection, L.Aggregation: _projection, L.ProcedureCall: _procedure, L.Apply: _apply,
     L.Foreach: _foreach, L.Eager: _eager, L.Union: _union, L.ProduceResults: _produce, L.Create: _create,

@@ -435,6 +435,11 @@ class Planner:
                                     notes=["equality between pattern parts: hash join instead of a product"])
                 else:
                     op = L.CartesianProduct(source=op, right=right, est=op.est * right.est)
+                # relationship uniqueness across the join (each side enforced its own)
+                left_rels = [v for v in rel_vars if v in known]
+                right_rels = [v for v in rel_vars if v in part_known]
+                if left_rels and right_rels:
+                    op = L.RelsDistinct(source=op, left=left_rels, right=right_rels, est=op.est)
                 known |= part_known
                 op = self._filters(op, pending, known)
             first = False
