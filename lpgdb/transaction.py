@@ -366,10 +366,12 @@ class _Reader:
         """Run an openCypher-style query inside this snapshot/transaction."""
         self._check_open()
         from . import query as _query
-        defaults = self._db.query_defaults if self._db is not None else {}
+        if options:
+            options = _query.check_options(options)
+        defaults = self._db.query_defaults if self._db is not None else None
         if defaults:
             options = {**defaults, **options}
-        return _query.execute(query, params, self, self._readonly_queries, **options)
+        return _query.execute(query, params, self, self._readonly_queries, options)
 
 
 class _ViewReader(PinnedReads, _Reader):

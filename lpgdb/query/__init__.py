@@ -20,6 +20,7 @@ Options (per call; the database passes its defaults): ``timeout`` (seconds), ``m
 (bytes, estimated), ``max_rows``, the internal ``deadline`` (a ``time.monotonic()`` value: where parsing a new text
 spent part of the timeout, the run ends there), and the database's hooks ``import_dir``,
 ``commit_batch`` (CALL { } IN TRANSACTIONS) and ``schema_command`` (CREATE/DROP INDEX ...).
+A caller gives the first three only (``check_options``); the others come from the database.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from .semantic import check
 __all__ = ["execute", "prepare", "is_read_only", "check_options", "PreparedQuery", "Plan", "register_procedure",
            "unregister_procedure"]
 
-_OPTIONS = frozenset({"timeout", "memory", "max_rows", "import_dir", "commit_batch", "schema_command"})
+_OPTIONS = ("timeout", "memory", "max_rows")     # what a caller of execute() may pass; the rest are hooks
 _NO_PARAMS: dict = {}
 
 
@@ -347,15 +348,17 @@ def prepare(source: str, *, deadline: Optional[float] = None) -> PreparedQuery:
 
 
 def check_options(options: Mapping[str, Any]) -> dict:
-    """The options of ``execute``, checked (InterfaceError for one it does not know, or a
-    ``timeout``, ``memory`` or ``max_rows`` that is not a number >= 0 or None) and returned
-    with those values as plain numbers (``values.plain``)."""
-    out = dict(options)
+    """The options a caller of ``execute`` gives, checked (InterfaceError for one it does not
+    know, or a ``timeout``, ``memory`` or ``max_rows`` that is not a number >= 0 or None) and
+    returned with those values as plain numbers (``values.plain``).  The database's hooks
+    (``import_dir``, ``commit_batch``, ``schema_command``, ``deadline``) are never taken from a
+    caller: LOAD CSV's sandbox is the ``import_dir`` the database was opened with."""
+    out = {}
     for k, v in options.items():
-        if k not in _OPTIONS:
-            raise InterfaceError(f"unknown query option {k!r} (known: {', '.join(sorted(_OPTIONS))})")
-        if k in _LIMITS:
-            out[k] = check_limit(k, v)
+        if type(k) is not str or k not in _OPTIONS:
+            hint = " (import_dir is an option of lpgdb.connect)" if k == "import_dir" else ""
+            raise InterfaceError(f"unknown query option {k!r}: execute() takes {', '.join(_OPTIONS)}{hint}")
+        out[k] = check_limit(k, v)
     return out
 
 
@@ -371,9 +374,11 @@ def check_limit(name: str, v):
     return v
 
 
-def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool = False, *,
-            timeout: Optional[float] = None, **options) -> Result:
-    """Run a query on ``tx`` (a Transaction or a Snapshot) and return its Result.
+def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool = False,
+            options: Mapping[str, Any] = _NO_PARAMS, **more: Any) -> Result:
+    """Run a query on ``tx`` (a Transaction or a Snapshot) and return its Result; ``options``:
+    the database's defaults and hooks with the caller's options already checked by
+    ``check_options``; options given as keywords (``timeout=1.0``) are checked and added.
 
     Raises:
         QuerySyntaxError / SemanticError: the query is invalid (``.code`` names the TCK detail).
@@ -381,13 +386,13 @@ def execute(source: str, params: Optional[Mapping[str, Any]], tx, readonly: bool
         NotSupportedError: a feature lpgdb's query language does not implement.
         OperationalError: the query passed its time, memory or row limit.
     """
-    options = check_options(options)
+    options = {**options, **check_options(more)}
+    timeout = options.get("timeout")
     if timeout is None:
-        options["timeout"] = None
         return prepare(source).run(tx, params, readonly, options)
     until = deadline(timeout)      # one budget for parsing and running
     pq = prepare(source, deadline=until)
-    options["timeout"], options["deadline"] = timeout, until
+    options["deadline"] = until
     return pq.run(tx, params, readonly, options)
 
 

@@ -579,3 +579,41 @@ def test_result_get_as_networkx_reads_directed_as_a_built_in(mem):
         tx.create_edge(tx.create_node("A"), "R", tx.create_node("A"))
     assert mem.execute("MATCH p = ()-->() RETURN p").get_as_networkx(directed=_hostile(str, "")).is_directed() is False
     assert mem.execute("MATCH p = ()-->() RETURN p").get_as_networkx(directed=_hostile(int, 1)).is_directed() is True
+
+
+@pytest.mark.parametrize("option", ["import_dir", "commit_batch", "schema_command", "deadline", "bogus"])
+def test_execute_takes_only_the_documented_query_options(tmp_path, option):
+    # execute() took the database's hooks from its caller: import_dir="/" let one query's LOAD CSV
+    # read any file past the sandbox of connect(import_dir=...), and commit_batch=5 or
+    # schema_command=5 were accepted (found by the sweep of every public method's keywords)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text("x\n1\n")
+    (tmp_path / "secret.csv").write_text("s\n")
+    db = lpgdb.connect(str(tmp_path / "db"), import_dir=str(tmp_path / "in"))
+    try:
+        run = [lambda **o: db.execute("LOAD CSV FROM 'file:///secret.csv' AS r RETURN r", **o),
+               lambda **o: db.snapshot().execute("RETURN 1 AS x", **o),
+               lambda **o: _in_a_transaction(db, lambda tx: tx.execute("RETURN 1 AS x", **o)),
+               lambda **o: db.prepare("RETURN 1 AS x").execute(**o),
+               lambda **o: db.cursor().execute("RETURN 1 AS x", **o)]
+        for call in run:
+            with pytest.raises(lpgdb.InterfaceError, match="timeout, memory, max_rows"):
+                call(**{option: str(tmp_path)})
+        # what the hooks are for still works: LOAD CSV in the sandbox, index commands, batches
+        assert db.execute("LOAD CSV WITH HEADERS FROM 'file:///a.csv' AS r RETURN r.x AS x", timeout=5).value() == ["1"]
+        with pytest.raises(lpgdb.OperationalError, match="outside"):
+            db.execute("LOAD CSV FROM 'file:///../secret.csv' AS r RETURN r")
+        db.execute("CREATE INDEX FOR (n:A) ON (n.k)", max_rows=3)
+        db.execute("UNWIND range(1, 5) AS i CALL { WITH i CREATE (:A {k: i}) } IN TRANSACTIONS OF 2 ROWS",
+                   timeout=10)
+        assert db.snapshot().node_count("A") == 5 and ("A", ("k",)) in db.indexes()
+    finally:
+        db.close()
+
+
+def _in_a_transaction(db, call):
+    tx = db.transaction()
+    try:
+        return call(tx)
+    finally:
+        tx.rollback()
