@@ -97,6 +97,14 @@ class Cursor:
     def __iter__(self) -> Iterator[Row]:
         return iter(self._current())
 
+    def setinputsizes(self, sizes: Any) -> None:
+        """PEP 249: a no-op (lpgdb needs no sizes declared for parameters)."""
+        self._check()
+
+    def setoutputsize(self, size: Any, column: Optional[int] = None) -> None:
+        """PEP 249: a no-op (results are not read in fixed-size buffers)."""
+        self._check()
+
     def close(self) -> None:
         """Forget the last result; later calls raise InterfaceError (idempotent)."""
         self._closed = True

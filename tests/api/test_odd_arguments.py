@@ -617,3 +617,16 @@ def _in_a_transaction(db, call):
         return call(tx)
     finally:
         tx.rollback()
+
+
+def test_cursor_has_the_pep_249_size_methods_as_no_ops(mem):
+    # the sweep of every public class against PEP 249: Cursor lacked setinputsizes/setoutputsize
+    # (AttributeError), which PEP 249 requires and allows to do nothing
+    cur = mem.cursor()
+    assert cur.setinputsizes([int, 10, None]) is None and cur.setoutputsize(100) is None
+    assert cur.setoutputsize(_hostile(int, 5), _hostile(int, 0)) is None
+    assert cur.execute("UNWIND [1, 2] AS x RETURN x").fetchall() == [(1,), (2,)]
+    cur.close()
+    for call in (lambda: cur.setinputsizes([]), lambda: cur.setoutputsize(1)):
+        with pytest.raises(lpgdb.InterfaceError, match="closed"):
+            call()
