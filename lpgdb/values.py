@@ -387,6 +387,15 @@ class Path:
                                  f"{type(nodes).__name__} and {type(edges).__name__}") from None
         if len(nodes) != len(edges) + 1:
             raise InterfaceError("a path has exactly one more node than edges")
+        for x in nodes:
+            if not isinstance(x, Node):
+                raise InterfaceError(f"a path's nodes are Node objects, not {_short_repr(x)}")
+        for i, e in enumerate(edges):
+            if not isinstance(e, Edge):
+                raise InterfaceError(f"a path's edges are Edge objects, not {_short_repr(e)}")
+            a, b = nodes[i].id, nodes[i + 1].id
+            if (e.src, e.dst) != (a, b) and (e.src, e.dst) != (b, a):
+                raise InterfaceError(f"edge {e.id} ({e.src}->{e.dst}) of the path does not join its nodes {a} and {b}")
         object.__setattr__(self, "nodes", nodes)
         object.__setattr__(self, "edges", edges)
 

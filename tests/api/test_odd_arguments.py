@@ -630,3 +630,17 @@ def test_cursor_has_the_pep_249_size_methods_as_no_ops(mem):
     for call in (lambda: cur.setinputsizes([]), lambda: cur.setoutputsize(1)):
         with pytest.raises(lpgdb.InterfaceError, match="closed"):
             call()
+
+
+def test_a_path_is_made_of_nodes_joined_by_their_edges():
+    # Path(["A"], []) was accepted (the counts fit), and its repr then failed with AttributeError;
+    # so were edges that do not join their nodes (found by sweeping the value classes' constructors)
+    a, b = lpgdb.Node(1, frozenset({"A"}), {}), lpgdb.Node(2, frozenset(), {})
+    e = lpgdb.Edge(7, 1, 2, frozenset({"R"}), {})
+    for nodes, edges in [(["A"], []), ([a, "B"], [e]), ([a, b], ["R"]), ([a, b], [a]), ([e, b], [e]),
+                         ([a, a], [e]), ([b, lpgdb.Node(3, frozenset(), {})], [e])]:
+        with pytest.raises(lpgdb.InterfaceError, match="path"):
+            lpgdb.Path(nodes, edges)
+    assert repr(lpgdb.Path([a, b], [e])) == "Path([1, 2], [7])"
+    assert lpgdb.Path([b, a], [e]).end == a            # an edge walked against its direction
+    assert len(lpgdb.Path((a,), ())) == 0
