@@ -14,7 +14,7 @@ from .errors import Error, InterfaceError, NotFoundError, OperationalError, Sche
 from .storage import engine as _engine
 from .storage.view import canonical_key
 from .transaction import Snapshot, Transaction, _ViewReader, _check_id
-from .values import offset_of, plain
+from .values import as_dict, offset_of, plain
 
 if TYPE_CHECKING:
     import datetime
@@ -385,7 +385,7 @@ class Database:
         self._check_open()
         from . import query as _query
         until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")), start)
-        stmt = self._prepare(query, until)
+        stmt = self._prepare(query, until, shaped=True)
         return stmt._execute(params, options, until)
 
     def cursor(self) -> "Cursor":
@@ -403,10 +403,17 @@ class Database:
         self._check_open()
         return self._prepare(query, None)
 
-    def _prepare(self, query: str, until: Optional[float]) -> "PreparedStatement":
-        """``prepare``, the parse bounded by the monotonic deadline ``until``."""
+    def _prepare(self, query: str, until: Optional[float], shaped: bool = False) -> "PreparedStatement":
+        """``prepare``, the parse bounded by the monotonic deadline ``until``.  ``shaped``
+        (``execute``'s new texts): texts that differ only in their literals share one parsed
+        and planned query (``lpgdb.query.prepare_shaped``), the literals bound as hidden
+        parameters; an explicit ``prepare`` keeps the text as written."""
         from . import query as _query
-        stmt = PreparedStatement(self, _query.prepare(query, deadline=until))
+        if shaped:
+            pq, hidden = _query.prepare_shaped(query, deadline=until)
+            stmt = PreparedStatement(self, pq, hidden, query)
+        else:
+            stmt = PreparedStatement(self, _query.prepare(query, deadline=until))
         if type(query) is str:              # (see execute: only a str is ever a key)
             cache = self._statements
             if len(cache) >= _STATEMENTS:
@@ -712,10 +719,12 @@ class PreparedStatement:
     no view object, reader or Context), which hands back to this general path whenever it
     cannot answer the same way."""
 
-    __slots__ = ("_db", "_pq", "source", "_read", "_fast", "_fast_for")
+    __slots__ = ("_db", "_pq", "source", "_read", "_fast", "_fast_for", "_hidden")
 
-    def __init__(self, db, pq):
-        self._db, self._pq, self.source = db, pq, pq.source
+    def __init__(self, db, pq, hidden: Optional[dict] = None, source: Optional[str] = None):
+        self._db, self._pq = db, pq
+        self.source = pq.source if source is None else source
+        self._hidden = hidden      # literals of ``source`` that pq takes as parameters (prepare_shaped)
         self._read = pq.readonly and pq.schema_command is None and not pq.batched
         self._fast = None          # PreparedQuery.fast(...) for the plan _fast_for
         self._fast_for = None      # the plan (free, or the _plans entry of this database's catalog) it was made for
@@ -731,6 +740,23 @@ class PreparedStatement:
     def _execute(self, params, options: dict, until: Optional[float]) -> "Result":
         """``execute``; ``until``: the monotonic deadline when part of the timeout was spent
         already (parsing a new text), else the run's timeout starts now."""
+        hidden = self._hidden
+        if hidden is None:
+            return self._run(params, options, until)
+        if params is not None and type(params) is not dict:
+            params = as_dict(params, "query parameters")
+        try:
+            return self._run({**params, **hidden} if params else hidden, options, until)
+        except OperationalError:
+            raise                # a limit: the text as written would meet it the same way
+        except Error:
+            pass
+        # A failed statement wrote nothing (its transaction rolled back): run the text as
+        # written, so that what it reports (positions, values in messages) is the user's text.
+        from . import query as _query
+        return PreparedStatement(self._db, _query.prepare(self.source, deadline=until))._run(params, options, until)
+
+    def _run(self, params, options: dict, until: Optional[float]) -> "Result":
         db = self._db
         if db._closed:
             db._check_open()
@@ -751,7 +777,7 @@ class PreparedStatement:
                 res = pq.run(_ViewReader(db, view), params, True, opts)
                 key = view.catalog_version
             made = pq.free if pq.free is not None else pq._plans.get(key)
-            if made is not self._fast_for:
+            if made is not self._fast_for and self._hidden is None:
                 self._fast_for = made            # the plan just used changed: its fast runner
                 self._fast = pq.fast(db._engine.point_read, key)
             return res

@@ -14,6 +14,9 @@ Entry points:
         what ``db.execute``, ``tx.execute`` and ``snapshot.execute`` call.
     prepare(source) -> PreparedQuery     parse + check once (cached by text); ``.run(tx, ...)``
         plans on first use and keeps the plan while the catalog and the graph's size allow.
+    prepare_shaped(source) -> (PreparedQuery, hidden)   ``prepare`` of the text with its
+        literals made hidden parameters (literals.py), so texts differing only in literals
+        share one; ``hidden`` (None: the text was prepared as written) goes with the params.
     is_read_only(source) -> bool         True when the query has no write clause.
 
 Options (per call; the database passes its defaults): ``timeout`` (seconds), ``memory``
@@ -29,20 +32,20 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Mapping, Optional
 
-from ..errors import DataError, InterfaceError, OperationalError
+from ..errors import DataError, Error, InterfaceError, OperationalError
 from ..result import Result
 from ..values import as_dict, plain
 from . import ast as A
-from . import procedures
+from . import literals, procedures
 from .context import ROW_BYTES, new_context
 from .diagnostics import parameter_missing, semantic as _semantic_error
 from .execute import Plan, compile_query, too_many_rows
-from .parser import parse
+from .parser import MAX_QUERY_LENGTH, parse
 from .procedures import register_procedure, unregister_procedure
 from .runtime import from_user, to_user
 from .semantic import check
 
-__all__ = ["execute", "prepare", "is_read_only", "check_options", "PreparedQuery", "Plan", "register_procedure",
+__all__ = ["execute", "prepare", "prepare_shaped", "is_read_only", "check_options", "PreparedQuery", "Plan", "register_procedure",
            "unregister_procedure"]
 
 _OPTIONS = ("timeout", "memory", "max_rows")     # what a caller of execute() may pass; the rest are hooks
@@ -345,6 +348,39 @@ def prepare(source: str, *, deadline: Optional[float] = None) -> PreparedQuery:
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return pq
+
+
+_SHAPES: dict = {}          # (shaped text, procedure registry version) -> usable (literals.usable)
+_SHAPES_SIZE = 4096
+
+
+def prepare_shaped(source: str, *, deadline: Optional[float] = None):
+    """``(PreparedQuery, hidden)``: ``prepare`` of ``source`` with its literals hidden
+    (``literals.shape``) when the shape is usable (``literals.usable``), ``hidden`` then
+    being the literals' values by parameter name; else ``(prepare(source), None)``.
+
+    A new shape is prepared and judged once (a shape that fails to parse or check is
+    remembered as unusable: its texts are prepared as written, and report their own errors);
+    a text of a known shape costs a scan of the text and two dictionary lookups."""
+    if type(source) is str and len(source) <= MAX_QUERY_LENGTH:
+        found = literals.shape(source)
+        if found is not None:
+            shaped, hidden = found
+            key = (shaped, procedures.version)
+            ok = _SHAPES.get(key)
+            if ok is None:
+                try:
+                    ok = literals.usable(prepare(shaped, deadline=deadline), hidden)
+                except OperationalError:
+                    raise                    # the deadline passed: the text's own run would too
+                except Error:
+                    ok = False
+                if len(_SHAPES) >= _SHAPES_SIZE:
+                    _SHAPES.clear()
+                _SHAPES[key] = ok
+            if ok:
+                return prepare(shaped, deadline=deadline), hidden
+    return prepare(source, deadline=deadline), None
 
 
 def check_options(options: Mapping[str, Any]) -> dict:

@@ -17,6 +17,7 @@ from ..errors import SemanticError
 from ..values import kind as value_kind
 from . import ast as A
 from .diagnostics import not_supported, procedure_error, semantic, type_error
+from .literals import static_sample
 from .procedures import accepts, get_procedure
 from .expressions import children, is_aggregate, walk
 from .functions import AGG_ARITY, AGGREGATES, ARITY, SCALARS
@@ -418,7 +419,8 @@ class _Checker:
                 or -(2 ** 63) <= e.value < 2 ** 63 else self._overflow(e)
         if isinstance(e, A.Param):
             self.params.add(e.name)
-            return "any"
+            sample = static_sample(e.name)       # a literal lpgdb.query.literals hid: its type
+            return "any" if sample is NotImplemented else _static_of_value(sample)
         if isinstance(e, A.Var):
             if e.name not in scope:
                 raise _at(semantic(f"variable '{e.name}' is not defined", "UndefinedVariable"), e.pos)
