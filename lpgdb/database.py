@@ -385,8 +385,30 @@ class Database:
         self._check_open()
         from . import query as _query
         until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")), start)
-        stmt = self._prepare(query, until, shaped=True)
-        return stmt._execute(params, options, until)
+        pq, hidden = _query.prepare_shaped(query, deadline=until)
+        if hidden is None:
+            return self._keep(query, PreparedStatement(self, pq))._execute(params, options, until)
+        # Its literals are hidden parameters (lpgdb/query/literals.py): the statement of its
+        # shape, shared by every text of that shape (and its fast runner with it).
+        stmt = self._statements.get(pq.source) or self._keep(pq.source, PreparedStatement(self, pq))
+        if params is None:
+            both = hidden
+        else:
+            both = {**(params if type(params) is dict else as_dict(params, "query parameters")), **hidden}
+        try:
+            fast = stmt._fast
+            if fast is not None and not options:
+                res = fast(both, self.query_defaults)
+                if res is not None:
+                    return res
+            return stmt._execute(both, options, until)
+        except OperationalError:
+            raise               # a limit: the text as written would meet it the same way
+        except Error:
+            pass
+        # The failed statement wrote nothing (its transaction rolled back): run the text as
+        # written, so that what the user reads (positions, values in messages) is their text.
+        return PreparedStatement(self, _query.prepare(query, deadline=until))._execute(params, options, until)
 
     def cursor(self) -> "Cursor":
         """A PEP 249-style cursor: ``execute`` / ``executemany`` / ``fetch*`` (lpgdb/cursor.py)."""
@@ -403,22 +425,18 @@ class Database:
         self._check_open()
         return self._prepare(query, None)
 
-    def _prepare(self, query: str, until: Optional[float], shaped: bool = False) -> "PreparedStatement":
-        """``prepare``, the parse bounded by the monotonic deadline ``until``.  ``shaped``
-        (``execute``'s new texts): texts that differ only in their literals share one parsed
-        and planned query (``lpgdb.query.prepare_shaped``), the literals bound as hidden
-        parameters; an explicit ``prepare`` keeps the text as written."""
+    def _prepare(self, query: str, until: Optional[float]) -> "PreparedStatement":
+        """``prepare``, the parse bounded by the monotonic deadline ``until``."""
         from . import query as _query
-        if shaped:
-            pq, hidden = _query.prepare_shaped(query, deadline=until)
-            stmt = PreparedStatement(self, pq, hidden, query)
-        else:
-            stmt = PreparedStatement(self, _query.prepare(query, deadline=until))
-        if type(query) is str:              # (see execute: only a str is ever a key)
+        return self._keep(query, PreparedStatement(self, _query.prepare(query, deadline=until)))
+
+    def _keep(self, text, stmt: "PreparedStatement") -> "PreparedStatement":
+        """Keep ``stmt`` as the statement of ``text`` for ``db.execute`` (when a str: see execute)."""
+        if type(text) is str:
             cache = self._statements
             if len(cache) >= _STATEMENTS:
                 cache.clear()
-            cache[query] = stmt
+            cache[text] = stmt
         return stmt
 
     def _execute_batched(self, pq, params, options):
@@ -719,12 +737,10 @@ class PreparedStatement:
     no view object, reader or Context), which hands back to this general path whenever it
     cannot answer the same way."""
 
-    __slots__ = ("_db", "_pq", "source", "_read", "_fast", "_fast_for", "_hidden")
+    __slots__ = ("_db", "_pq", "source", "_read", "_fast", "_fast_for")
 
-    def __init__(self, db, pq, hidden: Optional[dict] = None, source: Optional[str] = None):
-        self._db, self._pq = db, pq
-        self.source = pq.source if source is None else source
-        self._hidden = hidden      # literals of ``source`` that pq takes as parameters (prepare_shaped)
+    def __init__(self, db, pq):
+        self._db, self._pq, self.source = db, pq, pq.source
         self._read = pq.readonly and pq.schema_command is None and not pq.batched
         self._fast = None          # PreparedQuery.fast(...) for the plan _fast_for
         self._fast_for = None      # the plan (free, or the _plans entry of this database's catalog) it was made for
@@ -740,23 +756,6 @@ class PreparedStatement:
     def _execute(self, params, options: dict, until: Optional[float]) -> "Result":
         """``execute``; ``until``: the monotonic deadline when part of the timeout was spent
         already (parsing a new text), else the run's timeout starts now."""
-        hidden = self._hidden
-        if hidden is None:
-            return self._run(params, options, until)
-        if params is not None and type(params) is not dict:
-            params = as_dict(params, "query parameters")
-        try:
-            return self._run({**params, **hidden} if params else hidden, options, until)
-        except OperationalError:
-            raise                # a limit: the text as written would meet it the same way
-        except Error:
-            pass
-        # A failed statement wrote nothing (its transaction rolled back): run the text as
-        # written, so that what it reports (positions, values in messages) is the user's text.
-        from . import query as _query
-        return PreparedStatement(self._db, _query.prepare(self.source, deadline=until))._run(params, options, until)
-
-    def _run(self, params, options: dict, until: Optional[float]) -> "Result":
         db = self._db
         if db._closed:
             db._check_open()
@@ -777,7 +776,7 @@ class PreparedStatement:
                 res = pq.run(_ViewReader(db, view), params, True, opts)
                 key = view.catalog_version
             made = pq.free if pq.free is not None else pq._plans.get(key)
-            if made is not self._fast_for and self._hidden is None:
+            if made is not self._fast_for:
                 self._fast_for = made            # the plan just used changed: its fast runner
                 self._fast = pq.fast(db._engine.point_read, key)
             return res

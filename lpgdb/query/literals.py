@@ -29,14 +29,15 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from .parser import _SyntaxProblem, _number, _unescape
+
 HIDDEN = "autolit_"
 
 _TOKEN = re.compile(r"""
     (?P<skip> //[^\n]* | /\*.*?\*/ | `(?:[^`]|``)*` | \$(?:\w+|`(?:[^`]|``)*`) )
-  | (?P<word> [^\W\d]\w* )
   | (?P<str> '(?:[^'\\]|\\.)*' | "(?:[^"\\]|\\.)*" )
-  | (?P<num> 0[xX][0-9A-Fa-f]+ | 0[oO][0-7]+ | (?:\d+\.\d+|(?<![.\w])\.\d+|\d+)(?:[eE][-+]?\d+)? )
-""", re.VERBOSE | re.DOTALL)
+  | (?<![\w.$]) (?P<num> 0[xX][0-9A-Fa-f]+ | 0[oO][0-7]+ | (?:\d+\.\d+|\.\d+|\d+)(?:[eE][-+]?\d+)? )
+""", re.VERBOSE | re.DOTALL)      # (a digit inside a name, n1, is preceded by a name character)
 
 _KEEP_AFTER_WORD = frozenset({"skip", "limit", "of"})
 _KIND = {int: "i", float: "f", str: "s"}
@@ -50,12 +51,11 @@ def shape(text: str) -> Optional[tuple]:
     as written).  Linear in the text's length."""
     if HIDDEN in text:
         return None              # the user's own $autolit_...: never confuse the two
-    from .parser import _SyntaxProblem, _number, _unescape
     out, values = [], {}
     last = 0                     # end of the text copied so far
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
-        if kind == "skip" or kind == "word":
+        if kind == "skip":
             continue
         start, end = m.span()
         tok = m.group()
@@ -68,7 +68,7 @@ def shape(text: str) -> Optional[tuple]:
             if rest and (rest.isalnum() or rest in "_.'\"`"):
                 return None      # 1abc, 1.e5: the parser decides what these are
             try:
-                value = _number(tok, start)
+                value = int(tok) if tok.isdigit() else _number(tok, start)
             except _SyntaxProblem:
                 return None
             if type(value) is int and value >= _MAX_INT:

@@ -72,6 +72,7 @@ def test_shaped_text_answers_as_written(db, template, i, j, f, s, t):
     text = template.format(i=i, j=j, f=cypher_num(f), s=cypher_str(s), t=cypher_str(t))
     as_written = outcome(lambda: db.prepare(text).execute())
     assert outcome(lambda: db.execute(text)) == as_written, text
+    assert outcome(lambda: db.execute(text)) == as_written, text     # again: its fast runner, if any
 
 
 def test_texts_of_one_shape_share_one_prepared_query():
@@ -136,3 +137,20 @@ def test_writes_bind_the_literals(tmp_path):
             d.execute(f"CREATE (:T {{v: {i}, s: 'n{i}', f: {i}.5}})")
         got = d.execute("MATCH (t:T) RETURN t.v, t.s, t.f ORDER BY t.v").fetchall()
         assert got == [(i, f"n{i}", i + 0.5) for i in range(5)]
+
+
+def test_string_built_point_queries_take_the_point_runner(tmp_path):
+    with lpgdb.connect(str(tmp_path / "p")) as d:
+        with d.transaction() as tx:
+            for i in range(20):
+                tx.create_node("P", {"k": i, "name": f"n{i}"})
+        d.create_index("P", "k")
+        shaped = "MATCH (p:P {k: $autolit_i0}) RETURN p.name"
+        for i in range(20):
+            text = f"MATCH (p:P {{k: {i}}}) RETURN p.name"
+            assert d.execute(text).fetchall() == [(f"n{i}",)]
+            stmt = d._statements[shaped]                  # one statement for the shape
+            assert text not in d._statements and stmt._pq._last[1].point is not None
+            assert stmt._fast is not None                 # from the 2nd text on: by its runner
+            assert d.execute(text).fetchall() == [(f"n{i}",)]
+        assert d.execute("MATCH (p:P {k: 'x'}) RETURN p.name").fetchall() == []

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import lpgdb
+from lpgdb.query import literals
 
 Q = "MATCH (p:P {k: $k}) RETURN p.name, p.k"
 KEYS = st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b", "é"]), st.sampled_from([2**62, -2**63, 2**63]))
@@ -127,11 +128,16 @@ def test_the_point_plan_is_used_for_the_shape_and_only_for_it():
     for q in ("MATCH (p:P {k: $k}) RETURN p.name", "MATCH (p:P {k: $k}) RETURN p.name AS n, p.k"):
         db.execute(q, {"k": 3})
         assert db._statements[q]._pq._last[1].point is not None, q
+    db.execute("MATCH (p:P {k: 3}) RETURN p.name")    # its statement: the shape's (literals.py)
+    assert db._statements["MATCH (p:P {k: $autolit_i0}) RETURN p.name"]._pq._last[1].point is not None
+    stmt = db.prepare("MATCH (p:P {k: 3}) RETURN p.name")     # prepared as written: a literal key
+    assert stmt.execute().fetchall() == [("n3",)] and stmt._pq._last[1].point is None
     for q in ("MATCH (p:P {k: $k}) RETURN p", "MATCH (p:P {k: $k}) WHERE p.name = 'x' RETURN p.name",
-              "MATCH (p:P {k: 3}) RETURN p.name", "MATCH (p:P {k: $k}) RETURN p.name ORDER BY p.name",
+              "MATCH (p:P {k: $k}) RETURN p.name ORDER BY p.name",
               "MATCH (p:P {k: $k, name: 'n3'}) RETURN p.name", "MATCH (p:P {k: $k}) RETURN p.name LIMIT 1"):
         db.execute(q, {"k": 3})
-        assert db._statements[q]._pq._last[1].point is None, q
+        stmt = db._statements.get(q) or db._statements[literals.shape(q)[0]]   # its shape's ('x')
+        assert stmt._pq._last[1].point is None, q
     assert db.execute("MATCH (p:P {k: $k, name: 'n3'}) RETURN p.name", {"k": 3}).fetchall() == [("n3",)]
 
 
