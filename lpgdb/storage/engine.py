@@ -678,6 +678,11 @@ class Engine:
         if self.replica_of is not None:
             raise OperationalError(f"the database is a replica of {self.replica_of}; it is read-only "
                                    "(write to the database it follows)", reason="read_only")
+        self._check_usable()
+
+    def _check_usable(self) -> None:
+        """OperationalError if an earlier failure poisoned this handle (what a checkpoint, which
+        replicas run too, needs besides the writer lock)."""
         if self._poisoned is not None:
             raise OperationalError(f"an earlier failure left this handle unusable ({self._poisoned}); "
                                    f"reopen the database", reason=getattr(self._poisoned, "reason", None))
@@ -783,7 +788,7 @@ class Engine:
         files and segments, archive shipping) only logs its failures."""
         if self.wal is None or self.readonly:
             return
-        self.check_writable()
+        self._check_usable()              # a replica checkpoints the log it follows, too
         st = self.state
         if not st.changed():
             return

@@ -92,3 +92,61 @@ def test_long_names_and_values_checkpoint_and_reopen(tmp_path, n):
             (e,) = list(s.edges(etype))
             assert e[prop] == 2
             db.checkpoint()
+
+
+# -- replicas --------------------------------------------------------------------------------------
+def _shipped(db):
+    import time
+    for _ in range(2000):
+        st = db.archive_status()
+        if st.state == "ok" and st.lag_bytes == 0 and st.pending_bases == 0:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the archive did not catch up")
+
+
+def _nids(db):
+    with db.snapshot() as s:
+        return sorted(n["i"] for n in s.nodes("N"))
+
+
+def _archived(tmp_path, extra, pad=0, seg=64 * 1024):
+    """A writer archiving to a directory; a replica bootstrapped at its first base (5 commits);
+    then ``extra(db)`` runs on the writer and everything is shipped.  Returns the paths and the
+    ids the replica must end up with."""
+    arch, path, rpath = (str(tmp_path / x) for x in ("arch", "db", "rep"))
+    db = lpgdb.connect(path, archive=arch, archive_interval=0.01, wal_segment_size=seg)
+    for i in range(5):
+        with db.transaction() as tx:
+            tx.create_node("N", {"i": i})
+    db.checkpoint()
+    _shipped(db)
+    lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600).close()
+    extra(db)
+    _shipped(db)
+    want = _nids(db)
+    db.close()
+    return arch, rpath, want
+
+
+def test_replica_checkpoints_the_log_it_follows(tmp_path):
+    """A replica checkpoints like a writer once its log passes ``checkpoint_wal_bytes``; its
+    engine refused (check_writable: "the database is a replica ...; it is read-only"), so every
+    poll from then on raised after applying, the poll thread backed off towards 30 s, and the
+    replica's log grew without bound."""
+    def more(db):
+        for i in range(5, 60):
+            with db.transaction() as tx:
+                tx.create_node("N", {"i": i, "pad": "x" * 2000})
+    arch, rpath, want = _archived(tmp_path, more)
+    with lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600,
+                       checkpoint_wal_bytes=32 * 1024) as rep:
+        r = rep._replica
+        assert r.last_error is None, r.last_error
+        r.poll()
+        eng = r.engine
+        assert eng.wal.end_lsn - eng.meta.checkpoint_lsn <= 32 * 1024
+        assert _nids(rep) == want
+    with lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600) as rep:
+        assert _nids(rep) == want
+        rep.verify()
