@@ -390,6 +390,7 @@ class Engine:
             except Exception as e:
                 raise CorruptionError(f"commit record ending at LSN {end} cannot be applied: {e!r}",
                                       path=wal_dir, offset=end) from e
+            self.commit_seq = seq       # the last commit applied (_replayed_part reads it)
 
     # -- bulk attach (attach.py has the protocol) ---------------------------------------------------
     def _attach_desc(self, state: GraphState, ops, end: int) -> Optional[dict]:
@@ -928,8 +929,13 @@ class Engine:
             self._load_follower()  # the segments we would need may be gone: start from the new checkpoint
             return
         upto = self._shm_visible() if self._writer_alive() else None
+        st = self.state
         try:
-            end, _torn, _lost, state = self._replay(self.state, self.replayed_to, upto)
+            try:
+                end, _torn, _lost, state = self._replay(st, self.replayed_to, upto)
+            except BaseException:
+                self._replayed_part(st)
+                raise
         except attach.NeedsBase:
             self._load_follower()     # a bulk attach over commits we replayed: its checkpoint
             return
@@ -948,13 +954,32 @@ class Engine:
 
     def apply_shipped(self, end: int) -> None:
         """Replicas: apply the log that was placed in wal/ up to ``end`` (durable already)."""
-        done, _torn, _lost, state = self._replay(self.state, self.replayed_to, end)
+        st = self.state
+        try:
+            done, _torn, _lost, state = self._replay(st, self.replayed_to, end)
+        except BaseException:
+            self._replayed_part(st)
+            raise
         self._adopt(state)
         self._switch_attached()
-        self.replayed_to = done
-        self.wal.end_lsn = self.wal.durable_lsn = done
+        self._replayed(done)
+
+    def _replayed(self, lsn: int) -> None:
+        self.replayed_to = lsn
+        if self.wal is not None:                     # a replica: its log ends there
+            self.wal.end_lsn = self.wal.durable_lsn = lsn
+            self.wal.commit_seq = self.commit_seq
         self.state.publish(self.state.applied_lsn)
-        self._publish(done)
+        self._publish(lsn)
+
+    def _replayed_part(self, st: GraphState) -> None:
+        """A follower's or replica's replay failed midway (a read error, a bulk attach whose
+        base must be loaded): the commits it applied to the state before the failure stay (each
+        applies whole), so the position moves past them; else the next replay would apply them
+        a second time (CorruptionError), and a checkpoint would store them under the old
+        position, where the next open replays them again."""
+        if self.state is st and st.applied_lsn > self.replayed_to:
+            self._replayed(st.applied_lsn)
 
     # -- close -------------------------------------------------------------------------------------
     def close(self, *, checkpoint_on_close: bool = True) -> None:

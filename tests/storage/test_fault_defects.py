@@ -129,6 +129,38 @@ def _archived(tmp_path, extra, pad=0, seg=64 * 1024):
     return arch, rpath, want
 
 
+def test_replica_replay_failing_midway_then_checkpoint_keeps_it_openable(tmp_path, monkeypatch):
+    """A replica applying shipped log over several segments failed to read one segment (EIO):
+    the commits of the segments before it were already applied to its state, but its position
+    stayed where it was, so the next poll applied them again ("malformed commit record: bad
+    NODES_COLS") and the replica's checkpoint at close wrote that state under the old position:
+    the replica no longer opened (CorruptionError).  It must resume after what it applied."""
+    from lpgdb.storage import wal
+
+    def more(db):
+        for i in range(5, 80):
+            with db.transaction() as tx:
+                tx.create_node("N", {"i": i, "pad": "x" * 2000})   # several 64 KiB segments
+    arch, rpath, want = _archived(tmp_path, more)
+    real, hits = wal._read_segment, []
+
+    def flaky(wal_dir, seg_no, *a):
+        if seg_no == 1 and not hits and os.path.dirname(wal_dir) == rpath:
+            hits.append(seg_no)
+            raise io._error(OSError(errno.EIO, "injected"), "open", f"{wal_dir}/segment {seg_no}")
+        return real(wal_dir, seg_no, *a)
+    monkeypatch.setattr(wal, "_read_segment", flaky)
+    rep = lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600,
+                        checkpoint_wal_bytes=32 * 1024)
+    assert hits and rep._replica.last_error is not None      # the first poll failed midway
+    rep._replica.poll()                                      # the retry goes on from there
+    assert _nids(rep) == want
+    rep.close()
+    with lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600) as rep:
+        assert _nids(rep) == want
+        rep.verify()
+
+
 def test_replica_checkpoints_the_log_it_follows(tmp_path):
     """A replica checkpoints like a writer once its log passes ``checkpoint_wal_bytes``; its
     engine refused (check_writable: "the database is a replica ...; it is read-only"), so every
@@ -150,3 +182,30 @@ def test_replica_checkpoints_the_log_it_follows(tmp_path):
     with lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600) as rep:
         assert _nids(rep) == want
         rep.verify()
+
+
+def test_follower_refresh_failing_midway_resumes_after_what_it_applied(tmp_path, monkeypatch):
+    """The same for a local read-only follower: a refresh that failed to read a segment midway
+    left the commits before it applied but its position unchanged; every later refresh then
+    raised CorruptionError (they were applied twice) until the follower was reopened."""
+    from lpgdb.storage import wal
+    path = str(tmp_path / "db")
+    w = lpgdb.connect(path, wal_segment_size=64 * 1024, checkpoint_wal_bytes=1 << 40)
+    ro = lpgdb.connect(path, readonly=True)
+    for i in range(80):
+        with w.transaction() as tx:
+            tx.create_node("N", {"i": i, "pad": "x" * 2000})
+    real, hits = wal._read_segment, []
+
+    def flaky(wal_dir, seg_no, *a):
+        if seg_no == 1 and not hits:
+            hits.append(seg_no)
+            raise io._error(OSError(errno.EIO, "injected"), "open", f"{wal_dir}/segment {seg_no}")
+        return real(wal_dir, seg_no, *a)
+    monkeypatch.setattr(wal, "_read_segment", flaky)
+    with pytest.raises(lpgdb.OperationalError, match="I/O error"):
+        ro.refresh()
+    ro.refresh()
+    assert _nids(ro) == list(range(80))
+    ro.close()
+    w.close()
