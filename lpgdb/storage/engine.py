@@ -107,7 +107,7 @@ class Engine:
                  checkpoint_mem_bytes: int = 256 << 20,
                  archive=None, archive_interval: float = 0.5, archive_retention: Optional[float] = None,
                  recover_until: Optional[tuple] = None, lock_timeout: Optional[float] = None,
-                 recover: Optional[str] = None):
+                 recover: Optional[str] = None, replica_of: Optional[str] = None):
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {SYNC_MODES}, not {sync!r}")
         if recover not in RECOVER_MODES:
@@ -123,7 +123,7 @@ class Engine:
         self.archive_interval = archive_interval
         self.archive_retention = archive_retention
         self.archiver: Optional[archive.Archiver] = None
-        self.replica_of = None                    # set by replica.Replica: no user writes
+        self.replica_of = replica_of              # replica.Replica's archive: no user writes
         self.recover_until = recover_until        # ("lsn", n) | ("time", unix_ns): restore only
         self.lock_timeout = lock_timeout          # seconds to wait for the writer lock (None: don't)
         self.recover = recover                    # "truncate": accept losing damaged history
@@ -361,6 +361,14 @@ class Engine:
                 desc = self._attach_desc(state, ops, end)
                 plan = state.prepare(ops) if desc is None else None
             except attach.NeedsBase:
+                if self.replica_of is not None and upto is None and not self.readonly:
+                    # a replica's open (not its poll: that loads the base): the log ends before
+                    # the record for now; its first poll fetches it again and loads the base
+                    # after it (replica.py), as when its rebase failed before the record was
+                    # replaced by that base
+                    gen.close()
+                    self.commit_seq = seq - 1
+                    return begin, None, None, state
                 if self.readonly or self.replica_of is not None or not truncate:
                     raise
                 gen.close()

@@ -60,13 +60,13 @@ class Replica:
         if not local:
             self._bootstrap()
         self.engine = Engine(path, readonly=False, create=False, schema_loader=schema_loader,
-                             **engine_options)
-        self.engine.replica_of = store.url
+                             replica_of=store.url, **engine_options)
         self.archive_end = self.engine.replayed_to
         self._caught_up_at: Optional[float] = None     # never in step with the archive yet
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._idle = 0                # polls in a row that found nothing new
+        self._reload = False          # META switched to a base (_rebase) that is not loaded yet
         try:
             if self.engine.meta.uuid != self.ident["db_uuid"]:
                 raise OperationalError(f"{path!r} holds another database than the archive "
@@ -93,28 +93,71 @@ class Replica:
             archive.fetch_log(self.store, self.ident, os.path.join(tmp, "wal"), desc["meta"].checkpoint_lsn)
 
     def _rebase(self, lsn: int) -> None:
-        """Replace DIR's state by the archived base at ``lsn`` (caller holds the lock)."""
+        """Replace DIR's state by the archived base at ``lsn`` (caller holds the lock).
+
+        Crash- and failure-safe: the base is fetched into ``tmp/rebase`` and checked, its files
+        are moved in beside the current checkpoint's (a name the current checkpoint uses must
+        hold the same bytes; the manifest takes a sequence number above every local one), and
+        only then both META slots switch to it.  A failure before the switch leaves the replica
+        on its current checkpoint (the next poll retries); after it, the replica is on the new
+        one, and what is left (reloading it, deleting superseded segments and files) is redone
+        by the next poll or open."""
         eng = self.engine
         desc = archive.read_base(self.store, lsn, self.ident)
         stage = os.path.join(self.path, "tmp", "rebase")
         io.remove_tree(stage)
         archive.fetch_base(self.store, desc, stage)
-        for rel in [os.path.join("manifest", checkpoint.manifest_name(desc["meta"].manifest_seq))] * (
-                desc["manifest"] is not None) + [f[0] for f in desc["files"]]:
+        meta = desc["meta"]
+        live = {os.path.basename(r): (c, n) for r, c, n in checkpoint.manifest_files(eng.manifest)}
+        for rel, crc, size, _obj in desc["files"]:
             dst = os.path.join(self.path, rel)
-            if not io.exists(dst):
-                io.rename(os.path.join(stage, rel), dst)
+            if io.exists(dst):
+                name = os.path.basename(rel)
+                if live.get(name) == (crc, size):
+                    continue                  # the current checkpoint's own copy of it
+                if name in live:
+                    raise OperationalError(
+                        f"replica {self.path!r}: the archived base at LSN {lsn} names {rel}, which "
+                        f"this replica's own checkpoint holds with other bytes; make a new replica "
+                        f"(an empty directory) to follow {self.store.url!r}")
+                io.unlink(dst)                # an orphan of ours (an interrupted rebase)
+            io.rename(os.path.join(stage, rel), dst)
+        if desc["manifest"] is not None:
+            seq = max(eng.meta.manifest_seq, meta.manifest_seq) + 1
+            io.rename(os.path.join(stage, "manifest", checkpoint.manifest_name(meta.manifest_seq)),
+                      os.path.join(self.path, "manifest", checkpoint.manifest_name(seq)))
+            meta = dataclasses.replace(meta, manifest_seq=seq)
         for sub in ("data", "manifest"):
             io.fsync_dir(os.path.join(self.path, sub))
-        meta = dataclasses.replace(desc["meta"], slot_seq=eng.meta.slot_seq + 1)
-        eng.wal.close()
-        for seg in wal.list_segments(os.path.join(self.path, "wal")):
-            io.unlink(os.path.join(self.path, "wal", wal.segment_name(seg)))
-        checkpoint.write_meta(os.path.join(self.path, "META"), meta)
-        io.remove_tree(stage)
-        eng._load()
-        checkpoint.remove_orphans(self.path, eng.meta, eng.manifest)
+        meta = dataclasses.replace(meta, slot_seq=eng.meta.slot_seq + 1)
+        checkpoint.write_meta_pair(os.path.join(self.path, "META"), meta)     # the switch
+        self._reload = True
+        self._reload_base()
         log.info("replica %s: loaded the archived base at LSN %d", self.path, lsn)
+
+    def _reload_base(self) -> None:
+        """After the META switch of ``_rebase``: load the new checkpoint (its log starts empty:
+        the superseded segments go) and remove what it superseded."""
+        eng = self.engine
+        if eng.wal is not None:
+            eng.wal.close()
+        meta = checkpoint.read_meta(os.path.join(self.path, "META"))
+        wal_dir = os.path.join(self.path, "wal")
+        eng._poisoned = eng._poisoned or OperationalError(
+            f"replica {self.path!r} is switching to an archived base; reopen it")   # no checkpoint
+        for seg in reversed(wal.list_segments(wal_dir)):    # what is left is a prefix of the chain
+            io.unlink(os.path.join(wal_dir, wal.segment_name(seg)))
+        io.fsync_dir(wal_dir)
+        eng._load()
+        eng._poisoned = None
+        self._reload = False
+        eng._publish(eng.replayed_to)
+        try:
+            checkpoint.remove_orphans(self.path, eng.meta, eng.manifest)
+            io.remove_tree(os.path.join(self.path, "tmp", "rebase"))
+        except OperationalError as e:
+            log.warning("replica %s: could not remove superseded files (retried later): %s", self.path, e)
+        assert eng.meta.checkpoint_lsn == meta.checkpoint_lsn
 
     # -- following ---------------------------------------------------------------------------------
     def poll(self) -> None:
@@ -125,45 +168,54 @@ class Replica:
         notice a gap."""
         t0 = time.time()
         with self._lock:
-            eng = self.engine
-            wal_dir = os.path.join(self.path, "wal")
-            start = eng.replayed_to
-            end = archive.fetch_log(self.store, self.ident, wal_dir, start, listed=self._idle % 10 == 0)
-            if end == wal.frame_pos(start, eng.seg_size):
-                self._idle += 1
-                if self._idle % 10 == 1:
-                    pieces = archive.list_pieces(self.store)
-                    if pieces and pieces[-1] > start:
-                        # the archive goes on, but not from here: a gap, or retention passed us
-                        later = [b for b in archive.list_bases(self.store) if b > start]
-                        if not later:
-                            raise OperationalError(f"the archive {self.store.url!r} no longer "
-                                                   f"continues from LSN {start} and has no newer base")
-                        self._rebase(later[-1])
-                        end = archive.fetch_log(self.store, self.ident, wal_dir, eng.replayed_to)
-            else:
-                self._idle = 1
-            if end > eng.replayed_to:
-                try:
-                    eng.apply_shipped(end)
-                except attach.NeedsBase as e:
-                    # a bulk attach: its files are not here; the archive holds a base at or after
-                    # the record's end (archive.py rule 6), which has them.  The newest one: the
-                    # base at the end itself may already be gone to retention
-                    bases = [b for b in archive.list_bases(self.store) if b >= e.end]
-                    if not bases:
-                        raise OperationalError(
-                            f"the archive {self.store.url!r} holds no base at or after LSN {e.end} yet "
-                            f"(it installs a bulk attach); the replica retries") from e
-                    self._rebase(bases[-1])
-                    end = archive.fetch_log(self.store, self.ident, wal_dir, eng.replayed_to)
-                    if end > eng.replayed_to:
-                        eng.apply_shipped(end)
-            self.archive_end = max(end, eng.replayed_to)
-            if eng.wal.end_lsn - eng.meta.checkpoint_lsn > eng.checkpoint_wal_bytes:
-                eng.checkpoint()
+            try:
+                self._poll()
+            except BaseException:
+                self._idle = 0        # list the archive next time: the position may be inside a piece
+                raise
         self._caught_up_at = t0
         self.last_error = None
+
+    def _poll(self) -> None:
+        eng = self.engine
+        if self._reload:
+            self._reload_base()
+        wal_dir = os.path.join(self.path, "wal")
+        start = eng.replayed_to
+        end = archive.fetch_log(self.store, self.ident, wal_dir, start, listed=self._idle % 10 == 0)
+        if end == wal.frame_pos(start, eng.seg_size):
+            self._idle += 1
+            if self._idle % 10 == 1:
+                pieces = archive.list_pieces(self.store)
+                if pieces and pieces[-1] > start:
+                    # the archive goes on, but not from here: a gap, or retention passed us
+                    later = [b for b in archive.list_bases(self.store) if b > start]
+                    if not later:
+                        raise OperationalError(f"the archive {self.store.url!r} no longer "
+                                               f"continues from LSN {start} and has no newer base")
+                    self._rebase(later[-1])
+                    end = archive.fetch_log(self.store, self.ident, wal_dir, eng.replayed_to)
+        else:
+            self._idle = 1
+        if end > eng.replayed_to:
+            try:
+                eng.apply_shipped(end)
+            except attach.NeedsBase as e:
+                # a bulk attach: its files are not here; the archive holds a base at or after
+                # the record's end (archive.py rule 6), which has them.  The newest one: the
+                # base at the end itself may already be gone to retention
+                bases = [b for b in archive.list_bases(self.store) if b >= e.end]
+                if not bases:
+                    raise OperationalError(
+                        f"the archive {self.store.url!r} holds no base at or after LSN {e.end} yet "
+                        f"(it installs a bulk attach); the replica retries") from e
+                self._rebase(bases[-1])
+                end = archive.fetch_log(self.store, self.ident, wal_dir, eng.replayed_to)
+                if end > eng.replayed_to:
+                    eng.apply_shipped(end)
+        self.archive_end = max(end, eng.replayed_to)
+        if eng.wal.end_lsn - eng.meta.checkpoint_lsn > eng.checkpoint_wal_bytes:
+            eng.checkpoint()
 
     def _run(self) -> None:
         delay = self.interval

@@ -209,3 +209,54 @@ def test_follower_refresh_failing_midway_resumes_after_what_it_applied(tmp_path,
     assert _nids(ro) == list(range(80))
     ro.close()
     w.close()
+
+
+def _attach_load(db):
+    from lpgdb.storage import attach
+    old = attach.ATTACH_MIN_ROWS
+    attach.ATTACH_MIN_ROWS = 1            # the bulk load is attached: replicas load its base
+    try:
+        db.bulk_load(nodes=[(["N"], {"i": i}) for i in range(5, 20)])
+    finally:
+        attach.ATTACH_MIN_ROWS = old
+    for i in range(20, 25):
+        with db.transaction() as tx:
+            tx.create_node("N", {"i": i})
+
+
+@pytest.mark.parametrize("where", ["fetch_base", "meta", "unlink"])
+def test_replica_whose_rebase_fails_stays_openable(tmp_path, monkeypatch, where):
+    """A replica reaching a bulk attach record loads the archived base after it (``_rebase``).
+    When writing that base failed (an I/O error while fetching it into the replica, or while
+    switching to it), the attach record was already in the replica's log: at the next open the
+    replay met it without its files (NeedsBase) and the replica did not open any more.  And
+    the switch deleted the log before META named the new base: a failure in between left META
+    naming log that was gone.  The failure must be reported, retried, and brick nothing."""
+    from lpgdb.storage import archive, checkpoint, replica
+    arch, rpath, want = _archived(tmp_path, _attach_load)
+    calls = []
+
+    def failing(real):
+        def f(*a, **kw):
+            calls.append(a)
+            if len(calls) == 1 or where == "unlink" and len(calls) == 2:
+                raise io._error(OSError(errno.EIO, "injected"), where, str(a[0]))
+            return real(*a, **kw)
+        return f
+    if where == "fetch_base":
+        monkeypatch.setattr(archive, "fetch_base", failing(archive.fetch_base))
+    elif where == "meta":           # switching META to the base (one slot, or both)
+        monkeypatch.setattr(checkpoint, "write_meta_pair", failing(checkpoint.write_meta_pair))
+        monkeypatch.setattr(checkpoint, "write_meta", failing(checkpoint.write_meta))
+    else:
+        real_unlink = io.unlink
+        monkeypatch.setattr(io, "unlink", lambda p, **kw: (
+            failing(real_unlink)(p, **kw) if p.endswith(".wal") and rpath in p else real_unlink(p, **kw)))
+    rep = lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600)
+    assert calls and "I/O error" in (rep._replica.last_error or "")
+    rep.close()
+    monkeypatch.undo()
+    with lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600) as rep:
+        assert rep._replica.last_error is None, rep._replica.last_error
+        assert _nids(rep) == want
+        rep.verify()
