@@ -283,6 +283,21 @@ def _math1(name, fn):
     return f
 
 
+def _integral(name, fn):
+    """ceil / floor as Java's Math.ceil / Math.floor (Neo4j): a FLOAT; infinities and NaN
+    unchanged; a zero result keeps the argument's sign (ceil(-0.5) is -0.0)."""
+    def f(ctx, a):
+        v = _num(name, a[0])
+        if v is None:
+            return None
+        v = float(v)
+        if not math.isfinite(v):
+            return v
+        r = float(fn(v))
+        return math.copysign(r, v) if r == 0 else r
+    return f
+
+
 def f_abs(ctx, a):
     v = _num("abs", a[0])
     return None if v is None else abs(v)
@@ -449,7 +464,7 @@ SCALARS = {
     "reverse": f_reverse, "coalesce": f_coalesce, "nodes": f_nodes, "relationships": f_relationships,
     "startnode": f_start_node, "endnode": f_end_node, "tointeger": f_to_integer, "tofloat": f_to_float,
     "toboolean": f_to_boolean, "tostring": f_to_string, "abs": f_abs, "sign": f_sign,
-    "ceil": _math1("ceil", lambda v: float(math.ceil(v))), "floor": _math1("floor", lambda v: float(math.floor(v))),
+    "ceil": _integral("ceil", math.ceil), "floor": _integral("floor", math.floor),
     "round": f_round, "sqrt": f_sqrt, "exp": _math1("exp", math.exp), "log": f_log, "log10": f_log10,
     "sin": _math1("sin", math.sin), "cos": _math1("cos", math.cos), "tan": _math1("tan", math.tan),
     "asin": _math1("asin", math.asin), "acos": _math1("acos", math.acos), "atan": _math1("atan", math.atan),

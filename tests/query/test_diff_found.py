@@ -49,3 +49,34 @@ def test_the_uniqueness_check_between_parts_shows_in_the_plan(db):
     r = db.execute("MATCH (a)-[r]->(b), (c)-[s]->(d) WHERE a.g = c.g RETURN count(*)")
     assert r.fetchall() == [(0,)]
     assert "RelationshipsDistinct" in r.plan.operators
+
+
+# ---- ceil / floor of infinities, NaN and signed zeros ------------------------------------------
+def _one(db, q):
+    return db.execute(q).fetchall()[0]
+
+
+def test_ceil_and_floor_keep_infinities_nan_and_the_sign_of_zero(db):
+    """As Java's Math.ceil / Math.floor (Neo4j): ceil(inf) is inf (it was NaN), ceil(-0.5)
+    is -0.0 (it was 0.0)."""
+    import math
+    inf, ninf, nan, c, f, c0 = _one(db, "RETURN ceil(1.0/0.0), floor(-1.0/0.0), floor(0.0/0.0), "
+                                        "ceil(-0.5), floor(-0.0), ceil(0.0)")
+    assert inf == math.inf and ninf == -math.inf and math.isnan(nan)
+    assert c == 0.0 and math.copysign(1, c) == -1 and math.copysign(1, f) == -1
+    assert math.copysign(1, c0) == 1
+    assert _one(db, "RETURN ceil(-1.0/0.0), floor(1.0/0.0), ceil(0.2), floor(-0.2), ceil(3)") == \
+        (-math.inf, math.inf, 1.0, -1.0, 3.0)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(x=st.floats(allow_nan=False))
+def test_ceil_and_floor_match_python_on_finite_and_infinite_floats(db, x):
+    import math
+    c, f = db.execute("RETURN ceil($x), floor($x)", {"x": x}).fetchall()[0]
+    want_c = x if math.isinf(x) else math.copysign(float(math.ceil(x)), x) if math.ceil(x) == 0 \
+        else float(math.ceil(x))
+    want_f = x if math.isinf(x) else math.copysign(float(math.floor(x)), x) if math.floor(x) == 0 \
+        else float(math.floor(x))
+    assert (c, math.copysign(1, c)) == (want_c, math.copysign(1, want_c))
+    assert (f, math.copysign(1, f)) == (want_f, math.copysign(1, want_f))
