@@ -298,6 +298,17 @@ def _integral(name, fn):
     return f
 
 
+def f_exp(ctx, a):
+    """e^x as Java's Math.exp (Neo4j): Infinity when the result overflows a FLOAT."""
+    v = _num("exp", a[0])
+    if v is None:
+        return None
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
+
+
 def f_abs(ctx, a):
     v = _num("abs", a[0])
     return None if v is None else abs(v)
@@ -465,7 +476,7 @@ SCALARS = {
     "startnode": f_start_node, "endnode": f_end_node, "tointeger": f_to_integer, "tofloat": f_to_float,
     "toboolean": f_to_boolean, "tostring": f_to_string, "abs": f_abs, "sign": f_sign,
     "ceil": _integral("ceil", math.ceil), "floor": _integral("floor", math.floor),
-    "round": f_round, "sqrt": f_sqrt, "exp": _math1("exp", math.exp), "log": f_log, "log10": f_log10,
+    "round": f_round, "sqrt": f_sqrt, "exp": f_exp, "log": f_log, "log10": f_log10,
     "sin": _math1("sin", math.sin), "cos": _math1("cos", math.cos), "tan": _math1("tan", math.tan),
     "asin": _math1("asin", math.asin), "acos": _math1("acos", math.acos), "atan": _math1("atan", math.atan),
     "cot": _math1("cot", lambda v: 1 / math.tan(v) if math.tan(v) else float("inf")),

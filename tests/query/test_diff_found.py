@@ -80,3 +80,13 @@ def test_ceil_and_floor_match_python_on_finite_and_infinite_floats(db, x):
         else float(math.floor(x))
     assert (c, math.copysign(1, c)) == (want_c, math.copysign(1, want_c))
     assert (f, math.copysign(1, f)) == (want_f, math.copysign(1, want_f))
+
+
+# ---- exp overflow --------------------------------------------------------------------------------
+def test_exp_overflow_is_infinity_as_in_neo4j(db):
+    """exp(1000) is Infinity (Java's Math.exp, which Neo4j uses); it returned NaN."""
+    import math
+    big, small, ninf, one = _one(db, "RETURN exp(1000), exp(-1000), exp(-1.0/0.0), exp(0)")
+    assert big == math.inf and small == 0.0 and ninf == 0.0 and one == 1.0
+    assert math.isnan(_one(db, "RETURN exp(0.0/0.0)")[0])
+    assert _one(db, "RETURN exp(709) < exp(1000)") == (True,)
