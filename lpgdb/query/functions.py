@@ -9,6 +9,7 @@ namespaced helpers) live in temporal.py and are merged into ``SCALARS`` here.
 """
 from __future__ import annotations
 
+import decimal
 import math
 import random
 
@@ -321,16 +322,40 @@ def f_sign(ctx, a):
     return 0 if v == 0 else (1 if v > 0 else -1)
 
 
+_ROUNDING = {"UP": decimal.ROUND_UP, "DOWN": decimal.ROUND_DOWN, "CEILING": decimal.ROUND_CEILING,
+             "FLOOR": decimal.ROUND_FLOOR, "HALF_UP": decimal.ROUND_HALF_UP,
+             "HALF_DOWN": decimal.ROUND_HALF_DOWN, "HALF_EVEN": decimal.ROUND_HALF_EVEN}
+
+
 def f_round(ctx, a):
+    """round(x[, precision[, mode]]) as Neo4j: round(x) and round(x, 0) round a tie towards
+    +infinity (Java's Math.round: round(-2.5) is -2.0); with a precision the value's shortest
+    decimal form (BigDecimal.valueOf) is rounded with ``mode`` (default HALF_UP, ties away
+    from zero: round(2.675, 2) is 2.68, round(-1.55, 1) is -1.6).  Always a FLOAT; null if any
+    argument is null; infinities and NaN unchanged."""
     v = _num("round", a[0])
-    if v is None:
+    p = _int("round", a[1]) if len(a) > 1 else 0
+    mode = _str("round", a[2]) if len(a) > 2 else None
+    if v is None or p is None or (len(a) > 2 and mode is None):
         return None
-    if len(a) > 1:
-        p = _int("round", a[1])
-        if p is None:
-            return None
-        return float(round(v, p))
-    return float(math.floor(v + 0.5)) if not math.isinf(v) and not math.isnan(v) else float(v)
+    if mode is not None and mode not in _ROUNDING:
+        raise argument_error(f"round() mode must be one of {', '.join(_ROUNDING)}, got {mode!r}")
+    v = float(v)
+    if not math.isfinite(v):
+        return v
+    if p == 0 and mode is None:
+        if abs(v) >= 2.0 ** 52:   # already an integer
+            return v
+        r = math.floor(v)
+        return float(r + 1 if v - r >= 0.5 else r)
+    d = decimal.Decimal(repr(v))
+    if -d.as_tuple().exponent <= p:   # no digit beyond the precision
+        return v
+    p = max(p, -800)  # past this every result is 0 or overflows to an infinity
+    with decimal.localcontext() as c:
+        c.prec, c.Emax, c.Emin = 2000, 5000, -5000
+        r = d.quantize(decimal.Decimal(1).scaleb(-p), rounding=_ROUNDING[mode or "HALF_UP"])
+    return 0.0 if r == 0 else float(r)
 
 
 def f_range(ctx, a):

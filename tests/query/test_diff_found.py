@@ -90,3 +90,37 @@ def test_exp_overflow_is_infinity_as_in_neo4j(db):
     assert big == math.inf and small == 0.0 and ninf == 0.0 and one == 1.0
     assert math.isnan(_one(db, "RETURN exp(0.0/0.0)")[0])
     assert _one(db, "RETURN exp(709) < exp(1000)") == (True,)
+
+
+# ---- round() with precision and mode (Neo4j's documented examples) ------------------------------
+_MODES = {  # mode: round(1.249, 1), round(-1.251, 1), round(1.25, 1), round(-1.35, 1)
+    "UP": (1.3, -1.3, 1.3, -1.4), "DOWN": (1.2, -1.2, 1.2, -1.3),
+    "CEILING": (1.3, -1.2, 1.3, -1.3), "FLOOR": (1.2, -1.3, 1.2, -1.4),
+    "HALF_UP": (1.2, -1.3, 1.3, -1.4), "HALF_DOWN": (1.2, -1.3, 1.2, -1.3),
+    "HALF_EVEN": (1.2, -1.3, 1.2, -1.4),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(_MODES))
+def test_round_with_precision_and_mode(db, mode):
+    q = "RETURN " + ", ".join(f"round({x}, 1, $m)" for x in ("1.249", "-1.251", "1.25", "-1.35"))
+    assert _one(db, q.replace("$m", f"'{mode}'")) == _MODES[mode]
+
+
+def test_round_ties(db):
+    """round(x) and round(x, 0) round a tie towards +infinity (Java's Math.round, as Neo4j);
+    with a precision the shortest decimal form is rounded HALF_UP (away from zero): 2.675 is
+    2.68 (Python's round gives 2.67, the binary value being just below the tie)."""
+    assert _one(db, "RETURN round(2.5), round(-2.5), round(-1.5), round(0.49999999999999994)") == \
+        (3.0, -2.0, -1.0, 0.0)
+    assert _one(db, "RETURN round(-1.5, 0), round(2.5, 0), round(-2.5, 0, 'HALF_UP')") == (-1.0, 3.0, -3.0)
+    assert _one(db, "RETURN round(2.675, 2), round(1.005, 2), round(-1.55, 1), round(3.141592, 3)") == \
+        (2.68, 1.01, -1.6, 3.142)
+    assert _one(db, "RETURN round(1234.5, -2), round(1.0, -400, 'UP'), round(5e-324, 400)") == \
+        (1200.0, float("inf"), 5e-324)
+    assert _one(db, "RETURN round(null, 1), round(1.5, null), round(1.5, 1, null)") == (None, None, None)
+
+
+def test_round_rejects_an_unknown_mode_with_a_typed_error(db):
+    with pytest.raises(lpgdb.DataError, match="HALF_EVEN"):
+        db.execute("RETURN round(1.5, 0, 'half_up')").fetchall()
