@@ -74,6 +74,7 @@ def new_context(tx, params, readonly: bool, options) -> "Context":
     c.profile = None        # {id(op): [rows, seconds]} under PROFILE
     c.deleted_nodes = c.deleted_edges = _NONE   # sets on the first DELETE
     c._dead = None
+    c.memo = None           # answers of EXISTS/COUNT subqueries by outer values (expressions.py)
     return c
 
 
@@ -83,7 +84,7 @@ class Context:
 
     __slots__ = ("tx", "params", "timeout", "deadline", "memory", "max_rows", "readonly", "options", "used",
                  "_ticks", "_next_check", "_nodes", "_edges", "now", "profile", "deleted_nodes", "deleted_edges",
-                 "_dead")
+                 "_dead", "memo")
 
     # graph access used by the operators: the transaction's (which includes its own writes)
     def expand(self, node_ids, direction, label):

@@ -711,7 +711,7 @@ def _c_pattern(e, env):
         for _ in run(row, ctx):
             return True
         return False
-    return _PatternFn(f, exists)
+    return _PatternFn(f, _memoized(e, env, exists))
 
 
 class _PatternFn:
@@ -741,6 +741,73 @@ def _c_patterncomp(e, env):
     return f
 
 
+_VOLATILE = frozenset({"rand"})
+
+
+def _deterministic(obj) -> bool:
+    """True when nothing inside an AST object can answer differently for the same inputs
+    within one query run (no rand(), no procedure CALL)."""
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, A.FuncCall) and x.name in _VOLATILE or isinstance(x, (A.Call, A.CallSubquery)):
+            return False
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif hasattr(x, "__dataclass_fields__"):
+            stack.extend(getattr(x, f) for f in x.__dataclass_fields__)
+    return True
+
+
+def _memo_key(v):
+    """A hashable key equal for two values the subquery cannot tell apart; None when there is
+    none (a list, map or path: then the subquery simply runs)."""
+    t = type(v)
+    if t is NodeRef or t is EdgeRef:
+        return (t, v.id)
+    if v is None or t is bool or t is int or t is float or t is str:
+        return (t, v)
+    return None
+
+
+def _memoized(e, env, fn):
+    """``fn(row, ctx)`` (an EXISTS or COUNT subquery, a pattern predicate) answered once per
+    distinct value of the outer variables it reads, within one run of a read-only query:
+    the answer depends on nothing else then (the graph does not change during the run).
+    ``MATCH (a)-->(b), (c) RETURN count(CASE WHEN EXISTS { (a)-->() } THEN 1 END)`` asks the
+    same question once per c otherwise.  Volatile subqueries (rand(), CALL) are not cached."""
+    names = sorted(_names_inside(e) & env.bound)
+    if not _deterministic(e):
+        return fn
+    token = object()
+
+    def f(row, ctx):
+        if not ctx.readonly:
+            return fn(row, ctx)
+        key = []
+        for n in names:
+            k = _memo_key(row.get(n))
+            if k is None:
+                return fn(row, ctx)
+            key.append(k)
+        key = tuple(key)
+        memo = ctx.memo
+        if memo is None:
+            memo = ctx.memo = {}
+        table = memo.get(token)
+        if table is None:
+            table = memo[token] = {}
+        hit = table.get(key, _MISS)
+        if hit is _MISS:
+            hit = table[key] = fn(row, ctx)
+            ctx.charge(64)
+        return hit
+    return f
+
+
+_MISS = object()
+
+
 def _subquery_rows(e, env):
     if e.query is None:
         return env.hooks.match(e.parts, env.bound, e.where)
@@ -754,7 +821,7 @@ def _c_exists(e, env):
         for _ in run(row, ctx):
             return True
         return False
-    return f
+    return _memoized(e, env, f)
 
 
 def _c_count(e, env):
@@ -766,7 +833,7 @@ def _c_count(e, env):
             n += 1
             ctx.tick()
         return n
-    return f
+    return _memoized(e, env, f)
 
 
 def _c_collect(e, env):

@@ -124,3 +124,36 @@ def test_round_ties(db):
 def test_round_rejects_an_unknown_mode_with_a_typed_error(db):
     with pytest.raises(lpgdb.DataError, match="HALF_EVEN"):
         db.execute("RETURN round(1.5, 0, 'half_up')").fetchall()
+
+
+# ---- EXISTS / COUNT subqueries answered once per distinct outer value ---------------------------
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edges=_edges)
+def test_subquery_answers_per_row_match_a_model(edges):
+    """EXISTS / COUNT subqueries and pattern predicates that a read-only query asks again for
+    the same outer values are answered from a per-run memo; the answers must stay those of
+    each row's own evaluation."""
+    with lpgdb.connect(":memory:") as db:
+        db.execute("UNWIND range(0, 3) AS i CREATE (:N {k: i})")
+        db.execute("UNWIND $es AS e MATCH (a:N {k: e[0]}), (b:N {k: e[1]}) CREATE (a)-[:T]->(b)",
+                   {"es": [list(e) for e in edges]})
+        out = {k: [d for s, d in edges if s == k] for k in range(4)}
+        q = ("MATCH (a:N), (c:N) RETURN a.k, c.k, EXISTS { MATCH (a)-->(q) WHERE q.k > c.k } AS e, "
+             "COUNT { MATCH (a)-->() } AS n, COUNT { MATCH (c)-->(x) WHERE x.k <> a.k } AS m")
+        got = sorted(db.execute(q).fetchall())
+        want = sorted((a, c, any(d > c for d in out[a]), len(out[a]), sum(1 for x in out[c] if x != a))
+                      for a in range(4) for c in range(4))
+        assert got == want
+        q = "MATCH (a:N), (c:N) WHERE (a)-->(c) OR (c)-->() RETURN a.k, c.k"
+        want = sorted((a, c) for a in range(4) for c in range(4) if c in out[a] or out[c])
+        assert sorted(db.execute(q).fetchall()) == want
+        q = "MATCH (a:N), (c:N) RETURN count(CASE WHEN EXISTS { MATCH (a)-->() } THEN 1 END)"
+        assert db.execute(q).fetchall() == [(4 * sum(1 for k in range(4) if out[k]),)]
+
+
+def test_a_subquery_calling_rand_is_evaluated_for_every_row(db):
+    """Only deterministic subqueries are answered from the memo: with rand() inside, 60 rows
+    give both answers (the chance of one answer for all 60 is 2 * 2^-60)."""
+    q = ("UNWIND range(1, 60) AS i RETURN count(DISTINCT EXISTS { UNWIND [1] AS x WITH x "
+         "WHERE rand() < 0.5 RETURN x }) AS d")
+    assert db.execute(q).fetchall() == [(2,)]
