@@ -227,8 +227,9 @@ class _Element(Mapping):
     __slots__ = ()
     properties: Mapping[str, Any]
 
+    # a key is read as the built-in value (plain): no method of a str subclass runs in the lookup
     def __getitem__(self, key: str) -> Any:
-        return self.properties[key]
+        return self.properties[key if type(key) is str else plain(key)]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.properties)
@@ -237,11 +238,11 @@ class _Element(Mapping):
         return len(self.properties)
 
     def __contains__(self, key: object) -> bool:
-        return key in self.properties
+        return (key if type(key) is str else plain(key)) in self.properties
 
     def get(self, key: str, default: Any = None) -> Any:
         """The property ``key``, or ``default`` when the element has none."""
-        return self.properties.get(key, default)
+        return self.properties.get(key if type(key) is str else plain(key), default)
 
     def __bool__(self) -> bool:
         return True

@@ -644,3 +644,18 @@ def test_a_path_is_made_of_nodes_joined_by_their_edges():
     assert repr(lpgdb.Path([a, b], [e])) == "Path([1, 2], [7])"
     assert lpgdb.Path([b, a], [e]).end == a            # an edge walked against its direction
     assert len(lpgdb.Path((a,), ())) == 0
+
+
+def test_node_and_edge_read_keys_as_built_ins(mem):
+    # the sweep of every public method (Node.__getitem__, __contains__ and get): a str or int
+    # subclass given as a key ran its own __hash__ / __eq__ (RuntimeError)
+    with mem.transaction() as tx:
+        a = tx.create_node("A", {"k": 1})
+        tx.create_edge(a, "R", a, {"w": 2})
+    row = mem.execute("MATCH (n)-[r]->() RETURN n, r").fetchone()
+    for element, key, value in ((row[0], "k", 1), (row[1], "w", 2)):
+        assert element[_hostile(str, key)] == value and _hostile(str, key) in element
+        assert element.get(_hostile(str, key)) == value and element.get(_hostile(str, "no"), 5) == 5
+        assert _hostile(int, 0) not in element and element.get(_hostile(int, 0)) is None
+        with pytest.raises(KeyError):
+            element[_hostile(int, 0)]
