@@ -29,7 +29,7 @@ from . import schema as _schema
 from .errors import (DataError, IntegrityError, InterfaceError, NotFoundError, SchemaViolationError)
 from .storage import records
 from .storage.view import PinnedReads, canonical_key
-from .values import Edge, Node, check_properties, equal, label_set, plain
+from .values import Edge, Node, check_properties, edge_of, equal, label_set, node_of, plain
 
 if TYPE_CHECKING:
     from .result import Result
@@ -134,7 +134,7 @@ class _Reader:
         raw = self._node_raw(nid)
         if raw is None:
             raise NotFoundError(f"no node with id {nid}")
-        return Node(nid, raw[0], raw[1])
+        return node_of(nid, raw[0], raw[1])
 
     def edge(self, id: int) -> Edge:
         """The edge with this id. Raises NotFoundError (a KeyError) if there is none."""
@@ -143,7 +143,7 @@ class _Reader:
         raw = self._edge_raw(eid)
         if raw is None:
             raise NotFoundError(f"no edge with id {eid}")
-        return Edge(eid, raw[1], raw[2], raw[0], raw[3])
+        return edge_of(eid, raw[1], raw[2], raw[0], raw[3])
 
     def has_node(self, id: int) -> bool:
         """True if a node with this id is visible here."""
@@ -156,7 +156,7 @@ class _Reader:
         for nid in self._node_ids(_check_label(label)):
             raw = self._node_raw(nid)
             if raw is not None:
-                yield Node(nid, raw[0], raw[1])
+                yield node_of(nid, raw[0], raw[1])
 
     def edges(self, label: Optional[str] = None) -> Iterator[Edge]:
         """All edges (carrying ``label``), in id order."""
@@ -164,7 +164,7 @@ class _Reader:
         for eid in self._edge_ids(_check_label(label)):
             raw = self._edge_raw(eid)
             if raw is not None:
-                yield Edge(eid, raw[1], raw[2], raw[0], raw[3])
+                yield edge_of(eid, raw[1], raw[2], raw[0], raw[3])
 
     def _require_node(self, id) -> int:
         self._check_open()
@@ -183,7 +183,7 @@ class _Reader:
         nid = self._require_node(id)
         for eid, _nbr in self._incident(nid, _check_direction(direction), _check_label(label)):
             raw = self._edge_raw(eid)
-            yield Edge(eid, raw[1], raw[2], raw[0], raw[3])
+            yield edge_of(eid, raw[1], raw[2], raw[0], raw[3])
 
     def degree(self, id: int, direction: str = "out", label: Optional[str] = None) -> int:
         """Number of edges at node ``id``. O(deg) (native)."""
@@ -223,7 +223,7 @@ class _Reader:
                 continue
             labels, p = raw[0], raw[1]
             if (label is None or label in labels) and all(k in p and equal(p[k], v) for k, v in want.items()):
-                yield Node(nid, labels, p)
+                yield node_of(nid, labels, p)
 
     def _index_probe(self, label: str, want: Mapping) -> Optional[list]:
         """Candidate ids from an index on (label, props ⊆ want): a user index, or one a schema
@@ -420,7 +420,7 @@ class _ViewReader(PinnedReads, _Reader):
             raise NotFoundError(f"no node with id {id}")
         n = raw[2]          # the Node of this row version, made by the first reader that read it
         if n is None:
-            n = raw[2] = Node(id, raw[0], raw[1])
+            n = raw[2] = node_of(id, raw[0], raw[1])
         return n
 
     def _degree_any(self, id, direction, label) -> int:

@@ -25,7 +25,7 @@ from .errors import DataError, InterfaceError
 
 __all__ = ["Node", "Edge", "Relationship", "Path", "check_properties", "check_value", "label_set", "temporal_text",
            "Temporal", "Date", "LocalTime", "Time", "LocalDateTime", "DateTime", "Duration", "canonical",
-           "KINDS", "kind", "key_value", "comparable", "equal", "plain", "stored", "offset_of"]
+           "KINDS", "kind", "key_value", "comparable", "equal", "plain", "stored", "offset_of", "node_of", "edge_of"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _SCALARS = (bool, int, float, str, bytes, _dt.date, _dt.time, _dt.timedelta)  # datetime is a date
@@ -266,11 +266,12 @@ class Node(_Element):
     labels: FrozenSet[str]
     properties: Mapping[str, Any]
 
-    def __init__(self, id: int, labels: FrozenSet[str], properties: Mapping[str, Any]) -> None:
-        _node_id(self, id)
-        _node_labels(self, labels)
-        _node_props(self, properties if type(properties) is MappingProxyType
-                    else MappingProxyType(properties) if properties else _EMPTY)
+    def __init__(self, id: int, labels: Iterable[str], properties: Optional[Mapping[str, Any]]) -> None:
+        """Checked (InterfaceError): an id >= 0, labels as ``label_set`` reads them, a mapping with
+        str keys.  (lpgdb's readers build the nodes they return with ``node_of``.)"""
+        _node_id(self, _element_id(id, "node id"))
+        _node_labels(self, label_set(labels))
+        _node_props(self, _element_props(properties))
 
     def __setattr__(self, name, value):
         raise AttributeError("Node is immutable")
@@ -294,6 +295,40 @@ class Node(_Element):
 _node_id, _node_labels, _node_props = (Node.__dict__[n].__set__ for n in Node.__slots__)
 
 
+def _element_id(v: Any, what: str) -> int:
+    v = plain(v)
+    if type(v) is not int or v < 0:
+        raise InterfaceError(f"{what} must be an int >= 0, not {_short_repr(v)}")
+    return v
+
+
+def _element_props(props: Any) -> Mapping[str, Any]:
+    """A user's property map as the read-only mapping a Node or Edge holds (keys: built-in str)."""
+    if props is None:
+        return _EMPTY
+    out = {}
+    for k, v in as_dict(props, "properties").items():
+        if type(k) is not str:
+            k = plain(k)
+            if type(k) is not str:
+                raise InterfaceError(f"property names must be str, not {type(k).__name__}")
+        out[k] = v
+    return MappingProxyType(out) if out else _EMPTY
+
+
+def node_of(id: int, labels: FrozenSet[str], properties: Mapping[str, Any]) -> Node:
+    """A Node of what lpgdb read (no checks: the id, labels and properties are the stored ones)."""
+    n = _new(Node)
+    _node_id(n, id)
+    _node_labels(n, labels)
+    _node_props(n, properties if type(properties) is MappingProxyType
+                else MappingProxyType(properties) if properties else _EMPTY)
+    return n
+
+
+_new = object.__new__
+
+
 class Edge(_Element):
     """An edge as seen by one snapshot: immutable; a read-only mapping of its properties.
 
@@ -315,13 +350,14 @@ class Edge(_Element):
     labels: FrozenSet[str]
     properties: Mapping[str, Any]
 
-    def __init__(self, id: int, src: int, dst: int, labels: FrozenSet[str], properties: Mapping[str, Any]) -> None:
-        _edge_id(self, id)
-        _edge_src(self, src)
-        _edge_dst(self, dst)
-        _edge_labels(self, labels)
-        _edge_props(self, properties if type(properties) is MappingProxyType
-                    else MappingProxyType(properties) if properties else _EMPTY)
+    def __init__(self, id: int, src: int, dst: int, labels: Iterable[str],
+                 properties: Optional[Mapping[str, Any]]) -> None:
+        """Checked as ``Node`` is; (lpgdb's readers build the edges they return with ``edge_of``)."""
+        _edge_id(self, _element_id(id, "edge id"))
+        _edge_src(self, _element_id(src, "edge source id"))
+        _edge_dst(self, _element_id(dst, "edge target id"))
+        _edge_labels(self, label_set(labels))
+        _edge_props(self, _element_props(properties))
 
     def __setattr__(self, name, value):
         raise AttributeError("Edge is immutable")
@@ -366,6 +402,18 @@ class Edge(_Element):
 
 
 _edge_id, _edge_src, _edge_dst, _edge_labels, _edge_props = (Edge.__dict__[n].__set__ for n in Edge.__slots__)
+
+
+def edge_of(id: int, src: int, dst: int, labels: FrozenSet[str], properties: Mapping[str, Any]) -> Edge:
+    """An Edge of what lpgdb read (no checks, as ``node_of``)."""
+    e = _new(Edge)
+    _edge_id(e, id)
+    _edge_src(e, src)
+    _edge_dst(e, dst)
+    _edge_labels(e, labels)
+    _edge_props(e, properties if type(properties) is MappingProxyType
+                else MappingProxyType(properties) if properties else _EMPTY)
+    return e
 
 Relationship = Edge
 

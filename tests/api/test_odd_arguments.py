@@ -659,3 +659,32 @@ def test_node_and_edge_read_keys_as_built_ins(mem):
         assert _hostile(int, 0) not in element and element.get(_hostile(int, 0)) is None
         with pytest.raises(KeyError):
             element[_hostile(int, 0)]
+
+
+@pytest.mark.parametrize("args", [
+    ("k", ["A"], {}), (-1, ["A"], {}), (True, ["A"], {}), (1.0, ["A"], {}), (1, 3, {}), (1, [""], {}),
+    (1, ["A"], 0), (1, ["A"], "k"), (1, ["A"], [("k", 1)]), (1, ["A"], {1: "x"}), (1, [None], {}),
+])
+def test_a_node_or_an_edge_built_by_hand_is_checked(args):
+    # found by sweeping the value classes' constructors: Node("k", ...) was kept with a str id,
+    # Node(1, ["A"], "k") raised TypeError (mappingproxy) and Node(<int subclass>, ...) kept the
+    # subclass, which ran its own methods later
+    i, labels, props = args
+    with pytest.raises(lpgdb.InterfaceError):
+        lpgdb.Node(i, labels, props)
+    with pytest.raises(lpgdb.InterfaceError):
+        lpgdb.Edge(i, 1, 2, labels, props)
+    if not (type(i) is int and i == 1):
+        with pytest.raises(lpgdb.InterfaceError):
+            lpgdb.Edge(1, i, 2, ["R"], {})
+
+
+def test_node_and_edge_take_built_in_values_of_subclasses():
+    n = lpgdb.Node(_hostile(int, 3), _hostile(list, [_hostile(str, "A")]), _hostile(dict, {"k": 1}))
+    assert (n.id, n.labels, dict(n)) == (3, {"A"}, {"k": 1}) and type(n.id) is int
+    assert all(type(x) is str for x in (*n.labels, *n))
+    e = lpgdb.Edge(1, _hostile(int, 3), 4, "R", None)
+    assert (e.src, e.dst, e.label, dict(e)) == (3, 4, "R", {}) and type(e.src) is int
+    assert lpgdb.Node(1, frozenset({"A"}), {"k": 1}) == n.__class__(1, ["A"], {"k": 1})
+    import pickle
+    assert pickle.loads(pickle.dumps(e)) == e
