@@ -104,7 +104,7 @@ def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime
     from .storage import archive as _archive
     from .storage import store as _store
     dest = _path(dest, "restore: dest")
-    source, until, lsn = plain(source), plain(until), plain(lsn)
+    source, until, lsn = _store_spec(source, "restore: source"), plain(until), plain(lsn)
     if isinstance(until, int) and not isinstance(until, bool) and lsn is None:
         until, lsn = None, until
     if until is not None and not isinstance(until, _dt.datetime):
@@ -216,9 +216,7 @@ def upgrade(path: PathLike) -> dict:
     their checksums (nothing is changed then).
     """
     from .storage import upgrade as _upgrade
-    if not isinstance(path, (str, os.PathLike)):
-        raise InterfaceError(f"path must be a str or os.PathLike, not {type(path).__name__}")
-    return _upgrade.upgrade(os.fspath(path), lambda p, create: _engine.Engine(
+    return _upgrade.upgrade(_path(path, "path"), lambda p, create: _engine.Engine(
         p, create=create, sync="normal", schema_loader=_schema_keys))
 
 
@@ -256,7 +254,7 @@ class Database:
             if memory or readonly:
                 raise InterfaceError("archive= needs an on-disk database opened for writing")
             from .storage.store import open_store
-            options["archive"] = open_store(options["archive"])
+            options["archive"] = open_store(_store_spec(options["archive"], "archive"))
             keep = options.get("archive_retention")
             if keep is not None and (isinstance(keep, bool) or not isinstance(keep, (int, float)) or not keep > 0):
                 raise InterfaceError(f"archive_retention must be a number of seconds > 0 or None, not {keep!r}")
@@ -265,7 +263,7 @@ class Database:
                 raise InterfaceError("follow= makes a replica: connect(DIR, readonly=True, follow=...)")
             from .storage.replica import Replica
             from .storage.store import open_store
-            self._replica = Replica(self.path, open_store(follow), schema_loader=_schema_keys,
+            self._replica = Replica(self.path, open_store(_store_spec(follow, "follow")), schema_loader=_schema_keys,
                                     interval=follow_interval, **options)
             self._engine = self._replica.engine
         else:
@@ -831,9 +829,10 @@ def _query_defaults(options: dict) -> dict:
         v = options.pop(k, default)
         if k == "import_dir":
             if v is not None:
-                if not isinstance(v, (str, os.PathLike)) or not os.path.isdir(v):
+                v = _path(v, "import_dir")
+                if type(v) is not str or not os.path.isdir(v):
                     raise InterfaceError(f"import_dir must be an existing directory, not {v!r}")
-                out[k] = os.path.realpath(os.fspath(v))
+                out[k] = os.path.realpath(v)
             continue
         if given:                            # checked as execute() checks it
             from .query import check_limit
@@ -884,6 +883,12 @@ def _path(p, what: str):
     if not isinstance(p, (str, os.PathLike)):
         raise InterfaceError(f"{what} must be a path (str or os.PathLike), not {type(p).__name__}")
     return plain(os.fspath(p))
+
+
+def _store_spec(spec, what: str):
+    """An archive location (a path, ``s3://...``, or a Store object): a path read by ``_path``."""
+    spec = plain(spec)
+    return _path(spec, what) if isinstance(spec, (str, os.PathLike)) else spec
 
 
 def _check_limit(limit) -> Optional[int]:

@@ -688,3 +688,21 @@ def test_node_and_edge_take_built_in_values_of_subclasses():
     assert lpgdb.Node(1, frozenset({"A"}), {"k": 1}) == n.__class__(1, ["A"], {"k": 1})
     import pickle
     assert pickle.loads(pickle.dumps(e)) == e
+
+
+def test_every_path_argument_is_read_as_a_built_in(tmp_path):
+    # the sweep of every public function, seed 31: upgrade(<str subclass>) ran the subclass's
+    # methods; so did connect's import_dir, archive and follow and restore's archive source
+    H, t = _hostile, str(tmp_path)
+    lpgdb.connect(t + "/db").close()
+    assert lpgdb.upgrade(H(str, t + "/db"))["backup"] is None
+    with lpgdb.connect(t + "/db", import_dir=H(str, t), archive=H(str, t + "/arch")) as db:
+        db.execute("CREATE (:A)")
+    with lpgdb.connect(t + "/replica", readonly=True, follow=H(str, t + "/arch")) as r:
+        assert r.readonly
+    lpgdb.restore(H(str, t + "/arch"), t + "/restored")
+    with lpgdb.connect(t + "/restored") as again:
+        assert again.snapshot().node_count("A") == 1
+    for bad in (3, b"x", None):
+        with pytest.raises(lpgdb.InterfaceError, match="path"):
+            lpgdb.upgrade(bad)
