@@ -279,8 +279,15 @@ class Result:
         return {"columns": list(self.columns), "rows": [[jsonable(v) for v in r] for r in self._rows]}
 
     def to_json(self, **kwargs: Any) -> str:
-        """``json.dumps(self.to_jsonable(), **kwargs)``."""
-        return json.dumps(self.to_jsonable(), **kwargs)
+        """``json.dumps(self.to_jsonable(), **kwargs)``; InterfaceError when json.dumps refuses
+        the keyword arguments (an unknown name, an indent that is no int or str, ...)."""
+        doc = self.to_jsonable()
+        kwargs = {k: plain(v) for k, v in kwargs.items()}
+        try:
+            return json.dumps(doc, **kwargs)
+        except Exception as e:       # the document holds JSON types only: what failed is an argument
+            raise InterfaceError(f"to_json({', '.join(kwargs)}): json.dumps refused its arguments: "
+                                 f"{type(e).__name__}: {e}") from e
 
     # -- frames and graphs (optional libraries) ------------------------------------------------------
     def get_as_df(self) -> "pandas.DataFrame":

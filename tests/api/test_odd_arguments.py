@@ -7,6 +7,7 @@ import decimal
 import fractions
 import inspect
 import itertools
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -706,3 +707,18 @@ def test_every_path_argument_is_read_as_a_built_in(tmp_path):
     for bad in (3, b"x", None):
         with pytest.raises(lpgdb.InterfaceError, match="path"):
             lpgdb.upgrade(bad)
+
+
+@pytest.mark.parametrize("kwargs", [{"bogus": 1}, {"indent": [2]}, {"separators": 5}, {"sort_keys": _hostile(str, "k")},
+                                    {"cls": int}])
+def test_to_json_arguments_json_refuses_are_interface_errors(mem, kwargs):
+    # the sweep of every public method, seeds 104 and 79: Result.to_json(bogus=0) raised TypeError
+    # from json.dumps, to_json(sort_keys=<str subclass>) ran the subclass's __bool__
+    result = mem.execute("UNWIND [2, 1] AS x RETURN x")
+    try:
+        out = result.to_json(**kwargs)
+    except lpgdb.InterfaceError as e:
+        assert "json.dumps" in str(e)
+    else:
+        assert json.loads(out) == {"columns": ["x"], "rows": [[2], [1]]}
+    assert result.to_json(indent=_hostile(int, 1), sort_keys=True) == json.dumps(result.to_jsonable(), indent=1, sort_keys=True)
