@@ -430,10 +430,12 @@ class Path:
 
     def __init__(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
         try:
-            nodes, edges = tuple(nodes), tuple(edges)
+            nodes, edges = tuple(plain(nodes)), tuple(plain(edges))
         except TypeError:
             raise InterfaceError(f"a path is made of an iterable of nodes and one of edges, not "
                                  f"{type(nodes).__name__} and {type(edges).__name__}") from None
+        except Exception as e:      # a user iterable that fails
+            raise InterfaceError(f"reading the path's nodes and edges failed: {type(e).__name__}: {e}") from e
         if len(nodes) != len(edges) + 1:
             raise InterfaceError("a path has exactly one more node than edges")
         for x in nodes:

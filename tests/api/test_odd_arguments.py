@@ -722,3 +722,18 @@ def test_to_json_arguments_json_refuses_are_interface_errors(mem, kwargs):
     else:
         assert json.loads(out) == {"columns": ["x"], "rows": [[2], [1]]}
     assert result.to_json(indent=_hostile(int, 1), sort_keys=True) == json.dumps(result.to_jsonable(), indent=1, sort_keys=True)
+
+
+def test_a_path_reads_its_sequences_as_built_ins():
+    # the sweep of the value classes' constructors, seed 12: Path(<str subclass>, ...) ran the
+    # subclass's __iter__ (RuntimeError); an iterable that fails raised its own error
+    a = lpgdb.Node(1, "A", {})
+    assert lpgdb.Path(_hostile(list, [a]), _hostile(tuple, ())).nodes == (a,)
+    with pytest.raises(lpgdb.InterfaceError, match="path"):
+        lpgdb.Path(_hostile(str, "k"), _hostile(str, ""))
+
+    def failing():
+        yield a
+        raise ValueError("cannot read")
+    with pytest.raises(lpgdb.InterfaceError, match="cannot read"):
+        lpgdb.Path(failing(), [])
