@@ -394,12 +394,7 @@ class Database:
         else:
             both = {**(params if type(params) is dict else as_dict(params, "query parameters")), **hidden}
         try:
-            fast = stmt._fast
-            if fast is not None and not options:
-                res = fast(both, self.query_defaults)
-                if res is not None:
-                    return res
-            return stmt._execute(both, options, until)
+            return stmt._call(both, options, until)
         except OperationalError:
             raise               # a limit: the text as written would meet it the same way
         except Error:
@@ -744,12 +739,17 @@ class PreparedStatement:
         self._fast_for = None      # the plan (free, or the _plans entry of this database's catalog) it was made for
 
     def execute(self, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
+        return self._call(params, options, None)
+
+    def _call(self, params, options: dict, until: Optional[float]) -> "Result":
+        """``execute``: the fast runner when it answers, else the general path (``_execute``).
+        (``db.execute`` inlines this for a text it has run before.)"""
         fast = self._fast
         if fast is not None and not options and not self._db._closed:
             res = fast(params, self._db.query_defaults)
             if res is not None:
                 return res
-        return self._execute(params, options, None)
+        return self._execute(params, options, until)
 
     def _execute(self, params, options: dict, until: Optional[float]) -> "Result":
         """``execute``; ``until``: the monotonic deadline when part of the timeout was spent

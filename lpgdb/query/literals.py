@@ -18,6 +18,10 @@ refuses exactly what it refuses for the literal.  What stays a literal:
 * ``true``, ``false``, ``null``; an integer that does not fit in 64 bits; any literal
   followed directly by a name character or a dot.
 
+The scanner's token forms are grammar/cypher.lark's STRING, NUMBER, PARAM, ESCAPED_NAME and
+COMMENT (a form it does not take whole, such as ``0x1G``, leaves the text as written), and a
+literal's value is the parser's own (``parser._number``, ``parser._unescape``).
+
 A shape is used only if its text parses and checks, is a plain query (not EXPLAIN/PROFILE,
 not a schema command), uses every hidden parameter, and no result column is named after one
 (``RETURN 'x'`` names its column ``'x'``: such a text keeps its own statement).  The caller
