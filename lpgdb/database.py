@@ -394,7 +394,10 @@ class Database:
         else:
             both = {**(params if type(params) is dict else as_dict(params, "query parameters")), **hidden}
         try:
-            return stmt._call(both, options, until)
+            res = stmt._call(both, options, until)
+            if res._notes:         # their positions are in the shaped text
+                _query.restore_positions(res, query)
+            return res
         except OperationalError:
             raise               # a limit: the text as written would meet it the same way
         except Error:

@@ -39,7 +39,7 @@ from . import ast as A
 from . import literals, procedures
 from .context import ROW_BYTES, new_context
 from .diagnostics import parameter_missing, semantic as _semantic_error
-from .execute import Plan, compile_query, too_many_rows
+from .execute import Plan, compile_query, notification, too_many_rows
 from .parser import MAX_QUERY_LENGTH, parse
 from .procedures import register_procedure, unregister_procedure
 from .runtime import from_user, to_user
@@ -381,6 +381,18 @@ def prepare_shaped(source: str, *, deadline: Optional[float] = None):
             if ok:
                 return prepare(shaped, deadline=deadline), hidden
     return prepare(source, deadline=deadline), None
+
+
+def restore_positions(res: Result, text: str) -> None:
+    """Give ``res`` (a run of ``text``'s shaped statement, ``prepare_shaped``) notifications
+    whose positions are in ``text`` as written, not in its shaped text."""
+    spans: list = []
+    literals.shape(text, spans)
+    res.notifications = [
+        n if n["position"] is None else
+        notification(n["code"], n["title"], n["description"],
+                     literals.original_offset(n["position"]["offset"], spans), text)
+        for n in res._notes]
 
 
 def check_options(options: Mapping[str, Any]) -> dict:

@@ -49,14 +49,16 @@ _SAMPLE = {"i": 0, "f": 0.0, "s": ""}
 _MAX_INT = 1 << 63
 
 
-def shape(text: str) -> Optional[tuple]:
+def shape(text: str, spans: Optional[list] = None) -> Optional[tuple]:
     """``(shaped text, {hidden name: value})`` for ``text``; None when it has no literal to
     hide, or when it holds something this scanner does not decide (the text is then prepared
-    as written).  Linear in the text's length."""
+    as written).  Linear in the text's length.  ``spans`` (a list): gets each literal's
+    ``(start, end)`` in ``text`` and in the shaped text, in order (``original_offset``)."""
     if HIDDEN in text:
         return None              # the user's own $autolit_...: never confuse the two
     out, values = [], {}
     last = 0                     # end of the text copied so far
+    at = 0                       # length of the shaped text so far
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
         if kind == "skip":
@@ -86,11 +88,28 @@ def shape(text: str) -> Optional[tuple]:
         values[name] = value
         out.append(text[last:start])
         out.append("$" + name)
+        if spans is not None:
+            at += start - last
+            spans.append((start, end, at, at + len(name) + 1))
+            at += len(name) + 1
         last = end
     if not values:
         return None
     out.append(text[last:])
     return "".join(out), values
+
+
+def original_offset(offset: int, spans: list) -> int:
+    """The offset in the text as written of ``offset`` in its shaped text (``spans`` from
+    ``shape``): a point inside a hidden parameter is its literal's start."""
+    shift = 0
+    for start, end, s_start, s_end in spans:
+        if offset < s_start:
+            break
+        if offset < s_end:
+            return start
+        shift = end - s_end
+    return offset + shift
 
 
 _DOTS = re.compile(r"\s*\.\.")

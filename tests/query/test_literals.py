@@ -70,9 +70,10 @@ def outcome(run):
 @given(template=st.sampled_from(TEMPLATES), i=ints, j=st.integers(-5, 70), f=floats, s=texts, t=texts)
 def test_shaped_text_answers_as_written(db, template, i, j, f, s, t):
     text = template.format(i=i, j=j, f=cypher_num(f), s=cypher_str(s), t=cypher_str(t))
+    shaped = [outcome(lambda: db.execute(text)) for _ in range(2)]   # the 2nd: its fast runner, if any
     as_written = outcome(lambda: db.prepare(text).execute())
-    assert outcome(lambda: db.execute(text)) == as_written, text
-    assert outcome(lambda: db.execute(text)) == as_written, text     # again: its fast runner, if any
+    db._statements.pop(text, None)     # db.execute would run db.prepare's statement, kept as written
+    assert shaped == [as_written, as_written], text
 
 
 def test_texts_of_one_shape_share_one_prepared_query():
@@ -154,3 +155,32 @@ def test_string_built_point_queries_take_the_point_runner(tmp_path):
             assert stmt._fast is not None                 # from the 2nd text on: by its runner
             assert d.execute(text).fetchall() == [(f"n{i}",)]
         assert d.execute("MATCH (p:P {k: 'x'}) RETURN p.name").fetchall() == []
+
+
+def test_notification_positions_are_in_the_text_as_written(tmp_path):
+    """A shaped run's plan notes point into the shaped text; the user reads their own text's
+    offsets (the notification of 'Robot', a label in no type, after literals of other lengths)."""
+    db = lpgdb.connect(str(tmp_path / "strict"))
+    db.set_schema("CREATE GRAPH TYPE g STRICT { (pT: Person {id INT, name STRING}) }")
+    db.execute("CREATE (:Person {id: 1, name: 'a'})")
+    for text in ["MATCH (a:Person {id: 123456789}) WHERE a.name = 'a much longer string than its name'\n"
+                 "MATCH (r:Robot) RETURN a.id, r",
+                 "MATCH (a:Person {name: ''}), (r:Robot {id: 1}) RETURN a.id, r"]:
+        assert Q.prepare_shaped(text)[1] is not None          # (the text is shaped)
+        shaped = [db.execute(text).notifications for _ in range(2)]   # the general path, then the runner's
+        as_written = db.prepare(text).execute().notifications
+        assert as_written and all(n["position"] is not None for n in as_written)
+        for got in shaped:
+            assert [dict(n) | {"position": dict(n["position"])} for n in got] == \
+                   [dict(n) | {"position": dict(n["position"])} for n in as_written], text
+            assert text[got[0]["position"]["offset"]:].startswith("(r:Robot")
+
+
+def test_original_offset_maps_through_every_literal():
+    text = "RETURN 'a', 12345, x, '', 7 AS q"
+    spans: list = []
+    shaped, _ = literals.shape(text, spans)
+    for word in ("RETURN", "x", "AS q"):
+        assert literals.original_offset(shaped.index(word), spans) == text.index(word)
+    inside = shaped.index("$autolit_i1") + 4
+    assert literals.original_offset(inside, spans) == text.index("12345")
