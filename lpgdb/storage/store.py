@@ -59,15 +59,29 @@ class DirStore:
     def __init__(self, path: str):
         self.path = os.path.abspath(path)
         self.url = self.path
+        self._durable_dirs: set = set()     # directories whose entry this process made durable
 
     def _p(self, name: str) -> str:
         return os.path.join(self.path, *check_name(name).split("/"))
+
+    def _dir(self, d: str) -> None:
+        """Create ``d`` (and missing parents up to the store's directory); the first time in
+        this process, fsync the parent of each so their entries are durable (an earlier
+        attempt may have created one and failed before its fsync)."""
+        if d in self._durable_dirs:
+            return
+        io.makedirs(d)
+        p = d
+        while p != self.path and len(p) > len(self.path):
+            io.fsync_dir(os.path.dirname(p))
+            p = os.path.dirname(p)
+        self._durable_dirs.add(d)
 
     def put_if_absent(self, name: str, data: bytes) -> bool:
         dest = self._p(name)
         d = os.path.dirname(dest)
         tmp = os.path.join(d, f".tmp-{_uuid.uuid4().hex}")
-        io.makedirs(d)
+        self._dir(d)
         fd = io.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
             try:
@@ -77,14 +91,17 @@ class DirStore:
                 io.close(fd)
             try:
                 io.link(tmp, dest)          # atomic create-if-absent, whole file or nothing
+                created = True
             except OperationalError as e:
-                if e.errno == errno.EEXIST:
-                    return False
-                raise
+                if e.errno != errno.EEXIST:
+                    raise
+                created = False
         finally:
             io.unlink(tmp, missing_ok=True)
+        # also when it existed: it may be ours, linked by an attempt whose fsync failed, and
+        # whoever counts it as stored (the archiver's retry) relies on it surviving a power cut
         io.fsync_dir(d)
-        return True
+        return created
 
     def get(self, name: str) -> bytes:
         data = io.read_file(self._p(name), missing_ok=True)

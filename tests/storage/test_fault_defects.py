@@ -260,3 +260,32 @@ def test_replica_whose_rebase_fails_stays_openable(tmp_path, monkeypatch, where)
         assert rep._replica.last_error is None, rep._replica.last_error
         assert _nids(rep) == want
         rep.verify()
+
+
+# -- archives: an object whose directory fsync failed ----------------------------------------------
+def test_dir_store_retry_makes_an_existing_object_durable(tmp_path):
+    """DirStore.put_if_absent links the object into place, then fsyncs its directory.  When that
+    fsync failed, the archiver retried: the link now said EEXIST and put_if_absent returned False
+    without an fsync, so the retry counted the object as stored while its name was still not
+    durable; a base written after it could then name a data object a power cut takes away (the
+    archive restores nothing from that base, and a replica bootstrapping from it fails).  An
+    existing object's directory is fsynced too."""
+    from lpgdb.storage.store import DirStore
+    root = str(tmp_path / "arch")
+    os.makedirs(root)
+    probe = io.Simulator(root)
+    with io.installed(probe):
+        DirStore(root).put_if_absent("probe/obj", b"")
+    (site,) = [s for k, s in probe.sites() if k == "dirsync" and s.startswith("store.put_if_absent")]
+    sim = io.Simulator(root, record=True, real_sync=False)
+    sim.fail("dirsync", site, nth=1)           # the fsync after the object's link
+    store = DirStore(root)
+    with io.installed(sim):
+        with pytest.raises(lpgdb.OperationalError, match="I/O error"):
+            store.put_if_absent("data/obj", b"payload")
+        assert store.put_if_absent("data/obj", b"payload") is False     # the archiver's retry
+    img = str(tmp_path / "image")
+    sim.image(img, mode="drop_all")                                     # a power cut now
+    with open(os.path.join(img, "data", "obj"), "rb") as f:
+        assert f.read() == b"payload"
+
