@@ -237,8 +237,11 @@ class Engine:
         state, self.manifest = checkpoint.load(self.path, self.meta, self.schema_loader, lazy=True)
         self.commit_seq = self.manifest["commit_seq"] if self.manifest else 0
         self.last_commit_ns = self.manifest["last_commit_ns"] if self.manifest else 0
-        end, torn, lost, state = self._replay(state, self.meta.checkpoint_lsn, None)
         shm = self._shm_read()
+        # a replica replays what it had applied (its SHM): the log it fetched beyond may be
+        # incomplete (a failed poll, a crash before its fsync); its next poll fetches it again
+        upto = shm[1] if shm is not None and self.replica_of is not None else None
+        end, torn, lost, state = self._replay(state, self.meta.checkpoint_lsn, upto, at_open=True)
         if shm is not None and shm[1] > end and self.recover_until is None:
             msg = (f"the log ends at LSN {end}, but the last writer had made LSN {shm[1]} durable: "
                    f"a WAL segment is missing or truncated")
@@ -330,7 +333,7 @@ class Engine:
         self.replayed_to = end
         state.publish(state.applied_lsn)
 
-    def _replay(self, state: GraphState, start: int, upto: Optional[int]):
+    def _replay(self, state: GraphState, start: int, upto: Optional[int], *, at_open: bool = False):
         """Apply complete commits from ``start``; return (end LSN, first position to erase,
         what ``recover="truncate"`` gave up or None).
 
@@ -361,7 +364,7 @@ class Engine:
                 desc = self._attach_desc(state, ops, end)
                 plan = state.prepare(ops) if desc is None else None
             except attach.NeedsBase:
-                if self.replica_of is not None and upto is None and not self.readonly:
+                if self.replica_of is not None and at_open:
                     # a replica's open (not its poll: that loads the base): the log ends before
                     # the record for now; its first poll fetches it again and loads the base
                     # after it (replica.py), as when its rebase failed before the record was
@@ -1017,7 +1020,9 @@ class Engine:
                         self.wal.drop_segments_below(self._droppable())
                     except OperationalError:
                         pass                       # dropped at the next checkpoint instead
-                if not self.wal.failed and not self.readonly:
+                if not self.wal.failed and not self.readonly and self.replica_of is None:
+                    # (a replica's log beyond its position is shipped log it fetched, not
+                    # preallocated space: the next poll goes on with it)
                     try:
                         self.wal.trim_tail()       # a closed database keeps no preallocated log
                     except OperationalError as e:

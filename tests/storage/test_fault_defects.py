@@ -289,3 +289,32 @@ def test_dir_store_retry_makes_an_existing_object_durable(tmp_path):
     with open(os.path.join(img, "data", "obj"), "rb") as f:
         assert f.read() == b"payload"
 
+
+def test_replica_closed_after_fetching_log_it_could_not_apply_reopens(tmp_path, monkeypatch):
+    """A replica's poll fetched log over several segments, then could not read it back to apply
+    it (EIO).  At close, the engine gave back the space beyond the applied position of the log
+    (trim_tail, a writer's preallocation): that punched out the fetched frames of the first
+    segment while those of the next stayed, and the next open took the hole for damage to synced
+    log (CorruptionError: a later valid frame proves it was synced)."""
+    from lpgdb.storage import wal
+
+    def more(db):
+        for i in range(5, 80):
+            with db.transaction() as tx:
+                tx.create_node("N", {"i": i, "pad": "x" * 2000})
+    arch, rpath, want = _archived(tmp_path, more)
+    real = wal._read_segment
+
+    def failing(wal_dir, *a):
+        if os.path.dirname(wal_dir) == rpath:
+            raise io._error(OSError(errno.EIO, "injected"), "map", wal_dir)
+        return real(wal_dir, *a)
+    monkeypatch.setattr(wal, "_read_segment", failing)
+    rep = lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600)
+    assert "I/O error" in (rep._replica.last_error or "")
+    rep.close()
+    monkeypatch.undo()
+    with lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600) as rep:
+        assert rep._replica.last_error is None, rep._replica.last_error
+        assert _nids(rep) == want
+        rep.verify()
