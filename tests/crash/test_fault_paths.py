@@ -250,7 +250,10 @@ def _run(world, root, phase, fault=None):
         acked = PHASES[phase](w, run)
     finally:
         io.uninstall()
-    _check(w, phase, acked, run)
+    try:
+        _check(w, phase, acked, run)
+    except AssertionError as e:
+        raise AssertionError(f"{fault}: {e}") from e
     return sim, run
 
 
