@@ -1,10 +1,11 @@
-"""Failure paths never lose or brick data: an EIO or ENOSPC at every I/O call site of commit,
-checkpoint, close, backup, archive shipping and replica apply.
+"""Failure paths never lose or brick data: an EIO or ENOSPC at every I/O call site of commit
+(sync "full" and "normal"), checkpoint, close, backup (a writer's and a follower's), archive
+shipping and replica apply.
 
 A world is built once: a writer archiving to a directory (25 acknowledged commits over several
 64 KiB WAL segments, a bulk attach, checkpoints, all shipped) and a replica bootstrapped from its
-first base, 5 commits behind (so catching up applies log across segments and loads the base of
-the attach).  Each phase is one operation run on a fresh copy of the world under
+base before the attach, 20 commits behind (so catching up applies log across segments and loads
+the base the attach shipped).  Each phase is one operation run on a fresh copy of the world under
 ``io.Simulator``: first clean, to list the I/O call sites it reaches, then once per site with the
 site's first call failing (EIO everywhere, ENOSPC where bytes are written).  After each run:
 
@@ -86,14 +87,15 @@ def _build(base):
                        checkpoint_wal_bytes=1 << 40)
     for k in range(5):
         _commit(db, k)
+    db.checkpoint()
+    _wait_shipped(db)
+    # the replica starts before the attach: catching up, it meets the record and loads its base
+    lpgdb.connect(w["rep"], readonly=True, follow=w["arch"], follow_interval=3600).close()
     old, attach.ATTACH_MIN_ROWS = attach.ATTACH_MIN_ROWS, 1
     try:
         db.bulk_load(nodes=[(["B"], {"j": j}) for j in range(BULK)])
     finally:
         attach.ATTACH_MIN_ROWS = old
-    _wait_shipped(db)
-    # the replica starts at the base before the attach's: it must load that one too
-    lpgdb.connect(w["rep"], readonly=True, follow=w["arch"], follow_interval=3600).close()
     for k in range(5, N0):
         _commit(db, k)
     _wait_shipped(db)
@@ -101,7 +103,7 @@ def _build(base):
     return w
 
 
-# -- phases: each returns the number of acknowledged commits ---------------------------------------
+# -- phases: each returns the set of acknowledged commits ------------------------------------------
 def _writer(w, **kw):
     return lpgdb.connect(w["db"], wal_segment_size=SEG, checkpoint_wal_bytes=1 << 40, **kw)
 
@@ -113,6 +115,18 @@ def phase_commit(w, run):
         if run.attempt(_commit, db, k):
             acked.add(k)
     run.outside(_crash, db)
+    return acked
+
+
+def phase_commit_normal(w, run):
+    """sync="normal": commits are acknowledged before their fdatasync; close makes them
+    durable (or says they may not be)."""
+    db = run.outside(_writer, w, sync="normal")
+    acked = set(WORLD)
+    for k in (N0, N0 + 1):
+        if run.attempt(_commit, db, k):
+            acked.add(k)
+    run.attempt(db.close)
     return acked
 
 
@@ -140,6 +154,16 @@ def phase_backup(w, run):
     dest = os.path.join(os.path.dirname(w["db"]), "bak")
     ok = run.attempt(db.backup, dest)
     run.outside(_crash, db)
+    run.outside(_check_backup, dest, ok)
+    return WORLD
+
+
+def phase_backup_follower(w, run):
+    """A read-only follower's backup (no writer lock): its checkpoint image plus its log."""
+    ro = run.outside(lpgdb.connect, w["db"], readonly=True)
+    dest = os.path.join(os.path.dirname(w["db"]), "bak")
+    ok = run.attempt(ro.backup, dest)
+    run.outside(ro.close)
     run.outside(_check_backup, dest, ok)
     return WORLD
 
@@ -182,8 +206,9 @@ def phase_replica(w, run):
     return WORLD
 
 
-PHASES = {"commit": phase_commit, "checkpoint": phase_checkpoint, "close": phase_close,
-          "close-normal": phase_close_normal, "backup": phase_backup, "ship": phase_ship,
+PHASES = {"commit": phase_commit, "commit-normal": phase_commit_normal,
+          "checkpoint": phase_checkpoint, "close": phase_close, "close-normal": phase_close_normal,
+          "backup": phase_backup, "backup-follower": phase_backup_follower, "ship": phase_ship,
           "replica": phase_replica}
 # the sites a phase is about (the writer's commits and checkpoints in "ship" have their phases)
 SITES = {"ship": ("archive.", "store.")}
