@@ -680,6 +680,9 @@ class Database:
         """
         self._check_open()
         dest = _path(dest, "backup: dest")
+        if self._replica is not None:
+            self._replica.backup(dest)
+            return
         if self.readonly:
             self._engine.backup(dest)
             return

@@ -239,6 +239,12 @@ class Replica:
         with self._lock:
             self.engine.checkpoint()
 
+    def backup(self, dest: str) -> None:
+        """A checkpoint, then a copy of its image: under the lock, as the poll thread changes the
+        engine's state, log and files."""
+        with self._lock:
+            self.engine.backup(dest)
+
     def close(self) -> None:
         self._stop.set()
         if self._thread.is_alive():

@@ -318,3 +318,30 @@ def test_replica_closed_after_fetching_log_it_could_not_apply_reopens(tmp_path, 
         assert rep._replica.last_error is None, rep._replica.last_error
         assert _nids(rep) == want
         rep.verify()
+
+
+def test_replica_backup_runs_under_the_replica_lock(tmp_path, monkeypatch):
+    """db.backup() on a replica checkpoints its engine and copies the image; it ran without the
+    replica's lock, beside the poll thread that applies shipped log and loads bases into the
+    same engine (a checkpoint of a state being changed).  (Before replicas could checkpoint it
+    failed instead: "the database is a replica ...; it is read-only".)"""
+    from lpgdb.storage.engine import Engine
+
+    def more(db):
+        for i in range(5, 10):
+            with db.transaction() as tx:
+                tx.create_node("N", {"i": i})
+    arch, rpath, want = _archived(tmp_path, more)
+    rep = lpgdb.connect(rpath, readonly=True, follow=arch, follow_interval=3600)
+    held = []
+    real = Engine.checkpoint
+
+    def checkpoint(self):
+        held.append(rep._replica._lock.locked())
+        return real(self)
+    monkeypatch.setattr(Engine, "checkpoint", checkpoint)
+    rep.backup(str(tmp_path / "bak"))
+    rep.close()
+    assert held and all(held)
+    with lpgdb.connect(str(tmp_path / "bak"), readonly=True) as b:
+        assert _nids(b) == want
