@@ -426,6 +426,11 @@ def _expand(op, C):
     return run
 
 
+_PATH_CELLS = 1 << 14   # a batch of variable-length rows ends at this many relationships in their
+# paths: a batch of BATCH trails a thousand hops long held 1.5M objects, built between two clock
+# reads (timeouts) and freed at once (a 100+ ms pause past the deadline on a 40-node clique)
+
+
 def _var_expand(op, C):
     src = _unary(op, C)
     bound = _bound_of(op)
@@ -436,32 +441,54 @@ def _var_expand(op, C):
 
     def run(ctx, batches):
         for batch in src(ctx, batches):
-            out = []
+            out, cells = [], 0             # cells: the relationships in out's paths
             for row in batch:
                 cur = row.get(s)
                 if not isinstance(cur, NodeRef):
                     continue
                 used = _used_edges(row, unique) or set()
                 bound_list = row.get(rv) if rv in row else None
-                stack_e, stack_n = [], []
+                stack_e, stack_n = [], []      # the trail to the node yielded: its edges, its nodes
 
-                def walk(node, depth):
+                def walk(start):
+                    """Every trail from ``start`` (no edge twice) of lo..hi hops: yields its last
+                    node, with the trail in stack_e / stack_n.  Depth-first with an explicit stack
+                    of neighbour iterators, so a step costs O(1) whatever the depth (a recursive
+                    generator passed each node up through every level), and the trail's edges
+                    are also a set (membership was a scan of the trail)."""
                     ctx.tick()
-                    if depth >= lo:
-                        yield node
-                    if hi is not None and depth >= hi:
+                    if lo <= 0:
+                        yield start
+                    if hi is not None and hi <= 0:
                         return
-                    nbrs, eids, _ = hops(ctx, [node], [row])
-                    for nxt, eid in zip(nbrs, eids):
-                        if eid in used or eid in stack_e:
+                    on_trail = set()
+                    nbrs, eids, _ = hops(ctx, [start], [row])
+                    frames = [zip(nbrs, eids)]
+                    while frames:
+                        for nxt, eid in frames[-1]:
+                            if eid not in used and eid not in on_trail:
+                                break
+                        else:                      # this node's neighbours are done: step back
+                            frames.pop()
+                            if stack_e:
+                                on_trail.discard(stack_e.pop())
+                                stack_n.pop()
                             continue
                         stack_e.append(eid)
                         stack_n.append(nxt)
-                        yield from walk(nxt, depth + 1)
-                        stack_e.pop()
-                        stack_n.pop()
+                        on_trail.add(eid)
+                        ctx.tick()
+                        depth = len(stack_e)
+                        if depth >= lo:
+                            yield nxt
+                        if hi is not None and depth >= hi:
+                            on_trail.discard(stack_e.pop())
+                            stack_n.pop()
+                            continue
+                        nbrs, eids, _ = hops(ctx, [nxt], [row])
+                        frames.append(zip(nbrs, eids))
 
-                for end in walk(cur.id, 0):
+                for end in walk(cur.id):
                     if d in row:
                         b = row[d]
                         if not isinstance(b, NodeRef) or b.id != end:
@@ -482,10 +509,12 @@ def _var_expand(op, C):
                     if d not in r:
                         r[d] = NodeRef(end)
                     ctx.charge(ROW_BYTES + 40 * len(eids))
+                    ctx.tick(len(eids) // 8)         # a long path's row is long work: read the clock sooner
                     out.append(r)
-                    if len(out) >= BATCH:
+                    cells += len(eids)
+                    if len(out) >= BATCH or cells >= _PATH_CELLS:
                         yield out
-                        out = []
+                        out, cells = [], 0
             if out:
                 yield out
     return run
