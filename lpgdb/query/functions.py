@@ -12,10 +12,14 @@ from __future__ import annotations
 import decimal
 import math
 import random
+import re
+import uuid
 
 from .diagnostics import argument_error, type_error
 from .temporal import BETWEEN, CONSTRUCTORS, TRUNCATE, Temporal
-from .runtime import EdgeRef, NodeRef, PathVal, cy_lt, group_key, is_number, sort_key, stored_map, type_name
+from ..values import kind as value_kind
+from .runtime import (EdgeRef, NodeRef, PathVal, cy_eq, cy_lt, group_key, is_number, sort_key, stored_map,
+                      type_name)
 
 __all__ = ["SCALARS", "AGGREGATES", "ARITY", "call_scalar"]
 
@@ -195,52 +199,110 @@ def f_end_node(ctx, a):
     raise _bad("endNode", v, "a relationship")
 
 
-def f_to_integer(ctx, a):
-    v = a[0]
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def _parse_float(text: str):
+    """A float from a string as Cypher reads one (decimal or scientific notation, or NaN,
+    Infinity, -Infinity), or None: none of Python's extras (``1_000``, ``inf``, ``nan``,
+    non-ASCII digits)."""
+    t = text.strip()
+    if t in ("NaN", "Infinity", "+Infinity", "-Infinity"):
+        return float(t)
+    if not t.isascii() or "_" in t or any(c.isalpha() and c not in "eE" for c in t):
+        return None
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def _to_integer(fname, v, or_null=False):
+    """toInteger / toIntegerOrNull: an int, None for text that is no number or a float that is
+    NaN or infinite; a number outside 64 bits is an error (null for toIntegerOrNull)."""
     if v is None or type(v) is int:
         return v
-    if type(v) is float:
-        if math.isnan(v) or math.isinf(v):
-            return None
-        return int(v)
     if type(v) is bool:
         return int(v)
-    if isinstance(v, str):
-        try:
-            return int(v.strip())
-        except ValueError:
-            try:
-                f = float(v.strip())
-                return None if math.isnan(f) or math.isinf(f) else int(f)
-            except ValueError:
+    if type(v) is str:
+        t = v.strip()
+        if _INT_TEXT.fullmatch(t):
+            out = int(t)
+        else:
+            f = _parse_float(t)
+            if f is None or math.isnan(f) or math.isinf(f):
                 return None
-    raise _bad("toInteger", v, "a string, number or boolean")
+            out = int(f)
+    elif type(v) is float:
+        if math.isnan(v) or math.isinf(v):
+            return None
+        out = int(v)
+    elif or_null:
+        return None
+    else:
+        raise _bad(fname, v, "a string, number or boolean")
+    if not _INT_MIN <= out <= _INT_MAX:
+        if or_null:
+            return None
+        raise argument_error(f"{fname}(): {v!r:.40} does not fit in a 64-bit integer; use toIntegerOrNull() "
+                             "for null instead", "NumberOutOfRange")
+    return out
 
 
-def f_to_float(ctx, a):
-    v = a[0]
+def f_to_integer(ctx, a):
+    return _to_integer("toInteger", a[0])
+
+
+def f_to_integer_or_null(ctx, a):
+    return _to_integer("toIntegerOrNull", a[0], True)
+
+
+def _to_float(v):
     if v is None or type(v) is float:
         return v
     if type(v) is int:
         return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v.strip())
-        except ValueError:
-            return None
-    raise _bad("toFloat", v, "a string or a number")
+    if type(v) is str:
+        return _parse_float(v)
+    return _MISSING
 
 
-def f_to_boolean(ctx, a):
-    v = a[0]
+def f_to_float(ctx, a):
+    out = _to_float(a[0])
+    if out is _MISSING:
+        raise _bad("toFloat", a[0], "a string or a number")
+    return out
+
+
+def f_to_float_or_null(ctx, a):
+    out = _to_float(a[0])
+    return None if out is _MISSING else out
+
+
+def _to_boolean(v):
     if v is None or type(v) is bool:
         return v
-    if isinstance(v, str):
+    if type(v) is str:
         s = v.strip().lower()
         return True if s == "true" else False if s == "false" else None
     if type(v) is int:
         return v != 0
-    raise _bad("toBoolean", v, "a string, integer or boolean")
+    return _MISSING
+
+
+def f_to_boolean(ctx, a):
+    out = _to_boolean(a[0])
+    if out is _MISSING:
+        raise _bad("toBoolean", a[0], "a string, integer or boolean")
+    return out
+
+
+def f_to_boolean_or_null(ctx, a):
+    out = _to_boolean(a[0])
+    return None if out is _MISSING else out
+
+
+_MISSING = object()
 
 
 def format_float(v: float) -> str:
@@ -257,8 +319,7 @@ def format_float(v: float) -> str:
     return r
 
 
-def f_to_string(ctx, a):
-    v = a[0]
+def _to_string(v):
     if v is None or isinstance(v, str):
         return v
     if type(v) is bool:
@@ -269,7 +330,77 @@ def f_to_string(ctx, a):
         return format_float(v)
     if isinstance(v, Temporal):
         return str(v)
-    raise _bad("toString", v, "a string, number, boolean or temporal value")
+    return _MISSING
+
+
+def f_to_string(ctx, a):
+    out = _to_string(a[0])
+    if out is _MISSING:
+        raise _bad("toString", a[0], "a string, number, boolean or temporal value")
+    return out
+
+
+def f_to_string_or_null(ctx, a):
+    out = _to_string(a[0])
+    return None if out is _MISSING else out
+
+
+def f_element_id(ctx, a):
+    """``'n:<id>'`` for a node, ``'r:<id>'`` for a relationship (ids as ``id()`` shows them)."""
+    v = a[0]
+    if v is None:
+        return None
+    if isinstance(v, NodeRef):
+        return f"n:{v.id}"
+    if isinstance(v, EdgeRef):
+        return f"r:{v.id}"
+    raise _bad("elementId", v, "a node or relationship")
+
+
+def f_random_uuid(ctx, a):
+    return str(uuid.uuid4())
+
+
+def f_null_if(ctx, a):
+    """null when the two values are equal (``=``), else the first."""
+    return None if cy_eq(a[0], a[1]) is True else a[0]
+
+
+# valueType(): the GQL type names, and their order in a list's union of element types
+_VALUE_TYPES = {"bool": "BOOLEAN", "str": "STRING", "int": "INTEGER", "float": "FLOAT", "date": "DATE",
+                "localtime": "LOCAL TIME", "time": "ZONED TIME", "localdatetime": "LOCAL DATETIME",
+                "datetime": "ZONED DATETIME", "duration": "DURATION", "bytes": "BYTES"}
+_TYPE_ORDER = ["NOTHING", "NULL", "BOOLEAN", "STRING", "BYTES", "INTEGER", "FLOAT", "DATE", "LOCAL TIME",
+               "ZONED TIME", "LOCAL DATETIME", "ZONED DATETIME", "DURATION", "NODE", "RELATIONSHIP", "MAP",
+               "LIST", "PATH"]
+
+
+def _value_type(v) -> str:
+    if v is None:
+        return "NULL"
+    if type(v) is list:
+        inner = sorted({_value_type(x) for x in v if x is not None},
+                       key=lambda t: (_TYPE_ORDER.index(t.split("<")[0].removesuffix(" NOT NULL")), t))
+        if not inner:
+            elem = "NULL" if v else "NOTHING"
+        elif any(x is None for x in v):      # a null element: the element types are nullable
+            elem = " | ".join(t.removesuffix(" NOT NULL") for t in inner)
+        else:
+            elem = " | ".join(inner)
+        return f"LIST<{elem}> NOT NULL"
+    if isinstance(v, dict):
+        return "MAP NOT NULL"
+    if isinstance(v, NodeRef):
+        return "NODE NOT NULL"
+    if isinstance(v, EdgeRef):
+        return "RELATIONSHIP NOT NULL"
+    if isinstance(v, PathVal):
+        return "PATH NOT NULL"
+    return _VALUE_TYPES.get(value_kind(v), "ANY") + " NOT NULL"
+
+
+def f_value_type(ctx, a):
+    return _value_type(a[0])
 
 
 def _math1(name, fn):
@@ -514,6 +645,9 @@ SCALARS = {
     "rtrim": _str1("rTrim", lambda s: s.rstrip(" \t\n\r")), "replace": f_replace, "exists": f_exists,
     "isempty": f_is_empty,
     "timestamp": f_timestamp,
+    "tointegerornull": f_to_integer_or_null, "tofloatornull": f_to_float_or_null,
+    "tobooleanornull": f_to_boolean_or_null, "tostringornull": f_to_string_or_null,
+    "elementid": f_element_id, "randomuuid": f_random_uuid, "nullif": f_null_if, "valuetype": f_value_type,
     **CONSTRUCTORS, **TRUNCATE, **BETWEEN,
 }
 
@@ -523,6 +657,7 @@ ARITY.update({"coalesce": (1, None), "pi": (0, 0), "e": (0, 0), "rand": (0, 0), 
               "split": (2, 2), "substring": (2, 3), "left": (2, 2), "right": (2, 2), "replace": (3, 3),
               "round": (1, 3), "atan2": (2, 2), "date": (0, 1), "datetime": (0, 1), "time": (0, 1),
               "localtime": (0, 1), "localdatetime": (0, 1), "duration": (1, 1), "timestamp": (0, 0),
+              "randomuuid": (0, 0), "nullif": (2, 2),
               **{name: (2, 3) for name in TRUNCATE}, **{name: (2, 2) for name in BETWEEN},
               **{name: (0, 1) for name in CONSTRUCTORS if "." in name},
               "datetime.fromepoch": (2, 2), "datetime.fromepochmillis": (1, 1)})

@@ -580,7 +580,7 @@ class _Checker:
                 raise semantic(f"{name}() takes {lo} argument(s), got {len(e.args)}", "InvalidNumberOfArguments")
             for a in e.args:
                 self.expr(a, scope, False, where, True)
-                if any(isinstance(x, A.FuncCall) and x.name == "rand" for x in walk(a)):
+                if any(isinstance(x, A.FuncCall) and x.name in ("rand", "randomuuid") for x in walk(a)):
                     raise semantic(f"{name}() of a non-deterministic expression", "NonConstantExpression")
             return {"count": "int", "collect": "list", "avg": "float"}.get(name, "any")
         if name not in SCALARS:
@@ -606,11 +606,13 @@ class _Checker:
 _ARG_TYPES = {
     "labels": ("node",), "type": ("rel",), "length": ("path",), "properties": ("node", "rel", "map"),
     "size": ("str", "list"), "nodes": ("path",), "relationships": ("path",), "startnode": ("rel",),
-    "endnode": ("rel",), "keys": ("node", "rel", "map"),
+    "endnode": ("rel",), "keys": ("node", "rel", "map"), "elementid": ("node", "rel"),
 }
 _RESULT_TYPES = {
     "labels": "list", "type": "str", "length": "int", "size": "int", "keys": "list", "nodes": "list",
     "relationships": "list", "tostring": "str", "tointeger": "int", "tofloat": "float", "toboolean": "bool",
     "range": "list", "split": "list", "properties": "map", "startnode": "node", "endnode": "node",
     "id": "int", "exists": "bool", "tail": "list", "reverse": "any",
+    "tointegerornull": "int", "tofloatornull": "float", "tobooleanornull": "bool", "tostringornull": "str",
+    "elementid": "str", "randomuuid": "str", "valuetype": "str",
 }
