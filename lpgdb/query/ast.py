@@ -130,6 +130,17 @@ class ListComp(Expr):
 
 
 @dataclass
+class Reduce(Expr):
+    """``reduce(acc = init, var IN source | expr)``: ``expr`` is evaluated per element with
+    ``acc`` (the value so far, first ``init``) and ``var`` bound; the last value is the result."""
+    acc: str
+    init: Expr
+    var: str
+    source: Expr
+    expr: Expr
+
+
+@dataclass
 class Quantifier(Expr):
     kind: str  # all any none single
     var: str

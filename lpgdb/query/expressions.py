@@ -65,6 +65,8 @@ def children(e):
         return [x for x in (e.source, e.where, e.projection) if x is not None]
     if isinstance(e, A.Quantifier):
         return [e.source, e.where]
+    if isinstance(e, A.Reduce):
+        return [e.init, e.source, e.expr]
     if isinstance(e, A.MapProjection):
         return [i[2] for i in e.items if i[0] == "lit"]
     if isinstance(e, A.PatternComp):
@@ -117,6 +119,11 @@ def _free(e, local, out):
         for x in (e.where, getattr(e, "projection", None)):
             if x is not None:
                 _free(x, inner, out)
+        return
+    if isinstance(e, A.Reduce):
+        _free(e.init, local, out)
+        _free(e.source, local, out)
+        _free(e.expr, local | {e.acc, e.var}, out)
         return
     if isinstance(e, (A.ExistsSubquery, A.CountSubquery, A.CollectSubquery)):
         # over-approximation (callers intersect with the names in scope): every name inside
@@ -621,6 +628,27 @@ def _c_listcomp(e, env):
     return f
 
 
+def _c_reduce(e, env):
+    init = compile_expr(e.init, env)
+    src = compile_expr(e.source, env)
+    step = compile_expr(e.expr, env.child([e.acc, e.var]))
+    acc, var = e.acc, e.var
+
+    def f(row, ctx):
+        value = init(row, ctx)
+        items = _iter_source(src(row, ctx), "reduce()")
+        if items is None:
+            return None
+        local = dict(row)
+        for x in items:
+            ctx.tick()
+            local[acc] = value
+            local[var] = x
+            value = step(local, ctx)
+        return value
+    return f
+
+
 def _c_quantifier(e, env):
     src = compile_expr(e.source, env)
     pred = compile_expr(e.where, env.child([e.var]))
@@ -854,7 +882,7 @@ _COMPILERS = {
     A.Slice: _c_slice, A.HasLabels: _c_haslabels, A.BinOp: _c_binop, A.Not: _c_not, A.Neg: _c_neg,
     A.Compare: _c_compare, A.IsNull: _c_isnull, A.ListLit: _c_list, A.MapLit: _c_map,
     A.FuncCall: _c_func, A.CountStar: _c_countstar, A.Case: _c_case, A.ListComp: _c_listcomp,
-    A.Quantifier: _c_quantifier, A.MapProjection: _c_mapproj, A.PatternExpr: _c_pattern,
+    A.Quantifier: _c_quantifier, A.Reduce: _c_reduce, A.MapProjection: _c_mapproj, A.PatternExpr: _c_pattern,
     A.PatternComp: _c_patterncomp, A.ExistsSubquery: _c_exists, A.CountSubquery: _c_count,
     A.CollectSubquery: _c_collect,
 }

@@ -614,6 +614,14 @@ class _ToAst(Transformer_NonRecursive):
         var, src = self._in_binding(ch[1], meta)
         return _e(A.Quantifier(kind, var, src, ch[2]), meta)
 
+    def reduce_expr(self, meta, ch):
+        acc = ch[1]
+        if not (isinstance(acc, A.Compare) and acc.ops == ["="] and isinstance(acc.operands[0], A.Var)):
+            raise _SyntaxProblem("expected 'accumulator = initial value' as reduce()'s first argument, as in "
+                                 "reduce(total = 0, x IN list | total + x)", _meta_pos(meta))
+        var, src = self._in_binding(ch[2], meta)
+        return _e(A.Reduce(acc.operands[0].name, acc.operands[1], var, src, ch[3]), meta)
+
     def exists_subquery(self, meta, ch):
         body = ch[1:]
         if isinstance(body[0], A.Query):

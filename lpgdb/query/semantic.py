@@ -299,7 +299,7 @@ class _Checker:
                 return aggregating and all(ok(c) for c in children(x))
             if isinstance(x, A.Var):
                 return x.name in new
-            if isinstance(x, (A.ListComp, A.Quantifier)):
+            if isinstance(x, (A.ListComp, A.Quantifier, A.Reduce)):
                 return True
             cs = children(x)
             return all(ok(c) for c in cs)
@@ -318,7 +318,7 @@ class _Checker:
                 raise semantic(f"'{e.name}' is used next to an aggregate but is not a grouping key",
                                "AmbiguousAggregationExpression")
             return
-        if isinstance(e, (A.ListComp, A.Quantifier)):
+        if isinstance(e, (A.ListComp, A.Quantifier, A.Reduce)):
             return
         for c in children(e):
             self._check_grouping(c, keys, key_vars)
@@ -510,6 +510,19 @@ class _Checker:
                     self.expr(e.projection, inner, False, "a list comprehension", in_agg)
                 return "list"
             return "bool"
+        if isinstance(e, A.Reduce):
+            ex(e.init)
+            st = ex(e.source)
+            if st in ("bool", "int", "float", "str", "map") + _GRAPH:
+                raise semantic(f"reduce() expects a list to iterate over, got {st}", "InvalidArgumentType")
+            if e.acc == e.var:
+                raise semantic(f"reduce() needs two different names for the accumulator and the element, "
+                               f"'{e.acc}' is both", "VariableAlreadyBound")
+            inner = dict(scope)
+            inner[e.acc] = "any"
+            inner[e.var] = self._elem_type(e.source, st, scope)
+            self.expr(e.expr, inner, False, "reduce()", in_agg)
+            return "any"
         if isinstance(e, A.MapProjection):
             if e.var not in scope:
                 raise semantic(f"variable '{e.var}' is not defined", "UndefinedVariable")

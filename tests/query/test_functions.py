@@ -1,4 +1,5 @@
-"""elementId(), randomUUID(), the to*OrNull conversions, nullIf() and valueType()."""
+"""reduce(), elementId(), randomUUID(), the to*OrNull conversions, nullIf() and valueType()."""
+import functools
 import uuid
 
 import hypothesis.strategies as st
@@ -19,6 +20,45 @@ def one(db, q, params=None):
     rows = db.execute(q, params).fetchall()
     assert len(rows) == 1
     return tuple(rows[0])
+
+
+# ---------------------------------------------------------------- reduce
+@settings(max_examples=60, deadline=None)
+@given(xs=st.lists(st.integers(-1000, 1000), max_size=12), init=st.integers(-5, 5))
+def test_reduce_folds_left_like_functools_reduce(db, xs, init):
+    got = one(db, "RETURN reduce(acc = $i, x IN $xs | acc * 2 - x) AS a, "
+                  "reduce(s = '', x IN $xs | s + toString(x) + ',') AS b", {"i": init, "xs": xs})
+    assert got == (functools.reduce(lambda a, x: a * 2 - x, xs, init),
+                   "".join(f"{x}," for x in xs))
+
+
+def test_reduce_scoping_nulls_and_nesting(db):
+    assert one(db, "RETURN reduce(t = 0, x IN null | t + x)") == (None,)
+    assert one(db, "RETURN reduce(t = 7, x IN [] | t + x)") == (7,)
+    assert one(db, "WITH 3 AS k RETURN reduce(t = k, x IN range(1, k) | t * x)") == (18,)
+    assert one(db, "RETURN reduce(t = 0, x IN [1, 2] | t + reduce(u = 0, y IN [x, x] | u + y))") == (6,)
+    assert one(db, "RETURN REDUCE (t = [], x IN [1, 2] | [x] + t)") == ([2, 1],)
+    assert db.execute("UNWIND [[1, 2], [3]] AS l RETURN reduce(a = 0, x IN l | a + x) AS s").fetchall() == [(3,), (3,)]
+    # the accumulator and element are local: the outer t is untouched
+    assert one(db, "WITH 100 AS t RETURN reduce(t = 0, x IN [1] | t + x), t") == (1, 100)
+    with pytest.raises(lpgdb.DataError):
+        db.execute("RETURN reduce(t = 0, x IN $l | t)", {"l": 5})            # not a list, at runtime
+
+
+@pytest.mark.parametrize("q, error, code", [
+    ("RETURN reduce(t, x IN [1] | t)", lpgdb.QuerySyntaxError, None),
+    ("RETURN reduce(t = 0, [1] | t)", lpgdb.QuerySyntaxError, None),
+    ("RETURN reduce(x = 0, x IN [1] | x)", lpgdb.SemanticError, "VariableAlreadyBound"),
+    ("RETURN reduce(t = 0, x IN 5 | t)", lpgdb.SemanticError, "InvalidArgumentType"),
+    ("RETURN reduce(t = 0, x IN [1] | t + y)", lpgdb.SemanticError, "UndefinedVariable"),
+    ("RETURN reduce(t = 0, x IN [1] | count(x))", lpgdb.SemanticError, None),
+    ("RETURN reduce(t = 0, x IN [1] | t), t", lpgdb.SemanticError, "UndefinedVariable"),
+])
+def test_reduce_errors(db, q, error, code):
+    with pytest.raises(error) as e:
+        db.execute(q)
+    if code:
+        assert e.value.code == code
 
 
 # ---------------------------------------------------------------- elementId, randomUUID
