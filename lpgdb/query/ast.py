@@ -229,7 +229,7 @@ class Projection:
     distinct: bool
     star: bool
     items: list
-    order: list  # [(Expr, descending: bool)]
+    order: list  # [(Expr, descending: bool, nulls: None | "first" | "last")]
     skip: Optional[Expr]
     limit: Optional[Expr]
 

@@ -166,7 +166,7 @@ def reads_graph(root: L.Op) -> bool:
         exprs = []
         if isinstance(op, L.Projection):
             p = op.projection
-            exprs = [it.expr for it in p.items] + [e for e, _ in p.order]
+            exprs = [it.expr for it in p.items] + [o[0] for o in p.order]
             exprs += [x for x in (p.skip, p.limit, op.where) if x is not None]
         elif isinstance(op, L.Filter):
             exprs = list(op.predicates)

@@ -306,7 +306,8 @@ class Projection(Op):
         if p.distinct:
             parts.insert(0, "DISTINCT")
         if p.order:
-            parts.append("ORDER BY " + ", ".join(_expr(e) + (" DESC" if d else "") for e, d in p.order))
+            parts.append("ORDER BY " + ", ".join(_expr(e) + (" DESC" if d else "") + (f" NULLS {n.upper()}" if n else "")
+                                                 for e, d, n in p.order))
         if p.skip is not None:
             parts.append(f"SKIP {_expr(p.skip)}")
         if p.limit is not None:

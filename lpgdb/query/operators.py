@@ -982,6 +982,15 @@ class _Desc:
         return self.k == other.k
 
 
+def _order_key(v, desc, flip):
+    """The sort key of ``v`` for one ORDER BY item: Cypher's order (null after every value),
+    reversed for DESC; ``flip`` puts null at the other end (NULLS FIRST / NULLS LAST)."""
+    k = sort_key(v)
+    if flip:
+        k = (v is not None, k)
+    return _Desc(k) if desc else k
+
+
 def _find_aggregates(e, out, C):
     if C.is_aggregate(e):
         for sub in (e.args if isinstance(e, A.FuncCall) else []):
@@ -1005,7 +1014,7 @@ def _projection(op, C):
     agg_nodes, order_aggs = [], []
     for it in items:
         _find_aggregates(it.expr, agg_nodes, C)
-    for e, _ in p.order:
+    for e, *_ in p.order:
         _find_aggregates(e, order_aggs, C)
     aggregating = bool(agg_nodes)
     if order_aggs and not aggregating:
@@ -1016,7 +1025,10 @@ def _projection(op, C):
     env = C.env(bound, agg_keys)
     item_fns = [C.compile(it.expr, env) for it in items]
     order_env = C.env(set(bound) | set(names), agg_keys)
-    order_fns = [(C.compile(e, order_env), desc) for e, desc in p.order]
+    # (key function, descending, nulls flipped: NULLS FIRST ascending or NULLS LAST descending,
+    # where null is not where the order of values puts it: after all values)
+    order_fns = [(C.compile(e, order_env), desc, nulls == ("last" if desc else "first"))
+                 for e, desc, nulls in p.order]
     skip_fn = C.compile(p.skip, C.env(())) if p.skip is not None else None
     limit_fn = C.compile(p.limit, C.env(())) if p.limit is not None else None
     where_fn = C.compile_pred(where, order_env) if where is not None else None
@@ -1101,8 +1113,7 @@ def _projection(op, C):
         limit = _count_arg(limit_fn, ctx, "LIMIT") if limit_fn else None
         if order_fns:
             def sk(pr):
-                return tuple(_Desc(sort_key(f(pr[1], ctx))) if desc else sort_key(f(pr[1], ctx))
-                             for f, desc in order_fns)
+                return tuple(_order_key(f(pr[1], ctx), desc, flip) for f, desc, flip in order_fns)
             if limit is not None:
                 pairs = heapq.nsmallest(skip + limit, _ticking(pairs, ctx), key=sk)
             else:

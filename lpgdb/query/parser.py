@@ -349,8 +349,9 @@ class _ToAst(Transformer_NonRecursive):
         return ("order", list(ch))
 
     def sort_item(self, meta, ch):
-        desc = len(ch) > 1 and str(ch[1]).upper().startswith("DESC")
-        return (ch[0], desc)
+        desc = any(c.type == "SORT_DIRECTION" and str(c).upper().startswith("DESC") for c in ch[1:])
+        nulls = next((str(c).split()[-1].lower() for c in ch[1:] if c.type == "NULLS_ORDER"), None)
+        return (ch[0], desc, nulls)
 
     def skip(self, meta, ch):
         return ("skip", ch[0])

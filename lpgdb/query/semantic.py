@@ -257,7 +257,7 @@ class _Checker:
         order_scope = dict(new)
         if not aggregating and not p.distinct:
             order_scope = {**scope, **new}
-        for e, _ in p.order:
+        for e, *_ in p.order:
             has_agg = any(is_aggregate(x) for x in walk(e))
             if has_agg and not aggregating:
                 raise semantic("ORDER BY may use aggregates only when the projection aggregates",

@@ -1,4 +1,4 @@
-"""reduce(), elementId(), randomUUID(), the to*OrNull conversions, nullIf() and valueType()."""
+"""reduce(), elementId(), randomUUID(), the to*OrNull conversions, nullIf(), valueType() and ORDER BY ... NULLS FIRST / LAST."""
 import functools
 import uuid
 
@@ -174,3 +174,27 @@ def test_value_type_names_the_gql_type(db):
         d.execute("CREATE (:A)-[:R]->(:B)")
         assert one(d, "MATCH p = (a)-[r]->() RETURN valueType(a), valueType(r), valueType(p)") == \
             ("NODE NOT NULL", "RELATIONSHIP NOT NULL", "PATH NOT NULL")
+
+
+# ---------------------------------------------------------------- ORDER BY ... NULLS FIRST / LAST
+@settings(max_examples=40, deadline=None)
+@given(xs=st.lists(st.one_of(st.none(), st.integers(-3, 3)), max_size=8),
+       desc=st.booleans(), nulls=st.sampled_from([None, "FIRST", "LAST"]), limit=st.one_of(st.none(), st.integers(0, 9)))
+def test_order_by_nulls_first_or_last(db, xs, desc, nulls, limit):
+    """Without NULLS, null sorts after every value (last ascending, first descending)."""
+    q = ("UNWIND $xs AS x RETURN x ORDER BY x" + (" DESC" if desc else "") + (f" NULLS {nulls}" if nulls else "")
+         + (f" LIMIT {limit}" if limit is not None else ""))
+    values = sorted((x for x in xs if x is not None), reverse=desc)
+    none = [None] * (len(xs) - len(values))
+    first = nulls == "FIRST" if nulls else desc
+    want = none + values if first else values + none
+    assert [r[0] for r in db.execute(q, {"xs": xs})] == want[:limit]
+
+
+def test_order_by_nulls_in_with_and_explain(db):
+    q = "UNWIND [2, null, 1] AS x WITH x ORDER BY x DESC NULLS LAST RETURN collect(coalesce(x, 0)) AS c"
+    assert one(db, q) == ([2, 1, 0],)
+    assert "ORDER BY x DESC NULLS LAST" in str(db.execute("EXPLAIN " + q).plan)
+    assert one(db, "WITH 1 AS nulls RETURN nulls ORDER BY nulls") == (1,)       # still a name
+    with pytest.raises(lpgdb.QuerySyntaxError):
+        db.execute("UNWIND [1] AS x RETURN x ORDER BY x NULLS")
