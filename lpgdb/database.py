@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Mapping, Option
 from .errors import Error, InterfaceError, NotFoundError, OperationalError, SchemaViolationError
 from .storage import engine as _engine
 from .storage.view import canonical_key
-from .transaction import Snapshot, Transaction, _ViewReader, _check_id
+from .transaction import IndexInfo, Snapshot, Transaction, _ViewReader, _check_id
 from .values import as_dict, offset_of, plain
 
 if TYPE_CHECKING:
@@ -632,34 +632,10 @@ class Database:
         return label, properties
 
     def indexes(self) -> List["IndexInfo"]:
-        """Every index: the user indexes and those the schema's KEY / EXCLUSIVE constraints provide.
-
-        Each is an ``IndexInfo``, a ``(label, properties)`` tuple with ``.kind`` (``"user"`` or
-        ``"schema"``) and ``.constraint`` (the constraint's DDL for schema indexes).  A schema
-        index has a label when lookups of that label use it (``key_lookup``, ``find_nodes`` and
-        the query planner: ``GraphType.label_index``), else None: it then only enforces its
-        constraint.  User indexes come first, each group sorted.
-        """
+        """Every index: the user indexes and those the schema's KEY / EXCLUSIVE constraints provide
+        (``IndexInfo``, see ``Snapshot.indexes``), as of now."""
         self._check_open()
-        view = self._engine.pinned_view()
-        users = view.user_indexes()
-        gt = _graph_type(view.schema)
-        out = [IndexInfo(label, props, "user", None) for label, props in users]
-        if gt is not None:
-            schema = []
-            for spec in gt.index_specs():
-                c = spec.constraint
-                props = c.prop_keys or ()
-                labels = []
-                if c.scope[0] == "label":
-                    labels = [c.scope[1]]
-                elif c.scope[0] == "type" and c.scope[1].shapes:
-                    labels = sorted(frozenset.intersection(*(e.labels for e in c.scope[1].shapes)))
-                served = [lab for lab in labels if props and gt.label_index(lab, props) is spec]
-                for lab in served or [None]:
-                    schema.append(IndexInfo(lab, props, "schema", spec.name))
-            out.extend(sorted(schema, key=lambda i: (i.label or "", i.properties, i.constraint)))
-        return out
+        return _ViewReader(self, self._engine.pinned_view()).indexes()
 
     # -- maintenance --------------------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -846,41 +822,6 @@ def _query_defaults(options: dict) -> dict:
         if v is not None:
             out[{"query_timeout": "timeout", "query_memory": "memory"}.get(k, k)] = v
     return out
-
-
-class IndexInfo(tuple):
-    """One index of ``db.indexes()``: the tuple ``(label, properties)`` (so it compares equal to
-    a plain tuple) with ``.kind`` ("user" | "schema") and ``.constraint`` (the schema
-    constraint's DDL, or None).
-
-    >>> IndexInfo("Person", ("id",), "user", None) == ("Person", ("id",))
-    True
-    """
-
-    kind: str
-    constraint: Optional[str]
-
-    def __new__(cls, label: Optional[str], properties: tuple, kind: str, constraint: Optional[str]) -> "IndexInfo":
-        info = super().__new__(cls, (label, tuple(properties)))
-        info.kind = kind
-        info.constraint = constraint
-        return info
-
-    def __reduce__(self):
-        return (IndexInfo, (self.label, self.properties, self.kind, self.constraint))
-
-    @property
-    def label(self) -> Optional[str]:
-        """The label whose lookups use the index (None: a schema index serving no label)."""
-        return self[0]
-
-    @property
-    def properties(self) -> tuple:
-        """The indexed property names, in key order."""
-        return self[1]
-
-    def __repr__(self) -> str:
-        return f"IndexInfo({self[0]!r}, {self[1]!r}, kind={self.kind!r})"
 
 
 def _path(p, what: str):

@@ -41,6 +41,41 @@ Labels = Union[str, Iterable[str], None]
 _DIRECTIONS = ("out", "in", "both")
 
 
+class IndexInfo(tuple):
+    """One index of ``db.indexes()``: the tuple ``(label, properties)`` (so it compares equal to
+    a plain tuple) with ``.kind`` ("user" | "schema") and ``.constraint`` (the schema
+    constraint's DDL, or None).
+
+    >>> IndexInfo("Person", ("id",), "user", None) == ("Person", ("id",))
+    True
+    """
+
+    kind: str
+    constraint: Optional[str]
+
+    def __new__(cls, label: Optional[str], properties: tuple, kind: str, constraint: Optional[str]) -> "IndexInfo":
+        info = super().__new__(cls, (label, tuple(properties)))
+        info.kind = kind
+        info.constraint = constraint
+        return info
+
+    def __reduce__(self):
+        return (IndexInfo, (self.label, self.properties, self.kind, self.constraint))
+
+    @property
+    def label(self) -> Optional[str]:
+        """The label whose lookups use the index (None: a schema index serving no label)."""
+        return self[0]
+
+    @property
+    def properties(self) -> tuple:
+        """The indexed property names, in key order."""
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"IndexInfo({self[0]!r}, {self[1]!r}, kind={self.kind!r})"
+
+
 def _check_id(value, what: str) -> int:
     if type(value) is int:
         return value
@@ -356,6 +391,75 @@ class _Reader:
 
     # a snapshot's graph is committed, so it conforms to its enforced graph type
     schema_holds = True
+
+    # -- what the graph holds (the query language's db.labels(), SHOW INDEXES, ...) ---------------
+    def label_names(self) -> List[str]:
+        """The labels at least one visible node carries (a transaction's own writes included),
+        sorted.  O(labels) counts; in a transaction holding node writes, O(nodes of the labels)."""
+        self._check_open()
+        names = set(self._view.statistics().labels)      # committed, each with a node
+        if self._nodes:
+            for img in self._nodes.values():
+                if img is not None:
+                    names |= img[0]
+            names = {lab for lab in names if self._node_ids(lab)}
+        return sorted(names)
+
+    def edge_label_names(self) -> List[str]:
+        """The labels (relationship types) at least one visible edge carries, sorted (an edge
+        with several labels counts under each).  Like ``label_names``."""
+        self._check_open()
+        names = set(self._view.statistics().edge_labels)
+        if self._edges:
+            for img in self._edges.values():
+                if img is not None:
+                    names |= img[0]
+            names = {lab for lab in names if self._edge_ids(lab)}
+        return sorted(names)
+
+    def property_keys(self) -> List[str]:
+        """The property keys at least one visible node or edge holds, sorted.  Reads every node
+        and edge: O(graph)."""
+        self._check_open()
+        keys: set = set()
+        for nid in self._node_ids(None):
+            raw = self._node_raw(nid)
+            if raw is not None and raw[1]:
+                keys.update(raw[1])
+        for eid in self._edge_ids(None):
+            raw = self._edge_raw(eid)
+            if raw is not None and raw[3]:
+                keys.update(raw[3])
+        return sorted(keys)
+
+    def indexes(self) -> List["IndexInfo"]:
+        """Every index this view reads: the user indexes and those the schema's KEY / EXCLUSIVE
+        constraints provide (``db.indexes()``).
+
+        Each is an ``IndexInfo``, a ``(label, properties)`` tuple with ``.kind`` (``"user"`` or
+        ``"schema"``) and ``.constraint`` (the constraint's DDL for schema indexes).  A schema
+        index has a label when lookups of that label use it (``key_lookup``, ``find_nodes`` and
+        the query planner: ``GraphType.label_index``), else None: it then only enforces its
+        constraint.  User indexes come first, each group sorted."""
+        self._check_open()
+        view = self._view
+        out = [IndexInfo(label, props, "user", None) for label, props in view.user_indexes()]
+        gt = _schema.of(view.schema)
+        if gt is not None:
+            schema = []
+            for spec in gt.index_specs():
+                c = spec.constraint
+                props = c.prop_keys or ()
+                labels = []
+                if c.scope[0] == "label":
+                    labels = [c.scope[1]]
+                elif c.scope[0] == "type" and c.scope[1].shapes:
+                    labels = sorted(frozenset.intersection(*(e.labels for e in c.scope[1].shapes)))
+                served = [lab for lab in labels if props and gt.label_index(lab, props) is spec]
+                for lab in served or [None]:
+                    schema.append(IndexInfo(lab, props, "schema", spec.name))
+            out.extend(sorted(schema, key=lambda i: (i.label or "", i.properties, i.constraint)))
+        return out
 
     @property
     def graph_type(self) -> "Optional[GraphType]":

@@ -1352,7 +1352,7 @@ def _procedure(op, C):
             for row in batch:
                 ctx.tick()
                 args = coerce(proc, [f(row, ctx) for f in arg_fns])
-                results = proc.fn(*args)
+                results = proc.fn(ctx.tx, *args) if proc.reads_graph else proc.fn(*args)
                 if void:
                     for _ in results or ():
                         pass

@@ -417,6 +417,11 @@ class _ToAst(Transformer_NonRecursive):
                 yields, where = c[1], c[2]
         return A.Call(name, args, yields, where)
 
+    def show_indexes(self, meta, ch):
+        """``SHOW INDEXES [YIELD ...]``: a call of the built-in procedure db.indexes()."""
+        yields, where = (ch[0][1], ch[0][2]) if ch else (None, None)
+        return A.Call("db.indexes", [], yields, where)
+
     def proc_name(self, meta, ch):
         return ".".join(_name(c) for c in ch)
 

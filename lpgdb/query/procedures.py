@@ -1,10 +1,12 @@
 """Registry of procedures callable with ``CALL name(args) YIELD ...``.
 
 Owns: procedure signatures (input and output names with types), registration, lookup and
-argument coercion.  The registry is process-wide: register a procedure once, call it from any
-database.  Its ``version`` changes on every (un)registration so cached query plans that
-depend on procedures are rebuilt.
-Must not: know about clauses or the graph.
+argument coercion, and the built-in procedures (``BUILTINS``: ``db.labels()``,
+``db.relationshipTypes()``, ``db.propertyKeys()``, ``db.indexes()``), which read the graph only
+through the reader the query runs on (a Transaction, with its own writes, or a snapshot).  The
+registry is process-wide: register a procedure once, call it from any database.  Its ``version``
+changes on every (un)registration so cached query plans that depend on procedures are rebuilt.
+Must not: know about clauses.
 
 Types: INTEGER, FLOAT, NUMBER, STRING, BOOLEAN, LIST, MAP, ANY; a trailing ``?`` allows null.
 A FLOAT input accepts an integer and receives it as a float.
@@ -35,6 +37,7 @@ class Procedure:
     inputs: list     # [(name, type)]
     outputs: list    # [(name, type)]
     fn: Callable     # fn(*args) -> iterable of rows (tuples in output order, or dicts)
+    reads_graph: bool = False   # a built-in: fn(reader, *args), the reader the query runs on
 
 
 _REGISTRY: dict = {}
@@ -101,3 +104,26 @@ def coerce(proc: Procedure, args: list) -> list:
             raise type_error(f"{proc.name}: argument '{name}' expects {base}, got {type_name(v)}")
         out.append(float(v) if base == "FLOAT" else v)
     return out
+
+
+# ---------------------------------------------------------------- built-ins
+def _indexes(reader):
+    for info in reader.indexes():
+        user = info.kind == "user"
+        yield ("_".join([info.label, *info.properties]) if user else None, "HASH", "NODE",
+               [info.label] if info.label is not None else [], list(info.properties),
+               None if user else info.constraint)
+
+
+BUILTINS = {
+    "db.labels": ([("label", "STRING")], lambda reader: [(x,) for x in reader.label_names()]),
+    "db.relationshipTypes": ([("relationshipType", "STRING")],
+                             lambda reader: [(x,) for x in reader.edge_label_names()]),
+    "db.propertyKeys": ([("propertyKey", "STRING")], lambda reader: [(x,) for x in reader.property_keys()]),
+    # SHOW INDEXES
+    "db.indexes": ([("name", "STRING?"), ("type", "STRING"), ("entityType", "STRING"),
+                    ("labelsOrTypes", "LIST"), ("properties", "LIST"), ("owningConstraint", "STRING?")], _indexes),
+}
+for _name, (_outputs, _fn) in BUILTINS.items():
+    _REGISTRY[_name] = Procedure(_name, [], _check_sig(_outputs, "outputs"), _fn, reads_graph=True)
+del _name, _outputs, _fn
