@@ -318,7 +318,16 @@ class _Checker:
                 raise semantic(f"'{e.name}' is used next to an aggregate but is not a grouping key",
                                "AmbiguousAggregationExpression")
             return
-        if isinstance(e, (A.ListComp, A.Quantifier, A.Reduce)):
+        if isinstance(e, (A.ListComp, A.Quantifier)):      # its variable is local
+            self._check_grouping(e.source, keys, key_vars)
+            for x in (e.where, getattr(e, "projection", None)):
+                if x is not None:
+                    self._check_grouping(x, keys, key_vars | {e.var})
+            return
+        if isinstance(e, A.Reduce):
+            self._check_grouping(e.init, keys, key_vars)
+            self._check_grouping(e.source, keys, key_vars)
+            self._check_grouping(e.expr, keys, key_vars | {e.acc, e.var})
             return
         for c in children(e):
             self._check_grouping(c, keys, key_vars)

@@ -198,3 +198,26 @@ def test_order_by_nulls_in_with_and_explain(db):
     assert one(db, "WITH 1 AS nulls RETURN nulls ORDER BY nulls") == (1,)       # still a name
     with pytest.raises(lpgdb.QuerySyntaxError):
         db.execute("UNWIND [1] AS x RETURN x ORDER BY x NULLS")
+
+
+# ---------------------------------------------------------------- grouping keys inside comprehensions
+@pytest.mark.parametrize("q", [
+    "UNWIND [[1], [2, 3]] AS l RETURN [x IN l | x] + count(*) AS r",
+    "UNWIND [[1], [2, 3]] AS l RETURN any(x IN l WHERE x > 1) AND count(*) > 0 AS r",
+    "UNWIND [[1], [2, 3]] AS l RETURN reduce(a = 0, x IN l | a + x) + count(*) AS r",
+    "UNWIND [[1], [2, 3]] AS l WITH l, 1 AS k RETURN k, [x IN l WHERE x > k] + count(*) AS r",
+])
+def test_a_comprehension_next_to_an_aggregate_may_only_read_grouping_keys(db, q):
+    """A comprehension (or quantifier, or reduce) beside an aggregate was not checked at all:
+    the first query answered [1, 2], l of the first row with the count of both."""
+    with pytest.raises(lpgdb.SemanticError) as e:
+        db.execute(q)
+    assert e.value.code == "AmbiguousAggregationExpression"
+
+
+def test_comprehensions_over_keys_and_aggregates_still_run(db):
+    assert db.execute("UNWIND [[1], [2, 3]] AS l RETURN l, [x IN l | x] + count(*) AS r ORDER BY size(l)").fetchall() \
+        == [([1], [1, 1]), ([2, 3], [2, 3, 1])]
+    assert one(db, "UNWIND [1, 2, 3] AS y RETURN [x IN collect(y) WHERE x > 1 | x * 2], "
+                   "reduce(a = 0, x IN collect(y) | a + x)") == ([4, 6], 6)
+    assert one(db, "UNWIND [1, 2] AS y WITH y, 10 AS k RETURN k, [x IN collect(y) | x + k]") == (10, [11, 12])
