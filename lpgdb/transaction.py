@@ -185,21 +185,39 @@ class _Reader:
         self._check_open()
         return self._node_exists(_check_id(id, "node"))
 
+    # The readers that return iterators check their arguments and that this reader is open when
+    # they are called (API.md: any call on a finished transaction -> InterfaceError), and their
+    # iterators check again at every step: one taken before a commit, a rollback or a close
+    # refuses to go on instead of reading a view that has moved on.
+    def _node_iter(self, ids, label: Optional[str] = None, want: Optional[Mapping] = None) -> Iterator[Node]:
+        check = self._check_open
+        for nid in ids:
+            check()
+            raw = self._node_raw(nid)
+            if raw is None:
+                continue
+            labels, p = raw[0], raw[1]
+            if want is None or ((label is None or label in labels)
+                                and all(k in p and equal(p[k], v) for k, v in want.items())):
+                yield node_of(nid, labels, p)
+
+    def _edge_iter(self, ids) -> Iterator[Edge]:
+        check = self._check_open
+        for eid in ids:
+            check()
+            raw = self._edge_raw(eid)
+            if raw is not None:
+                yield edge_of(eid, raw[1], raw[2], raw[0], raw[3])
+
     def nodes(self, label: Optional[str] = None) -> Iterator[Node]:
         """All nodes (with ``label``), in id order."""
         self._check_open()
-        for nid in self._node_ids(_check_label(label)):
-            raw = self._node_raw(nid)
-            if raw is not None:
-                yield node_of(nid, raw[0], raw[1])
+        return self._node_iter(self._node_ids(_check_label(label)))
 
     def edges(self, label: Optional[str] = None) -> Iterator[Edge]:
         """All edges (carrying ``label``), in id order."""
         self._check_open()
-        for eid in self._edge_ids(_check_label(label)):
-            raw = self._edge_raw(eid)
-            if raw is not None:
-                yield edge_of(eid, raw[1], raw[2], raw[0], raw[3])
+        return self._edge_iter(self._edge_ids(_check_label(label)))
 
     def _require_node(self, id) -> int:
         self._check_open()
@@ -216,9 +234,8 @@ class _Reader:
     def edges_of(self, id: int, direction: str = "out", label: Optional[str] = None) -> Iterator[Edge]:
         """The edges at node ``id`` (a self-loop once, also for "both"). O(deg)."""
         nid = self._require_node(id)
-        for eid, _nbr in self._incident(nid, _check_direction(direction), _check_label(label)):
-            raw = self._edge_raw(eid)
-            yield edge_of(eid, raw[1], raw[2], raw[0], raw[3])
+        return self._edge_iter([eid for eid, _nbr in self._incident(nid, _check_direction(direction),
+                                                                    _check_label(label))])
 
     def degree(self, id: int, direction: str = "out", label: Optional[str] = None) -> int:
         """Number of edges at node ``id``. O(deg) (native)."""
@@ -252,13 +269,7 @@ class _Reader:
             ids = self._index_probe(label, want)
         if ids is None:
             ids = self._node_ids(label)
-        for nid in ids:
-            raw = self._node_raw(nid)
-            if raw is None:
-                continue
-            labels, p = raw[0], raw[1]
-            if (label is None or label in labels) and all(k in p and equal(p[k], v) for k, v in want.items()):
-                yield node_of(nid, labels, p)
+        return self._node_iter(ids, label, want)
 
     def _index_probe(self, label: str, want: Mapping) -> Optional[list]:
         """Candidate ids from an index on (label, props ⊆ want): a user index, or one a schema

@@ -124,6 +124,40 @@ def test_finished_transaction_refuses_calls(db):
     assert db.snapshot().node_count() == 1
 
 
+_ITERATORS = {
+    "nodes": lambda r, a: r.nodes(),
+    "edges": lambda r, a: r.edges("Owns"),
+    "find_nodes": lambda r, a: r.find_nodes("Person", name="Jane"),
+    "edges_of": lambda r, a: r.edges_of(a, "both"),
+}
+
+
+@pytest.mark.parametrize("how", ["commit", "rollback", "failed commit", "closed snapshot"])
+@pytest.mark.parametrize("name", sorted(_ITERATORS))
+def test_iterators_of_a_finished_reader_refuse_at_call_time(db, how, name):
+    # API.md: after commit, rollback or a failed commit "any call -> InterfaceError": a read
+    # that returns an iterator checks when it is called, not at the iterator's first next(),
+    # and one taken before the end refuses to go on (it would read a view that moved on)
+    a, _b, _e = _fraud(db)
+    db.set_schema("CREATE GRAPH TYPE g STRICT { (PT :Person OPEN {name STRING, OPEN}), "
+                  "(AT :Account {iban STRING}), (:PT)-[OT :Owns {since DATE}]->(:AT) }")
+    call = _ITERATORS[name]
+    r = db.snapshot() if how == "closed snapshot" else db.transaction()
+    live = call(r, a)
+    if how == "closed snapshot":
+        r.close()
+    elif how == "failed commit":
+        r.create_node("Person", {"name": 5})
+        with pytest.raises(lpgdb.SchemaViolationError):
+            r.commit()
+    else:
+        getattr(r, how)()
+    with pytest.raises(lpgdb.InterfaceError):
+        call(r, a)
+    with pytest.raises(lpgdb.InterfaceError):
+        next(live)
+
+
 def test_one_write_transaction_per_thread(db):
     tx = db.transaction()
     with pytest.raises(lpgdb.InterfaceError):
