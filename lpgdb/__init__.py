@@ -14,7 +14,7 @@ from .errors import (CorruptionError, DatabaseError, DataError, Error, Integrity
 from .values import Edge, Node, Path, Relationship
 from .database import Database, bulk_import, connect, restore, upgrade
 from .transaction import Snapshot, Transaction
-from .result import Result, Row
+from .result import Notification, Result, Row
 from .cursor import Cursor
 from .schema import parse_schema
 from .ingest import CsvFiles
@@ -25,6 +25,6 @@ __all__ = [
     "Error", "InterfaceError", "DatabaseError", "ProgrammingError", "QuerySyntaxError",
     "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
     "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
-    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "bulk_import", "restore", "upgrade", "Database", "Transaction", "Snapshot", "Result", "Row", "Cursor",
+    "Violation", "Node", "Edge", "Relationship", "Path", "connect", "bulk_import", "restore", "upgrade", "Database", "Transaction", "Snapshot", "Result", "Row", "Notification", "Cursor",
     "parse_schema", "CsvFiles",
 ]

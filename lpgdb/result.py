@@ -26,6 +26,7 @@ import importlib
 import json
 import math
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import InterfaceError
@@ -37,7 +38,66 @@ if TYPE_CHECKING:
     import polars
     import pyarrow
 
-__all__ = ["Result", "Row", "jsonable"]
+__all__ = ["Result", "Row", "Notification", "NotificationPosition", "jsonable"]
+
+
+class _Record(Mapping):
+    """A small immutable record whose fields read as attributes and, like Neo4j's dict form,
+    by key (``n["code"]``, ``dict(n)``; it equals the dict of its fields)."""
+
+    __slots__ = ()
+
+    def __init__(self, *values: Any) -> None:
+        for k, v in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    __delattr__ = __setattr__
+
+    def __getitem__(self, key: str) -> Any:
+        if type(key) is str and key in self.__slots__:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(self.__slots__)
+
+    def __len__(self) -> int:
+        return len(self.__slots__)
+
+    def __reduce__(self):
+        return (type(self), tuple(getattr(self, k) for k in self.__slots__))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class NotificationPosition(_Record):
+    """Where in the query text a notification points: ``offset`` (0-based, in characters),
+    ``line`` and ``column`` (1-based)."""
+
+    __slots__ = ("offset", "line", "column")
+    offset: int
+    line: int
+    column: int
+
+
+class Notification(_Record):
+    """A warning about a query, shaped like Neo4j's notifications: ``code`` (e.g.
+    ``"lpgdb.Schema.UnknownLabel"``), ``title``, ``description``, ``severity`` (``"WARNING"``),
+    ``category`` (``"SCHEMA"``) and ``position`` (a ``NotificationPosition``, or None).
+    Read-only; also reads by key (``n["code"]``) and equals the dict of its fields."""
+
+    __slots__ = ("code", "title", "description", "severity", "category", "position")
+    code: str
+    title: str
+    description: str
+    severity: str
+    category: str
+    position: Optional[NotificationPosition]
 
 
 class Row(tuple):
@@ -114,10 +174,10 @@ class Result:
         arraysize: how many rows ``fetchmany()`` returns by default (PEP 249; 1).
         plan: the query's plan (``lpgdb.query.Plan``: ``str(plan)`` draws it; under PROFILE it
             has the rows and time of each operator), or None.
-        notifications: warnings about the query, shaped like Neo4j's notifications: dicts with
-            ``code``, ``title``, ``description``, ``severity``, ``category`` and ``position``
-            (``offset``, ``line``, ``column``), e.g. a label that no type of the enforced graph
-            type carries.
+        notifications: warnings about the query, shaped like Neo4j's notifications: a list of
+            ``Notification`` objects with ``.code``, ``.title``, ``.description``, ``.severity``,
+            ``.category`` and ``.position`` (``.offset``, ``.line``, ``.column``), which also
+            read by key; e.g. a label that no type of the enforced graph type carries.
     """
 
     arraysize = 1

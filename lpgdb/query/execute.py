@@ -14,7 +14,7 @@ Invariants:
 """
 from __future__ import annotations
 
-from ..result import row_type
+from ..result import Notification, NotificationPosition, row_type
 from . import ast as A
 from . import logical as L
 from .context import ROW_BYTES
@@ -51,15 +51,14 @@ class Plan:
         return f"Plan({' <- '.join(self.operators)})"
 
 
-def notification(code, title, description, pos, text) -> dict:
+def notification(code, title, description, pos, text) -> Notification:
     """A notification shaped like Neo4j's: code, title, description, severity, position."""
     position = None
     if pos is not None and pos >= 0:
         line = text.count("\n", 0, pos) + 1
         column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-        position = {"offset": pos, "line": line, "column": column}
-    return {"code": code, "title": title, "description": description, "severity": "WARNING",
-            "category": "SCHEMA", "position": position}
+        position = NotificationPosition(pos, line, column)
+    return Notification(code, title, description, "WARNING", "SCHEMA", position)
 
 
 class _Hooks:

@@ -124,3 +124,28 @@ def test_a_missing_optional_library_names_the_extra(graph, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)    # makes "import pandas" fail
     with pytest.raises(lpgdb.InterfaceError, match=r'lpgdb\[pandas\]'):
         graph.execute("RETURN 1").df()
+
+
+def test_notifications_are_objects_with_the_contract_attributes():
+    # API.md v2: Result.notifications is a list of objects with .code, .title, .description and
+    # .position; they also read by key (Neo4j's dict form) and compare equal to that dict
+    with lpgdb.connect(":memory:") as db:
+        db.set_schema("CREATE GRAPH TYPE g STRICT { (PT :Person {name STRING}) }")
+        text = "MATCH (p:Person)\nMATCH (q:Persn) RETURN q"
+        r = db.execute(text)
+        assert r.fetchall() == []
+        [n] = r.notifications
+        assert isinstance(n, lpgdb.Notification)
+        assert n.code == "lpgdb.Schema.UnknownLabel" and n.severity == "WARNING" and n.category == "SCHEMA"
+        assert n.title and "Persn" in n.description
+        pos = n.position
+        assert (pos.offset, pos.line, pos.column) == (text.index("(q:Persn)"), 2, 7)
+        assert n["code"] == n.code and n["position"]["line"] == 2
+        assert dict(n) == {"code": n.code, "title": n.title, "description": n.description,
+                           "severity": "WARNING", "category": "SCHEMA",
+                           "position": {"offset": pos.offset, "line": 2, "column": 7}}
+        assert n == dict(n) and pickle.loads(pickle.dumps(n)) == n
+        assert pickle.loads(pickle.dumps(r)).notifications == [n]
+        with pytest.raises((AttributeError, TypeError)):
+            n.code = "x"                       # shared by every Result of one plan: immutable
+        assert db.execute(text).notifications[0].code == "lpgdb.Schema.UnknownLabel"
