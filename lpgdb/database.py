@@ -762,7 +762,9 @@ class PreparedStatement:
             return res
         if pq.schema_command is not None:
             return db._schema_command(pq.schema_command)
-        if db.readonly:      # a write on a follower: the query reports it (ReadOnly)
+        if db.readonly:      # a write through a read-only handle: what db.transaction() says
+            if pq.mode != "EXPLAIN":
+                db._engine.check_writable()
             with db.snapshot() as s:
                 return pq.run(s, params, True, opts)
         if pq.batched:

@@ -165,7 +165,7 @@ class PreparedQuery:
         if more:
             options = {**options, **check_options(more)}
         bound = self.bind(params)
-        if readonly and not self.readonly:
+        if readonly and not self.readonly and self.mode != "EXPLAIN":   # EXPLAIN writes nothing
             raise _semantic_error("this query writes to the graph, but it runs on a read-only snapshot; "
                                   "use db.execute() or a transaction", "ReadOnly", phase="compile")
         cq = self.plan_for(tx)

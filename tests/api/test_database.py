@@ -92,6 +92,27 @@ def test_reader_follows_writer(db_path):
     r.close()
 
 
+def test_a_write_query_on_a_read_only_handle_is_operational_error(db_path):
+    # a write through a read-only handle is OperationalError(reason="read_only"), whichever way
+    # the query comes (as db.transaction() is); EXPLAIN of a write writes nothing and runs
+    lpgdb.connect(db_path).close()
+    with lpgdb.connect(db_path, readonly=True) as r:
+        writes = (lambda: r.execute("CREATE (:A)"), lambda: r.execute("MATCH (n) DETACH DELETE n"),
+                  lambda: r.prepare("CREATE (:A {v: $v})").execute({"v": 1}),
+                  lambda: r.cursor().execute("CREATE (:A)"),
+                  lambda: r.cursor().executemany("CREATE (:A {v: $v})", [{"v": 1}]))
+        for write in writes:
+            with pytest.raises(lpgdb.OperationalError) as e:
+                write()
+            assert e.value.reason == "read_only" and "readonly" in str(e.value)
+        assert "Create" in str(r.execute("EXPLAIN CREATE (:A)").plan)
+        with r.snapshot() as s:   # a snapshot never writes, on any handle: the query is wrong there
+            with pytest.raises(lpgdb.SemanticError):
+                s.execute("CREATE (:A)")
+            assert "Create" in str(s.execute("EXPLAIN CREATE (:A)").plan)
+        assert r.execute("MATCH (n) RETURN count(n)").value() == [0]
+
+
 def test_in_memory_database():
     db = lpgdb.connect(":memory:")
     with db.transaction() as tx:
