@@ -3,7 +3,7 @@
     lpgdb demo [DB]                         build, enforce, persist and query a small fraud graph
     lpgdb shell DB [--readonly] [-c TEXT] [--bail]   interactive shell, or statements from stdin / -c
     lpgdb query DB "QUERY" [-p k=v ...] [--json]     one query (read-only queries open read-only)
-    lpgdb schema set DB FILE | show | check | infer | draw DB [--format dot|mermaid|svg|png]
+    lpgdb schema set DB [FILE|-] | show | check | infer | draw DB [--format dot|mermaid|svg|png]
     lpgdb import DB [DIR] --nodes [Label=]F[,F..] --edges [TYPE=]F[,F..]   one transaction
     lpgdb export DB DIR [--format csv]      one CSV file per label set + import.args
     lpgdb index list | create | drop DB [LABEL PROP...]

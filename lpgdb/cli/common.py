@@ -11,6 +11,7 @@ import difflib
 import json
 import os
 import shutil
+import sys
 from typing import Any, Iterator, Optional, Tuple
 
 from .. import OperationalError, connect
@@ -80,10 +81,17 @@ def new_directory_on_failure(path: str) -> Iterator[None]:
 
 
 def read_text(path: str, what: str) -> str:
-    """The UTF-8 text of a file, or a CliError saying why it cannot be had."""
+    """The UTF-8 text of a file (``-``: of stdin), or a CliError saying why it cannot be had."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        if path == "-":
+            path = "<stdin>"
+            src = getattr(sys.stdin, "buffer", None)
+            if src is None:                  # a text stream put in place of stdin
+                return sys.stdin.read()
+            data = src.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
     except FileNotFoundError:
         raise CliError(f"{path}: no such file (check the path of the {what})") from None
     except IsADirectoryError:

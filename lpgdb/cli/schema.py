@@ -10,10 +10,11 @@ from .common import CliError, add_timeout, new_directory_on_failure, open_db, re
 
 def cmd_schema(a: argparse.Namespace) -> int:
     if a.action == "set":
-        if not a.file:
-            raise CliError("a DDL file is required: lpgdb schema set DB FILE", status=2)
+        if not a.file and sys.stdin.isatty():    # nothing piped: say so rather than wait for typing
+            raise CliError("a DDL file is required: lpgdb schema set DB FILE, or lpgdb schema set DB - "
+                           "to read it from stdin", status=2)
         from .. import parse_schema
-        ddl = read_text(a.file, "PG-Schema DDL")
+        ddl = read_text(a.file or "-", "PG-Schema DDL")
         parse_schema(ddl, a.graph_type)          # a bad schema fails before the database is touched
         with new_directory_on_failure(a.db):
             with open_db(a.db, create=True, timeout=a.timeout, readonly_flag=None) as db:
@@ -78,7 +79,7 @@ def register(sub) -> None:
     s = sub.add_parser("schema", help="set, show, check, infer or draw the graph type")
     s.add_argument("action", choices=["set", "show", "check", "infer", "draw"])
     s.add_argument("db")
-    s.add_argument("file", nargs="?", help="PG-Schema DDL file (for set)")
+    s.add_argument("file", nargs="?", help="PG-Schema DDL file (for set; - or none: read stdin)")
     s.add_argument("--graph-type", help="which graph type of the file to enforce (default: the last)")
     s.add_argument("--format", choices=["dot", "mermaid", "svg", "png"], default="dot",
                    help="draw: Graphviz DOT (default), Mermaid, or SVG/PNG (needs Graphviz's dot)")

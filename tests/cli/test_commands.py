@@ -51,6 +51,38 @@ def test_schema_commands(tmp_path, capsys):
     assert "Person" in capsys.readouterr().out
 
 
+def test_schema_set_reads_the_ddl_from_stdin(tmp_path, capsys, monkeypatch):
+    # `lpgdb schema set DB -` (or no FILE, with stdin piped) reads the DDL from stdin; with no FILE
+    # and stdin a terminal it says what to give instead of waiting for input
+    import io
+
+    class Piped(io.StringIO):
+        def isatty(self):
+            return False
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    db = str(tmp_path / "db")
+    ddl = "CREATE GRAPH TYPE g STRICT { (p: Person {name STRING}) }\n"
+    monkeypatch.setattr("sys.stdin", Piped(ddl))
+    assert main(["schema", "set", db, "-"]) == 0
+    with lpgdb.connect(db, readonly=True) as d:
+        assert d.schema == lpgdb.parse_schema(ddl)
+    monkeypatch.setattr("sys.stdin", Piped(ddl.replace("g STRICT", "h STRICT")))
+    assert main(["schema", "set", db]) == 0
+    with lpgdb.connect(db, readonly=True) as d:
+        assert d.schema.name == "h"
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", Terminal(ddl))
+    assert main(["schema", "set", db]) == 2
+    assert "lpgdb schema set DB -" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", Piped("CREATE GRAPH TYPE g STRICT {"))
+    assert main(["schema", "set", str(tmp_path / "new"), "-"]) == 1
+    assert "SchemaSyntaxError" in capsys.readouterr().err and not os.path.exists(tmp_path / "new")
+
+
 def test_backup_restore_verify(tmp_path, capsys):
     db = str(tmp_path / "db")
     with lpgdb.connect(db) as d:
