@@ -80,6 +80,30 @@ def new_directory_on_failure(path: str) -> Iterator[None]:
         raise
 
 
+@contextlib.contextmanager
+def new_files_on_failure(directory: str) -> Iterator[None]:
+    """Remove what the block added to ``directory`` if it fails: the directory itself if it did
+    not exist before, else the entries that were not in it (so a failed export leaves nothing
+    half-written behind, and nothing that was there goes)."""
+    before = set(os.listdir(directory)) if os.path.isdir(directory) else None
+    existed = os.path.lexists(directory)
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            if os.path.isdir(directory):
+                shutil.rmtree(directory, ignore_errors=True)
+        elif before is not None and os.path.isdir(directory):
+            for name in set(os.listdir(directory)) - before:
+                p = os.path.join(directory, name)
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(p)
+        raise
+
+
 def read_text(path: str, what: str) -> str:
     """The UTF-8 text of a file (``-``: of stdin), or a CliError saying why it cannot be had."""
     try:

@@ -27,6 +27,7 @@ from ..ingest import CsvError, Dialect, parse_char
 from ..ingest import read_header as _read_header
 from ..values import Temporal, temporal_text
 from ..values import kind as value_kind
+from .common import new_files_on_failure
 
 __all__ = ["CsvError", "Dialect", "FileGroup", "parse_group", "read_header", "import_csv",
            "export_csv", "read_import_args"]
@@ -194,6 +195,11 @@ def export_csv(db, directory: str, *, delimiter: str = ",", layout: str = "per_l
     if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
         raise CsvError(f"{directory!r} exists and is not an empty directory; export into a new one")
     delimiter = parse_char(delimiter, "--delimiter")
+    with new_files_on_failure(directory):
+        return _write_csv(db, directory, delimiter, layout)
+
+
+def _write_csv(db, directory: str, delimiter: str, layout: str) -> Dict[str, Any]:
     with db.snapshot() as s:
         groups: Dict[Tuple[str, frozenset], Dict[str, Any]] = {}
         bad_delims = set()

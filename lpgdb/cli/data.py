@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from typing import Callable, Dict, List, Optional
@@ -153,14 +152,8 @@ def _import_into(a, groups, egroups, dialect, total) -> Dict[str, int]:
 
 def cmd_export(a: argparse.Namespace) -> int:
     writer = EXPORT_FORMATS[a.format]
-    existed = os.path.lexists(a.dir)
     with open_db(a.db, readonly=True) as db:
-        try:
-            stats = writer(db, a.dir, a)
-        except BaseException:
-            if not existed and os.path.isdir(a.dir):
-                shutil.rmtree(a.dir, ignore_errors=True)
-            raise
+        stats = writer(db, a.dir, a)        # a failed export removes what it wrote
     print(f"exported {stats['nodes']:,} nodes and {stats['edges']:,} edges to {a.dir} ({a.format})"
           + (f"; import them with: lpgdb import NEWDB {a.dir}" if a.format in ("csv", "neo4j") else ""))
     return 0

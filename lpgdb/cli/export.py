@@ -32,6 +32,7 @@ import re
 from collections import defaultdict
 
 from .. import DataError, InterfaceError
+from .common import new_files_on_failure
 from ..values import Temporal
 
 __all__ = ["export_parquet", "export_neo4j", "FORMATS"]
@@ -49,7 +50,8 @@ def _pyarrow():
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise InterfaceError("the parquet export needs pyarrow: pip install 'lpgdb[arrow]'") from None
+        raise InterfaceError('the parquet export needs pyarrow: pip install "lpgdb[arrow]" '
+                             '(or pip install pyarrow)') from None
     return pyarrow
 
 
@@ -88,6 +90,11 @@ def export_parquet(db, directory: str) -> dict:
     one label's (one type's) rows in memory at a time plus the grouping ids."""
     pa = _pyarrow()
     import pyarrow.parquet as pq
+    with new_files_on_failure(directory):
+        return _write_parquet(db, directory, pa, pq)
+
+
+def _write_parquet(db, directory: str, pa, pq) -> dict:
     os.makedirs(os.path.join(directory, "nodes"), exist_ok=True)
     os.makedirs(os.path.join(directory, "edges"), exist_ok=True)
     files, index = 0, []
@@ -159,7 +166,8 @@ def constraint_script(db) -> str:
 def export_neo4j(db, directory: str) -> dict:
     """openCypher CSV (``nodes.csv``, ``edges.csv``, ``import.args``) plus ``constraints.cypher``."""
     from .csvio import export_csv
-    stats = export_csv(db, directory, layout="single")
-    with open(os.path.join(directory, "constraints.cypher"), "w", encoding="utf-8") as f:
-        f.write(constraint_script(db))
+    with new_files_on_failure(directory):
+        stats = export_csv(db, directory, layout="single")
+        with open(os.path.join(directory, "constraints.cypher"), "w", encoding="utf-8") as f:
+            f.write(constraint_script(db))
     return stats

@@ -16,7 +16,7 @@ from array import array
 from typing import Any, Iterator, List, Optional, Tuple
 
 from .. import core
-from ..errors import DataError
+from ..errors import DataError, InterfaceError
 from ..storage import records
 from ..values import check_properties
 from .columns import Column, EdgeBatch, NodeBatch
@@ -30,8 +30,8 @@ def _pa():
         import pyarrow
         import pyarrow.compute  # noqa: F401
     except ImportError:
-        raise DataError("loading tables, DataFrames or Parquet files needs pyarrow: pip install 'lpgdb[arrow]'") \
-            from None
+        raise InterfaceError('loading tables, DataFrames or Parquet files needs pyarrow: '
+                             'pip install "lpgdb[arrow]" (or pip install pyarrow)') from None
     return pyarrow
 
 

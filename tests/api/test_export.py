@@ -146,3 +146,45 @@ def test_cli_restore_from_an_archive_by_lsn(tmp_path, capsys):
     with lpgdb.connect(str(tmp_path / "r"), readonly=True) as r, r.snapshot() as s:
         assert [n["i"] for n in s.nodes("N")] == [1]
     assert main(["restore", arch, str(tmp_path / "r2"), "--until", "not-a-time"]) == 2
+
+
+def test_a_missing_pyarrow_says_what_to_install_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    # without pyarrow, the parquet export (library and command) and bulk_load of a Parquet file
+    # raise InterfaceError (as Result.arrow() does) naming the extra: pip install "lpgdb[arrow]"
+    import sys
+    from lpgdb.cli.export import export_parquet
+    path = str(tmp_path / "db")
+    with lpgdb.connect(path) as db:
+        db.execute("CREATE (:N {x: 1})")
+    for mod in ("pyarrow", "pyarrow.parquet", "pyarrow.compute"):
+        monkeypatch.setitem(sys.modules, mod, None)        # import pyarrow -> ImportError
+    with lpgdb.connect(path) as db:
+        with pytest.raises(lpgdb.InterfaceError, match=r'pip install "lpgdb\[arrow\]"'):
+            export_parquet(db, str(tmp_path / "out"))
+        with pytest.raises(lpgdb.InterfaceError, match=r'pip install "lpgdb\[arrow\]"'):
+            db.bulk_load(nodes=str(tmp_path / "n.parquet"))
+        assert db.snapshot().node_count() == 1
+    assert not os.path.exists(tmp_path / "out")
+    assert main(["export", path, str(tmp_path / "out"), "--format", "parquet"]) == 1
+    assert 'pip install "lpgdb[arrow]"' in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_failed_export_removes_the_directory_it_made(tmp_path):
+    # export_parquet/export_neo4j/export_csv called as a library: a failure part way leaves no
+    # half-written directory it created (the command already removed it)
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'lpgdb[arrow]')")
+    from lpgdb.cli.export import export_parquet
+    with lpgdb.connect(str(tmp_path / "db")) as db:
+        with db.transaction() as tx:
+            tx.create_node("A", {"x": 1})
+            tx.create_node("N", {"x": 1})
+            tx.create_node("N", {"x": "one"})
+        with pytest.raises(lpgdb.DataError, match="'x'"):
+            export_parquet(db, str(tmp_path / "out"))
+        assert not os.path.exists(tmp_path / "out")
+        os.mkdir(tmp_path / "mine")
+        (tmp_path / "mine" / "keep.txt").write_text("x")
+        with pytest.raises(lpgdb.DataError, match="'x'"):
+            export_parquet(db, str(tmp_path / "mine"))
+        assert os.listdir(tmp_path / "mine") == ["keep.txt"]
