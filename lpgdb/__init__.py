@@ -12,11 +12,11 @@ from .errors import (CorruptionError, DatabaseError, DataError, Error, Integrity
                      InternalError, NotFoundError, NotSupportedError, OperationalError, ProgrammingError,
                      QuerySyntaxError, SchemaSyntaxError, SchemaViolationError, SemanticError, Violation)
 from .values import Edge, Node, Path, Relationship
-from .database import Database, bulk_import, connect, restore, upgrade
+from .database import Database, PreparedQuery, bulk_import, connect, restore, upgrade
 from .transaction import Snapshot, Transaction
 from .result import Notification, Result, Row
 from .cursor import Cursor
-from .schema import parse_schema
+from .schema import GraphType, parse_schema
 from .ingest import CsvFiles
 
 __version__ = "0.1.0"   # the one place the version is written (pyproject.toml reads it)
@@ -26,5 +26,5 @@ __all__ = [
     "SchemaSyntaxError", "SemanticError", "IntegrityError", "SchemaViolationError", "DataError",
     "OperationalError", "CorruptionError", "NotSupportedError", "InternalError", "NotFoundError",
     "Violation", "Node", "Edge", "Relationship", "Path", "connect", "bulk_import", "restore", "upgrade", "Database", "Transaction", "Snapshot", "Result", "Row", "Notification", "Cursor",
-    "parse_schema", "CsvFiles",
+    "PreparedQuery", "GraphType", "parse_schema", "CsvFiles",
 ]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import datetime
 
     from .cursor import Cursor
+    from .query import Plan
     from .result import Result
     from .schema.graphtype import GraphType
     from .storage.archive import ArchiveStatus
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-__all__ = ["connect", "restore", "Database", "IndexInfo"]
+__all__ = ["connect", "restore", "Database", "IndexInfo", "PreparedQuery"]
 
 
 def _schema_keys(ddl: str, name: Optional[str]):
@@ -83,7 +84,7 @@ def connect(path: Optional[PathLike], *, readonly: bool = False, create: bool = 
     return Database(path, readonly=readonly, create=create, sync=sync, timeout=timeout, **options)
 
 
-def restore(source: PathLike, dest: PathLike, *, until: "Optional[Union[datetime.datetime, int]]" = None,
+def restore(source: PathLike, dest: PathLike, until: "Optional[Union[datetime.datetime, int]]" = None,
             lsn: Optional[int] = None) -> None:
     """Create the database ``dest`` from a backup or from an archive.
 
@@ -245,7 +246,7 @@ class Database:
         self.readonly = readonly
         self._closed = True
         self._tx_lock = threading.Lock()
-        self._statements: dict = {}          # query text -> PreparedStatement (db.execute)
+        self._statements: dict = {}          # query text -> PreparedQuery (db.execute)
         self._tx_owner: Optional[int] = None
         self._active_tx: Optional[Transaction] = None
         self._replica = None
@@ -385,10 +386,10 @@ class Database:
         until = _query.deadline(options.get("timeout", self.query_defaults.get("timeout")), start)
         pq, hidden = _query.prepare_shaped(query, deadline=until)
         if hidden is None:
-            return self._keep(query, PreparedStatement(self, pq))._execute(params, options, until)
+            return self._keep(query, PreparedQuery(self, pq))._execute(params, options, until)
         # Its literals are hidden parameters (lpgdb/query/literals.py): the statement of its
         # shape, shared by every text of that shape (and its fast runner with it).
-        stmt = self._statements.get(pq.source) or self._keep(pq.source, PreparedStatement(self, pq))
+        stmt = self._statements.get(pq.source) or self._keep(pq.source, PreparedQuery(self, pq))
         if params is None:
             both = hidden
         else:
@@ -404,7 +405,7 @@ class Database:
             pass
         # The failed statement wrote nothing (its transaction rolled back): run the text as
         # written, so that what the user reads (positions, values in messages) is their text.
-        return PreparedStatement(self, _query.prepare(query, deadline=until))._execute(params, options, until)
+        return PreparedQuery(self, _query.prepare(query, deadline=until))._execute(params, options, until)
 
     def cursor(self) -> "Cursor":
         """A PEP 249-style cursor: ``execute`` / ``executemany`` / ``fetch*`` (lpgdb/cursor.py)."""
@@ -412,7 +413,7 @@ class Database:
         from .cursor import Cursor
         return Cursor(self)
 
-    def prepare(self, query: str) -> "PreparedStatement":
+    def prepare(self, query: str) -> "PreparedQuery":
         """Parse and check ``query`` once; ``.execute(params)`` runs it like ``db.execute``.
 
         The statement keeps its plan (replanned when the schema, the indexes or the graph's size
@@ -421,12 +422,12 @@ class Database:
         self._check_open()
         return self._prepare(query, None)
 
-    def _prepare(self, query: str, until: Optional[float]) -> "PreparedStatement":
+    def _prepare(self, query: str, until: Optional[float]) -> "PreparedQuery":
         """``prepare``, the parse bounded by the monotonic deadline ``until``."""
         from . import query as _query
-        return self._keep(query, PreparedStatement(self, _query.prepare(query, deadline=until)))
+        return self._keep(query, PreparedQuery(self, _query.prepare(query, deadline=until)))
 
-    def _keep(self, text, stmt: "PreparedStatement") -> "PreparedStatement":
+    def _keep(self, text, stmt: "PreparedQuery") -> "PreparedQuery":
         """Keep ``stmt`` as the statement of ``text`` for ``db.execute`` (when a str: see execute)."""
         if type(text) is str:
             cache = self._statements
@@ -702,25 +703,27 @@ def index_name(label: str, props) -> str:
 _STATEMENTS = 512          # texts whose statements db.execute keeps
 
 
-class PreparedStatement:
+class PreparedQuery:
     """A query parsed, checked and planned once (``db.prepare(text)``); ``.execute(params)``
-    runs it like ``db.execute(text, params)``.
+    runs it like ``db.execute(text, params)``.  (``lpgdb.PreparedQuery``; the name
+    ``PreparedStatement`` is kept as an alias.)
 
     A read-only statement runs on a view pinned for the call, with no Snapshot object or
     transaction around it; a writing one in its own transaction.  Once a read-only plan is
-    cached, a call with no options first tries the plan's fast runner (``PreparedQuery.fast``:
+    cached, a call with no options first tries the plan's fast runner (``query.PreparedQuery.fast``:
     no view object, reader or Context), which hands back to this general path whenever it
     cannot answer the same way."""
 
     __slots__ = ("_db", "_pq", "source", "_read", "_fast", "_fast_for")
 
-    def __init__(self, db, pq):
+    def __init__(self, db: "Database", pq: Any) -> None:
         self._db, self._pq, self.source = db, pq, pq.source
         self._read = pq.readonly and pq.schema_command is None and not pq.batched
-        self._fast = None          # PreparedQuery.fast(...) for the plan _fast_for
+        self._fast = None          # query.PreparedQuery.fast(...) for the plan _fast_for
         self._fast_for = None      # the plan (free, or the _plans entry of this database's catalog) it was made for
 
     def execute(self, params: Optional[Mapping[str, Any]] = None, **options: Any) -> "Result":
+        """Run the query with ``params`` (and the options ``db.execute`` takes): a ``Result``."""
         return self._call(params, options, None)
 
     def _call(self, params, options: dict, until: Optional[float]) -> "Result":
@@ -774,15 +777,19 @@ class PreparedStatement:
 
     @property
     def readonly(self) -> bool:
+        """True when the query does not write."""
         return self._pq.readonly
 
-    def explain(self):
+    def explain(self) -> "Plan":
         """The plan (``lpgdb.query.Plan``) this statement would run now."""
         with self._db.snapshot() as s:
             return self._pq.explain(s)
 
     def __repr__(self) -> str:
-        return f"<lpgdb.PreparedStatement {self.source!r}>"
+        return f"<lpgdb.PreparedQuery {self.source!r}>"
+
+
+PreparedStatement = PreparedQuery     # its first name
 
 
 

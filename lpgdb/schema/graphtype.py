@@ -17,7 +17,7 @@ constraints.py (compiled constraints, index specs); validate.py checks data agai
 """
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from . import ast
 from .constraints import CompiledConstraint, IndexSpec
@@ -64,6 +64,7 @@ class GraphType:
 
     @property
     def mode(self) -> str:
+        """``"STRICT"`` or ``"LOOSE"``."""
         return "STRICT" if self.strict else "LOOSE"
 
     def index_specs(self) -> List[IndexSpec]:
@@ -75,16 +76,18 @@ class GraphType:
         return list(self._cands(self._node_cands, self._by_exact, self._open_shapes, labels)[0])
 
     def edge_candidates(self, labels: FrozenSet[str]) -> List[Tuple[EdgeType, Shape]]:
+        """The member edge types (with the matching shape) an edge with ``labels`` may conform to."""
         return list(self._cands(self._edge_cands, self._edge_by_exact, self._edge_open, labels)[0])
 
-    def concrete_node_candidates(self, labels) -> Tuple[Tuple[NodeType, Shape], ...]:
+    def concrete_node_candidates(self, labels: FrozenSet[str]) -> Tuple[Tuple[NodeType, Shape], ...]:
         """``node_candidates`` of the non-abstract types (memoised; do not mutate)."""
         try:
             return self._node_cands[labels][1]
         except (KeyError, TypeError):
             return self._cands(self._node_cands, self._by_exact, self._open_shapes, labels)[1]
 
-    def concrete_edge_candidates(self, labels) -> Tuple[Tuple[EdgeType, Shape], ...]:
+    def concrete_edge_candidates(self, labels: FrozenSet[str]) -> Tuple[Tuple[EdgeType, Shape], ...]:
+        """``edge_candidates`` of the non-abstract types (memoised; do not mutate)."""
         try:
             return self._edge_cands[labels][1]
         except (KeyError, TypeError):
@@ -100,7 +103,7 @@ class GraphType:
             r = cache.put(labels, (tuple(out), tuple((t, s) for t, s in out if not t.abstract)))
         return r
 
-    def strict_implies(self, shapes: Tuple[Shape, ...], labels) -> bool:
+    def strict_implies(self, shapes: Tuple[Shape, ...], labels: FrozenSet[str]) -> bool:
         """Under STRICT, a node with ``labels`` that conforms to some concrete member node type
         necessarily matches one of ``shapes`` (an endpoint spec): every concrete candidate shape's
         records lie within a shape of ``shapes`` that accepts ``labels``. A sufficient test (False
@@ -165,7 +168,7 @@ class GraphType:
                     return False
         return True
 
-    def could_conform(self, shapes: Tuple[Shape, ...], labels) -> bool:
+    def could_conform(self, shapes: Tuple[Shape, ...], labels: FrozenSet[str]) -> bool:
         """A node with ``labels`` that broke its own type would match one of ``shapes`` (an
         endpoint spec) once it conforms: some concrete candidate shape for ``labels`` has all
         its records within a shape of ``shapes`` that accepts ``labels``. Tells a cascade (the
@@ -175,7 +178,7 @@ class GraphType:
         return bool(ends) and any(s.record_within(e) for _t, s in self.concrete_node_candidates(labels)
                                   for e in ends)
 
-    def node_types_of(self, labels, props) -> List[NodeType]:
+    def node_types_of(self, labels: FrozenSet[str], props: Mapping[str, Any]) -> List[NodeType]:
         """The member node types a node conforms to (its typing)."""
         out = []
         for t, s in self.node_candidates(labels):
