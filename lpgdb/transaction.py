@@ -125,6 +125,23 @@ def _check_label(label) -> Optional[str]:
     return label
 
 
+def _apply_changes(props: dict, set: Optional[Mapping[str, Any]], remove: Iterable[str]) -> None:
+    """``update_node``/``update_edge``'s property changes, applied to ``props`` (checked first:
+    a key both set to a value and removed is refused, whichever order was meant)."""
+    changes = check_properties(set, allow_none=True)
+    rem = label_set(remove, "property name")
+    for k in rem:
+        if changes.get(k) is not None:
+            raise InterfaceError(f"property {k!r} is both set and removed; give it in one of set and remove")
+    for k in rem:
+        props.pop(k, None)
+    for k, v in changes.items():
+        if v is None:
+            props.pop(k, None)
+        else:
+            props[k] = v
+
+
 class _Reader:
     """The read API of API.md over primitives the subclasses provide."""
 
@@ -1136,16 +1153,13 @@ class Transaction(_Reader):
         if raw is None:
             raise NotFoundError(f"no node with id {nid}")
         labels, props = raw[0], dict(raw[1])
-        changes = check_properties(set, allow_none=True)
-        rem = label_set(remove, "property name")
-        for k in rem:
-            props.pop(k, None)
-        for k, v in changes.items():
-            if v is None:
-                props.pop(k, None)
-            else:
-                props[k] = v
-        labels = (labels | label_set(add_labels)) - label_set(remove_labels)
+        _apply_changes(props, set, remove)
+        add, drop = label_set(add_labels), label_set(remove_labels)
+        both = add & drop
+        if both:
+            raise InterfaceError(f"label {min(both)!r} is both added and removed; give it in one of "
+                                 f"add_labels and remove_labels")
+        labels = (labels | add) - drop
         self._remember(self._nodes, nid)
         self._nodes[nid] = (labels, props)
         self._touch()
@@ -1158,14 +1172,7 @@ class Transaction(_Reader):
         if raw is None:
             raise NotFoundError(f"no edge with id {eid}")
         labels, src, dst, props = raw[0], raw[1], raw[2], dict(raw[3])
-        changes = check_properties(set, allow_none=True)
-        for k in label_set(remove, "property name"):
-            props.pop(k, None)
-        for k, v in changes.items():
-            if v is None:
-                props.pop(k, None)
-            else:
-                props[k] = v
+        _apply_changes(props, set, remove)
         self._remember(self._edges, eid)
         self._edges[eid] = (labels, src, dst, props)
 

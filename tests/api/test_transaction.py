@@ -158,6 +158,22 @@ def test_iterators_of_a_finished_reader_refuse_at_call_time(db, how, name):
         next(live)
 
 
+def test_update_refuses_a_property_or_label_both_set_and_removed(db):
+    # update_node(set={"x": 5}, remove=["x"]) kept x=5 while add_labels/remove_labels of one label
+    # removed it: a contradiction either way, so it is refused and the element is unchanged
+    a, _b, e = _fraud(db)
+    with db.transaction() as tx:
+        for call in (lambda: tx.update_node(a, set={"name": "X"}, remove=["name"]),
+                     lambda: tx.update_node(a, add_labels=["VIP"], remove_labels=("VIP",)),
+                     lambda: tx.update_edge(e, set={"since": dt.date(2020, 1, 1)}, remove={"since"})):
+            with pytest.raises(lpgdb.InterfaceError, match="both"):
+                call()
+        tx.update_node(a, set={"name": None}, remove=["name"])      # both remove it: no contradiction
+        assert "name" not in tx.node(a)
+    with db.snapshot() as s:
+        assert "VIP" not in s.node(a).labels and s.edge(e)["since"] == dt.date(2021, 3, 5)
+
+
 def test_one_write_transaction_per_thread(db):
     tx = db.transaction()
     with pytest.raises(lpgdb.InterfaceError):

@@ -73,6 +73,13 @@ class EngineVsModel(RuleBasedStateMachine):
     @rule(data=st.data(), set_=PROPS, remove=st.lists(KEYS, max_size=2), add=LABELS, rem=LABELS)
     def update_node(self, data, set_, remove, add, rem):
         nid = data.draw(st.sampled_from(sorted(self.model["nodes"])))
+        if add & rem or any(set_.get(k) is not None for k in remove):
+            try:    # set and removed, or added and removed: refused, nothing changes
+                self._tx().update_node(nid, set=set_, remove=remove, add_labels=add, remove_labels=rem)
+            except lpgdb.InterfaceError as e:
+                assert "both" in str(e)
+                return
+            raise AssertionError("a contradictory update_node was accepted")
         self._tx().update_node(nid, set=set_, remove=remove, add_labels=add, remove_labels=rem)
         labels, props = self.model["nodes"][nid]
         props = dict(props)

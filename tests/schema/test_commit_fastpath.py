@@ -79,7 +79,9 @@ def _op(draw, tx, nodes, edges):
     elif kind == "update":
         tx.update_node(draw(st.sampled_from(nodes)), set={draw(st.sampled_from(["id", "name", "x"])): draw(VALUES)})
     elif kind == "labels":
-        tx.update_node(draw(st.sampled_from(nodes)), add_labels=draw(LABELS), remove_labels=draw(LABELS))
+        add = draw(LABELS)      # a label both added and removed is refused (InterfaceError)
+        tx.update_node(draw(st.sampled_from(nodes)), add_labels=add,
+                       remove_labels=[x for x in draw(LABELS) if x not in add])
     elif kind == "del_edge" and edges:
         e = edges.pop(draw(st.integers(0, len(edges) - 1)))
         try:
