@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from .common import CliError, add_timeout, open_db
+from .common import CliError, add_timeout, counted, open_db
 
 
 def cmd_backup(a: argparse.Namespace) -> int:
@@ -52,8 +52,8 @@ def cmd_verify(a: argparse.Namespace) -> int:
         with db.snapshot() as s:
             n, e = s.node_count(), s.edge_count()
         vs = db.check()
-    print(f"ok: every checksum and structure invariant holds; {n:,} nodes, {e:,} edges; "
-          f"{len(vs)} schema violations")
+    print(f"ok: every checksum and structure invariant holds; {counted(n, 'node')}, {counted(e, 'edge')}; "
+          f"{counted(len(vs), 'schema violation')}")
     return 1 if vs else 0
 
 
@@ -69,8 +69,9 @@ def cmd_upgrade(a: argparse.Namespace) -> int:
     if res["backup"] is None:
         print(f"{a.db} is already in the current storage format; nothing to do")
     else:
-        print(f"upgraded {a.db} from storage format {res['format']}: {res['nodes']:,} nodes, "
-              f"{res['edges']:,} edges, {res['commits']} logged commits after its last checkpoint. "
+        print(f"upgraded {a.db} from storage format {res['format']}: {counted(res['nodes'], 'node')}, "
+              f"{counted(res['edges'], 'edge')}, {counted(res['commits'], 'logged commit')} after its last "
+              f"checkpoint. "
               f"The old files are kept in {res['backup']} (delete it once satisfied).")
     return 0
 

@@ -67,6 +67,11 @@ def open_db(path: str, *, readonly: bool = False, create: bool = False, timeout:
         raise
 
 
+def counted(n: int, noun: str) -> str:
+    """``"1 edge"``, ``"2,000 edges"``: a count and its noun, singular for exactly one."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 @contextlib.contextmanager
 def new_directory_on_failure(path: str) -> Iterator[None]:
     """Remove ``path`` if it did not exist before and the block fails (so a failed import or

@@ -17,7 +17,7 @@ from typing import Callable, Dict, List, Optional
 
 import lpgdb
 
-from .common import CliError, add_timeout, new_directory_on_failure, open_db
+from .common import CliError, add_timeout, counted, new_directory_on_failure, open_db
 from . import csvio
 
 # name -> function(db, directory, args) -> dict with "nodes" and "edges" counts
@@ -110,8 +110,8 @@ def cmd_import(a: argparse.Namespace) -> int:
     else:
         stats = _import_into(a, groups, egroups, dialect, total)
     secs = time.perf_counter() - t0
-    print(f"imported {stats['nodes']:,} nodes and {stats['edges']:,} edges from {len(files)} "
-          f"file{'s' if len(files) != 1 else ''} in {secs:.1f}s (all or nothing)")
+    print(f"imported {counted(stats['nodes'], 'node')} and {counted(stats['edges'], 'edge')} from "
+          f"{counted(len(files), 'file')} in {secs:.1f}s (all or nothing)")
     return 0
 
 
@@ -134,7 +134,7 @@ def _import_into(a, groups, egroups, dialect, total) -> Dict[str, int]:
                 with db.snapshot() as s:
                     have = s.node_count()
                 if have:
-                    raise CliError(f"{a.db!r} already holds {have:,} nodes; importing would add the files' "
+                    raise CliError(f"{a.db!r} already holds {counted(have, 'node')}; importing would add the files' "
                                    f"nodes to them (a second import of the same files doubles them). Pass "
                                    f"--append to add anyway, or import into a new database")
             for label, prop in _indexes(a):
@@ -154,7 +154,8 @@ def cmd_export(a: argparse.Namespace) -> int:
     writer = EXPORT_FORMATS[a.format]
     with open_db(a.db, readonly=True) as db:
         stats = writer(db, a.dir, a)        # a failed export removes what it wrote
-    print(f"exported {stats['nodes']:,} nodes and {stats['edges']:,} edges to {a.dir} ({a.format})"
+    print(f"exported {counted(stats['nodes'], 'node')} and {counted(stats['edges'], 'edge')} to {a.dir} "
+          f"({a.format})"
           + (f"; import them with: lpgdb import NEWDB {a.dir}" if a.format in ("csv", "neo4j") else ""))
     return 0
 

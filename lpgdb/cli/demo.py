@@ -10,6 +10,8 @@ import os
 import shutil
 import tempfile
 
+from .common import counted
+
 FRAUD_SCHEMA = """\
 CREATE GRAPH TYPE fraudGraphType STRICT {
   (personType: Person {name STRING}),
@@ -59,7 +61,7 @@ def run(path: str | None = None, out=print) -> None:
                     tx.create_node("Account", {"iban": "XX00", "balance": "lots"})     # wrong type
                     tx.create_node("Account", {"iban": "XX01", "balance": 1.0})        # nobody owns it
             except lpgdb.SchemaViolationError as e:
-                out(f"refused a bad transaction, nothing written ({len(e.violations)} violations):")
+                out(f"refused a bad transaction, nothing written ({counted(len(e.violations), 'violation')}):")
                 for v in e.violations:
                     out(f"  - [{v.kind}] {v.message}")
 
@@ -81,7 +83,7 @@ def run(path: str | None = None, out=print) -> None:
                     out(f"money cycle (Cypher): {row['a']} -> {row['b']} -> {row['c']} -> {row['a']}")
             except lpgdb.NotSupportedError as e:
                 out(f"(query engine: {e})")
-            out(f"check(): {len(db.check())} violations in the stored data")
+            out(f"check(): {counted(len(db.check()), 'violation')} in the stored data")
     finally:
         if owned:
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)

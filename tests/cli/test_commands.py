@@ -252,3 +252,19 @@ def test_a_query_limit_error_names_the_cli_flag(tmp_path, capsys):
     assert main(["shell", db, "-c", "UNWIND range(1, 10000000) AS i RETURN collect(i);", "--query-memory", "1"]) == 1
     err = capsys.readouterr().err
     assert "memory limit" in err and "--query-memory MIB" in err
+
+
+def test_counts_in_messages_agree_with_their_number(tmp_path, capsys):
+    # "1 edges", "1 schema violations": a count of one takes the singular noun
+    db, out = str(tmp_path / "db"), str(tmp_path / "out")
+    with lpgdb.connect(db) as d, d.transaction() as tx:
+        tx.create_edge(tx.create_node("A"), "R", tx.create_node("B"))
+    assert main(["export", db, out]) == 0
+    assert "exported 2 nodes and 1 edge to" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "again"), out]) == 0
+    assert "imported 2 nodes and 1 edge from" in capsys.readouterr().out
+    with lpgdb.connect(db) as d:
+        d.execute("MATCH (n:B) DETACH DELETE n")
+    capsys.readouterr()
+    assert main(["verify", db]) == 0
+    assert "; 1 node, 0 edges; 0 schema violations" in capsys.readouterr().out
