@@ -10,11 +10,13 @@
  * class is what a PG-Schema value type can tell about it: its msgpack kind (int, bool, float,
  * str, bin, nil, array, map, ext with its ext code) and, for an integer, the interval between the
  * caller's cut points that holds it (every integer value type's range starts at a cut and ends
- * just before one), so two rows with one signature are accepted by exactly the same shapes.
+ * just before one), for a float whether it is a finite double beyond FLT_MAX (FLOAT32's range),
+ * so two rows with one signature are accepted by exactly the same shapes.
  * The same object numbers triples (a, map[b], map[c]): an edge's group with its endpoints'.
  * Signatures are compared in full (no hash is trusted).
  * Complexity: O(bytes of the maps) per call, O(distinct signatures) memory.
  */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,7 +276,9 @@ static int put_class(lpg_groups *g, const mval *v)
         break;
     }
     case V_BOOL: c[0] = 'b'; break;
-    case V_FLOAT: c[0] = 'f'; break;
+    case V_FLOAT:                           /* a finite double beyond float32's range (FLOAT32) */
+        c[0] = ((v->d > FLT_MAX && v->d <= DBL_MAX) || (v->d < -FLT_MAX && v->d >= -DBL_MAX)) ? 'F' : 'f';
+        break;
     case V_STR: c[0] = 's'; break;
     case V_BYTES: c[0] = 'y'; break;
     default: {                              /* V_MSGPACK: the whole encoding, v->n >= 1 */

@@ -27,6 +27,9 @@ __all__ = ["ValueType", "VALUE_TYPES", "PropertyRule", "Shape", "NodeType", "Edg
 MAX_SHAPES = 4096
 """Most alternatives (shapes) one label-property spec may expand to."""
 
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest finite float32 (FLT_MAX): FLOAT32's range; native/scan.c classes floats by it."""
+
 
 # ---- value types ------------------------------------------------------------------------------
 
@@ -42,12 +45,14 @@ _FAST_CLASS = {"str": str, "bool": bool, "int": int, "float": float, "date": _dt
 
 @dataclass(frozen=True)
 class ValueType:
-    """A property value type: a kind and, for integers, an inclusive range. What a value is
-    (its kind) is lpgdb.values.kind's answer; TIME and DATETIME accept local and zoned values."""
+    """A property value type: a kind and, for integers and FLOAT32, an inclusive range (a
+    float range bounds the finite values: FLOAT32 takes +-inf and NaN, as float32 holds them).
+    What a value is (its kind) is lpgdb.values.kind's answer; TIME and DATETIME accept local
+    and zoned values."""
     name: str
     kind: str                   # str bool int float date datetime time duration bytes any
-    lo: Optional[int] = None
-    hi: Optional[int] = None
+    lo: Optional[float] = None
+    hi: Optional[float] = None
 
     def __post_init__(self):
         object.__setattr__(self, "accepts", _accepts(self))
@@ -60,15 +65,17 @@ class ValueType:
             return self
         if self.kind != other.kind:
             return None
-        if self.kind != "int":
+        if other.lo is None:
             return self
+        if self.lo is None:
+            return other
         lo, hi = max(self.lo, other.lo), min(self.hi, other.hi)
         if lo > hi:
             return None
         for t in (self, other):
             if (t.lo, t.hi) == (lo, hi):
                 return t
-        return ValueType(f"{self.name}&{other.name}", "int", lo, hi)
+        return ValueType(f"{self.name}&{other.name}", self.kind, lo, hi)
 
     def describe(self) -> str:
         return self.name
@@ -82,6 +89,9 @@ def _accepts(t: ValueType):
     if t.kind == "int":
         lo, hi = t.lo, t.hi
         return lambda v: (type(v) is int or value_kind(v) == "int") and lo <= v <= hi
+    if t.kind == "float" and t.lo is not None:     # symmetric (FLOAT32): finite values beyond refused
+        hi, inf = t.hi, float("inf")
+        return lambda v: (type(v) is float or value_kind(v) == "float") and not hi < abs(v) < inf
     return lambda v: type(v) is cls or value_kind(v) in kinds
 
 
@@ -103,7 +113,8 @@ for _names, _vt in [
     (("UINT16",), _int_type("UINT16", 16, False)),
     (("UINT32",), _int_type("UINT32", 32, False)),
     (("UINT64", "UINT"), _int_type("UINT64", 64, False)),
-    (("FLOAT", "FLOAT32", "FLOAT64", "DOUBLE", "REAL"), ValueType("DOUBLE", "float")),
+    (("FLOAT", "FLOAT64", "DOUBLE", "REAL"), ValueType("DOUBLE", "float")),
+    (("FLOAT32",), ValueType("FLOAT32", "float", -FLOAT32_MAX, FLOAT32_MAX)),
     (("DATE",), ValueType("DATE", "date")),
     (("DATETIME", "TIMESTAMP"), ValueType("DATETIME", "datetime")),
     (("TIME",), ValueType("TIME", "time")),
@@ -147,7 +158,7 @@ class Shape:
             if cls is None or not r.required:
                 fast = None
                 break
-            fast.append((r.key, cls, r.type.lo, r.type.hi) if cls is int else (r.key, cls, None, None))
+            fast.append((r.key, cls, r.type.lo, r.type.hi))   # a float's NaN and inf: the full check
         object.__setattr__(self, "_fast", None if fast is None else tuple(fast))
 
     def rule(self, key: str) -> Optional[PropertyRule]:
@@ -227,7 +238,7 @@ def _type_within(a: ValueType, b: ValueType) -> bool:
         return True
     if a.kind != b.kind:
         return False
-    return a.kind != "int" or (b.lo <= a.lo and a.hi <= b.hi)
+    return b.lo is None or (a.lo is not None and b.lo <= a.lo and a.hi <= b.hi)
 
 
 class _LabelCache(dict):

@@ -247,3 +247,41 @@ def test_a_where_comparing_elements_themselves():
         with pytest.raises(SchemaViolationError):            # deleting one leaves one alone again
             with db.transaction() as tx:
                 tx.delete_node(alone)
+
+
+def test_float32_is_range_checked_like_the_integer_types():
+    # FLOAT32 was DOUBLE under another name: 1e39, which no float32 holds, passed. It accepts a
+    # float within float32's range (as INT8 takes an int within its range), +-inf and NaN; a
+    # finite float beyond it is a property_type violation on every path: a commit (one node, and
+    # the grouped fast path of many), set_schema over stored rows, and a bulk load
+    big, top = 1e39, 3.4028234663852886e38          # top: the largest finite float32
+    ddl = "CREATE GRAPH TYPE g STRICT { (FT :F {f FLOAT32}), (DT :D {d DOUBLE}) }"
+    gt = parse_schema(ddl)
+    assert parse_schema(str(gt)) == gt and "FLOAT32" in str(gt)
+    with lpgdb.connect(":memory:") as d:
+        d.set_schema(ddl)
+        with d.transaction() as tx:
+            for v in (0.1, -top, top, float("inf"), float("-inf"), float("nan")):
+                tx.create_node("F", {"f": v})
+            tx.create_node("D", {"d": big})
+        for n in (1, 40):
+            with pytest.raises(SchemaViolationError) as e, d.transaction() as tx:
+                for i in range(n):
+                    tx.create_node("F", {"f": float(i)})
+                tx.create_node("F", {"f": -big})
+            assert [v.kind for v in e.value.violations] == ["property_type"]
+        with pytest.raises(SchemaViolationError):
+            d.bulk_load(nodes=[("F", {"f": float(i)}) for i in range(100)] + [("F", {"f": big})])
+        assert d.snapshot().node_count("F") == 6
+        d.drop_schema()
+        d.bulk_load(nodes=[("F", {"f": float(i)}) for i in range(100)] + [("F", {"f": big})])
+        with pytest.raises(SchemaViolationError) as e:
+            d.set_schema(ddl)
+        assert [v.kind for v in e.value.violations] == ["property_type"]
+    both = ("CREATE GRAPH TYPE g STRICT { (AT :A {f FLOAT32}), (BT :B {f DOUBLE}), (CT : AT & BT) }")
+    with lpgdb.connect(":memory:") as d:     # FLOAT32 & DOUBLE is FLOAT32
+        d.set_schema(both)
+        with d.transaction() as tx:
+            tx.create_node(["A", "B"], {"f": top})
+        with pytest.raises(SchemaViolationError), d.transaction() as tx:
+            tx.create_node(["A", "B"], {"f": big})
