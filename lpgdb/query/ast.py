@@ -11,7 +11,7 @@ Invariants:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 
 # ---------------------------------------------------------------- expressions
@@ -338,10 +338,13 @@ class Foreach:
 
 @dataclass
 class CallSubquery:
-    """``CALL { query }`` [``IN TRANSACTIONS [OF n ROWS]``]."""
+    """``CALL [(vars)] { query }`` [``IN TRANSACTIONS [OF n ROWS]``].  ``imports``: the outer
+    variables the subquery sees: None for all of them (``CALL { }``, ``CALL (*) { }``), else
+    the names in ``CALL (a, b) { }`` (``CALL () { }``: none)."""
     query: "Query"
     in_transactions: bool = False
     batch: Optional[Expr] = None
+    imports: Optional[Tuple[str, ...]] = None
 
 
 @dataclass

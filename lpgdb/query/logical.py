@@ -254,17 +254,21 @@ class Optional_(Op):
 @dataclass(eq=False)
 class Apply(Op):
     """For each row of ``source``, the rows of ``inner`` run with that row as its argument
-    (CALL { } subqueries).  ``batch``: IN TRANSACTIONS OF n ROWS."""
+    (CALL { } subqueries).  ``batch``: IN TRANSACTIONS OF n ROWS.  ``imports``: the outer
+    variables the inner sees (``CALL (a) { }``), or None for the whole row."""
     inner: Op = None
     returns: bool = True
     batch: Optional[Any] = None
+    imports: Optional[List[str]] = None
     name = "Apply"
 
     def children(self):
         return [self.source, self.inner]
 
     def details(self):
-        return "" if self.batch is None else f"IN TRANSACTIONS OF {_expr(self.batch)} ROWS"
+        scope = "" if self.imports is None else f"({', '.join(self.imports)})"
+        batch = "" if self.batch is None else f"IN TRANSACTIONS OF {_expr(self.batch)} ROWS"
+        return " ".join(x for x in (scope, batch) if x)
 
 
 @dataclass(eq=False)

@@ -1380,10 +1380,12 @@ def _apply(op, C):
     inner = build(op.inner, C)
     returns = op.returns
     batch_fn = C.expr(op.batch, ()) if op.batch is not None else None
+    imports = op.imports
 
     def one(ctx, row):
         got = []
-        for b in inner(ctx, iter([[row]])):
+        arg = row if imports is None else {k: row[k] for k in imports if k in row}   # CALL (a) { }
+        for b in inner(ctx, iter([[arg]])):
             for r in b:
                 if returns:
                     m = row.copy()

@@ -196,12 +196,23 @@ class _ToAst(Transformer_NonRecursive):
         return A.Foreach(ch[0].name, ch[1], list(ch[2:]))
 
     def call_subquery(self, meta, ch):
+        imports = None
+        if isinstance(ch[0], tuple) and ch[0][0] == "scope":
+            imports, ch = ch[0][1], ch[1:]
         q = ch[0]
         if q.mode is not None:
             raise _SyntaxProblem(f"{q.mode} may only start a query, not a CALL {{ }} subquery", _meta_pos(meta))
         if len(ch) > 1:
-            return A.CallSubquery(q, True, ch[1][1])
-        return A.CallSubquery(q)
+            return A.CallSubquery(q, True, ch[1][1], imports)
+        return A.CallSubquery(q, imports=imports)
+
+    def call_scope(self, meta, ch):
+        if ch and isinstance(ch[0], Token) and ch[0].type == "STAR":
+            return ("scope", None)                  # CALL (*) { }: every outer variable
+        names = tuple(v.name for v in ch)
+        if len(set(names)) != len(names):
+            raise _SyntaxProblem("a CALL ( ) scope names each variable once", _meta_pos(meta))
+        return ("scope", names)
 
     def in_transactions(self, meta, ch):
         return ("tx", ch[0] if ch else None)

@@ -257,10 +257,12 @@ class Planner:
                 inner, ib, _ = self.clause(sub, inner, ib)
             op = L.Foreach(source=op, var=cl.var, expr=cl.expr, inner=inner, est=op.est)
         elif isinstance(cl, A.CallSubquery):
-            inner, cols_in, _ = self._subquery(cl.query, bound)
+            seen = bound if cl.imports is None else [v for v in bound if v in cl.imports]
+            inner, cols_in, _ = self._subquery(cl.query, seen)
             op = L.Apply(source=op, inner=inner, returns=cols_in is not None,
                          batch=(cl.batch if cl.batch is not None else A.Literal(1000))
-                         if cl.in_transactions else None, est=op.est * max(1.0, inner.est))
+                         if cl.in_transactions else None, imports=None if cl.imports is None else seen,
+                         est=op.est * max(1.0, inner.est))
             if cols_in is not None:
                 bound = _extend(bound, cols_in)
         elif isinstance(cl, A.Call):

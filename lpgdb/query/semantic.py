@@ -146,8 +146,15 @@ class _Checker:
                 if cl.batch is not None:
                     self.expr(cl.batch, {}, agg=False)
                 sub_cols = None
+                sub_scope = scope
+                if cl.imports is not None:         # CALL (a, b) { }: only these are visible inside
+                    for v in cl.imports:
+                        if v not in scope:
+                            raise semantic(f"variable '{v}' is not defined; CALL ( ) imports variables "
+                                           f"bound before it", "UndefinedVariable")
+                    sub_scope = {v: scope[v] for v in cl.imports}
                 for part in cl.query.parts:
-                    c = _Checker(self.params).single(part, scope=scope, subquery=True, allow_writes=True)
+                    c = _Checker(self.params).single(part, scope=dict(sub_scope), subquery=True, allow_writes=True)
                     sub_cols = sub_cols if sub_cols is not None else c
                 for c in sub_cols or []:
                     if c in scope:

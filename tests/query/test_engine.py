@@ -259,3 +259,29 @@ def test_schema_aware_planning_prunes_impossible_patterns_and_says_why():
         r = d.execute("MATCH (p:Customer:Person) RETURN p.name")
         assert r.fetchall() == [("Cy",)] and "label test dropped" in str(r.plan)
         assert d.execute("MATCH (p:Person)-[:LIVES_IN]->(c) RETURN c.name").notifications == []
+
+
+def test_call_subquery_with_a_scope_clause_imports_only_what_it_names():
+    # CALL (a) { } (openCypher / Neo4j 5): the subquery sees the variables listed, CALL (*) { }
+    # all of them, CALL () { } none; a name it does not import is a new variable inside (as in
+    # Neo4j), and one used without being imported is an error, never the outer value
+    with lpgdb.connect(":memory:") as d:
+        d.execute("CREATE (:A {x: 1}), (:A {x: 2}), (:B {y: 10})")
+        q = "MATCH (a:A) CALL (a) { RETURN a.x * 2 AS y } RETURN a.x, y ORDER BY a.x"
+        assert d.execute(q).fetchall() == [(1, 2), (2, 4)]
+        q = "MATCH (a:A), (b:B) CALL (*) { RETURN a.x + b.y AS s } RETURN s ORDER BY s"
+        assert d.execute(q).fetchall() == [(11,), (12,)]
+        # `a` is not imported: MATCH (a) inside binds a new a over every node, per outer row
+        q = "MATCH (a:A) CALL () { MATCH (a) RETURN count(a) AS n } RETURN a.x, n ORDER BY a.x"
+        assert d.execute(q).fetchall() == [(1, 3), (2, 3)]
+        q = "MATCH (a:A), (b:B) CALL (b) { MATCH (a:A) WHERE a.x < b.y RETURN count(*) AS n } RETURN a.x, n"
+        assert sorted(d.execute(q).fetchall()) == [(1, 2), (2, 2)]
+        with pytest.raises(lpgdb.SemanticError, match="'a'"):
+            d.execute("MATCH (a:A) CALL () { RETURN a.x AS y } RETURN y")
+        with pytest.raises(lpgdb.SemanticError, match="'z'"):
+            d.execute("MATCH (a:A) CALL (z) { RETURN 1 AS y } RETURN y")
+        d.execute("MATCH (a:A) CALL (a) { SET a.seen = true }")
+        assert d.execute("MATCH (a:A) RETURN count(a.seen)").value() == [2]
+        q = "UNWIND [1, 2, 3] AS i CALL (i) { CREATE (:C {i: i}) } IN TRANSACTIONS OF 2 ROWS"
+        d.execute(q)
+        assert d.execute("MATCH (c:C) RETURN sum(c.i)").value() == [6]
