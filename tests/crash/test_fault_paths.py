@@ -1,6 +1,6 @@
 """Failure paths never lose or brick data: an EIO or ENOSPC at every I/O call site of commit
-(sync "full" and "normal"), checkpoint, close, backup (a writer's and a follower's), archive
-shipping and replica apply.
+(sync "full" and "normal"), bulk attach, checkpoint, close, backup (a writer's and a
+follower's), archive shipping and replica apply.
 
 A world is built once: a writer archiving to a directory (25 acknowledged commits over several
 64 KiB WAL segments, a bulk attach, checkpoints, all shipped) and a replica bootstrapped from its
@@ -130,6 +130,23 @@ def phase_commit_normal(w, run):
     return acked
 
 
+def phase_attach(w, run):
+    """A bulk load committed as files and one ATTACH record (attach.py), then a commit."""
+    db = run.outside(_writer, w)
+    old, attach.ATTACH_MIN_ROWS = attach.ATTACH_MIN_ROWS, 1
+    try:
+        if run.attempt(db.bulk_load, nodes=[(["A"], {"j": j}) for j in range(BULK)]) or \
+                "the bulk load is committed" in str(run.errors[-1:]):
+            run.loaded = list(range(BULK))    # (that error says its record is durable)
+    finally:
+        attach.ATTACH_MIN_ROWS = old
+    acked = set(WORLD)
+    if run.attempt(_commit, db, N0):
+        acked.add(N0)
+    run.outside(_crash, db)
+    return acked
+
+
 def phase_checkpoint(w, run):
     db = run.outside(_writer, w)
     run.outside(_commit, db, N0)
@@ -206,7 +223,7 @@ def phase_replica(w, run):
     return WORLD
 
 
-PHASES = {"commit": phase_commit, "commit-normal": phase_commit_normal,
+PHASES = {"commit": phase_commit, "commit-normal": phase_commit_normal, "attach": phase_attach,
           "checkpoint": phase_checkpoint, "close": phase_close, "close-normal": phase_close_normal,
           "backup": phase_backup, "backup-follower": phase_backup_follower, "ship": phase_ship,
           "replica": phase_replica}
@@ -232,6 +249,7 @@ class Run:
     def __init__(self, sim):
         self.sim = sim
         self.errors = []
+        self.loaded = []          # the "j" of the nodes an acknowledged bulk attach added (label A)
 
     def outside(self, fn, *a, **kw):
         """Set-up steps: not under the simulator."""
@@ -294,6 +312,9 @@ def _check(w, phase, acked, run):
         got = _state(db)
         assert got == acked, f"{why}: commits {sorted(got ^ acked)} differ after reopening " \
                              f"({len(acked)} acknowledged)"
+        with db.snapshot() as s:
+            loaded = sorted(n["j"] for n in s.nodes("A"))
+        assert loaded == run.loaded, f"{why}: {len(loaded)} attached nodes, {len(run.loaded)} acknowledged"
         if ship:
             _wait_shipped(db)          # archiving goes on: not fenced by its own earlier attempt
     finally:
