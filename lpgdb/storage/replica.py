@@ -141,7 +141,6 @@ class Replica:
         eng = self.engine
         if eng.wal is not None:
             eng.wal.close()
-        meta = checkpoint.read_meta(os.path.join(self.path, "META"))
         wal_dir = os.path.join(self.path, "wal")
         eng._poisoned = eng._poisoned or OperationalError(
             f"replica {self.path!r} is switching to an archived base; reopen it")   # no checkpoint
@@ -157,7 +156,6 @@ class Replica:
             io.remove_tree(os.path.join(self.path, "tmp", "rebase"))
         except OperationalError as e:
             log.warning("replica %s: could not remove superseded files (retried later): %s", self.path, e)
-        assert eng.meta.checkpoint_lsn == meta.checkpoint_lsn
 
     # -- following ---------------------------------------------------------------------------------
     def poll(self) -> None:
