@@ -299,17 +299,21 @@ class _Checker:
         """After DISTINCT or aggregation, ORDER BY may only use projected columns/expressions."""
         projected = [it.expr for it in items]
 
-        def ok(x):
+        def ok(x, local=frozenset()):
+            """``local``: the names a comprehension, quantifier or reduce() around ``x`` binds."""
             if any(x == pe for pe in projected):
                 return True
             if is_aggregate(x):
-                return aggregating and all(ok(c) for c in children(x))
+                return aggregating and all(ok(c, local) for c in children(x))
             if isinstance(x, A.Var):
-                return x.name in new
-            if isinstance(x, (A.ListComp, A.Quantifier, A.Reduce)):
-                return True
-            cs = children(x)
-            return all(ok(c) for c in cs)
+                return x.name in new or x.name in local
+            if isinstance(x, (A.ListComp, A.Quantifier)):
+                inner = local | {x.var}
+                return ok(x.source, local) and all(ok(b, inner) for b in (x.where, getattr(x, "projection", None))
+                                                   if b is not None)
+            if isinstance(x, A.Reduce):
+                return ok(x.init, local) and ok(x.source, local) and ok(x.expr, local | {x.acc, x.var})
+            return all(ok(c, local) for c in children(x))
         if not ok(e):
             code = "UndefinedVariable"
             raise semantic("ORDER BY after DISTINCT or aggregation may only use projected expressions", code)

@@ -221,3 +221,26 @@ def test_comprehensions_over_keys_and_aggregates_still_run(db):
     assert one(db, "UNWIND [1, 2, 3] AS y RETURN [x IN collect(y) WHERE x > 1 | x * 2], "
                    "reduce(a = 0, x IN collect(y) | a + x)") == ([4, 6], 6)
     assert one(db, "UNWIND [1, 2] AS y WITH y, 10 AS k RETURN k, [x IN collect(y) | x + k]") == (10, [11, 12])
+
+
+@pytest.mark.parametrize("q", [
+    "UNWIND [[1], [2, 3]] AS l WITH l, size(l) AS s RETURN DISTINCT s ORDER BY [x IN l | x]",
+    "UNWIND [[1], [2, 3]] AS l RETURN count(*) AS c ORDER BY [x IN l | x]",
+    "UNWIND [[1], [2, 3]] AS l RETURN DISTINCT size(l) AS s ORDER BY reduce(a = 0, x IN l | a + x)",
+    "UNWIND [[1], [2, 3]] AS l RETURN DISTINCT size(l) AS s ORDER BY all(x IN l WHERE x > 0)",
+])
+def test_order_by_after_distinct_or_aggregation_reads_no_dropped_name_inside_a_comprehension(db, q):
+    """ORDER BY after DISTINCT or aggregation accepted any comprehension: the second query
+    sorted by l, a name the aggregation had dropped (l of some row)."""
+    with pytest.raises(lpgdb.SemanticError) as e:
+        db.execute(q)
+    assert e.value.code == "UndefinedVariable"
+
+
+def test_order_by_a_comprehension_of_projected_names_still_runs(db):
+    assert db.execute("UNWIND [[1], [2, 3]] AS l RETURN DISTINCT l ORDER BY [x IN l | -x] DESC").fetchall() == \
+        [([1],), ([2, 3],)]
+    assert db.execute("UNWIND [[1], [2, 3]] AS l RETURN l, count(*) AS c "
+                      "ORDER BY reduce(a = 0, x IN l | a + x * c) DESC").fetchall() == [([2, 3], 1), ([1], 1)]
+    assert db.execute("UNWIND [[1], [2, 3]] AS l RETURN collect(l) AS c "
+                      "ORDER BY [x IN collect(l) | size(x)]").fetchall() == [([[1], [2, 3]],)]
