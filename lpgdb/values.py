@@ -707,6 +707,22 @@ class Duration(Temporal):
     def _key(self):
         return (self.months, self.days, self.ns)
 
+    # A Duration equals the ``timedelta`` of the same days and nanoseconds (the key equality of
+    # ``key_value``), with the same hash: what a query returns for a stored timedelta compares
+    # equal to it. Each timedelta has one such Duration (its normalised days, seconds and
+    # microseconds), so equality stays transitive: PT24H is not P1D, nor timedelta(hours=24).
+    def __eq__(self, other):
+        if type(other) is _dt.timedelta:
+            return (self.months == 0 and self.days == other.days
+                    and self.ns == (other.seconds * 1_000_000 + other.microseconds) * 1000)
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self):
+        if self.months == 0 and 0 <= self.ns < _DAY_NS and self.ns % 1000 == 0 \
+                and -999_999_999 <= self.days <= 999_999_999:
+            return hash(_dt.timedelta(self.days, 0, self.ns // 1000))
+        return hash(("Duration", self._key()))
+
     def __str__(self):
         if not (self.months or self.days or self.ns):
             return "PT0S"

@@ -131,3 +131,29 @@ def test_find_nodes_matches_by_key_equality_with_or_without_an_index():
             assert got == ([["L"], ["M"]] if found else []), want
     assert values.equal(1, 1.0) and not values.equal(True, 1) and not values.equal(float("nan"), float("nan"))
     db.close()
+
+
+@given(st.timedeltas(), st.integers(-2, 2), st.integers(-3, 3), st.integers(-2 * 10 ** 14, 2 * 10 ** 14))
+def test_a_duration_equals_the_timedelta_of_the_same_parts(td, months, days, ns):
+    # API.md: DURATION is datetime.timedelta. A query returns a stored timedelta as a Duration
+    # (its days and nanoseconds kept apart), so Duration == timedelta when they have the same
+    # parts, with equal hashes -- the key equality values.comparable already uses
+    d = Duration(0, td.days, (td.seconds * 1_000_000 + td.microseconds) * 1000)
+    assert d == td and td == d and not (d != td) and hash(d) == hash(td)
+    assert {d: 1}[td] == 1 and len({d, td}) == 1
+    other = Duration(months, days, ns)
+    same = months == 0 and (days, ns) == (d.days, d.ns)
+    assert (other == td) is same and (td != other) is not same
+    if other == td:
+        assert hash(other) == hash(td)
+    assert Duration(0, 0, 86_400 * 10 ** 9) != dt.timedelta(days=1)     # PT24H is not P1D
+
+
+def test_a_stored_timedelta_read_by_a_query_equals_it():
+    td = dt.timedelta(days=1, seconds=3, microseconds=7)
+    with lpgdb.connect(":memory:") as db:
+        with db.transaction() as tx:
+            tx.create_node("P", {"d": td})
+        assert db.execute("MATCH (p:P) RETURN p.d").value() == [td]
+        assert db.execute("RETURN duration('P1DT3.000007S') AS d").value() == [td]
+        assert db.execute("MATCH (p:P) WHERE p.d = $d RETURN count(*)", {"d": td}).value() == [1]
