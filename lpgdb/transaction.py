@@ -94,6 +94,25 @@ def _check_direction(direction: str) -> str:
     return direction
 
 
+def _check_ids(node_ids) -> Any:
+    """A sequence of node ids as a list or tuple of the built-in values (``plain``), or an
+    ``array('Q')`` / memoryview as it is (the native reads it without a copy).  InterfaceError
+    for what is not an iterable of ids, or an iterable that fails; the ids themselves are
+    checked where they are read."""
+    ids = plain(node_ids)
+    if type(ids) is list or type(ids) is tuple:
+        return ids
+    if getattr(ids, "typecode", None) == "Q" or type(ids) is memoryview:
+        return ids
+    if isinstance(ids, (str, bytes, bytearray, Mapping)) or not isinstance(ids, Iterable):
+        raise InterfaceError(f"node_ids must be a sequence of node ids, not {type(ids).__name__}")
+    try:
+        return list(ids)
+    except Exception as e:
+        raise InterfaceError(f"reading the node ids from a {type(ids).__name__} failed: "
+                             f"{type(e).__name__}: {e}") from e
+
+
 MAX_HOPS = 1 << 20
 """Largest ``hops`` count_reach accepts (the native kernel's bound)."""
 
@@ -354,7 +373,7 @@ class _Reader:
                ) -> Tuple[List[int], List[int], List[int]]:
         """Batched 1-hop: ``(nbrs, eids, from_index)`` for all edges of ``node_ids``."""
         self._check_open()
-        return self._view.expand(plain(node_ids), _check_direction(direction), _check_label(label))
+        return self._view.expand(_check_ids(node_ids), _check_direction(direction), _check_label(label))
 
     def property_many(self, node_ids: Sequence[int], prop: str) -> List[Any]:
         """Property ``prop`` of each node (None where the node or the property is absent), in one
@@ -362,14 +381,14 @@ class _Reader:
         self._check_open()
         if type(prop) is not str:
             raise InterfaceError(f"property name must be a str, not {type(prop).__name__}")
-        return self._view.property_many(plain(node_ids), prop)
+        return self._view.property_many(_check_ids(node_ids), prop)
 
     def degree_many(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
                     ) -> List[int]:
         """Degrees of many nodes in one native call (0 for ids that are not nodes). O(sum of
         degrees)."""
         self._check_open()
-        return self._view.degree_many(plain(node_ids), _check_direction(direction), _check_label(label))
+        return self._view.degree_many(_check_ids(node_ids), _check_direction(direction), _check_label(label))
 
     def count_reach(self, id: int, hops: int, direction: str = "out", label: Optional[str] = None) -> int:
         """Distinct nodes reachable from ``id`` by walks of exactly ``hops`` edges, excluding ``id``."""
@@ -926,7 +945,7 @@ class Transaction(_Reader):
     def expand(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
                ) -> Tuple[List[int], List[int], List[int]]:
         """Batched 1-hop over the committed graph plus this transaction's writes."""
-        node_ids = plain(node_ids)
+        node_ids = _check_ids(node_ids)
         if not self._edges and not self._nodes:
             return _Reader.expand(self, node_ids, direction, label)
         self._check_open()
@@ -942,7 +961,7 @@ class Transaction(_Reader):
         return nbrs, eids, frm
 
     def property_many(self, node_ids: Sequence[int], prop: str) -> List[Any]:
-        node_ids = plain(node_ids)
+        node_ids = _check_ids(node_ids)
         if not self._nodes:
             return _Reader.property_many(self, node_ids, prop)
         self._check_open()
@@ -954,7 +973,7 @@ class Transaction(_Reader):
 
     def degree_many(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
                     ) -> List[int]:
-        node_ids = plain(node_ids)
+        node_ids = _check_ids(node_ids)
         if not self._edges and not self._nodes:
             return _Reader.degree_many(self, node_ids, direction, label)
         self._check_open()

@@ -737,3 +737,30 @@ def test_a_path_reads_its_sequences_as_built_ins():
         raise ValueError("cannot read")
     with pytest.raises(lpgdb.InterfaceError, match="cannot read"):
         lpgdb.Path(failing(), [])
+
+
+@pytest.mark.parametrize("buffered", [False, True])
+def test_batched_reads_take_any_iterable_of_ids(mem, buffered):
+    # the sweep of every public method, seed 92: Snapshot.degree_many(iter(ids), label=<a label no
+    # edge has>) raised TypeError (len() of an iterator); a Mapping, a str or an int is refused
+    with mem.transaction() as tx:
+        a, b = tx.create_node("A", {"k": 1}), tx.create_node("A", {"k": 2})
+        tx.create_edge(a, "R", b)
+    tx = mem.transaction()
+    if buffered:
+        tx.create_node("B")
+    for reader in (tx, mem.snapshot()):
+        assert reader.degree_many(iter([a, b]), "out", "NOPE") == [0, 0]
+        assert reader.degree_many((i for i in (a, b)), "in") == [0, 1]
+        assert reader.expand(iter([a]))[0] == [b] and reader.property_many(iter([a, b]), "k") == [1, 2]
+        for bad in ({a: 1}, "ab", 5, None):
+            for call in (reader.expand, reader.degree_many, lambda ids: reader.property_many(ids, "k")):
+                with pytest.raises(lpgdb.InterfaceError, match="node_ids"):
+                    call(bad)
+
+        def failing():
+            yield a
+            raise ValueError("cannot read")
+        with pytest.raises(lpgdb.InterfaceError, match="cannot read"):
+            reader.degree_many(failing())
+    tx.rollback()
