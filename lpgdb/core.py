@@ -1255,7 +1255,8 @@ class Store(_Native):
     def prop_many(self, snap: int, nids, name: str):
         """msgpack bytes of an array: property ``name`` of each node (nil where absent)."""
         arr, n = _u64_array(nids, "node ids")
-        nb = name.encode()
+        # a name with a lone surrogate (no stored name has one: writes refuse it) matches nothing
+        nb = name.encode("utf-8", "surrogatepass")
         cap = 16 + 16 * n
         size = self._s.size
         while True:

@@ -379,8 +379,7 @@ class _Reader:
         """Property ``prop`` of each node (None where the node or the property is absent), in one
         native call: the columnar read behind scans and aggregates.  O(len(node_ids))."""
         self._check_open()
-        if type(prop) is not str:
-            raise InterfaceError(f"property name must be a str, not {type(prop).__name__}")
+        prop = _check_name(prop, "property name")
         return self._view.property_many(_check_ids(node_ids), prop)
 
     def degree_many(self, node_ids: Sequence[int], direction: str = "out", label: Optional[str] = None
@@ -961,7 +960,7 @@ class Transaction(_Reader):
         return nbrs, eids, frm
 
     def property_many(self, node_ids: Sequence[int], prop: str) -> List[Any]:
-        node_ids = _check_ids(node_ids)
+        node_ids, prop = _check_ids(node_ids), _check_name(prop, "property name")
         if not self._nodes:
             return _Reader.property_many(self, node_ids, prop)
         self._check_open()

@@ -764,3 +764,20 @@ def test_batched_reads_take_any_iterable_of_ids(mem, buffered):
         with pytest.raises(lpgdb.InterfaceError, match="cannot read"):
             reader.degree_many(failing())
     tx.rollback()
+
+
+@pytest.mark.parametrize("buffered", [False, True])
+def test_property_many_reads_the_name_as_a_built_in(mem, buffered):
+    # the sweep of every public method, seed 75: Snapshot.property_many(ids, "\ud800") raised
+    # UnicodeEncodeError; a transaction with writes ran a str subclass's __hash__
+    with mem.transaction() as tx:
+        a = tx.create_node("A", {"k": 1})
+    tx = mem.transaction()
+    if buffered:
+        tx.create_node("B", {"k": 2})
+    for reader in (tx, mem.snapshot()):
+        assert reader.property_many([a], "\ud800") == [None]      # a name no property can have
+        assert reader.property_many([a], _hostile(str, "k")) == [1]
+        with pytest.raises(lpgdb.InterfaceError, match="property name"):
+            reader.property_many([a], b"k")
+    tx.rollback()
