@@ -582,6 +582,13 @@ def _time_str(ns: int) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{_frac(frac)}"
 
 
+def _time_of_day(ns: Any) -> Any:
+    """``ns`` (an int, ``plain``) modulo one day; anything else is kept as given, for the store
+    to refuse (the temporal classes hold values; ``_check_temporal`` checks them)."""
+    ns = plain(ns)
+    return ns % _DAY_NS if type(ns) is int else ns
+
+
 class Temporal:
     """Base of the temporal value classes: equality by value (of the same class), a hash,
     ordering within a class (``<``), ``str()`` in the query language's text form."""
@@ -628,7 +635,7 @@ class LocalTime(Temporal):
     kind = "LocalTime"
 
     def __init__(self, ns: int):
-        self.ns = ns % _DAY_NS
+        self.ns = _time_of_day(ns)
 
     def _key(self):
         return self.ns
@@ -643,7 +650,7 @@ class Time(Temporal):
     kind = "Time"
 
     def __init__(self, ns: int, offset: int):
-        self.ns = ns % _DAY_NS
+        self.ns = _time_of_day(ns)
         self.offset = offset
 
     def _key(self):
