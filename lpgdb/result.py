@@ -115,7 +115,21 @@ class Row(tuple):
     _columns: Sequence[str] = ()
 
     def __new__(cls, columns: Sequence[str], values: Sequence[Any]) -> "Row":
-        return tuple.__new__(row_type(columns), values)
+        """A row of ``values`` named by ``columns`` (str, as many as values); InterfaceError else.
+        (Results build their rows from ``row_type`` directly.)"""
+        cols, vals = plain(columns), plain(values)
+        if isinstance(cols, (str, bytes)) or isinstance(vals, (str, bytes)):
+            raise InterfaceError("a Row is made of a sequence of column names and one of values, not a str")
+        try:
+            cols, vals = tuple(plain(c) for c in cols), tuple(vals)
+        except Exception as e:
+            raise InterfaceError(f"a Row is made of a sequence of column names and one of values: "
+                                 f"{type(e).__name__}: {e}") from None
+        if any(type(c) is not str for c in cols):
+            raise InterfaceError(f"a Row's column names must be str, not {cols!r:.80}")
+        if len(cols) != len(vals):
+            raise InterfaceError(f"a Row has one value per column: {len(cols)} columns, {len(vals)} values")
+        return tuple.__new__(row_type(cols), vals)
 
     def __reduce__(self):
         return (Row, (list(self._columns), tuple(self)))

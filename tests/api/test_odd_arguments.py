@@ -781,3 +781,16 @@ def test_property_many_reads_the_name_as_a_built_in(mem, buffered):
         with pytest.raises(lpgdb.InterfaceError, match="property name"):
             reader.property_many([a], b"k")
     tx.rollback()
+
+
+@pytest.mark.parametrize("columns, values", [(None, None), ("ab", (1, 2)), (["a"], (1, 2)), ([1], (1,)),
+                                             (["a"], 5), (["a", "a"], "xy")])
+def test_a_row_built_by_hand_is_checked(columns, values):
+    # the sweep of every public class, seeds 2 and 9: Row(None, None) raised TypeError and
+    # Row(<str subclass>, ...) ran the subclass's __iter__; Row(["a"], (1, 2)) had a value no name reads
+    with pytest.raises(lpgdb.InterfaceError, match="Row"):
+        lpgdb.Row(columns, values)
+    row = lpgdb.Row(_hostile(list, [_hostile(str, "a")]), _hostile(tuple, (1,)))
+    assert row["a"] == 1 and row.keys() == ["a"] and type(row.keys()[0]) is str
+    import pickle
+    assert pickle.loads(pickle.dumps(row)) == row
