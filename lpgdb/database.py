@@ -5,6 +5,7 @@ transactions, and owns the schema operations (set, drop, check, infer) and user 
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -234,6 +235,8 @@ class Database:
         memory = path is None or path == ":memory:"
         if memory and readonly:
             raise InterfaceError("an in-memory database cannot be opened read-only")
+        # every option is read as the built-in value (archive and follow may be Store objects)
+        options = {plain(k): plain(v) for k, v in options.items()}
         self.query_defaults = _query_defaults(options)
         unknown = set(options) - {"wal_segment_size", "checkpoint_wal_bytes", "checkpoint_mem_bytes",
                                   "archive", "archive_interval", "archive_retention", "follow",
@@ -241,6 +244,12 @@ class Database:
         if unknown:
             raise InterfaceError(f"unknown option(s): {', '.join(sorted(unknown))}")
         _engine.check_options(options, readonly)
+        for name in ("archive_interval", "follow_interval", "archive_retention"):   # seconds
+            v = options.get(name)
+            if (v is not None or name in options and name != "archive_retention") and \
+                    (type(v) not in (int, float) or not 0 < v < math.inf):
+                raise InterfaceError(f"{name} must be a number of seconds > 0"
+                                     f"{' or None' if name == 'archive_retention' else ''}, not {v!r:.80}")
         timeout = _seconds(timeout)
         self.path = None if memory else os.fspath(path)
         self.readonly = readonly
@@ -256,9 +265,6 @@ class Database:
                 raise InterfaceError("archive= needs an on-disk database opened for writing")
             from .storage.store import open_store
             options["archive"] = open_store(_store_spec(options["archive"], "archive"))
-            keep = options.get("archive_retention")
-            if keep is not None and (isinstance(keep, bool) or not isinstance(keep, (int, float)) or not keep > 0):
-                raise InterfaceError(f"archive_retention must be a number of seconds > 0 or None, not {keep!r}")
         if follow is not None:
             if memory or not readonly:
                 raise InterfaceError("follow= makes a replica: connect(DIR, readonly=True, follow=...)")

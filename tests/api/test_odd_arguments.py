@@ -794,3 +794,32 @@ def test_a_row_built_by_hand_is_checked(columns, values):
     assert row["a"] == 1 and row.keys() == ["a"] and type(row.keys()[0]) is str
     import pickle
     assert pickle.loads(pickle.dumps(row)) == row
+
+
+@pytest.mark.parametrize("option, value", [
+    ("archive_interval", None), ("archive_interval", float("nan")), ("archive_interval", 0),
+    ("archive_interval", "1"), ("archive_retention", float("inf")), ("archive_retention", -1.0),
+    ("follow_interval", float("nan")), ("follow_interval", -1), ("follow_interval", True),
+    ("recover", lambda: _hostile(str, "no")), ("archive_retention", lambda: _hostile(float, -2.0)),
+])
+def test_connect_checks_its_interval_options(tmp_path, option, value):
+    # connect() passed archive_interval/follow_interval on unchecked (None stopped the archiver's
+    # shipping, NaN or a str killed its thread, a negative interval busy-polled) and
+    # archive_retention=inf crashed every retention pass (OverflowError); recover and
+    # archive_retention ran a subclass's __eq__ / __gt__ (the sweep of connect's keywords)
+    kw = {"archive": str(tmp_path / "arch")} if option != "follow_interval" else \
+        {"readonly": True, "follow": str(tmp_path / "arch")}
+    if option == "follow_interval":
+        lpgdb.connect(str(tmp_path / "src"), archive=str(tmp_path / "arch")).close()
+    value = value() if callable(value) else value
+    with pytest.raises(lpgdb.InterfaceError, match=option):
+        lpgdb.connect(str(tmp_path / "db"), **kw, **{option: value})
+
+
+def test_connect_takes_interval_options_as_built_ins(tmp_path):
+    with lpgdb.connect(str(tmp_path / "db"), archive=str(tmp_path / "arch"), archive_interval=_hostile(float, 0.5),
+                       archive_retention=_hostile(int, 3600), recover=None) as db:
+        db.execute("CREATE (:A)")
+    with lpgdb.connect(str(tmp_path / "r"), readonly=True, follow=str(tmp_path / "arch"),
+                       follow_interval=_hostile(float, 0.1)) as r:
+        assert r.readonly
