@@ -227,9 +227,14 @@ class _Element(Mapping):
     __slots__ = ()
     properties: Mapping[str, Any]
 
-    # a key is read as the built-in value (plain): no method of a str subclass runs in the lookup
+    # a key is read as the built-in value (plain): no method of a str subclass runs in the lookup,
+    # and what is no str is no property name (it is not hashed: a tuple's items are the caller's)
     def __getitem__(self, key: str) -> Any:
-        return self.properties[key if type(key) is str else plain(key)]
+        if type(key) is not str:
+            key = plain(key)
+            if type(key) is not str:
+                raise KeyError(key)
+        return self.properties[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.properties)
@@ -238,11 +243,19 @@ class _Element(Mapping):
         return len(self.properties)
 
     def __contains__(self, key: object) -> bool:
-        return (key if type(key) is str else plain(key)) in self.properties
+        if type(key) is not str:
+            key = plain(key)
+            if type(key) is not str:
+                return False
+        return key in self.properties
 
     def get(self, key: str, default: Any = None) -> Any:
         """The property ``key``, or ``default`` when the element has none."""
-        return self.properties.get(key if type(key) is str else plain(key), default)
+        if type(key) is not str:
+            key = plain(key)
+            if type(key) is not str:
+                return default
+        return self.properties.get(key, default)
 
     def __bool__(self) -> bool:
         return True

@@ -660,6 +660,11 @@ def test_node_and_edge_read_keys_as_built_ins(mem):
         assert _hostile(int, 0) not in element and element.get(_hostile(int, 0)) is None
         with pytest.raises(KeyError):
             element[_hostile(int, 0)]
+        # what is no str is no property name: not hashed (a tuple's items are the caller's; seed 144)
+        odd = (_hostile(float, 2.0),)
+        assert element.get(odd, 5) == 5 and odd not in element and element.get([]) is None
+        with pytest.raises(KeyError):
+            element[odd]
 
 
 @pytest.mark.parametrize("args", [
