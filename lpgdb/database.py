@@ -844,7 +844,10 @@ def _path(p, what: str):
     p = plain(p)
     if not isinstance(p, (str, os.PathLike)):
         raise InterfaceError(f"{what} must be a path (str or os.PathLike), not {type(p).__name__}")
-    return plain(os.fspath(p))
+    p = plain(os.fspath(p))
+    if ("\x00" if type(p) is str else b"\x00") in p:
+        raise InterfaceError(f"{what} must not contain a NUL character (\\x00), as no file name can: {p!r:.80}")
+    return p
 
 
 def _store_spec(spec, what: str):

@@ -828,3 +828,22 @@ def test_connect_takes_interval_options_as_built_ins(tmp_path):
     with lpgdb.connect(str(tmp_path / "r"), readonly=True, follow=str(tmp_path / "arch"),
                        follow_interval=_hostile(float, 0.1)) as r:
         assert r.readonly
+
+
+def test_a_path_with_a_nul_character_is_an_interface_error(tmp_path):
+    # the command-line sweep, seed 3: `lpgdb restore DB $'\x00'` reported an internal error
+    # (ValueError: embedded null byte from the file system); so did connect, backup, restore and
+    # bulk_import given such a path, and connect(archive=...) left its archiver failing forever
+    t = str(tmp_path)
+    lpgdb.connect(t + "/db").close()
+    calls = [lambda: lpgdb.connect(t + "/a\x00b"), lambda: lpgdb.restore(t + "/db", t + "/r\x00"),
+             lambda: lpgdb.restore("a\x00b", t + "/r"), lambda: lpgdb.bulk_import(t + "/i\x00"),
+             lambda: lpgdb.upgrade("x\x00"), lambda: lpgdb.connect(t + "/x", archive=t + "/a\x00"),
+             lambda: lpgdb.connect(t + "/y", import_dir=t + "\x00")]
+    for call in calls:
+        with pytest.raises(lpgdb.InterfaceError, match="NUL"):
+            call()
+    with lpgdb.connect(t + "/db") as db:
+        with pytest.raises(lpgdb.InterfaceError, match="NUL"):
+            db.backup(t + "/b\x00")
+        db.verify()
