@@ -961,6 +961,8 @@ def resolve_import_path(ctx, url):
     if "://" in name:
         raise OperationalError(f"LOAD CSV reads local files only (under import_dir), not {url!r}")
     name = name.lstrip("/")
+    if "\x00" in name:
+        raise OperationalError(f"LOAD CSV: no file name holds a NUL character (\\x00): {url!r}")
     root = os.path.realpath(root)
     path = os.path.realpath(os.path.join(root, name))
     if os.path.commonpath([root, path]) != root:

@@ -223,6 +223,10 @@ def test_load_csv_is_off_by_default_and_confined_to_import_dir(tmp_path):
         os.symlink(tmp_path / "secret.csv", imp / "link.csv")
         with pytest.raises(lpgdb.OperationalError, match="outside"):
             d.execute("LOAD CSV FROM 'link.csv' AS r RETURN r")
+        # a NUL in the URL raised ValueError (embedded null byte) from realpath (the odd-arguments sweep)
+        for bad in ("people.csv\x00", "file:///\x00"):
+            with pytest.raises(lpgdb.OperationalError, match="NUL"):
+                d.execute("LOAD CSV FROM $u AS r RETURN r", {"u": bad})
 
 
 def test_errors_after_parsing_have_a_position_and_right_keeps_the_whole_string():
