@@ -104,11 +104,11 @@ class Dialect:
         if len(set(chars)) != 3 or "\n" in chars or "\r" in chars:
             raise CsvError("--delimiter, --array-delimiter and --quote must be three different characters, "
                            "none of them a newline")
-        if any(len(c.encode("utf-8")) != 1 for c in (self.delimiter, self.quote)):
+        if any(len(c.encode("utf-8", "surrogatepass")) != 1 for c in (self.delimiter, self.quote)):
             raise CsvError("--delimiter and --quote must be ASCII characters (one byte in UTF-8)")
         try:
             "".encode(encoding)
-        except (LookupError, TypeError):
+        except (LookupError, TypeError, ValueError):     # ValueError: a NUL or a lone surrogate in the name
             raise CsvError(f"unknown --input-encoding {encoding!r} (try utf-8 or latin-1)") from None
         self.encoding = encoding
         self.utf8 = encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")

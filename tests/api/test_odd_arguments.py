@@ -847,3 +847,17 @@ def test_a_path_with_a_nul_character_is_an_interface_error(tmp_path):
         with pytest.raises(lpgdb.InterfaceError, match="NUL"):
             db.backup(t + "/b\x00")
         db.verify()
+
+
+@pytest.mark.parametrize("option, value", [("encoding", "a\x00b"), ("encoding", "\ud800"), ("delimiter", "\ud800"),
+                                           ("quote", "\udfff")])
+def test_csv_dialect_options_no_codec_takes_are_data_errors(tmp_path, option, value):
+    # the sweep of every public method, seed 19: bulk_load(encoding="a\x00b") raised ValueError and
+    # encoding or delimiter "\ud800" UnicodeEncodeError, from the dialect's own checks
+    (tmp_path / "a.csv").write_text("id:ID,name\n1,x\n")
+    with lpgdb.connect(str(tmp_path / "db")) as db:
+        with pytest.raises(lpgdb.DataError, match=option.replace("encoding", "input-encoding")):
+            db.bulk_load(nodes=[("A", [str(tmp_path / "a.csv")])], **{option: value})
+        assert db.snapshot().node_count() == 0
+    with pytest.raises(lpgdb.DataError):
+        lpgdb.bulk_import(str(tmp_path / "imp"), nodes=[("A", [str(tmp_path / "a.csv")])], **{option: value})
