@@ -847,6 +847,12 @@ def _path(p, what: str):
     p = plain(os.fspath(p))
     if ("\x00" if type(p) is str else b"\x00") in p:
         raise InterfaceError(f"{what} must not contain a NUL character (\\x00), as no file name can: {p!r:.80}")
+    if type(p) is str:
+        try:
+            os.fsencode(p)
+        except UnicodeEncodeError:
+            raise InterfaceError(f"{what} {p!r:.80} has a character no file name can hold (a lone surrogate "
+                                 f"the file system encoding cannot write)") from None
     return p
 
 

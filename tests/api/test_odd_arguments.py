@@ -8,6 +8,7 @@ import fractions
 import inspect
 import itertools
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -847,6 +848,18 @@ def test_a_path_with_a_nul_character_is_an_interface_error(tmp_path):
         with pytest.raises(lpgdb.InterfaceError, match="NUL"):
             db.backup(t + "/b\x00")
         db.verify()
+
+
+def test_a_path_with_a_lone_surrogate_is_an_interface_error(tmp_path):
+    # the sweep (seed 157 of the command line, then the functions): connect("...\ud800") raised
+    # UnicodeEncodeError from os.open; a surrogate that os.fsdecode makes of a byte is a file name
+    t = str(tmp_path)
+    for call in (lambda: lpgdb.connect(t + "/\ud800"), lambda: lpgdb.restore(t + "/\udfff", t + "/r"),
+                 lambda: lpgdb.bulk_import(t + "/\ud800"), lambda: lpgdb.connect(":memory:").backup(t + "/\ud800")):
+        with pytest.raises(lpgdb.InterfaceError, match="surrogate"):
+            call()
+    lpgdb.connect(os.fsdecode(os.fsencode(t) + b"/\xff")).close()
+    assert os.listdir(t) == [os.fsdecode(b"\xff")]
 
 
 @pytest.mark.parametrize("option, value", [("encoding", "a\x00b"), ("encoding", "\ud800"), ("delimiter", "\ud800"),
