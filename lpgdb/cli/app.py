@@ -90,7 +90,13 @@ def report(command: str, e: BaseException) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``lpgdb`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    for arg in sys.argv[1:] if argv is None else argv:
+        try:
+            os.fsencode(arg)     # what a shell passes always encodes (undecodable bytes: surrogateescape)
+        except (UnicodeEncodeError, TypeError):
+            parser.error(f"argument {arg!r} has a character no file name or text can hold (a lone surrogate)")
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except BrokenPipeError:       # `lpgdb query ... | head`: the reader left; not an error of ours

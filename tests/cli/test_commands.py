@@ -268,3 +268,17 @@ def test_counts_in_messages_agree_with_their_number(tmp_path, capsys):
     capsys.readouterr()
     assert main(["verify", db]) == 0
     assert "; 1 node, 0 edges; 0 schema violations" in capsys.readouterr().out
+
+
+def test_an_argument_no_file_name_can_hold_is_a_usage_error(tmp_path, capsys):
+    # the command-line sweep, seed 157: `import DB k=\ud800` reported an internal error
+    # (UnicodeEncodeError from open); a shell passes undecodable bytes as surrogateescape, which encode
+    db = str(tmp_path / "db")
+    assert main(["checkpoint", db]) in (0, 1)
+    capsys.readouterr()
+    for argv in (["import", db, "k=\ud800"], ["query", db, "RETURN 1", "-p", "k=\udfff"], ["verify", "\ud800"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2 and "lone surrogate" in capsys.readouterr().err
+    assert main(["verify", os.fsdecode(b"/no/such/\xff")]) == 1
+    assert "internal error" not in capsys.readouterr().err
