@@ -26,6 +26,7 @@ import lpgdb.cli
 from lpgdb import values as V
 from lpgdb.database import IndexInfo, PreparedStatement
 from lpgdb.query.execute import Plan
+from lpgdb.result import NotificationPosition
 from lpgdb.schema.constraints import IndexSpec
 from lpgdb.schema.graphtype import GraphType
 from lpgdb.storage.view import GraphView
@@ -79,6 +80,9 @@ _FACTORIES = {
     Plan: lambda db: db.prepare("MATCH (n:A) RETURN n.k AS k").explain(),
     IndexSpec: lambda db: _graph_type().index_specs()[0],
     GraphView: lambda db: db.snapshot().scan_view(),
+    lpgdb.Notification: lambda db: lpgdb.Notification("lpgdb.Schema.UnknownLabel", "t", "d", "WARNING", "SCHEMA",
+                                                      NotificationPosition(0, 1, 1)),
+    NotificationPosition: lambda db: NotificationPosition(0, 1, 1),
     V.Duration: lambda db: V.Duration(1, 2, 3),
     V.Date: lambda db: V.Date(dt.date(2020, 1, 1)),
     V.LocalTime: lambda db: V.LocalTime(5),
@@ -112,7 +116,7 @@ def _methods(t):
 # database makes, and the readers' methods their docstrings give to the engine.  Odd arguments
 # to these may raise anything; they must still never crash, hang or damage the database.
 _ENGINE_TYPES = {"GraphView", "IndexSpec", "Plan", "GraphType"}
-_MADE_BY_THE_DATABASE = {"Database", "IndexInfo", "Transaction", "Snapshot", "Result", "Cursor", "PreparedStatement",
+_MADE_BY_THE_DATABASE = {"Database", "IndexInfo", "Notification", "NotificationPosition", "Transaction", "Snapshot", "Result", "Cursor", "PreparedStatement",
                          "GraphType", "Plan", "IndexSpec", "GraphView"}
 _ENGINE_METHODS = {"node_raw", "keys_fresh", "key_nodes", "untouched_key_nodes", "scan_view", "catalog_version",
                    "index_for", "statistics", "node_labels", "node_labels_many"}
