@@ -257,6 +257,22 @@ def f_to_integer_or_null(ctx, a):
     return _to_integer("toIntegerOrNull", a[0], True)
 
 
+def _conversions(name: str, convert, wants: str):
+    """``name()`` and ``nameOrNull()`` from ``convert`` (a value -> its conversion, or _MISSING
+    when there is none): the first raises for _MISSING (``wants``: what it takes), the second
+    gives null."""
+    def strict(ctx, a):
+        out = convert(a[0])
+        if out is _MISSING:
+            raise _bad(name, a[0], wants)
+        return out
+
+    def or_null(ctx, a):
+        out = convert(a[0])
+        return None if out is _MISSING else out
+    return strict, or_null
+
+
 def _to_float(v):
     if v is None or type(v) is float:
         return v
@@ -267,16 +283,7 @@ def _to_float(v):
     return _MISSING
 
 
-def f_to_float(ctx, a):
-    out = _to_float(a[0])
-    if out is _MISSING:
-        raise _bad("toFloat", a[0], "a string or a number")
-    return out
-
-
-def f_to_float_or_null(ctx, a):
-    out = _to_float(a[0])
-    return None if out is _MISSING else out
+f_to_float, f_to_float_or_null = _conversions("toFloat", _to_float, "a string or a number")
 
 
 def _to_boolean(v):
@@ -290,16 +297,7 @@ def _to_boolean(v):
     return _MISSING
 
 
-def f_to_boolean(ctx, a):
-    out = _to_boolean(a[0])
-    if out is _MISSING:
-        raise _bad("toBoolean", a[0], "a string, integer or boolean")
-    return out
-
-
-def f_to_boolean_or_null(ctx, a):
-    out = _to_boolean(a[0])
-    return None if out is _MISSING else out
+f_to_boolean, f_to_boolean_or_null = _conversions("toBoolean", _to_boolean, "a string, integer or boolean")
 
 
 _MISSING = object()
@@ -333,16 +331,7 @@ def _to_string(v):
     return _MISSING
 
 
-def f_to_string(ctx, a):
-    out = _to_string(a[0])
-    if out is _MISSING:
-        raise _bad("toString", a[0], "a string, number, boolean or temporal value")
-    return out
-
-
-def f_to_string_or_null(ctx, a):
-    out = _to_string(a[0])
-    return None if out is _MISSING else out
+f_to_string, f_to_string_or_null = _conversions("toString", _to_string, "a string, number, boolean or temporal value")
 
 
 def f_element_id(ctx, a):
