@@ -723,8 +723,13 @@ class PreparedQuery:
     __slots__ = ("_db", "_pq", "source", "_read", "_fast", "_fast_for")
 
     def __init__(self, db: "Database", pq: Any) -> None:
-        self._db, self._pq, self.source = db, pq, pq.source
-        self._read = pq.readonly and pq.schema_command is None and not pq.batched
+        try:
+            if not isinstance(db, Database):
+                raise AttributeError
+            self._db, self._pq, self.source = db, pq, pq.source
+            self._read = pq.readonly and pq.schema_command is None and not pq.batched
+        except AttributeError:
+            raise InterfaceError("a PreparedQuery is made by db.prepare(text); it is not built directly") from None
         self._fast = None          # query.PreparedQuery.fast(...) for the plan _fast_for
         self._fast_for = None      # the plan (free, or the _plans entry of this database's catalog) it was made for
 

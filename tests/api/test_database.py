@@ -244,3 +244,11 @@ def test_readonly_process_follows_a_writer_process(db_path):
     finally:
         go.set()
         p.join(30)
+
+
+def test_prepared_query_is_not_built_directly():
+    """lpgdb.PreparedQuery is public (API.md) but made by db.prepare(): building one from
+    anything else is an InterfaceError, not an AttributeError (found by test_odd_sweep)."""
+    for args in (("A", "A"), (None, None)):
+        with pytest.raises(lpgdb.InterfaceError, match=r"db\.prepare"):
+            lpgdb.PreparedQuery(*args)
